@@ -1,0 +1,35 @@
+#pragma once
+/* PFData: where training samples come from, addressed by global index so
+ * that any partition of a batch over ranks sees the same samples.
+ *   - a toy distribution (moons, 8gaussians, checkerboard): an endless stream,
+ *     sample i drawn from the counter-based generator keyed by (seed, i);
+ *   - an HDF5 file with /samples [N, d]: shuffled per epoch by a permutation
+ *     keyed by (seed, epoch). */
+#include <hdf5.h>
+#include <physflow/compat.h>
+#include <physflow/real.h>
+
+typedef enum {
+  PF_TOY_MOONS        = 0,
+  PF_TOY_8GAUSSIANS   = 1,
+  PF_TOY_CHECKERBOARD = 2
+} PFToyType;
+PETSC_EXTERN const char *const PFToyTypes[];
+
+/* One 2-D toy sample; conventions follow torchcfm's toy datasets */
+PETSC_EXTERN void PFToySample(PFToyType type, uint64_t seed, uint64_t index, double x[2]);
+
+typedef struct _p_PFData *PFData;
+PETSC_EXTERN PetscErrorCode PFDataCreateToy(MPI_Comm comm, PFToyType type, uint64_t seed, PFData *data);
+PETSC_EXTERN PetscErrorCode PFDataCreateFromFile(MPI_Comm comm, const char path[], uint64_t seed, PFData *data);
+PETSC_EXTERN PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n);
+/* Samples of global batch `step` (size Bg), local rows [gidx0, gidx0+nloc) */
+PETSC_EXTERN PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, pfreal *x1);
+PETSC_EXTERN PetscErrorCode PFDataWriteH5(PFData data, hid_t fid); /* describes the source in a model file */
+PETSC_EXTERN PetscErrorCode PFDataDestroy(PFData *data);
+
+/* Point-cloud files (/samples [n, d], float64) written by datagen -toy and by
+ * sample for vector-valued models.  Rank 0 writes; x is the full array there. */
+PETSC_EXTERN PetscErrorCode PFSamplesWrite(MPI_Comm comm, const char path[], const char kind[], PetscInt n, PetscInt d, const double *x, PetscInt nfe);
+/* Every rank reads the whole array (allocated with PetscMalloc1) */
+PETSC_EXTERN PetscErrorCode PFSamplesRead(const char path[], PetscInt *n, PetscInt *d, double **x);

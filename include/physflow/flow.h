@@ -1,0 +1,41 @@
+#pragma once
+/* PFFlow: the probability path, its training pairs and its sampler.
+ *
+ *  cfm    conditional flow matching on the OT path (Lipman et al. 2023):
+ *         x_t = (1-(1-s) t) x0 + t x1,  u_t = x1 - (1-s) x0,  s = -flow_sigma_min
+ *  otcfm  the same path with x0 re-paired to x1 by the exact OT assignment
+ *         within the global minibatch (Tong et al. 2023; Pooladian et al. 2023)
+ *  vp     DDPM baseline (Ho et al. 2020): T = 1000, linear betas 1e-4..0.02,
+ *         epsilon prediction, ancestral (ddpm) or DDIM sampling
+ *
+ * t = 0 is noise and t = 1 is data for cfm/otcfm.  Every random draw is keyed
+ * by (seed, step, global sample index), so pairs do not depend on ranks. */
+#include <hdf5.h>
+#include <physflow/net.h>
+#include <physflow/sampler.h>
+
+typedef struct _p_PFFlow *PFFlow;
+typedef const char       *PFFlowType;
+#define PFFLOWCFM   "cfm"
+#define PFFLOWOTCFM "otcfm"
+#define PFFLOWVP    "vp"
+
+PETSC_EXTERN PetscErrorCode PFFlowCreate(MPI_Comm comm, PFFlow *flow);
+PETSC_EXTERN PetscErrorCode PFFlowSetType(PFFlow flow, PFFlowType type);
+PETSC_EXTERN PetscErrorCode PFFlowGetType(PFFlow flow, PFFlowType *type);
+PETSC_EXTERN PetscErrorCode PFFlowSetFromOptions(PFFlow flow);
+PETSC_EXTERN PetscErrorCode PFFlowView(PFFlow flow, PetscViewer viewer);
+PETSC_EXTERN PetscErrorCode PFFlowDestroy(PFFlow *flow);
+
+/* Training pairs for the local samples [gidx0, gidx0+nloc) of a global batch
+ * of Bg samples of size n at optimisation step `step`: network inputs (xt, t)
+ * and regression target.  x1 holds the local data samples.  Collective. */
+PETSC_EXTERN PetscErrorCode PFFlowTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt n, const pfreal *x1, pfreal *xt, pfreal *t, pfreal *target);
+
+/* Generate nloc samples (global indices gidx0...) from noise keyed by seed;
+ * the sampler type must suit the flow (ODE samplers for cfm/otcfm,
+ * ddpm/ddim for vp).  Evaluates the net in chunks of at most its planned batch. */
+PETSC_EXTERN PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, PetscInt *nfe);
+
+PETSC_EXTERN PetscErrorCode PFFlowWriteH5(PFFlow flow, hid_t fid);
+PETSC_EXTERN PetscErrorCode PFFlowCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], PFFlow *flow);

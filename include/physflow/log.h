@@ -1,0 +1,14 @@
+#pragma once
+/* physflow's profiling events, shown by -log_view next to PETSc's own. */
+#include <physflow/compat.h>
+
+PETSC_EXTERN PetscLogEvent PF_EVENT_Forward;   /* network forward */
+PETSC_EXTERN PetscLogEvent PF_EVENT_Backward;  /* network backward */
+PETSC_EXTERN PetscLogEvent PF_EVENT_Allreduce; /* gradient allreduce */
+PETSC_EXTERN PetscLogEvent PF_EVENT_IO;        /* HDF5 reads and writes */
+PETSC_EXTERN PetscLogEvent PF_EVENT_Solve;     /* PDE solves */
+PETSC_EXTERN PetscLogEvent PF_EVENT_Optimizer; /* AdamW + EMA update */
+PETSC_EXTERN PetscLogEvent PF_EVENT_Sample;    /* ODE integration */
+PETSC_EXTERN PetscClassId  PF_CLASSID;
+
+PETSC_EXTERN PetscErrorCode PFInitializePackage(void);

@@ -1,0 +1,51 @@
+#pragma once
+/* PFNet: a velocity network v_theta(x, t) on per-sample state vectors.
+ *
+ * Lifecycle (PETSc style): PFNetCreate, PFNetSetType / PFNetSetFromOptions,
+ * PFNetSetInputSize, PFNetSetUp, PFNetInitializeWeights, PFNetPlan (workspace
+ * for a batch size), Forward/Backward..., PFNetDestroy.
+ *
+ * All parameters live in ONE contiguous pfreal buffer, with a table of named
+ * views into it; the gradient buffer has the same layout.  So a checkpoint is
+ * one dataset and data-parallel training needs one allreduce per step. */
+#include <hdf5.h>
+#include <physflow/compat.h>
+#include <petscviewer.h>
+#include <physflow/real.h>
+
+typedef struct _p_PFNet *PFNet;
+
+typedef const char *PFNetType;
+#define PFNETMLP "mlp"
+
+/* A named view into the flat parameter buffer */
+typedef struct {
+  char     name[48];
+  size_t   offset;
+  PetscInt rows, cols;
+} PFParamView;
+
+PETSC_EXTERN PetscErrorCode PFNetRegister(const char name[], PetscErrorCode (*create)(PFNet));
+PETSC_EXTERN PetscErrorCode PFNetCreate(MPI_Comm comm, PFNet *net);
+PETSC_EXTERN PetscErrorCode PFNetSetType(PFNet net, PFNetType type);
+PETSC_EXTERN PetscErrorCode PFNetGetType(PFNet net, PFNetType *type);
+PETSC_EXTERN PetscErrorCode PFNetSetInputSize(PFNet net, PetscInt nin);
+PETSC_EXTERN PetscErrorCode PFNetGetInputSize(PFNet net, PetscInt *nin);
+PETSC_EXTERN PetscErrorCode PFNetSetFromOptions(PFNet net);
+PETSC_EXTERN PetscErrorCode PFNetSetUp(PFNet net);
+PETSC_EXTERN PetscErrorCode PFNetInitializeWeights(PFNet net, uint64_t seed);
+PETSC_EXTERN PetscErrorCode PFNetPlan(PFNet net, PetscInt maxbatch);
+PETSC_EXTERN PetscErrorCode PFNetForward(PFNet net, PetscInt B, const pfreal *x, const pfreal *t, pfreal *v);
+/* Accumulates dL/dtheta into the gradient buffer for the last Forward's
+ * inputs; writes dL/dx into dx if it is not NULL. */
+PETSC_EXTERN PetscErrorCode PFNetBackward(PFNet net, PetscInt B, const pfreal *dv, pfreal *dx);
+PETSC_EXTERN PetscErrorCode PFNetZeroGradient(PFNet net);
+PETSC_EXTERN PetscErrorCode PFNetGetParameters(PFNet net, size_t *n, pfreal **params, pfreal **grads);
+PETSC_EXTERN PetscErrorCode PFNetGetParamViews(PFNet net, PetscInt *nviews, const PFParamView **views);
+PETSC_EXTERN PetscErrorCode PFNetGetFlops(PFNet net, double *flops_per_sample_forward);
+PETSC_EXTERN PetscErrorCode PFNetView(PFNet net, PetscViewer viewer);
+PETSC_EXTERN PetscErrorCode PFNetDestroy(PFNet *net);
+
+/* HDF5: architecture attributes on group /arch and the flat /params buffer */
+PETSC_EXTERN PetscErrorCode PFNetWriteH5(PFNet net, hid_t fid);
+PETSC_EXTERN PetscErrorCode PFNetCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], const char dataset[], PFNet *net);

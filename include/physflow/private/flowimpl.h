@@ -1,0 +1,17 @@
+#pragma once
+#include <physflow/flow.h>
+
+struct _p_PFFlow {
+  MPI_Comm  comm;
+  char      type[16];
+  double    sigma_min; /* cfm/otcfm */
+  /* vp (DDPM) schedule */
+  PetscInt  vp_T;
+  double    vp_beta0, vp_beta1;
+  double   *vp_alphabar; /* [vp_T+1], alphabar[0] = 1 */
+};
+
+PETSC_INTERN PetscErrorCode PFFlowVPSetUp(PFFlow flow);
+PETSC_INTERN PetscErrorCode PFFlowVPTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt n, const pfreal *x1, pfreal *xt, pfreal *t, pfreal *target);
+PETSC_INTERN PetscErrorCode PFFlowVPSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, PetscInt *nfe);
+PETSC_INTERN void           PFFlowNoise(uint64_t seed, int purpose, uint64_t a, PetscInt n, pfreal *z);

@@ -1,0 +1,34 @@
+#pragma once
+/* PFTrainer: flow-matching training with AdamW, EMA, warm-up + cosine LR,
+ * gradient clipping, data parallelism and atomic checkpoints.
+ *
+ * Data parallel: the global batch of -batch_size samples is split over the
+ * ranks of the communicator by contiguous ranges; each rank's gradient is a
+ * partial sum scaled by 1/Bg, and ONE MPI_Allreduce of the flat gradient
+ * buffer (with the loss and a stop flag appended) per step makes every rank's
+ * parameters identical.  Randomness is keyed by (seed, step, global sample), so
+ * the loss history does not depend on the number of ranks.
+ *
+ * The output file (-o) is both the model and the checkpoint: /params, /ema,
+ * /adam/m, /adam/v, /step, /rng, /history/loss, and /arch, /flow, /data. */
+#include <physflow/data.h>
+#include <physflow/flow.h>
+#include <physflow/net.h>
+#include <physflow/optim.h>
+
+typedef struct _p_PFTrainer *PFTrainer;
+
+PETSC_EXTERN PetscErrorCode PFTrainerCreate(MPI_Comm comm, PFNet net, PFFlow flow, PFData data, PFTrainer *tr);
+PETSC_EXTERN PetscErrorCode PFTrainerSetData(PFTrainer tr, PFData data);
+PETSC_EXTERN PetscErrorCode PFTrainerSetFromOptions(PFTrainer tr);
+PETSC_EXTERN PetscErrorCode PFTrainerGetSeed(PFTrainer tr, uint64_t *seed);
+PETSC_EXTERN PetscErrorCode PFTrainerSetUp(PFTrainer tr);
+/* Restore parameters, EMA, Adam moments, step and history from a checkpoint */
+PETSC_EXTERN PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char path[]);
+/* Runs steps until -train_steps, or until SIGTERM/SIGUSR1 (then *interrupted) */
+PETSC_EXTERN PetscErrorCode PFTrainerTrain(PFTrainer tr, PetscBool *interrupted);
+PETSC_EXTERN PetscErrorCode PFTrainerSaveCheckpoint(PFTrainer tr, const char path[]);
+PETSC_EXTERN PetscErrorCode PFTrainerGetStep(PFTrainer tr, PetscInt *step);
+PETSC_EXTERN PetscErrorCode PFTrainerGetHistory(PFTrainer tr, PetscInt *n, const double **loss);
+PETSC_EXTERN PetscErrorCode PFTrainerView(PFTrainer tr, PetscViewer viewer);
+PETSC_EXTERN PetscErrorCode PFTrainerDestroy(PFTrainer *tr);

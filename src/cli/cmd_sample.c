@@ -1,0 +1,84 @@
+#include "cli.h"
+
+/* physflow sample -model m.h5 -n N [-sampler euler -sampler_steps 20] -o samples.h5
+ * Sample i starts from noise keyed by (seed, i): any rank count gives the same file. */
+PetscErrorCode PFCommandSample(MPI_Comm comm)
+{
+  PFSampler      sampler;
+  PFNet          net  = NULL;
+  PFFlow         flow = NULL;
+  PetscInt       n = 1000, chunk = 4096, nfe = 0, nin;
+  PetscInt      seed = 0;
+  char           model[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "samples.h5";
+  PetscBool      help, has_model, use_ema = PETSC_TRUE, set_sampler, set_steps;
+  PetscMPIInt    rank, size;
+  PetscLogDouble t0, t1;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(comm, NULL, "physflow sample: generate samples from a model", "sample");
+  PetscCall(PetscOptionsString("-model", "Model file written by train", "sample", model, model, sizeof(model), &has_model));
+  PetscCall(PetscOptionsInt("-n", "Number of samples", "sample", n, &n, NULL));
+  PetscCall(PetscOptionsInt("-seed", "Seed of the initial noise", "sample", seed, &seed, NULL));
+  PetscCall(PetscOptionsBool("-use_ema", "Use the EMA weights (else the raw weights)", "sample", use_ema, &use_ema, NULL));
+  PetscCall(PetscOptionsInt("-sample_batch", "Samples per network evaluation (memory bound)", "sample", chunk, &chunk, NULL));
+  PetscCall(PetscOptionsString("-o", "Output HDF5 file", "sample", out, out, sizeof(out), NULL));
+  PetscOptionsEnd();
+  PetscCall(PFSamplerCreate(comm, &sampler));
+  PetscCall(PFSamplerSetFromOptions(sampler));
+  PetscCall(PFCLIOptionsDone(comm, "sample", &help));
+  if (help) {
+    PetscCall(PetscPrintf(comm, "  (vp models default to -sampler ddpm -sampler_steps 200)\n"));
+    goto done;
+  }
+  PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the model to sample from: -model model.h5");
+  PetscCheck(n > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be positive, got %" PetscInt_FMT, n);
+  PetscCheck(chunk > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sample_batch must be positive");
+  PetscCall(PFCheckWritable(comm, out));
+  PetscCall(PFCLILoadModel(comm, model, use_ema, &net, &flow));
+  {
+    PFFlowType ftype;
+    PetscBool  vp;
+    PetscCall(PFFlowGetType(flow, &ftype));
+    PetscCall(PetscStrcmp(ftype, PFFLOWVP, &vp));
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-sampler", &set_sampler));
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-sampler_steps", &set_steps));
+    if (vp && !set_sampler) PetscCall(PFSamplerSetType(sampler, PFSAMPLERDDPM));
+    if (vp && !set_steps) PetscCall(PFSamplerSetSteps(sampler, 200));
+  }
+  PetscCall(PFNetGetInputSize(net, &nin));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscInt lo = (PetscInt)(((PetscInt64)rank * n) / size), hi = (PetscInt)(((PetscInt64)(rank + 1) * n) / size);
+  PetscCall(PFNetPlan(net, PetscMax(1, PetscMin(chunk, hi - lo))));
+  pfreal *x;
+  double *mine, *all = NULL;
+  PetscCall(PetscMalloc2((hi - lo) * nin + 1, &x, (hi - lo) * nin + 1, &mine));
+  PetscCall(PetscTime(&t0));
+  PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
+  PetscCall(PetscTime(&t1));
+  for (PetscInt i = 0; i < (hi - lo) * nin; i++) mine[i] = (double)x[i];
+  {
+    PetscMPIInt *counts = NULL, *displs = NULL, cnt = (PetscMPIInt)((hi - lo) * nin);
+    if (rank == 0) PetscCall(PetscMalloc3(n * nin, &all, size, &counts, size, &displs));
+    PetscCallMPI(MPI_Gather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, comm));
+    if (rank == 0) {
+      displs[0] = 0;
+      for (PetscMPIInt r = 1; r < size; r++) displs[r] = displs[r - 1] + counts[r - 1];
+    }
+    PetscCallMPI(MPI_Gatherv(mine, cnt, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nfe, 1, MPIU_INT, MPI_MAX, comm));
+    PetscCall(PFSamplesWrite(comm, out, "samples", n, nin, all, nfe));
+    if (rank == 0) PetscCall(PetscFree3(all, counts, displs));
+  }
+  PetscCall(PetscFree2(x, mine));
+  {
+    PFSamplerType st;
+    PetscCall(PFSamplerGetType(sampler, &st));
+    PetscCall(PetscPrintf(comm, "physflow sample: %" PetscInt_FMT " samples with %s (NFE %" PetscInt_FMT ") in %.3f s (%.1f samples/s) -> %s\n", n, st, nfe, t1 - t0, (double)n / (t1 - t0), out));
+  }
+done:
+  PetscCall(PFSamplerDestroy(&sampler));
+  PetscCall(PFNetDestroy(&net));
+  PetscCall(PFFlowDestroy(&flow));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

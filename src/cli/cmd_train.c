@@ -1,0 +1,50 @@
+#include "cli.h"
+
+/* physflow train (-toy moons | -data file.h5) [-resume ckpt.h5] [network, flow, training options] */
+PetscErrorCode PFCommandTrain(MPI_Comm comm)
+{
+  PFNet     net;
+  PFFlow    flow;
+  PFTrainer tr;
+  PFData    data = NULL;
+  PetscInt  toy  = PF_TOY_MOONS;
+  char      datafile[PETSC_MAX_PATH_LEN] = "", resume[PETSC_MAX_PATH_LEN] = "";
+  PetscBool help, has_toy, has_data, has_resume, view = PETSC_FALSE, interrupted;
+  uint64_t  seed;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(comm, NULL, "physflow train: flow-matching training", "train");
+  PetscCall(PetscOptionsEnum("-toy", "Train on a toy 2-D distribution (an endless stream)", "train", PFToyTypes, (PetscEnum)toy, (PetscEnum *)&toy, &has_toy));
+  PetscCall(PetscOptionsString("-data", "Train on the /samples of this HDF5 dataset", "train", datafile, datafile, sizeof(datafile), &has_data));
+  PetscCall(PetscOptionsString("-resume", "Continue from this checkpoint (same architecture options)", "train", resume, resume, sizeof(resume), &has_resume));
+  PetscCall(PetscOptionsBool("-view", "Print the network, flow and trainer configuration", "train", view, &view, NULL));
+  PetscOptionsEnd();
+  PetscCall(PFNetCreate(comm, &net));
+  PetscCall(PFNetSetFromOptions(net));
+  PetscCall(PFFlowCreate(comm, &flow));
+  PetscCall(PFFlowSetFromOptions(flow));
+  PetscCall(PFTrainerCreate(comm, net, flow, NULL, &tr));
+  PetscCall(PFTrainerSetFromOptions(tr));
+  PetscCall(PFCLIOptionsDone(comm, "train", &help));
+  if (help) goto done;
+  PetscCheck(has_toy != has_data, comm, PETSC_ERR_ARG_WRONG, "give exactly one data source: -toy moons|8gaussians|checkerboard or -data file.h5");
+
+  PetscCall(PFTrainerGetSeed(tr, &seed));
+  if (has_toy) PetscCall(PFDataCreateToy(comm, (PFToyType)toy, seed, &data));
+  else PetscCall(PFDataCreateFromFile(comm, datafile, seed, &data));
+  PetscCall(PFTrainerSetData(tr, data));
+  PetscCall(PFTrainerSetUp(tr));
+  if (has_resume) PetscCall(PFTrainerLoadCheckpoint(tr, resume));
+  if (view) {
+    PetscCall(PFNetView(net, NULL));
+    PetscCall(PFFlowView(flow, NULL));
+    PetscCall(PFTrainerView(tr, NULL));
+  }
+  PetscCall(PFTrainerTrain(tr, &interrupted));
+done:
+  PetscCall(PFTrainerDestroy(&tr));
+  PetscCall(PFDataDestroy(&data));
+  PetscCall(PFFlowDestroy(&flow));
+  PetscCall(PFNetDestroy(&net));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,80 @@
+/* physflow <command> [options]: the command-line front end.
+ *
+ * The command word is taken off argv before PETSc sees the rest, so every
+ * command gets the full PETSc options machinery (-options_file, -help,
+ * -log_view, ...).  Errors are reported as one line, "physflow CMD: error:
+ * ...", with a non-zero exit, instead of PETSc's traceback. */
+#include <string.h>
+#include "cli.h"
+
+static const PFCommand commands[] = {
+  {"datagen", PFCommandDatagen, "generate a dataset (toy distributions; PDE solvers in situ)"},
+  {"train", PFCommandTrain, "train a flow-matching model"},
+  {"finetune", PFCommandFinetune, "physics-constrained fine-tuning of a pretrained model"},
+  {"sample", PFCommandSample, "draw samples from a model"},
+  {"observe", PFCommandObserve, "make sparse noisy observations of a known sample"},
+  {"infer", PFCommandInfer, "posterior samples of hidden fields from observations"},
+  {"distill", PFCommandDistill, "few-step / one-step students (reflow, PIDDM)"},
+  {"guide", PFCommandGuide, "minimum-excess-work guidance of a pretrained model"},
+  {"eval", PFCommandEval, "distribution metrics (and physics checks) of samples"},
+  {"info", PFCommandInfo, "describe any physflow HDF5 file"},
+};
+static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
+
+static void Usage(FILE *f)
+{
+  fprintf(f, "usage: physflow <command> [options]    (physflow <command> -help lists a command's options)\n\ncommands:\n");
+  for (size_t i = 0; i < ncommands; i++) fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\nEvery command takes PETSc options: -options_file F, -log_view, -help.\n");
+}
+
+int main(int argc, char **argv)
+{
+  const PFCommand *cmd = NULL;
+  PetscErrorCode   ierr;
+  PetscMPIInt      size;
+  char             help[256];
+
+  if (argc < 2) {
+    Usage(stderr);
+    return 1;
+  }
+  if (!strcmp(argv[1], "-help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    Usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-version")) {
+    printf("physflow %s (%s networks)\n", PF_VERSION, PF_REAL_NAME);
+    return 0;
+  }
+  for (size_t i = 0; i < ncommands; i++)
+    if (!strcmp(argv[1], commands[i].name)) cmd = &commands[i];
+  if (!cmd) {
+    fprintf(stderr, "physflow: unknown command '%s'\n", argv[1]);
+    Usage(stderr);
+    return 1;
+  }
+  /* drop the command word: PETSc parses the rest */
+  for (int i = 1; i < argc - 1; i++) argv[i] = argv[i + 1];
+  argc--;
+  snprintf(help, sizeof(help), "physflow %s: %s\n", cmd->name, cmd->summary);
+  ierr = PetscInitialize(&argc, &argv, NULL, help);
+  if (ierr) return 1;
+  PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  ierr = PFInitializePackage();
+  if (!ierr) ierr = PFSignalsInstall();
+  if (!ierr) ierr = cmd->run(PETSC_COMM_WORLD);
+  if (ierr) {
+    const char *text, *specific = NULL;
+    PetscErrorMessage(ierr, &text, (char **)&specific);
+    fprintf(stderr, "physflow %s: error: %s\n", cmd->name, specific && specific[0] ? specific : (text ? text : "unknown error"));
+    fflush(stderr);
+    /* a rank that failed alone would leave the others waiting in a collective */
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+    PetscFinalize();
+    return 1;
+  }
+  ierr = PetscFinalize();
+  return ierr ? 1 : 0;
+}

@@ -1,0 +1,155 @@
+#include <math.h>
+#include <physflow/data.h>
+#include <physflow/h5util.h>
+#include <physflow/log.h>
+#include <physflow/rng.h>
+
+struct _p_PFData {
+  MPI_Comm  comm;
+  PetscBool is_toy;
+  PFToyType toy;
+  uint64_t  seed;
+  char      path[PETSC_MAX_PATH_LEN];
+  PetscInt  N, n;    /* samples in the file, values per sample */
+  double   *values;  /* [N, n] */
+  PetscInt *perm;    /* permutation of the current epoch */
+  PetscInt  epoch;   /* epoch perm belongs to, -1 if none */
+};
+
+PetscErrorCode PFDataCreateToy(MPI_Comm comm, PFToyType type, uint64_t seed, PFData *data)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscNew(data));
+  (*data)->comm   = comm;
+  (*data)->is_toy = PETSC_TRUE;
+  (*data)->toy    = type;
+  (*data)->seed   = seed;
+  (*data)->n      = 2;
+  (*data)->epoch  = -1;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataCreateFromFile(MPI_Comm comm, const char path[], uint64_t seed, PFData *data)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscNew(data));
+  (*data)->comm  = comm;
+  (*data)->seed  = seed;
+  (*data)->epoch = -1;
+  PetscCall(PetscStrncpy((*data)->path, path, sizeof((*data)->path)));
+  PetscCall(PFSamplesRead(path, &(*data)->N, &(*data)->n, &(*data)->values));
+  for (PetscInt i = 0; i < (*data)->N * (*data)->n; i++)
+    PetscCheck(isfinite((*data)->values[i]), comm, PETSC_ERR_FP, "'%s': sample %" PetscInt_FMT " contains NaN or Inf; clean the data first", path, i / (*data)->n);
+  PetscCall(PetscMalloc1((*data)->N, &(*data)->perm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n)
+{
+  PetscFunctionBegin;
+  *n = data->n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Fisher-Yates shuffle keyed by (seed, epoch): every rank builds the same one */
+static PetscErrorCode SetEpoch(PFData data, PetscInt epoch)
+{
+  PFRNG r;
+
+  PetscFunctionBegin;
+  if (data->epoch == epoch) PetscFunctionReturn(PETSC_SUCCESS);
+  for (PetscInt i = 0; i < data->N; i++) data->perm[i] = i;
+  PFRNGInit(&r, data->seed, PF_RNG_SHUFFLE, (uint64_t)epoch, 0);
+  for (PetscInt i = data->N - 1; i > 0; i--) {
+    PetscInt j    = (PetscInt)PFRNGBelow(&r, (uint32_t)(i + 1));
+    PetscInt s    = data->perm[i];
+    data->perm[i] = data->perm[j];
+    data->perm[j] = s;
+  }
+  data->epoch = epoch;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, pfreal *x1)
+{
+  PetscFunctionBegin;
+  for (PetscInt j = 0; j < nloc; j++) {
+    uint64_t c = (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j); /* samples drawn so far */
+    if (data->is_toy) {
+      double x[2];
+      PFToySample(data->toy, data->seed, c, x);
+      x1[j * 2]     = (pfreal)x[0];
+      x1[j * 2 + 1] = (pfreal)x[1];
+    } else {
+      PetscCall(SetEpoch(data, (PetscInt)(c / (uint64_t)data->N)));
+      const double *src = data->values + data->perm[c % (uint64_t)data->N] * data->n;
+      for (PetscInt d = 0; d < data->n; d++) x1[j * data->n + d] = (pfreal)src[d];
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataWriteH5(PFData data, hid_t fid)
+{
+  hid_t g;
+
+  PetscFunctionBegin;
+  g = H5Gcreate2(fid, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot create group /data");
+  PetscCall(PFH5WriteAttrString(g, "source", data->is_toy ? "toy" : "file"));
+  if (data->is_toy) PetscCall(PFH5WriteAttrString(g, "toy", PFToyTypes[data->toy]));
+  else PetscCall(PFH5WriteAttrString(g, "file", data->path));
+  PetscCall(PFH5WriteAttrInt(g, "sample_size", data->n));
+  H5Gclose(g);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataDestroy(PFData *data)
+{
+  PetscFunctionBegin;
+  if (!*data) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree((*data)->values));
+  PetscCall(PetscFree((*data)->perm));
+  PetscCall(PetscFree(*data));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFSamplesWrite(MPI_Comm comm, const char path[], const char kind[], PetscInt n, PetscInt d, const double *x, PetscInt nfe)
+{
+  PetscMPIInt rank;
+  PFH5Temp    t;
+  hsize_t     dims[2] = {(hsize_t)n, (hsize_t)d};
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscLogEventBegin(PF_EVENT_IO, 0, 0, 0, 0));
+  if (rank == 0) {
+    PetscCall(PFH5CreateTemp(path, &t));
+    PetscCall(PFH5WriteStandardAttrs(t.fid, kind));
+    if (nfe >= 0) PetscCall(PFH5WriteAttrInt(t.fid, "nfe", nfe));
+    PetscCall(PFH5WriteArray(t.fid, "samples", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2, dims, x));
+    PetscCall(PFH5CommitTemp(&t));
+  }
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFSamplesRead(const char path[], PetscInt *n, PetscInt *d, double **x)
+{
+  hid_t   fid;
+  hsize_t dims[2];
+
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(PF_EVENT_IO, 0, 0, 0, 0));
+  PetscCall(PFH5OpenRead(path, &fid));
+  PetscCall(PFH5GetDims(fid, path, "samples", 2, dims));
+  PetscCheck(dims[0] > 0 && dims[1] > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': /samples is empty", path);
+  *n = (PetscInt)dims[0];
+  *d = (PetscInt)dims[1];
+  PetscCall(PetscMalloc1(dims[0] * dims[1], x));
+  PetscCall(PFH5ReadArray(fid, path, "samples", H5T_NATIVE_DOUBLE, dims[0] * dims[1], *x));
+  PetscCall(PFH5Close(&fid));
+  PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,244 @@
+#include <math.h>
+#include <physflow/h5util.h>
+#include <physflow/log.h>
+#include <physflow/ot.h>
+#include <physflow/private/flowimpl.h>
+#include <physflow/private/netimpl.h>
+#include <physflow/rng.h>
+
+PetscErrorCode PFFlowCreate(MPI_Comm comm, PFFlow *flow)
+{
+  PetscFunctionBegin;
+  PetscCall(PFInitializePackage());
+  PetscCall(PetscNew(flow));
+  (*flow)->comm      = comm;
+  (*flow)->sigma_min = 0.0;
+  (*flow)->vp_T      = 1000;
+  (*flow)->vp_beta0  = 1e-4;
+  (*flow)->vp_beta1  = 2e-2;
+  PetscCall(PetscStrncpy((*flow)->type, PFFLOWCFM, sizeof((*flow)->type)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowSetType(PFFlow flow, PFFlowType type)
+{
+  PetscBool cfm, ot, vp;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrcmp(type, PFFLOWCFM, &cfm));
+  PetscCall(PetscStrcmp(type, PFFLOWOTCFM, &ot));
+  PetscCall(PetscStrcmp(type, PFFLOWVP, &vp));
+  PetscCheck(cfm || ot || vp, flow->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown flow type '%s' (available: cfm, otcfm, vp)", type);
+  PetscCall(PetscStrncpy(flow->type, type, sizeof(flow->type)));
+  if (vp) PetscCall(PFFlowVPSetUp(flow));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowGetType(PFFlow flow, PFFlowType *type)
+{
+  PetscFunctionBegin;
+  *type = flow->type;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowSetFromOptions(PFFlow flow)
+{
+  char      type[16];
+  PetscBool set;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(type, flow->type, sizeof(type)));
+  PetscOptionsBegin(flow->comm, NULL, "Flow (probability path) options", "PFFlow");
+  PetscCall(PetscOptionsString("-flow_type", "Probability path: cfm, otcfm, vp (DDPM baseline)", "PFFlowSetType", type, type, sizeof(type), &set));
+  PetscCall(PetscOptionsReal("-flow_sigma_min", "Noise left at t = 1 on the OT path", "PFFlow", flow->sigma_min, &flow->sigma_min, NULL));
+  PetscCall(PetscOptionsInt("-vp_timesteps", "DDPM diffusion steps T", "PFFlow", flow->vp_T, &flow->vp_T, NULL));
+  PetscOptionsEnd();
+  PetscCheck(flow->sigma_min >= 0 && flow->sigma_min < 1, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "-flow_sigma_min must be in [0,1), got %g", flow->sigma_min);
+  PetscCheck(flow->vp_T >= 2, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "-vp_timesteps must be >= 2");
+  PetscCall(PFFlowSetType(flow, type));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowView(PFFlow flow, PetscViewer viewer)
+{
+  PetscBool vp;
+
+  PetscFunctionBegin;
+  if (!viewer) PetscCall(PetscViewerASCIIGetStdout(flow->comm, &viewer));
+  PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
+  if (vp) PetscCall(PetscViewerASCIIPrintf(viewer, "PFFlow vp: T = %" PetscInt_FMT ", linear betas %g..%g, epsilon prediction\n", flow->vp_T, flow->vp_beta0, flow->vp_beta1));
+  else PetscCall(PetscViewerASCIIPrintf(viewer, "PFFlow %s: OT path, sigma_min %g\n", flow->type, flow->sigma_min));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowDestroy(PFFlow *flow)
+{
+  PetscFunctionBegin;
+  if (!*flow) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree((*flow)->vp_alphabar));
+  PetscCall(PetscFree(*flow));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void PFFlowNoise(uint64_t seed, int purpose, uint64_t a, PetscInt n, pfreal *z)
+{
+  PFRNG r;
+  PFRNGInit(&r, seed, (PFRNGPurpose)purpose, a, 0);
+  for (PetscInt i = 0; i < n; i++) z[i] = (pfreal)PFRNGNormal(&r);
+}
+
+static double FlowTime(uint64_t seed, PetscInt step, PetscInt j)
+{
+  PFRNG r;
+  PFRNGInit(&r, seed, PF_RNG_FLOW_TIME, (uint64_t)step, (uint32_t)j);
+  return PFRNGUniform(&r);
+}
+
+/* OT-CFM: all ranks gather the global batch of data and redraw the global
+ * batch of noise (both keyed by global index), solve the same assignment, and
+ * keep their own rows.  Exact and partition-independent; the O(Bg^3)
+ * assignment is cheap for the batch sizes of vector-valued problems. */
+static PetscErrorCode OTPairNoise(PFFlow flow, uint64_t seed, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt n, const pfreal *x1, pfreal *x0loc)
+{
+  PetscMPIInt size, nl = (PetscMPIInt)(nloc * n), *counts, *displs;
+  pfreal     *x1g, *x0g;
+  double     *cost;
+  PetscInt   *assign, *inv;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_size(flow->comm, &size));
+  PetscCall(PetscMalloc4(Bg * n, &x1g, Bg * n, &x0g, Bg * Bg, &cost, Bg, &assign));
+  PetscCall(PetscMalloc3(size, &counts, size, &displs, Bg, &inv));
+  PetscCallMPI(MPI_Allgather(&nl, 1, MPI_INT, counts, 1, MPI_INT, flow->comm));
+  displs[0] = 0;
+  for (PetscMPIInt r = 1; r < size; r++) displs[r] = displs[r - 1] + counts[r - 1];
+  PetscCheck(displs[size - 1] + counts[size - 1] == Bg * n, flow->comm, PETSC_ERR_PLIB, "otcfm: local batches do not add up to the global batch");
+  PetscCallMPI(MPI_Allgatherv(x1, nl, MPIU_PFREAL, x1g, counts, displs, MPIU_PFREAL, flow->comm));
+  for (PetscInt j = 0; j < Bg; j++) PFFlowNoise(seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)j, n, x0g + j * n);
+  /* cost[i][j] = |x0_i - x1_j|^2 */
+  for (PetscInt i = 0; i < Bg; i++)
+    for (PetscInt j = 0; j < Bg; j++) {
+      double c = 0;
+      for (PetscInt d = 0; d < n; d++) {
+        double e = (double)x0g[i * n + d] - (double)x1g[j * n + d];
+        c += e * e;
+      }
+      cost[i * Bg + j] = c;
+    }
+  PetscCall(PFOTAssign(Bg, cost, assign));
+  for (PetscInt i = 0; i < Bg; i++) inv[assign[i]] = i;
+  for (PetscInt j = 0; j < nloc; j++) PetscCall(PetscArraycpy(x0loc + j * n, x0g + inv[gidx0 + j] * n, n));
+  PetscCall(PetscFree4(x1g, x0g, cost, assign));
+  PetscCall(PetscFree3(counts, displs, inv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt n, const pfreal *x1, pfreal *xt, pfreal *t, pfreal *target)
+{
+  PetscBool vp, ot;
+  double    s = flow->sigma_min;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
+  if (vp) {
+    PetscCall(PFFlowVPTrainingPairs(flow, seed, step, Bg, gidx0, nloc, n, x1, xt, t, target));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscStrcmp(flow->type, PFFLOWOTCFM, &ot));
+  /* x0 goes into target's storage first, then is overwritten in place */
+  if (ot) PetscCall(OTPairNoise(flow, seed, step, Bg, gidx0, nloc, n, x1, target));
+  else
+    for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j), n, target + j * n);
+  for (PetscInt j = 0; j < nloc; j++) {
+    double tj = FlowTime(seed, step, gidx0 + j);
+    t[j]      = (pfreal)tj;
+    for (PetscInt d = 0; d < n; d++) {
+      double x0 = (double)target[j * n + d], x1d = (double)x1[j * n + d];
+      xt[j * n + d]     = (pfreal)((1 - (1 - s) * tj) * x0 + tj * x1d);
+      target[j * n + d] = (pfreal)(x1d - (1 - s) * x0);
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+typedef struct {
+  PFNet    net;
+  PetscInt n, maxbatch;
+  pfreal  *tbuf;
+} VelocityCtx;
+
+/* v(x, t) for many states, in chunks of the network's planned batch */
+static PetscErrorCode NetVelocity(void *vctx, double t, PetscInt nloc, const pfreal *x, pfreal *v)
+{
+  VelocityCtx *ctx = (VelocityCtx *)vctx;
+
+  PetscFunctionBegin;
+  for (PetscInt b0 = 0; b0 < nloc; b0 += ctx->maxbatch) {
+    PetscInt nb = PetscMin(ctx->maxbatch, nloc - b0);
+    for (PetscInt j = 0; j < nb; j++) ctx->tbuf[j] = (pfreal)t;
+    PetscCall(PFNetForward(ctx->net, nb, x + b0 * ctx->n, ctx->tbuf, v + b0 * ctx->n));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, PetscInt *nfe)
+{
+  PetscBool     vp, odesampler;
+  PFSamplerType stype;
+  VelocityCtx   ctx;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
+  if (vp) {
+    PetscCall(PFFlowVPSample(flow, net, sampler, seed, gidx0, nloc, x, nfe));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PFSamplerGetType(sampler, &stype));
+  PetscCall(PetscStrcmp(stype, PFSAMPLERDDPM, &odesampler));
+  if (!odesampler) PetscCall(PetscStrcmp(stype, PFSAMPLERDDIM, &odesampler));
+  PetscCheck(!odesampler, flow->comm, PETSC_ERR_ARG_INCOMP, "sampler '%s' is for vp models; this is a '%s' flow model: use -sampler euler|heun|rk4|dopri5", stype, flow->type);
+  PetscCall(PFNetGetInputSize(net, &ctx.n));
+  ctx.net      = net;
+  ctx.maxbatch = net->maxbatch;
+  PetscCheck(ctx.maxbatch > 0, flow->comm, PETSC_ERR_ORDER, "call PFNetPlan before sampling");
+  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), ctx.n, x + j * ctx.n);
+  PetscCall(PetscMalloc1(ctx.maxbatch, &ctx.tbuf));
+  PetscCall(PFSamplerIntegrate(sampler, NetVelocity, &ctx, nloc, ctx.n, 0.0, 1.0, x, nfe));
+  PetscCall(PetscFree(ctx.tbuf));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowWriteH5(PFFlow flow, hid_t fid)
+{
+  hid_t g;
+
+  PetscFunctionBegin;
+  g = H5Gcreate2(fid, "flow", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot create group /flow");
+  PetscCall(PFH5WriteAttrString(g, "flow_type", flow->type));
+  PetscCall(PFH5WriteAttrReal(g, "sigma_min", flow->sigma_min));
+  PetscCall(PFH5WriteAttrInt(g, "vp_timesteps", flow->vp_T));
+  PetscCall(PFH5WriteAttrReal(g, "vp_beta0", flow->vp_beta0));
+  PetscCall(PFH5WriteAttrReal(g, "vp_beta1", flow->vp_beta1));
+  H5Gclose(g);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], PFFlow *flow)
+{
+  char  type[16];
+  hid_t g;
+
+  PetscFunctionBegin;
+  PetscCheck(H5Lexists(fid, "flow", H5P_DEFAULT) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no flow description (group /flow missing)", path);
+  g = H5Gopen2(fid, "flow", H5P_DEFAULT);
+  PetscCall(PFFlowCreate(comm, flow));
+  PetscCall(PFH5ReadAttrString(g, "flow_type", type, sizeof(type)));
+  PetscCall(PFH5ReadAttrReal(g, "sigma_min", &(*flow)->sigma_min));
+  PetscCall(PFH5ReadAttrInt(g, "vp_timesteps", &(*flow)->vp_T));
+  PetscCall(PFH5ReadAttrReal(g, "vp_beta0", &(*flow)->vp_beta0));
+  PetscCall(PFH5ReadAttrReal(g, "vp_beta1", &(*flow)->vp_beta1));
+  H5Gclose(g);
+  PetscCall(PFFlowSetType(*flow, type));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,374 @@
+#include <unistd.h>
+#include <math.h>
+#include <physflow/h5util.h>
+#include <physflow/log.h>
+#include <physflow/private/netimpl.h>
+#include <physflow/signals.h>
+#include <physflow/trainer.h>
+
+struct _p_PFTrainer {
+  MPI_Comm    comm;
+  PetscMPIInt rank, size;
+  PFNet       net;
+  PFFlow      flow;
+  PFData      data;
+  PetscInt    n;              /* values per sample */
+  PetscInt    Bg, gidx0, nloc; /* global batch, this rank's rows */
+  PetscInt    train_steps, step;
+  /* optimisation */
+  PFAdamWParams adam;
+  double        lr, lr_min_factor, grad_clip, ema_decay;
+  PetscInt      lr_warmup, lr_horizon;
+  PFLRSchedule  lr_schedule;
+  PetscInt     seed;
+  /* output */
+  char     output[PETSC_MAX_PATH_LEN];
+  PetscInt checkpoint_every, monitor_every;
+  /* buffers */
+  pfreal *x1, *xt, *t, *target, *v, *dv, *loss_weight;
+  pfreal *m, *vv, *ema, *reduce; /* reduce: gradient + [loss, stop flag] */
+  double *history;
+  PetscBool setupcalled;
+};
+
+PetscErrorCode PFTrainerCreate(MPI_Comm comm, PFNet net, PFFlow flow, PFData data, PFTrainer *tr)
+{
+  PFTrainer t;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&t));
+  t->comm = comm;
+  PetscCallMPI(MPI_Comm_rank(comm, &t->rank));
+  PetscCallMPI(MPI_Comm_size(comm, &t->size));
+  t->net               = net;
+  t->flow              = flow;
+  t->data              = data;
+  t->Bg                = 256;
+  t->train_steps       = 1000;
+  t->adam.beta1        = 0.9;
+  t->adam.beta2        = 0.999;
+  t->adam.eps          = 1e-8;
+  t->adam.weight_decay = 0.0;
+  t->lr                = 1e-3;
+  t->lr_min_factor     = 0.0;
+  t->lr_warmup         = 0;
+  t->lr_horizon        = -1;
+  t->lr_schedule       = PF_LR_COSINE;
+  t->grad_clip         = 0.0;
+  t->ema_decay         = 0.999;
+  t->seed              = 0;
+  t->checkpoint_every  = 0;
+  t->monitor_every     = -1;
+  PetscCall(PetscStrncpy(t->output, "model.h5", sizeof(t->output)));
+  *tr = t;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerSetData(PFTrainer tr, PFData data)
+{
+  PetscFunctionBegin;
+  PetscCheck(!tr->setupcalled, tr->comm, PETSC_ERR_ORDER, "set the data before PFTrainerSetUp");
+  tr->data = data;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerGetSeed(PFTrainer tr, uint64_t *seed)
+{
+  PetscFunctionBegin;
+  *seed = (uint64_t)tr->seed;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerSetFromOptions(PFTrainer tr)
+{
+  PetscFunctionBegin;
+  PetscOptionsBegin(tr->comm, NULL, "Training options", "PFTrainer");
+  PetscCall(PetscOptionsInt("-train_steps", "Total optimisation steps (a resumed run continues up to this)", "PFTrainer", tr->train_steps, &tr->train_steps, NULL));
+  PetscCall(PetscOptionsInt("-batch_size", "Global batch size (split over ranks)", "PFTrainer", tr->Bg, &tr->Bg, NULL));
+  PetscCall(PetscOptionsReal("-lr", "Peak learning rate", "PFTrainer", tr->lr, &tr->lr, NULL));
+  PetscCall(PetscOptionsEnum("-lr_schedule", "Learning-rate schedule after warm-up", "PFTrainer", PFLRSchedules, (PetscEnum)tr->lr_schedule, (PetscEnum *)&tr->lr_schedule, NULL));
+  PetscCall(PetscOptionsInt("-lr_warmup", "Linear warm-up steps", "PFTrainer", tr->lr_warmup, &tr->lr_warmup, NULL));
+  PetscCall(PetscOptionsInt("-lr_schedule_steps", "Step at which the cosine reaches its minimum (default: -train_steps)", "PFTrainer", tr->lr_horizon, &tr->lr_horizon, NULL));
+  PetscCall(PetscOptionsReal("-lr_min_factor", "Final learning rate as a fraction of -lr", "PFTrainer", tr->lr_min_factor, &tr->lr_min_factor, NULL));
+  PetscCall(PetscOptionsReal("-weight_decay", "AdamW decoupled weight decay", "PFTrainer", tr->adam.weight_decay, &tr->adam.weight_decay, NULL));
+  PetscCall(PetscOptionsReal("-adam_beta1", "AdamW beta1", "PFTrainer", tr->adam.beta1, &tr->adam.beta1, NULL));
+  PetscCall(PetscOptionsReal("-adam_beta2", "AdamW beta2", "PFTrainer", tr->adam.beta2, &tr->adam.beta2, NULL));
+  PetscCall(PetscOptionsReal("-adam_eps", "AdamW epsilon", "PFTrainer", tr->adam.eps, &tr->adam.eps, NULL));
+  PetscCall(PetscOptionsReal("-grad_clip", "Clip the global gradient norm to this (0: off)", "PFTrainer", tr->grad_clip, &tr->grad_clip, NULL));
+  PetscCall(PetscOptionsReal("-ema_decay", "Decay of the exponential moving average of the weights", "PFTrainer", tr->ema_decay, &tr->ema_decay, NULL));
+  PetscCall(PetscOptionsInt("-seed", "Seed of all randomness (weights, noise, times, shuffling)", "PFTrainer", tr->seed, &tr->seed, NULL));
+  PetscCall(PetscOptionsString("-o", "Output model/checkpoint file", "PFTrainer", tr->output, tr->output, sizeof(tr->output), NULL));
+  PetscCall(PetscOptionsInt("-checkpoint_every", "Rewrite the checkpoint every K steps (0: only at the end)", "PFTrainer", tr->checkpoint_every, &tr->checkpoint_every, NULL));
+  PetscCall(PetscOptionsInt("-monitor_every", "Print progress every K steps (default: 20 lines per run)", "PFTrainer", tr->monitor_every, &tr->monitor_every, NULL));
+  PetscOptionsEnd();
+  PetscCheck(tr->train_steps >= 0, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_steps must be >= 0, got %" PetscInt_FMT, tr->train_steps);
+  PetscCheck(tr->Bg >= tr->size, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-batch_size %" PetscInt_FMT " must be at least the number of ranks (%d)", tr->Bg, tr->size);
+  PetscCheck(tr->lr > 0 && isfinite(tr->lr), tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-lr must be positive, got %g", tr->lr);
+  PetscCheck(tr->adam.beta1 >= 0 && tr->adam.beta1 < 1 && tr->adam.beta2 >= 0 && tr->adam.beta2 < 1, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-adam_beta1/-adam_beta2 must be in [0,1)");
+  PetscCheck(tr->ema_decay >= 0 && tr->ema_decay < 1, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-ema_decay must be in [0,1), got %g", tr->ema_decay);
+  PetscCheck(tr->grad_clip >= 0, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-grad_clip must be >= 0");
+  PetscCheck(tr->checkpoint_every >= 0, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-checkpoint_every must be >= 0");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerSetUp(PFTrainer tr)
+{
+  size_t np;
+
+  PetscFunctionBegin;
+  if (tr->setupcalled) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCheck(tr->data, tr->comm, PETSC_ERR_ORDER, "PFTrainerSetData must be called before PFTrainerSetUp");
+  if (tr->lr_horizon < 0) tr->lr_horizon = tr->train_steps;
+  if (tr->monitor_every < 0) tr->monitor_every = PetscMax(1, tr->train_steps / 20);
+  PetscCall(PFDataGetSampleSize(tr->data, &tr->n));
+  PetscCall(PFNetSetInputSize(tr->net, tr->n));
+  PetscCall(PFNetSetUp(tr->net));
+  PetscCall(PFNetInitializeWeights(tr->net, (uint64_t)tr->seed));
+  /* contiguous, balanced split of the global batch: rank r owns rows
+   * [r Bg / P, (r+1) Bg / P) */
+  tr->gidx0 = (PetscInt)(((PetscInt64)tr->rank * tr->Bg) / tr->size);
+  tr->nloc  = (PetscInt)(((PetscInt64)(tr->rank + 1) * tr->Bg) / tr->size) - tr->gidx0;
+  PetscCall(PFNetPlan(tr->net, PetscMax(tr->nloc, 1)));
+  np = tr->net->nparams;
+  PetscCall(PetscMalloc6(tr->nloc * tr->n, &tr->x1, tr->nloc * tr->n, &tr->xt, tr->nloc, &tr->t, tr->nloc * tr->n, &tr->target, tr->nloc * tr->n, &tr->v, tr->nloc * tr->n, &tr->dv));
+  PetscCall(PetscMalloc1(tr->n, &tr->loss_weight));
+  /* the loss is the mean over the components of a sample; mesh problems
+   * replace these weights by the lumped vertex masses */
+  for (PetscInt i = 0; i < tr->n; i++) tr->loss_weight[i] = (pfreal)(1.0 / (double)tr->n);
+  PetscCall(PetscCalloc1(np, &tr->m));
+  PetscCall(PetscCalloc1(np, &tr->vv));
+  PetscCall(PetscMalloc1(np, &tr->ema));
+  PetscCall(PetscMalloc1(np + 2, &tr->reduce));
+  PetscCall(PetscArraycpy(tr->ema, tr->net->params, np));
+  PetscCall(PetscCalloc1(tr->train_steps + 1, &tr->history));
+  tr->step        = 0;
+  tr->setupcalled = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One optimisation step; returns the global mean loss and whether any rank
+ * received a stop signal (both travel in the gradient allreduce). */
+static PetscErrorCode TrainStep(PFTrainer tr, double *loss, PetscBool *stop, double *gnorm)
+{
+  const PetscInt n  = tr->n;
+  const size_t   np = tr->net->nparams;
+  double         local = 0;
+  pfreal        *params, *grads;
+
+  PetscFunctionBegin;
+  PetscCall(PFNetGetParameters(tr->net, NULL, &params, &grads));
+  PetscCall(PFNetZeroGradient(tr->net));
+  PetscCall(PFDataGetBatch(tr->data, tr->step, tr->Bg, tr->gidx0, tr->nloc, tr->x1));
+  PetscCall(PFFlowTrainingPairs(tr->flow, (uint64_t)tr->seed, tr->step, tr->Bg, tr->gidx0, tr->nloc, n, tr->x1, tr->xt, tr->t, tr->target));
+  if (tr->nloc > 0) {
+    PetscCall(PFNetForward(tr->net, tr->nloc, tr->xt, tr->t, tr->v));
+    /* L = (1/Bg) sum_j sum_c w_c (v - u)^2 ;  dL/dv = (2/Bg) w_c (v - u) */
+    const pfreal scale = (pfreal)(2.0 / (double)tr->Bg);
+    for (PetscInt j = 0; j < tr->nloc; j++)
+      for (PetscInt c = 0; c < n; c++) {
+        pfreal e = tr->v[j * n + c] - tr->target[j * n + c];
+        local += (double)(tr->loss_weight[c] * e * e);
+        tr->dv[j * n + c] = scale * tr->loss_weight[c] * e;
+      }
+    PetscCall(PFNetBackward(tr->net, tr->nloc, tr->dv, NULL));
+  }
+  PetscCall(PetscArraycpy(tr->reduce, grads, np));
+  tr->reduce[np]     = (pfreal)(local / (double)tr->Bg);
+  tr->reduce[np + 1] = (pfreal)(PFSignalsReceived() ? 1 : 0);
+  PetscCall(PetscLogEventBegin(PF_EVENT_Allreduce, 0, 0, 0, 0));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tr->reduce, (int)(np + 2), MPIU_PFREAL, MPI_SUM, tr->comm));
+  PetscCall(PetscLogEventEnd(PF_EVENT_Allreduce, 0, 0, 0, 0));
+  PetscCall(PetscArraycpy(grads, tr->reduce, np));
+  *loss = (double)tr->reduce[np];
+  *stop = tr->reduce[np + 1] > 0 ? PETSC_TRUE : PETSC_FALSE;
+  *gnorm = PFGlobalNorm(np, grads);
+  PetscCheck(isfinite(*loss) && isfinite(*gnorm), tr->comm, PETSC_ERR_FP, "training diverged at step %" PetscInt_FMT " (loss %g, gradient norm %g); the last checkpoint in '%s' is intact: lower -lr or set -grad_clip", tr->step + 1, *loss, *gnorm, tr->output);
+  PetscCall(PetscLogEventBegin(PF_EVENT_Optimizer, 0, 0, 0, 0));
+  if (tr->grad_clip > 0 && *gnorm > tr->grad_clip) {
+    pfreal c = (pfreal)(tr->grad_clip / *gnorm);
+    for (size_t i = 0; i < np; i++) grads[i] *= c;
+  }
+  double lr = PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon, tr->step);
+  PFAdamWStep(np, &tr->adam, lr, tr->step + 1, params, grads, tr->m, tr->vv);
+  PFEMAUpdate(np, tr->ema_decay, tr->step, params, tr->ema);
+  PetscCall(PetscLogEventEnd(PF_EVENT_Optimizer, 0, 0, 0, 0));
+  tr->history[tr->step] = *loss;
+  tr->step++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerTrain(PFTrainer tr, PetscBool *interrupted)
+{
+  PetscLogDouble t0, tnow, tlast;
+  PetscInt       first = tr->step;
+  double         flops;
+
+  PetscFunctionBegin;
+  PetscCall(PFTrainerSetUp(tr));
+  PetscCall(PFCheckWritable(tr->comm, tr->output));
+  PetscCall(PFSignalsInstall());
+  *interrupted = PETSC_FALSE;
+  PetscCall(PFNetGetFlops(tr->net, &flops));
+  PetscCall(PetscTime(&t0));
+  tlast = t0;
+  PetscCall(PetscPrintf(tr->comm, "physflow train: steps %" PetscInt_FMT "..%" PetscInt_FMT ", global batch %" PetscInt_FMT " on %d rank(s), %zu parameters\n", tr->step + 1, tr->train_steps, tr->Bg, tr->size, tr->net->nparams));
+  while (tr->step < tr->train_steps) {
+    double    loss, gnorm;
+    PetscBool stop;
+    PetscCall(TrainStep(tr, &loss, &stop, &gnorm));
+    PetscCall(PetscTime(&tnow));
+    if (tr->step % tr->monitor_every == 0 || tr->step == tr->train_steps) {
+      double rate = (double)(tr->step - first) * (double)tr->Bg / (tnow - t0);
+      double eta  = (double)(tr->train_steps - tr->step) * (double)tr->Bg / rate;
+      PetscCall(PetscPrintf(tr->comm, "  step %6" PetscInt_FMT "/%" PetscInt_FMT "  loss %.5f  lr %.2e  |g| %.3e  %.0f samples/s  ETA %.0fs\n", tr->step, tr->train_steps, loss, PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon, tr->step - 1), gnorm, rate, eta));
+      tlast = tnow;
+    }
+    if (stop) {
+      PetscCall(PetscPrintf(tr->comm, "physflow train: signal received at step %" PetscInt_FMT "; writing checkpoint '%s' and stopping (continue with -resume %s)\n", tr->step, tr->output, tr->output));
+      PetscCall(PFTrainerSaveCheckpoint(tr, tr->output));
+      *interrupted = PETSC_TRUE;
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+    if (tr->checkpoint_every > 0 && tr->step % tr->checkpoint_every == 0 && tr->step < tr->train_steps) PetscCall(PFTrainerSaveCheckpoint(tr, tr->output));
+  }
+  (void)tlast;
+  PetscCall(PetscTime(&tnow));
+  if (tr->step > first) {
+    double sps = (double)(tr->step - first) * (double)tr->Bg / (tnow - t0);
+    PetscCall(PetscPrintf(tr->comm, "physflow train: %" PetscInt_FMT " steps in %.3f s: %.1f samples/s, %.2f GFLOP/s (network GEMMs, fwd+bwd)\n", tr->step - first, tnow - t0, sps, 3.0 * flops * sps * 1e-9));
+  }
+  PetscCall(PFTrainerSaveCheckpoint(tr, tr->output));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode WriteCheckpoint(PFTrainer tr, const char path[])
+{
+  PFH5Temp  t;
+  hsize_t   dn[1] = {tr->net->nparams}, dh[1] = {(hsize_t)tr->step}, d1[1] = {1}, d2[1] = {2};
+  long long step  = tr->step;
+  uint64_t  rng[2] = {(uint64_t)tr->seed, (uint64_t)tr->step};
+  hid_t     g;
+
+  PetscFunctionBegin;
+  PetscCall(PFH5CreateTemp(path, &t));
+  PetscCall(PFH5WriteStandardAttrs(t.fid, "model"));
+  PetscCall(PFNetWriteH5(tr->net, t.fid));
+  PetscCall(PFFlowWriteH5(tr->flow, t.fid));
+  PetscCall(PFDataWriteH5(tr->data, t.fid));
+  PetscCall(PFH5WriteArray(t.fid, "ema", H5T_NATIVE_PFREAL, H5T_IEEE_F32LE, 1, dn, tr->ema));
+  PetscCall(PFH5WriteArray(t.fid, "adam/m", H5T_NATIVE_PFREAL, H5T_IEEE_F32LE, 1, dn, tr->m));
+  PetscCall(PFH5WriteArray(t.fid, "adam/v", H5T_NATIVE_PFREAL, H5T_IEEE_F32LE, 1, dn, tr->vv));
+  PetscCall(PFH5WriteArray(t.fid, "step", H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, d1, &step));
+  /* counter-based RNG: the whole state is (seed, next counter) */
+  PetscCall(PFH5WriteArray(t.fid, "rng", H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, d2, rng));
+  PetscCall(PFH5WriteArray(t.fid, "history/loss", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dh, tr->history));
+  g = H5Gcreate2(t.fid, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  PetscCall(PFH5WriteAttrInt(g, "batch_size", tr->Bg));
+  PetscCall(PFH5WriteAttrInt(g, "train_steps", tr->train_steps));
+  PetscCall(PFH5WriteAttrReal(g, "lr", tr->lr));
+  PetscCall(PFH5WriteAttrInt(g, "ranks", tr->size));
+  H5Gclose(g);
+  PetscCall(PFH5CommitTemp(&t));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerSaveCheckpoint(PFTrainer tr, const char path[])
+{
+  PetscErrorCode ierr = PETSC_SUCCESS;
+
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(PF_EVENT_IO, 0, 0, 0, 0));
+  /* parameters are identical on every rank, so rank 0 writes; the outcome
+   * is broadcast so a failed write stops all ranks together */
+  if (tr->rank == 0) {
+    ierr = WriteCheckpoint(tr, path);
+    if (ierr) {
+      PFH5Temp t;
+      PetscCall(PetscSNPrintf(t.tmp, sizeof(t.tmp), "%s.tmp.%d", path, (int)getpid()));
+      t.fid = -1;
+      PetscCall(PFH5AbortTemp(&t));
+    }
+  }
+  PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, tr->comm));
+  PetscCheck(!ierr, tr->comm, PETSC_ERR_FILE_WRITE, "could not write checkpoint '%s'", path);
+  PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char path[])
+{
+  hid_t     fid;
+  long long step;
+  PFNet     saved;
+  size_t    np;
+
+  PetscFunctionBegin;
+  PetscCall(PFTrainerSetUp(tr));
+  PetscCall(PetscLogEventBegin(PF_EVENT_IO, 0, 0, 0, 0));
+  PetscCall(PFH5OpenRead(path, &fid));
+  PetscCall(PFH5CheckKind(fid, path, "model"));
+  /* the checkpoint must describe the same network as the options */
+  PetscCall(PFNetCreateFromH5(PETSC_COMM_SELF, fid, path, "params", &saved));
+  np = tr->net->nparams;
+  {
+    PetscBool same;
+    PetscCall(PetscStrcmp(saved->type, tr->net->type, &same));
+    PetscCheck(same && saved->nparams == np && saved->nin == tr->net->nin, tr->comm, PETSC_ERR_ARG_INCOMP, "'%s' holds a %s network with %zu parameters, but the options give a %s network with %zu: resume with the same architecture options", path, saved->type, saved->nparams, tr->net->type, np);
+    for (PetscInt i = 0; i < saved->nviews; i++) {
+      PetscCall(PetscStrcmp(saved->views[i].name, tr->net->views[i].name, &same));
+      PetscCheck(same && saved->views[i].rows == tr->net->views[i].rows && saved->views[i].cols == tr->net->views[i].cols, tr->comm, PETSC_ERR_ARG_INCOMP, "'%s': parameter block %s has another shape than in the options' architecture", path, saved->views[i].name);
+    }
+  }
+  PetscCall(PetscArraycpy(tr->net->params, saved->params, np));
+  PetscCall(PFNetDestroy(&saved));
+  PetscCall(PFH5ReadArray(fid, path, "ema", H5T_NATIVE_PFREAL, np, tr->ema));
+  PetscCall(PFH5ReadArray(fid, path, "adam/m", H5T_NATIVE_PFREAL, np, tr->m));
+  PetscCall(PFH5ReadArray(fid, path, "adam/v", H5T_NATIVE_PFREAL, np, tr->vv));
+  PetscCall(PFH5ReadArray(fid, path, "step", H5T_NATIVE_LLONG, 1, &step));
+  PetscCheck(step >= 0, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': invalid step %lld", path, step);
+  PetscCheck(step <= tr->train_steps, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "'%s' is already at step %lld, beyond -train_steps %" PetscInt_FMT, path, step, tr->train_steps);
+  PetscCall(PFH5ReadArray(fid, path, "history/loss", H5T_NATIVE_DOUBLE, (size_t)step, tr->history));
+  PetscCall(PFH5Close(&fid));
+  tr->step = (PetscInt)step;
+  PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
+  PetscCall(PetscPrintf(tr->comm, "physflow train: resumed from '%s' at step %" PetscInt_FMT "\n", path, tr->step));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerGetStep(PFTrainer tr, PetscInt *step)
+{
+  PetscFunctionBegin;
+  *step = tr->step;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerGetHistory(PFTrainer tr, PetscInt *n, const double **loss)
+{
+  PetscFunctionBegin;
+  *n    = tr->step;
+  *loss = tr->history;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerView(PFTrainer tr, PetscViewer viewer)
+{
+  PetscFunctionBegin;
+  if (!viewer) PetscCall(PetscViewerASCIIGetStdout(tr->comm, &viewer));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "PFTrainer: %" PetscInt_FMT " steps, global batch %" PetscInt_FMT " over %d rank(s), AdamW lr %g (%s, warm-up %" PetscInt_FMT "), weight decay %g, EMA %g, clip %g, seed %" PetscInt_FMT "\n", tr->train_steps, tr->Bg, tr->size, tr->lr, PFLRSchedules[tr->lr_schedule], tr->lr_warmup, tr->adam.weight_decay, tr->ema_decay, tr->grad_clip, tr->seed));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerDestroy(PFTrainer *tr)
+{
+  PetscFunctionBegin;
+  if (!*tr) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree6((*tr)->x1, (*tr)->xt, (*tr)->t, (*tr)->target, (*tr)->v, (*tr)->dv));
+  PetscCall(PetscFree((*tr)->loss_weight));
+  PetscCall(PetscFree((*tr)->m));
+  PetscCall(PetscFree((*tr)->vv));
+  PetscCall(PetscFree((*tr)->ema));
+  PetscCall(PetscFree((*tr)->reduce));
+  PetscCall(PetscFree((*tr)->history));
+  PetscCall(PetscFree(*tr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
