@@ -15,10 +15,6 @@
 #include <physflow/metrics.h>
 #include <physflow/rng.h>
 
-#ifndef PETSC_SUCCESS
-  #define PETSC_SUCCESS 0
-#endif
-
 static int nfail = 0;
 
 static void Report(PetscBool ok, const char *what)

@@ -5,10 +5,6 @@
 #include <physflow/metrics.h>
 #include <physflow/rng.h>
 
-#ifndef PETSC_SUCCESS /* PETSc < 3.19 has no named success code */
-  #define PETSC_SUCCESS 0
-#endif
-
 static int CompareDouble(const void *x, const void *y)
 {
   double a = *(const double *)x, b = *(const double *)y;

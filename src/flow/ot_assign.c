@@ -27,10 +27,6 @@
 #include <math.h>
 #include <physflow/ot.h>
 
-#ifndef PETSC_SUCCESS /* PETSc < 3.19 has no named success code */
-  #define PETSC_SUCCESS 0
-#endif
-
 PetscErrorCode PFOTAssign(PetscInt n, const double *cost, PetscInt *assign)
 {
   double   *u, *v, *shortest;

@@ -3,12 +3,14 @@
 
 const char *const PFActivations[] = {"silu", "gelu", "PFActivation", "PF_ACT_", NULL};
 
+#include "fastexp.h"
+
 #if defined(PF_NET_DOUBLE)
-  #define PF_EXP  exp
-  #define PF_ERF  erf
+  #define PF_EXP exp
+  #define PF_ERF erf
 #else
-  #define PF_EXP  expf
-  #define PF_ERF  erff
+  #define PF_EXP pf_fast_expf
+  #define PF_ERF erff
 #endif
 #define PF_SQRT1_2   ((pfreal)0.70710678118654752440)
 #define PF_SQRT2PI_I ((pfreal)0.39894228040143267794) /* 1/sqrt(2 pi) */
@@ -28,10 +30,16 @@ void PFActivationBackward(PFActivation act, PetscInt n, const pfreal *X, const p
 {
   if (act == PF_ACT_SILU) {
     /* d/dx x s(x) = s(x) (1 + x (1 - s(x))) */
-    for (PetscInt i = 0; i < n; i++) {
-      pfreal s = (pfreal)1 / ((pfreal)1 + PF_EXP(-X[i]));
-      pfreal g = dY[i] * s * ((pfreal)1 + X[i] * ((pfreal)1 - s));
-      dX[i]    = beta == 0 ? g : beta * dX[i] + g;
+    if (beta == 0) {
+      for (PetscInt i = 0; i < n; i++) {
+        pfreal s = (pfreal)1 / ((pfreal)1 + PF_EXP(-X[i]));
+        dX[i]    = dY[i] * s * ((pfreal)1 + X[i] * ((pfreal)1 - s));
+      }
+    } else {
+      for (PetscInt i = 0; i < n; i++) {
+        pfreal s = (pfreal)1 / ((pfreal)1 + PF_EXP(-X[i]));
+        dX[i]    = beta * dX[i] + dY[i] * s * ((pfreal)1 + X[i] * ((pfreal)1 - s));
+      }
     }
   } else {
     /* d/dx x Phi(x) = Phi(x) + x phi(x) */

@@ -1,6 +1,12 @@
 #include <math.h>
 #include <physflow/optim.h>
 
+#if defined(PF_NET_DOUBLE)
+  #define PF_SQRT sqrt
+#else
+  #define PF_SQRT sqrtf
+#endif
+
 void PFAdamWStep(size_t n, const PFAdamWParams *hp, double lr, PetscInt t, pfreal *params, const pfreal *grads, pfreal *m, pfreal *v)
 {
   const pfreal b1 = (pfreal)hp->beta1, b2 = (pfreal)hp->beta2;
@@ -12,7 +18,7 @@ void PFAdamWStep(size_t n, const PFAdamWParams *hp, double lr, PetscInt t, pfrea
     m[i]     = b1 * m[i] + (1 - b1) * g;
     v[i]     = b2 * v[i] + (1 - b2) * g * g;
     /* decoupled decay: shrink the weight, then take the Adam step */
-    params[i] = decay * params[i] - lr_ * (m[i] * c1) / ((pfreal)sqrt((double)(v[i] * c2)) + eps);
+    params[i] = decay * params[i] - lr_ * (m[i] * c1) / (PF_SQRT(v[i] * c2) + eps);
   }
 }
 
