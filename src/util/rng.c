@@ -62,7 +62,10 @@ double PFRNGUniform(PFRNG *r)
 {
   /* 53 random bits from two words, shifted by half an ulp so 0 never occurs */
   uint64_t hi = PFRNGNextU32(r) >> 5, lo = PFRNGNextU32(r) >> 6;
-  return ((double)(hi * 67108864u + lo) + 0.5) / 9007199254740992.0;
+  double   u  = ((double)(hi * 67108864u + lo) + 0.5) / 9007199254740992.0;
+  /* 2^53 - 1 + 0.5 is not a double and rounds (ties to even) up to 2^53, so
+   * the all-ones draw would be exactly 1; map it to the largest double < 1 */
+  return u < 1.0 ? u : 1.0 - 1.0 / 9007199254740992.0;
 }
 
 double PFRNGNormal(PFRNG *r)
