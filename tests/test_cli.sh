@@ -16,6 +16,14 @@ SRC=${PF_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${PF_BIN:-$SRC/build/physflow}
 PY=${PF_PYTHON:-/usr/bin/python3}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+# every run here is a 1-rank MPI singleton; Open MPI's default start-up probes
+# all transports and spawns a helper daemon (~0.4 s per run, ~100 runs).  Only
+# shared memory is needed; set PF_TEST_DEFAULT_MPI=1 to keep the defaults.
+if [ "${PF_TEST_DEFAULT_MPI:-0}" != 1 ]; then
+  export OMPI_MCA_ess_singleton_isolated=${OMPI_MCA_ess_singleton_isolated:-1}
+  export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}
+  export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader}
+fi
 [ -x "$BIN" ] || { echo "FAIL: physflow binary '$BIN' not found (set PF_BIN)"; exit 1; }
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 

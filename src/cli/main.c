@@ -58,8 +58,17 @@ int main(int argc, char **argv)
   for (int i = 1; i < argc - 1; i++) argv[i] = argv[i + 1];
   argc--;
   snprintf(help, sizeof(help), "physflow %s: %s\n", cmd->name, cmd->summary);
-  ierr = PetscInitialize(&argc, &argv, NULL, help);
-  if (ierr) return 1;
+  /* an error inside PetscInitialize (e.g. a missing -options_file) would
+   * print PETSc's multi-line traceback: silence it, report one line */
+  PetscErrorPrintf = PetscErrorPrintfNone;
+  ierr             = PetscInitialize(&argc, &argv, NULL, help);
+  PetscErrorPrintf = PetscErrorPrintfDefault;
+  if (ierr) {
+    const char *text, *specific = NULL;
+    PetscErrorMessage(ierr, &text, (char **)&specific);
+    fprintf(stderr, "physflow %s: error: %s\n", cmd->name, specific && specific[0] ? specific : (text ? text : "PETSc initialization failed"));
+    return 1;
+  }
   PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
   ierr = PFInitializePackage();
