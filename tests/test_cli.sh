@@ -12,7 +12,7 @@
 set -u
 ulimit -c 0 2>/dev/null || true
 
-SRC=${PF_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+SRC=$(cd "${PF_SOURCE_DIR:-$(dirname "$0")/..}" && pwd)
 BIN=${PF_BIN:-$SRC/build/physflow}
 PY=${PF_PYTHON:-/usr/bin/python3}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
