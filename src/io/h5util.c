@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <libgen.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,9 +58,28 @@ PetscErrorCode PFCheckWritable(MPI_Comm comm, const char path[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Temporaries left by killed writers (path.tmp.PID whose PID is gone) are
+ * removed, so repeated preemptions do not litter the output directory. */
+static void RemoveStaleTemps(const char path[])
+{
+  char   pattern[PETSC_MAX_PATH_LEN + 16];
+  glob_t g;
+
+  snprintf(pattern, sizeof(pattern), "%s.tmp.*", path);
+  if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0) return;
+  for (size_t i = 0; i < g.gl_pathc; i++) {
+    const char *dot = strrchr(g.gl_pathv[i], '.');
+    char       *end;
+    long        pid = dot ? strtol(dot + 1, &end, 10) : 0;
+    if (pid > 0 && *end == 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) (void)unlink(g.gl_pathv[i]);
+  }
+  globfree(&g);
+}
+
 PetscErrorCode PFH5CreateTemp(const char path[], PFH5Temp *t)
 {
   PetscFunctionBegin;
+  RemoveStaleTemps(path);
   PetscCall(PetscStrncpy(t->path, path, sizeof(t->path)));
   PetscCall(PetscSNPrintf(t->tmp, sizeof(t->tmp), "%s.tmp.%d", path, (int)getpid()));
   t->fid = H5Fcreate(t->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);

@@ -29,6 +29,7 @@ struct _p_PFTrainer {
   pfreal *m, *vv, *ema, *reduce; /* reduce: gradient + [loss, stop flag] */
   double *history;
   PetscBool setupcalled;
+  PetscBool have_checkpoint; /* a checkpoint of this run exists on disk */
 };
 
 PetscErrorCode PFTrainerCreate(MPI_Comm comm, PFNet net, PFFlow flow, PFData data, PFTrainer *tr)
@@ -182,7 +183,7 @@ static PetscErrorCode TrainStep(PFTrainer tr, double *loss, PetscBool *stop, dou
   *loss = (double)tr->reduce[np];
   *stop = tr->reduce[np + 1] > 0 ? PETSC_TRUE : PETSC_FALSE;
   *gnorm = PFGlobalNorm(np, grads);
-  PetscCheck(isfinite(*loss) && isfinite(*gnorm), tr->comm, PETSC_ERR_FP, "training diverged at step %" PetscInt_FMT " (loss %g, gradient norm %g); the last checkpoint in '%s' is intact: lower -lr or set -grad_clip", tr->step + 1, *loss, *gnorm, tr->output);
+  PetscCheck(isfinite(*loss) && isfinite(*gnorm), tr->comm, PETSC_ERR_FP, "training diverged at step %" PetscInt_FMT " (loss %g, gradient norm %g): lower -lr or set -grad_clip%s%s%s", tr->step + 1, *loss, *gnorm, tr->have_checkpoint ? " (the last checkpoint, '" : " (no checkpoint was written)", tr->have_checkpoint ? tr->output : "", tr->have_checkpoint ? "', is intact)" : "");
   PetscCall(PetscLogEventBegin(PF_EVENT_Optimizer, 0, 0, 0, 0));
   if (tr->grad_clip > 0 && *gnorm > tr->grad_clip) {
     pfreal c = (pfreal)(tr->grad_clip / *gnorm);
@@ -291,6 +292,7 @@ PetscErrorCode PFTrainerSaveCheckpoint(PFTrainer tr, const char path[])
   }
   PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, tr->comm));
   PetscCheck(!ierr, tr->comm, PETSC_ERR_FILE_WRITE, "could not write checkpoint '%s'", path);
+  tr->have_checkpoint = PETSC_TRUE;
   PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -329,7 +331,8 @@ PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char path[])
   PetscCheck(step <= tr->train_steps, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "'%s' is already at step %lld, beyond -train_steps %" PetscInt_FMT, path, step, tr->train_steps);
   PetscCall(PFH5ReadArray(fid, path, "history/loss", H5T_NATIVE_DOUBLE, (size_t)step, tr->history));
   PetscCall(PFH5Close(&fid));
-  tr->step = (PetscInt)step;
+  tr->step            = (PetscInt)step;
+  tr->have_checkpoint = PETSC_TRUE;
   PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
   PetscCall(PetscPrintf(tr->comm, "physflow train: resumed from '%s' at step %" PetscInt_FMT "\n", path, tr->step));
   PetscFunctionReturn(PETSC_SUCCESS);
