@@ -17,7 +17,9 @@ typedef enum {
   PF_RNG_SAMPLE_X0   = 6,
   PF_RNG_SAMPLE_SDE  = 7,
   PF_RNG_EVAL        = 8,
-  PF_RNG_TEST        = 9
+  PF_RNG_TEST        = 9,
+  PF_RNG_PDE_INPUT   = 10, /* random coefficients of a PDE sample */
+  PF_RNG_PDE_NOISE   = 11  /* observational noise added to solutions */
 } PFRNGPurpose;
 
 typedef struct {

@@ -1,0 +1,54 @@
+#pragma once
+/* PFPhysics: a parametric PDE on a distributed mesh.
+ *
+ * It draws random inputs (e.g. log-permeability), solves for the state at
+ * high or low fidelity, and evaluates the weak-form residual R(x) of a state
+ * x = (all fields) with its vector-Jacobian product J(x)^T v, for a batch.
+ *
+ * Field layout ("vertex arrays"): every field is a PetscScalar array over the
+ * vertices this rank owns, in the rank's owned order; PFPhysicsGetVertexMap
+ * gives each owned vertex's natural (file) index.  A state of the batch is
+ * nfields such arrays back to back: x[b*nfields*nown + f*nown + i]. */
+#include <petscdmplex.h>
+#include <physflow/compat.h>
+#include <physflow/mesh.h>
+
+typedef struct _p_PFPhysics *PFPhysics;
+typedef const char          *PFPhysicsType;
+#define PFPHYSICSDARCY "darcy"
+
+typedef enum {
+  PF_FIDELITY_HIGH = 0,
+  PF_FIDELITY_LOW  = 1
+} PFFidelity;
+PETSC_EXTERN const char *const PFFidelities[];
+
+PETSC_EXTERN PetscErrorCode PFPhysicsCreate(MPI_Comm comm, PFPhysics *phys);
+PETSC_EXTERN PetscErrorCode PFPhysicsSetType(PFPhysics phys, PFPhysicsType type);
+PETSC_EXTERN PetscErrorCode PFPhysicsSetFromOptions(PFPhysics phys);
+PETSC_EXTERN PetscErrorCode PFPhysicsSetUp(PFPhysics phys);
+PETSC_EXTERN PetscErrorCode PFPhysicsView(PFPhysics phys, PetscViewer viewer);
+PETSC_EXTERN PetscErrorCode PFPhysicsDestroy(PFPhysics *phys);
+
+PETSC_EXTERN PetscErrorCode PFPhysicsGetMesh(PFPhysics phys, PFMesh *mesh);
+PETSC_EXTERN PetscErrorCode PFPhysicsGetFields(PFPhysics phys, PetscInt *nfields, const char *const **names, PetscInt *ninputs);
+PETSC_EXTERN PetscErrorCode PFPhysicsGetVertexMap(PFPhysics phys, PetscInt *nown, const PetscInt **natural);
+/* Lumped vertex masses (integral of each basis function) at the owned vertices */
+PETSC_EXTERN PetscErrorCode PFPhysicsGetVertexMass(PFPhysics phys, const PetscScalar **mass);
+
+/* Draw the inputs of sample `index` (keyed by (seed, index), rank-invariant)
+ * into the input fields of x (one state) */
+PETSC_EXTERN PetscErrorCode PFPhysicsDrawInputs(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *x);
+/* Solve for the state fields of x given its input fields */
+PETSC_EXTERN PetscErrorCode PFPhysicsSolve(PFPhysics phys, PFFidelity fidelity, uint64_t seed, PetscInt index, PetscScalar *x);
+/* R = residual of each of B states (B arrays of nown values) */
+PETSC_EXTERN PetscErrorCode PFPhysicsResidual(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R);
+/* gx = J(x)^T v for each of B states, for ALL fields (inputs included) */
+PETSC_EXTERN PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx);
+/* Mesh-independent size of a residual: ||R||_2 / ||F||_2 (F the forcing) and mean |R_i| */
+PETSC_EXTERN PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, double *relative, double *meanabs);
+
+/* Gather an owned vertex array into natural order on rank 0 of the physics' comm */
+PETSC_EXTERN PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural);
+/* Inverse: take natural-order values (on every rank) to the owned array */
+PETSC_EXTERN PetscErrorCode PFPhysicsFromNatural(PFPhysics phys, const double *natural, PetscScalar *own);

@@ -1,0 +1,33 @@
+#pragma once
+#include <physflow/physics.h>
+
+struct _PFPhysicsOps {
+  PetscErrorCode (*setfromoptions)(PFPhysics, PetscOptionItems *);
+  PetscErrorCode (*setup)(PFPhysics);
+  PetscErrorCode (*drawinputs)(PFPhysics, uint64_t, PetscInt, PetscScalar *);
+  PetscErrorCode (*solve)(PFPhysics, PFFidelity, uint64_t, PetscInt, PetscScalar *);
+  PetscErrorCode (*residual)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *);
+  PetscErrorCode (*residualvjp)(PFPhysics, PetscInt, const PetscScalar *, const PetscScalar *, PetscScalar *);
+  PetscErrorCode (*forcingnorm)(PFPhysics, double *);
+  PetscErrorCode (*view)(PFPhysics, PetscViewer);
+  PetscErrorCode (*destroy)(PFPhysics);
+};
+
+struct _p_PFPhysics {
+  MPI_Comm             comm;
+  char                 type[32];
+  struct _PFPhysicsOps ops;
+  void                *data;
+  PetscBool            setupcalled;
+  /* the mesh and vertex layout, filled by the implementation's setup */
+  char         meshfile[PETSC_MAX_PATH_LEN];
+  PetscInt     mesh_faces;
+  PFMesh       mesh;
+  PetscInt     nown;    /* owned vertices */
+  PetscInt    *ownnat;  /* natural index of each owned vertex */
+  PetscScalar *mass;    /* lumped mass of each owned vertex */
+  PetscInt     nfields, ninputs;
+  const char *const *fieldnames;
+};
+
+PETSC_INTERN PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics);

@@ -1,0 +1,404 @@
+/* Darcy flow, -div(K grad p) = f, K = exp(g): physflow's first PFPhysics.
+ *
+ * Defaults reproduce the PIDM/PBFM Darcy benchmark: unit square with 64x64
+ * vertices (Q1), g a 64-term KL expansion of a GRF with covariance
+ * exp(-|x-y|/0.1), f = +10 on [0,1/8]^2 and -10 on [7/8,1]^2, no-flux
+ * boundaries and zero-mean p.  On a Gmsh mesh, g is a Matern field drawn by
+ * the SPDE (kappa^2 - Laplacian) g = white noise (alpha = 2), solved with KSP.
+ * Fields: logK (the input), p (the state). */
+#include <math.h>
+#include <physflow/kl.h>
+#include <physflow/private/physicsimpl.h>
+#include <physflow/rng.h>
+#include "operator.h"
+
+typedef enum {
+  DARCY_FIELD_KL   = 0,
+  DARCY_FIELD_SPDE = 1
+} DarcyField;
+static const char *const DarcyFields[] = {"kl", "spde", "DarcyField", "DARCY_FIELD_", NULL};
+static const char *const DarcyFieldNames[] = {"logK", "p"};
+
+typedef struct {
+  /* options */
+  PetscInt   order, kl_terms, low_coarsen;
+  double     fval, corner, ell, sigma, obs_noise;
+  DarcyField field;
+  PetscBool  field_set;
+  /* the fine (high-fidelity) operator and solver */
+  PFDarcyOp op;
+  KSP       ksp;
+  Vec       sol;
+  PFKL      kl;
+  /* SPDE field */
+  Mat    As;
+  KSP    ksps;
+  Vec    srhs, ssol;
+  double kappa;
+  /* low fidelity: coarse box and the maps between natural orders (rank 0) */
+  PFMesh    cmesh;
+  PFDarcyOp cop;
+  KSP       cksp;
+  Vec       csol;
+  PetscInt *c2f;              /* coarse vertex -> fine vertex at the same point */
+  PetscInt *f2c_idx;          /* fine vertex -> 4 coarse vertices (bilinear) */
+  double   *f2c_w;
+  double   *gnat, *cnat;      /* natural-order work arrays */
+  /* statistics */
+  PetscInt  nsolve;
+  PetscInt  its_total;
+  double    fctx[2]; /* {source, corner} for PFDarcyCornerForcing */
+} PFPhysics_Darcy;
+
+static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *PetscOptionsObject)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+
+  PetscFunctionBegin;
+  PetscOptionsHeadBegin(PetscOptionsObject, "Darcy flow options");
+  PetscCall(PetscOptionsInt("-darcy_order", "Polynomial order of the Lagrange elements (P1/Q1)", "darcy", d->order, &d->order, NULL));
+  PetscCall(PetscOptionsReal("-darcy_source", "Source strength f on the corner squares", "darcy", d->fval, &d->fval, NULL));
+  PetscCall(PetscOptionsReal("-darcy_source_corner", "Side of the source and sink squares", "darcy", d->corner, &d->corner, NULL));
+  PetscCall(PetscOptionsEnum("-darcy_field", "Random log-permeability: kl (box default) or spde (mesh default)", "darcy", DarcyFields, (PetscEnum)d->field, (PetscEnum *)&d->field, &d->field_set));
+  PetscCall(PetscOptionsReal("-darcy_corr_length", "Correlation length of log K", "darcy", d->ell, &d->ell, NULL));
+  PetscCall(PetscOptionsInt("-darcy_kl_terms", "Terms of the KL expansion", "darcy", d->kl_terms, &d->kl_terms, NULL));
+  PetscCall(PetscOptionsReal("-darcy_logk_std", "Standard deviation of log K", "darcy", d->sigma, &d->sigma, NULL));
+  PetscCall(PetscOptionsInt("-low_coarsen", "Low fidelity: coarsening factor of the box (cells per side / k)", "darcy", d->low_coarsen, &d->low_coarsen, NULL));
+  PetscCall(PetscOptionsReal("-obs_noise", "Std of Gaussian noise added to the solved p (observational data)", "darcy", d->obs_noise, &d->obs_noise, NULL));
+  PetscOptionsHeadEnd();
+  PetscCheck(d->ell > 0 && d->sigma > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_corr_length and -darcy_logk_std must be positive");
+  PetscCheck(d->kl_terms > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_kl_terms must be positive");
+  PetscCheck(d->low_coarsen >= 2, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-low_coarsen must be >= 2 (at least 4x fewer unknowns)");
+  PetscCheck(d->obs_noise >= 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-obs_noise must be >= 0");
+  /* the solver's own options: -darcy_ksp_type, -darcy_pc_type, ... */
+  PetscCall(KSPCreate(phys->comm, &d->ksp));
+  PetscCall(KSPSetOptionsPrefix(d->ksp, "darcy_"));
+  PetscCall(KSPSetType(d->ksp, KSPCG));
+  PetscCall(KSPSetTolerances(d->ksp, 1e-10, 1e-50, PETSC_DEFAULT, 1000));
+  {
+    PC pc;
+    PetscCall(KSPGetPC(d->ksp, &pc));
+    PetscCall(PCSetType(pc, PCGAMG));
+  }
+  PetscCall(KSPSetFromOptions(d->ksp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode CreateSolver(MPI_Comm comm, const char prefix[], KSP *ksp)
+{
+  PC pc;
+
+  PetscFunctionBegin;
+  PetscCall(KSPCreate(comm, ksp));
+  PetscCall(KSPSetOptionsPrefix(*ksp, prefix));
+  PetscCall(KSPSetType(*ksp, KSPCG));
+  PetscCall(KSPSetTolerances(*ksp, 1e-10, 1e-50, PETSC_DEFAULT, 1000));
+  PetscCall(KSPGetPC(*ksp, &pc));
+  PetscCall(PCSetType(pc, PCGAMG));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Low fidelity on the box: the same problem on a box k times coarser,
+ * nested in the fine one so log K is injected exactly and p comes back by
+ * bilinear interpolation. */
+static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  PetscInt         nf = phys->mesh_faces, k = d->low_coarsen, nc;
+  PetscMPIInt      rank;
+
+  PetscFunctionBegin;
+  PetscCheck(!phys->meshfile[0], phys->comm, PETSC_ERR_SUP, "-fidelity low is implemented for the box mesh only (not for '%s')", phys->meshfile);
+  PetscCheck(nf % k == 0, phys->comm, PETSC_ERR_ARG_INCOMP, "-low_coarsen %" PetscInt_FMT " must divide -mesh_faces %" PetscInt_FMT " (e.g. 3 or 7 for 63)", k, nf);
+  nc = nf / k;
+  PetscCall(PFMeshCreate(phys->comm, NULL, nc, &d->cmesh));
+  PetscCall(PFDarcyOpCreate(d->cmesh, d->order, PFDarcyCornerForcing, d->fctx, &d->cop));
+  PetscCall(CreateSolver(phys->comm, "darcy_low_", &d->cksp));
+  PetscCall(KSPSetFromOptions(d->cksp));
+  PetscCall(VecDuplicate(d->cop.mass, &d->csol));
+  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
+  if (rank == 0) {
+    PFMesh    fm = phys->mesh, cm = d->cmesh;
+    PetscInt *fgrid, *cgrid, nvf = fm->nvert, nvc = cm->nvert;
+    PetscCall(PetscMalloc2((nf + 1) * (nf + 1), &fgrid, (nc + 1) * (nc + 1), &cgrid));
+    for (PetscInt v = 0; v < nvf; v++) fgrid[(PetscInt)llround(fm->coords[2 * v + 1] * nf) * (nf + 1) + (PetscInt)llround(fm->coords[2 * v] * nf)] = v;
+    for (PetscInt v = 0; v < nvc; v++) cgrid[(PetscInt)llround(cm->coords[2 * v + 1] * nc) * (nc + 1) + (PetscInt)llround(cm->coords[2 * v] * nc)] = v;
+    PetscCall(PetscMalloc5(nvc, &d->c2f, 4 * nvf, &d->f2c_idx, 4 * nvf, &d->f2c_w, nvf, &d->gnat, nvc, &d->cnat));
+    for (PetscInt v = 0; v < nvc; v++) d->c2f[v] = fgrid[(PetscInt)llround(cm->coords[2 * v + 1] * nf) * (nf + 1) + (PetscInt)llround(cm->coords[2 * v] * nf)];
+    for (PetscInt v = 0; v < nvf; v++) {
+      double   x = fm->coords[2 * v] * nc, y = fm->coords[2 * v + 1] * nc;
+      PetscInt i = PetscMin((PetscInt)floor(x), nc - 1), j = PetscMin((PetscInt)floor(y), nc - 1);
+      double   s = x - i, t = y - j;
+      d->f2c_idx[4 * v + 0] = cgrid[j * (nc + 1) + i];
+      d->f2c_idx[4 * v + 1] = cgrid[j * (nc + 1) + i + 1];
+      d->f2c_idx[4 * v + 2] = cgrid[(j + 1) * (nc + 1) + i];
+      d->f2c_idx[4 * v + 3] = cgrid[(j + 1) * (nc + 1) + i + 1];
+      d->f2c_w[4 * v + 0]   = (1 - s) * (1 - t);
+      d->f2c_w[4 * v + 1]   = s * (1 - t);
+      d->f2c_w[4 * v + 2]   = (1 - s) * t;
+      d->f2c_w[4 * v + 3]   = s * t;
+    }
+    PetscCall(PetscFree2(fgrid, cgrid));
+  } else {
+    PetscCall(PetscMalloc5(d->cmesh->nvert, &d->c2f, 1, &d->f2c_idx, 1, &d->f2c_w, phys->mesh->nvert, &d->gnat, d->cmesh->nvert, &d->cnat));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode SetUp_Darcy(PFPhysics phys)
+{
+  PFPhysics_Darcy   *d = (PFPhysics_Darcy *)phys->data;
+  const PetscScalar *m;
+  PetscMPIInt        rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
+  d->fctx[0] = d->fval;
+  d->fctx[1] = d->corner;
+  PetscCall(PFDarcyOpCreate(phys->mesh, d->order, PFDarcyCornerForcing, d->fctx, &d->op));
+  phys->nown = d->op.nown;
+  PetscCall(PetscMalloc2(phys->nown, &phys->ownnat, phys->nown, &phys->mass));
+  PetscCall(PetscArraycpy(phys->ownnat, d->op.ownnat, phys->nown));
+  PetscCall(VecGetArrayRead(d->op.mass, &m));
+  PetscCall(PetscArraycpy(phys->mass, m, phys->nown));
+  PetscCall(VecRestoreArrayRead(d->op.mass, &m));
+  PetscCall(VecDuplicate(d->op.mass, &d->sol));
+  phys->nfields    = 2;
+  phys->ninputs    = 1;
+  phys->fieldnames = DarcyFieldNames;
+  if (!d->field_set) d->field = phys->meshfile[0] ? DARCY_FIELD_SPDE : DARCY_FIELD_KL;
+  if (d->field == DARCY_FIELD_KL) {
+    /* Nystrom KL with the lumped vertex masses as quadrature weights */
+    double *w = NULL;
+    if (rank == 0) PetscCall(PetscMalloc1(phys->mesh->nvert, &w));
+    PetscCall(PFGatherNatural(phys->comm, phys->nown, phys->ownnat, phys->mesh->nvert, phys->mass, w));
+    PetscCall(PFKLCreate(phys->comm, phys->mesh->nvert, 2, phys->mesh->coords, w, d->ell, d->sigma * d->sigma, d->kl_terms, &d->kl));
+    PetscCall(PetscFree(w));
+  } else {
+    /* SPDE operator kappa^2 M + S with kappa = sqrt(8 nu)/ell, nu = 1 */
+    const PetscInt nb = d->op.nb;
+    d->kappa          = sqrt(8.0) / d->ell;
+    for (PetscInt c = 0; c < d->op.ncell; c++)
+      for (PetscInt ij = 0; ij < nb * nb; ij++) {
+        PetscScalar s = d->kappa * d->kappa * d->op.Me[c * nb * nb + ij];
+        for (PetscInt k = 0; k < nb; k++) s += d->op.B[(c * nb + k) * nb * nb + ij];
+        d->op.coo[c * nb * nb + ij] = s;
+      }
+    PetscCall(MatSetValuesCOO(d->op.A, d->op.coo, INSERT_VALUES));
+    PetscCall(MatDuplicate(d->op.A, MAT_COPY_VALUES, &d->As));
+    PetscCall(MatSetNullSpace(d->As, NULL));
+    PetscCall(CreateSolver(phys->comm, "darcy_spde_", &d->ksps));
+    PetscCall(KSPSetOperators(d->ksps, d->As, d->As));
+    PetscCall(KSPSetFromOptions(d->ksps));
+    PetscCall(KSPSetUp(d->ksps));
+    PetscCall(VecDuplicate(d->sol, &d->srhs));
+    PetscCall(VecDuplicate(d->sol, &d->ssol));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode DrawInputs_Darcy(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *x)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  PetscScalar     *g = x; /* field 0 */
+
+  PetscFunctionBegin;
+  if (d->field == DARCY_FIELD_KL) {
+    double *xi, *gv;
+    PFRNG   r;
+    PetscCall(PetscMalloc2(d->kl_terms, &xi, phys->nown + 1, &gv));
+    PFRNGInit(&r, seed, PF_RNG_PDE_INPUT, (uint64_t)index, 0);
+    for (PetscInt k = 0; k < d->kl_terms; k++) xi[k] = PFRNGNormal(&r);
+    PetscCall(PFKLEvaluate(d->kl, xi, phys->nown, phys->ownnat, gv));
+    for (PetscInt i = 0; i < phys->nown; i++) g[i] = gv[i];
+    PetscCall(PetscFree2(xi, gv));
+  } else {
+    /* white noise per natural vertex, scaled by sqrt(lumped mass); two solves
+     * give alpha = 2; the Matern marginal variance is 1/(4 pi kappa^2) */
+    PetscScalar *b;
+    PetscCall(VecGetArray(d->srhs, &b));
+    for (PetscInt i = 0; i < phys->nown; i++) {
+      PFRNG r;
+      PFRNGInit(&r, seed, PF_RNG_PDE_INPUT, (uint64_t)index, (uint32_t)phys->ownnat[i]);
+      b[i] = PetscSqrtReal(PetscRealPart(phys->mass[i])) * PFRNGNormal(&r);
+    }
+    PetscCall(VecRestoreArray(d->srhs, &b));
+    PetscCall(KSPSolve(d->ksps, d->srhs, d->ssol));
+    PetscCall(VecPointwiseMult(d->srhs, d->ssol, d->op.mass));
+    PetscCall(KSPSolve(d->ksps, d->srhs, d->ssol));
+    {
+      const PetscScalar *u;
+      double             scale = d->sigma * sqrt(4 * M_PI) * d->kappa;
+      PetscCall(VecGetArrayRead(d->ssol, &u));
+      for (PetscInt i = 0; i < phys->nown; i++) g[i] = scale * u[i];
+      PetscCall(VecRestoreArrayRead(d->ssol, &u));
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Solve A(exp(g)) p = F on one operator, p with zero mean */
+static PetscErrorCode SolveOn(PFDarcyOp *op, KSP ksp, const PetscScalar *g, Vec sol, PetscInt *its)
+{
+  KSPConvergedReason reason;
+  const PetscScalar *Kl;
+  PetscScalar        mp, msum;
+
+  PetscFunctionBegin;
+  PetscCall(PFDarcyOpLocalK(op, g, op->l0));
+  PetscCall(VecGetArrayRead(op->l0, &Kl));
+  PetscCall(PFDarcyOpAssemble(op, Kl));
+  PetscCall(VecRestoreArrayRead(op->l0, &Kl));
+  PetscCall(KSPSetOperators(ksp, op->A, op->A));
+  PetscCall(KSPSolve(ksp, op->F, sol));
+  PetscCall(KSPGetConvergedReason(ksp, &reason));
+  PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field or try -darcy_pc_type hypre", KSPConvergedReasons[reason]);
+  PetscCall(KSPGetIterationNumber(ksp, its));
+  /* fix the constant: zero mean with respect to the lumped mass */
+  PetscCall(VecDot(sol, op->mass, &mp));
+  PetscCall(VecSum(op->mass, &msum));
+  PetscCall(VecShift(sol, -mp / msum));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode Solve_Darcy(PFPhysics phys, PFFidelity fid, uint64_t seed, PetscInt index, PetscScalar *x)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  PetscScalar     *g = x, *p = x + phys->nown;
+  PetscInt         its;
+  PetscMPIInt      rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
+  if (fid == PF_FIDELITY_HIGH) {
+    const PetscScalar *s;
+    PetscCall(SolveOn(&d->op, d->ksp, g, d->sol, &its));
+    PetscCall(VecGetArrayRead(d->sol, &s));
+    PetscCall(PetscArraycpy(p, s, phys->nown));
+    PetscCall(VecRestoreArrayRead(d->sol, &s));
+  } else {
+    PetscInt           nvf = phys->mesh->nvert, nvc;
+    PetscScalar       *gc;
+    const PetscScalar *pc;
+    if (!d->cmesh) PetscCall(SetUpLowFidelity(phys));
+    nvc = d->cmesh->nvert;
+    /* g: fine -> natural (rank 0) -> coarse vertices -> everyone */
+    PetscCall(PFGatherNatural(phys->comm, phys->nown, phys->ownnat, nvf, g, d->gnat));
+    if (rank == 0)
+      for (PetscInt v = 0; v < nvc; v++) d->cnat[v] = d->gnat[d->c2f[v]];
+    PetscCallMPI(MPI_Bcast(d->cnat, (PetscMPIInt)nvc, MPI_DOUBLE, 0, phys->comm));
+    PetscCall(PetscMalloc1(d->cop.nown + 1, &gc));
+    for (PetscInt i = 0; i < d->cop.nown; i++) gc[i] = d->cnat[d->cop.ownnat[i]];
+    PetscCall(SolveOn(&d->cop, d->cksp, gc, d->csol, &its));
+    PetscCall(PetscFree(gc));
+    /* p: coarse -> natural (rank 0) -> bilinear onto fine vertices -> everyone */
+    PetscCall(VecGetArrayRead(d->csol, &pc));
+    PetscCall(PFGatherNatural(phys->comm, d->cop.nown, d->cop.ownnat, nvc, pc, d->cnat));
+    PetscCall(VecRestoreArrayRead(d->csol, &pc));
+    if (rank == 0)
+      for (PetscInt v = 0; v < nvf; v++) {
+        double s = 0;
+        for (PetscInt q = 0; q < 4; q++) s += d->f2c_w[4 * v + q] * d->cnat[d->f2c_idx[4 * v + q]];
+        d->gnat[v] = s;
+      }
+    PetscCallMPI(MPI_Bcast(d->gnat, (PetscMPIInt)nvf, MPI_DOUBLE, 0, phys->comm));
+    for (PetscInt i = 0; i < phys->nown; i++) p[i] = d->gnat[phys->ownnat[i]];
+  }
+  d->nsolve++;
+  d->its_total += its;
+  if (d->obs_noise > 0)
+    for (PetscInt i = 0; i < phys->nown; i++) {
+      PFRNG r;
+      PFRNGInit(&r, seed, PF_RNG_PDE_NOISE, (uint64_t)index, (uint32_t)phys->ownnat[i]);
+      p[i] += d->obs_noise * PFRNGNormal(&r);
+    }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode Residual_Darcy(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  const PetscInt   n = phys->nown;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < B; b++) PetscCall(PFDarcyOpResidual(&d->op, x + 2 * n * b, x + 2 * n * b + n, R + n * b));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ResidualVJP_Darcy(PFPhysics phys, PetscInt B, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  const PetscInt   n = phys->nown;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < B; b++) PetscCall(PFDarcyOpVJP(&d->op, x + 2 * n * b, x + 2 * n * b + n, v + n * b, gx + 2 * n * b, gx + 2 * n * b + n));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ForcingNorm_Darcy(PFPhysics phys, double *fnorm)
+{
+  PetscFunctionBegin;
+  *fnorm = ((PFPhysics_Darcy *)phys->data)->op.fnorm;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode View_Darcy(PFPhysics phys, PetscViewer viewer)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+
+  PetscFunctionBegin;
+  PetscCall(PetscViewerASCIIPrintf(viewer, "Darcy: %s%" PetscInt_FMT " elements, source +-%g on corner squares of side %g, log K: %s (correlation length %g, std %g", phys->mesh && phys->mesh->simplex ? "P" : "Q", d->order, d->fval, d->corner, DarcyFields[d->field], d->ell, d->sigma));
+  if (d->field == DARCY_FIELD_KL) PetscCall(PetscViewerASCIIPrintf(viewer, ", %" PetscInt_FMT " KL terms", d->kl_terms));
+  PetscCall(PetscViewerASCIIPrintf(viewer, ")\n"));
+  if (d->nsolve) PetscCall(PetscViewerASCIIPrintf(viewer, "%" PetscInt_FMT " solves, %.1f Krylov iterations on average\n", d->nsolve, (double)d->its_total / (double)d->nsolve));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode Destroy_Darcy(PFPhysics phys)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+
+  PetscFunctionBegin;
+  if (d->op.dm) PetscCall(PFDarcyOpDestroy(&d->op));
+  if (d->cop.dm) PetscCall(PFDarcyOpDestroy(&d->cop));
+  PetscCall(PFMeshDestroy(&d->cmesh));
+  PetscCall(KSPDestroy(&d->ksp));
+  PetscCall(KSPDestroy(&d->cksp));
+  PetscCall(KSPDestroy(&d->ksps));
+  PetscCall(MatDestroy(&d->As));
+  PetscCall(VecDestroy(&d->sol));
+  PetscCall(VecDestroy(&d->csol));
+  PetscCall(VecDestroy(&d->srhs));
+  PetscCall(VecDestroy(&d->ssol));
+  PetscCall(PFKLDestroy(&d->kl));
+  PetscCall(PetscFree5(d->c2f, d->f2c_idx, d->f2c_w, d->gnat, d->cnat));
+  PetscCall(PetscFree(phys->data));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics phys)
+{
+  PFPhysics_Darcy *d;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&d));
+  d->order                  = 1;
+  d->fval                   = 10.0;
+  d->corner                 = 0.125;
+  d->ell                    = 0.1;
+  d->sigma                  = 1.0;
+  d->kl_terms               = 64;
+  d->low_coarsen            = 3;
+  d->field                  = DARCY_FIELD_KL;
+  phys->data                = d;
+  phys->ops.setfromoptions  = SetFromOptions_Darcy;
+  phys->ops.setup           = SetUp_Darcy;
+  phys->ops.drawinputs      = DrawInputs_Darcy;
+  phys->ops.solve           = Solve_Darcy;
+  phys->ops.residual        = Residual_Darcy;
+  phys->ops.residualvjp     = ResidualVJP_Darcy;
+  phys->ops.forcingnorm     = ForcingNorm_Darcy;
+  phys->ops.view            = View_Darcy;
+  phys->ops.destroy         = Destroy_Darcy;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,53 @@
+#pragma once
+/* The Darcy operator on one distributed mesh, assembled the libCEED way:
+ * element restriction (closure indices of each cell), basis (PetscFE
+ * tabulation at quadrature points) and geometry computed ONCE, giving per
+ * cell the tensor
+ *     B[c][k][i][j] = int_cell phi_k grad(phi_i) . grad(phi_j)
+ * Because the stiffness is linear in the nodal permeability K (K_h = sum_k
+ * K_k phi_k), A(K)_ij = sum_c sum_k K_k B[c][k][i][j]: a new sample costs a
+ * small tensor contraction per cell plus MatSetValuesCOO, not a generic FE
+ * assembly.  The residual and its VJP use the same tensors, so they are the
+ * exact discrete equations the solver solves. */
+#include <petscdmplex.h>
+#include <petscksp.h>
+#include <physflow/compat.h>
+#include <physflow/mesh.h>
+
+typedef struct {
+  MPI_Comm     comm;
+  DM           dm;          /* clone of the mesh DM carrying the P1/Q1 field */
+  PetscFE      fe;
+  PetscInt     nb, ncell;   /* basis functions per cell, local cells */
+  PetscInt    *cidx;        /* [ncell*nb] local dof indices */
+  PetscReal   *B;           /* [ncell*nb^3] */
+  PetscReal   *Me;          /* [ncell*nb^2] element mass matrices */
+  PetscInt     nown, rstart;
+  PetscInt    *ownnat;      /* natural index of each owned dof (vertex) */
+  PetscReal   *owncoords;   /* [nown, 2] coordinates of the owned vertices */
+  Vec          mass;        /* lumped mass, global */
+  Vec          F;           /* forcing (compatible with the Neumann null space), global */
+  Vec          l0, l1, l2;  /* local work vectors */
+  Vec          g0, g1;      /* global work vectors (arrays placed) */
+  Mat          A;           /* A(K), COO pattern fixed */
+  PetscScalar *coo;         /* [ncell*nb*nb] */
+  MatNullSpace nullsp;
+  double       fnorm;
+} PFDarcyOp;
+
+/* source term f(x) */
+typedef PetscErrorCode (*PFDarcyForcing)(const PetscReal x[], void *ctx, double *f);
+/* the PIDM benchmark's source/sink pair: +f on [0,c]^2, -f on [1-c,1]^2; ctx = double[2] {f, c} */
+PETSC_INTERN PetscErrorCode PFDarcyCornerForcing(const PetscReal x[], void *ctx, double *f);
+PETSC_INTERN PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forcing, void *ctx, PFDarcyOp *op);
+PETSC_INTERN PetscErrorCode PFDarcyOpDestroy(PFDarcyOp *op);
+/* values of the COO entries of A(K) for local nodal K (local vector array) */
+PETSC_INTERN PetscErrorCode PFDarcyOpAssemble(PFDarcyOp *op, const PetscScalar *Kloc);
+/* R = A(exp(g)) p - F; g, p, R owned arrays */
+PETSC_INTERN PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, PetscScalar *R);
+/* gg = (dR/dg)^T v, gp = (dR/dp)^T v */
+PETSC_INTERN PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, const PetscScalar *v, PetscScalar *gg, PetscScalar *gp);
+/* exp of a global array into a local (ghosted) vector */
+PETSC_INTERN PetscErrorCode PFDarcyOpLocalK(PFDarcyOp *op, const PetscScalar *g, Vec Kloc);
+/* owned array -> natural order on rank 0 of the operator's comm */
+PETSC_INTERN PetscErrorCode PFDarcyOpGatherNatural(PFDarcyOp *op, PetscInt nvert, const PetscScalar *own, double *natural);

@@ -1,0 +1,172 @@
+#include <math.h>
+#include <physflow/log.h>
+#include <physflow/private/physicsimpl.h>
+
+const char *const PFFidelities[] = {"high", "low", "PFFidelity", "PF_FIDELITY_", NULL};
+
+static PetscFunctionList PFPhysicsList = NULL;
+
+PetscErrorCode PFPhysicsCreate(MPI_Comm comm, PFPhysics *phys)
+{
+  PetscFunctionBegin;
+  PetscCall(PFInitializePackage());
+  if (!PFPhysicsList) PetscCall(PetscFunctionListAdd(&PFPhysicsList, PFPHYSICSDARCY, PFPhysicsCreate_Darcy));
+  PetscCall(PetscNew(phys));
+  (*phys)->comm       = comm;
+  (*phys)->mesh_faces = 63;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsSetType(PFPhysics phys, PFPhysicsType type)
+{
+  PetscErrorCode (*create)(PFPhysics);
+
+  PetscFunctionBegin;
+  PetscCheck(!phys->setupcalled, phys->comm, PETSC_ERR_ORDER, "cannot change the physics after PFPhysicsSetUp");
+  PetscCall(PetscFunctionListFind(PFPhysicsList, type, &create));
+  PetscCheck(create, phys->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown physics '%s' (available: darcy)", type);
+  if (phys->ops.destroy) PetscCall(phys->ops.destroy(phys));
+  PetscCall(PetscMemzero(&phys->ops, sizeof(phys->ops)));
+  PetscCall(PetscStrncpy(phys->type, type, sizeof(phys->type)));
+  PetscCall(create(phys));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsSetFromOptions(PFPhysics phys)
+{
+  PetscFunctionBegin;
+  if (!phys->type[0]) PetscCall(PFPhysicsSetType(phys, PFPHYSICSDARCY));
+  PetscOptionsBegin(phys->comm, NULL, "Physics (PDE) options", "PFPhysics");
+  PetscCall(PetscOptionsString("-mesh", "Gmsh mesh file (default: the unit-square quad box)", "PFPhysics", phys->meshfile, phys->meshfile, sizeof(phys->meshfile), NULL));
+  PetscCall(PetscOptionsInt("-mesh_faces", "Cells per side of the default box mesh (63 -> 64x64 vertices)", "PFPhysics", phys->mesh_faces, &phys->mesh_faces, NULL));
+  if (phys->ops.setfromoptions) PetscCall(phys->ops.setfromoptions(phys, PetscOptionsObject));
+  PetscOptionsEnd();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsSetUp(PFPhysics phys)
+{
+  PetscFunctionBegin;
+  if (phys->setupcalled) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!phys->type[0]) PetscCall(PFPhysicsSetType(phys, PFPHYSICSDARCY));
+  PetscCall(PFMeshCreate(phys->comm, phys->meshfile, phys->mesh_faces, &phys->mesh));
+  PetscCall(phys->ops.setup(phys));
+  phys->setupcalled = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsView(PFPhysics phys, PetscViewer viewer)
+{
+  PetscFunctionBegin;
+  if (!viewer) PetscCall(PetscViewerASCIIGetStdout(phys->comm, &viewer));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "PFPhysics %s on %s: %" PetscInt_FMT " vertices, %" PetscInt_FMT " %s cells\n", phys->type, phys->mesh ? phys->mesh->source : "(no mesh)", phys->mesh ? phys->mesh->nvert : 0, phys->mesh ? phys->mesh->ncells : 0,
+                                   phys->mesh && phys->mesh->simplex ? "triangle" : "quadrilateral"));
+  if (phys->ops.view) {
+    PetscCall(PetscViewerASCIIPushTab(viewer));
+    PetscCall(phys->ops.view(phys, viewer));
+    PetscCall(PetscViewerASCIIPopTab(viewer));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsDestroy(PFPhysics *phys)
+{
+  PetscFunctionBegin;
+  if (!*phys) PetscFunctionReturn(PETSC_SUCCESS);
+  if ((*phys)->ops.destroy) PetscCall((*phys)->ops.destroy(*phys));
+  PetscCall(PFMeshDestroy(&(*phys)->mesh));
+  PetscCall(PetscFree2((*phys)->ownnat, (*phys)->mass));
+  PetscCall(PetscFree(*phys));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsGetMesh(PFPhysics phys, PFMesh *mesh)
+{
+  PetscFunctionBegin;
+  *mesh = phys->mesh;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsGetFields(PFPhysics phys, PetscInt *nfields, const char *const **names, PetscInt *ninputs)
+{
+  PetscFunctionBegin;
+  if (nfields) *nfields = phys->nfields;
+  if (names) *names = phys->fieldnames;
+  if (ninputs) *ninputs = phys->ninputs;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsGetVertexMap(PFPhysics phys, PetscInt *nown, const PetscInt **natural)
+{
+  PetscFunctionBegin;
+  if (nown) *nown = phys->nown;
+  if (natural) *natural = phys->ownnat;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsGetVertexMass(PFPhysics phys, const PetscScalar **mass)
+{
+  PetscFunctionBegin;
+  *mass = phys->mass;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsDrawInputs(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *x)
+{
+  PetscFunctionBegin;
+  PetscCall(phys->ops.drawinputs(phys, seed, index, x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsSolve(PFPhysics phys, PFFidelity fidelity, uint64_t seed, PetscInt index, PetscScalar *x)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(PF_EVENT_Solve, 0, 0, 0, 0));
+  PetscCall(phys->ops.solve(phys, fidelity, seed, index, x));
+  PetscCall(PetscLogEventEnd(PF_EVENT_Solve, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsResidual(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R)
+{
+  PetscFunctionBegin;
+  PetscCall(phys->ops.residual(phys, B, x, R));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx)
+{
+  PetscFunctionBegin;
+  PetscCall(phys->ops.residualvjp(phys, B, x, v, gx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, double *relative, double *meanabs)
+{
+  double loc[2] = {0, 0}, glob[2], fnorm;
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < phys->nown; i++) {
+    loc[0] += PetscRealPart(R[i] * PetscConj(R[i]));
+    loc[1] += PetscAbsScalar(R[i]);
+  }
+  PetscCallMPI(MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
+  PetscCall(phys->ops.forcingnorm(phys, &fnorm));
+  if (relative) *relative = sqrt(glob[0]) / fnorm;
+  if (meanabs) *meanabs = glob[1] / (double)phys->mesh->nvert;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural)
+{
+  PetscFunctionBegin;
+  PetscCall(PFGatherNatural(phys->comm, phys->nown, phys->ownnat, phys->mesh->nvert, own, natural));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsFromNatural(PFPhysics phys, const double *natural, PetscScalar *own)
+{
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < phys->nown; i++) own[i] = natural[phys->ownnat[i]];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
