@@ -168,10 +168,24 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   phys->fieldnames = DarcyFieldNames;
   if (!d->field_set) d->field = phys->meshfile[0] ? DARCY_FIELD_SPDE : DARCY_FIELD_KL;
   if (d->field == DARCY_FIELD_KL) {
-    /* Nystrom KL with the lumped vertex masses as quadrature weights */
+    /* Nystrom KL with lumped vertex masses (cell area shared equally by its
+     * vertices) as quadrature weights, computed from the SERIAL mesh: masses
+     * summed over a partition differ in the last bits, and that is enough to
+     * rotate the modes inside the degenerate eigenspaces of the square */
     double *w = NULL;
-    if (rank == 0) PetscCall(PetscMalloc1(phys->mesh->nvert, &w));
-    PetscCall(PFGatherNatural(phys->comm, phys->nown, phys->ownnat, phys->mesh->nvert, phys->mass, w));
+    if (rank == 0) {
+      PFMesh m = phys->mesh;
+      PetscCall(PetscCalloc1(m->nvert, &w));
+      for (PetscInt c = 0; c < m->ncells; c++) {
+        const PetscInt *cv   = m->cells + c * m->nvpc;
+        double          area = 0;
+        for (PetscInt i = 0; i < m->nvpc; i++) {
+          const double *a = m->coords + 2 * cv[i], *b = m->coords + 2 * cv[(i + 1) % m->nvpc];
+          area += a[0] * b[1] - a[1] * b[0];
+        }
+        for (PetscInt i = 0; i < m->nvpc; i++) w[cv[i]] += fabs(0.5 * area) / (double)m->nvpc;
+      }
+    }
     PetscCall(PFKLCreate(phys->comm, phys->mesh->nvert, 2, phys->mesh->coords, w, d->ell, d->sigma * d->sigma, d->kl_terms, &d->kl));
     PetscCall(PetscFree(w));
   } else {

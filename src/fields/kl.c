@@ -7,6 +7,7 @@
  * reduction to tridiagonal form, (4/3) npts^3 flops; computing only a few
  * eigenvectors keeps the tridiagonal solve and back-transformation cheap. */
 #include <math.h>
+#include <cblas.h>
 #include <physflow/kl.h>
 
 /* PETSc 3.18's petscblaslapack.h wraps no ?syevr, so declare the Fortran
@@ -82,7 +83,16 @@ static PetscErrorCode KLComputeModes(PetscInt npts, PetscInt dim, const double *
   liwork = iwq;
   PetscCall(PetscMalloc1((size_t)lwork, &work));
   PetscCall(PetscMalloc1((size_t)liwork, &iwork));
-  dsyevr_("V", "I", "L", &bn, A, &bn, &zero, &zero, &bil, &biu, &zero, &bm, ev, Z, &bn, isuppz, work, &lwork, iwork, &liwork, &info, 1, 1, 1);
+  {
+    /* One BLAS thread: the blocked reductions then run in the same order
+     * whatever the process's thread count, so the modes are bitwise
+     * reproducible.  That matters because the square's covariance has
+     * degenerate eigenvalues, whose eigenvectors any round-off can rotate. */
+    int nth = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    dsyevr_("V", "I", "L", &bn, A, &bn, &zero, &zero, &bil, &biu, &zero, &bm, ev, Z, &bn, isuppz, work, &lwork, iwork, &liwork, &info, 1, 1, 1);
+    openblas_set_num_threads(nth);
+  }
   PetscCall(PetscFree(work));
   PetscCall(PetscFree(iwork));
   PetscCall(PetscFree(isuppz));
