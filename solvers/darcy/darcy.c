@@ -74,7 +74,7 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
   PetscCall(KSPCreate(phys->comm, &d->ksp));
   PetscCall(KSPSetOptionsPrefix(d->ksp, "darcy_"));
   PetscCall(KSPSetType(d->ksp, KSPCG));
-  PetscCall(KSPSetTolerances(d->ksp, 1e-10, 1e-50, PETSC_DEFAULT, 1000));
+  PetscCall(KSPSetTolerances(d->ksp, 1e-12, 1e-50, PETSC_DEFAULT, 1000));
   {
     PC pc;
     PetscCall(KSPGetPC(d->ksp, &pc));
@@ -92,7 +92,7 @@ static PetscErrorCode CreateSolver(MPI_Comm comm, const char prefix[], KSP *ksp)
   PetscCall(KSPCreate(comm, ksp));
   PetscCall(KSPSetOptionsPrefix(*ksp, prefix));
   PetscCall(KSPSetType(*ksp, KSPCG));
-  PetscCall(KSPSetTolerances(*ksp, 1e-10, 1e-50, PETSC_DEFAULT, 1000));
+  PetscCall(KSPSetTolerances(*ksp, 1e-12, 1e-50, PETSC_DEFAULT, 1000));
   PetscCall(KSPGetPC(*ksp, &pc));
   PetscCall(PCSetType(pc, PCGAMG));
   PetscFunctionReturn(PETSC_SUCCESS);

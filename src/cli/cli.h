@@ -21,6 +21,7 @@ PetscErrorCode PFCLIOptionsDone(MPI_Comm comm, const char cmd[], PetscBool *help
 PetscErrorCode PFCLILoadModel(MPI_Comm comm, const char path[], PetscBool use_ema, PFNet *net, PFFlow *flow);
 
 PetscErrorCode PFCommandDatagen(MPI_Comm);
+PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt n, PetscInt seed, const char out[], PetscBool resume, PetscInt group_size, PetscInt fidelity, PetscInt write_every, PetscBool *help);
 PetscErrorCode PFCommandTrain(MPI_Comm);
 PetscErrorCode PFCommandSample(MPI_Comm);
 PetscErrorCode PFCommandEval(MPI_Comm);

@@ -1,3 +1,4 @@
+#include <physflow/physics.h>
 #include "cli.h"
 
 /* physflow datagen -toy moons -n N -seed S -o ref.h5
@@ -7,7 +8,8 @@ PetscErrorCode PFCommandDatagen(MPI_Comm comm)
   PetscInt    n = 10000, toy = PF_TOY_MOONS;
   PetscInt   seed = 0;
   char        out[PETSC_MAX_PATH_LEN] = "data.h5", physics[32] = "";
-  PetscBool   help, has_toy, has_physics;
+  PetscBool   help, has_toy, has_physics, resume = PETSC_FALSE;
+  PetscInt    group_size = 1, fidelity = PF_FIDELITY_HIGH, write_every = 16;
   PetscMPIInt rank, size;
   double     *mine, *all = NULL;
 
@@ -18,11 +20,19 @@ PetscErrorCode PFCommandDatagen(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-n", "Number of samples", "datagen", n, &n, NULL));
   PetscCall(PetscOptionsInt("-seed", "Random seed", "datagen", seed, &seed, NULL));
   PetscCall(PetscOptionsString("-o", "Output HDF5 file", "datagen", out, out, sizeof(out), NULL));
+  PetscCall(PetscOptionsBool("-resume", "Continue an interrupted generation (out.partial)", "datagen", resume, &resume, NULL));
+  PetscCall(PetscOptionsInt("-pf_group_size", "Ranks per group: each group distributes one mesh and solves its share of the samples", "datagen", group_size, &group_size, NULL));
+  PetscCall(PetscOptionsEnum("-fidelity", "high: the mesh as given; low: coarse solve interpolated to the mesh", "datagen", PFFidelities, (PetscEnum)fidelity, (PetscEnum *)&fidelity, NULL));
+  PetscCall(PetscOptionsInt("-datagen_write_every", "Rounds of samples buffered per collective write", "datagen", write_every, &write_every, NULL));
   PetscOptionsEnd();
+  PetscCheck(!(has_toy && has_physics), comm, PETSC_ERR_ARG_WRONG, "give either -toy or -physics, not both");
+  if (has_physics) {
+    PetscCall(PFDatagenPDE(comm, physics, n, seed, out, resume, group_size, fidelity, write_every, &help));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(PFCLIOptionsDone(comm, "datagen", &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCheck(!has_physics, comm, PETSC_ERR_SUP, "-physics %s is not implemented yet in this version of physflow; only -toy datasets can be generated", physics);
-  PetscCheck(has_toy, comm, PETSC_ERR_ARG_WRONG, "say what to generate: -toy moons|8gaussians|checkerboard");
+  PetscCheck(has_toy, comm, PETSC_ERR_ARG_WRONG, "say what to generate: -physics darcy or -toy moons|8gaussians|checkerboard");
   PetscCheck(n > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be positive, got %" PetscInt_FMT, n);
   PetscCall(PFCheckWritable(comm, out));
 

@@ -331,7 +331,7 @@ static PetscErrorCode InspectOpenFile(hid_t fid, const char file[], const PFData
   PetscCall(CheckMesh(fid, file, L, coords, cells));
   PetscCall(ReadWhole(fid, file, "completed", H5T_NATIVE_UCHAR, done));
   for (PetscInt i = 0; i < L->nsamples; i++)
-    PetscCheck(done[i] <= 1, PETSC_COMM_SELF, PETSC_ERR_FILE_CORRUPT, "'%s': /completed[%" PetscInt_FMT "] = %d, expected 0 or 1 (corrupt file); " PF_DS_START_OVER, file, i, (int)done[i]);
+    PetscCheck(done[i] <= 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': /completed[%" PetscInt_FMT "] = %d, expected 0 or 1 (corrupt file); " PF_DS_START_OVER, file, i, (int)done[i]);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -477,7 +477,7 @@ static PetscErrorCode CreateFile(PFDatasetWriter w, const PFDatasetLayout *L, co
 
   /* chunks of whole samples (training reads rows), up to 16 rows or ~1 MiB */
   dims[0]  = (hsize_t)L->nsamples, dims[1] = (hsize_t)L->nvert;
-  chunk[0] = (hsize_t)PetscMax(1, PetscMin(PetscMin(16, L->nsamples), PF_DS_CHUNK_SIZE / (8 * L->nvert)));
+  chunk[0] = (hsize_t)PetscMax(1, PetscMin(PetscMin(16, L->nsamples), (PF_DS_CHUNK_SIZE / 8) / L->nvert));
   chunk[1] = (hsize_t)L->nvert;
   g        = CreateOrderedGroup(fid, "fields");
   ok &= (PetscBool)(g >= 0);
@@ -710,12 +710,12 @@ PetscErrorCode PFDatasetWriterWriteRows(PFDatasetWriter w, PetscInt nrows, const
   for (PetscInt r = 1; r < nrows; r++) inorder = (PetscBool)(inorder && idx[r] > idx[r - 1]);
   if (!inorder) PetscCall(PetscSortIntWithPermutation(nrows, idx, perm));
   for (PetscInt r = 0; r < nrows; r++) rows[r] = idx[perm[r]];
-  if (!inorder) PetscCall(PetscMalloc1(nrows * w->nvert, &buf));
+  if (!inorder) PetscCall(PetscMalloc1((size_t)nrows * (size_t)w->nvert, &buf));
 
   for (PetscInt f = 0; f < w->nfields; f++) {
     const double *src = nrows ? values[f] : NULL;
     if (!inorder) {
-      for (PetscInt r = 0; r < nrows; r++) PetscCall(PetscArraycpy(buf + r * w->nvert, values[f] + perm[r] * w->nvert, w->nvert));
+      for (PetscInt r = 0; r < nrows; r++) PetscCall(PetscArraycpy(buf + (size_t)r * w->nvert, values[f] + (size_t)perm[r] * w->nvert, w->nvert));
       src = buf;
     }
     ok &= WriteSelected(w->fdset[f], w->dxpl, H5T_NATIVE_DOUBLE, nrows, rows, (hsize_t)w->nvert, src);
@@ -900,7 +900,10 @@ static PetscErrorCode WriteXDMFFromFile(hid_t fid, const char h5path[], const ch
   fp = fopen(tmp, "w");
   if (!fp) PetscCall(FreeNames(nf, &fields));
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create '%s': %s", tmp, strerror(errno));
-  fprintf(fp, "<?xml version=\"1.0\" ?>\n<!DOCTYPE Xdmf SYSTEM \"Xdmf.dtd\" []>\n<Xdmf Version=\"2.0\">\n  <Domain>\n");
+  fprintf(fp, "<?xml version=\"1.0\" ?>\n<!DOCTYPE Xdmf SYSTEM \"Xdmf.dtd\" []>\n");
+  /* ParaView offers three readers for .xmf; only one of them reads hyperslabs */
+  fprintf(fp, "<!-- ParaView: open with \"XDMF Reader\" (pvpython: XDMFReader(FileNames=[...])); its Xdmf3 readers (5.11) show no fields for HyperSlab items -->\n");
+  fprintf(fp, "<Xdmf Version=\"2.0\">\n  <Domain>\n");
   fprintf(fp, "    <Grid Name=\"samples\" GridType=\"Collection\" CollectionType=\"Temporal\">\n");
   for (hsize_t i = 0; i < nsamples; i++) {
     fprintf(fp, "      <Grid Name=\"sample_%llu\" GridType=\"Uniform\">\n        <Time Value=\"%llu\"/>\n", (unsigned long long)i, (unsigned long long)i);
