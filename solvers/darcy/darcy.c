@@ -145,6 +145,37 @@ static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Nystrom KL of the log-permeability covariance on the mesh vertices */
+static PetscErrorCode SetUpKL(PFPhysics phys)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  PetscMPIInt      rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
+  /* Nystrom KL with lumped vertex masses (cell area shared equally by its
+   * vertices) as quadrature weights, computed from the SERIAL mesh: masses
+   * summed over a partition differ in the last bits, and that is enough to
+   * rotate the modes inside the degenerate eigenspaces of the square */
+  double *w = NULL;
+  if (rank == 0) {
+    PFMesh m = phys->mesh;
+    PetscCall(PetscCalloc1(m->nvert, &w));
+    for (PetscInt c = 0; c < m->ncells; c++) {
+      const PetscInt *cv   = m->cells + c * m->nvpc;
+      double          area = 0;
+      for (PetscInt i = 0; i < m->nvpc; i++) {
+        const double *a = m->coords + 2 * cv[i], *b = m->coords + 2 * cv[(i + 1) % m->nvpc];
+        area += a[0] * b[1] - a[1] * b[0];
+      }
+      for (PetscInt i = 0; i < m->nvpc; i++) w[cv[i]] += fabs(0.5 * area) / (double)m->nvpc;
+    }
+  }
+  PetscCall(PFKLCreate(phys->comm, phys->mesh->nvert, 2, phys->mesh->coords, w, d->ell, d->sigma * d->sigma, d->kl_terms, &d->kl));
+  PetscCall(PetscFree(w));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode SetUp_Darcy(PFPhysics phys)
 {
   PFPhysics_Darcy   *d = (PFPhysics_Darcy *)phys->data;
@@ -168,26 +199,7 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   phys->fieldnames = DarcyFieldNames;
   if (!d->field_set) d->field = phys->meshfile[0] ? DARCY_FIELD_SPDE : DARCY_FIELD_KL;
   if (d->field == DARCY_FIELD_KL) {
-    /* Nystrom KL with lumped vertex masses (cell area shared equally by its
-     * vertices) as quadrature weights, computed from the SERIAL mesh: masses
-     * summed over a partition differ in the last bits, and that is enough to
-     * rotate the modes inside the degenerate eigenspaces of the square */
-    double *w = NULL;
-    if (rank == 0) {
-      PFMesh m = phys->mesh;
-      PetscCall(PetscCalloc1(m->nvert, &w));
-      for (PetscInt c = 0; c < m->ncells; c++) {
-        const PetscInt *cv   = m->cells + c * m->nvpc;
-        double          area = 0;
-        for (PetscInt i = 0; i < m->nvpc; i++) {
-          const double *a = m->coords + 2 * cv[i], *b = m->coords + 2 * cv[(i + 1) % m->nvpc];
-          area += a[0] * b[1] - a[1] * b[0];
-        }
-        for (PetscInt i = 0; i < m->nvpc; i++) w[cv[i]] += fabs(0.5 * area) / (double)m->nvpc;
-      }
-    }
-    PetscCall(PFKLCreate(phys->comm, phys->mesh->nvert, 2, phys->mesh->coords, w, d->ell, d->sigma * d->sigma, d->kl_terms, &d->kl));
-    PetscCall(PetscFree(w));
+    /* the KL modes are computed at the first draw: eval and training need no inputs */
   } else {
     /* SPDE operator kappa^2 M + S with kappa = sqrt(8 nu)/ell, nu = 1 */
     const PetscInt nb = d->op.nb;
@@ -220,6 +232,7 @@ static PetscErrorCode DrawInputs_Darcy(PFPhysics phys, uint64_t seed, PetscInt i
   if (d->field == DARCY_FIELD_KL) {
     double *xi, *gv;
     PFRNG   r;
+    if (!d->kl) PetscCall(SetUpKL(phys));
     PetscCall(PetscMalloc2(d->kl_terms, &xi, phys->nown + 1, &gv));
     PFRNGInit(&r, seed, PF_RNG_PDE_INPUT, (uint64_t)index, 0);
     for (PetscInt k = 0; k < d->kl_terms; k++) xi[k] = PFRNGNormal(&r);

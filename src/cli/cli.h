@@ -25,6 +25,7 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
 PetscErrorCode PFCommandTrain(MPI_Comm);
 PetscErrorCode PFCommandSample(MPI_Comm);
 PetscErrorCode PFCommandEval(MPI_Comm);
+PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char samples[], const char reference[], const char jsonpath[], PetscBool *help);
 PetscErrorCode PFCommandInfo(MPI_Comm);
 PetscErrorCode PFCommandFinetune(MPI_Comm);
 PetscErrorCode PFCommandObserve(MPI_Comm);

@@ -36,9 +36,12 @@ PetscErrorCode PFCommandEval(MPI_Comm comm)
   PetscCall(PetscOptionsString("-o", "Also write the JSON report to this file", "eval", json, json, sizeof(json), NULL));
   PetscCall(PetscOptionsString("-plot", "Scatter plot PNG (default: samples file with .png; 'none' to skip)", "eval", plot, plot, sizeof(plot), &set_plot));
   PetscOptionsEnd();
+  if (has_physics) {
+    PetscCall(PFEvalPDE(comm, physics, samples, has_r ? reference : "", json, &help));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(PFCLIOptionsDone(comm, "eval", &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCheck(!has_physics, comm, PETSC_ERR_SUP, "-physics %s checks are not implemented yet in this version of physflow", physics);
   PetscCheck(has_s && has_r, comm, PETSC_ERR_ARG_WRONG, "give both -samples s.h5 and -reference ref.h5");
   PetscCheck(nproj > 0 && mmd_max >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-eval_nproj must be > 0 and -eval_mmd_max >= 2");
   if (json[0]) PetscCall(PFCheckWritable(comm, json));
