@@ -23,6 +23,11 @@ struct _p_PFMesh {
   PetscInt *cells;  /* [ncells, nvpc] natural vertex indices */
   PetscInt  nvpc;   /* vertices per cell (3 or 4) */
   char      source[PETSC_MAX_PATH_LEN];
+  /* Gmsh physical groups of dimension 1 (boundary curves): names and tags,
+   * the tags being the values of the "Face Sets" label */
+  PetscInt  ngroups;
+  char    (*groupname)[64];
+  PetscInt *grouptag;
 };
 
 /* file: a Gmsh .msh (or any format DMPlexCreateFromFile reads), or NULL/""
@@ -33,3 +38,7 @@ PETSC_EXTERN PetscErrorCode PFMeshDestroy(PFMesh *mesh);
 /* Gather an array over the nown owned vertices (natural indices ownnat) into
  * natural order on rank 0 of comm (natural needs nvert entries there) */
 PETSC_EXTERN PetscErrorCode PFGatherNatural(MPI_Comm comm, PetscInt nown, const PetscInt *ownnat, PetscInt nvert, const PetscScalar *own, double *natural);
+
+/* The "Face Sets" value of the boundary group called name (a Gmsh physical
+ * curve name, or a number); an error listing the available groups if absent */
+PETSC_EXTERN PetscErrorCode PFMeshGetBoundaryGroup(PFMesh mesh, const char name[], PetscInt *tag);

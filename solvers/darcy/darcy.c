@@ -25,6 +25,9 @@ typedef struct {
   double     fval, corner, ell, sigma, obs_noise;
   DarcyField field;
   PetscBool  field_set;
+  char      *dirichlet[16];
+  PetscInt   ndirichlet;
+  double     dirval;
   /* the fine (high-fidelity) operator and solver */
   PFDarcyOp op;
   KSP       ksp;
@@ -64,6 +67,9 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
   PetscCall(PetscOptionsInt("-darcy_kl_terms", "Terms of the KL expansion", "darcy", d->kl_terms, &d->kl_terms, NULL));
   PetscCall(PetscOptionsReal("-darcy_logk_std", "Standard deviation of log K", "darcy", d->sigma, &d->sigma, NULL));
   PetscCall(PetscOptionsInt("-low_coarsen", "Low fidelity: coarsening factor of the box (cells per side / k)", "darcy", d->low_coarsen, &d->low_coarsen, NULL));
+  d->ndirichlet = 16;
+  PetscCall(PetscOptionsStringArray("-darcy_dirichlet", "Boundary groups (Gmsh physical curve names) with p = -darcy_dirichlet_value; no-flux elsewhere", "darcy", d->dirichlet, &d->ndirichlet, NULL));
+  PetscCall(PetscOptionsReal("-darcy_dirichlet_value", "Pressure on the Dirichlet groups", "darcy", d->dirval, &d->dirval, NULL));
   PetscCall(PetscOptionsReal("-obs_noise", "Std of Gaussian noise added to the solved p (observational data)", "darcy", d->obs_noise, &d->obs_noise, NULL));
   PetscOptionsHeadEnd();
   PetscCheck(d->ell > 0 && d->sigma > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_corr_length and -darcy_logk_std must be positive");
@@ -109,6 +115,7 @@ static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
 
   PetscFunctionBegin;
   PetscCheck(!phys->meshfile[0], phys->comm, PETSC_ERR_SUP, "-fidelity low is implemented for the box mesh only (not for '%s')", phys->meshfile);
+  PetscCheck(!d->ndirichlet, phys->comm, PETSC_ERR_SUP, "-fidelity low does not support -darcy_dirichlet yet");
   PetscCheck(nf % k == 0, phys->comm, PETSC_ERR_ARG_INCOMP, "-low_coarsen %" PetscInt_FMT " must divide -mesh_faces %" PetscInt_FMT " (e.g. 3 or 7 for 63)", k, nf);
   nc = nf / k;
   PetscCall(PFMeshCreate(phys->comm, NULL, nc, &d->cmesh));
@@ -194,6 +201,11 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   PetscCall(PetscArraycpy(phys->mass, m, phys->nown));
   PetscCall(VecRestoreArrayRead(d->op.mass, &m));
   PetscCall(VecDuplicate(d->op.mass, &d->sol));
+  if (d->ndirichlet > 0) {
+    PetscInt tags[16];
+    for (PetscInt i = 0; i < d->ndirichlet; i++) PetscCall(PFMeshGetBoundaryGroup(phys->mesh, d->dirichlet[i], &tags[i]));
+    PetscCall(PFDarcyOpSetDirichlet(&d->op, phys->mesh, d->ndirichlet, tags, (const char *const *)d->dirichlet, d->dirval));
+  }
   phys->nfields    = 2;
   phys->ninputs    = 1;
   phys->fieldnames = DarcyFieldNames;
@@ -264,30 +276,6 @@ static PetscErrorCode DrawInputs_Darcy(PFPhysics phys, uint64_t seed, PetscInt i
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Solve A(exp(g)) p = F on one operator, p with zero mean */
-static PetscErrorCode SolveOn(PFDarcyOp *op, KSP ksp, const PetscScalar *g, Vec sol, PetscInt *its)
-{
-  KSPConvergedReason reason;
-  const PetscScalar *Kl;
-  PetscScalar        mp, msum;
-
-  PetscFunctionBegin;
-  PetscCall(PFDarcyOpLocalK(op, g, op->l0));
-  PetscCall(VecGetArrayRead(op->l0, &Kl));
-  PetscCall(PFDarcyOpAssemble(op, Kl));
-  PetscCall(VecRestoreArrayRead(op->l0, &Kl));
-  PetscCall(KSPSetOperators(ksp, op->A, op->A));
-  PetscCall(KSPSolve(ksp, op->F, sol));
-  PetscCall(KSPGetConvergedReason(ksp, &reason));
-  PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field or try -darcy_pc_type hypre", KSPConvergedReasons[reason]);
-  PetscCall(KSPGetIterationNumber(ksp, its));
-  /* fix the constant: zero mean with respect to the lumped mass */
-  PetscCall(VecDot(sol, op->mass, &mp));
-  PetscCall(VecSum(op->mass, &msum));
-  PetscCall(VecShift(sol, -mp / msum));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static PetscErrorCode Solve_Darcy(PFPhysics phys, PFFidelity fid, uint64_t seed, PetscInt index, PetscScalar *x)
 {
   PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
@@ -299,7 +287,7 @@ static PetscErrorCode Solve_Darcy(PFPhysics phys, PFFidelity fid, uint64_t seed,
   PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
   if (fid == PF_FIDELITY_HIGH) {
     const PetscScalar *s;
-    PetscCall(SolveOn(&d->op, d->ksp, g, d->sol, &its));
+    PetscCall(PFDarcyOpSolve(&d->op, d->ksp, g, d->sol, &its));
     PetscCall(VecGetArrayRead(d->sol, &s));
     PetscCall(PetscArraycpy(p, s, phys->nown));
     PetscCall(VecRestoreArrayRead(d->sol, &s));
@@ -316,7 +304,7 @@ static PetscErrorCode Solve_Darcy(PFPhysics phys, PFFidelity fid, uint64_t seed,
     PetscCallMPI(MPI_Bcast(d->cnat, (PetscMPIInt)nvc, MPI_DOUBLE, 0, phys->comm));
     PetscCall(PetscMalloc1(d->cop.nown + 1, &gc));
     for (PetscInt i = 0; i < d->cop.nown; i++) gc[i] = d->cnat[d->cop.ownnat[i]];
-    PetscCall(SolveOn(&d->cop, d->cksp, gc, d->csol, &its));
+    PetscCall(PFDarcyOpSolve(&d->cop, d->cksp, gc, d->csol, &its));
     PetscCall(PetscFree(gc));
     /* p: coarse -> natural (rank 0) -> bilinear onto fine vertices -> everyone */
     PetscCall(VecGetArrayRead(d->csol, &pc));
@@ -399,6 +387,7 @@ static PetscErrorCode Destroy_Darcy(PFPhysics phys)
   PetscCall(VecDestroy(&d->ssol));
   PetscCall(PFKLDestroy(&d->kl));
   PetscCall(PetscFree5(d->c2f, d->f2c_idx, d->f2c_w, d->gnat, d->cnat));
+  for (PetscInt i = 0; i < d->ndirichlet; i++) PetscCall(PetscFree(d->dirichlet[i]));
   PetscCall(PetscFree(phys->data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

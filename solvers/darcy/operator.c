@@ -140,6 +140,9 @@ PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forci
   PetscCall(DMLocalToGlobal(op->dm, op->l1, ADD_VALUES, op->mass));
   /* pure Neumann: the forcing must be orthogonal to constants; quadrature of
    * the discontinuous source leaves a tiny net source, removed as a uniform one */
+  PetscCall(VecDuplicate(op->F, &op->Fraw));
+  PetscCall(VecDuplicate(op->F, &op->b));
+  PetscCall(VecCopy(op->F, op->Fraw));
   {
     PetscScalar fsum, msum;
     PetscCall(VecSum(op->F, &fsum));
@@ -167,6 +170,9 @@ PetscErrorCode PFDarcyOpDestroy(PFDarcyOp *op)
   PetscCall(PetscFree2(op->ownnat, op->owncoords));
   PetscCall(VecDestroy(&op->mass));
   PetscCall(VecDestroy(&op->F));
+  PetscCall(VecDestroy(&op->Fraw));
+  PetscCall(VecDestroy(&op->b));
+  PetscCall(PetscFree(op->dir));
   PetscCall(VecDestroy(&op->l0));
   PetscCall(VecDestroy(&op->l1));
   PetscCall(VecDestroy(&op->l2));
@@ -261,6 +267,8 @@ PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const Pets
   PetscCall(VecGetArrayRead(op->F, &F));
   for (PetscInt i = 0; i < op->nown; i++) R[i] -= F[i];
   PetscCall(VecRestoreArrayRead(op->F, &F));
+  /* Dirichlet rows: the equation there is p_i = value */
+  for (PetscInt k = 0; k < op->ndir; k++) R[op->dir[k]] = p[op->dir[k]] - op->dirval;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -277,7 +285,16 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
   PetscCall(DMGetLocalVector(op->dm, &vloc));
   PetscCall(DMGetLocalVector(op->dm, &gK));
   PetscCall(DMGetLocalVector(op->dm, &gP));
-  PetscCall(ToLocal(op, v, vloc));
+  if (op->ndir) {
+    /* Dirichlet rows are p_i = value, not element equations: their weights
+     * leave the element pass, and d(p_i - value)/dp_i = 1 is added below */
+    PetscScalar *vmod;
+    PetscCall(PetscMalloc1(op->nown, &vmod));
+    PetscCall(PetscArraycpy(vmod, v, op->nown));
+    for (PetscInt k = 0; k < op->ndir; k++) vmod[op->dir[k]] = 0;
+    PetscCall(ToLocal(op, vmod, vloc));
+    PetscCall(PetscFree(vmod));
+  } else PetscCall(ToLocal(op, v, vloc));
   PetscCall(VecSet(gK, 0));
   PetscCall(VecSet(gP, 0));
   PetscCall(VecGetArrayRead(op->l0, &Kl));
@@ -314,6 +331,7 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
   PetscCall(VecRestoreArray(gP, &Pl));
   PetscCall(AddToOwned(op, gK, gg));
   PetscCall(AddToOwned(op, gP, gp));
+  for (PetscInt k = 0; k < op->ndir; k++) gp[op->dir[k]] += v[op->dir[k]];
   PetscCall(DMRestoreLocalVector(op->dm, &vloc));
   PetscCall(DMRestoreLocalVector(op->dm, &gK));
   PetscCall(DMRestoreLocalVector(op->dm, &gP));
@@ -324,5 +342,103 @@ PetscErrorCode PFDarcyOpGatherNatural(PFDarcyOp *op, PetscInt nvert, const Petsc
 {
   PetscFunctionBegin;
   PetscCall(PFGatherNatural(op->comm, op->nown, op->ownnat, nvert, own, natural));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags, const PetscInt tags[], const char *const names[], double value)
+{
+  DMLabel      label;
+  PetscSection gsec;
+  PetscBool   *mark;
+  PetscInt     vStart, vEnd;
+
+  PetscFunctionBegin;
+  if (ntags == 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(DMGetLabel(op->dm, "Face Sets", &label));
+  PetscCheck(label, op->comm, PETSC_ERR_ARG_WRONG, "mesh '%s' has no boundary groups (no \"Face Sets\" label): it cannot take -darcy_dirichlet", mesh->source);
+  PetscCall(DMGetGlobalSection(op->dm, &gsec));
+  PetscCall(DMPlexGetDepthStratum(op->dm, 0, &vStart, &vEnd));
+  PetscCall(PetscCalloc1(op->nown, &mark));
+  for (PetscInt t = 0; t < ntags; t++) {
+    IS              is;
+    const PetscInt *faces;
+    PetscInt        nf = 0, nfg;
+    PetscCall(DMLabelGetStratumIS(label, tags[t], &is));
+    if (is) {
+      PetscCall(ISGetLocalSize(is, &nf));
+      PetscCall(ISGetIndices(is, &faces));
+      for (PetscInt f = 0; f < nf; f++) {
+        PetscInt *closure = NULL, n;
+        PetscCall(DMPlexGetTransitiveClosure(op->dm, faces[f], PETSC_TRUE, &n, &closure));
+        for (PetscInt i = 0; i < 2 * n; i += 2) {
+          PetscInt pt = closure[i], gdof, goff;
+          if (pt < vStart || pt >= vEnd) continue;
+          PetscCall(PetscSectionGetDof(gsec, pt, &gdof));
+          PetscCall(PetscSectionGetOffset(gsec, pt, &goff));
+          if (gdof > 0) mark[goff - op->rstart] = PETSC_TRUE;
+        }
+        PetscCall(DMPlexRestoreTransitiveClosure(op->dm, faces[f], PETSC_TRUE, &n, &closure));
+      }
+      PetscCall(ISRestoreIndices(is, &faces));
+      PetscCall(ISDestroy(&is));
+    }
+    PetscCallMPI(MPI_Allreduce(&nf, &nfg, 1, MPIU_INT, MPI_SUM, op->comm));
+    PetscCheck(nfg > 0, op->comm, PETSC_ERR_ARG_WRONG, "boundary group '%s' of mesh '%s' has no edges", names[t], mesh->source);
+  }
+  op->ndir = 0;
+  for (PetscInt i = 0; i < op->nown; i++) op->ndir += mark[i] ? 1 : 0;
+  PetscCall(PetscMalloc1(op->ndir + 1, &op->dir));
+  op->ndir = 0;
+  for (PetscInt i = 0; i < op->nown; i++)
+    if (mark[i]) op->dir[op->ndir++] = i;
+  PetscCall(PetscFree(mark));
+  PetscCallMPI(MPI_Allreduce(&op->ndir, &op->ndir_global, 1, MPIU_INT, MPI_SUM, op->comm));
+  op->dirval = value;
+  /* no null space any more: the raw forcing, not its Neumann projection */
+  PetscCall(VecCopy(op->Fraw, op->F));
+  PetscCall(VecNorm(op->F, NORM_2, &op->fnorm));
+  PetscCall(MatSetNullSpace(op->A, NULL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *g, Vec sol, PetscInt *its)
+{
+  KSPConvergedReason reason;
+  const PetscScalar *Kl;
+
+  PetscFunctionBegin;
+  PetscCall(PFDarcyOpLocalK(op, g, op->l0));
+  PetscCall(VecGetArrayRead(op->l0, &Kl));
+  PetscCall(PFDarcyOpAssemble(op, Kl));
+  PetscCall(VecRestoreArrayRead(op->l0, &Kl));
+  PetscCall(VecCopy(op->F, op->b));
+  if (op->ndir_global) {
+    /* symmetric elimination keeps CG applicable; b is corrected for the
+     * known values, and the next MatSetValuesCOO restores the rows */
+    PetscInt    *rows;
+    PetscScalar *s;
+    PetscCall(PetscMalloc1(op->ndir + 1, &rows));
+    PetscCall(VecSet(sol, 0));
+    PetscCall(VecGetArray(sol, &s));
+    for (PetscInt k = 0; k < op->ndir; k++) {
+      rows[k]       = op->rstart + op->dir[k];
+      s[op->dir[k]] = op->dirval;
+    }
+    PetscCall(VecRestoreArray(sol, &s));
+    PetscCall(MatZeroRowsColumns(op->A, op->ndir, rows, 1.0, sol, op->b));
+    PetscCall(PetscFree(rows));
+  }
+  PetscCall(KSPSetOperators(ksp, op->A, op->A));
+  PetscCall(KSPSolve(ksp, op->b, sol));
+  PetscCall(KSPGetConvergedReason(ksp, &reason));
+  PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field or try -darcy_pc_type hypre", KSPConvergedReasons[reason]);
+  PetscCall(KSPGetIterationNumber(ksp, its));
+  if (!op->ndir_global) {
+    /* pure Neumann: fix the constant by zero mean w.r.t. the lumped mass */
+    PetscScalar mp, msum;
+    PetscCall(VecDot(sol, op->mass, &mp));
+    PetscCall(VecSum(op->mass, &msum));
+    PetscCall(VecShift(sol, -mp / msum));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -33,6 +33,10 @@ typedef struct {
   PetscScalar *coo;         /* [ncell*nb*nb] */
   MatNullSpace nullsp;
   double       fnorm;
+  /* Dirichlet vertices (owned indices), p = dirval there; none: pure Neumann */
+  PetscInt     ndir, ndir_global, *dir;
+  double       dirval;
+  Vec          Fraw, b;     /* forcing before the Neumann projection; rhs work */
 } PFDarcyOp;
 
 /* source term f(x) */
@@ -51,3 +55,8 @@ PETSC_INTERN PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, co
 PETSC_INTERN PetscErrorCode PFDarcyOpLocalK(PFDarcyOp *op, const PetscScalar *g, Vec Kloc);
 /* owned array -> natural order on rank 0 of the operator's comm */
 PETSC_INTERN PetscErrorCode PFDarcyOpGatherNatural(PFDarcyOp *op, PetscInt nvert, const PetscScalar *own, double *natural);
+/* p = value on the vertices of the boundary groups with these Face Sets tags
+ * (replaces the Neumann null space and zero-mean normalisation) */
+PETSC_INTERN PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags, const PetscInt tags[], const char *const names[], double value);
+/* solve A(exp(g)) p = F (with the boundary conditions); sol global */
+PETSC_INTERN PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *g, Vec sol, PetscInt *its);

@@ -1,3 +1,6 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <petscsf.h>
 #include <physflow/mesh.h>
 
@@ -13,6 +16,60 @@ static PetscErrorCode CellVertices(DM dm, PetscInt c, PetscInt vStart, PetscInt 
     if (closure[i] >= vStart && closure[i] < vEnd) v[(*nv)++] = closure[i];
   PetscCall(DMPlexRestoreTransitiveClosure(dm, c, PETSC_TRUE, &n, &closure));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* $PhysicalNames of a Gmsh file (ASCII section in both text and binary
+ * .msh): the names of the dimension-1 groups, i.e. boundary curves */
+static PetscErrorCode ReadGmshPhysicalNames(const char file[], PetscInt *n, char (**names)[64], PetscInt **tags)
+{
+  FILE *f = fopen(file, "r");
+  char  line[512];
+
+  PetscFunctionBegin;
+  *n = 0;
+  PetscCall(PetscMalloc2(256, names, 256, tags));
+  if (!f) PetscFunctionReturn(PETSC_SUCCESS);
+  while (fgets(line, sizeof(line), f)) {
+    if (strncmp(line, "$PhysicalNames", 14)) continue;
+    int count = 0;
+    if (!fgets(line, sizeof(line), f) || sscanf(line, "%d", &count) != 1) break;
+    for (int i = 0; i < count && fgets(line, sizeof(line), f); i++) {
+      int  dim, tag;
+      char name[128];
+      if (sscanf(line, "%d %d \"%127[^\"]\"", &dim, &tag, name) == 3 && dim == 1 && *n < 256) {
+        PetscCall(PetscStrncpy((*names)[*n], name, 64));
+        (*tags)[(*n)++] = tag;
+      }
+    }
+    break;
+  }
+  fclose(f);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMeshGetBoundaryGroup(PFMesh mesh, const char name[], PetscInt *tag)
+{
+  char     *end, list[1024] = "";
+  long      num = strtol(name, &end, 10);
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < mesh->ngroups; i++) {
+    PetscBool same;
+    PetscCall(PetscStrcmp(mesh->groupname[i], name, &same));
+    if (same) {
+      *tag = mesh->grouptag[i];
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  }
+  if (*name && !*end) {
+    *tag = (PetscInt)num;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  for (PetscInt i = 0; i < mesh->ngroups; i++) {
+    PetscCall(PetscStrlcat(list, i ? ", " : "", sizeof(list)));
+    PetscCall(PetscStrlcat(list, mesh->groupname[i], sizeof(list)));
+  }
+  SETERRQ(mesh->comm, PETSC_ERR_ARG_WRONG, "mesh '%s' has no boundary group named '%s' (it has: %s)", mesh->source, name, mesh->ngroups ? list : "no named groups; give a Face Sets number");
 }
 
 PetscErrorCode PFMeshCreate(MPI_Comm comm, const char file[], PetscInt faces, PFMesh *mesh)
@@ -36,6 +93,11 @@ PetscErrorCode PFMeshCreate(MPI_Comm comm, const char file[], PetscInt faces, PF
     ierr = DMPlexCreateFromFile(comm, file, "physflow", PETSC_TRUE, &dm);
     PetscCheck(!ierr, comm, PETSC_ERR_FILE_UNEXPECTED, "cannot read mesh '%s': not a mesh file PETSc can read (Gmsh .msh expected)", file);
     PetscCall(PetscStrncpy(m->source, file, sizeof(m->source)));
+    if (rank == 0) PetscCall(ReadGmshPhysicalNames(file, &m->ngroups, &m->groupname, &m->grouptag));
+    else PetscCall(PetscMalloc2(256, &m->groupname, 256, &m->grouptag));
+    PetscCallMPI(MPI_Bcast(&m->ngroups, 1, MPIU_INT, 0, comm));
+    PetscCallMPI(MPI_Bcast(m->groupname, (PetscMPIInt)(64 * m->ngroups), MPI_CHAR, 0, comm));
+    PetscCallMPI(MPI_Bcast(m->grouptag, (PetscMPIInt)m->ngroups, MPIU_INT, 0, comm));
   } else {
     PetscInt  f[2]  = {faces, faces};
     PetscReal lo[2] = {0, 0}, hi[2] = {1, 1};
@@ -120,6 +182,7 @@ PetscErrorCode PFMeshDestroy(PFMesh *mesh)
   PetscCall(DMDestroy(&(*mesh)->dm));
   PetscCall(PetscFree((*mesh)->vnat));
   PetscCall(PetscFree2((*mesh)->coords, (*mesh)->cells));
+  PetscCall(PetscFree2((*mesh)->groupname, (*mesh)->grouptag));
   PetscCall(PetscFree(*mesh));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
