@@ -7,7 +7,7 @@ BUILD   ?= build
 JOBS    ?= 2
 PYTHON  := /usr/bin/python3
 DEB_PKGS := build-essential cmake pkg-config petsc-dev libhdf5-openmpi-dev libopenmpi-dev \
-            openmpi-bin libopenblas-dev python3-numpy python3-h5py python3-matplotlib python3-torch valgrind
+            openmpi-bin libopenblas-dev python3-numpy python3-h5py python3-matplotlib python3-torch valgrind gmsh paraview
 
 .PHONY: all deps build test demo bench clean
 

@@ -4,7 +4,8 @@
  * vertices (Q1), g a 64-term KL expansion of a GRF with covariance
  * exp(-|x-y|/0.1), f = +10 on [0,1/8]^2 and -10 on [7/8,1]^2, no-flux
  * boundaries and zero-mean p.  On a Gmsh mesh, g is a Matern field drawn by
- * the SPDE (kappa^2 - Laplacian) g = white noise (alpha = 2), solved with KSP.
+ * the SPDE (kappa^2 - Laplacian)^alpha g = white noise (alpha = 1 or 2), KSP
+ * solves with the lumped-mass-scaled noise (Lindgren, Rue & Lindstrom 2011).
  * Fields: logK (the input), p (the state). */
 #include <math.h>
 #include <physflow/kl.h>
@@ -37,7 +38,8 @@ typedef struct {
   Mat    As;
   KSP    ksps;
   Vec    srhs, ssol;
-  double kappa;
+  double   kappa;
+  PetscInt spde_alpha; /* power of the operator: 1 or 2 solves */
   /* low fidelity: coarse box and the maps between natural orders (rank 0) */
   PFMesh    cmesh;
   PFDarcyOp cop;
@@ -63,6 +65,7 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
   PetscCall(PetscOptionsReal("-darcy_source", "Source strength f on the corner squares", "darcy", d->fval, &d->fval, NULL));
   PetscCall(PetscOptionsReal("-darcy_source_corner", "Side of the source and sink squares", "darcy", d->corner, &d->corner, NULL));
   PetscCall(PetscOptionsEnum("-darcy_field", "Random log-permeability: kl (box default) or spde (mesh default)", "darcy", DarcyFields, (PetscEnum)d->field, (PetscEnum *)&d->field, &d->field_set));
+  PetscCall(PetscOptionsInt("-darcy_spde_alpha", "Power of (kappa^2 - Laplacian) in the SPDE field: 1 or 2", "darcy", d->spde_alpha, &d->spde_alpha, NULL));
   PetscCall(PetscOptionsReal("-darcy_corr_length", "Correlation length of log K", "darcy", d->ell, &d->ell, NULL));
   PetscCall(PetscOptionsInt("-darcy_kl_terms", "Terms of the KL expansion", "darcy", d->kl_terms, &d->kl_terms, NULL));
   PetscCall(PetscOptionsReal("-darcy_logk_std", "Standard deviation of log K", "darcy", d->sigma, &d->sigma, NULL));
@@ -73,6 +76,7 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
   PetscCall(PetscOptionsReal("-obs_noise", "Std of Gaussian noise added to the solved p (observational data)", "darcy", d->obs_noise, &d->obs_noise, NULL));
   PetscOptionsHeadEnd();
   PetscCheck(d->ell > 0 && d->sigma > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_corr_length and -darcy_logk_std must be positive");
+  PetscCheck(d->spde_alpha == 1 || d->spde_alpha == 2, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_spde_alpha must be 1 or 2");
   PetscCheck(d->kl_terms > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_kl_terms must be positive");
   PetscCheck(d->low_coarsen >= 2, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-low_coarsen must be >= 2 (at least 4x fewer unknowns)");
   PetscCheck(d->obs_noise >= 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-obs_noise must be >= 0");
@@ -213,9 +217,12 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   if (d->field == DARCY_FIELD_KL) {
     /* the KL modes are computed at the first draw: eval and training need no inputs */
   } else {
-    /* SPDE operator kappa^2 M + S with kappa = sqrt(8 nu)/ell, nu = 1 */
+    /* SPDE operator kappa^2 M + S.  (kappa^2 - Laplacian)^alpha in 2-D is
+     * a Matern field of smoothness nu = 2 alpha - 1 whose correlation length
+     * (distance of correlation ~0.13) is sqrt(8 nu)/kappa */
     const PetscInt nb = d->op.nb;
-    d->kappa          = sqrt(8.0) / d->ell;
+    const double   nu = 2.0 * d->spde_alpha - 1.0;
+    d->kappa          = sqrt(8.0 * nu) / d->ell;
     for (PetscInt c = 0; c < d->op.ncell; c++)
       for (PetscInt ij = 0; ij < nb * nb; ij++) {
         PetscScalar s = d->kappa * d->kappa * d->op.Me[c * nb * nb + ij];
@@ -253,7 +260,8 @@ static PetscErrorCode DrawInputs_Darcy(PFPhysics phys, uint64_t seed, PetscInt i
     PetscCall(PetscFree2(xi, gv));
   } else {
     /* white noise per natural vertex, scaled by sqrt(lumped mass); two solves
-     * give alpha = 2; the Matern marginal variance is 1/(4 pi kappa^2) */
+     * give alpha = 2; the Matern marginal variance is
+     * Gamma(nu) / (Gamma(nu + 1) 4 pi kappa^(2 nu)) = 1 / (nu 4 pi kappa^(2 nu)) */
     PetscScalar *b;
     PetscCall(VecGetArray(d->srhs, &b));
     for (PetscInt i = 0; i < phys->nown; i++) {
@@ -263,11 +271,14 @@ static PetscErrorCode DrawInputs_Darcy(PFPhysics phys, uint64_t seed, PetscInt i
     }
     PetscCall(VecRestoreArray(d->srhs, &b));
     PetscCall(KSPSolve(d->ksps, d->srhs, d->ssol));
-    PetscCall(VecPointwiseMult(d->srhs, d->ssol, d->op.mass));
-    PetscCall(KSPSolve(d->ksps, d->srhs, d->ssol));
+    if (d->spde_alpha == 2) {
+      PetscCall(VecPointwiseMult(d->srhs, d->ssol, d->op.mass));
+      PetscCall(KSPSolve(d->ksps, d->srhs, d->ssol));
+    }
     {
       const PetscScalar *u;
-      double             scale = d->sigma * sqrt(4 * M_PI) * d->kappa;
+      const double       nu    = 2.0 * d->spde_alpha - 1.0;
+      double             scale = d->sigma * sqrt(nu * 4 * M_PI * pow(d->kappa, 2 * nu));
       PetscCall(VecGetArrayRead(d->ssol, &u));
       for (PetscInt i = 0; i < phys->nown; i++) g[i] = scale * u[i];
       PetscCall(VecRestoreArrayRead(d->ssol, &u));
@@ -405,6 +416,7 @@ PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics phys)
   d->sigma                  = 1.0;
   d->kl_terms               = 64;
   d->low_coarsen            = 3;
+  d->spde_alpha             = 2;
   d->field                  = DARCY_FIELD_KL;
   phys->data                = d;
   phys->ops.setfromoptions  = SetFromOptions_Darcy;

@@ -431,7 +431,7 @@ PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *g, Vec 
   PetscCall(KSPSetOperators(ksp, op->A, op->A));
   PetscCall(KSPSolve(ksp, op->b, sol));
   PetscCall(KSPGetConvergedReason(ksp, &reason));
-  PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field or try -darcy_pc_type hypre", KSPConvergedReasons[reason]);
+  PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field, or try -darcy_ksp_type gmres or a looser -darcy_ksp_rtol", KSPConvergedReasons[reason]);
   PetscCall(KSPGetIterationNumber(ksp, its));
   if (!op->ndir_global) {
     /* pure Neumann: fix the constant by zero mean w.r.t. the lumped mass */
