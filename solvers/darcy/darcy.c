@@ -12,6 +12,7 @@
 #include <physflow/private/physicsimpl.h>
 #include <physflow/rng.h>
 #include "operator.h"
+#include "transfer.h"
 
 typedef enum {
   DARCY_FIELD_KL   = 0,
@@ -49,6 +50,8 @@ typedef struct {
   PetscInt *f2c_idx;          /* fine vertex -> 4 coarse vertices (bilinear) */
   double   *f2c_w;
   double   *gnat, *cnat;      /* natural-order work arrays */
+  char      low_mesh[PETSC_MAX_PATH_LEN];
+  PFTransfer tg, tp;         /* Gmsh meshes: fine->coarse points (log K), coarse->fine (p) */
   /* statistics */
   PetscInt  nsolve;
   PetscInt  its_total;
@@ -73,6 +76,7 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
   d->ndirichlet = 16;
   PetscCall(PetscOptionsStringArray("-darcy_dirichlet", "Boundary groups (Gmsh physical curve names) with p = -darcy_dirichlet_value; no-flux elsewhere", "darcy", d->dirichlet, &d->ndirichlet, NULL));
   PetscCall(PetscOptionsReal("-darcy_dirichlet_value", "Pressure on the Dirichlet groups", "darcy", d->dirval, &d->dirval, NULL));
+  PetscCall(PetscOptionsString("-low_mesh", "Low fidelity on a Gmsh mesh: the coarse mesh (e.g. gmsh -clscale 2 of the same .geo)", "darcy", d->low_mesh, d->low_mesh, sizeof(d->low_mesh), NULL));
   PetscCall(PetscOptionsReal("-obs_noise", "Std of Gaussian noise added to the solved p (observational data)", "darcy", d->obs_noise, &d->obs_noise, NULL));
   PetscOptionsHeadEnd();
   PetscCheck(d->ell > 0 && d->sigma > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_corr_length and -darcy_logk_std must be positive");
@@ -118,8 +122,26 @@ static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
   PetscMPIInt      rank;
 
   PetscFunctionBegin;
-  PetscCheck(!phys->meshfile[0], phys->comm, PETSC_ERR_SUP, "-fidelity low is implemented for the box mesh only (not for '%s')", phys->meshfile);
+  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
   PetscCheck(!d->ndirichlet, phys->comm, PETSC_ERR_SUP, "-fidelity low does not support -darcy_dirichlet yet");
+  if (phys->meshfile[0]) {
+    /* Gmsh mesh: a user-supplied coarse mesh of the same geometry */
+    PetscCheck(d->low_mesh[0], phys->comm, PETSC_ERR_ARG_WRONG, "-fidelity low on a Gmsh mesh needs its coarse mesh: -low_mesh coarse.msh (e.g. made by gmsh -clscale 2 from the same .geo)");
+    PetscCall(PFMeshCreate(phys->comm, d->low_mesh, 0, &d->cmesh));
+    PetscCheck(4 * d->cmesh->nvert <= phys->mesh->nvert, phys->comm, PETSC_ERR_ARG_WRONG, "-low_mesh '%s' has %" PetscInt_FMT " vertices, more than 1/4 of the fine mesh's %" PetscInt_FMT ": low fidelity should be at least 4x cheaper", d->low_mesh, d->cmesh->nvert, phys->mesh->nvert);
+    PetscCall(PFDarcyOpCreate(d->cmesh, d->order, PFDarcyCornerForcing, d->fctx, &d->cop));
+    PetscCall(CreateSolver(phys->comm, "darcy_low_", &d->cksp));
+    PetscCall(KSPSetFromOptions(d->cksp));
+    PetscCall(VecDuplicate(d->cop.mass, &d->csol));
+    PetscCall(PetscMalloc5(1, &d->c2f, 1, &d->f2c_idx, 1, &d->f2c_w, phys->mesh->nvert, &d->gnat, d->cmesh->nvert, &d->cnat));
+    if (rank == 0) {
+      PFMesh fm = phys->mesh, cm = d->cmesh;
+      PetscCall(PFTransferCreate(fm->nvert, fm->coords, fm->ncells, fm->nvpc, fm->cells, cm->nvert, cm->coords, &d->tg));
+      PetscCall(PFTransferCreate(cm->nvert, cm->coords, cm->ncells, cm->nvpc, cm->cells, fm->nvert, fm->coords, &d->tp));
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCheck(!d->low_mesh[0], phys->comm, PETSC_ERR_ARG_WRONG, "-low_mesh is for Gmsh meshes; the box is coarsened with -low_coarsen");
   PetscCheck(nf % k == 0, phys->comm, PETSC_ERR_ARG_INCOMP, "-low_coarsen %" PetscInt_FMT " must divide -mesh_faces %" PetscInt_FMT " (e.g. 3 or 7 for 63)", k, nf);
   nc = nf / k;
   PetscCall(PFMeshCreate(phys->comm, NULL, nc, &d->cmesh));
@@ -127,7 +149,6 @@ static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
   PetscCall(CreateSolver(phys->comm, "darcy_low_", &d->cksp));
   PetscCall(KSPSetFromOptions(d->cksp));
   PetscCall(VecDuplicate(d->cop.mass, &d->csol));
-  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
   if (rank == 0) {
     PFMesh    fm = phys->mesh, cm = d->cmesh;
     PetscInt *fgrid, *cgrid, nvf = fm->nvert, nvc = cm->nvert;
@@ -320,8 +341,11 @@ static PetscErrorCode Solve_Darcy(PFPhysics phys, PFFidelity fid, uint64_t seed,
     nvc = d->cmesh->nvert;
     /* g: fine -> natural (rank 0) -> coarse vertices -> everyone */
     PetscCall(PFGatherNatural(phys->comm, phys->nown, phys->ownnat, nvf, g, d->gnat));
-    if (rank == 0)
-      for (PetscInt v = 0; v < nvc; v++) d->cnat[v] = d->gnat[d->c2f[v]];
+    if (rank == 0) {
+      if (d->tg.n) PFTransferApply(&d->tg, d->gnat, d->cnat);
+      else
+        for (PetscInt v = 0; v < nvc; v++) d->cnat[v] = d->gnat[d->c2f[v]];
+    }
     PetscCallMPI(MPI_Bcast(d->cnat, (PetscMPIInt)nvc, MPI_DOUBLE, 0, phys->comm));
     PetscCall(PetscMalloc1(d->cop.nown + 1, &gc));
     for (PetscInt i = 0; i < d->cop.nown; i++) gc[i] = d->cnat[d->cop.ownnat[i]];
@@ -331,12 +355,15 @@ static PetscErrorCode Solve_Darcy(PFPhysics phys, PFFidelity fid, uint64_t seed,
     PetscCall(VecGetArrayRead(d->csol, &pc));
     PetscCall(PFGatherNatural(phys->comm, d->cop.nown, d->cop.ownnat, nvc, pc, d->cnat));
     PetscCall(VecRestoreArrayRead(d->csol, &pc));
-    if (rank == 0)
-      for (PetscInt v = 0; v < nvf; v++) {
-        double s = 0;
-        for (PetscInt q = 0; q < 4; q++) s += d->f2c_w[4 * v + q] * d->cnat[d->f2c_idx[4 * v + q]];
-        d->gnat[v] = s;
-      }
+    if (rank == 0) {
+      if (d->tp.n) PFTransferApply(&d->tp, d->cnat, d->gnat);
+      else
+        for (PetscInt v = 0; v < nvf; v++) {
+          double s = 0;
+          for (PetscInt q = 0; q < 4; q++) s += d->f2c_w[4 * v + q] * d->cnat[d->f2c_idx[4 * v + q]];
+          d->gnat[v] = s;
+        }
+    }
     PetscCallMPI(MPI_Bcast(d->gnat, (PetscMPIInt)nvf, MPI_DOUBLE, 0, phys->comm));
     for (PetscInt i = 0; i < phys->nown; i++) p[i] = d->gnat[phys->ownnat[i]];
   }
@@ -408,6 +435,8 @@ static PetscErrorCode Destroy_Darcy(PFPhysics phys)
   PetscCall(VecDestroy(&d->ssol));
   PetscCall(PFKLDestroy(&d->kl));
   PetscCall(PetscFree5(d->c2f, d->f2c_idx, d->f2c_w, d->gnat, d->cnat));
+  if (d->tg.n) PetscCall(PFTransferDestroy(&d->tg));
+  if (d->tp.n) PetscCall(PFTransferDestroy(&d->tp));
   for (PetscInt i = 0; i < d->ndirichlet; i++) PetscCall(PetscFree(d->dirichlet[i]));
   PetscCall(PetscFree(phys->data));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -50,6 +50,8 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
   PetscCall(PFPhysicsGetFields(phys, &nfields, NULL, NULL));
   PetscCall(PetscMalloc1(nfields * nown + 1, &x));
   PetscCall(PFPhysicsDrawInputs(phys, (uint64_t)seed, 0, x));
+  /* a low-fidelity solver is set up (and its options checked) at its first solve: do it before the output file exists */
+  if (fidelity != PF_FIDELITY_HIGH) PetscCall(PFPhysicsSolve(phys, (PFFidelity)fidelity, (uint64_t)seed, 0, x));
   PetscCall(PetscTime(&tb));
   PetscCall(PFPhysicsGetFields(phys, &nfields, &names, NULL));
   PetscCall(PFPhysicsGetVertexMap(phys, &nown, NULL));
