@@ -139,7 +139,7 @@ datagen_error "-mesh <an HDF5 dataset>" "good.h5" $D -mesh good.h5
 if [ "$GM" = 1 ]; then
   datagen_error "-darcy_dirichlet inlet on plate_hole.msh (has outer, hole)" "inlet" $D -mesh plate_hole.msh -darcy_dirichlet inlet
   datagen_error "-darcy_dirichlet hole,inlet (second group missing)" "inlet" $D -mesh plate_hole.msh -darcy_dirichlet hole,inlet
-  datagen_error "-fidelity low on a Gmsh mesh" "box" $D -mesh plate_hole.msh -fidelity low
+  datagen_error "-fidelity low on a Gmsh mesh (without -low_mesh)" "-fidelity low" $D -mesh plate_hole.msh -fidelity low
 fi
 datagen_error "-darcy_dirichlet inlet on the box" "inlet" $D -mesh_faces 15 -darcy_dirichlet inlet
 

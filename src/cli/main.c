@@ -4,7 +4,9 @@
  * command gets the full PETSc options machinery (-options_file, -help,
  * -log_view, ...).  Errors are reported as one line, "physflow CMD: error:
  * ...", with a non-zero exit, instead of PETSc's traceback. */
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
 
 static const PFCommand commands[] = {
@@ -21,6 +23,26 @@ static const PFCommand commands[] = {
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 
+/* After an error: did every rank fail (a collective check, e.g. a bad
+ * option), or only some (e.g. a file only rank 0 reads)?  The failing ranks
+ * enter a barrier on a communicator reserved for this, and wait a moment:
+ * if all arrive, the error is collective and rank 0 alone reports it and
+ * everyone exits cleanly; otherwise this rank reports it and aborts the job
+ * so no rank is left waiting in a collective. */
+static int AllRanksFailed(MPI_Comm errcomm, double timeout)
+{
+  MPI_Request req;
+  int         done = 0;
+  double      t0   = MPI_Wtime();
+
+  MPI_Ibarrier(errcomm, &req);
+  while (!done && MPI_Wtime() - t0 < timeout) {
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (!done) usleep(1000);
+  }
+  return done;
+}
+
 static void Usage(FILE *f)
 {
   fprintf(f, "usage: physflow <command> [options]    (physflow <command> -help lists a command's options)\n\ncommands:\n");
@@ -32,7 +54,8 @@ int main(int argc, char **argv)
 {
   const PFCommand *cmd = NULL;
   PetscErrorCode   ierr;
-  PetscMPIInt      size;
+  PetscMPIInt      size, rank;
+  MPI_Comm         errcomm;
   char             help[256];
 
   if (argc < 2) {
@@ -70,20 +93,26 @@ int main(int argc, char **argv)
     return 1;
   }
   PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
+  /* a reader that closed the pipe (physflow ... | head) ends us quietly */
+  signal(SIGPIPE, SIG_DFL);
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_dup(PETSC_COMM_WORLD, &errcomm);
   ierr = PFInitializePackage();
   if (!ierr) ierr = PFSignalsInstall();
   if (!ierr) ierr = cmd->run(PETSC_COMM_WORLD);
   if (ierr) {
     const char *text, *specific = NULL;
+    int         collective = size == 1 || AllRanksFailed(errcomm, 2.0);
     PetscErrorMessage(ierr, &text, (char **)&specific);
-    fprintf(stderr, "physflow %s: error: %s\n", cmd->name, specific && specific[0] ? specific : (text ? text : "unknown error"));
+    if (!collective || rank == 0) fprintf(stderr, "physflow %s: error: %s\n", cmd->name, specific && specific[0] ? specific : (text ? text : "unknown error"));
     fflush(stderr);
-    /* a rank that failed alone would leave the others waiting in a collective */
-    if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (!collective) MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Comm_free(&errcomm);
     PetscFinalize();
     return 1;
   }
+  MPI_Comm_free(&errcomm);
   ierr = PetscFinalize();
   return ierr ? 1 : 0;
 }
