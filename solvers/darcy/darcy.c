@@ -30,10 +30,13 @@ typedef struct {
   char      *dirichlet[16];
   PetscInt   ndirichlet;
   double     dirval;
-  /* the fine (high-fidelity) operator and solver */
-  PFDarcyOp op;
+  /* the fine (high-fidelity) operator and solver.  op is always P1/Q1: the
+   * fields are vertex arrays, so it gives the residual, VJP, masses and
+   * vertex map (and the SPDE field).  With -darcy_order 2, op2 (P2/Q2 on the
+   * same mesh) does the solves and its vertex dofs are the state. */
+  PFDarcyOp op, op2;
   KSP       ksp;
-  Vec       sol;
+  Vec       sol, sol2;
   PFKL      kl;
   /* SPDE field */
   Mat    As;
@@ -64,7 +67,7 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
 
   PetscFunctionBegin;
   PetscOptionsHeadBegin(PetscOptionsObject, "Darcy flow options");
-  PetscCall(PetscOptionsInt("-darcy_order", "Polynomial order of the Lagrange elements (P1/Q1)", "darcy", d->order, &d->order, NULL));
+  PetscCall(PetscOptionsInt("-darcy_order", "Lagrange order of the high-fidelity solve: 1 (P1/Q1) or 2 (P2/Q2; the fields stay vertex values and the residual stays P1/Q1, so P2 data have a residual at discretisation-error level, not solver tolerance; low fidelity stays P1/Q1)", "darcy", d->order, &d->order, NULL));
   PetscCall(PetscOptionsReal("-darcy_source", "Source strength f on the corner squares", "darcy", d->fval, &d->fval, NULL));
   PetscCall(PetscOptionsReal("-darcy_source_corner", "Side of the source and sink squares", "darcy", d->corner, &d->corner, NULL));
   PetscCall(PetscOptionsEnum("-darcy_field", "Random log-permeability: kl (box default) or spde (mesh default)", "darcy", DarcyFields, (PetscEnum)d->field, (PetscEnum *)&d->field, &d->field_set));
@@ -79,6 +82,7 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
   PetscCall(PetscOptionsString("-low_mesh", "Low fidelity on a Gmsh mesh: the coarse mesh (e.g. gmsh -clscale 2 of the same .geo)", "darcy", d->low_mesh, d->low_mesh, sizeof(d->low_mesh), NULL));
   PetscCall(PetscOptionsReal("-obs_noise", "Std of Gaussian noise added to the solved p (observational data)", "darcy", d->obs_noise, &d->obs_noise, NULL));
   PetscOptionsHeadEnd();
+  PetscCheck(d->order == 1 || d->order == 2, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_order must be 1 (P1/Q1) or 2 (P2/Q2), got %" PetscInt_FMT, d->order);
   PetscCheck(d->ell > 0 && d->sigma > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_corr_length and -darcy_logk_std must be positive");
   PetscCheck(d->spde_alpha == 1 || d->spde_alpha == 2, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_spde_alpha must be 1 or 2");
   PetscCheck(d->kl_terms > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_kl_terms must be positive");
@@ -114,7 +118,8 @@ static PetscErrorCode CreateSolver(MPI_Comm comm, const char prefix[], KSP *ksp)
 
 /* Low fidelity on the box: the same problem on a box k times coarser,
  * nested in the fine one so log K is injected exactly and p comes back by
- * bilinear interpolation. */
+ * bilinear interpolation.  The coarse solve is P1/Q1 whatever -darcy_order:
+ * low fidelity is the cheap model, and the transfers are vertex to vertex. */
 static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
 {
   PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
@@ -129,7 +134,7 @@ static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
     PetscCheck(d->low_mesh[0], phys->comm, PETSC_ERR_ARG_WRONG, "-fidelity low on a Gmsh mesh needs its coarse mesh: -low_mesh coarse.msh (e.g. made by gmsh -clscale 2 from the same .geo)");
     PetscCall(PFMeshCreate(phys->comm, d->low_mesh, 0, &d->cmesh));
     PetscCheck(4 * d->cmesh->nvert <= phys->mesh->nvert, phys->comm, PETSC_ERR_ARG_WRONG, "-low_mesh '%s' has %" PetscInt_FMT " vertices, more than 1/4 of the fine mesh's %" PetscInt_FMT ": low fidelity should be at least 4x cheaper", d->low_mesh, d->cmesh->nvert, phys->mesh->nvert);
-    PetscCall(PFDarcyOpCreate(d->cmesh, d->order, PFDarcyCornerForcing, d->fctx, &d->cop));
+    PetscCall(PFDarcyOpCreate(d->cmesh, 1, PFDarcyCornerForcing, d->fctx, &d->cop));
     PetscCall(CreateSolver(phys->comm, "darcy_low_", &d->cksp));
     PetscCall(KSPSetFromOptions(d->cksp));
     PetscCall(VecDuplicate(d->cop.mass, &d->csol));
@@ -145,7 +150,7 @@ static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
   PetscCheck(nf % k == 0, phys->comm, PETSC_ERR_ARG_INCOMP, "-low_coarsen %" PetscInt_FMT " must divide -mesh_faces %" PetscInt_FMT " (e.g. 3 or 7 for 63)", k, nf);
   nc = nf / k;
   PetscCall(PFMeshCreate(phys->comm, NULL, nc, &d->cmesh));
-  PetscCall(PFDarcyOpCreate(d->cmesh, d->order, PFDarcyCornerForcing, d->fctx, &d->cop));
+  PetscCall(PFDarcyOpCreate(d->cmesh, 1, PFDarcyCornerForcing, d->fctx, &d->cop));
   PetscCall(CreateSolver(phys->comm, "darcy_low_", &d->cksp));
   PetscCall(KSPSetFromOptions(d->cksp));
   PetscCall(VecDuplicate(d->cop.mass, &d->csol));
@@ -218,7 +223,7 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
   d->fctx[0] = d->fval;
   d->fctx[1] = d->corner;
-  PetscCall(PFDarcyOpCreate(phys->mesh, d->order, PFDarcyCornerForcing, d->fctx, &d->op));
+  PetscCall(PFDarcyOpCreate(phys->mesh, 1, PFDarcyCornerForcing, d->fctx, &d->op));
   phys->nown = d->op.nown;
   PetscCall(PetscMalloc2(phys->nown, &phys->ownnat, phys->nown, &phys->mass));
   PetscCall(PetscArraycpy(phys->ownnat, d->op.ownnat, phys->nown));
@@ -226,10 +231,18 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   PetscCall(PetscArraycpy(phys->mass, m, phys->nown));
   PetscCall(VecRestoreArrayRead(d->op.mass, &m));
   PetscCall(VecDuplicate(d->op.mass, &d->sol));
+  if (d->order == 2) {
+    PetscCall(PFDarcyOpCreate(phys->mesh, 2, PFDarcyCornerForcing, d->fctx, &d->op2));
+    /* both operators list the owned vertices in mesh point order */
+    PetscCheck(d->op2.nvown == phys->nown, PETSC_COMM_SELF, PETSC_ERR_PLIB, "P2 operator owns %" PetscInt_FMT " vertices, P1 %" PetscInt_FMT, d->op2.nvown, phys->nown);
+    for (PetscInt i = 0; i < phys->nown; i++) PetscCheck(d->op2.ownnat[i] == phys->ownnat[i], PETSC_COMM_SELF, PETSC_ERR_PLIB, "P1 and P2 operators order the owned vertices differently");
+    PetscCall(VecDuplicate(d->op2.mass, &d->sol2));
+  }
   if (d->ndirichlet > 0) {
     PetscInt tags[16];
     for (PetscInt i = 0; i < d->ndirichlet; i++) PetscCall(PFMeshGetBoundaryGroup(phys->mesh, d->dirichlet[i], &tags[i]));
     PetscCall(PFDarcyOpSetDirichlet(&d->op, phys->mesh, d->ndirichlet, tags, (const char *const *)d->dirichlet, d->dirval));
+    if (d->order == 2) PetscCall(PFDarcyOpSetDirichlet(&d->op2, phys->mesh, d->ndirichlet, tags, (const char *const *)d->dirichlet, d->dirval));
   }
   phys->nfields    = 2;
   phys->ninputs    = 1;
@@ -327,7 +340,14 @@ static PetscErrorCode Solve_Darcy(PFPhysics phys, PFFidelity fid, uint64_t seed,
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
-  if (fid == PF_FIDELITY_HIGH) {
+  if (fid == PF_FIDELITY_HIGH && d->order == 2) {
+    const PetscScalar *s;
+    /* the P2/Q2 solution; the state keeps its vertex dofs */
+    PetscCall(PFDarcyOpSolve(&d->op2, d->ksp, g, d->sol2, &its));
+    PetscCall(VecGetArrayRead(d->sol2, &s));
+    PetscCall(PFDarcyOpVertexValues(&d->op2, s, p));
+    PetscCall(VecRestoreArrayRead(d->sol2, &s));
+  } else if (fid == PF_FIDELITY_HIGH) {
     const PetscScalar *s;
     PetscCall(PFDarcyOpSolve(&d->op, d->ksp, g, d->sol, &its));
     PetscCall(VecGetArrayRead(d->sol, &s));
@@ -423,6 +443,7 @@ static PetscErrorCode Destroy_Darcy(PFPhysics phys)
 
   PetscFunctionBegin;
   if (d->op.dm) PetscCall(PFDarcyOpDestroy(&d->op));
+  if (d->op2.dm) PetscCall(PFDarcyOpDestroy(&d->op2));
   if (d->cop.dm) PetscCall(PFDarcyOpDestroy(&d->cop));
   PetscCall(PFMeshDestroy(&d->cmesh));
   PetscCall(KSPDestroy(&d->ksp));
@@ -430,6 +451,7 @@ static PetscErrorCode Destroy_Darcy(PFPhysics phys)
   PetscCall(KSPDestroy(&d->ksps));
   PetscCall(MatDestroy(&d->As));
   PetscCall(VecDestroy(&d->sol));
+  PetscCall(VecDestroy(&d->sol2));
   PetscCall(VecDestroy(&d->csol));
   PetscCall(VecDestroy(&d->srhs));
   PetscCall(VecDestroy(&d->ssol));

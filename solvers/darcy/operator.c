@@ -14,35 +14,46 @@ PetscErrorCode PFDarcyCornerForcing(const PetscReal x[], void *ctx, double *f)
 
 PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forcing, void *fctx, PFDarcyOp *op)
 {
-  PetscSection    lsec, gsec;
+  PetscSection    lsec, gsec, csec;
   PetscQuadrature quad;
   PetscTabulation T;
-  PetscInt        cStart, cEnd, vStart, vEnd, nq, dim = 2, nb;
+  PetscInt        cStart, cEnd, vStart, vEnd, pStart, pEnd, nq, dim = 2, nb, qorder;
   const PetscReal *qw;
   PetscReal      *v, *J, *invJ, *detJ, *grad;
   PetscInt       *ci, *cj;
   PetscScalar    *Fl;
+  Vec             cl;
+  const PetscScalar *ca;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(op, sizeof(*op)));
   op->comm = mesh->comm;
-  PetscCheck(order == 1, op->comm, PETSC_ERR_SUP, "only P1/Q1 (order 1) is implemented for the Darcy operator");
+  PetscCheck(order == 1 || order == 2, op->comm, PETSC_ERR_ARG_OUTOFRANGE, "Darcy elements of order %" PetscInt_FMT ": only 1 (P1/Q1) and 2 (P2/Q2) are implemented", order);
+  op->order = order;
   PetscCall(DMClone(mesh->dm, &op->dm));
-  /* quadrature of degree 3: exact for phi_k * grad.grad on affine cells and
-   * for bilinear quads that are parallelograms */
-  PetscCall(PetscFECreateLagrange(PETSC_COMM_SELF, dim, 1, mesh->simplex, order, 3, &op->fe));
+  /* PetscFECreateLagrange's quadrature order q means q+1 points per direction
+   * (Stroud conical on triangles, Gauss tensor on quads), exact to degree
+   * 2q+1.  phi_k grad(phi_i).grad(phi_j) has degree 3k-2 on affine triangles
+   * (4 for P2) and degree 3k per variable on parallelogram quads (6 for Q2),
+   * so q = 3 is exact for both orders there.  Order 2 takes q = 4 as margin
+   * for general quads (a rational integrand) and for the discontinuous
+   * source; order 1 keeps q = 3 so its data do not change. */
+  qorder = order == 1 ? 3 : 4;
+  PetscCall(PetscFECreateLagrange(PETSC_COMM_SELF, dim, 1, mesh->simplex, order, qorder, &op->fe));
   PetscCall(PetscObjectSetName((PetscObject)op->fe, "p"));
   PetscCall(DMSetField(op->dm, 0, NULL, (PetscObject)op->fe));
   PetscCall(DMCreateDS(op->dm));
   PetscCall(DMGetLocalSection(op->dm, &lsec));
   PetscCall(DMGetGlobalSection(op->dm, &gsec));
   PetscCall(PetscFEGetDimension(op->fe, &nb));
+  PetscCheck(nb <= PF_DARCY_MAXNB, PETSC_COMM_SELF, PETSC_ERR_PLIB, "element basis of %" PetscInt_FMT " functions exceeds PF_DARCY_MAXNB = %d", nb, PF_DARCY_MAXNB);
   op->nb = nb;
   PetscCall(PetscFEGetQuadrature(op->fe, &quad));
   PetscCall(PetscQuadratureGetData(quad, NULL, NULL, &nq, NULL, &qw));
   PetscCall(PetscFEGetCellTabulation(op->fe, 1, &T));
   PetscCall(DMPlexGetHeightStratum(op->dm, 0, &cStart, &cEnd));
   PetscCall(DMPlexGetDepthStratum(op->dm, 0, &vStart, &vEnd));
+  PetscCall(DMPlexGetChart(op->dm, &pStart, &pEnd));
   op->ncell = cEnd - cStart;
   PetscCall(DMCreateGlobalVector(op->dm, &op->mass));
   PetscCall(VecDuplicate(op->mass, &op->F));
@@ -54,26 +65,68 @@ PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forci
   PetscCall(VecCreateMPIWithArray(op->comm, 1, op->nown, PETSC_DECIDE, NULL, &op->g0));
   PetscCall(VecCreateMPIWithArray(op->comm, 1, op->nown, PETSC_DECIDE, NULL, &op->g1));
 
-  /* natural index of each owned dof: P1/Q1 dofs are the vertices */
-  PetscCall(PetscMalloc2(op->nown, &op->ownnat, 2 * op->nown, &op->owncoords));
-  {
-    Vec                cl;
-    PetscSection       csec;
-    const PetscScalar *ca;
-    PetscCall(DMGetCoordinatesLocal(op->dm, &cl));
-    PetscCall(DMGetCoordinateSection(op->dm, &csec));
-    PetscCall(VecGetArrayRead(cl, &ca));
-    for (PetscInt p = vStart; p < vEnd; p++) {
-      PetscInt goff, gdof, coff;
-      PetscCall(PetscSectionGetDof(gsec, p, &gdof));
-      PetscCall(PetscSectionGetOffset(gsec, p, &goff));
-      if (gdof <= 0) continue;
-      PetscCall(PetscSectionGetOffset(csec, p, &coff));
-      op->ownnat[goff - op->rstart]            = mesh->vnat[p - vStart];
-      op->owncoords[2 * (goff - op->rstart)]     = PetscRealPart(ca[coff]);
-      op->owncoords[2 * (goff - op->rstart) + 1] = PetscRealPart(ca[coff + 1]);
+  /* Nodes: every point carrying a dof is one node (a vertex, an edge midpoint
+   * or a Q2 cell centre), located at the average of the vertices of its
+   * closure.  Owned vertices are listed in point order, so operators of both
+   * orders on the same mesh list them identically. */
+  PetscCall(DMGetCoordinatesLocal(op->dm, &cl));
+  PetscCall(DMGetCoordinateSection(op->dm, &csec));
+  PetscCall(VecGetArrayRead(cl, &ca));
+  for (PetscInt p = pStart; p < pEnd; p++) {
+    PetscInt ldof, gdof;
+    PetscCall(PetscSectionGetDof(lsec, p, &ldof));
+    PetscCall(PetscSectionGetDof(gsec, p, &gdof));
+    if (ldof == 0) continue;
+    PetscCheck(ldof == 1, PETSC_COMM_SELF, PETSC_ERR_PLIB, "mesh point %" PetscInt_FMT " carries %" PetscInt_FMT " dofs; the Darcy operator expects one per node", p, ldof);
+    if (p >= vStart && p < vEnd) op->nvown += gdof > 0 ? 1 : 0;
+    else op->nint++;
+  }
+  PetscCall(PetscMalloc3(2 * op->nown, &op->owncoords, op->nvown, &op->vdof, op->nvown, &op->ownnat));
+  PetscCall(PetscMalloc4(op->nint, &op->intdof, op->nint, &op->intnv, 4 * op->nint, &op->intv, op->nown + 1, &op->work));
+  op->nvown = op->nint = 0;
+  for (PetscInt p = pStart; p < pEnd; p++) {
+    PetscInt  ldof, gdof, loff, goff, nv = 0, vpt[4], *closure = NULL, n;
+    PetscBool isvert = (PetscBool)(p >= vStart && p < vEnd);
+    PetscCall(PetscSectionGetDof(lsec, p, &ldof));
+    if (ldof == 0) continue;
+    PetscCall(PetscSectionGetDof(gsec, p, &gdof));
+    PetscCall(PetscSectionGetOffset(lsec, p, &loff));
+    PetscCall(PetscSectionGetOffset(gsec, p, &goff));
+    PetscCall(DMPlexGetTransitiveClosure(op->dm, p, PETSC_TRUE, &n, &closure));
+    for (PetscInt i = 0; i < 2 * n; i += 2)
+      if (closure[i] >= vStart && closure[i] < vEnd) {
+        PetscCheck(nv < 4, PETSC_COMM_SELF, PETSC_ERR_SUP, "mesh point %" PetscInt_FMT " has more than 4 vertices", p);
+        vpt[nv++] = closure[i];
+      }
+    PetscCall(DMPlexRestoreTransitiveClosure(op->dm, p, PETSC_TRUE, &n, &closure));
+    if (gdof > 0) {
+      PetscReal *x = op->owncoords + 2 * (goff - op->rstart);
+      x[0] = x[1] = 0;
+      for (PetscInt j = 0; j < nv; j++) {
+        PetscInt coff;
+        PetscCall(PetscSectionGetOffset(csec, vpt[j], &coff));
+        x[0] += PetscRealPart(ca[coff]) / nv;
+        x[1] += PetscRealPart(ca[coff + 1]) / nv;
+      }
     }
-    PetscCall(VecRestoreArrayRead(cl, &ca));
+    if (isvert) {
+      if (gdof <= 0) continue;
+      op->vdof[op->nvown]   = goff - op->rstart;
+      op->ownnat[op->nvown] = mesh->vnat[p - vStart];
+      op->nvown++;
+    } else {
+      op->intdof[op->nint] = loff;
+      op->intnv[op->nint]  = nv;
+      for (PetscInt j = 0; j < nv; j++) PetscCall(PetscSectionGetOffset(lsec, vpt[j], &op->intv[4 * op->nint + j]));
+      op->nint++;
+    }
+  }
+  PetscCall(VecRestoreArrayRead(cl, &ca));
+  /* order 1: vertex arrays ARE dof arrays (the residual and VJP of the
+   * physics take vertex arrays as dof arrays) */
+  if (order == 1) {
+    PetscCheck(op->nvown == op->nown, PETSC_COMM_SELF, PETSC_ERR_PLIB, "P1/Q1 operator: %" PetscInt_FMT " owned vertices but %" PetscInt_FMT " owned dofs", op->nvown, op->nown);
+    for (PetscInt i = 0; i < op->nvown; i++) PetscCheck(op->vdof[i] == i, PETSC_COMM_SELF, PETSC_ERR_PLIB, "P1/Q1 operator: the dofs are not numbered in vertex order");
   }
 
   PetscCall(PetscMalloc3(op->ncell * nb, &op->cidx, op->ncell * nb * nb * nb, &op->B, op->ncell * nb * nb, &op->Me));
@@ -167,7 +220,8 @@ PetscErrorCode PFDarcyOpDestroy(PFDarcyOp *op)
   PetscFunctionBegin;
   PetscCall(PetscFree3(op->cidx, op->B, op->Me));
   PetscCall(PetscFree(op->coo));
-  PetscCall(PetscFree2(op->ownnat, op->owncoords));
+  PetscCall(PetscFree3(op->owncoords, op->vdof, op->ownnat));
+  PetscCall(PetscFree4(op->intdof, op->intnv, op->intv, op->work));
   PetscCall(VecDestroy(&op->mass));
   PetscCall(VecDestroy(&op->F));
   PetscCall(VecDestroy(&op->Fraw));
@@ -214,6 +268,44 @@ PetscErrorCode PFDarcyOpLocalK(PFDarcyOp *op, const PetscScalar *g, Vec Kloc)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFDarcyOpVertexLocalK(PFDarcyOp *op, const PetscScalar *gv, Vec Kloc)
+{
+  PetscScalar *K;
+
+  PetscFunctionBegin;
+  if (op->order == 1) {
+    PetscCall(PFDarcyOpLocalK(op, gv, Kloc));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  /* The physics knows log K only at the vertices.  The other nodes take the
+   * P1/Q1 interpolant g_h of those values (edge midpoint: the mean of its 2
+   * vertices; Q2 cell centre: the mean of its 4, the bilinear value there),
+   * then K = exp(g_h) at every node.  So K_h is the P2/Q2 interpolant of
+   * exp(g_h): positive, equal to the P1/Q1 operator's K at the vertices, and
+   * no new information is invented between them. */
+  PetscCall(PetscArrayzero(op->work, op->nown));
+  for (PetscInt i = 0; i < op->nvown; i++) op->work[op->vdof[i]] = gv[i];
+  PetscCall(ToLocal(op, op->work, Kloc));
+  PetscCall(VecGetArray(Kloc, &K));
+  /* every vertex of a local edge or cell is local (overlap-0 closures), so
+   * the ghosted vertex values suffice: no second communication */
+  for (PetscInt s = 0; s < op->nint; s++) {
+    PetscScalar sum = 0;
+    for (PetscInt j = 0; j < op->intnv[s]; j++) sum += K[op->intv[4 * s + j]];
+    K[op->intdof[s]] = sum / op->intnv[s];
+  }
+  PetscCall(VecRestoreArray(Kloc, &K));
+  PetscCall(VecExp(Kloc));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpVertexValues(PFDarcyOp *op, const PetscScalar *dofs, PetscScalar *vert)
+{
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < op->nvown; i++) vert[i] = dofs[op->vdof[i]];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFDarcyOpAssemble(PFDarcyOp *op, const PetscScalar *Kl)
 {
   const PetscInt nb = op->nb;
@@ -249,7 +341,7 @@ PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const Pets
   for (PetscInt c = 0; c < op->ncell; c++) {
     const PetscInt  *idx = op->cidx + c * nb;
     const PetscReal *Bc  = op->B + c * nb * nb * nb;
-    PetscScalar      Ae[64], pe[4];
+    PetscScalar      Ae[PF_DARCY_MAXNB * PF_DARCY_MAXNB], pe[PF_DARCY_MAXNB];
     for (PetscInt ij = 0; ij < nb * nb; ij++) Ae[ij] = 0;
     for (PetscInt k = 0; k < nb; k++)
       for (PetscInt ij = 0; ij < nb * nb; ij++) Ae[ij] += Kl[idx[k]] * Bc[k * nb * nb + ij];
@@ -305,7 +397,7 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
   for (PetscInt c = 0; c < op->ncell; c++) {
     const PetscInt  *idx = op->cidx + c * nb;
     const PetscReal *Bc  = op->B + c * nb * nb * nb;
-    PetscScalar      pe[4], ve[4];
+    PetscScalar      pe[PF_DARCY_MAXNB], ve[PF_DARCY_MAXNB];
     for (PetscInt j = 0; j < nb; j++) {
       pe[j] = pl[idx[j]];
       ve[j] = vl[idx[j]];
@@ -341,7 +433,7 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
 PetscErrorCode PFDarcyOpGatherNatural(PFDarcyOp *op, PetscInt nvert, const PetscScalar *own, double *natural)
 {
   PetscFunctionBegin;
-  PetscCall(PFGatherNatural(op->comm, op->nown, op->ownnat, nvert, own, natural));
+  PetscCall(PFGatherNatural(op->comm, op->nvown, op->ownnat, nvert, own, natural));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -350,14 +442,12 @@ PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags,
   DMLabel      label;
   PetscSection gsec;
   PetscBool   *mark;
-  PetscInt     vStart, vEnd;
 
   PetscFunctionBegin;
   if (ntags == 0) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DMGetLabel(op->dm, "Face Sets", &label));
   PetscCheck(label, op->comm, PETSC_ERR_ARG_WRONG, "mesh '%s' has no boundary groups (no \"Face Sets\" label): it cannot take -darcy_dirichlet", mesh->source);
   PetscCall(DMGetGlobalSection(op->dm, &gsec));
-  PetscCall(DMPlexGetDepthStratum(op->dm, 0, &vStart, &vEnd));
   PetscCall(PetscCalloc1(op->nown, &mark));
   for (PetscInt t = 0; t < ntags; t++) {
     IS              is;
@@ -370,12 +460,13 @@ PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags,
       for (PetscInt f = 0; f < nf; f++) {
         PetscInt *closure = NULL, n;
         PetscCall(DMPlexGetTransitiveClosure(op->dm, faces[f], PETSC_TRUE, &n, &closure));
+        /* the closure of a boundary edge is the edge and its 2 vertices:
+         * every owned dof there (P2/Q2: the edge midpoint too) is fixed */
         for (PetscInt i = 0; i < 2 * n; i += 2) {
-          PetscInt pt = closure[i], gdof, goff;
-          if (pt < vStart || pt >= vEnd) continue;
-          PetscCall(PetscSectionGetDof(gsec, pt, &gdof));
-          PetscCall(PetscSectionGetOffset(gsec, pt, &goff));
-          if (gdof > 0) mark[goff - op->rstart] = PETSC_TRUE;
+          PetscInt gdof, goff;
+          PetscCall(PetscSectionGetDof(gsec, closure[i], &gdof));
+          PetscCall(PetscSectionGetOffset(gsec, closure[i], &goff));
+          for (PetscInt k = 0; k < gdof; k++) mark[goff - op->rstart + k] = PETSC_TRUE;
         }
         PetscCall(DMPlexRestoreTransitiveClosure(op->dm, faces[f], PETSC_TRUE, &n, &closure));
       }
@@ -401,16 +492,15 @@ PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *g, Vec sol, PetscInt *its)
+PetscErrorCode PFDarcyOpSolveK(PFDarcyOp *op, KSP ksp, Vec Kloc, Vec sol, PetscInt *its)
 {
   KSPConvergedReason reason;
   const PetscScalar *Kl;
 
   PetscFunctionBegin;
-  PetscCall(PFDarcyOpLocalK(op, g, op->l0));
-  PetscCall(VecGetArrayRead(op->l0, &Kl));
+  PetscCall(VecGetArrayRead(Kloc, &Kl));
   PetscCall(PFDarcyOpAssemble(op, Kl));
-  PetscCall(VecRestoreArrayRead(op->l0, &Kl));
+  PetscCall(VecRestoreArrayRead(Kloc, &Kl));
   PetscCall(VecCopy(op->F, op->b));
   if (op->ndir_global) {
     /* symmetric elimination keeps CG applicable; b is corrected for the
@@ -434,11 +524,20 @@ PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *g, Vec 
   PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field, or try -darcy_ksp_type gmres or a looser -darcy_ksp_rtol", KSPConvergedReasons[reason]);
   PetscCall(KSPGetIterationNumber(ksp, its));
   if (!op->ndir_global) {
-    /* pure Neumann: fix the constant by zero mean w.r.t. the lumped mass */
+    /* pure Neumann: fix the constant by zero mean, sum_i p_i int phi_i =
+     * int p_h (order 1: the lumped-mass mean) */
     PetscScalar mp, msum;
     PetscCall(VecDot(sol, op->mass, &mp));
     PetscCall(VecSum(op->mass, &msum));
     PetscCall(VecShift(sol, -mp / msum));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *gv, Vec sol, PetscInt *its)
+{
+  PetscFunctionBegin;
+  PetscCall(PFDarcyOpVertexLocalK(op, gv, op->l0));
+  PetscCall(PFDarcyOpSolveK(op, ksp, op->l0, sol, its));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
