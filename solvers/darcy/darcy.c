@@ -433,6 +433,7 @@ static PetscErrorCode View_Darcy(PFPhysics phys, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPrintf(viewer, "Darcy: %s%" PetscInt_FMT " elements, source +-%g on corner squares of side %g, log K: %s (correlation length %g, std %g", phys->mesh && phys->mesh->simplex ? "P" : "Q", d->order, d->fval, d->corner, DarcyFields[d->field], d->ell, d->sigma));
   if (d->field == DARCY_FIELD_KL) PetscCall(PetscViewerASCIIPrintf(viewer, ", %" PetscInt_FMT " KL terms", d->kl_terms));
   PetscCall(PetscViewerASCIIPrintf(viewer, ")\n"));
+  if (d->order == 2) PetscCall(PetscViewerASCIIPrintf(viewer, "fields at the vertices (the P2 vertex dofs); residual and VJP by the %s1 vertex operator\n", phys->mesh && phys->mesh->simplex ? "P" : "Q"));
   if (d->nsolve) PetscCall(PetscViewerASCIIPrintf(viewer, "%" PetscInt_FMT " solves, %.1f Krylov iterations on average\n", d->nsolve, (double)d->its_total / (double)d->nsolve));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

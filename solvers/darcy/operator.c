@@ -499,6 +499,17 @@ PetscErrorCode PFDarcyOpSolveK(PFDarcyOp *op, KSP ksp, Vec Kloc, Vec sol, PetscI
 
   PetscFunctionBegin;
   PetscCall(VecGetArrayRead(Kloc, &Kl));
+  { /* DEBUG */
+    PetscTabulation T; PetscQuadrature quad; PetscInt nq; double kmin = 1e300, rmin = 1e300; PetscInt nneg = 0;
+    PetscCall(PetscFEGetCellTabulation(op->fe, 1, &T));
+    PetscCall(PetscFEGetQuadrature(op->fe, &quad));
+    PetscCall(PetscQuadratureGetData(quad, NULL, NULL, &nq, NULL, NULL));
+    for (PetscInt c = 0; c < op->ncell; c++) { double cmin = 1e300, nmin = 1e300;
+      for (PetscInt k = 0; k < op->nb; k++) nmin = PetscMin(nmin, Kl[op->cidx[c*op->nb+k]]);
+      for (PetscInt q = 0; q < nq; q++) { double kq = 0; for (PetscInt k = 0; k < op->nb; k++) kq += Kl[op->cidx[c*op->nb+k]] * T->T[0][q*op->nb+k]; cmin = PetscMin(cmin, kq);}
+      if (cmin <= 0) { nneg++; for (PetscInt k = 0; k < op->nb; k++) { PetscInt d = op->cidx[c*op->nb+k]; PetscPrintf(PETSC_COMM_SELF, "  cell %d node %d dof %d (%g,%g) K %g log %g\n", (int)c, (int)k, (int)d, op->owncoords[2*d], op->owncoords[2*d+1], Kl[d], log(Kl[d])); } } kmin = PetscMin(kmin, cmin); rmin = PetscMin(rmin, cmin/nmin); }
+    PetscCall(PetscPrintf(PETSC_COMM_SELF, "DEBUG min K_h at quad points %g, min ratio to the cell's min nodal K %g, cells with K_h<=0: %d of %d\n", kmin, rmin, (int)nneg, (int)op->ncell));
+  }
   PetscCall(PFDarcyOpAssemble(op, Kl));
   PetscCall(VecRestoreArrayRead(Kloc, &Kl));
   PetscCall(VecCopy(op->F, op->b));

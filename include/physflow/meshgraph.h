@@ -1,0 +1,61 @@
+#pragma once
+/* PFMeshGraph: the fixed sparse mesh operators of the mesh network on a
+ * distributed mesh, with float halo exchange through a PetscSF.
+ *
+ * Vertex features live on the rank's OWNED vertices (the same order as the
+ * PFPhysics field arrays: the P1/Q1 global vector order), as rows of F
+ * contiguous values ([nown][F], F = batch x channels).  An operator
+ *     Y = M_L^{-1} sum_cells E_cell X          (E: element matrices)
+ * is applied the libCEED way: broadcast owned rows to the local (owned +
+ * ghost) vertices, multiply by the locally assembled matrix of the rank's
+ * cells (CSR, rows and columns local), sum the ghost rows back to their
+ * owners (SF reduce), scale by the inverse lumped mass.  Its transpose runs
+ * the same steps backwards.  Operators (dimensionless: scaled by the mean
+ * cell size h):
+ *   PF_MESHOP_DX, PF_MESHOP_DY   h M_L^{-1} int phi_i d(phi_j)/dx, /dy
+ *   PF_MESHOP_LAP                h^2 M_L^{-1} (-int grad phi_i . grad phi_j)
+ *   PF_MESHOP_AVG                M_L^{-1} M (consistent-mass smoothing)    */
+#include <physflow/mesh.h>
+#include <physflow/real.h>
+
+typedef enum {
+  PF_MESHOP_DX  = 0,
+  PF_MESHOP_DY  = 1,
+  PF_MESHOP_LAP = 2,
+  PF_MESHOP_AVG = 3,
+  PF_MESHOP_N   = 4
+} PFMeshOpKind;
+
+typedef struct {
+  PetscInt *rowptr, *col; /* local CSR */
+  pfreal   *val;
+} PFLocalCSR;
+
+typedef struct _p_PFMeshGraph *PFMeshGraph;
+struct _p_PFMeshGraph {
+  MPI_Comm   comm;
+  DM         dm;           /* P1/Q1 clone of the mesh DM (for the section SF) */
+  PetscSF    sf;           /* roots: owned vertices; leaves: local vertices */
+  PetscInt   nown, nloc;
+  PetscInt  *ownnat;       /* natural index of each owned vertex */
+  PetscInt  *loc2own;      /* owned index of a local vertex, or -1 (ghost) */
+  pfreal    *minv;         /* inverse lumped mass of owned vertices */
+  double     h;            /* mean cell size */
+  PFLocalCSR op[PF_MESHOP_N];
+  /* work: local rows for the largest F seen */
+  /* SFs moving rows of F values (MPI reductions need builtin types, so a row
+   * is F leaves, not one derived-type unit); cached by F */
+  PetscInt nwide, wideF[8];
+  PetscSF  wide[8];
+  size_t  nwork, nwown;
+  pfreal *wloc, *wloc2, *wown;
+};
+
+PETSC_EXTERN PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *g);
+PETSC_EXTERN PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g);
+/* Y[nown][nk*F] = the nk operators kinds[] applied to X[nown][F]
+ * (operator k's result in columns k*F..k*F+F-1 of each row).  Collective. */
+PETSC_EXTERN PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *X, pfreal *Y);
+/* dX[nown][F] (+)= sum_k A_k^T dY_k, the adjoint of PFMeshGraphApply;
+ * beta = 0 overwrites dX, 1 accumulates. Collective. */
+PETSC_EXTERN PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *dY, pfreal beta, pfreal *dX);

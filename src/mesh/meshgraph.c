@@ -1,0 +1,297 @@
+#include <petscsf.h>
+#include <physflow/meshgraph.h>
+
+typedef struct {
+  PetscInt r, c;
+  double   v;
+} Triplet;
+
+static int CompareTriplet(const void *a, const void *b)
+{
+  const Triplet *x = (const Triplet *)a, *y = (const Triplet *)b;
+  if (x->r != y->r) return x->r < y->r ? -1 : 1;
+  if (x->c != y->c) return x->c < y->c ? -1 : 1;
+  return 0;
+}
+
+/* COO -> CSR over nloc rows, summing duplicates */
+static PetscErrorCode BuildCSR(PetscInt nloc, PetscInt n, Triplet *t, double scale, PFLocalCSR *A)
+{
+  PetscInt nz = 0;
+
+  PetscFunctionBegin;
+  qsort(t, (size_t)n, sizeof(Triplet), CompareTriplet);
+  PetscCall(PetscCalloc1(nloc + 1, &A->rowptr));
+  PetscCall(PetscMalloc2(n + 1, &A->col, n + 1, &A->val));
+  for (PetscInt i = 0; i < n; i++) {
+    if (nz > 0 && A->col[nz - 1] == t[i].c && i > 0 && t[i - 1].r == t[i].r) {
+      A->val[nz - 1] += (pfreal)(scale * t[i].v);
+      continue;
+    }
+    A->col[nz]   = t[i].c;
+    A->val[nz++] = (pfreal)(scale * t[i].v);
+    A->rowptr[t[i].r + 1]++;
+  }
+  for (PetscInt r = 0; r < nloc; r++) A->rowptr[r + 1] += A->rowptr[r];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *graph)
+{
+  PFMeshGraph     g;
+  PetscFE         fe;
+  PetscSection    lsec, gsec;
+  PetscQuadrature quad;
+  PetscTabulation T;
+  const PetscReal *qw;
+  PetscInt        nq, nb, dim = 2, cStart, cEnd, vStart, vEnd, rstart, ncell, nt = 0;
+  PetscReal      *v, *J, *invJ, *detJ, *grad;
+  Triplet        *tri[PF_MESHOP_N];
+  double         *mloc, *mown, area = 0, garea;
+  PetscInt        gcells;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&g));
+  g->comm = mesh->comm;
+  PetscCall(DMClone(mesh->dm, &g->dm));
+  PetscCall(PetscFECreateLagrange(PETSC_COMM_SELF, dim, 1, mesh->simplex, 1, 2, &fe));
+  PetscCall(DMSetField(g->dm, 0, NULL, (PetscObject)fe));
+  PetscCall(DMCreateDS(g->dm));
+  PetscCall(DMGetLocalSection(g->dm, &lsec));
+  PetscCall(DMGetGlobalSection(g->dm, &gsec));
+  PetscCall(DMGetSectionSF(g->dm, &g->sf));
+  PetscCall(PetscObjectReference((PetscObject)g->sf));
+  PetscCall(PetscSectionGetStorageSize(lsec, &g->nloc));
+  PetscCall(PetscSectionGetConstrainedStorageSize(gsec, &g->nown));
+  PetscCallMPI(MPI_Scan(&g->nown, &rstart, 1, MPIU_INT, MPI_SUM, g->comm));
+  rstart -= g->nown;
+  PetscCall(DMPlexGetDepthStratum(g->dm, 0, &vStart, &vEnd));
+  PetscCall(PetscMalloc3(g->nown, &g->ownnat, g->nloc, &g->loc2own, g->nown, &g->minv));
+  for (PetscInt p = vStart; p < vEnd; p++) {
+    PetscInt loff, goff, gdof;
+    PetscCall(PetscSectionGetOffset(lsec, p, &loff));
+    PetscCall(PetscSectionGetDof(gsec, p, &gdof));
+    PetscCall(PetscSectionGetOffset(gsec, p, &goff));
+    g->loc2own[loff] = gdof > 0 ? goff - rstart : -1;
+    if (gdof > 0) g->ownnat[goff - rstart] = mesh->vnat[p - vStart];
+  }
+  /* element matrices of the local cells, as local triplets */
+  PetscCall(PetscFEGetDimension(fe, &nb));
+  PetscCall(PetscFEGetQuadrature(fe, &quad));
+  PetscCall(PetscQuadratureGetData(quad, NULL, NULL, &nq, NULL, &qw));
+  PetscCall(PetscFEGetCellTabulation(fe, 1, &T));
+  PetscCall(DMPlexGetHeightStratum(g->dm, 0, &cStart, &cEnd));
+  ncell = cEnd - cStart;
+  for (int k = 0; k < PF_MESHOP_N; k++) PetscCall(PetscMalloc1(ncell * nb * nb + 1, &tri[k]));
+  PetscCall(PetscCalloc1(g->nloc, &mloc));
+  PetscCall(PetscCalloc1(g->nown, &mown));
+  PetscCall(PetscMalloc5(nq * dim, &v, nq * dim * dim, &J, nq * dim * dim, &invJ, nq, &detJ, nb * dim, &grad));
+  for (PetscInt c = cStart; c < cEnd; c++) {
+    PetscInt n, *idx;
+    double   E[PF_MESHOP_N][16];
+    PetscCall(DMPlexGetClosureIndices(g->dm, lsec, lsec, c, PETSC_TRUE, &n, &idx, NULL, NULL));
+    PetscCall(DMPlexComputeCellGeometryFEM(g->dm, c, quad, v, J, invJ, detJ));
+    PetscCall(PetscArrayzero(&E[0][0], PF_MESHOP_N * 16));
+    for (PetscInt q = 0; q < nq; q++) {
+      const PetscReal *phi = T->T[0] + q * nb, *dref = T->T[1] + q * nb * dim, *iJ = invJ + q * dim * dim;
+      double           wq  = qw[q] * detJ[q];
+      for (PetscInt b = 0; b < nb; b++)
+        for (PetscInt d = 0; d < dim; d++) {
+          grad[b * dim + d] = 0;
+          for (PetscInt e = 0; e < dim; e++) grad[b * dim + d] += dref[b * dim + e] * iJ[e * dim + d];
+        }
+      for (PetscInt i = 0; i < nb; i++) {
+        mloc[idx[i]] += wq * phi[i];
+        area += wq * phi[i];
+        for (PetscInt j = 0; j < nb; j++) {
+          E[PF_MESHOP_DX][i * nb + j] += wq * phi[i] * grad[j * dim];
+          E[PF_MESHOP_DY][i * nb + j] += wq * phi[i] * grad[j * dim + 1];
+          E[PF_MESHOP_LAP][i * nb + j] += wq * (grad[i * dim] * grad[j * dim] + grad[i * dim + 1] * grad[j * dim + 1]);
+          E[PF_MESHOP_AVG][i * nb + j] += wq * phi[i] * phi[j];
+        }
+      }
+    }
+    for (int k = 0; k < PF_MESHOP_N; k++)
+      for (PetscInt i = 0; i < nb; i++)
+        for (PetscInt j = 0; j < nb; j++) {
+          tri[k][nt + i * nb + j].r = idx[i];
+          tri[k][nt + i * nb + j].c = idx[j];
+          tri[k][nt + i * nb + j].v = E[k][i * nb + j];
+        }
+    nt += nb * nb;
+    PetscCall(DMPlexRestoreClosureIndices(g->dm, lsec, lsec, c, PETSC_TRUE, &n, &idx, NULL, NULL));
+  }
+  /* lumped mass: sum the local contributions on the owners */
+  PetscCall(PetscSFReduceBegin(g->sf, MPI_DOUBLE, mloc, mown, MPI_SUM));
+  PetscCall(PetscSFReduceEnd(g->sf, MPI_DOUBLE, mloc, mown, MPI_SUM));
+  for (PetscInt i = 0; i < g->nown; i++) g->minv[i] = (pfreal)(1.0 / mown[i]);
+  PetscCallMPI(MPI_Allreduce(&area, &garea, 1, MPI_DOUBLE, MPI_SUM, g->comm));
+  PetscCallMPI(MPI_Allreduce(&ncell, &gcells, 1, MPIU_INT, MPI_SUM, g->comm));
+  g->h = sqrt(garea / (double)gcells);
+  /* dimensionless operators: derivatives times h, the Laplacian times h^2
+   * (and negated: -int grad.grad is the weak Laplacian) */
+  PetscCall(BuildCSR(g->nloc, nt, tri[PF_MESHOP_DX], g->h, &g->op[PF_MESHOP_DX]));
+  PetscCall(BuildCSR(g->nloc, nt, tri[PF_MESHOP_DY], g->h, &g->op[PF_MESHOP_DY]));
+  PetscCall(BuildCSR(g->nloc, nt, tri[PF_MESHOP_LAP], -g->h * g->h, &g->op[PF_MESHOP_LAP]));
+  PetscCall(BuildCSR(g->nloc, nt, tri[PF_MESHOP_AVG], 1.0, &g->op[PF_MESHOP_AVG]));
+  for (int k = 0; k < PF_MESHOP_N; k++) PetscCall(PetscFree(tri[k]));
+  PetscCall(PetscFree(mloc));
+  PetscCall(PetscFree(mown));
+  PetscCall(PetscFree5(v, J, invJ, detJ, grad));
+  PetscCall(PetscFEDestroy(&fe));
+  *graph = g;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g)
+{
+  PetscFunctionBegin;
+  if (!*g) PetscFunctionReturn(PETSC_SUCCESS);
+  for (int k = 0; k < PF_MESHOP_N; k++) {
+    PetscCall(PetscFree((*g)->op[k].rowptr));
+    PetscCall(PetscFree2((*g)->op[k].col, (*g)->op[k].val));
+  }
+  PetscCall(PetscFree3((*g)->ownnat, (*g)->loc2own, (*g)->minv));
+  PetscCall(PetscFree((*g)->wloc));
+  PetscCall(PetscFree((*g)->wloc2));
+  PetscCall(PetscFree((*g)->wown));
+  PetscCall(PetscSFDestroy(&(*g)->sf));
+  for (PetscInt i = 0; i < (*g)->nwide; i++) PetscCall(PetscSFDestroy(&(*g)->wide[i]));
+  PetscCall(DMDestroy(&(*g)->dm));
+  PetscCall(PetscFree(*g));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* work buffers grow to the largest request and are then reused */
+static PetscErrorCode EnsureWork(PFMeshGraph g, size_t n)
+{
+  PetscFunctionBegin;
+  if (n <= g->nwork) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree(g->wloc));
+  PetscCall(PetscFree(g->wloc2));
+  PetscCall(PetscMalloc1(n, &g->wloc));
+  PetscCall(PetscMalloc1(n, &g->wloc2));
+  g->nwork = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The vertex SF widened to F values per vertex: leaf l*F+f <- root r*F+f */
+static PetscErrorCode WideSF(PFMeshGraph g, PetscInt F, PetscSF *wsf)
+{
+  PetscInt           nroots, nleaves;
+  const PetscInt    *ilocal;
+  const PetscSFNode *iremote;
+  PetscInt          *wl;
+  PetscSFNode       *wr;
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < g->nwide; i++)
+    if (g->wideF[i] == F) {
+      *wsf = g->wide[i];
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  PetscCall(PetscSFGetGraph(g->sf, &nroots, &nleaves, &ilocal, &iremote));
+  PetscCall(PetscMalloc1(nleaves * F, &wl));
+  PetscCall(PetscMalloc1(nleaves * F, &wr));
+  for (PetscInt l = 0; l < nleaves; l++)
+    for (PetscInt f = 0; f < F; f++) {
+      wl[l * F + f]       = (ilocal ? ilocal[l] : l) * F + f;
+      wr[l * F + f].rank  = iremote[l].rank;
+      wr[l * F + f].index = iremote[l].index * F + f;
+    }
+  if (g->nwide == 8) { /* keep the cache small: drop the oldest */
+    PetscCall(PetscSFDestroy(&g->wide[0]));
+    for (int i = 1; i < 8; i++) {
+      g->wide[i - 1]  = g->wide[i];
+      g->wideF[i - 1] = g->wideF[i];
+    }
+    g->nwide--;
+  }
+  PetscCall(PetscSFCreate(g->comm, &g->wide[g->nwide]));
+  PetscCall(PetscSFSetGraph(g->wide[g->nwide], nroots * F, nleaves * F, wl, PETSC_OWN_POINTER, wr, PETSC_OWN_POINTER));
+  PetscCall(PetscSFSetUp(g->wide[g->nwide]));
+  g->wideF[g->nwide] = F;
+  *wsf               = g->wide[g->nwide++];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *X, pfreal *Y)
+{
+  PetscSF      tin, tout;
+  const size_t W = (size_t)nk * (size_t)F;
+
+  PetscFunctionBegin;
+  PetscCall(EnsureWork(g, (size_t)g->nloc * PetscMax(W, (size_t)F)));
+  PetscCall(WideSF(g, F, &tin));
+  PetscCall(WideSF(g, (PetscInt)W, &tout));
+  /* halo: owned rows to every local copy */
+  PetscCall(PetscSFBcastBegin(tin, MPIU_PFREAL, X, g->wloc, MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(tin, MPIU_PFREAL, X, g->wloc, MPI_REPLACE));
+  /* local products of the rank's cells */
+  for (PetscInt r = 0; r < g->nloc; r++) {
+    pfreal *y = g->wloc2 + (size_t)r * W;
+    for (size_t i = 0; i < W; i++) y[i] = 0;
+    for (PetscInt k = 0; k < nk; k++) {
+      const PFLocalCSR *A  = &g->op[kinds[k]];
+      pfreal           *yk = y + (size_t)k * F;
+      for (PetscInt z = A->rowptr[r]; z < A->rowptr[r + 1]; z++) {
+        const pfreal  a = A->val[z];
+        const pfreal *x = g->wloc + (size_t)A->col[z] * F;
+        for (PetscInt f = 0; f < F; f++) yk[f] += a * x[f];
+      }
+    }
+  }
+  /* ghost rows are partial sums: add them into their owners */
+  for (size_t i = 0; i < (size_t)g->nown * W; i++) Y[i] = 0;
+  PetscCall(PetscSFReduceBegin(tout, MPIU_PFREAL, g->wloc2, Y, MPI_SUM));
+  PetscCall(PetscSFReduceEnd(tout, MPIU_PFREAL, g->wloc2, Y, MPI_SUM));
+  for (PetscInt i = 0; i < g->nown; i++) {
+    pfreal *y = Y + (size_t)i * W;
+    for (size_t j = 0; j < W; j++) y[j] *= g->minv[i];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *dY, pfreal beta, pfreal *dX)
+{
+  PetscSF      tin, tout;
+  const size_t W = (size_t)nk * (size_t)F;
+  pfreal      *Z;
+
+  PetscFunctionBegin;
+  PetscCall(EnsureWork(g, (size_t)g->nloc * PetscMax(W, (size_t)F)));
+  PetscCall(WideSF(g, (PetscInt)W, &tin));
+  PetscCall(WideSF(g, F, &tout));
+  /* transpose of the scaling: M_L^{-1} dY, then to every local copy */
+  if ((size_t)g->nown * W + 1 > g->nwown) {
+    PetscCall(PetscFree(g->wown));
+    PetscCall(PetscMalloc1((size_t)g->nown * W + 1, &g->wown));
+    g->nwown = (size_t)g->nown * W + 1;
+  }
+  Z = g->wown;
+  for (PetscInt i = 0; i < g->nown; i++)
+    for (size_t j = 0; j < W; j++) Z[(size_t)i * W + j] = g->minv[i] * dY[(size_t)i * W + j];
+  PetscCall(PetscSFBcastBegin(tin, MPIU_PFREAL, Z, g->wloc2, MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(tin, MPIU_PFREAL, Z, g->wloc2, MPI_REPLACE));
+  for (size_t i = 0; i < (size_t)g->nloc * F; i++) g->wloc[i] = 0;
+  for (PetscInt r = 0; r < g->nloc; r++) {
+    const pfreal *z = g->wloc2 + (size_t)r * W;
+    for (PetscInt k = 0; k < nk; k++) {
+      const PFLocalCSR *A  = &g->op[kinds[k]];
+      const pfreal     *zk = z + (size_t)k * F;
+      for (PetscInt q = A->rowptr[r]; q < A->rowptr[r + 1]; q++) {
+        const pfreal a = A->val[q];
+        pfreal      *x = g->wloc + (size_t)A->col[q] * F;
+        for (PetscInt f = 0; f < F; f++) x[f] += a * zk[f];
+      }
+    }
+  }
+  /* the reduce adds into dX: start from zero unless accumulating */
+  if (beta == 0)
+    for (size_t i = 0; i < (size_t)g->nown * F; i++) dX[i] = 0;
+  else if (beta != 1)
+    for (size_t i = 0; i < (size_t)g->nown * F; i++) dX[i] *= beta;
+  PetscCall(PetscSFReduceBegin(tout, MPIU_PFREAL, g->wloc, dX, MPI_SUM));
+  PetscCall(PetscSFReduceEnd(tout, MPIU_PFREAL, g->wloc, dX, MPI_SUM));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
