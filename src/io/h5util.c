@@ -311,16 +311,26 @@ PetscErrorCode PFH5HasDataset(hid_t fid, const char name[], PetscBool *has)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFH5GetDims(hid_t fid, const char path[], const char name[], int rank, hsize_t dims[])
+/* open a dataset that must exist, and its dataspace */
+static PetscErrorCode OpenDataset(hid_t fid, const char path[], const char name[], hid_t *dset, hid_t *space)
 {
   PetscBool has;
-  hid_t     dset, space;
 
   PetscFunctionBegin;
   PetscCall(PFH5HasDataset(fid, name, &has));
   PetscCheck(has, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no dataset '%s'", path, name);
-  dset  = H5Dopen2(fid, name, H5P_DEFAULT);
-  space = H5Dget_space(dset);
+  *dset  = H5Dopen2(fid, name, H5P_DEFAULT);
+  *space = H5Dget_space(*dset);
+  PetscCheck(*dset >= 0 && *space >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "'%s': cannot open dataset '%s' (corrupt file?)", path, name);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFH5GetDims(hid_t fid, const char path[], const char name[], int rank, hsize_t dims[])
+{
+  hid_t dset, space;
+
+  PetscFunctionBegin;
+  PetscCall(OpenDataset(fid, path, name, &dset, &space));
   int r = H5Sget_simple_extent_ndims(space);
   PetscCheck(r == rank, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': dataset '%s' has rank %d, expected %d", path, name, r, rank);
   H5Sget_simple_extent_dims(space, dims, NULL);
@@ -331,14 +341,10 @@ PetscErrorCode PFH5GetDims(hid_t fid, const char path[], const char name[], int 
 
 PetscErrorCode PFH5ReadArray(hid_t fid, const char path[], const char name[], hid_t memtype, size_t count, void *data)
 {
-  PetscBool has;
-  hid_t     dset, space;
+  hid_t dset, space;
 
   PetscFunctionBegin;
-  PetscCall(PFH5HasDataset(fid, name, &has));
-  PetscCheck(has, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no dataset '%s'", path, name);
-  dset  = H5Dopen2(fid, name, H5P_DEFAULT);
-  space = H5Dget_space(dset);
+  PetscCall(OpenDataset(fid, path, name, &dset, &space));
   hssize_t n = H5Sget_simple_extent_npoints(space);
   PetscCheck((size_t)n == count, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': dataset '%s' has %lld values, expected %zu", path, name, (long long)n, count);
   PetscCheck(H5Dread(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "'%s': cannot read dataset '%s' (corrupt file?)", path, name);
