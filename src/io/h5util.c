@@ -327,7 +327,7 @@ static PetscErrorCode OpenDataset(hid_t fid, const char path[], const char name[
 
 PetscErrorCode PFH5GetDims(hid_t fid, const char path[], const char name[], int rank, hsize_t dims[])
 {
-  hid_t dset, space;
+  hid_t dset = -1, space = -1;
 
   PetscFunctionBegin;
   PetscCall(OpenDataset(fid, path, name, &dset, &space));
@@ -341,7 +341,7 @@ PetscErrorCode PFH5GetDims(hid_t fid, const char path[], const char name[], int 
 
 PetscErrorCode PFH5ReadArray(hid_t fid, const char path[], const char name[], hid_t memtype, size_t count, void *data)
 {
-  hid_t dset, space;
+  hid_t dset = -1, space = -1;
 
   PetscFunctionBegin;
   PetscCall(OpenDataset(fid, path, name, &dset, &space));
