@@ -1,0 +1,33 @@
+#pragma once
+/* The mesh convolution of the mesh network (models/meshunet):
+ *
+ *   Y = sum_k (A_k X) W_k + b,   A_0 = I, A_1.. = fixed FE mesh operators
+ *
+ * on vertex-major features X [nown][B][Cin] (a row of B*Cin values per owned
+ * vertex, so one halo exchange moves every sample and channel of a vertex).
+ * The operator outputs are concatenated per (vertex, sample) into
+ * Z [nown*B][nk*Cin], so the channel mixing is ONE GEMM with M = nown*B:
+ * the samples of a batch fill the GEMM's M dimension, and the GEMM, not the
+ * memory-bound sparse products, dominates the cost for realistic widths. */
+#include <physflow/meshgraph.h>
+#include <physflow/nn.h>
+
+#define PF_MESHCONV_MAXOPS 4
+
+typedef struct {
+  PFMeshGraph  g;
+  PetscInt     Cin, Cout;
+  PetscInt     ng;                      /* graph operators besides the identity */
+  PFMeshOpKind kinds[PF_MESHCONV_MAXOPS];
+  pfreal      *W, *b, *dW, *db;         /* views into the network buffers: W [(1+ng)*Cin][Cout] */
+  pfreal      *Z;                       /* saved for the backward: [nown*B][(1+ng)*Cin] */
+  pfreal      *tmp;                     /* [nown][ng][B*Cin] */
+} PFMeshConv;
+
+PETSC_EXTERN PetscInt       PFMeshConvNumParams(const PFMeshConv *c);
+PETSC_EXTERN void           PFMeshConvBindParams(PFMeshConv *c, pfreal *params, pfreal *grads);
+PETSC_EXTERN size_t         PFMeshConvWorkspaceSize(const PFMeshConv *c, PetscInt B);
+PETSC_EXTERN void           PFMeshConvBindWorkspace(PFMeshConv *c, PetscInt B, pfreal *work);
+PETSC_EXTERN PetscErrorCode PFMeshConvForward(PFMeshConv *c, PetscInt B, const pfreal *X, pfreal *Y);
+/* accumulates dW, db; dX (may be NULL) is overwritten */
+PETSC_EXTERN PetscErrorCode PFMeshConvBackward(PFMeshConv *c, PetscInt B, const pfreal *dY, pfreal *dX);
