@@ -9,69 +9,11 @@
 #   - datagen -> train -> sample -> eval -> info happy path on tiny inputs
 #   - -options_file and -log_view
 # Environment (set by ctest): PF_BIN, PF_PYTHON, PF_SOURCE_DIR.
-set -u
-ulimit -c 0 2>/dev/null || true
-
-SRC=$(cd "${PF_SOURCE_DIR:-$(dirname "$0")/..}" && pwd)
-BIN=${PF_BIN:-$SRC/build/physflow}
-PY=${PF_PYTHON:-/usr/bin/python3}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-# every run here is a 1-rank MPI singleton; Open MPI's default start-up probes
-# all transports and spawns a helper daemon (~0.4 s per run, ~100 runs).  Only
-# shared memory is needed; set PF_TEST_DEFAULT_MPI=1 to keep the defaults.
-if [ "${PF_TEST_DEFAULT_MPI:-0}" != 1 ]; then
-  export OMPI_MCA_ess_singleton_isolated=${OMPI_MCA_ess_singleton_isolated:-1}
-  export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}
-  export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader}
-fi
-[ -x "$BIN" ] || { echo "FAIL: physflow binary '$BIN' not found (set PF_BIN)"; exit 1; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pf_test_cli.XXXXXX") || exit 1
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-T0=$(date +%s.%N)
-
-nfail=0
-npass=0
-pass() { echo "  ok   $*"; npass=$((npass + 1)); }
-fail() { echo "  FAIL $*"; nfail=$((nfail + 1)); }
-section() { echo; echo "== $*"; }
-
-# run CMD...: runs physflow, leaves rc in $RC, stdout in out.txt, stderr in err.txt
-run() {
-  "$BIN" "$@" >out.txt 2>err.txt
-  RC=$?
-}
-
-# expect_error LABEL SUBSTRING CMD... : exit 1 with exactly one stderr line
-# "physflow <cmd>: error: ..." that contains SUBSTRING (case-insensitive), no
-# PETSc traceback/banner, no crash (rc would be >= 128)
-expect_error() {
-  local label=$1 want=$2
-  shift 2
-  local cmd=$1
-  run "$@"
-  local nl first
-  nl=$(wc -l <err.txt)
-  first=$(head -n 1 err.txt)
-  local why=""
-  [ "$RC" -eq 1 ] || why="$why exit code $RC (want 1);"
-  [ "$nl" -eq 1 ] || why="$why $nl stderr lines (want 1);"
-  case "$first" in "physflow $cmd: error: "*) ;; *) why="$why stderr does not start with 'physflow $cmd: error: ';" ;; esac
-  grep -qiF -- "$want" err.txt || why="$why message lacks '$want';"
-  if grep -qE -- 'PETSC ERROR|^-{5,}|Caught signal|MPI_ABORT' err.txt out.txt; then why="$why PETSc/MPI traceback or banner printed;"; fi
-  if compgen -G "core*" >/dev/null; then why="$why core file left;"; rm -f core*; fi
-  if [ -z "$why" ]; then
-    pass "$label: rc=$RC, \"$first\""
-  else
-    fail "$label:$why"
-    sed 's/^/       stderr: /' err.txt | head -n 12
-  fi
-}
-
-# sha256 of a file
-hash_of() { sha256sum "$1" | cut -d' ' -f1; }
+# set -u, $BIN, $PY, scratch dir, pass/fail/section, run, expect_error, hash_of
+. "$(dirname "$0")/common.sh"
+# every run here is a 1-rank MPI singleton (~100 runs)
+fast_mpi_singletons
+enter_scratch pf_test_cli
 
 TINY="-toy moons -net_type mlp -mlp_width 16 -mlp_depth 1 -batch_size 32 -seed 1"
 

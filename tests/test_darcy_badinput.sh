@@ -12,75 +12,14 @@
 #     p (and Inf in logK, NaN in -reference), a missing file
 # Environment (set by ctest): PF_BIN, PF_MPIEXEC, PF_PYTHON, PF_SOURCE_DIR;
 # optional PF_GMSH.
-set -u
-ulimit -c 0 2>/dev/null || true
-
-SRC=$(cd "${PF_SOURCE_DIR:-$(dirname "$0")/..}" && pwd)
-BIN=${PF_BIN:-$SRC/build/physflow}
-PY=${PF_PYTHON:-/usr/bin/python3}
-MPIEXEC=${PF_MPIEXEC:-mpiexec}
+# set -u, $BIN, $PY, $MPIEXEC, scratch dir, pass/fail/section, run (on NP
+# ranks), expect_error, hash_of
+. "$(dirname "$0")/common.sh"
 GMSH=${PF_GMSH:-gmsh}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-# 1-rank runs are MPI singletons: skip Open MPI's transport probing and
-# helper daemon (see test_cli.sh); PF_TEST_DEFAULT_MPI=1 keeps the defaults
-if [ "${PF_TEST_DEFAULT_MPI:-0}" != 1 ]; then
-  export OMPI_MCA_ess_singleton_isolated=${OMPI_MCA_ess_singleton_isolated:-1}
-  export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}
-  export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader}
-fi
-[ -x "$BIN" ] || { echo "FAIL: physflow binary '$BIN' not found (set PF_BIN)"; exit 1; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pf_test_darcy_badinput.XXXXXX") || exit 1
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-T0=$(date +%s.%N)
-
-nfail=0
-npass=0
-pass() { echo "  ok   $*"; npass=$((npass + 1)); }
-fail() { echo "  FAIL $*"; nfail=$((nfail + 1)); }
-section() { echo; echo "== $*"; }
-hash_of() { sha256sum "$1" | cut -d' ' -f1; }
-
-# NP: ranks of the next run (1 = singleton, no mpiexec)
-NP=1
-run() {
-  if [ "$NP" -eq 1 ]; then
-    "$BIN" "$@" >out.txt 2>err.txt
-  else
-    # -q: Open MPI's own "process returned a non-zero exit code" banner is the
-    # launcher's, not physflow's; what is checked here is physflow's output
-    "$MPIEXEC" -q -n "$NP" --oversubscribe "$BIN" "$@" >out.txt 2>err.txt
-  fi
-  RC=$?
-}
-
-# expect_error LABEL SUBSTRING CMD...: exit 1, exactly one stderr line
-# "physflow CMD: error: ..." containing SUBSTRING (case-insensitive), no
-# PETSc traceback / MPI banner, no core file (as in test_cli.sh)
-expect_error() {
-  local label=$1 want=$2
-  shift 2
-  local cmd=$1
-  run "$@"
-  local nl first why=""
-  nl=$(wc -l <err.txt)
-  first=$(head -n 1 err.txt)
-  [ "$RC" -eq 1 ] || why="$why exit code $RC (want 1);"
-  [ "$nl" -eq 1 ] || why="$why $nl stderr lines (want 1);"
-  case "$first" in "physflow $cmd: error: "*) ;; *) why="$why stderr does not start with 'physflow $cmd: error: ';" ;; esac
-  grep -qiF -- "$want" err.txt || why="$why message lacks '$want';"
-  if grep -qE -- 'PETSC ERROR|^-{5,}|Caught signal|MPI_ABORT|ORTE_ERROR' err.txt out.txt; then why="$why PETSc/MPI traceback or banner printed;"; fi
-  if compgen -G "core*" >/dev/null; then why="$why core file left;"; rm -f core*; fi
-  if [ -z "$why" ]; then
-    pass "$label: rc=$RC, \"$first\""
-    return 0
-  fi
-  fail "$label:$why"
-  sed 's/^/       stderr: /' err.txt | head -n 12
-  return 1
-}
+fast_mpi_singletons
+enter_scratch pf_test_darcy_badinput
+# the 2-rank cases run under mpiexec: its ORTE_ERROR lines count as a banner too
+BANNER_RE="$BANNER_RE|ORTE_ERROR"
 
 # datagen_error LABEL SUBSTRING ARGS...: the datagen run fails as expect_error
 # wants, twice: with -o keep.h5 (an existing dataset: must stay byte-identical,

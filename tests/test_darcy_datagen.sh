@@ -13,49 +13,17 @@
 #   (e) low fidelity and observation noise on the box
 # Environment (set by ctest): PF_BIN, PF_MPIEXEC, PF_PYTHON, PF_SOURCE_DIR;
 # optional PF_PVPYTHON, PF_GMSH, PF_TEST_SEED (kill times).
-set -u
-ulimit -c 0 2>/dev/null || true
-
-SRC=$(cd "${PF_SOURCE_DIR:-$(dirname "$0")/..}" && pwd)
-BIN=${PF_BIN:-$SRC/build/physflow}
-PY=${PF_PYTHON:-/usr/bin/python3}
-MPIEXEC=${PF_MPIEXEC:-mpiexec}
+# set -u, $BIN, $PY, $MPIEXEC, scratch dir (BGPIDS killed on exit),
+# pass/fail/note, compare (summary label width 52)
+. "$(dirname "$0")/common.sh"
 PVPY=${PF_PVPYTHON:-pvpython}
 GMSH=${PF_GMSH:-gmsh}
-CMP="$SRC/tests/h5compare.py"
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-# 1-rank runs are MPI singletons: skip Open MPI's transport probing and
-# helper daemon (see test_cli.sh); PF_TEST_DEFAULT_MPI=1 keeps the defaults
-if [ "${PF_TEST_DEFAULT_MPI:-0}" != 1 ]; then
-  export OMPI_MCA_ess_singleton_isolated=${OMPI_MCA_ess_singleton_isolated:-1}
-  export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}
-  export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader}
-fi
-[ -x "$BIN" ] || { echo "FAIL: physflow binary '$BIN' not found (set PF_BIN)"; exit 1; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+fast_mpi_singletons
+enter_scratch pf_test_darcy_datagen
+seed_random test_darcy_datagen
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pf_test_darcy_datagen.XXXXXX") || exit 1
-BGPIDS=""
-cleanup() {
-  local p
-  for p in $BGPIDS; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-cd "$WORK" || exit 1
-SECONDS=0
-T0=$(date +%s.%N)
-SEED=${PF_TEST_SEED:-$$}
-RANDOM=$SEED
-echo "test_darcy_datagen: scratch $WORK, random seed $SEED (set PF_TEST_SEED to repeat)"
-
-nfail=0
-npass=0
-SUMMARY=""
-pass() { echo "  ok   $*"; npass=$((npass + 1)); }
-fail() { echo "  FAIL $*"; nfail=$((nfail + 1)); }
 skip() { echo "  SKIP $*"; SUMMARY="$SUMMARY  SKIP $*\n"; }
-note() { SUMMARY="$SUMMARY  $*\n"; }
+# sections here also show the time so far
 section() { echo; echo "== $*   ($SECONDS s so far)"; }
 
 # pf NP ARGS...: physflow on NP ranks (1 = singleton, no mpiexec)
@@ -120,21 +88,6 @@ elif cmd == "lowfi":         # HI LO NOISY: rel L2 of p(lo) vs p(hi); noise std
                       "noise_std": float(d.std()), "noise_mean": float(d.mean()),
                       "noise_logk_maxdiff": float(np.max(np.abs(gn - gh)))}))
 EOF
-
-# compare LABEL RTOL A B DATASET...: h5compare.py, prints and records max_rel
-compare() {
-  local label=$1 rtol=$2 a=$3 b=$4
-  shift 4
-  local args=() d
-  for d in "$@"; do args+=(--dataset "$d"); done
-  "$PY" "$CMP" "$a" "$b" "${args[@]}" --rtol "$rtol" >cmp.txt 2>&1
-  local rc=$?
-  sed 's/^/       /' cmp.txt
-  local worst
-  worst=$(grep -oE 'max_rel [0-9.e+-]+' cmp.txt | awk '{print $2}' | sort -g | tail -n 1)
-  note "$(printf '%-52s max_rel %-10s (rtol %s)' "$label" "${worst:-?}" "$rtol")"
-  if [ "$rc" -eq 0 ]; then pass "$label: $* agree to rtol $rtol (max_rel ${worst:-?})"; else fail "$label: $* differ beyond rtol $rtol (max_rel ${worst:-?})"; fi
-}
 
 # gen LABEL NP OUT ARGS...: datagen must succeed and write OUT (+ .xmf), no .partial
 gen() {

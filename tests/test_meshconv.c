@@ -2,7 +2,8 @@
  * distributed mesh (double build), for the weights, the bias and the input:
  * central differences of L = sum(Y * R) (a global sum) against the backward,
  * which runs the transposed operators and the reverse halo reduction.  Run on
- * 1 and 2 ranks: an input entry is perturbed on the rank that owns it. */
+ * 1 and 2 ranks: an input entry is perturbed on the rank that owns it.
+ * The same for the distributed, mass-weighted group normalisation. */
 #include <math.h>
 #include <physflow.h>
 #include <physflow/meshconv.h>
@@ -102,6 +103,72 @@ int main(int argc, char **argv)
     }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "inputs (all vertices, incl. partition boundaries): max relative error %.2e\n", maxerr));
   if (maxerr > 1e-6) fail = 1;
+  {
+    /* group normalisation with mass weights: C = 4 channels, 2 groups */
+    const PetscInt C = 4, Gr = 2, n = nown * B * C;
+    pfreal        *Xn, *Yn, *Rn, *dXn, *gam, *bet, *dgam, *dbet, *mu, *rs, *w;
+    double         e_par = 0, e_in = 0;
+    PetscCall(PetscMalloc5(n + 1, &Xn, n + 1, &Yn, n + 1, &Rn, n + 1, &dXn, nown + 1, &w));
+    PetscCall(PetscCalloc6(C, &gam, C, &bet, C, &dgam, C, &dbet, B * Gr, &mu, B * Gr, &rs));
+    for (PetscInt cc = 0; cc < C; cc++) {
+      gam[cc] = (pfreal)(1.0 + 0.1 * cc);
+      bet[cc] = (pfreal)(0.05 * cc);
+    }
+    for (PetscInt v = 0; v < nown; v++) {
+      PFRNG r;
+      PFRNGInit(&r, 8, PF_RNG_TEST, 2, (uint32_t)g->ownnat[v]);
+      w[v] = (pfreal)(0.5 + PFRNGUniform(&r));
+      for (PetscInt i = 0; i < B * C; i++) {
+        Xn[v * B * C + i] = (pfreal)(PFRNGNormal(&r) + 0.3 * i);
+        Rn[v * B * C + i] = (pfreal)PFRNGNormal(&r);
+      }
+    }
+#define NORMLOSS(L) \
+  do { \
+    double loc_ = 0; \
+    PetscCall(PFMeshNormForward(PETSC_COMM_WORLD, nown, B, C, Gr, w, Xn, gam, bet, Yn, mu, rs)); \
+    for (PetscInt i_ = 0; i_ < n; i_++) loc_ += (double)Yn[i_] * (double)Rn[i_]; \
+    PetscCallMPI(MPI_Allreduce(&loc_, &(L), 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD)); \
+  } while (0)
+    double L0;
+    NORMLOSS(L0);
+    PetscCall(PFMeshNormBackward(PETSC_COMM_WORLD, nown, B, C, Gr, w, Xn, gam, mu, rs, Rn, dXn, dgam, dbet));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, dgam, (PetscMPIInt)C, MPIU_PFREAL, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, dbet, (PetscMPIInt)C, MPIU_PFREAL, MPI_SUM, PETSC_COMM_WORLD));
+    for (PetscInt cc = 0; cc < 2 * C; cc++) {
+      pfreal *p  = cc < C ? &gam[cc] : &bet[cc - C];
+      double  p0 = *p, Lp, Lm;
+      *p         = (pfreal)(p0 + h);
+      NORMLOSS(Lp);
+      *p = (pfreal)(p0 - h);
+      NORMLOSS(Lm);
+      *p    = (pfreal)p0;
+      e_par = PetscMax(e_par, fabs((Lp - Lm) / (2 * h) - (cc < C ? dgam[cc] : dbet[cc - C])) / PetscMax(1.0, fabs((Lp - Lm) / (2 * h))));
+    }
+    for (PetscInt vn = 0; vn < mesh->nvert; vn += 3)
+      for (PetscInt j = 0; j < B * C; j += 3) {
+        PetscInt own = -1;
+        double   Lp, Lm, an = 0;
+        for (PetscInt v = 0; v < nown; v++)
+          if (g->ownnat[v] == vn) own = v;
+        pfreal x0 = own >= 0 ? Xn[own * B * C + j] : 0;
+        if (own >= 0) Xn[own * B * C + j] = (pfreal)(x0 + h);
+        NORMLOSS(Lp);
+        if (own >= 0) Xn[own * B * C + j] = (pfreal)(x0 - h);
+        NORMLOSS(Lm);
+        if (own >= 0) {
+          Xn[own * B * C + j] = x0;
+          an                  = dXn[own * B * C + j];
+        }
+        PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &an, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+        e_in = PetscMax(e_in, fabs((Lp - Lm) / (2 * h) - an) / PetscMax(1.0, fabs((Lp - Lm) / (2 * h))));
+      }
+#undef NORMLOSS
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "mass-weighted group norm: max relative error %.2e (gamma, beta), %.2e (inputs)\n", e_par, e_in));
+    if (e_par > 1e-6 || e_in > 1e-6) fail = 1;
+    PetscCall(PetscFree5(Xn, Yn, Rn, dXn, w));
+    PetscCall(PetscFree6(gam, bet, dgam, dbet, mu, rs));
+  }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
   PetscCall(PetscFree(work));
   PetscCall(PetscFree4(X, dX, Y, R));

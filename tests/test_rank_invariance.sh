@@ -11,48 +11,14 @@
 # clipping + warm-up + weight decay.  Also datagen (bitwise) and sample
 # (rtol 1e-5) give the same files on 1 and 2 ranks.
 # Environment (set by ctest): PF_BIN, PF_MPIEXEC, PF_PYTHON, PF_SOURCE_DIR.
-set -u
-ulimit -c 0 2>/dev/null || true
-
-SRC=$(cd "${PF_SOURCE_DIR:-$(dirname "$0")/..}" && pwd)
-BIN=${PF_BIN:-$SRC/build/physflow}
-PY=${PF_PYTHON:-/usr/bin/python3}
-MPIEXEC=${PF_MPIEXEC:-mpiexec}
-CMP="$SRC/tests/h5compare.py"
+# set -u, $BIN, $PY, $MPIEXEC, scratch dir, pass/fail, mpi2, compare
+. "$(dirname "$0")/common.sh"
 LOSS_RTOL=${PF_RANK_LOSS_RTOL:-1e-5}
 PARAM_RTOL=${PF_RANK_PARAM_RTOL:-1e-3}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-[ -x "$BIN" ] || { echo "FAIL: physflow binary '$BIN' not found (set PF_BIN)"; exit 1; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pf_test_rank.XXXXXX") || exit 1
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-SECONDS=0
-
-nfail=0
-npass=0
-SUMMARY=""
-pass() { echo "  ok   $*"; npass=$((npass + 1)); }
-fail() { echo "  FAIL $*"; nfail=$((nfail + 1)); }
-
-mpi2() { "$MPIEXEC" -n 2 --oversubscribe "$@"; }
-
-# compare LABEL RTOL A B DATASET...: h5compare.py; prints its lines and
-# records the max_rel it measured
-compare() {
-  local label=$1 rtol=$2 a=$3 b=$4
-  shift 4
-  local args=() d
-  for d in "$@"; do args+=(--dataset "$d"); done
-  "$PY" "$CMP" "$a" "$b" "${args[@]}" --rtol "$rtol" >cmp.txt 2>&1
-  local rc=$?
-  sed 's/^/       /' cmp.txt
-  local worst
-  worst=$(grep -oE 'max_rel [0-9.e+-]+' cmp.txt | awk '{print $2}' | sort -g | tail -n 1)
-  SUMMARY="$SUMMARY$(printf '  %-34s %-26s max_rel %-10s (rtol %s)' "$label" "$*" "${worst:-?}" "$rtol")\n"
-  if [ "$rc" -eq 0 ]; then pass "$label: $* agree to rtol $rtol (max_rel ${worst:-?})"; else fail "$label: $* differ beyond rtol $rtol (max_rel ${worst:-?})"; fi
-}
+enter_scratch pf_test_rank
+# summary lines of compare: label, datasets, max_rel
+CMP_LABEL_WIDTH=34
+CMP_DSET_WIDTH=26
 
 # train_pair LABEL OPTIONS...: trains on 1 and on 2 ranks, compares
 train_pair() {

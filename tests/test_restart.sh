@@ -19,40 +19,13 @@
 #      asserted.
 # Environment (set by ctest): PF_BIN, PF_MPIEXEC, PF_PYTHON, PF_SOURCE_DIR;
 # optional PF_TEST_SEED (kill times), PF_RESTART_RTOL.
-set -u
-ulimit -c 0 2>/dev/null || true
-
-SRC=$(cd "${PF_SOURCE_DIR:-$(dirname "$0")/..}" && pwd)
-BIN=${PF_BIN:-$SRC/build/physflow}
-PY=${PF_PYTHON:-/usr/bin/python3}
-MPIEXEC=${PF_MPIEXEC:-mpiexec}
-CMP="$SRC/tests/h5compare.py"
+# set -u, $BIN, $PY, $MPIEXEC, scratch dir (BGPIDS killed on exit),
+# pass/fail/note, mpi2, compare
+. "$(dirname "$0")/common.sh"
 RTOL=${PF_RESTART_RTOL:-0}
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-[ -x "$BIN" ] || { echo "FAIL: physflow binary '$BIN' not found (set PF_BIN)"; exit 1; }
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pf_test_restart.XXXXXX") || exit 1
-BGPIDS=""
-cleanup() {
-  local p
-  for p in $BGPIDS; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-cd "$WORK" || exit 1
-SECONDS=0
-SEED=${PF_TEST_SEED:-$$}
-RANDOM=$SEED
-echo "test_restart: scratch $WORK, random seed $SEED (set PF_TEST_SEED to repeat)"
-
-nfail=0
-npass=0
-SUMMARY=""
-pass() { echo "  ok   $*"; npass=$((npass + 1)); }
-fail() { echo "  FAIL $*"; nfail=$((nfail + 1)); }
-note() { SUMMARY="$SUMMARY  $*\n"; }
-mpi2() { "$MPIEXEC" -n 2 --oversubscribe "$@"; }
+enter_scratch pf_test_restart
+seed_random test_restart
+CMP_LABEL_WIDTH=44   # summary lines of compare
 
 cat >h5tool.py <<'EOF'
 import sys, h5py, numpy as np
@@ -75,21 +48,6 @@ elif cmd == "differ":        # A B DSET -> exit 0 if they differ
     print("max |diff| %.3e" % (float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")))
     sys.exit(1 if same else 0)
 EOF
-
-# compare LABEL RTOL A B DATASET...
-compare() {
-  local label=$1 rtol=$2 a=$3 b=$4
-  shift 4
-  local args=() d
-  for d in "$@"; do args+=(--dataset "$d"); done
-  "$PY" "$CMP" "$a" "$b" "${args[@]}" --rtol "$rtol" >cmp.txt 2>&1
-  local rc=$?
-  sed 's/^/       /' cmp.txt
-  local worst
-  worst=$(grep -oE 'max_rel [0-9.e+-]+' cmp.txt | awk '{print $2}' | sort -g | tail -n 1)
-  note "$(printf '%-44s max_rel %-10s (rtol %s)' "$label" "${worst:-?}" "$rtol")"
-  if [ "$rc" -eq 0 ]; then pass "$label: $* agree to rtol $rtol (max_rel ${worst:-?})"; else fail "$label: $* differ beyond rtol $rtol (max_rel ${worst:-?})"; fi
-}
 
 ALL="/history/loss /params /ema /adam/m /adam/v /step"
 

@@ -31,3 +31,12 @@ PETSC_EXTERN void           PFMeshConvBindWorkspace(PFMeshConv *c, PetscInt B, p
 PETSC_EXTERN PetscErrorCode PFMeshConvForward(PFMeshConv *c, PetscInt B, const pfreal *X, pfreal *Y);
 /* accumulates dW, db; dX (may be NULL) is overwritten */
 PETSC_EXTERN PetscErrorCode PFMeshConvBackward(PFMeshConv *c, PetscInt B, const pfreal *dY, pfreal *dX);
+
+/* Group normalisation of vertex-major mesh features X [S][B][C] (S owned
+ * vertices of this rank): statistics per (sample, group of C/G channels) over
+ * ALL vertices of the distributed mesh, weighted by the lumped vertex masses
+ * w (so they are integrals, independent of the mesh density); one allreduce
+ * on comm in the forward and one in the backward.  mean, rstd [B*G] are
+ * saved for the backward.  dgamma/dbeta are this rank's partial sums. */
+PETSC_EXTERN PetscErrorCode PFMeshNormForward(MPI_Comm comm, PetscInt S, PetscInt B, PetscInt C, PetscInt G, const pfreal *w, const pfreal *X, const pfreal *gamma, const pfreal *beta, pfreal *Y, pfreal *mean, pfreal *rstd);
+PETSC_EXTERN PetscErrorCode PFMeshNormBackward(MPI_Comm comm, PetscInt S, PetscInt B, PetscInt C, PetscInt G, const pfreal *w, const pfreal *X, const pfreal *gamma, const pfreal *mean, const pfreal *rstd, const pfreal *dY, pfreal *dX, pfreal *dgamma, pfreal *dbeta);
