@@ -16,7 +16,8 @@
 typedef struct _p_PFNet *PFNet;
 
 typedef const char *PFNetType;
-#define PFNETMLP "mlp"
+#define PFNETMLP  "mlp"
+#define PFNETMESH "meshnet"
 
 /* A named view into the flat parameter buffer */
 typedef struct {
@@ -45,6 +46,11 @@ PETSC_EXTERN PetscErrorCode PFNetGetParamViews(PFNet net, PetscInt *nviews, cons
 PETSC_EXTERN PetscErrorCode PFNetGetFlops(PFNet net, double *flops_per_sample_forward);
 PETSC_EXTERN PetscErrorCode PFNetView(PFNet net, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFNetDestroy(PFNet *net);
+
+/* The mesh network works on the owned vertices of a distributed mesh;
+ * its input size becomes nfields x owned vertices */
+typedef struct _p_PFMeshGraph *PFMeshGraphRef;
+PETSC_EXTERN PetscErrorCode PFNetMeshSetGraph(PFNet net, PFMeshGraphRef graph, PetscInt nfields);
 
 /* HDF5: architecture attributes on group /arch and the flat /params buffer */
 PETSC_EXTERN PetscErrorCode PFNetWriteH5(PFNet net, hid_t fid);

@@ -46,3 +46,4 @@ struct _p_PFNet {
 PETSC_INTERN PetscErrorCode PFNetAddParam(PFNet net, const char name[], PetscInt rows, PetscInt cols, PFParamInit init, PetscInt fanin, size_t *offset);
 
 PETSC_INTERN PetscErrorCode PFNetCreate_MLP(PFNet);
+PETSC_INTERN PetscErrorCode PFNetCreate_Mesh(PFNet);
