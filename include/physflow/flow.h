@@ -37,5 +37,9 @@ PETSC_EXTERN PetscErrorCode PFFlowTrainingPairs(PFFlow flow, uint64_t seed, Pets
  * ddpm/ddim for vp).  Evaluates the net in chunks of at most its planned batch. */
 PETSC_EXTERN PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, PetscInt *nfe);
 
+/* For states distributed over ranks: keys[i] is a global, partition-
+ * independent id of local component i (e.g. natural vertex x fields + field);
+ * every noise value is then drawn from its own stream keyed by it. */
+PETSC_EXTERN PetscErrorCode PFFlowSetComponentKeys(PFFlow flow, PetscInt n, const PetscInt keys[]);
 PETSC_EXTERN PetscErrorCode PFFlowWriteH5(PFFlow flow, hid_t fid);
 PETSC_EXTERN PetscErrorCode PFFlowCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], PFFlow *flow);

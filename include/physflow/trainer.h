@@ -20,6 +20,11 @@ typedef struct _p_PFTrainer *PFTrainer;
 
 PETSC_EXTERN PetscErrorCode PFTrainerCreate(MPI_Comm comm, PFNet net, PFFlow flow, PFData data, PFTrainer *tr);
 PETSC_EXTERN PetscErrorCode PFTrainerSetData(PFTrainer tr, PFData data);
+/* Domain-decomposed states: the ranks form G groups; group gid takes its
+ * share of every global batch, and each of its ranks holds the owned part of
+ * each state (the net's input).  weights[n] are the loss weights of the local
+ * components (e.g. lumped vertex masses / (fields x domain measure)). */
+PETSC_EXTERN PetscErrorCode PFTrainerSetDomain(PFTrainer tr, PetscInt G, PetscInt gid, const pfreal weights[]);
 PETSC_EXTERN PetscErrorCode PFTrainerSetFromOptions(PFTrainer tr);
 PETSC_EXTERN PetscErrorCode PFTrainerGetSeed(PFTrainer tr, uint64_t *seed);
 PETSC_EXTERN PetscErrorCode PFTrainerSetUp(PFTrainer tr);

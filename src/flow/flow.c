@@ -76,15 +76,33 @@ PetscErrorCode PFFlowDestroy(PFFlow *flow)
   PetscFunctionBegin;
   if (!*flow) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree((*flow)->vp_alphabar));
+  PetscCall(PetscFree((*flow)->keys));
   PetscCall(PetscFree(*flow));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-void PFFlowNoise(uint64_t seed, int purpose, uint64_t a, PetscInt n, pfreal *z)
+void PFFlowNoise(PFFlow flow, uint64_t seed, int purpose, uint64_t a, PetscInt n, pfreal *z)
 {
   PFRNG r;
+  if (flow && flow->keys && flow->nkeys == n) {
+    for (PetscInt i = 0; i < n; i++) {
+      PFRNGInit(&r, seed, (PFRNGPurpose)purpose, a, (uint32_t)flow->keys[i]);
+      z[i] = (pfreal)PFRNGNormal(&r);
+    }
+    return;
+  }
   PFRNGInit(&r, seed, (PFRNGPurpose)purpose, a, 0);
   for (PetscInt i = 0; i < n; i++) z[i] = (pfreal)PFRNGNormal(&r);
+}
+
+PetscErrorCode PFFlowSetComponentKeys(PFFlow flow, PetscInt n, const PetscInt keys[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(flow->keys));
+  PetscCall(PetscMalloc1(n + 1, &flow->keys));
+  PetscCall(PetscArraycpy(flow->keys, keys, n));
+  flow->nkeys = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static double FlowTime(uint64_t seed, PetscInt step, PetscInt j)
@@ -114,7 +132,7 @@ static PetscErrorCode OTPairNoise(PFFlow flow, uint64_t seed, PetscInt step, Pet
   for (PetscMPIInt r = 1; r < size; r++) displs[r] = displs[r - 1] + counts[r - 1];
   PetscCheck(displs[size - 1] + counts[size - 1] == Bg * n, flow->comm, PETSC_ERR_PLIB, "otcfm: local batches do not add up to the global batch");
   PetscCallMPI(MPI_Allgatherv(x1, nl, MPIU_PFREAL, x1g, counts, displs, MPIU_PFREAL, flow->comm));
-  for (PetscInt j = 0; j < Bg; j++) PFFlowNoise(seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)j, n, x0g + j * n);
+  for (PetscInt j = 0; j < Bg; j++) PFFlowNoise(flow, seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)j, n, x0g + j * n);
   /* cost[i][j] = |x0_i - x1_j|^2 */
   for (PetscInt i = 0; i < Bg; i++)
     for (PetscInt j = 0; j < Bg; j++) {
@@ -145,10 +163,11 @@ PetscErrorCode PFFlowTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, Pe
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscStrcmp(flow->type, PFFLOWOTCFM, &ot));
+  PetscCheck(!(ot && flow->keys), flow->comm, PETSC_ERR_SUP, "otcfm couples whole states of a batch; it is not available for fields distributed over a mesh (use cfm)");
   /* x0 goes into target's storage first, then is overwritten in place */
   if (ot) PetscCall(OTPairNoise(flow, seed, step, Bg, gidx0, nloc, n, x1, target));
   else
-    for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j), n, target + j * n);
+    for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j), n, target + j * n);
   for (PetscInt j = 0; j < nloc; j++) {
     double tj = FlowTime(seed, step, gidx0 + j);
     t[j]      = (pfreal)tj;
@@ -201,7 +220,7 @@ PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t 
   ctx.net      = net;
   ctx.maxbatch = net->maxbatch;
   PetscCheck(ctx.maxbatch > 0, flow->comm, PETSC_ERR_ORDER, "call PFNetPlan before sampling");
-  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), ctx.n, x + j * ctx.n);
+  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), ctx.n, x + j * ctx.n);
   PetscCall(PetscMalloc1(ctx.maxbatch, &ctx.tbuf));
   PetscCall(PFSamplerIntegrate(sampler, NetVelocity, &ctx, nloc, ctx.n, 0.0, 1.0, x, nfe));
   PetscCall(PetscFree(ctx.tbuf));

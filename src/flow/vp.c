@@ -30,7 +30,7 @@ PetscErrorCode PFFlowVPTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, 
     PetscInt k  = 1 + (PetscInt)PFRNGBelow(&r, (uint32_t)flow->vp_T);
     double   ab = flow->vp_alphabar[k];
     t[j]        = (pfreal)((double)k / (double)flow->vp_T);
-    PFFlowNoise(seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j), n, target + j * n);
+    PFFlowNoise(flow, seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j), n, target + j * n);
     for (PetscInt d = 0; d < n; d++) xt[j * n + d] = (pfreal)(sqrt(ab) * (double)x1[j * n + d] + sqrt(1 - ab) * (double)target[j * n + d]);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -52,7 +52,7 @@ PetscErrorCode PFFlowVPSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_
   PetscCheck(S <= flow->vp_T, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "-sampler_steps %" PetscInt_FMT " exceeds the %" PetscInt_FMT " diffusion steps of the model", S, flow->vp_T);
   PetscCall(PFNetGetInputSize(net, &n));
   PetscCall(PetscMalloc2((size_t)nloc * n, &eps, maxb, &tbuf));
-  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), n, x + j * n);
+  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), n, x + j * n);
   *nfe = 0;
   for (PetscInt i = 0; i < S; i++) {
     /* respaced steps k_i = round(T (S - i) / S): T, ..., T/S, then 0 */
@@ -70,6 +70,8 @@ PetscErrorCode PFFlowVPSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_
       PFRNG r;
       PFRNGInit(&r, seed, PF_RNG_SAMPLE_SDE, (uint64_t)(gidx0 + j), (uint32_t)i);
       for (PetscInt d = 0; d < n; d++) {
+        /* distributed states: each component's noise from its own key */
+        if (flow->keys && flow->nkeys == n) PFRNGInit(&r, seed, PF_RNG_SAMPLE_SDE, ((uint64_t)(gidx0 + j) << 16) + (uint64_t)i, (uint32_t)flow->keys[d]);
         double xi = (double)x[j * n + d], e = (double)eps[j * n + d];
         double x0 = (xi - sqrt(1 - ab) * e) / sqrt(ab);
         double xn;

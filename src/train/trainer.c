@@ -30,6 +30,8 @@ struct _p_PFTrainer {
   double *history;
   PetscBool setupcalled;
   PetscBool have_checkpoint; /* a checkpoint of this run exists on disk */
+  PetscInt  G, gid;           /* domain groups (G = 0: every rank is its own group) */
+  pfreal   *user_weights;
 };
 
 PetscErrorCode PFTrainerCreate(MPI_Comm comm, PFNet net, PFFlow flow, PFData data, PFTrainer *tr)
@@ -73,6 +75,22 @@ PetscErrorCode PFTrainerSetData(PFTrainer tr, PFData data)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFTrainerSetDomain(PFTrainer tr, PetscInt G, PetscInt gid, const pfreal weights[])
+{
+  PetscInt n;
+
+  PetscFunctionBegin;
+  PetscCheck(!tr->setupcalled, tr->comm, PETSC_ERR_ORDER, "set the domain before PFTrainerSetUp");
+  PetscCheck(G >= 1 && gid >= 0 && gid < G, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "invalid group %" PetscInt_FMT " of %" PetscInt_FMT, gid, G);
+  PetscCall(PFNetGetInputSize(tr->net, &n));
+  tr->G   = G;
+  tr->gid = gid;
+  PetscCall(PetscFree(tr->user_weights));
+  PetscCall(PetscMalloc1(n + 1, &tr->user_weights));
+  PetscCall(PetscArraycpy(tr->user_weights, weights, n));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFTrainerGetSeed(PFTrainer tr, uint64_t *seed)
 {
   PetscFunctionBegin;
@@ -103,7 +121,7 @@ PetscErrorCode PFTrainerSetFromOptions(PFTrainer tr)
   PetscCall(PetscOptionsInt("-monitor_every", "Print progress every K steps (default: 20 lines per run)", "PFTrainer", tr->monitor_every, &tr->monitor_every, NULL));
   PetscOptionsEnd();
   PetscCheck(tr->train_steps >= 0, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_steps must be >= 0, got %" PetscInt_FMT, tr->train_steps);
-  PetscCheck(tr->Bg >= tr->size, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-batch_size %" PetscInt_FMT " must be at least the number of ranks (%d)", tr->Bg, tr->size);
+
   PetscCheck(tr->lr > 0 && isfinite(tr->lr), tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-lr must be positive, got %g", tr->lr);
   PetscCheck(tr->adam.beta1 >= 0 && tr->adam.beta1 < 1 && tr->adam.beta2 >= 0 && tr->adam.beta2 < 1, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-adam_beta1/-adam_beta2 must be in [0,1)");
   PetscCheck(tr->ema_decay >= 0 && tr->ema_decay < 1, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-ema_decay must be in [0,1), got %g", tr->ema_decay);
@@ -122,20 +140,24 @@ PetscErrorCode PFTrainerSetUp(PFTrainer tr)
   if (tr->lr_horizon < 0) tr->lr_horizon = tr->train_steps;
   if (tr->monitor_every < 0) tr->monitor_every = PetscMax(1, tr->train_steps / 20);
   PetscCall(PFDataGetSampleSize(tr->data, &tr->n));
-  PetscCall(PFNetSetInputSize(tr->net, tr->n));
+  if (!tr->G) PetscCall(PFNetSetInputSize(tr->net, tr->n));
   PetscCall(PFNetSetUp(tr->net));
   PetscCall(PFNetInitializeWeights(tr->net, (uint64_t)tr->seed));
-  /* contiguous, balanced split of the global batch: rank r owns rows
-   * [r Bg / P, (r+1) Bg / P) */
-  tr->gidx0 = (PetscInt)(((PetscInt64)tr->rank * tr->Bg) / tr->size);
-  tr->nloc  = (PetscInt)(((PetscInt64)(tr->rank + 1) * tr->Bg) / tr->size) - tr->gidx0;
+  {
+    /* contiguous, balanced split of the global batch over the groups (or
+     * the ranks): group g owns rows [g Bg / G, (g+1) Bg / G) */
+    PetscInt G = tr->G ? tr->G : tr->size, g = tr->G ? tr->gid : tr->rank;
+    PetscCheck(tr->Bg >= G, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "-batch_size %" PetscInt_FMT " must be at least the number of %s (%" PetscInt_FMT ")", tr->Bg, tr->G ? "rank groups" : "ranks", G);
+    tr->gidx0 = (PetscInt)(((PetscInt64)g * tr->Bg) / G);
+    tr->nloc  = (PetscInt)(((PetscInt64)(g + 1) * tr->Bg) / G) - tr->gidx0;
+  }
   PetscCall(PFNetPlan(tr->net, PetscMax(tr->nloc, 1)));
   np = tr->net->nparams;
   PetscCall(PetscMalloc6(tr->nloc * tr->n, &tr->x1, tr->nloc * tr->n, &tr->xt, tr->nloc, &tr->t, tr->nloc * tr->n, &tr->target, tr->nloc * tr->n, &tr->v, tr->nloc * tr->n, &tr->dv));
   PetscCall(PetscMalloc1(tr->n, &tr->loss_weight));
   /* the loss is the mean over the components of a sample; mesh problems
    * replace these weights by the lumped vertex masses */
-  for (PetscInt i = 0; i < tr->n; i++) tr->loss_weight[i] = (pfreal)(1.0 / (double)tr->n);
+  for (PetscInt i = 0; i < tr->n; i++) tr->loss_weight[i] = tr->user_weights ? tr->user_weights[i] : (pfreal)(1.0 / (double)tr->n);
   PetscCall(PetscCalloc1(np, &tr->m));
   PetscCall(PetscCalloc1(np, &tr->vv));
   PetscCall(PetscMalloc1(np, &tr->ema));
@@ -301,7 +323,6 @@ PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char path[])
 {
   hid_t     fid;
   long long step;
-  PFNet     saved;
   size_t    np;
 
   PetscFunctionBegin;
@@ -309,20 +330,24 @@ PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char path[])
   PetscCall(PetscLogEventBegin(PF_EVENT_IO, 0, 0, 0, 0));
   PetscCall(PFH5OpenRead(path, &fid));
   PetscCall(PFH5CheckKind(fid, path, "model"));
-  /* the checkpoint must describe the same network as the options */
-  PetscCall(PFNetCreateFromH5(PETSC_COMM_SELF, fid, path, "params", &saved));
+  /* the checkpoint must describe the same network as the options (same
+   * type and parameter count; mesh networks cannot be rebuilt from the file
+   * alone, so the options' network is compared instead) */
   np = tr->net->nparams;
   {
+    char      type[64];
+    PetscInt  nparams;
     PetscBool same;
-    PetscCall(PetscStrcmp(saved->type, tr->net->type, &same));
-    PetscCheck(same && saved->nparams == np && saved->nin == tr->net->nin, tr->comm, PETSC_ERR_ARG_INCOMP, "'%s' holds a %s network with %zu parameters, but the options give a %s network with %zu: resume with the same architecture options", path, saved->type, saved->nparams, tr->net->type, np);
-    for (PetscInt i = 0; i < saved->nviews; i++) {
-      PetscCall(PetscStrcmp(saved->views[i].name, tr->net->views[i].name, &same));
-      PetscCheck(same && saved->views[i].rows == tr->net->views[i].rows && saved->views[i].cols == tr->net->views[i].cols, tr->comm, PETSC_ERR_ARG_INCOMP, "'%s': parameter block %s has another shape than in the options' architecture", path, saved->views[i].name);
-    }
+    hid_t     g;
+    PetscCheck(H5Lexists(fid, "arch", H5P_DEFAULT) > 0, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no network (group /arch missing)", path);
+    g = H5Gopen2(fid, "arch", H5P_DEFAULT);
+    PetscCall(PFH5ReadAttrString(g, "net_type", type, sizeof(type)));
+    PetscCall(PFH5ReadAttrInt(g, "nparams", &nparams));
+    H5Gclose(g);
+    PetscCall(PetscStrcmp(type, tr->net->type, &same));
+    PetscCheck(same && (size_t)nparams == np, tr->comm, PETSC_ERR_ARG_INCOMP, "'%s' holds a %s network with %" PetscInt_FMT " parameters, but the options give a %s network with %zu: resume with the same architecture options", path, type, nparams, tr->net->type, np);
   }
-  PetscCall(PetscArraycpy(tr->net->params, saved->params, np));
-  PetscCall(PFNetDestroy(&saved));
+  PetscCall(PFH5ReadArray(fid, path, "params", H5T_NATIVE_PFREAL, np, tr->net->params));
   PetscCall(PFH5ReadArray(fid, path, "ema", H5T_NATIVE_PFREAL, np, tr->ema));
   PetscCall(PFH5ReadArray(fid, path, "adam/m", H5T_NATIVE_PFREAL, np, tr->m));
   PetscCall(PFH5ReadArray(fid, path, "adam/v", H5T_NATIVE_PFREAL, np, tr->vv));
@@ -367,6 +392,7 @@ PetscErrorCode PFTrainerDestroy(PFTrainer *tr)
   if (!*tr) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree6((*tr)->x1, (*tr)->xt, (*tr)->t, (*tr)->target, (*tr)->v, (*tr)->dv));
   PetscCall(PetscFree((*tr)->loss_weight));
+  PetscCall(PetscFree((*tr)->user_weights));
   PetscCall(PetscFree((*tr)->m));
   PetscCall(PetscFree((*tr)->vv));
   PetscCall(PetscFree((*tr)->ema));

@@ -9,9 +9,13 @@ struct _p_PFFlow {
   PetscInt  vp_T;
   double    vp_beta0, vp_beta1;
   double   *vp_alphabar; /* [vp_T+1], alphabar[0] = 1 */
+  /* distributed fields: a global key per local component, so the noise of
+   * a component does not depend on which rank holds it */
+  PetscInt  nkeys;
+  PetscInt *keys;
 };
 
 PETSC_INTERN PetscErrorCode PFFlowVPSetUp(PFFlow flow);
 PETSC_INTERN PetscErrorCode PFFlowVPTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt n, const pfreal *x1, pfreal *xt, pfreal *t, pfreal *target);
 PETSC_INTERN PetscErrorCode PFFlowVPSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, PetscInt *nfe);
-PETSC_INTERN void           PFFlowNoise(uint64_t seed, int purpose, uint64_t a, PetscInt n, pfreal *z);
+PETSC_INTERN void           PFFlowNoise(PFFlow flow, uint64_t seed, int purpose, uint64_t a, PetscInt n, pfreal *z);
