@@ -22,6 +22,11 @@ PETSC_EXTERN void PFToySample(PFToyType type, uint64_t seed, uint64_t index, dou
 typedef struct _p_PFData *PFData;
 PETSC_EXTERN PetscErrorCode PFDataCreateToy(MPI_Comm comm, PFToyType type, uint64_t seed, PFData *data);
 PETSC_EXTERN PetscErrorCode PFDataCreateFromFile(MPI_Comm comm, const char path[], uint64_t seed, PFData *data);
+/* Fields of a PDE dataset (/fields/<name>) at this rank's owned vertices
+ * (natural indices ownnat), normalised per field; a sample is nfields blocks
+ * of nown values.  comm: the ranks sharing the file (any). */
+PETSC_EXTERN PetscErrorCode PFDataCreateMesh(MPI_Comm comm, const char path[], PetscInt nfields, const char *const fields[], PetscInt nown, const PetscInt ownnat[], uint64_t seed, PFData *data);
+PETSC_EXTERN PetscErrorCode PFDataGetNormalization(PFData data, PetscInt *nfields, const double **mean, const double **std);
 PETSC_EXTERN PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n);
 /* Samples of global batch `step` (size Bg), local rows [gidx0, gidx0+nloc) */
 PETSC_EXTERN PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, pfreal *x1);

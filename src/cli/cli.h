@@ -3,6 +3,9 @@
  * options first (so -help lists them with their defaults, and typos are caught
  * before any work), then calls PFCLIOptionsDone, then works. */
 #include <physflow.h>
+#include <physflow/meshgraph.h>
+#include <physflow/physics.h>
+#include <physflow/private/netimpl.h>
 
 typedef PetscErrorCode (*PFCommandFn)(MPI_Comm comm);
 
@@ -21,10 +24,31 @@ PetscErrorCode PFCLIOptionsDone(MPI_Comm comm, const char cmd[], PetscBool *help
 PetscErrorCode PFCLILoadModel(MPI_Comm comm, const char path[], PetscBool use_ema, PFNet *net, PFFlow *flow);
 
 PetscErrorCode PFCommandDatagen(MPI_Comm);
+
+/* Mesh (PDE field) models: groups, physics, mesh graph */
+#define PF_CLI_MAXFIELDS 8
+typedef struct {
+  MPI_Comm    gcomm;
+  PetscInt    G, gid;
+  PFPhysics   phys;
+  PFMeshGraph graph;
+  PetscInt    nfields;
+  char        fields[PF_CLI_MAXFIELDS][64];
+} PFCLIMeshContext;
+PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx);
+PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);
+PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx);
+PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow);
+PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[], PFNet net, PFFlow flow, PFTrainer tr, uint64_t seed, PFData *data);
 PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt n, PetscInt seed, const char out[], PetscBool resume, PetscInt group_size, PetscInt fidelity, PetscInt write_every, PetscBool *help);
 PetscErrorCode PFCommandTrain(MPI_Comm);
 PetscErrorCode PFCommandSample(MPI_Comm);
 PetscErrorCode PFCommandEval(MPI_Comm);
+/* Take the problem options (mesh, source, boundary groups) a data file was
+ * made with from its attributes, unless the user gave them */
+PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[]);
+/* Does path hold mesh fields (a PDE dataset or samples)? (collective) */
+PetscErrorCode PFCLIIsMeshFile(MPI_Comm comm, const char path[], PetscBool *mesh);
 PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char samples[], const char reference[], const char jsonpath[], PetscBool *help);
 PetscErrorCode PFCommandInfo(MPI_Comm);
 PetscErrorCode PFCommandFinetune(MPI_Comm);

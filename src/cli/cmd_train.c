@@ -1,6 +1,8 @@
 #include "cli.h"
 
-/* physflow train (-toy moons | -data file.h5) [-resume ckpt.h5] [network, flow, training options] */
+/* physflow train (-toy moons | -data file.h5) [-resume ckpt.h5] [network, flow, training options]
+ * A PDE dataset (-data darcy.h5) is trained domain-decomposed with
+ * -net_type meshnet on groups of -pf_group_size ranks. */
 PetscErrorCode PFCommandTrain(MPI_Comm comm)
 {
   PFNet     net;
@@ -9,7 +11,8 @@ PetscErrorCode PFCommandTrain(MPI_Comm comm)
   PFData    data = NULL;
   PetscInt  toy  = PF_TOY_MOONS;
   char      datafile[PETSC_MAX_PATH_LEN] = "", resume[PETSC_MAX_PATH_LEN] = "";
-  PetscBool help, has_toy, has_data, has_resume, view = PETSC_FALSE, interrupted;
+  PetscBool help, has_toy, has_data, has_resume, view = PETSC_FALSE, interrupted, is_mesh = PETSC_FALSE;
+  PFCLIMeshContext mctx;
   uint64_t  seed;
 
   PetscFunctionBegin;
@@ -19,6 +22,9 @@ PetscErrorCode PFCommandTrain(MPI_Comm comm)
   PetscCall(PetscOptionsString("-resume", "Continue from this checkpoint (same architecture options)", "train", resume, resume, sizeof(resume), &has_resume));
   PetscCall(PetscOptionsBool("-view", "Print the network, flow and trainer configuration", "train", view, &view, NULL));
   PetscOptionsEnd();
+  /* PDE datasets: groups, the data's mesh and problem options */
+  if (has_data) PetscCall(PFCLIIsMeshFile(comm, datafile, &is_mesh));
+  if (is_mesh) PetscCall(PFCLIMeshContextCreate(comm, datafile, &mctx));
   PetscCall(PFNetCreate(comm, &net));
   PetscCall(PFNetSetFromOptions(net));
   PetscCall(PFFlowCreate(comm, &flow));
@@ -31,6 +37,7 @@ PetscErrorCode PFCommandTrain(MPI_Comm comm)
 
   PetscCall(PFTrainerGetSeed(tr, &seed));
   if (has_toy) PetscCall(PFDataCreateToy(comm, (PFToyType)toy, seed, &data));
+  else if (is_mesh) PetscCall(PFCLIMeshTrainSetUp(&mctx, datafile, net, flow, tr, seed, &data));
   else PetscCall(PFDataCreateFromFile(comm, datafile, seed, &data));
   PetscCall(PFTrainerSetData(tr, data));
   PetscCall(PFTrainerSetUp(tr));
@@ -46,5 +53,6 @@ done:
   PetscCall(PFDataDestroy(&data));
   PetscCall(PFFlowDestroy(&flow));
   PetscCall(PFNetDestroy(&net));
+  if (is_mesh) PetscCall(PFCLIMeshContextDestroy(&mctx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

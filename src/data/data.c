@@ -1,10 +1,18 @@
 #include <math.h>
 #include <physflow/data.h>
+#include <physflow/meshdata.h>
 #include <physflow/h5util.h>
 #include <physflow/log.h>
 #include <physflow/rng.h>
 
 struct _p_PFData {
+  /* mesh datasets: fields at the owned vertices of a distributed mesh */
+  PetscBool  is_mesh;
+  PFMeshData md;
+  PetscInt   nfields, nown;
+  char     (*fields)[64];
+  PetscInt  *ownnat;
+  double    *fmean, *fstd, *row;
   MPI_Comm  comm;
   PetscBool is_toy;
   PFToyType toy;
@@ -44,6 +52,61 @@ PetscErrorCode PFDataCreateFromFile(MPI_Comm comm, const char path[], uint64_t s
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFDataCreateMesh(MPI_Comm comm, const char path[], PetscInt nfields, const char *const fields[], PetscInt nown, const PetscInt ownnat[], uint64_t seed, PFData *data)
+{
+  PFData d;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&d));
+  d->comm    = comm;
+  d->is_mesh = PETSC_TRUE;
+  d->seed    = seed;
+  d->epoch   = -1;
+  d->nfields = nfields;
+  d->nown    = nown;
+  d->n       = nfields * nown;
+  PetscCall(PetscStrncpy(d->path, path, sizeof(d->path)));
+  PetscCall(PFMeshDataOpen(path, &d->md));
+  PetscCall(PetscMalloc5(nfields, &d->fields, nown + 1, &d->ownnat, nfields, &d->fmean, nfields, &d->fstd, d->md.nvert, &d->row));
+  PetscCall(PetscArraycpy(d->ownnat, ownnat, nown));
+  for (PetscInt f = 0; f < nfields; f++) {
+    PetscBool has;
+    PetscCall(PetscStrncpy(d->fields[f], fields[f], 64));
+    PetscCall(PFMeshDataHasField(&d->md, fields[f], &has));
+    PetscCheck(has, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no field '%s'", path, fields[f]);
+  }
+  d->N = d->md.nsamples;
+  PetscCheck(d->N > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no samples", path);
+  /* per-field normalisation over every sample and vertex (in double); the
+   * model stores it so samples come back in physical units */
+  for (PetscInt f = 0; f < nfields; f++) {
+    double s = 0, q = 0;
+    for (PetscInt i = 0; i < d->N; i++) {
+      PetscCall(PFMeshDataReadRows(&d->md, fields[f], i, 1, d->row));
+      for (PetscInt v = 0; v < d->md.nvert; v++) {
+        s += d->row[v];
+        q += d->row[v] * d->row[v];
+      }
+    }
+    double cnt = (double)d->N * (double)d->md.nvert;
+    d->fmean[f] = s / cnt;
+    d->fstd[f]  = sqrt(PetscMax(q / cnt - d->fmean[f] * d->fmean[f], 0.0));
+    PetscCheck(d->fstd[f] > 0, comm, PETSC_ERR_ARG_WRONG, "field '%s' of '%s' is constant: nothing to learn", fields[f], path);
+  }
+  PetscCall(PetscMalloc1(d->N, &d->perm));
+  *data = d;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataGetNormalization(PFData data, PetscInt *nfields, const double **mean, const double **std)
+{
+  PetscFunctionBegin;
+  if (nfields) *nfields = data->is_mesh ? data->nfields : 0;
+  if (mean) *mean = data->fmean;
+  if (std) *std = data->fstd;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n)
 {
   PetscFunctionBegin;
@@ -75,7 +138,14 @@ PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt 
   PetscFunctionBegin;
   for (PetscInt j = 0; j < nloc; j++) {
     uint64_t c = (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j); /* samples drawn so far */
-    if (data->is_toy) {
+    if (data->is_mesh) {
+      PetscCall(SetEpoch(data, (PetscInt)(c / (uint64_t)data->N)));
+      PetscInt idx = data->perm[c % (uint64_t)data->N];
+      for (PetscInt f = 0; f < data->nfields; f++) {
+        PetscCall(PFMeshDataReadRows(&data->md, data->fields[f], idx, 1, data->row));
+        for (PetscInt i = 0; i < data->nown; i++) x1[j * data->n + f * data->nown + i] = (pfreal)((data->row[data->ownnat[i]] - data->fmean[f]) / data->fstd[f]);
+      }
+    } else if (data->is_toy) {
       double x[2];
       PFToySample(data->toy, data->seed, c, x);
       x1[j * 2]     = (pfreal)x[0];
@@ -96,7 +166,21 @@ PetscErrorCode PFDataWriteH5(PFData data, hid_t fid)
   PetscFunctionBegin;
   g = H5Gcreate2(fid, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot create group /data");
-  PetscCall(PFH5WriteAttrString(g, "source", data->is_toy ? "toy" : "file"));
+  PetscCall(PFH5WriteAttrString(g, "source", data->is_mesh ? "mesh" : data->is_toy ? "toy" : "file"));
+  if (data->is_mesh) {
+    char    list[1024] = "";
+    hsize_t dims[1]    = {(hsize_t)data->nfields};
+    for (PetscInt f = 0; f < data->nfields; f++) {
+      PetscCall(PetscStrlcat(list, f ? "," : "", sizeof(list)));
+      PetscCall(PetscStrlcat(list, data->fields[f], sizeof(list)));
+    }
+    PetscCall(PFH5WriteAttrString(g, "fields", list));
+    PetscCall(PFH5WriteAttrString(g, "mesh", data->md.mesh));
+    H5Gclose(g);
+    PetscCall(PFH5WriteArray(fid, "data/mean", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fmean));
+    PetscCall(PFH5WriteArray(fid, "data/std", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fstd));
+    g = H5Gopen2(fid, "data", H5P_DEFAULT);
+  }
   if (data->is_toy) PetscCall(PFH5WriteAttrString(g, "toy", PFToyTypes[data->toy]));
   else PetscCall(PFH5WriteAttrString(g, "file", data->path));
   PetscCall(PFH5WriteAttrInt(g, "sample_size", data->n));
@@ -109,6 +193,10 @@ PetscErrorCode PFDataDestroy(PFData *data)
   PetscFunctionBegin;
   if (!*data) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree((*data)->values));
+  if ((*data)->is_mesh) {
+    PetscCall(PFMeshDataClose(&(*data)->md));
+    PetscCall(PetscFree5((*data)->fields, (*data)->ownnat, (*data)->fmean, (*data)->fstd, (*data)->row));
+  }
   PetscCall(PetscFree((*data)->perm));
   PetscCall(PetscFree(*data));
   PetscFunctionReturn(PETSC_SUCCESS);
