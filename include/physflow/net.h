@@ -51,6 +51,7 @@ PETSC_EXTERN PetscErrorCode PFNetDestroy(PFNet *net);
  * its input size becomes nfields x owned vertices */
 typedef struct _p_PFMeshGraph *PFMeshGraphRef;
 PETSC_EXTERN PetscErrorCode PFNetMeshSetGraph(PFNet net, PFMeshGraphRef graph, PetscInt nfields);
+PETSC_EXTERN PetscErrorCode PFNetMeshCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], const char dataset[], PFMeshGraphRef graph, PFNet *net);
 
 /* HDF5: architecture attributes on group /arch and the flat /params buffer */
 PETSC_EXTERN PetscErrorCode PFNetWriteH5(PFNet net, hid_t fid);

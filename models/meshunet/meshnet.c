@@ -14,6 +14,7 @@
  *
  * Input/output layout (PFNet's): x[b][f*nown + i] (fields of the owned
  * vertices, the PFPhysics order); internally vertex-major [nown][B][C]. */
+#include <math.h>
 #include <physflow/h5util.h>
 #include <physflow/meshconv.h>
 #include <physflow/private/netimpl.h>
@@ -339,6 +340,44 @@ static PetscErrorCode WriteArch_Mesh(PFNet net, hid_t g)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode ReadArch_Mesh(PFNet net, hid_t g)
+{
+  PFNet_Mesh *m = (PFNet_Mesh *)net->data;
+
+  PetscFunctionBegin;
+  PetscCall(PFH5ReadAttrInt(g, "mesh_width", &m->width));
+  PetscCall(PFH5ReadAttrInt(g, "mesh_depth", &m->depth));
+  PetscCall(PFH5ReadAttrInt(g, "mesh_groups", &m->groups));
+  PetscCall(PFH5ReadAttrInt(g, "mesh_temb_dim", &m->temb));
+  PetscCall(PFH5ReadAttrInt(g, "nfields", &m->nfields));
+  PetscCheck(m->width > 0 && m->depth >= 0 && m->depth <= MESHNET_MAXDEPTH && m->groups > 0 && m->nfields > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "corrupt meshnet architecture in the model file");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A mesh network from a model file, on the given (distributed) mesh graph */
+PetscErrorCode PFNetMeshCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], const char dataset[], PFMeshGraph graph, PFNet *net)
+{
+  PFNet_Mesh *m;
+  PetscInt    nparams;
+  hid_t       g;
+
+  PetscFunctionBegin;
+  PetscCall(PFNetCreate(comm, net));
+  PetscCall(PFNetSetType(*net, PFNETMESH));
+  g = H5Gopen2(fid, "arch", H5P_DEFAULT);
+  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no network (group /arch missing)", path);
+  PetscCall(ReadArch_Mesh(*net, g));
+  PetscCall(PFH5ReadAttrInt(g, "nparams", &nparams));
+  H5Gclose(g);
+  m = (PFNet_Mesh *)(*net)->data;
+  PetscCall(PFNetMeshSetGraph(*net, graph, m->nfields));
+  PetscCall(PFNetSetUp(*net));
+  PetscCheck((size_t)nparams == (*net)->nparams, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': the architecture gives %zu parameters but the file says %" PetscInt_FMT, path, (*net)->nparams, nparams);
+  PetscCall(PFH5ReadArray(fid, path, dataset, H5T_NATIVE_PFREAL, (*net)->nparams, (*net)->params));
+  for (size_t i = 0; i < (*net)->nparams; i++) PetscCheck(isfinite((double)(*net)->params[i]), PETSC_COMM_SELF, PETSC_ERR_FP, "'%s': parameter %zu of '%s' is not finite (diverged training?)", path, i, dataset);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Destroy_Mesh(PFNet net)
 {
   PFNet_Mesh *m = (PFNet_Mesh *)net->data;
@@ -388,6 +427,7 @@ PetscErrorCode PFNetCreate_Mesh(PFNet net)
   net->ops.flops          = Flops_Mesh;
   net->ops.view           = View_Mesh;
   net->ops.writearch      = WriteArch_Mesh;
+  net->ops.readarch       = ReadArch_Mesh;
   net->ops.destroy        = Destroy_Mesh;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

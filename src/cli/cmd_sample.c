@@ -10,7 +10,8 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscInt       n = 1000, chunk = 4096, nfe = 0, nin;
   PetscInt      seed = 0;
   char           model[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "samples.h5";
-  PetscBool      help, has_model, use_ema = PETSC_TRUE, set_sampler, set_steps;
+  PetscBool      help, has_model, use_ema = PETSC_TRUE, set_sampler, set_steps, set_chunk, is_mesh = PETSC_FALSE;
+  PFCLIMeshContext mctx;
   PetscMPIInt    rank, size;
   PetscLogDouble t0, t1;
 
@@ -20,11 +21,13 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-n", "Number of samples", "sample", n, &n, NULL));
   PetscCall(PetscOptionsInt("-seed", "Seed of the initial noise", "sample", seed, &seed, NULL));
   PetscCall(PetscOptionsBool("-use_ema", "Use the EMA weights (else the raw weights)", "sample", use_ema, &use_ema, NULL));
-  PetscCall(PetscOptionsInt("-sample_batch", "Samples per network evaluation (memory bound)", "sample", chunk, &chunk, NULL));
+  PetscCall(PetscOptionsInt("-sample_batch", "Samples per network evaluation (memory bound; mesh models: 16)", "sample", chunk, &chunk, &set_chunk));
   PetscCall(PetscOptionsString("-o", "Output HDF5 file", "sample", out, out, sizeof(out), NULL));
   PetscOptionsEnd();
   PetscCall(PFSamplerCreate(comm, &sampler));
   PetscCall(PFSamplerSetFromOptions(sampler));
+  if (has_model) PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
+  if (is_mesh) PetscCall(PFCLIMeshSampleOptions(comm, model, &mctx));
   PetscCall(PFCLIOptionsDone(comm, "sample", &help));
   if (help) {
     PetscCall(PetscPrintf(comm, "  (vp models default to -sampler ddpm -sampler_steps 200)\n"));
@@ -34,6 +37,10 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscCheck(n > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be positive, got %" PetscInt_FMT, n);
   PetscCheck(chunk > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sample_batch must be positive");
   PetscCall(PFCheckWritable(comm, out));
+  if (is_mesh) {
+    PetscCall(PFCLIMeshSample(&mctx, comm, model, n, seed, use_ema, set_chunk ? chunk : 16, sampler, out));
+    goto done;
+  }
   PetscCall(PFCLILoadModel(comm, model, use_ema, &net, &flow));
   {
     PFFlowType ftype;
@@ -80,5 +87,6 @@ done:
   PetscCall(PFSamplerDestroy(&sampler));
   PetscCall(PFNetDestroy(&net));
   PetscCall(PFFlowDestroy(&flow));
+  if (is_mesh) PetscCall(PFCLIMeshContextDestroy(&mctx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

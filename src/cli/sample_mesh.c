@@ -1,0 +1,168 @@
+/* physflow sample on a mesh model: fields on the model's mesh, written in
+ * the dataset format (so eval and ParaView read samples like solver data).
+ * Groups of -pf_group_size ranks share the mesh; groups generate different
+ * samples; sample i starts from noise keyed by (seed, i, natural vertex,
+ * field), so the file does not depend on the layout. */
+#include <physflow/dataset.h>
+#include <string.h>
+#include "cli.h"
+
+/* the mesh a model was trained on (its /data/mesh), unless -mesh/-mesh_faces given */
+static PetscErrorCode MeshOptionFromModel(MPI_Comm comm, const char path[])
+{
+  char        mesh[PETSC_MAX_PATH_LEN] = "";
+  PetscMPIInt rank;
+  PetscBool   m, f;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh", &m));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh_faces", &f));
+  if (m || f) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0 && H5Fis_hdf5(path) > 0) {
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid >= 0 && H5Lexists(fid, "data", H5P_DEFAULT) > 0) {
+      hid_t     g = H5Gopen2(fid, "data", H5P_DEFAULT);
+      PetscBool has;
+      PetscCall(PFH5HasAttr(g, "mesh", &has));
+      if (has && PFH5ReadAttrString(g, "mesh", mesh, sizeof(mesh))) mesh[0] = 0;
+      H5Gclose(g);
+    }
+    if (fid >= 0) H5Fclose(fid);
+  }
+  PetscCallMPI(MPI_Bcast(mesh, sizeof(mesh), MPI_CHAR, 0, comm));
+  if (!strncmp(mesh, "box ", 4)) {
+    char faces[32];
+    PetscCall(PetscStrncpy(faces, mesh + 4, sizeof(faces)));
+    for (char *c = faces; *c; c++)
+      if (*c == 'x') *c = 0;
+    PetscCall(PetscOptionsSetValue(NULL, "-mesh_faces", faces));
+  } else if (mesh[0]) PetscCall(PetscOptionsSetValue(NULL, "-mesh", mesh));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mesh)
+{
+  PetscMPIInt rank;
+  char        type[64] = "";
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0 && H5Fis_hdf5(path) > 0) {
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid >= 0 && H5Lexists(fid, "arch", H5P_DEFAULT) > 0) {
+      hid_t g = H5Gopen2(fid, "arch", H5P_DEFAULT);
+      if (PFH5ReadAttrString(g, "net_type", type, sizeof(type))) type[0] = 0;
+      H5Gclose(g);
+    }
+    if (fid >= 0) H5Fclose(fid);
+  }
+  PetscCallMPI(MPI_Bcast(type, sizeof(type), MPI_CHAR, 0, comm));
+  PetscCall(PetscStrcmp(type, PFNETMESH, mesh));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIMeshContext *ctx)
+{
+  PetscFunctionBegin;
+  PetscCall(MeshOptionFromModel(world, model));
+  PetscCall(PFCLIMeshContextCreate(world, NULL, ctx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[])
+{
+  PFNet           net  = NULL;
+  PFFlow          flow = NULL;
+  PFMesh          mesh;
+  hid_t           fid;
+  double          mean[PF_CLI_MAXFIELDS], std[PF_CLI_MAXFIELDS];
+  char            fields[1024];
+  const char     *names[PF_CLI_MAXFIELDS];
+  PetscInt        nown, lo, hi, nfe = 0, nf;
+  PetscMPIInt     grank;
+  pfreal         *x;
+  double         *rows[PF_CLI_MAXFIELDS];
+  PetscInt       *idx;
+  PFDatasetWriter w;
+  PetscLogDouble  t0, t1;
+
+  PetscFunctionBegin;
+  PetscCall(PFCLIMeshContextSetUp(ctx));
+  PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
+  PetscCall(PFH5OpenRead(model, &fid));
+  PetscCall(PFH5CheckKind(fid, model, "model"));
+  PetscCall(PFNetMeshCreateFromH5(ctx->gcomm, fid, model, use_ema ? "ema" : "params", ctx->graph, &net));
+  PetscCall(PFFlowCreateFromH5(ctx->gcomm, fid, model, &flow));
+  {
+    hid_t g = H5Gopen2(fid, "data", H5P_DEFAULT);
+    PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no /data description", model);
+    PetscCall(PFH5ReadAttrString(g, "fields", fields, sizeof(fields)));
+    H5Gclose(g);
+  }
+  nf = 0;
+  for (char *tok = strtok(fields, ","); tok && nf < PF_CLI_MAXFIELDS; tok = strtok(NULL, ",")) PetscCall(PetscStrncpy(ctx->fields[nf++], tok, sizeof(ctx->fields[0])));
+  ctx->nfields = nf;
+  PetscCall(PFH5ReadArray(fid, model, "data/mean", H5T_NATIVE_DOUBLE, (size_t)nf, mean));
+  PetscCall(PFH5ReadArray(fid, model, "data/std", H5T_NATIVE_DOUBLE, (size_t)nf, std));
+  PetscCall(PFH5Close(&fid));
+  PetscCall(PFCLIMeshFlowSetUp(ctx, flow));
+  {
+    PFFlowType ftype;
+    PetscBool  vp, set;
+    PetscCall(PFFlowGetType(flow, &ftype));
+    PetscCall(PetscStrcmp(ftype, PFFLOWVP, &vp));
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-sampler", &set));
+    if (vp && !set) PetscCall(PFSamplerSetType(sampler, PFSAMPLERDDPM));
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-sampler_steps", &set));
+    if (vp && !set) PetscCall(PFSamplerSetSteps(sampler, 200));
+  }
+  PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
+  PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
+  lo = (PetscInt)(((PetscInt64)ctx->gid * n) / ctx->G);
+  hi = (PetscInt)(((PetscInt64)(ctx->gid + 1) * n) / ctx->G);
+  PetscCall(PFNetPlan(net, PetscMax(1, PetscMin(chunk, hi - lo))));
+  PetscCall(PetscMalloc1((size_t)(hi - lo) * nf * nown + 1, &x));
+  PetscCall(PetscTime(&t0));
+  PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
+  PetscCall(PetscTime(&t1));
+  /* physical units, natural order on the group leaders, one collective write */
+  for (PetscInt f = 0; f < nf; f++) {
+    names[f] = ctx->fields[f];
+    PetscCall(PetscMalloc1(grank == 0 ? (size_t)(hi - lo) * mesh->nvert + 1 : 1, &rows[f]));
+  }
+  {
+    PetscScalar *col;
+    PetscCall(PetscMalloc1(nown + 1, &col));
+    for (PetscInt j = 0; j < hi - lo; j++)
+      for (PetscInt f = 0; f < nf; f++) {
+        for (PetscInt i = 0; i < nown; i++) col[i] = (double)x[((size_t)j * nf + f) * nown + i] * std[f] + mean[f];
+        PetscCall(PFPhysicsGatherNatural(ctx->phys, col, grank == 0 ? rows[f] + (size_t)j * mesh->nvert : NULL));
+      }
+    PetscCall(PetscFree(col));
+  }
+  PetscCall(PetscMalloc1(hi - lo + 1, &idx));
+  for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
+  {
+    PFDatasetLayout L = {n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples"};
+    PetscBool       complete;
+    PFSamplerType   st;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nfe, 1, MPIU_INT, MPI_MAX, world));
+    PetscCall(PFDatasetWriterCreate(world, out, &L, mesh->coords, mesh->cells, PETSC_FALSE, &w));
+    PetscCall(PFDatasetWriterSetAttrString(w, "mesh", mesh->source));
+    PetscCall(PFDatasetWriterSetAttrString(w, "model", model));
+    PetscCall(PFDatasetWriterSetAttrReal(w, "nfe", (double)nfe));
+    PetscCall(PFSamplerGetType(sampler, &st));
+    PetscCall(PFDatasetWriterSetAttrString(w, "sampler", st));
+    PetscCall(PFDatasetWriterWriteRows(w, grank == 0 ? hi - lo : 0, idx, (const double *const *)rows, NULL));
+    PetscCall(PFDatasetWriterClose(&w, &complete));
+    PetscCheck(complete, world, PETSC_ERR_PLIB, "sample file '%s' incomplete", out);
+    PetscCall(PetscPrintf(world, "physflow sample: %" PetscInt_FMT " fields samples on %s with %s (NFE %" PetscInt_FMT ") in %.3f s (%.1f samples/s on %" PetscInt_FMT " group(s)) -> %s\n", n, mesh->source, st, nfe, t1 - t0, (double)n / (t1 - t0), ctx->G, out));
+  }
+  for (PetscInt f = 0; f < nf; f++) PetscCall(PetscFree(rows[f]));
+  PetscCall(PetscFree(idx));
+  PetscCall(PetscFree(x));
+  PetscCall(PFNetDestroy(&net));
+  PetscCall(PFFlowDestroy(&flow));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
