@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <physflow/h5util.h>
+#include <math.h>
+#include <physflow/fieldmetrics.h>
 #include <physflow/meshdata.h>
+#include <physflow/private/physicsimpl.h>
 #include <physflow/physics.h>
 #include "cli.h"
 
@@ -72,11 +75,104 @@ static PetscErrorCode AppendStats(char *json, size_t len, const char name[], con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Reads every field of every sample of path (natural order) on rank 0 */
+static PetscErrorCode ReadAllFields(const char path[], PetscInt nf, const char *const names[], PetscInt *n, PetscInt *nv, double **X, double **coords)
+{
+  PFMeshData md;
+
+  PetscFunctionBegin;
+  PetscCall(PFMeshDataOpen(path, &md));
+  for (PetscInt f = 0; f < nf; f++) {
+    PetscBool has;
+    PetscCall(PFMeshDataHasField(&md, names[f], &has));
+    PetscCheck(has, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no field '%s'", path, names[f]);
+  }
+  *n  = md.nsamples;
+  *nv = md.nvert;
+  for (PetscInt f = 0; f < nf; f++) {
+    PetscCall(PetscMalloc1((size_t)md.nsamples * md.nvert, &X[f]));
+    PetscCall(PFMeshDataReadRows(&md, names[f], 0, md.nsamples, X[f]));
+  }
+  if (coords) {
+    PetscCall(PetscMalloc1(2 * md.nvert, coords));
+    PetscCall(PFMeshDataReadCoords(&md, *coords));
+  }
+  PetscCall(PFMeshDataClose(&md));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* mean/std field errors, two-point correlation of the first field, and a
+ * field-space sliced Wasserstein distance (rank 0 computes) */
+static PetscErrorCode DistributionMetrics(PFPhysics phys, const char samples[], const char reference[], char *json, size_t len)
+{
+  PetscInt           nf, ns, nr, nv, nv2, nown;
+  const char *const *names;
+  double            *S[8], *R[8], *coords, *w = NULL, swd;
+  PetscMPIInt        rank;
+  const PetscScalar *mass;
+  char               item[512];
+  const PetscInt     nbins = 12;
+  const double       rmax  = 0.6;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetFields(phys, &nf, &names, NULL));
+  PetscCall(PFPhysicsGetVertexMap(phys, &nown, NULL));
+  PetscCall(PFPhysicsGetVertexMass(phys, &mass));
+  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
+  {
+    PFMesh mesh;
+    PetscCall(PFPhysicsGetMesh(phys, &mesh));
+    if (rank == 0) PetscCall(PetscMalloc1(mesh->nvert, &w));
+  }
+  PetscCall(PFPhysicsGatherNatural(phys, mass, w));
+  if (rank == 0) {
+    PetscCall(ReadAllFields(samples, nf, names, &ns, &nv, S, &coords));
+    PetscCall(ReadAllFields(reference, nf, names, &nr, &nv2, R, NULL));
+    PetscCheck(nv == nv2, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "'%s' and '%s' are on different meshes", samples, reference);
+    PetscCall(PetscStrlcat(json, ", \"distribution\": {", len));
+    for (PetscInt f = 0; f < nf; f++) {
+      double me, se;
+      PetscCall(PFFieldMomentErrors(ns, nr, nv, S[f], R[f], w, &me, &se));
+      PetscCall(PetscSNPrintf(item, sizeof(item), "%s\"%s\": {\"mean_error\": %.5g, \"std_error\": %.5g}", f ? ", " : "", names[f], me, se));
+      PetscCall(PetscStrlcat(json, item, len));
+    }
+    {
+      double cs[12], cr[12], dmax = 0;
+      PetscCall(PFFieldCorrelation(ns, nv, S[0], coords, nbins, rmax, 20000, 1, cs));
+      PetscCall(PFFieldCorrelation(nr, nv, R[0], coords, nbins, rmax, 20000, 1, cr));
+      PetscCall(PetscSNPrintf(item, sizeof(item), ", \"correlation_%s\": {\"r_max\": %g, \"samples\": [", names[0], rmax));
+      PetscCall(PetscStrlcat(json, item, len));
+      for (PetscInt b = 0; b < nbins; b++) {
+        PetscCall(PetscSNPrintf(item, sizeof(item), "%s%.4f", b ? ", " : "", cs[b]));
+        PetscCall(PetscStrlcat(json, item, len));
+      }
+      PetscCall(PetscStrlcat(json, "], \"reference\": [", len));
+      for (PetscInt b = 0; b < nbins; b++) {
+        PetscCall(PetscSNPrintf(item, sizeof(item), "%s%.4f", b ? ", " : "", cr[b]));
+        PetscCall(PetscStrlcat(json, item, len));
+        if (isfinite(cs[b]) && isfinite(cr[b])) dmax = PetscMax(dmax, fabs(cs[b] - cr[b]));
+      }
+      PetscCall(PetscSNPrintf(item, sizeof(item), "], \"max_abs_diff\": %.4f}", dmax));
+      PetscCall(PetscStrlcat(json, item, len));
+    }
+    PetscCall(PFFieldSlicedWasserstein(nf, ns, nr, nv, (const double *const *)S, (const double *const *)R, 64, 1, &swd));
+    PetscCall(PetscSNPrintf(item, sizeof(item), ", \"field_sliced_wasserstein\": %.5g}", swd));
+    PetscCall(PetscStrlcat(json, item, len));
+    for (PetscInt f = 0; f < nf; f++) {
+      PetscCall(PetscFree(S[f]));
+      PetscCall(PetscFree(R[f]));
+    }
+    PetscCall(PetscFree(coords));
+    PetscCall(PetscFree(w));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char samples[], const char reference[], const char jsonpath[], PetscBool *help)
 {
   PFPhysics   phys;
   PetscMPIInt rank;
-  char        json[4096];
+  char        json[16384];
   double     *rel;
   PetscInt    ns;
 
@@ -108,6 +204,7 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
     PetscCall(AppendStats(json, sizeof(json), "residual_relative", rel, 2, nr));
     PetscCall(PetscStrlcat(json, "}", sizeof(json)));
     PetscCall(PetscFree(rel));
+    PetscCall(DistributionMetrics(phys, samples, reference, json, sizeof(json)));
   }
   PetscCall(PetscStrlcat(json, "}", sizeof(json)));
   PetscCall(PetscPrintf(comm, "%s\n", json));
