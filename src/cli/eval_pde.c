@@ -173,7 +173,7 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
   PFPhysics   phys;
   PetscMPIInt rank;
   char        json[16384];
-  double     *rel;
+  double     *rel, *rel_s = NULL;
   PetscInt    ns;
 
   PetscFunctionBegin;
@@ -191,7 +191,7 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
   PetscCall(PetscSNPrintf(json, sizeof(json), "{\"physics\": \"%s\", \"samples\": \"%s\", \"n_samples\": %" PetscInt_FMT, physics_type, samples, ns));
   PetscCall(AppendStats(json, sizeof(json), "residual_relative", rel, 2, ns));
   PetscCall(AppendStats(json, sizeof(json), "residual_meanabs", rel + 1, 2, ns));
-  PetscCall(PetscFree(rel));
+  rel_s = rel;
   if (reference[0]) {
     PetscInt nr;
     PetscCall(ResidualStats(phys, reference, &rel, &nr));
@@ -209,11 +209,28 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
   PetscCall(PetscStrlcat(json, "}", sizeof(json)));
   PetscCall(PetscPrintf(comm, "%s\n", json));
   if (jsonpath[0] && rank == 0) {
+    /* the per-sample residuals beside the JSON, for histograms */
+    char  rpath[PETSC_MAX_PATH_LEN];
+    FILE *rf;
+    PetscCall(PetscStrncpy(rpath, jsonpath, sizeof(rpath)));
+    {
+      size_t l;
+      PetscCall(PetscStrlen(rpath, &l));
+      if (l > 5 && !strcmp(rpath + l - 5, ".json")) rpath[l - 5] = 0;
+    }
+    PetscCall(PetscStrlcat(rpath, "_residuals.txt", sizeof(rpath)));
+    rf = fopen(rpath, "w");
+    PetscCheck(rf, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", rpath);
+    for (PetscInt i = 0; i < ns; i++) fprintf(rf, "%.6e\n", rel_s[2 * i]);
+    fclose(rf);
+  }
+  if (jsonpath[0] && rank == 0) {
     FILE *f = fopen(jsonpath, "w");
     PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", jsonpath);
     fprintf(f, "%s\n", json);
     fclose(f);
   }
+  PetscCall(PetscFree(rel_s));
 done:
   PetscCall(PFPhysicsDestroy(&phys));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""Plots for physflow eval -physics darcy: mean/std fields of generated
+samples against the reference (solver) data, and residual histograms.
+
+plot_darcy_eval.py --samples s.h5 --reference r.h5 --out prefix
+                   [--residuals s_residuals.txt] [--ref-residuals r_residuals.txt]
+writes prefix_meanstd.png and (with --residuals) prefix_residuals.png.
+"""
+import argparse
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.tri as mtri  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def die(msg):
+    print(f"plot_darcy_eval.py: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def load(path):
+    import h5py
+    try:
+        f = h5py.File(path, "r")
+    except Exception as e:  # noqa: BLE001
+        die(f"cannot open {path}: {e}")
+    if "fields" not in f or "coords" not in f:
+        die(f"{path} is not a mesh dataset/samples file")
+    return f
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", required=True)
+    ap.add_argument("--reference", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--residuals")
+    ap.add_argument("--ref-residuals")
+    a = ap.parse_args()
+    S, R = load(a.samples), load(a.reference)
+    xy = R["coords"][:]
+    cells = R["cells"][:].astype(int)
+    tris = cells if cells.shape[1] == 3 else np.vstack([cells[:, [0, 1, 2]], cells[:, [0, 2, 3]]])
+    tri = mtri.Triangulation(xy[:, 0], xy[:, 1], tris)
+    fields = [k for k in R["fields"].keys() if k in S["fields"]]
+    fig, ax = plt.subplots(2, 2 * len(fields), figsize=(3.3 * 2 * len(fields), 6.0), squeeze=False)
+    for j, name in enumerate(fields):
+        r, s = R["fields"][name][:], S["fields"][name][:]
+        for k, (stat, fn) in enumerate((("mean", np.mean), ("std", np.std))):
+            fr, fs = fn(r, axis=0), fn(s, axis=0)
+            lo, hi = min(fr.min(), fs.min()), max(fr.max(), fs.max())
+            for i, (lab, v) in enumerate((("reference", fr), ("samples", fs))):
+                axx = ax[i][2 * j + k]
+                im = axx.tripcolor(tri, v, shading="gouraud", vmin=lo, vmax=hi)
+                axx.set_aspect("equal")
+                axx.set_xticks([])
+                axx.set_yticks([])
+                axx.set_title(f"{stat} {name}, {lab}", fontsize=9)
+                fig.colorbar(im, ax=axx, fraction=0.046, pad=0.03)
+    fig.suptitle(f"{a.samples} ({S['fields'][fields[0]].shape[0]}) vs {a.reference} ({R['fields'][fields[0]].shape[0]})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(a.out + "_meanstd.png", dpi=100)
+    if a.residuals:
+        fig, axx = plt.subplots(figsize=(5.5, 3.6))
+        for path, lab in ((a.residuals, "samples"), (a.ref_residuals, "reference (solver)")):
+            if not path:
+                continue
+            v = np.loadtxt(path, ndmin=1)
+            axx.hist(np.log10(np.maximum(v, 1e-300)), bins=40, alpha=0.6, label=lab)
+        axx.set_xlabel("log10 relative residual ||R|| / ||F||")
+        axx.set_ylabel("samples")
+        axx.legend()
+        fig.tight_layout()
+        fig.savefig(a.out + "_residuals.png", dpi=100)
+
+
+if __name__ == "__main__":
+    main()
