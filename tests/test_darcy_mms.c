@@ -11,11 +11,13 @@
  * discrete solution must be at solver tolerance.
  *
  * -order 2: P2/Q2, with log K set exactly at every node (vertices, edge
- * midpoints, Q2 cell centres), so that K_h is the P2/Q2 interpolant of K and
- * the discretisation is third order.  The lumped L2 error at the vertices
+ * midpoints, Q2 cell centres), so that the solve's K = exp(g_h), g_h the
+ * P2/Q2 interpolant of log K, and the discretisation is third order.  The lumped L2 error at the vertices
  * (P1/Q1 vertex masses, as physflow's fields) must fall at third order
  * (observed > 2.7), and the P2 residual of the full P2 dof vector must be at
- * solver tolerance.  Printed for information, not checked: the P1/Q1
+ * solver tolerance.  On the coarsest mesh, the VJP of the P2 residual is
+ * checked in p (exact: R is linear in p) and in log K at every node (the
+ * Taylor remainder falls at order 2).  Printed for information, not checked: the P1/Q1
  * residual of the P2 vertex values (the physics' residual of P2 data, at
  * discretisation-error level), and the error of the physics' own path, where
  * only vertex log K is known and the other nodes take its P1/Q1 interpolant
@@ -86,6 +88,54 @@ static PetscErrorCode SumSquares(PetscInt n, const PetscScalar *a, const PetscSc
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The VJP in each field, with f = v . R.  R is linear in p, so f(p + dp) -
+ * f(p) must equal (J_p^T v) . dp to round-off (relative error perr); in g,
+ * the Taylor remainder f(g + e dg) - f(g) - e (J_g^T v) . dg must fall at
+ * order 2 (rate) */
+static PetscErrorCode CheckVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, double *perr, double *rate)
+{
+  const PetscInt n = op->nown;
+  PetscScalar   *work, *dg, *dp, *v, *gg, *gp, *ge, *x, *R;
+  double         f[4], rem[2], dot[2];
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(8 * n + 1, &work));
+  dg = work, dp = dg + n, v = dp + n, gg = v + n, gp = gg + n, ge = gp + n, x = ge + n, R = x + n;
+  for (PetscInt i = 0; i < n; i++) {
+    /* directions from the node coordinates: the same on any number of ranks */
+    double cx = op->owncoords[2 * i], cy = op->owncoords[2 * i + 1];
+    dg[i] = sin(7 * cx + 3 * cy);
+    dp[i] = cos(5 * cx - 2 * cy);
+    v[i]  = sin(3 * cx) * cos(4 * cy) + 0.1;
+  }
+  PetscCall(PFDarcyOpVJP(op, g, p, v, gg, gp));
+  {
+    double loc[2] = {0, 0};
+    for (PetscInt i = 0; i < n; i++) {
+      loc[0] += PetscRealPart(gg[i] * dg[i]);
+      loc[1] += PetscRealPart(gp[i] * dp[i]);
+    }
+    PetscCallMPI(MPI_Allreduce(loc, dot, 2, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  }
+  /* f at (g, p), (g, p + dp), (g + e dg, p) for e = 1e-3, 5e-4 */
+  for (int k = 0; k < 4; k++) {
+    const double e   = k < 2 ? 0 : 1e-3 / (1 << (k - 2));
+    double       loc = 0;
+    for (PetscInt i = 0; i < n; i++) {
+      x[i]  = k == 1 ? p[i] + dp[i] : p[i];
+      ge[i] = g[i] + e * dg[i];
+    }
+    PetscCall(PFDarcyOpResidual(op, ge, x, R));
+    for (PetscInt i = 0; i < n; i++) loc += PetscRealPart(v[i] * R[i]);
+    PetscCallMPI(MPI_Allreduce(&loc, &f[k], 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    if (k >= 2) rem[k - 2] = fabs(f[k] - f[0] - e * dot[0]);
+  }
+  *perr = fabs(f[1] - f[0] - dot[1]) / fabs(dot[1]);
+  *rate = log2(rem[0] / rem[1]);
+  PetscCall(PetscFree(work));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   const PetscInt faces[3] = {16, 32, 64};
@@ -130,8 +180,8 @@ int main(int argc, char **argv)
       PetscCall(KSPSetTolerances(ksp, 1e-12, 1e-50, PETSC_DEFAULT, 2000));
       PetscCall(VecDuplicate(op->F, &sol));
       PetscCall(DMGetLocalVector(op->dm, &K));
-      PetscCall(PFDarcyOpLocalK(op, g, K));
-      PetscCall(PFDarcyOpSolveK(op, ksp, K, sol, &its));
+      PetscCall(PFDarcyOpLocalCoef(op, g, K));
+      PetscCall(PFDarcyOpSolveCoef(op, ksp, K, sol, &its));
       PetscCall(VecGetArrayRead(sol, &s));
       PetscCall(VecGetArrayRead(op1.mass, &m));
       PetscCall(PFDarcyOpVertexValues(op, s, pv));
@@ -144,6 +194,12 @@ int main(int argc, char **argv)
       h[l]   = 1.0 / faces[l];
       PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  h = 1/%-3" PetscInt_FMT "  L2 error at the vertices %.4e  relative residual of the discrete solution %.2e (%" PetscInt_FMT " its)\n", faces[l], err[l], sqrt(r2) / op->fnorm, its));
       if (!(sqrt(r2) / op->fnorm < 1e-8)) fail = 1;
+      if (order == 2 && l == 0) {
+        double perr = 1, rate = 0;
+        PetscCall(CheckVJP(op, g, s, &perr, &rate));
+        PetscCall(PetscPrintf(PETSC_COMM_WORLD, "           VJP of the P2 residual: in p relative error %.1e, in log K Taylor remainder order %.3f\n", perr, rate));
+        if (!(perr < 1e-8 && rate > 1.8 && rate < 2.2)) fail = 1;
+      }
       PetscCall(VecRestoreArrayRead(sol, &s));
       if (order == 2) {
         /* information: the P1/Q1 residual of the P2 vertex values, and the

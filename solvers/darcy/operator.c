@@ -33,12 +33,13 @@ PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forci
   PetscCall(DMClone(mesh->dm, &op->dm));
   /* PetscFECreateLagrange's quadrature order q means q+1 points per direction
    * (Stroud conical on triangles, Gauss tensor on quads), exact to degree
-   * 2q+1.  phi_k grad(phi_i).grad(phi_j) has degree 3k-2 on affine triangles
-   * (4 for P2) and degree 3k per variable on parallelogram quads (6 for Q2),
-   * so q = 3 is exact for both orders there.  Order 2 takes q = 4 as margin
-   * for general quads (a rational integrand) and for the discontinuous
-   * source; order 1 keeps q = 3 so its data do not change. */
-  qorder = order == 1 ? 3 : 4;
+   * 2q+1.  Order 1 integrates phi_k grad(phi_i).grad(phi_j), of degree 1 on
+   * affine triangles and 3 per variable on parallelogram quads: q = 3 is
+   * exact.  Order 2 integrates exp(g_h) grad(phi_i).grad(phi_j) (see below),
+   * the polynomial part of degree 2 (P2) or 4 per variable (Q2): q = 3 again
+   * leaves a quadrature error far below the O(h^3) discretisation error, and
+   * the B tensor has 16 points, not 25 or more. */
+  qorder = 3;
   PetscCall(PetscFECreateLagrange(PETSC_COMM_SELF, dim, 1, mesh->simplex, order, qorder, &op->fe));
   PetscCall(PetscObjectSetName((PetscObject)op->fe, "p"));
   PetscCall(DMSetField(op->dm, 0, NULL, (PetscObject)op->fe));
@@ -51,6 +52,21 @@ PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forci
   PetscCall(PetscFEGetQuadrature(op->fe, &quad));
   PetscCall(PetscQuadratureGetData(quad, NULL, NULL, &nq, NULL, &qw));
   PetscCall(PetscFEGetCellTabulation(op->fe, 1, &T));
+  /* Where the permeability is known ("coefficient points").  Order 1: at the
+   * nodes, K_h = sum_k K_k phi_k with K_k = exp(g_k), positive because the
+   * P1/Q1 basis is.  Order 2: the P2/Q2 interpolant of positive nodal K is
+   * NOT positive (vertex basis functions dip to -1/8 on the edges): with log
+   * K jumping by ~4 across a cell, as the SPDE field does near the corners of
+   * plate_hole.msh, K_h < 0 there and the matrix is indefinite.  So order 2
+   * evaluates K = exp(g_h) at the quadrature points instead, g_h the P2/Q2
+   * interpolant of the nodal log K: always positive, and still linear in the
+   * point values, so the tensor contraction stays.  E maps nodal log K to
+   * the points (the basis tabulation). */
+  op->nK = order == 1 ? nb : nq;
+  if (order == 2) {
+    PetscCall(PetscMalloc2(nq * nb, &op->E, op->nK, &op->kc));
+    PetscCall(PetscArraycpy(op->E, T->T[0], nq * nb));
+  } else PetscCall(PetscMalloc1(op->nK, &op->kc));
   PetscCall(DMPlexGetHeightStratum(op->dm, 0, &cStart, &cEnd));
   PetscCall(DMPlexGetDepthStratum(op->dm, 0, &vStart, &vEnd));
   PetscCall(DMPlexGetChart(op->dm, &pStart, &pEnd));
@@ -129,7 +145,7 @@ PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forci
     for (PetscInt i = 0; i < op->nvown; i++) PetscCheck(op->vdof[i] == i, PETSC_COMM_SELF, PETSC_ERR_PLIB, "P1/Q1 operator: the dofs are not numbered in vertex order");
   }
 
-  PetscCall(PetscMalloc3(op->ncell * nb, &op->cidx, op->ncell * nb * nb * nb, &op->B, op->ncell * nb * nb, &op->Me));
+  PetscCall(PetscMalloc3(op->ncell * nb, &op->cidx, op->ncell * op->nK * nb * nb, &op->B, op->ncell * nb * nb, &op->Me));
   PetscCall(PetscMalloc5(nq * dim, &v, nq * dim * dim, &J, nq * dim * dim, &invJ, nq, &detJ, nb * dim, &grad));
   PetscCall(PetscMalloc2(op->ncell * nb * nb, &ci, op->ncell * nb * nb, &cj));
   PetscCall(PetscCalloc1(op->ncell * nb * nb, &op->coo));
@@ -142,7 +158,7 @@ PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forci
     for (PetscInt c = cStart; c < cEnd; c++) {
       PetscInt  n, *lidx, *gidx;
       PetscInt  cc = c - cStart;
-      PetscReal *Bc = op->B + cc * nb * nb * nb, *Mc = op->Me + cc * nb * nb;
+      PetscReal *Bc = op->B + cc * op->nK * nb * nb, *Mc = op->Me + cc * nb * nb;
       PetscCall(DMPlexGetClosureIndices(op->dm, lsec, lsec, c, PETSC_TRUE, &n, &lidx, NULL, NULL));
       PetscCheck(n == nb, PETSC_COMM_SELF, PETSC_ERR_PLIB, "closure has %" PetscInt_FMT " dofs, basis %" PetscInt_FMT, n, nb);
       for (PetscInt i = 0; i < nb; i++) op->cidx[cc * nb + i] = lidx[i];
@@ -156,7 +172,7 @@ PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forci
         }
       PetscCall(DMPlexRestoreClosureIndices(op->dm, lsec, gsec, c, PETSC_TRUE, &n, &gidx, NULL, NULL));
       PetscCall(DMPlexComputeCellGeometryFEM(op->dm, c, quad, v, J, invJ, detJ));
-      PetscCall(PetscArrayzero(Bc, nb * nb * nb));
+      PetscCall(PetscArrayzero(Bc, op->nK * nb * nb));
       PetscCall(PetscArrayzero(Mc, nb * nb));
       for (PetscInt q = 0; q < nq; q++) {
         const PetscReal *phi = T->T[0] + q * nb, *dref = T->T[1] + q * nb * dim, *iJ = invJ + q * dim * dim;
@@ -168,13 +184,23 @@ PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forci
             grad[b * dim + d] = 0;
             for (PetscInt e = 0; e < dim; e++) grad[b * dim + d] += dref[b * dim + e] * iJ[e * dim + d];
           }
-        for (PetscInt k = 0; k < nb; k++)
+        if (order == 1) {
+          for (PetscInt k = 0; k < nb; k++)
+            for (PetscInt i = 0; i < nb; i++)
+              for (PetscInt j = 0; j < nb; j++) {
+                PetscReal gg = 0;
+                for (PetscInt d = 0; d < dim; d++) gg += grad[i * dim + d] * grad[j * dim + d];
+                Bc[(k * nb + i) * nb + j] += wq * phi[k] * gg;
+              }
+        } else {
+          /* B[c][q][i][j] = w_q grad(phi_i).grad(phi_j) at point q */
           for (PetscInt i = 0; i < nb; i++)
             for (PetscInt j = 0; j < nb; j++) {
               PetscReal gg = 0;
               for (PetscInt d = 0; d < dim; d++) gg += grad[i * dim + d] * grad[j * dim + d];
-              Bc[(k * nb + i) * nb + j] += wq * phi[k] * gg;
+              Bc[(q * nb + i) * nb + j] = wq * gg;
             }
+        }
         for (PetscInt i = 0; i < nb; i++)
           for (PetscInt j = 0; j < nb; j++) Mc[i * nb + j] += wq * phi[i] * phi[j];
         PetscCall(forcing(v + q * dim, fctx, &f));
@@ -222,6 +248,8 @@ PetscErrorCode PFDarcyOpDestroy(PFDarcyOp *op)
   PetscCall(PetscFree(op->coo));
   PetscCall(PetscFree3(op->owncoords, op->vdof, op->ownnat));
   PetscCall(PetscFree4(op->intdof, op->intnv, op->intv, op->work));
+  if (op->E) PetscCall(PetscFree2(op->E, op->kc));
+  else PetscCall(PetscFree(op->kc));
   PetscCall(VecDestroy(&op->mass));
   PetscCall(VecDestroy(&op->F));
   PetscCall(VecDestroy(&op->Fraw));
@@ -260,42 +288,42 @@ static PetscErrorCode AddToOwned(PFDarcyOp *op, Vec loc, PetscScalar *own)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpLocalK(PFDarcyOp *op, const PetscScalar *g, Vec Kloc)
+PetscErrorCode PFDarcyOpLocalCoef(PFDarcyOp *op, const PetscScalar *g, Vec C)
 {
   PetscFunctionBegin;
-  PetscCall(ToLocal(op, g, Kloc));
-  PetscCall(VecExp(Kloc));
+  PetscCall(ToLocal(op, g, C));
+  if (op->order == 1) PetscCall(VecExp(C));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpVertexLocalK(PFDarcyOp *op, const PetscScalar *gv, Vec Kloc)
+PetscErrorCode PFDarcyOpVertexLocalCoef(PFDarcyOp *op, const PetscScalar *gv, Vec C)
 {
-  PetscScalar *K;
+  PetscScalar *c;
 
   PetscFunctionBegin;
   if (op->order == 1) {
-    PetscCall(PFDarcyOpLocalK(op, gv, Kloc));
+    PetscCall(PFDarcyOpLocalCoef(op, gv, C));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   /* The physics knows log K only at the vertices.  The other nodes take the
    * P1/Q1 interpolant g_h of those values (edge midpoint: the mean of its 2
    * vertices; Q2 cell centre: the mean of its 4, the bilinear value there),
-   * then K = exp(g_h) at every node.  So K_h is the P2/Q2 interpolant of
-   * exp(g_h): positive, equal to the P1/Q1 operator's K at the vertices, and
-   * no new information is invented between them. */
+   * so K = exp(g_h) at every node.  The P2/Q2 interpolant of these nodal
+   * values is g_h itself (it reproduces P1/Q1), so the solve sees
+   * K = exp(g_h) at every quadrature point too: no information is invented
+   * between the vertices, and K matches the P1/Q1 operator's at the vertices. */
   PetscCall(PetscArrayzero(op->work, op->nown));
   for (PetscInt i = 0; i < op->nvown; i++) op->work[op->vdof[i]] = gv[i];
-  PetscCall(ToLocal(op, op->work, Kloc));
-  PetscCall(VecGetArray(Kloc, &K));
+  PetscCall(ToLocal(op, op->work, C));
+  PetscCall(VecGetArray(C, &c));
   /* every vertex of a local edge or cell is local (overlap-0 closures), so
    * the ghosted vertex values suffice: no second communication */
   for (PetscInt s = 0; s < op->nint; s++) {
     PetscScalar sum = 0;
-    for (PetscInt j = 0; j < op->intnv[s]; j++) sum += K[op->intv[4 * s + j]];
-    K[op->intdof[s]] = sum / op->intnv[s];
+    for (PetscInt j = 0; j < op->intnv[s]; j++) sum += c[op->intv[4 * s + j]];
+    c[op->intdof[s]] = sum / op->intnv[s];
   }
-  PetscCall(VecRestoreArray(Kloc, &K));
-  PetscCall(VecExp(Kloc));
+  PetscCall(VecRestoreArray(C, &c));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -306,20 +334,43 @@ PetscErrorCode PFDarcyOpVertexValues(PFDarcyOp *op, const PetscScalar *dofs, Pet
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpAssemble(PFDarcyOp *op, const PetscScalar *Kl)
+/* K at the coefficient points of local cell c (op->kc) from the local
+ * coefficient array: order 1 the nodal K, order 2 exp of the interpolated log K */
+static inline void CellK(PFDarcyOp *op, PetscInt c, const PetscScalar *Cl)
 {
-  const PetscInt nb = op->nb;
+  const PetscInt  nb  = op->nb;
+  const PetscInt *idx = op->cidx + c * nb;
 
+  if (op->order == 1) {
+    for (PetscInt k = 0; k < nb; k++) op->kc[k] = Cl[idx[k]];
+  } else {
+    for (PetscInt q = 0; q < op->nK; q++) {
+      PetscScalar gq = 0;
+      for (PetscInt k = 0; k < nb; k++) gq += op->E[q * nb + k] * Cl[idx[k]];
+      op->kc[q] = PetscExpScalar(gq);
+    }
+  }
+}
+
+/* element matrix sum_m K_m B[c][m] */
+static inline void CellMatrix(PFDarcyOp *op, PetscInt c, PetscScalar *Ae)
+{
+  const PetscInt   nb2 = op->nb * op->nb;
+  const PetscReal *Bc  = op->B + c * op->nK * nb2;
+
+  for (PetscInt ij = 0; ij < nb2; ij++) Ae[ij] = 0;
+  for (PetscInt m = 0; m < op->nK; m++) {
+    const PetscScalar K = op->kc[m];
+    for (PetscInt ij = 0; ij < nb2; ij++) Ae[ij] += K * Bc[m * nb2 + ij];
+  }
+}
+
+PetscErrorCode PFDarcyOpAssemble(PFDarcyOp *op, const PetscScalar *Cl)
+{
   PetscFunctionBegin;
   for (PetscInt c = 0; c < op->ncell; c++) {
-    const PetscInt  *idx = op->cidx + c * nb;
-    const PetscReal *Bc  = op->B + c * nb * nb * nb;
-    PetscScalar     *Ae  = op->coo + c * nb * nb;
-    for (PetscInt ij = 0; ij < nb * nb; ij++) Ae[ij] = 0;
-    for (PetscInt k = 0; k < nb; k++) {
-      const PetscScalar K = Kl[idx[k]];
-      for (PetscInt ij = 0; ij < nb * nb; ij++) Ae[ij] += K * Bc[k * nb * nb + ij];
-    }
+    CellK(op, c, Cl);
+    CellMatrix(op, c, op->coo + c * op->nb * op->nb);
   }
   PetscCall(MatSetValuesCOO(op->A, op->coo, INSERT_VALUES));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -328,23 +379,21 @@ PetscErrorCode PFDarcyOpAssemble(PFDarcyOp *op, const PetscScalar *Kl)
 PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, PetscScalar *R)
 {
   const PetscInt     nb = op->nb;
-  const PetscScalar *Kl, *pl, *F;
+  const PetscScalar *Cl, *pl, *F;
   PetscScalar       *Rl;
 
   PetscFunctionBegin;
-  PetscCall(PFDarcyOpLocalK(op, g, op->l0));
+  PetscCall(PFDarcyOpLocalCoef(op, g, op->l0));
   PetscCall(ToLocal(op, p, op->l1));
   PetscCall(VecSet(op->l2, 0));
-  PetscCall(VecGetArrayRead(op->l0, &Kl));
+  PetscCall(VecGetArrayRead(op->l0, &Cl));
   PetscCall(VecGetArrayRead(op->l1, &pl));
   PetscCall(VecGetArray(op->l2, &Rl));
   for (PetscInt c = 0; c < op->ncell; c++) {
-    const PetscInt  *idx = op->cidx + c * nb;
-    const PetscReal *Bc  = op->B + c * nb * nb * nb;
-    PetscScalar      Ae[PF_DARCY_MAXNB * PF_DARCY_MAXNB], pe[PF_DARCY_MAXNB];
-    for (PetscInt ij = 0; ij < nb * nb; ij++) Ae[ij] = 0;
-    for (PetscInt k = 0; k < nb; k++)
-      for (PetscInt ij = 0; ij < nb * nb; ij++) Ae[ij] += Kl[idx[k]] * Bc[k * nb * nb + ij];
+    const PetscInt *idx = op->cidx + c * nb;
+    PetscScalar     Ae[PF_DARCY_MAXNB * PF_DARCY_MAXNB], pe[PF_DARCY_MAXNB];
+    CellK(op, c, Cl);
+    CellMatrix(op, c, Ae);
     for (PetscInt j = 0; j < nb; j++) pe[j] = pl[idx[j]];
     for (PetscInt i = 0; i < nb; i++) {
       PetscScalar r = 0;
@@ -352,7 +401,7 @@ PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const Pets
       Rl[idx[i]] += r;
     }
   }
-  PetscCall(VecRestoreArrayRead(op->l0, &Kl));
+  PetscCall(VecRestoreArrayRead(op->l0, &Cl));
   PetscCall(VecRestoreArrayRead(op->l1, &pl));
   PetscCall(VecRestoreArray(op->l2, &Rl));
   PetscCall(AddToOwned(op, op->l2, R));
@@ -366,13 +415,13 @@ PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const Pets
 
 PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, const PetscScalar *v, PetscScalar *gg, PetscScalar *gp)
 {
-  const PetscInt     nb = op->nb;
-  const PetscScalar *Kl, *pl, *vl;
+  const PetscInt     nb = op->nb, nb2 = nb * nb;
+  const PetscScalar *Cl, *pl, *vl;
   PetscScalar       *Gl, *Pl;
   Vec                vloc, gK, gP;
 
   PetscFunctionBegin;
-  PetscCall(PFDarcyOpLocalK(op, g, op->l0));
+  PetscCall(PFDarcyOpLocalCoef(op, g, op->l0));
   PetscCall(ToLocal(op, p, op->l1));
   PetscCall(DMGetLocalVector(op->dm, &vloc));
   PetscCall(DMGetLocalVector(op->dm, &gK));
@@ -389,34 +438,38 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
   } else PetscCall(ToLocal(op, v, vloc));
   PetscCall(VecSet(gK, 0));
   PetscCall(VecSet(gP, 0));
-  PetscCall(VecGetArrayRead(op->l0, &Kl));
+  PetscCall(VecGetArrayRead(op->l0, &Cl));
   PetscCall(VecGetArrayRead(op->l1, &pl));
   PetscCall(VecGetArrayRead(vloc, &vl));
   PetscCall(VecGetArray(gK, &Gl));
   PetscCall(VecGetArray(gP, &Pl));
   for (PetscInt c = 0; c < op->ncell; c++) {
     const PetscInt  *idx = op->cidx + c * nb;
-    const PetscReal *Bc  = op->B + c * nb * nb * nb;
+    const PetscReal *Bc  = op->B + c * op->nK * nb2;
     PetscScalar      pe[PF_DARCY_MAXNB], ve[PF_DARCY_MAXNB];
+    CellK(op, c, Cl);
     for (PetscInt j = 0; j < nb; j++) {
       pe[j] = pl[idx[j]];
       ve[j] = vl[idx[j]];
     }
-    for (PetscInt k = 0; k < nb; k++) {
-      const PetscReal  *Bk = Bc + k * nb * nb;
-      const PetscScalar K  = Kl[idx[k]];
+    for (PetscInt m = 0; m < op->nK; m++) {
+      const PetscReal  *Bm = Bc + m * nb2;
+      const PetscScalar K  = op->kc[m];
       PetscScalar       vBp = 0;
       for (PetscInt i = 0; i < nb; i++)
         for (PetscInt j = 0; j < nb; j++) {
-          vBp += ve[i] * Bk[i * nb + j] * pe[j];
-          /* d(R_i)/d(p_j) = sum_k K_k B_kij, so (J_p^T v)_j = sum_i v_i sum_k K_k B_kij */
-          Pl[idx[j]] += K * ve[i] * Bk[i * nb + j];
+          vBp += ve[i] * Bm[i * nb + j] * pe[j];
+          /* d(R_i)/d(p_j) = sum_m K_m B_mij, so (J_p^T v)_j = sum_i v_i sum_m K_m B_mij */
+          Pl[idx[j]] += K * ve[i] * Bm[i * nb + j];
         }
-      /* K_k = exp(g_k): d/dg_k = K_k d/dK_k */
-      Gl[idx[k]] += K * vBp;
+      /* order 1: K_k = exp(g_k), d/dg_k = K_k d/dK_k; order 2: K_q =
+       * exp(sum_k E_qk g_k), d/dg_k = sum_q E_qk K_q d/dK_q */
+      if (op->order == 1) Gl[idx[m]] += K * vBp;
+      else
+        for (PetscInt k = 0; k < nb; k++) Gl[idx[k]] += op->E[m * nb + k] * K * vBp;
     }
   }
-  PetscCall(VecRestoreArrayRead(op->l0, &Kl));
+  PetscCall(VecRestoreArrayRead(op->l0, &Cl));
   PetscCall(VecRestoreArrayRead(op->l1, &pl));
   PetscCall(VecRestoreArrayRead(vloc, &vl));
   PetscCall(VecRestoreArray(gK, &Gl));
@@ -492,26 +545,15 @@ PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpSolveK(PFDarcyOp *op, KSP ksp, Vec Kloc, Vec sol, PetscInt *its)
+PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscInt *its)
 {
   KSPConvergedReason reason;
-  const PetscScalar *Kl;
+  const PetscScalar *Cl;
 
   PetscFunctionBegin;
-  PetscCall(VecGetArrayRead(Kloc, &Kl));
-  { /* DEBUG */
-    PetscTabulation T; PetscQuadrature quad; PetscInt nq; double kmin = 1e300, rmin = 1e300; PetscInt nneg = 0;
-    PetscCall(PetscFEGetCellTabulation(op->fe, 1, &T));
-    PetscCall(PetscFEGetQuadrature(op->fe, &quad));
-    PetscCall(PetscQuadratureGetData(quad, NULL, NULL, &nq, NULL, NULL));
-    for (PetscInt c = 0; c < op->ncell; c++) { double cmin = 1e300, nmin = 1e300;
-      for (PetscInt k = 0; k < op->nb; k++) nmin = PetscMin(nmin, Kl[op->cidx[c*op->nb+k]]);
-      for (PetscInt q = 0; q < nq; q++) { double kq = 0; for (PetscInt k = 0; k < op->nb; k++) kq += Kl[op->cidx[c*op->nb+k]] * T->T[0][q*op->nb+k]; cmin = PetscMin(cmin, kq);}
-      if (cmin <= 0) { nneg++; for (PetscInt k = 0; k < op->nb; k++) { PetscInt d = op->cidx[c*op->nb+k]; PetscPrintf(PETSC_COMM_SELF, "  cell %d node %d dof %d (%g,%g) K %g log %g\n", (int)c, (int)k, (int)d, op->owncoords[2*d], op->owncoords[2*d+1], Kl[d], log(Kl[d])); } } kmin = PetscMin(kmin, cmin); rmin = PetscMin(rmin, cmin/nmin); }
-    PetscCall(PetscPrintf(PETSC_COMM_SELF, "DEBUG min K_h at quad points %g, min ratio to the cell's min nodal K %g, cells with K_h<=0: %d of %d\n", kmin, rmin, (int)nneg, (int)op->ncell));
-  }
-  PetscCall(PFDarcyOpAssemble(op, Kl));
-  PetscCall(VecRestoreArrayRead(Kloc, &Kl));
+  PetscCall(VecGetArrayRead(C, &Cl));
+  PetscCall(PFDarcyOpAssemble(op, Cl));
+  PetscCall(VecRestoreArrayRead(C, &Cl));
   PetscCall(VecCopy(op->F, op->b));
   if (op->ndir_global) {
     /* symmetric elimination keeps CG applicable; b is corrected for the
@@ -548,7 +590,7 @@ PetscErrorCode PFDarcyOpSolveK(PFDarcyOp *op, KSP ksp, Vec Kloc, Vec sol, PetscI
 PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *gv, Vec sol, PetscInt *its)
 {
   PetscFunctionBegin;
-  PetscCall(PFDarcyOpVertexLocalK(op, gv, op->l0));
-  PetscCall(PFDarcyOpSolveK(op, ksp, op->l0, sol, its));
+  PetscCall(PFDarcyOpVertexLocalCoef(op, gv, op->l0));
+  PetscCall(PFDarcyOpSolveCoef(op, ksp, op->l0, sol, its));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -10,6 +10,15 @@
  * assembly.  The residual and its VJP use the same tensors, so they are the
  * exact discrete equations the solver solves.
  *
+ * Order 2 (P2 on triangles, Q2 on quads) keeps the idea with K known at the
+ * quadrature points instead of the nodes (a nodal P2 interpolant of K can be
+ * negative): K_q = exp(sum_k phi_k(x_q) g_k), g_k log K at the nodes, and
+ *     B[c][q][i][j] = w_q |J| grad(phi_i) . grad(phi_j) at x_q,
+ * so A(K)_ij = sum_c sum_q K_q B[c][q][i][j].  Generically the m of B[c][m]
+ * runs over nK "coefficient points": the nb nodes (order 1) or the nq
+ * quadrature points (order 2).  The local "coefficient" vector that carries
+ * the permeability is nodal K for order 1 and nodal log K for order 2.
+ *
  * Two kinds of owned arrays appear below.  DOF arrays follow the FE global
  * vector (order 1: the vertices; order 2: vertices, edge midpoints and, on
  * quads, cell centres, interleaved as the section numbers them).  VERTEX
@@ -30,8 +39,11 @@ typedef struct {
   PetscFE      fe;
   PetscInt     order;
   PetscInt     nb, ncell;   /* basis functions per cell, local cells */
+  PetscInt     nK;          /* coefficient points per cell: nb (order 1) or nq (order 2) */
+  PetscReal   *E;           /* order 2: [nq, nb] basis at the quadrature points (NULL for order 1) */
+  PetscScalar *kc;          /* [nK] K at the coefficient points of one cell (work) */
   PetscInt    *cidx;        /* [ncell*nb] local dof indices */
-  PetscReal   *B;           /* [ncell*nb^3] */
+  PetscReal   *B;           /* [ncell*nK*nb*nb] */
   PetscReal   *Me;          /* [ncell*nb^2] element mass matrices */
   PetscInt     nown, rstart; /* owned dofs, first global dof */
   PetscReal   *owncoords;   /* [nown, 2] coordinates of the owned dofs (nodes) */
@@ -39,7 +51,8 @@ typedef struct {
   PetscInt    *vdof;        /* [nvown] dof-array index of each owned vertex */
   PetscInt    *ownnat;      /* [nvown] natural index of each owned vertex */
   /* order 2: the non-vertex local dofs and the local vertex dofs whose
-   * average gives them (the P1/Q1 interpolant at the node), see VertexLocalK */
+   * average gives them (the P1/Q1 interpolant at the node), see
+   * PFDarcyOpVertexLocalCoef */
   PetscInt     nint, *intdof, *intnv, *intv; /* intv [nint, 4] */
   PetscScalar *work;        /* [nown] */
   Vec          mass;        /* integral of each basis function (order 1: the lumped mass), global */
@@ -50,7 +63,7 @@ typedef struct {
   PetscScalar *coo;         /* [ncell*nb*nb] */
   MatNullSpace nullsp;
   double       fnorm;
-  /* Dirichlet vertices (owned indices), p = dirval there; none: pure Neumann */
+  /* Dirichlet dofs (owned dof indices), p = dirval there; none: pure Neumann */
   PetscInt     ndir, ndir_global, *dir;
   double       dirval;
   Vec          Fraw, b;     /* forcing before the Neumann projection; rhs work */
@@ -63,17 +76,18 @@ PETSC_INTERN PetscErrorCode PFDarcyCornerForcing(const PetscReal x[], void *ctx,
 /* order 1 (P1/Q1) or 2 (P2 on triangles, Q2 on quads) */
 PETSC_INTERN PetscErrorCode PFDarcyOpCreate(PFMesh mesh, PetscInt order, PFDarcyForcing forcing, void *ctx, PFDarcyOp *op);
 PETSC_INTERN PetscErrorCode PFDarcyOpDestroy(PFDarcyOp *op);
-/* values of the COO entries of A(K) for local nodal K (local vector array) */
-PETSC_INTERN PetscErrorCode PFDarcyOpAssemble(PFDarcyOp *op, const PetscScalar *Kloc);
+/* values of the COO entries of A(K) for a local coefficient array (PFDarcyOpLocalCoef) */
+PETSC_INTERN PetscErrorCode PFDarcyOpAssemble(PFDarcyOp *op, const PetscScalar *Cloc);
 /* R = A(exp(g)) p - F; g (log K at every node), p, R owned DOF arrays */
 PETSC_INTERN PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, PetscScalar *R);
 /* gg = (dR/dg)^T v, gp = (dR/dp)^T v */
 PETSC_INTERN PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, const PetscScalar *v, PetscScalar *gg, PetscScalar *gp);
-/* exp of an owned DOF array (log K at every node) into a local (ghosted) vector */
-PETSC_INTERN PetscErrorCode PFDarcyOpLocalK(PFDarcyOp *op, const PetscScalar *g, Vec Kloc);
-/* the same from an owned VERTEX array: K = exp(g_h) at every node, g_h the
- * P1/Q1 interpolant of the vertex values */
-PETSC_INTERN PetscErrorCode PFDarcyOpVertexLocalK(PFDarcyOp *op, const PetscScalar *gv, Vec Kloc);
+/* the local (ghosted) coefficient vector from an owned DOF array of log K at
+ * every node: order 1 nodal K = exp(g), order 2 g itself */
+PETSC_INTERN PetscErrorCode PFDarcyOpLocalCoef(PFDarcyOp *op, const PetscScalar *g, Vec C);
+/* the same from an owned VERTEX array of log K: the other nodes take the
+ * P1/Q1 interpolant g_h of the vertex values, so K = exp(g_h) */
+PETSC_INTERN PetscErrorCode PFDarcyOpVertexLocalCoef(PFDarcyOp *op, const PetscScalar *gv, Vec C);
 /* the vertex values of an owned DOF array */
 PETSC_INTERN PetscErrorCode PFDarcyOpVertexValues(PFDarcyOp *op, const PetscScalar *dofs, PetscScalar *vert);
 /* owned VERTEX array -> natural order on rank 0 of the operator's comm */
@@ -82,7 +96,8 @@ PETSC_INTERN PetscErrorCode PFDarcyOpGatherNatural(PFDarcyOp *op, PetscInt nvert
  * (vertices, and edge midpoints for order 2; replaces the Neumann null space
  * and zero-mean normalisation) */
 PETSC_INTERN PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags, const PetscInt tags[], const char *const names[], double value);
-/* solve A(K) p = F (with the boundary conditions) for the local nodal K; sol global */
-PETSC_INTERN PetscErrorCode PFDarcyOpSolveK(PFDarcyOp *op, KSP ksp, Vec Kloc, Vec sol, PetscInt *its);
-/* the same with K from an owned VERTEX array of log K (PFDarcyOpVertexLocalK) */
+/* solve A(K) p = F (with the boundary conditions) for a local coefficient
+ * vector (PFDarcyOpLocalCoef); sol global */
+PETSC_INTERN PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscInt *its);
+/* the same from an owned VERTEX array of log K (PFDarcyOpVertexLocalCoef) */
 PETSC_INTERN PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *gv, Vec sol, PetscInt *its);
