@@ -14,11 +14,20 @@ PetscErrorCode PFNetRegister(const char name[], PetscErrorCode (*create)(PFNet))
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode PFNetFinalizePackage(void)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFunctionListDestroy(&PFNetList));
+  PFNetRegisterAllCalled = PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode PFNetRegisterAll(void)
 {
   PetscFunctionBegin;
   if (PFNetRegisterAllCalled) PetscFunctionReturn(PETSC_SUCCESS);
   PFNetRegisterAllCalled = PETSC_TRUE;
+  PetscCall(PetscRegisterFinalize(PFNetFinalizePackage));
   PetscCall(PFNetRegister(PFNETMLP, PFNetCreate_MLP));
   PetscCall(PFNetRegister(PFNETMESH, PFNetCreate_Mesh));
   PetscFunctionReturn(PETSC_SUCCESS);

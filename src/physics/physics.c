@@ -6,11 +6,21 @@ const char *const PFFidelities[] = {"high", "low", "PFFidelity", "PF_FIDELITY_",
 
 static PetscFunctionList PFPhysicsList = NULL;
 
+static PetscErrorCode PFPhysicsFinalizePackage(void)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFunctionListDestroy(&PFPhysicsList));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsCreate(MPI_Comm comm, PFPhysics *phys)
 {
   PetscFunctionBegin;
   PetscCall(PFInitializePackage());
-  if (!PFPhysicsList) PetscCall(PetscFunctionListAdd(&PFPhysicsList, PFPHYSICSDARCY, PFPhysicsCreate_Darcy));
+  if (!PFPhysicsList) {
+    PetscCall(PetscFunctionListAdd(&PFPhysicsList, PFPHYSICSDARCY, PFPhysicsCreate_Darcy));
+    PetscCall(PetscRegisterFinalize(PFPhysicsFinalizePackage));
+  }
   PetscCall(PetscNew(phys));
   (*phys)->comm       = comm;
   (*phys)->mesh_faces = 63;

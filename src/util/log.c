@@ -6,11 +6,19 @@ PetscClassId  PF_CLASSID;
 
 static PetscBool pf_package_initialized = PETSC_FALSE;
 
+static PetscErrorCode PFFinalizePackage(void)
+{
+  PetscFunctionBegin;
+  pf_package_initialized = PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFInitializePackage(void)
 {
   PetscFunctionBegin;
   if (pf_package_initialized) PetscFunctionReturn(PETSC_SUCCESS);
   pf_package_initialized = PETSC_TRUE;
+  PetscCall(PetscRegisterFinalize(PFFinalizePackage));
   PetscCall(PetscClassIdRegister("physflow", &PF_CLASSID));
   PetscCall(PetscLogEventRegister("PFNetForward", PF_CLASSID, &PF_EVENT_Forward));
   PetscCall(PetscLogEventRegister("PFNetBackward", PF_CLASSID, &PF_EVENT_Backward));
