@@ -43,23 +43,11 @@ import time
 import warnings
 
 
-def _preset_thread_env(argv):
-    """Fix the BLAS/OpenMP pools before torch loads (see bench/torch_mlp.py)."""
-    n = None
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            n = argv[i + 1]
-        elif a.startswith("--threads="):
-            n = a.split("=", 1)[1]
-    if n is None or not n.isdigit() or int(n) < 1:
-        n = "1"
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", n)
-    if int(n) > 1:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 if __name__ == "__main__":
-    _preset_thread_env(sys.argv[1:])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _threads import preset_thread_env
+
+    preset_thread_env(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

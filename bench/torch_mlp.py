@@ -31,31 +31,11 @@ import sys
 import time
 
 
-def _preset_thread_env(argv):
-    """Run as a program: fix the thread pools *before* numpy/torch load.
-
-    Debian's torch does its GEMMs through the system OpenBLAS (pthreads
-    build), whose pool ignores torch.set_num_threads and defaults to all
-    cores; torch's own elementwise kernels use libgomp, whose idle workers
-    spin. Both pools at 2 threads on 2 cores thrash (about 4x slower). So
-    OPENBLAS_NUM_THREADS follows --threads and, with more than one thread,
-    OMP_WAIT_POLICY defaults to PASSIVE. Variables already set win.
-    """
-    n = None
-    for i, a in enumerate(argv):
-        if a == "--threads" and i + 1 < len(argv):
-            n = argv[i + 1]
-        elif a.startswith("--threads="):
-            n = a.split("=", 1)[1]
-    if n is None or not n.isdigit() or int(n) < 1:
-        n = "1"
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", n)
-    if int(n) > 1:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 if __name__ == "__main__":
-    _preset_thread_env(sys.argv[1:])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _threads import preset_thread_env
+
+    preset_thread_env(sys.argv[1:])
 
 import numpy as np  # noqa: E402  (after the thread environment is set)
 import torch

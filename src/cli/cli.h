@@ -52,6 +52,8 @@ PetscErrorCode PFCommandEval(MPI_Comm);
 PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[]);
 /* Does path hold mesh fields (a PDE dataset or samples)? (collective) */
 PetscErrorCode PFCLIIsMeshFile(MPI_Comm comm, const char path[], PetscBool *mesh);
+/* -mesh_faces N for "box NxN", -mesh FILE otherwise (a mesh attribute's value) */
+PetscErrorCode PFCLISetMeshOption(const char mesh[]);
 PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char samples[], const char reference[], const char jsonpath[], PetscBool *help);
 PetscErrorCode PFCommandInfo(MPI_Comm);
 PetscErrorCode PFCommandFinetune(MPI_Comm);

@@ -71,19 +71,25 @@ PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[])
     PetscBool m, f;
     PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh", &m));
     PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh_faces", &f));
-    if (!m && !f) {
-      if (!strncmp(mesh, "box ", 4)) {
-        char faces[32];
-        PetscCall(PetscStrncpy(faces, mesh + 4, sizeof(faces)));
-        for (char *c = faces; *c; c++)
-          if (*c == 'x') *c = 0;
-        PetscCall(PetscOptionsSetValue(NULL, "-mesh_faces", faces));
-      } else PetscCall(PetscOptionsSetValue(NULL, "-mesh", mesh));
-    }
+    if (!m && !f) PetscCall(PFCLISetMeshOption(mesh));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+
+PetscErrorCode PFCLISetMeshOption(const char mesh[])
+{
+  PetscFunctionBegin;
+  if (!strncmp(mesh, "box ", 4)) {
+    /* "box 63x63": the default box with that many cells per side */
+    char faces[32];
+    PetscCall(PetscStrncpy(faces, mesh + 4, sizeof(faces)));
+    for (char *c = faces; *c; c++)
+      if (*c == 'x') *c = 0;
+    PetscCall(PetscOptionsSetValue(NULL, "-mesh_faces", faces));
+  } else if (mesh[0]) PetscCall(PetscOptionsSetValue(NULL, "-mesh", mesh));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 PetscErrorCode PFCLIIsMeshFile(MPI_Comm comm, const char path[], PetscBool *mesh)
 {

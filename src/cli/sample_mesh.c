@@ -31,13 +31,7 @@ static PetscErrorCode MeshOptionFromModel(MPI_Comm comm, const char path[])
     if (fid >= 0) H5Fclose(fid);
   }
   PetscCallMPI(MPI_Bcast(mesh, sizeof(mesh), MPI_CHAR, 0, comm));
-  if (!strncmp(mesh, "box ", 4)) {
-    char faces[32];
-    PetscCall(PetscStrncpy(faces, mesh + 4, sizeof(faces)));
-    for (char *c = faces; *c; c++)
-      if (*c == 'x') *c = 0;
-    PetscCall(PetscOptionsSetValue(NULL, "-mesh_faces", faces));
-  } else if (mesh[0]) PetscCall(PetscOptionsSetValue(NULL, "-mesh", mesh));
+  PetscCall(PFCLISetMeshOption(mesh));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

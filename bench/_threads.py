@@ -1,0 +1,23 @@
+"""Thread pinning shared by the PyTorch benchmark scripts.
+
+Debian's torch calls the system OpenBLAS, whose thread pool ignores
+torch.set_num_threads: the pool size must be in the environment before
+numpy/torch load, so the scripts call preset_thread_env() first thing.
+"""
+import os
+
+
+def preset_thread_env(argv):
+    """OPENBLAS_NUM_THREADS from --threads N (default 1); passive OpenMP
+    waiting with several threads, so idle workers do not spin on 2 cores."""
+    n = None
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            n = argv[i + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    if n is None or not n.isdigit() or int(n) < 1:
+        n = "1"
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", n)
+    if int(n) > 1:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
