@@ -45,7 +45,7 @@ import warnings
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _threads import preset_thread_env
+    from benchutil import preset_thread_env  # noqa: E402
 
     preset_thread_env(sys.argv[1:])
 
@@ -424,13 +424,9 @@ def cmd_throughput(a):
 # --------------------------------------------------------------------------
 def cmd_selftest(a):
     torch.set_num_threads(1)
-    ok = True
+    from benchutil import Checker
 
-    def check(name, err, tol):
-        nonlocal ok
-        good = bool(err <= tol)
-        ok &= good
-        print("%-58s %.3e (tol %.1e) %s" % (name, err, tol, "ok" if good else "FAIL"))
+    check = Checker(58)
 
     faces = 4
     coo, mass, h = box_operators(faces)
@@ -504,8 +500,8 @@ def cmd_selftest(a):
                   float((Ab[k] - Ac[k]).abs().max() / Ac[k].abs().max()), 1e-12)
         check("box masses vs the C masses", float(np.abs(bmass - d["mass"]).max() / d["mass"].max()), 1e-12)
 
-    print("selftest:", "PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    print("selftest:", "PASS" if check.ok else "FAIL")
+    return 0 if check.ok else 1
 
 
 def main(argv=None):

@@ -33,7 +33,7 @@ import time
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _threads import preset_thread_env
+    from benchutil import preset_thread_env  # noqa: E402
 
     preset_thread_env(sys.argv[1:])
 
@@ -388,13 +388,9 @@ def cmd_reference(a):
 # --------------------------------------------------------------------------
 def cmd_selftest(a):
     torch.set_num_threads(1)
-    ok = True
+    from benchutil import Checker
 
-    def check(name, err, tol):
-        nonlocal ok
-        good = bool(err <= tol)
-        ok &= good
-        print("%-48s %.3e (tol %.1e) %s" % (name, err, tol, "ok" if good else "FAIL"))
+    check = Checker(48)
 
     rng = np.random.default_rng(1234)
     for (d, W, D, E, act) in [(2, 16, 3, 8, "silu"), (5, 32, 2, 64, "gelu"),
@@ -464,8 +460,8 @@ def cmd_selftest(a):
     l2 = (((m(xt, tt) - u) ** 2).sum(1) / 3).mean()
     check("cfm loss definition", abs(float(l1 - l2)), 1e-6)
 
-    print("selftest:", "PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    print("selftest:", "PASS" if check.ok else "FAIL")
+    return 0 if check.ok else 1
 
 
 def main(argv=None):

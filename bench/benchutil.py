@@ -1,4 +1,5 @@
-"""Thread pinning shared by the PyTorch benchmark scripts.
+"""Helpers shared by the PyTorch benchmark/reference scripts: thread
+pinning, and the pass/fail checker of their self-tests.
 
 Debian's torch calls the system OpenBLAS, whose thread pool ignores
 torch.set_num_threads: the pool size must be in the environment before
@@ -21,3 +22,16 @@ def preset_thread_env(argv):
     os.environ.setdefault("OPENBLAS_NUM_THREADS", n)
     if int(n) > 1:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+class Checker:
+    """Prints one aligned line per check; .ok is False once any check fails."""
+
+    def __init__(self, width=48):
+        self.width = width
+        self.ok = True
+
+    def __call__(self, name, err, tol):
+        good = bool(err <= tol)
+        self.ok &= good
+        print("%-*s %.3e (tol %.1e) %s" % (self.width, name, err, tol, "ok" if good else "FAIL"))
