@@ -143,12 +143,15 @@ static PetscErrorCode DistributionMetrics(PFPhysics phys, const char samples[], 
       PetscCall(PetscSNPrintf(item, sizeof(item), ", \"correlation_%s\": {\"r_max\": %g, \"samples\": [", names[0], rmax));
       PetscCall(PetscStrlcat(json, item, len));
       for (PetscInt b = 0; b < nbins; b++) {
-        PetscCall(PetscSNPrintf(item, sizeof(item), "%s%.4f", b ? ", " : "", cs[b]));
+        /* bins without pairs are NaN: JSON has no NaN, write null */
+        if (isfinite(cs[b])) PetscCall(PetscSNPrintf(item, sizeof(item), "%s%.4f", b ? ", " : "", cs[b]));
+        else PetscCall(PetscSNPrintf(item, sizeof(item), "%snull", b ? ", " : ""));
         PetscCall(PetscStrlcat(json, item, len));
       }
       PetscCall(PetscStrlcat(json, "], \"reference\": [", len));
       for (PetscInt b = 0; b < nbins; b++) {
-        PetscCall(PetscSNPrintf(item, sizeof(item), "%s%.4f", b ? ", " : "", cr[b]));
+        if (isfinite(cr[b])) PetscCall(PetscSNPrintf(item, sizeof(item), "%s%.4f", b ? ", " : "", cr[b]));
+        else PetscCall(PetscSNPrintf(item, sizeof(item), "%snull", b ? ", " : ""));
         PetscCall(PetscStrlcat(json, item, len));
         if (isfinite(cs[b]) && isfinite(cr[b])) dmax = PetscMax(dmax, fabs(cs[b] - cr[b]));
       }
