@@ -9,7 +9,7 @@
 #   two-point correlation, field-space SWD) -> plots.
 # Part 2, the generative core on the two-moons toy problem (I-CFM, OT-CFM,
 # DDPM baseline).  Outputs in out/demo/: datasets, models, samples, eval JSON,
-# PNG plots and report.md.  About 8 minutes on 2 cores.
+# PNG plots and report.md.  About 5 minutes on 2 cores.
 set -euo pipefail
 BIN=${1:-build/physflow}
 OUT=${2:-out/demo}
@@ -28,7 +28,7 @@ $MPI "$BIN" datagen -physics darcy -mesh_faces $FACES -n 4000 -seed 1 -o data_tr
 $MPI "$BIN" datagen -physics darcy -mesh_faces $FACES -n 1000 -seed 1000 -o data_test.h5
 $MPI "$BIN" datagen -physics darcy -mesh_faces $FACES -n 1000 -seed 2000 -fidelity low -low_coarsen 3 -o data_lowfi.h5
 step "Darcy: train the mesh network (flow matching), the mesh split over $NP ranks"
-$MPI "$BIN" train -data data_train.h5 -net_type meshnet -mesh_width 32 -mesh_depth 4 -mesh_groups 8 \
+$MPI "$BIN" train -data data_train.h5 -net_type meshnet -mesh_width 32 -mesh_depth 8 -mesh_groups 8 \
     -train_steps $STEPS -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 -checkpoint_every 1000 -o model_fm.h5
 step "Darcy: sample 1000 fields"
 $MPI "$BIN" sample -model model_fm.h5 -n 1000 -sampler euler -sampler_steps 20 -sample_batch 32 -seed 7 -o samples_fm.h5
