@@ -43,10 +43,15 @@ struct _p_PFMeshGraph {
   double     h;            /* mean cell size */
   PFLocalCSR op[PF_MESHOP_N];
   /* work: local rows for the largest F seen */
-  /* SFs moving rows of F values (MPI reductions need builtin types, so a row
-   * is F leaves, not one derived-type unit); cached by F */
-  PetscInt nwide, wideF[8];
-  PetscSF  wide[8];
+  /* rows of F values move as one contiguous MPI type per vertex (cached by
+   * F).  MPI reductions are not defined on derived types, so ghost rows are
+   * summed by gathering every copy to its owner (the SF's multi-roots, deg
+   * copies per owned vertex at moff) and adding them here. */
+  PetscInt     nrowt, rowF[8];
+  MPI_Datatype rowt[8];
+  PetscInt    *moff, nmulti;
+  size_t       nwmulti;
+  pfreal      *wmulti;
   size_t  nwork, nwown;
   pfreal *wloc, *wloc2, *wown;
 };

@@ -121,6 +121,17 @@ PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *graph)
     nt += nb * nb;
     PetscCall(DMPlexRestoreClosureIndices(g->dm, lsec, lsec, c, PETSC_TRUE, &n, &idx, NULL, NULL));
   }
+  /* the multi-root layout of the vertex SF: how many local copies each
+   * owned vertex has (its own included), for ReduceAdd */
+  {
+    const PetscInt *deg;
+    PetscCall(PetscSFComputeDegreeBegin(g->sf, &deg));
+    PetscCall(PetscSFComputeDegreeEnd(g->sf, &deg));
+    PetscCall(PetscMalloc1(g->nown + 1, &g->moff));
+    g->moff[0] = 0;
+    for (PetscInt i = 0; i < g->nown; i++) g->moff[i + 1] = g->moff[i] + deg[i];
+    g->nmulti = g->moff[g->nown];
+  }
   /* lumped mass: sum the local contributions on the owners */
   PetscCall(PetscSFReduceBegin(g->sf, MPI_DOUBLE, mloc, mown, MPI_SUM));
   PetscCall(PetscSFReduceEnd(g->sf, MPI_DOUBLE, mloc, mown, MPI_SUM));
@@ -156,7 +167,9 @@ PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g)
   PetscCall(PetscFree((*g)->wloc2));
   PetscCall(PetscFree((*g)->wown));
   PetscCall(PetscSFDestroy(&(*g)->sf));
-  for (PetscInt i = 0; i < (*g)->nwide; i++) PetscCall(PetscSFDestroy(&(*g)->wide[i]));
+  for (PetscInt i = 0; i < (*g)->nrowt; i++) PetscCallMPI(MPI_Type_free(&(*g)->rowt[i]));
+  PetscCall(PetscFree((*g)->moff));
+  PetscCall(PetscFree((*g)->wmulti));
   PetscCall(DMDestroy(&(*g)->dm));
   PetscCall(PetscFree(*g));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -175,58 +188,78 @@ static PetscErrorCode EnsureWork(PFMeshGraph g, size_t n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The vertex SF widened to F values per vertex: leaf l*F+f <- root r*F+f */
-static PetscErrorCode WideSF(PFMeshGraph g, PetscInt F, PetscSF *wsf)
+/* the contiguous MPI type of a row of F pfreals, created once per F */
+static PetscErrorCode RowType(PFMeshGraph g, PetscInt F, MPI_Datatype *t)
 {
-  PetscInt           nroots, nleaves;
-  const PetscInt    *ilocal;
-  const PetscSFNode *iremote;
-  PetscInt          *wl;
-  PetscSFNode       *wr;
-
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < g->nwide; i++)
-    if (g->wideF[i] == F) {
-      *wsf = g->wide[i];
+  for (PetscInt i = 0; i < g->nrowt; i++)
+    if (g->rowF[i] == F) {
+      *t = g->rowt[i];
       PetscFunctionReturn(PETSC_SUCCESS);
     }
-  PetscCall(PetscSFGetGraph(g->sf, &nroots, &nleaves, &ilocal, &iremote));
-  PetscCall(PetscMalloc1(nleaves * F, &wl));
-  PetscCall(PetscMalloc1(nleaves * F, &wr));
-  for (PetscInt l = 0; l < nleaves; l++)
-    for (PetscInt f = 0; f < F; f++) {
-      wl[l * F + f]       = (ilocal ? ilocal[l] : l) * F + f;
-      wr[l * F + f].rank  = iremote[l].rank;
-      wr[l * F + f].index = iremote[l].index * F + f;
-    }
-  if (g->nwide == 8) { /* keep the cache small: drop the oldest */
-    PetscCall(PetscSFDestroy(&g->wide[0]));
+  if (g->nrowt == 8) { /* keep the cache small: drop the oldest */
+    PetscCallMPI(MPI_Type_free(&g->rowt[0]));
     for (int i = 1; i < 8; i++) {
-      g->wide[i - 1]  = g->wide[i];
-      g->wideF[i - 1] = g->wideF[i];
+      g->rowt[i - 1] = g->rowt[i];
+      g->rowF[i - 1] = g->rowF[i];
     }
-    g->nwide--;
+    g->nrowt--;
   }
-  PetscCall(PetscSFCreate(g->comm, &g->wide[g->nwide]));
-  PetscCall(PetscSFSetGraph(g->wide[g->nwide], nroots * F, nleaves * F, wl, PETSC_OWN_POINTER, wr, PETSC_OWN_POINTER));
-  PetscCall(PetscSFSetUp(g->wide[g->nwide]));
-  g->wideF[g->nwide] = F;
-  *wsf               = g->wide[g->nwide++];
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)F, MPIU_PFREAL, &g->rowt[g->nrowt]));
+  PetscCallMPI(MPI_Type_commit(&g->rowt[g->nrowt]));
+  g->rowF[g->nrowt] = F;
+  *t                = g->rowt[g->nrowt++];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* owned rows -> every local copy (halo exchange) */
+static PetscErrorCode Broadcast(PFMeshGraph g, PetscInt F, const pfreal *own, pfreal *loc)
+{
+  MPI_Datatype t;
+
+  PetscFunctionBegin;
+  PetscCall(RowType(g, F, &t));
+  PetscCall(PetscSFBcastBegin(g->sf, t, own, loc, MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(g->sf, t, own, loc, MPI_REPLACE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* own = beta own + sum of the local copies' rows (reverse halo exchange) */
+static PetscErrorCode ReduceAdd(PFMeshGraph g, PetscInt F, const pfreal *loc, pfreal beta, pfreal *own)
+{
+  MPI_Datatype t;
+
+  PetscFunctionBegin;
+  PetscCall(RowType(g, F, &t));
+  if ((size_t)g->nmulti * F + 1 > g->nwmulti) {
+    PetscCall(PetscFree(g->wmulti));
+    g->nwmulti = (size_t)g->nmulti * F + 1;
+    PetscCall(PetscMalloc1(g->nwmulti, &g->wmulti));
+  }
+  PetscCall(PetscSFGatherBegin(g->sf, t, loc, g->wmulti));
+  PetscCall(PetscSFGatherEnd(g->sf, t, loc, g->wmulti));
+  for (PetscInt i = 0; i < g->nown; i++) {
+    pfreal *y = own + (size_t)i * F;
+    if (beta == 0)
+      for (PetscInt f = 0; f < F; f++) y[f] = 0;
+    else if (beta != 1)
+      for (PetscInt f = 0; f < F; f++) y[f] *= beta;
+    for (PetscInt k = g->moff[i]; k < g->moff[i + 1]; k++) {
+      const pfreal *m = g->wmulti + (size_t)k * F;
+      for (PetscInt f = 0; f < F; f++) y[f] += m[f];
+    }
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *X, pfreal *Y)
 {
-  PetscSF      tin, tout;
   const size_t W = (size_t)nk * (size_t)F;
 
   PetscFunctionBegin;
   PetscCall(EnsureWork(g, (size_t)g->nloc * PetscMax(W, (size_t)F)));
-  PetscCall(WideSF(g, F, &tin));
-  PetscCall(WideSF(g, (PetscInt)W, &tout));
   /* halo: owned rows to every local copy */
-  PetscCall(PetscSFBcastBegin(tin, MPIU_PFREAL, X, g->wloc, MPI_REPLACE));
-  PetscCall(PetscSFBcastEnd(tin, MPIU_PFREAL, X, g->wloc, MPI_REPLACE));
+  PetscCall(Broadcast(g, F, X, g->wloc));
   /* local products of the rank's cells */
   for (PetscInt r = 0; r < g->nloc; r++) {
     pfreal *y = g->wloc2 + (size_t)r * W;
@@ -242,9 +275,7 @@ PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind k
     }
   }
   /* ghost rows are partial sums: add them into their owners */
-  for (size_t i = 0; i < (size_t)g->nown * W; i++) Y[i] = 0;
-  PetscCall(PetscSFReduceBegin(tout, MPIU_PFREAL, g->wloc2, Y, MPI_SUM));
-  PetscCall(PetscSFReduceEnd(tout, MPIU_PFREAL, g->wloc2, Y, MPI_SUM));
+  PetscCall(ReduceAdd(g, (PetscInt)W, g->wloc2, 0, Y));
   for (PetscInt i = 0; i < g->nown; i++) {
     pfreal *y = Y + (size_t)i * W;
     for (size_t j = 0; j < W; j++) y[j] *= g->minv[i];
@@ -254,14 +285,11 @@ PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind k
 
 PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *dY, pfreal beta, pfreal *dX)
 {
-  PetscSF      tin, tout;
   const size_t W = (size_t)nk * (size_t)F;
   pfreal      *Z;
 
   PetscFunctionBegin;
   PetscCall(EnsureWork(g, (size_t)g->nloc * PetscMax(W, (size_t)F)));
-  PetscCall(WideSF(g, (PetscInt)W, &tin));
-  PetscCall(WideSF(g, F, &tout));
   /* transpose of the scaling: M_L^{-1} dY, then to every local copy */
   if ((size_t)g->nown * W + 1 > g->nwown) {
     PetscCall(PetscFree(g->wown));
@@ -271,8 +299,7 @@ PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMes
   Z = g->wown;
   for (PetscInt i = 0; i < g->nown; i++)
     for (size_t j = 0; j < W; j++) Z[(size_t)i * W + j] = g->minv[i] * dY[(size_t)i * W + j];
-  PetscCall(PetscSFBcastBegin(tin, MPIU_PFREAL, Z, g->wloc2, MPI_REPLACE));
-  PetscCall(PetscSFBcastEnd(tin, MPIU_PFREAL, Z, g->wloc2, MPI_REPLACE));
+  PetscCall(Broadcast(g, (PetscInt)W, Z, g->wloc2));
   for (size_t i = 0; i < (size_t)g->nloc * F; i++) g->wloc[i] = 0;
   for (PetscInt r = 0; r < g->nloc; r++) {
     const pfreal *z = g->wloc2 + (size_t)r * W;
@@ -286,12 +313,6 @@ PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMes
       }
     }
   }
-  /* the reduce adds into dX: start from zero unless accumulating */
-  if (beta == 0)
-    for (size_t i = 0; i < (size_t)g->nown * F; i++) dX[i] = 0;
-  else if (beta != 1)
-    for (size_t i = 0; i < (size_t)g->nown * F; i++) dX[i] *= beta;
-  PetscCall(PetscSFReduceBegin(tout, MPIU_PFREAL, g->wloc, dX, MPI_SUM));
-  PetscCall(PetscSFReduceEnd(tout, MPIU_PFREAL, g->wloc, dX, MPI_SUM));
+  PetscCall(ReduceAdd(g, F, g->wloc, beta, dX));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
