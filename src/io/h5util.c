@@ -187,7 +187,21 @@ PetscErrorCode PFH5ReadAttrString(hid_t obj, const char name[], char value[], si
   attr = H5Aopen(obj, name, H5P_DEFAULT);
   type = H5Aget_type(attr);
   PetscCheck(H5Tget_class(type) == H5T_STRING, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "attribute '%s' is not a string", name);
-  PetscCheck(!H5Tis_variable_str(type), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "attribute '%s' is a variable-length string; physflow writes fixed-length ones", name);
+  if (H5Tis_variable_str(type)) {
+    /* written by other tools (h5py's default): read through a char * */
+    char *v = NULL;
+    mem     = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(type)); /* h5py writes UTF-8 */
+    PetscCheck(H5Aread(attr, mem, &v) >= 0 && v, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "cannot read attribute '%s'", name);
+    PetscCheck(strlen(v) < len, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "attribute '%s' is too long (%zu bytes)", name, strlen(v));
+    PetscCall(PetscStrncpy(value, v, len));
+    H5free_memory(v);
+    H5Tclose(mem);
+    H5Tclose(type);
+    H5Aclose(attr);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   sz = H5Tget_size(type);
   PetscCheck(sz < len, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "attribute '%s' is too long (%zu bytes)", name, sz);
   mem = H5Tcopy(H5T_C_S1);
