@@ -483,13 +483,6 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpGatherNatural(PFDarcyOp *op, PetscInt nvert, const PetscScalar *own, double *natural)
-{
-  PetscFunctionBegin;
-  PetscCall(PFGatherNatural(op->comm, op->nvown, op->ownnat, nvert, own, natural));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags, const PetscInt tags[], const char *const names[], double value)
 {
   DMLabel      label;

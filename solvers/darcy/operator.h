@@ -90,8 +90,6 @@ PETSC_INTERN PetscErrorCode PFDarcyOpLocalCoef(PFDarcyOp *op, const PetscScalar 
 PETSC_INTERN PetscErrorCode PFDarcyOpVertexLocalCoef(PFDarcyOp *op, const PetscScalar *gv, Vec C);
 /* the vertex values of an owned DOF array */
 PETSC_INTERN PetscErrorCode PFDarcyOpVertexValues(PFDarcyOp *op, const PetscScalar *dofs, PetscScalar *vert);
-/* owned VERTEX array -> natural order on rank 0 of the operator's comm */
-PETSC_INTERN PetscErrorCode PFDarcyOpGatherNatural(PFDarcyOp *op, PetscInt nvert, const PetscScalar *own, double *natural);
 /* p = value on the dofs of the boundary groups with these Face Sets tags
  * (vertices, and edge midpoints for order 2; replaces the Neumann null space
  * and zero-mean normalisation) */

@@ -52,7 +52,12 @@ PetscErrorCode PFCommandEval(MPI_Comm);
 PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[]);
 /* Does path hold mesh fields (a PDE dataset or samples)? (collective) */
 PetscErrorCode PFCLIIsMeshFile(MPI_Comm comm, const char path[], PetscBool *mesh);
-/* -mesh_faces N for "box NxN", -mesh FILE otherwise (a mesh attribute's value) */
+/* Rank 0 looks into an HDF5 file without failing and broadcasts what it saw:
+ * whether object obj ("." = the root) exists and, if name is given, that
+ * object's string attribute ("" when the file, object or attribute is missing) */
+PetscErrorCode PFCLIPeek(MPI_Comm comm, const char path[], const char obj[], const char name[], PetscBool *exists, char value[], size_t len);
+/* -mesh_faces N for "box NxN", -mesh FILE otherwise (a mesh attribute's value),
+ * unless -mesh or -mesh_faces is set already */
 PetscErrorCode PFCLISetMeshOption(const char mesh[]);
 PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char samples[], const char reference[], const char jsonpath[], PetscBool *help);
 PetscErrorCode PFCommandInfo(MPI_Comm);

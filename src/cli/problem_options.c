@@ -18,33 +18,45 @@ static PetscBool ProblemOption(const char *name)
   return PETSC_TRUE;
 }
 
+PetscErrorCode PFCLIPeek(MPI_Comm comm, const char path[], const char obj[], const char name[], PetscBool *exists, char value[], size_t len)
+{
+  PetscMPIInt rank;
+  PetscBool   found = PETSC_FALSE;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (value) value[0] = 0;
+  if (rank == 0 && H5Fis_hdf5(path) > 0) {
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid >= 0) {
+      found = (!strcmp(obj, ".") || H5Lexists(fid, obj, H5P_DEFAULT) > 0) ? PETSC_TRUE : PETSC_FALSE;
+      if (found && name) {
+        hid_t o = H5Oopen(fid, obj, H5P_DEFAULT);
+        if (o >= 0) {
+          if (H5Aexists(o, name) > 0 && PFH5ReadAttrString(o, name, value, len)) value[0] = 0;
+          H5Oclose(o);
+        }
+      }
+      H5Fclose(fid);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(&found, 1, MPIU_BOOL, 0, comm));
+  if (exists) *exists = found;
+  if (value) PetscCallMPI(MPI_Bcast(value, (PetscMPIInt)len, MPI_CHAR, 0, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Take the problem options (mesh, source, boundary groups) the data were
  * made with, from the file's "options" and "mesh" attributes, unless the
  * user gave them: the residual must be that of the data's own equations. */
 PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[])
 {
-  char        mesh[PETSC_MAX_PATH_LEN] = "", opts[8192] = "";
-  PetscMPIInt rank;
-  PetscBool   exists = PETSC_FALSE, has_mesh, has_faces;
+  char      mesh[PETSC_MAX_PATH_LEN], opts[8192];
+  PetscBool has_mesh, has_faces;
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) {
-    PetscCall(PetscTestFile(path, 'r', &exists));
-    if (exists && H5Fis_hdf5(path) > 0) {
-      hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-      if (fid >= 0) {
-        PetscBool has;
-        PetscCall(PFH5HasAttr(fid, "mesh", &has));
-        if (has && PFH5ReadAttrString(fid, "mesh", mesh, sizeof(mesh))) mesh[0] = 0;
-        PetscCall(PFH5HasAttr(fid, "options", &has));
-        if (has && PFH5ReadAttrString(fid, "options", opts, sizeof(opts))) opts[0] = 0;
-        H5Fclose(fid);
-      }
-    }
-  }
-  PetscCallMPI(MPI_Bcast(mesh, sizeof(mesh), MPI_CHAR, 0, comm));
-  PetscCallMPI(MPI_Bcast(opts, sizeof(opts), MPI_CHAR, 0, comm));
+  PetscCall(PFCLIPeek(comm, path, ".", "mesh", NULL, mesh, sizeof(mesh)));
+  PetscCall(PFCLIPeek(comm, path, ".", "options", NULL, opts, sizeof(opts)));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh", &has_mesh));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh_faces", &has_faces));
   /* "-name value -flag -name value": a value is a token that does not
@@ -67,19 +79,19 @@ PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[])
       if (!set) PetscCall(PetscOptionsSetValue(NULL, name, value));
     }
   }
-  if (!has_mesh && !has_faces && mesh[0]) {
-    PetscBool m, f;
-    PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh", &m));
-    PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh_faces", &f));
-    if (!m && !f) PetscCall(PFCLISetMeshOption(mesh));
-  }
+  PetscCall(PFCLISetMeshOption(mesh));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 
 PetscErrorCode PFCLISetMeshOption(const char mesh[])
 {
+  PetscBool m, f;
+
   PetscFunctionBegin;
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh", &m));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh_faces", &f));
+  if (m || f) PetscFunctionReturn(PETSC_SUCCESS); /* the user's (or the data's) mesh */
   if (!strncmp(mesh, "box ", 4)) {
     /* "box 63x63": the default box with that many cells per side */
     char faces[32];
@@ -93,22 +105,7 @@ PetscErrorCode PFCLISetMeshOption(const char mesh[])
 
 PetscErrorCode PFCLIIsMeshFile(MPI_Comm comm, const char path[], PetscBool *mesh)
 {
-  PetscMPIInt rank;
-  PetscBool   exists = PETSC_FALSE;
-
   PetscFunctionBegin;
-  *mesh = PETSC_FALSE;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) {
-    PetscCall(PetscTestFile(path, 'r', &exists));
-    if (exists && H5Fis_hdf5(path) > 0) {
-      hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-      if (fid >= 0) {
-        *mesh = H5Lexists(fid, "coords", H5P_DEFAULT) > 0 ? PETSC_TRUE : PETSC_FALSE;
-        H5Fclose(fid);
-      }
-    }
-  }
-  PetscCallMPI(MPI_Bcast(mesh, 1, MPIU_BOOL, 0, comm));
+  PetscCall(PFCLIPeek(comm, path, "coords", NULL, mesh, NULL, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

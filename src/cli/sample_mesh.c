@@ -7,59 +7,24 @@
 #include <string.h>
 #include "cli.h"
 
-/* the mesh a model was trained on (its /data/mesh), unless -mesh/-mesh_faces given */
-static PetscErrorCode MeshOptionFromModel(MPI_Comm comm, const char path[])
-{
-  char        mesh[PETSC_MAX_PATH_LEN] = "";
-  PetscMPIInt rank;
-  PetscBool   m, f;
-
-  PetscFunctionBegin;
-  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh", &m));
-  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh_faces", &f));
-  if (m || f) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0 && H5Fis_hdf5(path) > 0) {
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (fid >= 0 && H5Lexists(fid, "data", H5P_DEFAULT) > 0) {
-      hid_t     g = H5Gopen2(fid, "data", H5P_DEFAULT);
-      PetscBool has;
-      PetscCall(PFH5HasAttr(g, "mesh", &has));
-      if (has && PFH5ReadAttrString(g, "mesh", mesh, sizeof(mesh))) mesh[0] = 0;
-      H5Gclose(g);
-    }
-    if (fid >= 0) H5Fclose(fid);
-  }
-  PetscCallMPI(MPI_Bcast(mesh, sizeof(mesh), MPI_CHAR, 0, comm));
-  PetscCall(PFCLISetMeshOption(mesh));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mesh)
 {
-  PetscMPIInt rank;
-  char        type[64] = "";
+  char type[64];
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0 && H5Fis_hdf5(path) > 0) {
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (fid >= 0 && H5Lexists(fid, "arch", H5P_DEFAULT) > 0) {
-      hid_t g = H5Gopen2(fid, "arch", H5P_DEFAULT);
-      if (PFH5ReadAttrString(g, "net_type", type, sizeof(type))) type[0] = 0;
-      H5Gclose(g);
-    }
-    if (fid >= 0) H5Fclose(fid);
-  }
-  PetscCallMPI(MPI_Bcast(type, sizeof(type), MPI_CHAR, 0, comm));
+  PetscCall(PFCLIPeek(comm, path, "arch", "net_type", NULL, type, sizeof(type)));
   PetscCall(PetscStrcmp(type, PFNETMESH, mesh));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIMeshContext *ctx)
 {
+  char mesh[PETSC_MAX_PATH_LEN];
+
   PetscFunctionBegin;
-  PetscCall(MeshOptionFromModel(world, model));
+  /* the mesh the model was trained on, unless -mesh/-mesh_faces given */
+  PetscCall(PFCLIPeek(world, model, "data", "mesh", NULL, mesh, sizeof(mesh)));
+  PetscCall(PFCLISetMeshOption(mesh));
   PetscCall(PFCLIMeshContextCreate(world, NULL, ctx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
