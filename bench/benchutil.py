@@ -6,6 +6,7 @@ torch.set_num_threads: the pool size must be in the environment before
 numpy/torch load, so the scripts call preset_thread_env() first thing.
 """
 import os
+import time
 
 
 def preset_thread_env(argv):
@@ -35,3 +36,15 @@ class Checker:
         good = bool(err <= tol)
         self.ok &= good
         print("%-*s %.3e (tol %.1e) %s" % (self.width, name, err, tol, "ok" if good else "FAIL"))
+
+
+def time_steps(step, warmup, steps):
+    """Runs step() warmup times untimed, then steps times; returns
+    (seconds of the timed part, the last step's return value)."""
+    for _ in range(warmup):
+        step()
+    out = None
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        out = step()
+    return time.perf_counter() - t0, out

@@ -4,7 +4,7 @@
 numpy's float32 matmul calls the same OpenBLAS library physflow links.
 Usage: sgemm_peak.py [--threads T] [--n N] -> one JSON line.
 """
-import argparse, json, os, sys, time
+import argparse, json, os, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)

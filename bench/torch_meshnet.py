@@ -39,7 +39,6 @@ import json
 import math
 import os
 import sys
-import time
 import warnings
 
 
@@ -401,12 +400,9 @@ def cmd_throughput(a):
         opt.step()
         return loss
 
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        loss = step()
-    secs = time.perf_counter() - t0
+    from benchutil import time_steps
+
+    secs, loss = time_steps(step, a.warmup, a.steps)
     C, D = a.width, a.depth
     flops = 3.0 * 2.0 * nv * (4 * F * C + 2 * D * 4 * C * C + 4 * C * F) * a.batch * a.steps
     rec = {"impl": "torch.sparse", "threads": a.threads, "mesh": src, "nvert": int(nv),

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import sys
-import time
 
 
 if __name__ == "__main__":
@@ -274,12 +273,9 @@ def cmd_throughput(a):
         opt.step()
         return loss
 
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        loss = step()
-    secs = time.perf_counter() - t0
+    from benchutil import time_steps
+
+    secs, loss = time_steps(step, a.warmup, a.steps)
     loss_val = float(loss.detach())
 
     flops = 3.0 * 2.0 * a.batch * dense_macs(d, a.width, a.depth, a.temb) * a.steps
