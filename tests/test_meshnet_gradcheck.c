@@ -28,16 +28,22 @@ int main(int argc, char **argv)
   double      L, e_par = 0, e_in = 0;
   const double h = 1e-6;
   int         fail = 0;
+  char     type[64] = PFNETMESH, file[PETSC_MAX_PATH_LEN] = "";
+  PetscInt faces    = 5;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCall(PFMeshCreate(PETSC_COMM_WORLD, NULL, 5, &mesh));
+  /* -test_net_type meshunet -mesh_levels L: the U-Net; -test_mesh FILE: a Gmsh mesh */
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-test_net_type", type, sizeof(type), NULL));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-test_mesh", file, sizeof(file), NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-test_faces", &faces, NULL));
+  PetscCall(PFMeshCreate(PETSC_COMM_WORLD, file, faces, &mesh));
   PetscCall(PFMeshGraphCreate(mesh, &g));
   PetscCall(PetscOptionsSetValue(NULL, "-mesh_width", "4"));
   PetscCall(PetscOptionsSetValue(NULL, "-mesh_depth", "2"));
   PetscCall(PetscOptionsSetValue(NULL, "-mesh_groups", "2"));
   PetscCall(PetscOptionsSetValue(NULL, "-mesh_temb_dim", "4"));
   PetscCall(PFNetCreate(PETSC_COMM_WORLD, &net));
-  PetscCall(PFNetSetType(net, PFNETMESH));
+  PetscCall(PFNetSetType(net, type));
   PetscCall(PFNetSetFromOptions(net));
   PetscCall(PFNetMeshSetGraph(net, g, F));
   PetscCall(PFNetSetUp(net));

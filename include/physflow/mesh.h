@@ -33,6 +33,11 @@ struct _p_PFMesh {
 /* file: a Gmsh .msh (or any format DMPlexCreateFromFile reads), or NULL/""
  * for the unit-square quad box with `faces` cells per side. */
 PETSC_EXTERN PetscErrorCode PFMeshCreate(MPI_Comm comm, const char file[], PetscInt faces, PFMesh *mesh);
+/* A quad box [lo,hi] with faces[0] x faces[1] cells (the U-Net's coarse
+ * levels).  cellrank (rank 0: the rank of each serial cell, row-major, or
+ * NULL for the default partitioner) lets the caller align its partition
+ * with another mesh's. */
+PETSC_EXTERN PetscErrorCode PFMeshCreateBox(MPI_Comm comm, const PetscInt faces[2], const double lo[2], const double hi[2], const PetscInt cellrank[], PFMesh *mesh);
 PETSC_EXTERN PetscErrorCode PFMeshDestroy(PFMesh *mesh);
 
 /* Gather an array over the nown owned vertices (natural indices ownnat) into

@@ -17,6 +17,7 @@
  *   PF_MESHOP_AVG                M_L^{-1} M (consistent-mass smoothing)    */
 #include <physflow/mesh.h>
 #include <physflow/real.h>
+#include <physflow/rowsf.h>
 
 typedef enum {
   PF_MESHOP_DX  = 0,
@@ -42,16 +43,8 @@ struct _p_PFMeshGraph {
   pfreal    *minv;         /* inverse lumped mass of owned vertices */
   double     h;            /* mean cell size */
   PFLocalCSR op[PF_MESHOP_N];
-  /* work: local rows for the largest F seen */
-  /* rows of F values move as one contiguous MPI type per vertex (cached by
-   * F).  MPI reductions are not defined on derived types, so ghost rows are
-   * summed by gathering every copy to its owner (the SF's multi-roots, deg
-   * copies per owned vertex at moff) and adding them here. */
-  PetscInt     nrowt, rowF[8];
-  MPI_Datatype rowt[8];
-  PetscInt    *moff, nmulti;
-  size_t       nwmulti;
-  pfreal      *wmulti;
+  double    *xy;           /* [nown][2] coordinates of the owned vertices */
+  PFRowSF    rows;         /* the section SF moving rows of F values */
   size_t  nwork, nwown;
   pfreal *wloc, *wloc2, *wown;
 };

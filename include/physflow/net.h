@@ -18,6 +18,7 @@ typedef struct _p_PFNet *PFNet;
 typedef const char *PFNetType;
 #define PFNETMLP  "mlp"
 #define PFNETMESH "meshnet"
+#define PFNETMESHUNET "meshunet"
 
 /* A named view into the flat parameter buffer */
 typedef struct {
@@ -51,6 +52,10 @@ PETSC_EXTERN PetscErrorCode PFNetDestroy(PFNet *net);
  * its input size becomes nfields x owned vertices */
 typedef struct _p_PFMeshGraph *PFMeshGraphRef;
 PETSC_EXTERN PetscErrorCode PFNetMeshSetGraph(PFNet net, PFMeshGraphRef graph, PetscInt nfields);
+typedef struct _p_PFMeshLevels *PFMeshLevelsRef;
+PETSC_EXTERN PetscErrorCode PFNetMeshGetLevels(PFNet net, PFMeshLevelsRef *levels);
+/* meshnet or meshunet */
+PETSC_EXTERN PetscBool      PFNetIsMesh(PFNet net);
 PETSC_EXTERN PetscErrorCode PFNetMeshCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], const char dataset[], PFMeshGraphRef graph, PFNet *net);
 
 /* HDF5: architecture attributes on group /arch and the flat /params buffer */

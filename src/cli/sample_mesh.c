@@ -13,7 +13,10 @@ PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mes
 
   PetscFunctionBegin;
   PetscCall(PFCLIPeek(comm, path, "arch", "net_type", NULL, type, sizeof(type)));
+  PetscBool unet;
   PetscCall(PetscStrcmp(type, PFNETMESH, mesh));
+  PetscCall(PetscStrcmp(type, PFNETMESHUNET, &unet));
+  *mesh = (PetscBool)(*mesh || unet);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -83,14 +83,12 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
   PetscInt           n;
   const PetscInt    *nat;
   const PetscScalar *mass;
-  PetscBool          meshnet;
   const char        *names[PF_CLI_MAXFIELDS];
   pfreal            *w;
   double             loc = 0, M;
 
   PetscFunctionBegin;
-  PetscCall(PetscStrcmp(net->type, PFNETMESH, &meshnet));
-  PetscCheck(meshnet, ctx->gcomm, PETSC_ERR_ARG_WRONG, "'%s' holds fields on a mesh: train them with -net_type %s (not %s)", datafile, PFNETMESH, net->type);
+  PetscCheck(PFNetIsMesh(net), ctx->gcomm, PETSC_ERR_ARG_WRONG, "'%s' holds fields on a mesh: train them with -net_type %s or %s (not %s)", datafile, PFNETMESHUNET, PFNETMESH, net->type);
   PetscCall(PFCLIMeshContextSetUp(ctx));
   PetscCall(PFPhysicsGetVertexMap(ctx->phys, &n, &nat));
   PetscCall(PFPhysicsGetVertexMass(ctx->phys, &mass));

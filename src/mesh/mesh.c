@@ -72,13 +72,13 @@ PetscErrorCode PFMeshGetBoundaryGroup(PFMesh mesh, const char name[], PetscInt *
   SETERRQ(mesh->comm, PETSC_ERR_ARG_WRONG, "mesh '%s' has no boundary group named '%s' (it has: %s)", mesh->source, name, mesh->ngroups ? list : "no named groups; give a Face Sets number");
 }
 
+static PetscErrorCode Distribute(PFMesh m, DM dm, const PetscInt cellrank[]);
+
 PetscErrorCode PFMeshCreate(MPI_Comm comm, const char file[], PetscInt faces, PFMesh *mesh)
 {
   PFMesh      m;
-  DM          dm, dist = NULL;
-  PetscSF     sf = NULL;
+  DM          dm;
   PetscMPIInt rank;
-  PetscInt    pStart, pEnd, vStart, vEnd, cStart, cEnd, vStart0 = 0, counts[4] = {0, 0, 0, 0};
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -105,6 +105,43 @@ PetscErrorCode PFMeshCreate(MPI_Comm comm, const char file[], PetscInt faces, PF
     PetscCall(DMPlexCreateBoxMesh(comm, 2, PETSC_FALSE, f, lo, hi, NULL, PETSC_TRUE, &dm));
     PetscCall(PetscSNPrintf(m->source, sizeof(m->source), "box %" PetscInt_FMT "x%" PetscInt_FMT, faces, faces));
   }
+  PetscCall(Distribute(m, dm, NULL));
+  *mesh = m;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMeshCreateBox(MPI_Comm comm, const PetscInt faces[2], const double lo[2], const double hi[2], const PetscInt cellrank[], PFMesh *mesh)
+{
+  PFMesh    m;
+  DM        dm;
+  PetscReal l[2] = {lo[0], lo[1]}, u[2] = {hi[0], hi[1]};
+  PetscInt  f[2] = {faces[0], faces[1]};
+
+  PetscFunctionBegin;
+  PetscCheck(faces[0] >= 1 && faces[1] >= 1 && hi[0] > lo[0] && hi[1] > lo[1], comm, PETSC_ERR_ARG_OUTOFRANGE, "PFMeshCreateBox: empty box");
+  PetscCall(PetscNew(&m));
+  m->comm = comm;
+  PetscCall(DMPlexCreateBoxMesh(comm, 2, PETSC_FALSE, f, l, u, NULL, PETSC_TRUE, &dm));
+  PetscCall(PetscSNPrintf(m->source, sizeof(m->source), "box %" PetscInt_FMT "x%" PetscInt_FMT " on [%g,%g]x[%g,%g]", faces[0], faces[1], lo[0], hi[0], lo[1], hi[1]));
+  PetscCall(Distribute(m, dm, cellrank));
+  *mesh = m;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Record the serial mesh dm (on rank 0) in natural order and distribute it;
+ * cellrank (rank 0, or NULL for the default partitioner) prescribes the
+ * rank of every cell */
+static PetscErrorCode Distribute(PFMesh m, DM dm, const PetscInt cellrank[])
+{
+  MPI_Comm    comm = m->comm;
+  DM          dist = NULL;
+  PetscSF     sf   = NULL;
+  PetscMPIInt rank, size;
+  PetscInt    pStart, pEnd, vStart, vEnd, cStart, cEnd, vStart0 = 0, counts[4] = {0, 0, 0, 0};
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCall(DMGetDimension(dm, &m->dim));
   PetscCheck(m->dim == 2, comm, PETSC_ERR_SUP, "mesh '%s' is %" PetscInt_FMT "-D; physflow's solvers need a 2-D mesh", m->source, m->dim);
   PetscCall(DMPlexGetChart(dm, &pStart, &pEnd));
@@ -145,6 +182,23 @@ PetscErrorCode PFMeshCreate(MPI_Comm comm, const char file[], PetscInt faces, PF
     m->simplex = (PetscBool)(m->nvpc == 3);
   }
   PetscCheck(m->nvert > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "mesh '%s' has no vertices", m->source);
+  PetscBool prescribed = (PetscBool)(cellrank != NULL);
+  PetscCallMPI(MPI_Bcast(&prescribed, 1, MPIU_BOOL, 0, comm));
+  if (prescribed && size > 1) {
+    /* a prescribed partition: the shell partitioner takes the cells of
+     * every rank as one list ordered by rank (rank 0 holds them all) */
+    PetscPartitioner part;
+    PetscInt        *sizes, *points, nc = rank == 0 ? cEnd - cStart : 0, k = 0;
+    PetscCall(PetscCalloc2(size, &sizes, nc + 1, &points));
+    for (PetscInt c = 0; c < nc; c++) sizes[cellrank[c]]++;
+    for (PetscMPIInt r = 0; r < size; r++)
+      for (PetscInt c = 0; c < nc; c++)
+        if (cellrank[c] == r) points[k++] = c + cStart;
+    PetscCall(DMPlexGetPartitioner(dm, &part));
+    PetscCall(PetscPartitionerSetType(part, PETSCPARTITIONERSHELL));
+    PetscCall(PetscPartitionerShellSetPartition(part, size, sizes, points));
+    PetscCall(PetscFree2(sizes, points));
+  }
   /* distribute; the migration SF maps serial points (roots) to new points */
   PetscCall(DMPlexDistribute(dm, 0, &sf, &dist));
   {
@@ -171,7 +225,6 @@ PetscErrorCode PFMeshCreate(MPI_Comm comm, const char file[], PetscInt faces, PF
     dm = dist;
   }
   m->dm = dm;
-  *mesh = m;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -75,6 +75,27 @@ PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *graph)
     g->loc2own[loff] = gdof > 0 ? goff - rstart : -1;
     if (gdof > 0) g->ownnat[goff - rstart] = mesh->vnat[p - vStart];
   }
+  /* coordinates of the owned vertices (the U-Net's transfers locate them) */
+  {
+    Vec                cv;
+    DM                 cdm;
+    PetscSection       csec;
+    const PetscScalar *ca;
+    PetscCall(PetscMalloc1(2 * g->nown + 1, &g->xy));
+    PetscCall(DMGetCoordinatesLocal(g->dm, &cv));
+    PetscCall(DMGetCoordinateDM(g->dm, &cdm));
+    PetscCall(DMGetLocalSection(cdm, &csec));
+    PetscCall(VecGetArrayRead(cv, &ca));
+    for (PetscInt p = vStart; p < vEnd; p++) {
+      PetscInt loff, coff;
+      PetscCall(PetscSectionGetOffset(lsec, p, &loff));
+      if (g->loc2own[loff] < 0) continue;
+      PetscCall(PetscSectionGetOffset(csec, p, &coff));
+      g->xy[2 * g->loc2own[loff]]     = PetscRealPart(ca[coff]);
+      g->xy[2 * g->loc2own[loff] + 1] = PetscRealPart(ca[coff + 1]);
+    }
+    PetscCall(VecRestoreArrayRead(cv, &ca));
+  }
   /* element matrices of the local cells, as local triplets */
   PetscCall(PetscFEGetDimension(fe, &nb));
   PetscCall(PetscFEGetQuadrature(fe, &quad));
@@ -121,17 +142,7 @@ PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *graph)
     nt += nb * nb;
     PetscCall(DMPlexRestoreClosureIndices(g->dm, lsec, lsec, c, PETSC_TRUE, &n, &idx, NULL, NULL));
   }
-  /* the multi-root layout of the vertex SF: how many local copies each
-   * owned vertex has (its own included), for ReduceAdd */
-  {
-    const PetscInt *deg;
-    PetscCall(PetscSFComputeDegreeBegin(g->sf, &deg));
-    PetscCall(PetscSFComputeDegreeEnd(g->sf, &deg));
-    PetscCall(PetscMalloc1(g->nown + 1, &g->moff));
-    g->moff[0] = 0;
-    for (PetscInt i = 0; i < g->nown; i++) g->moff[i + 1] = g->moff[i] + deg[i];
-    g->nmulti = g->moff[g->nown];
-  }
+  PetscCall(PFRowSFSetUp(&g->rows, g->sf));
   /* lumped mass: sum the local contributions on the owners */
   PetscCall(PetscSFReduceBegin(g->sf, MPI_DOUBLE, mloc, mown, MPI_SUM));
   PetscCall(PetscSFReduceEnd(g->sf, MPI_DOUBLE, mloc, mown, MPI_SUM));
@@ -166,10 +177,9 @@ PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g)
   PetscCall(PetscFree((*g)->wloc));
   PetscCall(PetscFree((*g)->wloc2));
   PetscCall(PetscFree((*g)->wown));
+  PetscCall(PFRowSFDestroy(&(*g)->rows));
   PetscCall(PetscSFDestroy(&(*g)->sf));
-  for (PetscInt i = 0; i < (*g)->nrowt; i++) PetscCallMPI(MPI_Type_free(&(*g)->rowt[i]));
-  PetscCall(PetscFree((*g)->moff));
-  PetscCall(PetscFree((*g)->wmulti));
+  PetscCall(PetscFree((*g)->xy));
   PetscCall(DMDestroy(&(*g)->dm));
   PetscCall(PetscFree(*g));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -188,67 +198,19 @@ static PetscErrorCode EnsureWork(PFMeshGraph g, size_t n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* the contiguous MPI type of a row of F pfreals, created once per F */
-static PetscErrorCode RowType(PFMeshGraph g, PetscInt F, MPI_Datatype *t)
-{
-  PetscFunctionBegin;
-  for (PetscInt i = 0; i < g->nrowt; i++)
-    if (g->rowF[i] == F) {
-      *t = g->rowt[i];
-      PetscFunctionReturn(PETSC_SUCCESS);
-    }
-  if (g->nrowt == 8) { /* keep the cache small: drop the oldest */
-    PetscCallMPI(MPI_Type_free(&g->rowt[0]));
-    for (int i = 1; i < 8; i++) {
-      g->rowt[i - 1] = g->rowt[i];
-      g->rowF[i - 1] = g->rowF[i];
-    }
-    g->nrowt--;
-  }
-  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)F, MPIU_PFREAL, &g->rowt[g->nrowt]));
-  PetscCallMPI(MPI_Type_commit(&g->rowt[g->nrowt]));
-  g->rowF[g->nrowt] = F;
-  *t                = g->rowt[g->nrowt++];
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* owned rows -> every local copy (halo exchange) */
 static PetscErrorCode Broadcast(PFMeshGraph g, PetscInt F, const pfreal *own, pfreal *loc)
 {
-  MPI_Datatype t;
-
   PetscFunctionBegin;
-  PetscCall(RowType(g, F, &t));
-  PetscCall(PetscSFBcastBegin(g->sf, t, own, loc, MPI_REPLACE));
-  PetscCall(PetscSFBcastEnd(g->sf, t, own, loc, MPI_REPLACE));
+  PetscCall(PFRowSFBcast(&g->rows, F, own, loc));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* own = beta own + sum of the local copies' rows (reverse halo exchange) */
 static PetscErrorCode ReduceAdd(PFMeshGraph g, PetscInt F, const pfreal *loc, pfreal beta, pfreal *own)
 {
-  MPI_Datatype t;
-
   PetscFunctionBegin;
-  PetscCall(RowType(g, F, &t));
-  if ((size_t)g->nmulti * F + 1 > g->nwmulti) {
-    PetscCall(PetscFree(g->wmulti));
-    g->nwmulti = (size_t)g->nmulti * F + 1;
-    PetscCall(PetscMalloc1(g->nwmulti, &g->wmulti));
-  }
-  PetscCall(PetscSFGatherBegin(g->sf, t, loc, g->wmulti));
-  PetscCall(PetscSFGatherEnd(g->sf, t, loc, g->wmulti));
-  for (PetscInt i = 0; i < g->nown; i++) {
-    pfreal *y = own + (size_t)i * F;
-    if (beta == 0)
-      for (PetscInt f = 0; f < F; f++) y[f] = 0;
-    else if (beta != 1)
-      for (PetscInt f = 0; f < F; f++) y[f] *= beta;
-    for (PetscInt k = g->moff[i]; k < g->moff[i + 1]; k++) {
-      const pfreal *m = g->wmulti + (size_t)k * F;
-      for (PetscInt f = 0; f < F; f++) y[f] += m[f];
-    }
-  }
+  PetscCall(PFRowSFGatherSum(&g->rows, F, loc, beta, own));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -30,6 +30,7 @@ static PetscErrorCode PFNetRegisterAll(void)
   PetscCall(PetscRegisterFinalize(PFNetFinalizePackage));
   PetscCall(PFNetRegister(PFNETMLP, PFNetCreate_MLP));
   PetscCall(PFNetRegister(PFNETMESH, PFNetCreate_Mesh));
+  PetscCall(PFNetRegister(PFNETMESHUNET, PFNetCreate_Mesh));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -53,7 +54,7 @@ PetscErrorCode PFNetSetType(PFNet net, PFNetType type)
   if (same) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(!net->setupcalled, net->comm, PETSC_ERR_ORDER, "cannot change the network type after PFNetSetUp");
   PetscCall(PetscFunctionListFind(PFNetList, type, &create));
-  PetscCheck(create, net->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown network type '%s' (available: mlp, meshnet)", type);
+  PetscCheck(create, net->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown network type '%s' (available: mlp, meshnet, meshunet)", type);
   if (net->ops.destroy) PetscCall(net->ops.destroy(net));
   PetscCall(PetscMemzero(&net->ops, sizeof(net->ops)));
   net->data = NULL;
