@@ -67,7 +67,15 @@ def die(msg):
 # --------------------------------------------------------------------------
 # parameter layout (the C network's PFNetAddParam order)
 # --------------------------------------------------------------------------
-def param_layout(F, C, D, E):
+def block_names(D, L):
+    """Residual block prefixes in execution (= flat-buffer) order."""
+    if L == 1:
+        return ["block%d" % i for i in range(D)]
+    names = ["down%d.block%d" % (l, i) for l in range(L) for i in range(D)]
+    return names + ["up%d.block%d" % (l, i) for l in range(L - 2, -1, -1) for i in range(D)]
+
+
+def param_layout(F, C, D, E, L=1):
     """[(name, rows, cols)] in flat-buffer order."""
     K = 4  # identity + dx, dy, lap
 
@@ -78,8 +86,8 @@ def param_layout(F, C, D, E):
         return [(name + ".gamma", 1, C), (name + ".beta", 1, C)]
 
     lay = conv("in", F, C) + [("time.W", E, C), ("time.b", 1, C)]
-    for i in range(D):
-        p = "block%d." % i
+    for b in block_names(D, L):
+        p = b + "."
         lay += norm(p + "norm1") + conv(p + "conv1", C, C)
         lay += [(p + "time.W", C, C), (p + "time.b", 1, C)]
         lay += norm(p + "norm2") + conv(p + "conv2", C, C)
@@ -180,6 +188,86 @@ def box_operators(faces):
     return coo, mass, h
 
 
+class Transfer:
+    """Prolongation P [n_fine, n_coarse] (bilinear, fixed) and the restriction
+    R = D^-1 P^T W (W the fine weights, D = P^T w the coarse weights, with
+    1/D := 0 where D = 0: coarse vertices outside the domain)."""
+
+    def __init__(self, coo, nf, nc, wfine, dtype=torch.float64):
+        r, c, v = (np.asarray(a) for a in coo)
+        idx = torch.from_numpy(np.stack([r.astype(np.int64), c.astype(np.int64)]))
+        val = torch.from_numpy(v.astype(np.float64))
+        P = torch.sparse_coo_tensor(idx, val, (nf, nc)).coalesce()
+        Pt = torch.sparse_coo_tensor(idx.flip(0), val, (nc, nf)).coalesce()
+        self.P, self.Pt = P.to_sparse_csr().to(dtype), Pt.to_sparse_csr().to(dtype)
+        wf = np.asarray(wfine, dtype=np.float64)
+        self.wcoarse = (Pt @ torch.from_numpy(wf)).numpy()
+        dinv = np.where(self.wcoarse > 0, 1.0 / np.where(self.wcoarse > 0, self.wcoarse, 1.0), 0.0)
+        self.wf = torch.from_numpy(wf).to(dtype).reshape(-1, 1)
+        self.dinv = torch.from_numpy(dinv).to(dtype).reshape(-1, 1)
+        self.nf, self.nc = nf, nc
+
+    def prolong(self, X):
+        """X [nc, K] -> [nf, K]"""
+        return _StackedOp.apply(X, self.P, self.Pt)
+
+    def restrict(self, X):
+        """X [nf, K] -> [nc, K]"""
+        return self.dinv.to(X.dtype) * _StackedOp.apply(self.wf.to(X.dtype) * X, self.Pt, self.P)
+
+
+class Hierarchy:
+    """The U-Net's levels: operators and weights per level, transfers between
+    them (level 0 = the data mesh)."""
+
+    def __init__(self, level_coo, mass, prolong_coo=(), dtype=torch.float64):
+        sizes = [np.asarray(mass).size]
+        for l in range(1, len(level_coo)):
+            sizes.append(int(max(np.max(level_coo[l]["lap"][0]), np.max(level_coo[l]["lap"][1]))) + 1)
+        self.ops = [MeshOps(c, n, dtype) for c, n in zip(level_coo, sizes)]
+        self.w = [np.asarray(mass, dtype=np.float64)]
+        self.T = []
+        for l, pc in enumerate(prolong_coo):
+            T = Transfer(pc, sizes[l], sizes[l + 1], self.w[l], dtype)
+            self.T.append(T)
+            self.w.append(T.wcoarse)
+        self.L = len(self.ops)
+        if len(self.T) != self.L - 1:
+            raise ValueError("%d levels need %d prolongations, got %d" % (self.L, self.L - 1, len(self.T)))
+
+
+def box_levels(faces, L):
+    """The C hierarchy (PFMeshLevels) of the unit box with `faces` cells a
+    side: level l is the box with max(2, round(faces / 2^l)) cells, natural
+    order row-major; P bilinear.  Returns (coo list, mass, P coo list, xy list)."""
+    coo, mass, _ = box_operators(faces)
+    s = np.linspace(0, 1, faces + 1)
+    xy = [np.stack(np.meshgrid(s, s), -1).reshape(-1, 2)]
+    coos, Ps = [coo], []
+    for l in range(1, L):
+        n = max(2, int(math.floor(faces / 2.0 ** l + 0.5)))
+        c, _, _ = box_operators(n)
+        coos.append(c)
+        hx = 1.0 / n
+        rows, cols, vals = [], [], []
+        for v, (x, y) in enumerate(xy[-1]):
+            ij, st = [], []
+            for u in (x / hx, y / hx):
+                i = min(max(int(math.floor(u)), 0), n - 1)
+                ij.append(i)
+                st.append(min(max(u - i, 0.0), 1.0))
+            (i, j), (a, b) = ij, st
+            for (di, dj), wv in (((0, 0), (1 - a) * (1 - b)), ((1, 0), a * (1 - b)), ((0, 1), (1 - a) * b), ((1, 1), a * b)):
+                if wv != 0:
+                    rows.append(v)
+                    cols.append((j + dj) * (n + 1) + i + di)
+                    vals.append(wv)
+        Ps.append((np.array(rows), np.array(cols), np.array(vals)))
+        s = np.linspace(0, 1, n + 1)
+        xy.append(np.stack(np.meshgrid(s, s), -1).reshape(-1, 2))
+    return coos, mass, Ps, xy
+
+
 # --------------------------------------------------------------------------
 # the network
 # --------------------------------------------------------------------------
@@ -192,13 +280,16 @@ def time_embedding(t, E):
 
 
 class MeshNet(nn.Module):
-    def __init__(self, ops, mass, F=2, C=32, D=2, G=8, E=32):
+    """The C mesh network on a Hierarchy: L = 1 is -net_type meshnet, L > 1
+    the U-Net (-net_type meshunet)."""
+
+    def __init__(self, hier, F=2, C=32, D=2, G=8, E=32):
         super().__init__()
         if C % G or E % 2:
             raise ValueError("groups must divide the width and the time embedding be even")
-        self.ops, self.F, self.C, self.D, self.G, self.E = ops, F, C, D, G, E
-        self.register_buffer("w", torch.as_tensor(np.asarray(mass, dtype=np.float64)))
-        self.layout = param_layout(F, C, D, E)
+        self.hier, self.F, self.C, self.D, self.G, self.E = hier, F, C, D, G, E
+        self.L = hier.L
+        self.layout = param_layout(F, C, D, E, self.L)
         for name, r, c in self.layout:
             self.register_parameter(_attr(name), nn.Parameter(torch.zeros(r, c, dtype=torch.float64)))
 
@@ -242,33 +333,48 @@ class MeshNet(nn.Module):
                           for p in self.ordered_params()]).detach().numpy()
 
     # --- layers (X vertex-major [N, B, C]) ------------------------------------
-    def conv(self, name, X):
+    def conv(self, name, X, level=0):
         N, B, Cin = X.shape
-        AX = self.ops.apply(X.reshape(N, B * Cin)).reshape(3, N, B, Cin)
+        AX = self.hier.ops[level].apply(X.reshape(N, B * Cin)).reshape(3, N, B, Cin)
         Z = torch.cat([X, AX[0], AX[1], AX[2]], dim=2)
         return Z @ self.p(name + ".W") + self.p(name + ".b")
 
-    def norm(self, name, X):
+    def norm(self, name, X, level=0):
         N, B, C = X.shape
         G = self.G
         Xg = X.reshape(N, B, G, C // G)
-        wn = (self.w / self.w.sum()).to(X.dtype).reshape(N, 1, 1, 1)
+        w = torch.from_numpy(self.hier.w[level])
+        wn = (w / w.sum()).to(X.dtype).reshape(N, 1, 1, 1)
         mu = (wn * Xg).sum(dim=(0, 3), keepdim=True) / (C // G)
         d = Xg - mu
         var = (wn * d * d).sum(dim=(0, 3), keepdim=True) / (C // G)
         Y = (d * torch.rsqrt(var + NORM_EPS)).reshape(N, B, C)
         return Y * self.p(name + ".gamma") + self.p(name + ".beta")
 
+    def block(self, b, h, s, level):
+        tp = s @ self.p(b + "time.W") + self.p(b + "time.b")  # [B, C]
+        z = self.conv(b + "conv1", Fn.silu(self.norm(b + "norm1", h, level)), level) + tp
+        return h + self.conv(b + "conv2", Fn.silu(self.norm(b + "norm2", z, level)), level)
+
     def forward(self, x, t):
         """x [B, F, N], t [B] -> v [B, F, N]"""
         X = x.permute(2, 0, 1)  # [N, B, F]
         s = Fn.silu(time_embedding(t, self.E) @ self.p("time.W") + self.p("time.b"))
         h = self.conv("in", X)
-        for i in range(self.D):
-            b = "block%d." % i
-            tp = s @ self.p(b + "time.W") + self.p(b + "time.b")  # [B, C]
-            z = self.conv(b + "conv1", Fn.silu(self.norm(b + "norm1", h))) + tp
-            h = h + self.conv(b + "conv2", Fn.silu(self.norm(b + "norm2", z)))
+        names = iter(block_names(self.D, self.L))
+        skips = []
+        for l in range(self.L):
+            for _ in range(self.D):
+                h = self.block(next(names) + ".", h, s, l)
+            if l + 1 < self.L:
+                skips.append(h)
+                N, B, C = h.shape
+                h = self.hier.T[l].restrict(h.reshape(N, B * C)).reshape(-1, B, C)
+        for l in range(self.L - 2, -1, -1):
+            N, B, C = h.shape
+            h = self.hier.T[l].prolong(h.reshape(N, B * C)).reshape(-1, B, C) + skips[l]
+            for _ in range(self.D):
+                h = self.block(next(names) + ".", h, s, l)
         v = self.conv("out", Fn.silu(self.norm("out.norm", h)))
         return v.permute(1, 2, 0)
 
@@ -292,12 +398,22 @@ def load_dump(path):
                 die("%s has no /%s (not a tests/meshnet_dump file?)" % (path, k))
         a = f.attrs
         d = {"F": _ai(a["nfields"]), "C": _ai(a["mesh_width"]), "D": _ai(a["mesh_depth"]),
-             "G": _ai(a["mesh_groups"]), "E": _ai(a["mesh_temb_dim"])}
+             "G": _ai(a["mesh_groups"]), "E": _ai(a["mesh_temb_dim"]),
+             "L": _ai(a["mesh_levels"]) if "mesh_levels" in a else 1}
         for k in ("params", "x", "t", "dv", "mass"):
             d[k] = np.asarray(f[k][...], dtype=np.float64)
         d["coords"] = np.asarray(f["coords"][...]) if "coords" in f else None
-        d["ops"] = {k: tuple(np.asarray(f["ops/%s/%s" % (k, q)][...]) for q in ("rows", "cols", "vals"))
-                    for k in OPS}
+        def coo(prefix):
+            return tuple(np.asarray(f["%s/%s" % (prefix, q)][...]) for q in ("rows", "cols", "vals"))
+
+        d["ops"] = {k: coo("ops/" + k) for k in OPS}
+        d["level_ops"], d["prolong"], d["level_xy"] = [d["ops"]], [], [d["coords"]]
+        for l in range(1, d["L"]):
+            if "levels/%d/P" % l not in f:
+                die("%s has mesh_levels %d but no /levels/%d" % (path, d["L"], l))
+            d["level_ops"].append({k: coo("levels/%d/ops/%s" % (l, k)) for k in OPS})
+            d["prolong"].append(coo("levels/%d/P" % l))
+            d["level_xy"].append(np.asarray(f["levels/%d/coords" % l][...]))
         names = f["param_views"].attrs["names"]
         names = names.decode() if isinstance(names, bytes) else str(names)
         d["views"] = list(zip(names.split("\n"), *(np.asarray(f["param_views/" + q][...]).tolist()
@@ -308,7 +424,7 @@ def load_dump(path):
 def check_layout(d):
     """The C view table must be exactly param_layout()."""
     off = 0
-    lay = param_layout(d["F"], d["C"], d["D"], d["E"])
+    lay = param_layout(d["F"], d["C"], d["D"], d["E"], d["L"])
     if len(lay) != len(d["views"]):
         die("the dump has %d parameter views, this reference builds %d" % (len(d["views"]), len(lay)))
     for (n, r, c), (cn, co, cr, cc) in zip(lay, d["views"]):
@@ -321,9 +437,8 @@ def check_layout(d):
 
 
 def build_from_dump(d):
-    n = d["mass"].size
-    ops = MeshOps(d["ops"], n)
-    net = MeshNet(ops, d["mass"], d["F"], d["C"], d["D"], d["G"], d["E"])
+    hier = Hierarchy(d["level_ops"], d["mass"], d["prolong"])
+    net = MeshNet(hier, d["F"], d["C"], d["D"], d["G"], d["E"])
     net.load_flat(d["params"])
     return net
 
@@ -343,7 +458,7 @@ def cmd_reference(a):
         f["grad_x"] = x.grad.numpy()
         f.attrs["kind"] = "torch_reference"
         f.attrs["torch_version"] = str(torch.__version__)
-        f.attrs["arch"] = "meshnet F=%d C=%d D=%d G=%d E=%d N=%d" % (d["F"], d["C"], d["D"], d["G"], d["E"], d["mass"].size)
+        f.attrs["arch"] = "mesh network F=%d C=%d D=%d G=%d E=%d L=%d N=%d" % (d["F"], d["C"], d["D"], d["G"], d["E"], d["L"], d["mass"].size)
     return 0
 
 
@@ -361,15 +476,16 @@ def cmd_throughput(a):
     dtype = torch.float64 if a.double else torch.float32
     if a.dump:
         d = load_dump(a.dump)
-        coo, mass = d["ops"], d["mass"]
+        hier = Hierarchy(d["level_ops"], d["mass"], d["prolong"], dtype)
+        mass = d["mass"]
         src = a.dump
     else:
-        coo, mass, _ = box_operators(a.faces)
+        coos, mass, Ps, _ = box_levels(a.faces, a.levels)
+        hier = Hierarchy(coos, mass, Ps, dtype)
         src = "box %d" % a.faces
     nv = mass.size
     F = 2
-    ops = MeshOps(coo, nv, dtype)
-    net = MeshNet(ops, mass, F, a.width, a.depth, a.groups, a.temb).to(dtype)
+    net = MeshNet(hier, F, a.width, a.depth, a.groups, a.temb).to(dtype)
     net.init_uniform(gen)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     # data: smooth random fields (a few low Fourier modes), fixed pool
@@ -404,9 +520,10 @@ def cmd_throughput(a):
 
     secs, loss = time_steps(step, a.warmup, a.steps)
     C, D = a.width, a.depth
-    flops = 3.0 * 2.0 * nv * (4 * F * C + 2 * D * 4 * C * C + 4 * C * F) * a.batch * a.steps
+    nblockv = sum(D * op.n * (1 if l == hier.L - 1 else 2) for l, op in enumerate(hier.ops))
+    flops = 3.0 * 2.0 * (nv * (4 * F * C + 4 * C * F) + nblockv * 2 * 4 * C * C) * a.batch * a.steps
     rec = {"impl": "torch.sparse", "threads": a.threads, "mesh": src, "nvert": int(nv),
-           "width": C, "depth": D, "groups": a.groups, "batch": a.batch, "steps": a.steps,
+           "width": C, "depth": D, "levels": hier.L, "groups": a.groups, "batch": a.batch, "steps": a.steps,
            "dtype": str(dtype).replace("torch.", ""), "seconds": round(secs, 6),
            "samples_per_s": round(a.batch * a.steps / secs, 3),
            "gemm_gflops_per_s": round(flops / secs / 1e9, 4),
@@ -418,6 +535,36 @@ def cmd_throughput(a):
 # --------------------------------------------------------------------------
 # selftest
 # --------------------------------------------------------------------------
+def _selftest_network(check, net, nv, tag):
+    torch.manual_seed(3)
+    flat = torch.randn(net.nparams(), dtype=torch.float64) * 0.3
+    net.load_flat(flat.numpy())
+    x = torch.randn(3, 2, nv, dtype=torch.float64, requires_grad=True)
+    t = torch.rand(3, dtype=torch.float64)
+    dv = torch.randn(3, 2, nv, dtype=torch.float64)
+    (net(x, t) * dv).sum().backward()
+    g = net.flat_grads()
+    dirn = np.random.default_rng(0).standard_normal(g.size)
+    eps = 1e-6
+    with torch.no_grad():
+        fp = float((net.load_flat(flat.numpy() + eps * dirn)(x, t) * dv).sum())
+        fm = float((net.load_flat(flat.numpy() - eps * dirn)(x, t) * dv).sum())
+        net.load_flat(flat.numpy())
+    an = float(g @ dirn)
+    check("%s params: directional FD vs autograd" % tag, abs((fp - fm) / (2 * eps) - an) / max(1, abs(an)), 1e-7)
+    dx = torch.randn(x.shape, dtype=torch.float64)
+    with torch.no_grad():
+        fp = float((net(x + eps * dx, t) * dv).sum())
+        fm = float((net(x - eps * dx, t) * dv).sum())
+    an = float((x.grad * dx).sum())
+    check("%s inputs: directional FD vs autograd" % tag, abs((fp - fm) / (2 * eps) - an) / max(1, abs(an)), 1e-7)
+    # sample independence (no statistics across the batch)
+    with torch.no_grad():
+        v_all = net(x, t)
+        v_one = net(x[1:2], t[1:2])
+    check("%s samples are independent" % tag, float((v_all[1:2] - v_one).abs().max()), 1e-13)
+
+
 def cmd_selftest(a):
     torch.set_num_threads(1)
     from benchutil import Checker
@@ -447,35 +594,20 @@ def cmd_selftest(a):
     check("sparse apply vs dense", float((ops.apply(X) - Y2).abs().max()), 1e-14)
     (Y2 * R).sum().backward()
     check("sparse transpose (backward) vs dense autograd", float((g1 - X.grad).abs().max()), 1e-13)
-    # whole network: finite differences along random directions
-    torch.manual_seed(3)
-    net = MeshNet(ops, mass, 2, 8, 2, 2, 8)
-    flat = torch.randn(net.nparams(), dtype=torch.float64) * 0.3
-    net.load_flat(flat.numpy())
-    x = torch.randn(3, 2, nv, dtype=torch.float64, requires_grad=True)
-    t = torch.rand(3, dtype=torch.float64)
-    dv = torch.randn(3, 2, nv, dtype=torch.float64)
-    (net(x, t) * dv).sum().backward()
-    g = net.flat_grads()
-    dirn = np.random.default_rng(0).standard_normal(g.size)
-    eps = 1e-6
-    with torch.no_grad():
-        fp = float((net.load_flat(flat.numpy() + eps * dirn)(x, t) * dv).sum())
-        fm = float((net.load_flat(flat.numpy() - eps * dirn)(x, t) * dv).sum())
-        net.load_flat(flat.numpy())
-    an = float(g @ dirn)
-    check("params: directional FD vs autograd", abs((fp - fm) / (2 * eps) - an) / max(1, abs(an)), 1e-7)
-    dx = torch.randn(x.shape, dtype=torch.float64)
-    with torch.no_grad():
-        fp = float((net(x + eps * dx, t) * dv).sum())
-        fm = float((net(x - eps * dx, t) * dv).sum())
-    an = float((x.grad * dx).sum())
-    check("inputs: directional FD vs autograd", abs((fp - fm) / (2 * eps) - an) / max(1, abs(an)), 1e-7)
-    # sample independence (no statistics across the batch)
-    with torch.no_grad():
-        v_all = net(x, t)
-        v_one = net(x[1:2], t[1:2])
-    check("samples are independent", float((v_all[1:2] - v_one).abs().max()), 1e-13)
+    # whole network (single level and a 3-level U-Net): finite differences
+    # along random directions
+    for L, fcs in ((1, faces), (3, 8)):
+        coos, bm, Ps, _ = box_levels(fcs, L)
+        _selftest_network(check, MeshNet(Hierarchy(coos, bm, Ps), 2, 8, 2, 2, 8), bm.size, "L=%d" % L)
+    # transfers: P reproduces linear functions, R is a weighted average
+    coos, bm, Ps, bxy = box_levels(8, 3)
+    hier = Hierarchy(coos, bm, Ps)
+    for l, T in enumerate(hier.T):
+        lin = torch.from_numpy(np.stack([np.ones(len(bxy[l + 1])), bxy[l + 1][:, 0], bxy[l + 1][:, 1]], 1))
+        lf = torch.from_numpy(np.stack([np.ones(len(bxy[l])), bxy[l][:, 0], bxy[l][:, 1]], 1))
+        check("level %d: P(linear) exact" % l, float((T.prolong(lin) - lf).abs().max()), 1e-13)
+        check("level %d: R(const) = const" % l, float((T.restrict(torch.ones(T.nf, 2, dtype=torch.float64)) - 1).abs().max()), 1e-13)
+        check("level %d: weights keep the area" % l, abs(hier.w[l + 1].sum() - 1.0), 1e-13)
 
     if a.dump:
         d = load_dump(a.dump)
@@ -489,12 +621,24 @@ def cmd_selftest(a):
         bxy = np.stack(np.meshgrid(s, s), -1).reshape(-1, 2)
         if bxy.shape != xy.shape or np.abs(bxy - xy).max() > 1e-12:
             die("%s is not the natural-order box mesh with %d faces" % (a.dump, fc))
-        Ab = MeshOps(bcoo, bmass.size).dense()
-        Ac = MeshOps(d["ops"], xy.shape[0]).dense()
-        for k, name in enumerate(OPS):
-            check("box %s vs the C operator (%s)" % (name, a.dump),
-                  float((Ab[k] - Ac[k]).abs().max() / Ac[k].abs().max()), 1e-12)
         check("box masses vs the C masses", float(np.abs(bmass - d["mass"]).max() / d["mass"].max()), 1e-12)
+        coos, _, Ps, bxys = box_levels(fc, d["L"])
+        for l in range(d["L"]):
+            if l > 0 and (bxys[l].shape != d["level_xy"][l].shape or np.abs(bxys[l] - d["level_xy"][l]).max() > 1e-12):
+                die("%s: level %d is not the natural-order box with %d cells" % (a.dump, l, int(math.sqrt(len(bxys[l]))) - 1))
+            Ab = MeshOps(coos[l], len(bxys[l])).dense()
+            Ac = MeshOps(d["level_ops"][l], len(bxys[l])).dense()
+            for k, name in enumerate(OPS):
+                check("level %d box %s vs the C operator" % (l, name),
+                      float((Ab[k] - Ac[k]).abs().max() / Ac[k].abs().max()), 1e-12)
+            if l > 0:
+                def dense(c, shape):
+                    M = np.zeros(shape)
+                    np.add.at(M, (np.asarray(c[0], dtype=np.int64), np.asarray(c[1], dtype=np.int64)), c[2])
+                    return M
+                shape = (len(bxys[l - 1]), len(bxys[l]))
+                check("level %d prolongation vs the C one" % l,
+                      float(np.abs(dense(Ps[l - 1], shape) - dense(d["prolong"][l - 1], shape)).max()), 1e-12)
 
     print("selftest:", "PASS" if check.ok else "FAIL")
     return 0 if check.ok else 1
@@ -514,6 +658,7 @@ def main(argv=None):
     p.add_argument("--dump", default=None, help="take the operators and masses from a meshnet_dump file instead")
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--depth", type=int, default=2)
+    p.add_argument("--levels", type=int, default=1, help="U-Net levels (1: -net_type meshnet)")
     p.add_argument("--groups", type=int, default=8)
     p.add_argument("--temb", type=int, default=32)
     p.add_argument("--batch", type=int, default=8)
@@ -531,7 +676,7 @@ def main(argv=None):
     if a.cmd == "reference":
         return cmd_reference(a)
     if a.cmd == "throughput":
-        for k in ("faces", "width", "batch", "steps", "threads", "temb", "groups"):
+        for k in ("faces", "width", "batch", "steps", "threads", "temb", "groups", "levels"):
             if getattr(a, k) < 1:
                 die("--%s must be >= 1" % k)
         if a.depth < 0 or a.warmup < 0 or a.temb % 2 or a.width % a.groups:

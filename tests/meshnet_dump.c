@@ -1,9 +1,9 @@
-/* meshnet_dump OUT.h5 [-mesh_faces N | -mesh FILE] [-mesh_width ..]
+/* meshnet_dump OUT.h5 [-mesh_faces N | -mesh FILE] [-net_type meshunet -mesh_levels L] [-mesh_width ..]
  *              [-mesh_depth ..] [-mesh_groups ..] [-mesh_temb_dim ..]
  *              [-batch B] [-seed S]
  *
  * Everything a PyTorch reference needs to re-evaluate the mesh network
- * (-net_type meshnet) on the same weights, in NATURAL vertex order and
+ * (-net_type meshnet or meshunet) on the same weights, in NATURAL vertex order and
  * float64, written by rank 0 (any rank count gives the same data):
  *   /params [np]            flat parameters (identical on every rank)
  *   /grad_params [np]       d(sum v*dv)/dtheta, summed over the ranks
@@ -15,14 +15,20 @@
  *                           A = M_L^{-1} E exactly as PFMeshGraphApply applies
  *                           them, extracted by applying them to unit vectors
  *   /param_views/{offset,rows,cols} [nviews], attribute "names" (newline-joined)
+ *   /levels/<l>/ops/{dx,dy,lap}, /levels/<l>/P/{rows,cols,vals}, /levels/<l>/coords
+ *                           (-net_type meshunet) level l's operators, the
+ *                           prolongation from level l to level l-1 (rows:
+ *                           level l-1 natural vertices) and the grid's
+ *                           coordinates in its natural order
  *   root attributes: mesh_width, mesh_depth, mesh_groups, mesh_temb_dim,
- *   nfields (also on /arch, the network's own record), nvert, batch,
+ *   nfields, mesh_levels (also on /arch, the network's own record), nvert, batch,
  *   nparams, real ("float32"/"float64"), h, norm_eps, temb_scale
  * bench/torch_meshnet.py reference reads it (tests/test_torch_meshnet.sh). */
 #include <math.h>
 #include <physflow.h>
 #include <physflow/mesh.h>
 #include <physflow/meshgraph.h>
+#include <physflow/meshlevels.h>
 #include <physflow/private/netimpl.h>
 
 #define NOPS 3
@@ -67,39 +73,56 @@ static PetscErrorCode COOAdd(COO *a, long long r, long long c, double v)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* the three operators applied to batches of unit vectors e_j (natural j);
- * every rank keeps the nonzeros of its owned rows, then rank 0 gathers */
-static PetscErrorCode ExtractOperators(PFMeshGraph g, PetscInt nvert, COO ops[NOPS])
+typedef PetscErrorCode (*ApplyFn)(void *ctx, PetscInt Fb, const pfreal *X, pfreal *Y);
+
+static PetscErrorCode ApplyGraph(void *ctx, PetscInt Fb, const pfreal *X, pfreal *Y)
 {
   const PFMeshOpKind kinds[NOPS] = {PF_MESHOP_DX, PF_MESHOP_DY, PF_MESHOP_LAP};
-  const PetscInt     Fb          = 64;
-  pfreal            *X, *Y;
-  PetscMPIInt        rank, size;
+  PetscFunctionBegin;
+  PetscCall(PFMeshGraphApply((PFMeshGraph)ctx, NOPS, kinds, Fb, X, Y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ApplyProlong(void *ctx, PetscInt Fb, const pfreal *X, pfreal *Y)
+{
+  PetscFunctionBegin;
+  PetscCall(PFMeshTransferProlong((PFMeshTransfer *)ctx, Fb, X, Y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* nk linear maps from the vertices of graph `in` to those of graph `out`,
+ * applied to batches of unit vectors e_j (natural j); every rank keeps the
+ * nonzeros of its owned rows (natural numbers), then rank 0 gathers */
+static PetscErrorCode ExtractLinear(PFMeshGraph in, PFMeshGraph out, PetscInt ncols, PetscInt nk, ApplyFn apply, void *ctx, COO ops[])
+{
+  const PetscInt Fb = 64;
+  pfreal        *X, *Y;
+  PetscMPIInt    rank, size;
 
   PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(g->comm, &rank));
-  PetscCallMPI(MPI_Comm_size(g->comm, &size));
-  PetscCall(PetscMalloc2((size_t)g->nown * Fb + 1, &X, (size_t)g->nown * NOPS * Fb + 1, &Y));
-  for (PetscInt j0 = 0; j0 < nvert; j0 += Fb) {
-    for (size_t i = 0; i < (size_t)g->nown * Fb; i++) X[i] = 0;
-    for (PetscInt i = 0; i < g->nown; i++)
-      if (g->ownnat[i] >= j0 && g->ownnat[i] < j0 + Fb) X[(size_t)i * Fb + (g->ownnat[i] - j0)] = 1;
-    PetscCall(PFMeshGraphApply(g, NOPS, kinds, Fb, X, Y));
-    for (PetscInt i = 0; i < g->nown; i++)
-      for (PetscInt k = 0; k < NOPS; k++)
-        for (PetscInt j = 0; j < Fb && j0 + j < nvert; j++) {
-          const pfreal a = Y[((size_t)i * NOPS + k) * Fb + j];
-          if (a != 0) PetscCall(COOAdd(&ops[k], g->ownnat[i], j0 + j, (double)a));
+  PetscCallMPI(MPI_Comm_rank(in->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(in->comm, &size));
+  PetscCall(PetscMalloc2((size_t)in->nown * Fb + 1, &X, (size_t)out->nown * nk * Fb + 1, &Y));
+  for (PetscInt j0 = 0; j0 < ncols; j0 += Fb) {
+    for (size_t i = 0; i < (size_t)in->nown * Fb; i++) X[i] = 0;
+    for (PetscInt i = 0; i < in->nown; i++)
+      if (in->ownnat[i] >= j0 && in->ownnat[i] < j0 + Fb) X[(size_t)i * Fb + (in->ownnat[i] - j0)] = 1;
+    PetscCall(apply(ctx, Fb, X, Y));
+    for (PetscInt i = 0; i < out->nown; i++)
+      for (PetscInt k = 0; k < nk; k++)
+        for (PetscInt j = 0; j < Fb && j0 + j < ncols; j++) {
+          const pfreal a = Y[((size_t)i * nk + k) * Fb + j];
+          if (a != 0) PetscCall(COOAdd(&ops[k], out->ownnat[i], j0 + j, (double)a));
         }
   }
   PetscCall(PetscFree2(X, Y));
   /* gather to rank 0 */
-  for (PetscInt k = 0; k < NOPS; k++) {
+  for (PetscInt k = 0; k < nk; k++) {
     PetscMPIInt n = (PetscMPIInt)ops[k].n, *counts = NULL, *displs = NULL, tot = 0;
     long long  *r = NULL, *c = NULL;
     double     *v = NULL;
     if (rank == 0) PetscCall(PetscMalloc2(size, &counts, size, &displs));
-    PetscCallMPI(MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, g->comm));
+    PetscCallMPI(MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, in->comm));
     if (rank == 0) {
       for (PetscMPIInt p = 0; p < size; p++) {
         displs[p] = tot;
@@ -110,9 +133,9 @@ static PetscErrorCode ExtractOperators(PFMeshGraph g, PetscInt nvert, COO ops[NO
       PetscCall(PetscMalloc1(tot + 1, &c));
       PetscCall(PetscMalloc1(tot + 1, &v));
     }
-    PetscCallMPI(MPI_Gatherv(ops[k].r, n, MPI_LONG_LONG, r, counts, displs, MPI_LONG_LONG, 0, g->comm));
-    PetscCallMPI(MPI_Gatherv(ops[k].c, n, MPI_LONG_LONG, c, counts, displs, MPI_LONG_LONG, 0, g->comm));
-    PetscCallMPI(MPI_Gatherv(ops[k].v, n, MPI_DOUBLE, v, counts, displs, MPI_DOUBLE, 0, g->comm));
+    PetscCallMPI(MPI_Gatherv(ops[k].r, n, MPI_LONG_LONG, r, counts, displs, MPI_LONG_LONG, 0, in->comm));
+    PetscCallMPI(MPI_Gatherv(ops[k].c, n, MPI_LONG_LONG, c, counts, displs, MPI_LONG_LONG, 0, in->comm));
+    PetscCallMPI(MPI_Gatherv(ops[k].v, n, MPI_DOUBLE, v, counts, displs, MPI_DOUBLE, 0, in->comm));
     PetscCall(PetscFree(ops[k].r));
     PetscCall(PetscFree(ops[k].c));
     PetscCall(PetscFree(ops[k].v));
@@ -124,6 +147,33 @@ static PetscErrorCode ExtractOperators(PFMeshGraph g, PetscInt nvert, COO ops[NO
       ops[k].n = ops[k].max = tot;
       PetscCall(PetscFree2(counts, displs));
     }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+
+static PetscErrorCode WriteCOO(hid_t fid, const char prefix[], COO *a)
+{
+  char    nm[96];
+  hsize_t d1[1] = {(hsize_t)a->n};
+
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(nm, sizeof(nm), "%s/rows", prefix));
+  PetscCall(PFH5WriteArray(fid, nm, H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, d1, a->r));
+  PetscCall(PetscSNPrintf(nm, sizeof(nm), "%s/cols", prefix));
+  PetscCall(PFH5WriteArray(fid, nm, H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, d1, a->c));
+  PetscCall(PetscSNPrintf(nm, sizeof(nm), "%s/vals", prefix));
+  PetscCall(PFH5WriteArray(fid, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, d1, a->v));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode FreeCOO(PetscInt n, COO a[])
+{
+  PetscFunctionBegin;
+  for (PetscInt k = 0; k < n; k++) {
+    PetscCall(PetscFree(a[k].r));
+    PetscCall(PetscFree(a[k].c));
+    PetscCall(PetscFree(a[k].v));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -150,10 +200,12 @@ int main(int argc, char **argv)
   PetscScalar       *buf;
   double            *nat, *dparams, *dt;
   const PFParamView *views;
-  COO                ops[NOPS];
+  COO                ops[NOPS], levops[PF_MESHLEVELS_MAX][NOPS], levP[PF_MESHLEVELS_MAX];
+  PFMeshLevels       lv;
+  char               type[64] = PFNETMESH;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCheck(argc >= 2 && argv[1][0] != '-', PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "usage: meshnet_dump OUT.h5 [-mesh_faces N | -mesh FILE] [-mesh_width C] [-mesh_depth D] [-mesh_groups G] [-mesh_temb_dim E] [-batch B] [-seed S]");
+  PetscCheck(argc >= 2 && argv[1][0] != '-', PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "usage: meshnet_dump OUT.h5 [-mesh_faces N | -mesh FILE] [-net_type meshnet|meshunet] [-mesh_levels L] [-mesh_width C] [-mesh_depth D] [-mesh_groups G] [-mesh_temb_dim E] [-batch B] [-seed S]");
   PetscCall(PFInitializePackage());
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-mesh_faces", &faces, NULL));
@@ -166,7 +218,8 @@ int main(int argc, char **argv)
   nvert = mesh->nvert;
 
   PetscCall(PFNetCreate(PETSC_COMM_WORLD, &net));
-  PetscCall(PFNetSetType(net, PFNETMESH));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-net_type", type, sizeof(type), NULL));
+  PetscCall(PFNetSetType(net, type));
   PetscCall(PFNetSetFromOptions(net));
   PetscCall(PFNetMeshSetGraph(net, g, F));
   PetscCall(PFNetSetUp(net));
@@ -199,7 +252,15 @@ int main(int argc, char **argv)
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, Gr, (PetscMPIInt)np, MPIU_PFREAL, MPI_SUM, PETSC_COMM_WORLD));
 
   PetscCall(PetscMemzero(ops, sizeof(ops)));
-  PetscCall(ExtractOperators(g, nvert, ops));
+  PetscCall(ExtractLinear(g, g, nvert, NOPS, ApplyGraph, g, ops));
+  /* the U-Net's coarser levels: their operators and the prolongations */
+  PetscCall(PFNetMeshGetLevels(net, &lv));
+  PetscCall(PetscMemzero(levops, sizeof(levops)));
+  PetscCall(PetscMemzero(levP, sizeof(levP)));
+  for (PetscInt l = 1; l < lv->nlevels; l++) {
+    PetscCall(ExtractLinear(lv->graph[l], lv->graph[l], lv->mesh[l]->nvert, NOPS, ApplyGraph, lv->graph[l], levops[l]));
+    PetscCall(ExtractLinear(lv->graph[l], lv->graph[l - 1], lv->mesh[l]->nvert, 1, ApplyProlong, &lv->T[l - 1], &levP[l]));
+  }
   /* the norms' weights exactly as the network forms them */
   for (PetscInt i = 0; i < g->nown; i++) w[i] = (pfreal)1 / g->minv[i];
 
@@ -214,13 +275,13 @@ int main(int argc, char **argv)
       {
         /* the network's own architecture record (as in a model file's /arch),
          * copied to the root attributes for convenience */
-        const char *keys[] = {"mesh_width", "mesh_depth", "mesh_groups", "mesh_temb_dim", "nfields"};
+        const char *keys[] = {"mesh_width", "mesh_depth", "mesh_groups", "mesh_temb_dim", "nfields", "mesh_levels"};
         hid_t       ga     = H5Gcreate2(fid, "arch", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         PetscCheck(ga >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot create group /arch");
         PetscCall(PFH5WriteAttrString(ga, "net_type", net->type));
         PetscCall(PFH5WriteAttrInt(ga, "nin", net->nin));
         PetscCall(net->ops.writearch(net, ga));
-        for (int k = 0; k < 5; k++) {
+        for (int k = 0; k < 6; k++) {
           PetscInt val;
           PetscCall(PFH5ReadAttrInt(ga, keys[k], &val));
           PetscCall(PFH5WriteAttrInt(fid, keys[k], val));
@@ -267,13 +328,19 @@ int main(int argc, char **argv)
         PetscCall(WriteD(fid, "coords", 2, d2, mesh->coords));
       }
       for (PetscInt k = 0; k < NOPS; k++) {
-        d1[0] = (hsize_t)ops[k].n;
-        PetscCall(PetscSNPrintf(nm, sizeof(nm), "ops/%s/rows", opn[k]));
-        PetscCall(PFH5WriteArray(fid, nm, H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, d1, ops[k].r));
-        PetscCall(PetscSNPrintf(nm, sizeof(nm), "ops/%s/cols", opn[k]));
-        PetscCall(PFH5WriteArray(fid, nm, H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, d1, ops[k].c));
-        PetscCall(PetscSNPrintf(nm, sizeof(nm), "ops/%s/vals", opn[k]));
-        PetscCall(WriteD(fid, nm, 1, d1, ops[k].v));
+        PetscCall(PetscSNPrintf(nm, sizeof(nm), "ops/%s", opn[k]));
+        PetscCall(WriteCOO(fid, nm, &ops[k]));
+      }
+      for (PetscInt l = 1; l < lv->nlevels; l++) {
+        hsize_t d2[2] = {(hsize_t)lv->mesh[l]->nvert, 2};
+        for (PetscInt k = 0; k < NOPS; k++) {
+          PetscCall(PetscSNPrintf(nm, sizeof(nm), "levels/%" PetscInt_FMT "/ops/%s", l, opn[k]));
+          PetscCall(WriteCOO(fid, nm, &levops[l][k]));
+        }
+        PetscCall(PetscSNPrintf(nm, sizeof(nm), "levels/%" PetscInt_FMT "/P", l));
+        PetscCall(WriteCOO(fid, nm, &levP[l]));
+        PetscCall(PetscSNPrintf(nm, sizeof(nm), "levels/%" PetscInt_FMT "/coords", l));
+        PetscCall(WriteD(fid, nm, 2, d2, lv->mesh[l]->coords));
       }
       PetscCall(PFNetGetParamViews(net, &nviews, &views));
       for (PetscInt i = 0; i < nviews; i++) len += strlen(views[i].name) + 1;
@@ -300,10 +367,10 @@ int main(int argc, char **argv)
       PetscCall(PFH5CommitTemp(&tmp));
     }
   }
-  for (PetscInt k = 0; k < NOPS; k++) {
-    PetscCall(PetscFree(ops[k].r));
-    PetscCall(PetscFree(ops[k].c));
-    PetscCall(PetscFree(ops[k].v));
+  PetscCall(FreeCOO(NOPS, ops));
+  for (PetscInt l = 1; l < lv->nlevels; l++) {
+    PetscCall(FreeCOO(NOPS, levops[l]));
+    PetscCall(FreeCOO(1, &levP[l]));
   }
   PetscCall(PetscFree4(buf, nat, dparams, dt));
   PetscCall(PetscFree6(x, dv, v, dx, t, w));
