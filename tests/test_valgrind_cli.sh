@@ -11,9 +11,9 @@ vg "$BIN" sample -model m.h5 -n 20 -sampler dopri5 -o s.h5 > log 2>&1 || { echo 
 vg "$BIN" datagen -toy moons -n 50 -o r.h5 > log 2>&1 || { echo "FAIL: datagen under valgrind"; cat log; fail=1; }
 vg "$BIN" eval -samples s.h5 -reference r.h5 -plot none > log 2>&1 || { echo "FAIL: eval under valgrind"; cat log; fail=1; }
 # the PDE path: Darcy datagen, the domain-decomposed mesh network, mesh
-# sampling and the physics/distribution evaluation (tiny sizes)
+# U-Net (2 levels), mesh sampling and the physics/distribution evaluation (tiny sizes)
 vg "$BIN" datagen -physics darcy -mesh_faces 4 -n 3 -darcy_kl_terms 8 -o dd.h5 > log 2>&1 || { echo "FAIL: darcy datagen under valgrind"; cat log; fail=1; }
-vg "$BIN" train -data dd.h5 -net_type meshnet -mesh_width 4 -mesh_depth 1 -mesh_groups 2 -mesh_temb_dim 4 -train_steps 2 -batch_size 2 -o mm.h5 > log 2>&1 || { echo "FAIL: meshnet train under valgrind"; cat log; fail=1; }
+vg "$BIN" train -data dd.h5 -net_type meshunet -mesh_levels 2 -mesh_width 4 -mesh_depth 1 -mesh_groups 2 -mesh_temb_dim 4 -train_steps 2 -batch_size 2 -o mm.h5 > log 2>&1 || { echo "FAIL: meshunet train under valgrind"; cat log; fail=1; }
 vg "$BIN" sample -model mm.h5 -n 2 -sampler_steps 2 -o ms.h5 > log 2>&1 || { echo "FAIL: mesh sample under valgrind"; cat log; fail=1; }
 vg "$BIN" eval -physics darcy -samples ms.h5 -reference dd.h5 > log 2>&1 || { echo "FAIL: darcy eval under valgrind"; cat log; fail=1; }
 /usr/bin/python3 -c "import json,sys; json.loads(open('log').read().strip().splitlines()[-1])" || { echo "FAIL: eval printed invalid JSON"; fail=1; }
