@@ -11,6 +11,7 @@
 #   (d) Gmsh meshes (plate with a hole, L-shape): 1 and 2 ranks agree, eval
 #       residual tiny, log K has the requested spread, Dirichlet groups
 #   (e) low fidelity and observation noise on the box
+#   (f) eval's physics checks: re-solve consistency, no-flux leak, conservation
 # Environment (set by ctest): PF_BIN, PF_MPIEXEC, PF_PYTHON, PF_SOURCE_DIR;
 # optional PF_PVPYTHON, PF_GMSH, PF_TEST_SEED (kill times).
 # set -u, $BIN, $PY, $MPIEXEC, scratch dir (BGPIDS killed on exit),
@@ -125,6 +126,23 @@ print("%.3e" % r["residual_relative"]["max"])' eval.txt 2>&1) || { fail "$label:
   fi
   note "$(printf '%-52s residual_relative max %s' "$label" "$RESID")"
   return 0
+}
+
+# check_json LABEL FILE "KEY STAT < LIMIT" | "KEY STAT > LIMIT" ...: the last
+# JSON line of FILE (an eval output) against bounds, one pass/fail per bound
+check_json() {
+  local label=$1 file=$2 msg
+  shift 2
+  for cond in "$@"; do
+    if msg=$("$PY" -c '
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")][-1]
+key, stat, op, lim = sys.argv[2].split()
+v = r[key][stat]
+ok = v < float(lim) if op == "<" else v > float(lim)
+print("%s %s %.3e (want %s %s)" % (key, stat, v, op, lim))
+sys.exit(0 if ok else 1)' "$file" "$cond" 2>&1); then pass "$label: $msg"; else fail "$label: $msg"; fi
+  done
 }
 
 # wait_file FILE SECONDS: until FILE exists
@@ -374,6 +392,7 @@ else
       # eval takes the mesh from the file; the boundary conditions belong to
       # the problem just as much
       residual_max "(d) Dirichlet data, plain eval (problem from the file)" 1e-8 1 -samples dir2.h5
+      check_json "(d) Dirichlet data: checks" eval.txt "resolve max < 1e-8" "dirichlet_error max < 1e-8" "noflux_leak max < 1e-8"
     fi
     gen "(d) -darcy_dirichlet outer,left on the L-shape" 1 dirl.h5 -physics darcy -n 2 -seed 6 -mesh lshape.msh -darcy_dirichlet outer,left &&
       residual_max "(d) L-shape with two Dirichlet groups: eval" 1e-8 1 -samples dirl.h5 -darcy_dirichlet outer,left
@@ -407,8 +426,19 @@ print(r["lowfi_rel_l2"], r["lowfi_logk_maxdiff"], r["noise_std"], r["noise_mean"
   fi
   residual_max "(e) high fidelity eval" 1e-8 1 -samples hi.h5
   rhi=$RESID
-  residual_max "(e) low fidelity eval" "" 1 -samples lo.h5
+  # the validation checks (PFPhysicsValidate): exact for solver data, clearly
+  # violated by the low-fidelity (coarse-solve) fields; 1 and 2 ranks agree
+  check_json "(f) solver data" eval.txt "resolve max < 1e-8" "noflux_leak max < 1e-8" "conservation max < 0.05"
+  residual_max "(e) low fidelity eval" "" 1 -samples lo.h5 -o lo1.json
   rlo=$RESID
+  check_json "(f) low fidelity" eval.txt "resolve median > 1e-3" "resolve max < 1" "noflux_leak median > 1e-3"
+  pf 2 eval -physics darcy -samples lo.h5 -o lo2.json >/dev/null 2>&1 || fail "(f) 2-rank eval of the low-fidelity data"
+  if msg=$("$PY" -c '
+import numpy as np, sys
+a, b = np.loadtxt("lo1_checks.txt"), np.loadtxt("lo2_checks.txt")
+d = float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12)))
+print("per-sample checks, 1 vs 2 ranks: max rel diff %.2e (want < 1e-6)" % d)
+sys.exit(0 if d < 1e-6 else 1)' 2>&1); then pass "(f) $msg"; else fail "(f) $msg"; fi
   if [ -n "$rhi" ] && [ -n "$rlo" ]; then
     if "$PY" -c "import sys; sys.exit(0 if float('$rlo') > 1e3 * float('$rhi') and float('$rlo') > 1e-3 else 1)"; then
       pass "(e) low fidelity residual $rlo >> high fidelity $rhi"

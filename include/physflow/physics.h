@@ -48,6 +48,15 @@ PETSC_EXTERN PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, con
 /* Mesh-independent size of a residual: ||R||_2 / ||F||_2 (F the forcing) and mean |R_i| */
 PETSC_EXTERN PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, double *relative, double *meanabs);
 
+/* Physics checks of ONE state x beyond the residual, each a dimensionless
+ * number that is ~0 for an exact solution (for Darcy: re-solve consistency,
+ * i.e. the relative L2 distance of the state to the solver's answer for the
+ * same inputs, the flux leaking through no-flux boundaries and the global
+ * conservation error, both relative to the injected flow rate).  At most
+ * PF_PHYSICS_MAXCHECKS values; names stay valid while phys lives.  Collective. */
+#define PF_PHYSICS_MAXCHECKS 8
+PETSC_EXTERN PetscErrorCode PFPhysicsValidate(PFPhysics phys, const PetscScalar *x, PetscInt *n, const char *const **names, double values[]);
+
 /* Gather an owned vertex array into natural order on rank 0 of the physics' comm */
 PETSC_EXTERN PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural);
 /* Inverse: take natural-order values (on every rank) to the owned array */

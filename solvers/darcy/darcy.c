@@ -425,6 +425,77 @@ static PetscErrorCode ForcingNorm_Darcy(PFPhysics phys, double *fnorm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Re-solve consistency and boundary fluxes of one state */
+static PetscErrorCode Validate_Darcy(PFPhysics phys, const PetscScalar *x, PetscInt *n, const char *const **names, double v[])
+{
+  static const char *const all[] = {"resolve", "noflux_leak", "conservation", "dirichlet_error"};
+  PFPhysics_Darcy         *d     = (PFPhysics_Darcy *)phys->data;
+  const PetscInt           nown  = phys->nown;
+  const PetscScalar       *p     = x + nown, *F;
+  PetscScalar             *y;
+  double                   noise = d->obs_noise, loc[5] = {0, 0, 0, 0, 0}, glob[5], leak, net, Q, src, pmean = 0;
+
+  PetscFunctionBegin;
+  /* the solver's p for this logK (never with observation noise) */
+  PetscCall(PetscMalloc1(2 * nown + 1, &y));
+  PetscCall(PetscArraycpy(y, x, nown));
+  d->obs_noise = 0;
+  PetscCall(Solve_Darcy(phys, PF_FIDELITY_HIGH, 0, 0, y));
+  d->obs_noise = noise;
+  /* pure Neumann: p is defined up to a constant, so compare without the mean */
+  for (PetscInt i = 0; i < nown; i++) {
+    loc[0] += PetscRealPart(phys->mass[i] * p[i]);
+    loc[1] += PetscRealPart(phys->mass[i]);
+  }
+  PetscCallMPI(MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
+  if (!d->op.ndir_global) pmean = glob[0] / glob[1];
+  loc[0] = loc[1] = 0;
+  for (PetscInt i = 0; i < nown; i++) {
+    double e = PetscRealPart(p[i]) - pmean - PetscRealPart(y[nown + i]);
+    loc[0] += PetscRealPart(phys->mass[i]) * e * e;
+    loc[1] += PetscRealPart(phys->mass[i] * y[nown + i] * y[nown + i]);
+  }
+  /* the flow rate injected by the sources, and the net source */
+  PetscCall(VecGetArrayRead(d->op.Fraw, &F));
+  for (PetscInt i = 0; i < d->op.nown; i++) {
+    loc[2] += PetscMax(PetscRealPart(F[i]), 0);
+    loc[3] += PetscRealPart(F[i]);
+  }
+  PetscCall(VecRestoreArrayRead(d->op.Fraw, &F));
+  for (PetscInt i = 0; i < d->op.ndir; i++) loc[4] = PetscMax(loc[4], fabs(PetscRealPart(p[d->op.dir[i]]) - d->op.dirval));
+  PetscCallMPI(MPI_Allreduce(loc, glob, 4, MPI_DOUBLE, MPI_SUM, phys->comm));
+  PetscCallMPI(MPI_Allreduce(&loc[4], &glob[4], 1, MPI_DOUBLE, MPI_MAX, phys->comm));
+  /* the no-flux leak: the weak flux through the no-flux boundary, i.e. the
+   * residual at its vertices (the solver makes it vanish; a gradient-based
+   * normal flux would be dominated by discretisation error at the sources) */
+  PetscCall(PFDarcyOpBoundaryFlux(&d->op, x, p, y, &net));
+  {
+    PetscScalar *R;
+    double       l = 0;
+    PetscCall(PetscMalloc1(nown + 1, &R));
+    PetscCall(PFDarcyOpResidual(&d->op, x, p, R));
+    for (PetscInt i = 0; i < nown; i++) l += PetscRealPart(y[i]) * PetscAbsScalar(R[i]);
+    PetscCallMPI(MPI_Allreduce(&l, &leak, 1, MPI_DOUBLE, MPI_SUM, phys->comm));
+    PetscCall(PetscFree(R));
+  }
+  Q   = glob[2] > 0 ? glob[2] : 1;
+  src = glob[3];
+  v[0] = sqrt(glob[0] / PetscMax(glob[1], 1e-300));
+  v[1] = leak / Q;
+  v[2] = fabs(src + net) / Q; /* -div(K grad p) = f: int f = -(outward flux) */
+  *n   = 3;
+  if (d->op.ndir_global) {
+    double pmax = 0, gpmax;
+    for (PetscInt i = 0; i < nown; i++) pmax = PetscMax(pmax, fabs(PetscRealPart(y[nown + i])));
+    PetscCallMPI(MPI_Allreduce(&pmax, &gpmax, 1, MPI_DOUBLE, MPI_MAX, phys->comm));
+    v[3] = glob[4] / PetscMax(gpmax, 1e-300);
+    *n   = 4;
+  }
+  *names = all;
+  PetscCall(PetscFree(y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode View_Darcy(PFPhysics phys, PetscViewer viewer)
 {
   PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
@@ -488,6 +559,7 @@ PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics phys)
   phys->ops.residual        = Residual_Darcy;
   phys->ops.residualvjp     = ResidualVJP_Darcy;
   phys->ops.forcingnorm     = ForcingNorm_Darcy;
+  phys->ops.validate        = Validate_Darcy;
   phys->ops.view            = View_Darcy;
   phys->ops.destroy         = Destroy_Darcy;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -268,7 +268,7 @@ PetscErrorCode PFDarcyOpDestroy(PFDarcyOp *op)
 }
 
 /* global owned array -> ghosted local vector */
-static PetscErrorCode ToLocal(PFDarcyOp *op, const PetscScalar *own, Vec loc)
+PetscErrorCode PFDarcyOpToLocal(PFDarcyOp *op, const PetscScalar *own, Vec loc)
 {
   PetscFunctionBegin;
   PetscCall(VecPlaceArray(op->g0, own));
@@ -291,7 +291,7 @@ static PetscErrorCode AddToOwned(PFDarcyOp *op, Vec loc, PetscScalar *own)
 PetscErrorCode PFDarcyOpLocalCoef(PFDarcyOp *op, const PetscScalar *g, Vec C)
 {
   PetscFunctionBegin;
-  PetscCall(ToLocal(op, g, C));
+  PetscCall(PFDarcyOpToLocal(op, g, C));
   if (op->order == 1) PetscCall(VecExp(C));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -314,7 +314,7 @@ PetscErrorCode PFDarcyOpVertexLocalCoef(PFDarcyOp *op, const PetscScalar *gv, Ve
    * between the vertices, and K matches the P1/Q1 operator's at the vertices. */
   PetscCall(PetscArrayzero(op->work, op->nown));
   for (PetscInt i = 0; i < op->nvown; i++) op->work[op->vdof[i]] = gv[i];
-  PetscCall(ToLocal(op, op->work, C));
+  PetscCall(PFDarcyOpToLocal(op, op->work, C));
   PetscCall(VecGetArray(C, &c));
   /* every vertex of a local edge or cell is local (overlap-0 closures), so
    * the ghosted vertex values suffice: no second communication */
@@ -384,7 +384,7 @@ PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const Pets
 
   PetscFunctionBegin;
   PetscCall(PFDarcyOpLocalCoef(op, g, op->l0));
-  PetscCall(ToLocal(op, p, op->l1));
+  PetscCall(PFDarcyOpToLocal(op, p, op->l1));
   PetscCall(VecSet(op->l2, 0));
   PetscCall(VecGetArrayRead(op->l0, &Cl));
   PetscCall(VecGetArrayRead(op->l1, &pl));
@@ -422,7 +422,7 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
 
   PetscFunctionBegin;
   PetscCall(PFDarcyOpLocalCoef(op, g, op->l0));
-  PetscCall(ToLocal(op, p, op->l1));
+  PetscCall(PFDarcyOpToLocal(op, p, op->l1));
   PetscCall(DMGetLocalVector(op->dm, &vloc));
   PetscCall(DMGetLocalVector(op->dm, &gK));
   PetscCall(DMGetLocalVector(op->dm, &gP));
@@ -433,9 +433,9 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
     PetscCall(PetscMalloc1(op->nown, &vmod));
     PetscCall(PetscArraycpy(vmod, v, op->nown));
     for (PetscInt k = 0; k < op->ndir; k++) vmod[op->dir[k]] = 0;
-    PetscCall(ToLocal(op, vmod, vloc));
+    PetscCall(PFDarcyOpToLocal(op, vmod, vloc));
     PetscCall(PetscFree(vmod));
-  } else PetscCall(ToLocal(op, v, vloc));
+  } else PetscCall(PFDarcyOpToLocal(op, v, vloc));
   PetscCall(VecSet(gK, 0));
   PetscCall(VecSet(gP, 0));
   PetscCall(VecGetArrayRead(op->l0, &Cl));

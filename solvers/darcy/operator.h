@@ -99,3 +99,12 @@ PETSC_INTERN PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, Pe
 PETSC_INTERN PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscInt *its);
 /* the same from an owned VERTEX array of log K (PFDarcyOpVertexLocalCoef) */
 PETSC_INTERN PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *gv, Vec sol, PetscInt *its);
+/* owned dof array -> local (ghosted) vector */
+PETSC_INTERN PetscErrorCode PFDarcyOpToLocal(PFDarcyOp *op, const PetscScalar *own, Vec loc);
+/* net: the outward flux K grad p . n integrated over the true boundary of
+ * the mesh (order-1 op; g = log K and p vertex arrays), from cell averages:
+ * grad p by Green's formula over the cell's edges (exact for P1, the cell
+ * mean for Q1), K the mean of the cell's nodal K.  bmask[nown]: 1 at the
+ * owned vertices of boundary edges that are not Dirichlet (where the natural
+ * no-flux condition holds weakly), else 0.  Collective. */
+PETSC_INTERN PetscErrorCode PFDarcyOpBoundaryFlux(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, PetscScalar *bmask, double *net);

@@ -1,7 +1,9 @@
 /* physflow eval -physics darcy -samples s.h5: physics checks of mesh fields.
  * For every sample, the weak-form residual of the PDE the data claim to
- * satisfy, as ||R||/||F|| and as the mean absolute nodal residual; prints a
- * JSON summary (mean, median, max over samples). */
+ * satisfy, as ||R||/||F|| and as the mean absolute nodal residual, and the
+ * physics' own checks (PFPhysicsValidate; Darcy: re-solve consistency, the
+ * no-flux leak and the conservation error); prints a JSON summary (mean,
+ * median, max over samples) and writes the per-sample values beside it. */
 #include <stdlib.h>
 #include <string.h>
 #include <physflow/h5util.h>
@@ -18,8 +20,10 @@ static int CompareDouble(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-/* per-sample [relative, meanabs] residuals of every sample in path (allocated) */
-static PetscErrorCode ResidualStats(PFPhysics phys, const char path[], double **relp, PetscInt *ns)
+/* per sample: relative and mean-absolute residual, then the physics checks
+ * (PFPhysicsValidate): rows of NCOL values (allocated) */
+#define NCOL (2 + PF_PHYSICS_MAXCHECKS)
+static PetscErrorCode ResidualStats(PFPhysics phys, const char path[], double **relp, PetscInt *ns, PetscInt *nchecks, const char *const **checknames)
 {
   PFMeshData   md;
   PFMesh       mesh;
@@ -41,7 +45,7 @@ static PetscErrorCode ResidualStats(PFPhysics phys, const char path[], double **
   }
   *ns = md.nsamples;
   PetscCheck(md.nsamples > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no samples", path);
-  PetscCall(PetscMalloc1(2 * md.nsamples, relp));
+  PetscCall(PetscCalloc1(NCOL * md.nsamples, relp));
   double *rel = *relp;
   PetscCall(PetscMalloc3(nf * nown + 1, &x, nown + 1, &R, md.nvert, &row));
   for (PetscInt i = 0; i < md.nsamples; i++) {
@@ -50,7 +54,8 @@ static PetscErrorCode ResidualStats(PFPhysics phys, const char path[], double **
       PetscCall(PFPhysicsFromNatural(phys, row, x + f * nown));
     }
     PetscCall(PFPhysicsResidual(phys, 1, x, R));
-    PetscCall(PFPhysicsResidualNorms(phys, R, &rel[2 * i], &rel[2 * i + 1]));
+    PetscCall(PFPhysicsResidualNorms(phys, R, &rel[NCOL * i], &rel[NCOL * i + 1]));
+    PetscCall(PFPhysicsValidate(phys, x, nchecks, checknames, &rel[NCOL * i + 2]));
   }
   PetscCall(PetscFree3(x, R, row));
   PetscCall(PFMeshDataClose(&md));
@@ -177,7 +182,8 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
   PetscMPIInt rank;
   char        json[16384];
   double     *rel, *rel_s = NULL;
-  PetscInt    ns;
+  PetscInt    ns, nchecks = 0;
+  const char *const *checknames = NULL;
 
   PetscFunctionBegin;
   PetscCall(PFCLIProblemOptionsFromFile(comm, samples));
@@ -190,21 +196,23 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
   if (jsonpath[0]) PetscCall(PFCheckWritable(comm, jsonpath));
   PetscCall(PFPhysicsSetUp(phys));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(ResidualStats(phys, samples, &rel, &ns));
+  PetscCall(ResidualStats(phys, samples, &rel, &ns, &nchecks, &checknames));
   PetscCall(PetscSNPrintf(json, sizeof(json), "{\"physics\": \"%s\", \"samples\": \"%s\", \"n_samples\": %" PetscInt_FMT, physics_type, samples, ns));
-  PetscCall(AppendStats(json, sizeof(json), "residual_relative", rel, 2, ns));
-  PetscCall(AppendStats(json, sizeof(json), "residual_meanabs", rel + 1, 2, ns));
+  PetscCall(AppendStats(json, sizeof(json), "residual_relative", rel, NCOL, ns));
+  PetscCall(AppendStats(json, sizeof(json), "residual_meanabs", rel + 1, NCOL, ns));
+  for (PetscInt k = 0; k < nchecks; k++) PetscCall(AppendStats(json, sizeof(json), checknames[k], rel + 2 + k, NCOL, ns));
   rel_s = rel;
   if (reference[0]) {
     PetscInt nr;
-    PetscCall(ResidualStats(phys, reference, &rel, &nr));
+    PetscCall(ResidualStats(phys, reference, &rel, &nr, &nchecks, &checknames));
     PetscCall(PetscStrlcat(json, ", \"reference\": {", sizeof(json)));
     {
       char item[PETSC_MAX_PATH_LEN + 64];
       PetscCall(PetscSNPrintf(item, sizeof(item), "\"file\": \"%s\", \"n\": %" PetscInt_FMT, reference, nr));
       PetscCall(PetscStrlcat(json, item, sizeof(json)));
     }
-    PetscCall(AppendStats(json, sizeof(json), "residual_relative", rel, 2, nr));
+    PetscCall(AppendStats(json, sizeof(json), "residual_relative", rel, NCOL, nr));
+    for (PetscInt k = 0; k < nchecks; k++) PetscCall(AppendStats(json, sizeof(json), checknames[k], rel + 2 + k, NCOL, nr));
     PetscCall(PetscStrlcat(json, "}", sizeof(json)));
     PetscCall(PetscFree(rel));
     PetscCall(DistributionMetrics(phys, samples, reference, json, sizeof(json)));
@@ -224,7 +232,20 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
     PetscCall(PetscStrlcat(rpath, "_residuals.txt", sizeof(rpath)));
     rf = fopen(rpath, "w");
     PetscCheck(rf, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", rpath);
-    for (PetscInt i = 0; i < ns; i++) fprintf(rf, "%.6e\n", rel_s[2 * i]);
+    for (PetscInt i = 0; i < ns; i++) fprintf(rf, "%.6e\n", rel_s[NCOL * i]);
+    fclose(rf);
+    /* and the physics checks, one column each, named in a header */
+    rpath[strlen(rpath) - strlen("_residuals.txt")] = 0;
+    PetscCall(PetscStrlcat(rpath, "_checks.txt", sizeof(rpath)));
+    rf = fopen(rpath, "w");
+    PetscCheck(rf, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", rpath);
+    fprintf(rf, "#");
+    for (PetscInt k = 0; k < nchecks; k++) fprintf(rf, " %s", checknames[k]);
+    fprintf(rf, "\n");
+    for (PetscInt i = 0; i < ns; i++) {
+      for (PetscInt k = 0; k < nchecks; k++) fprintf(rf, "%s%.6e", k ? " " : "", rel_s[NCOL * i + 2 + k]);
+      fprintf(rf, "\n");
+    }
     fclose(rf);
   }
   if (jsonpath[0] && rank == 0) {

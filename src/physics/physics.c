@@ -167,6 +167,14 @@ PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, doub
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsValidate(PFPhysics phys, const PetscScalar *x, PetscInt *n, const char *const **names, double values[])
+{
+  PetscFunctionBegin;
+  PetscCheck(phys->ops.validate, phys->comm, PETSC_ERR_SUP, "physics '%s' has no validation checks", phys->type);
+  PetscCall(phys->ops.validate(phys, x, n, names, values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural)
 {
   PetscFunctionBegin;

@@ -9,6 +9,7 @@ struct _PFPhysicsOps {
   PetscErrorCode (*residual)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*residualvjp)(PFPhysics, PetscInt, const PetscScalar *, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*forcingnorm)(PFPhysics, double *);
+  PetscErrorCode (*validate)(PFPhysics, const PetscScalar *, PetscInt *, const char *const **, double *);
   PetscErrorCode (*view)(PFPhysics, PetscViewer);
   PetscErrorCode (*destroy)(PFPhysics);
 };
