@@ -26,6 +26,10 @@ PETSC_EXTERN PetscErrorCode PFTrainerSetData(PFTrainer tr, PFData data);
  * components (e.g. lumped vertex masses / (fields x domain measure)). */
 PETSC_EXTERN PetscErrorCode PFTrainerSetDomain(PFTrainer tr, PetscInt G, PetscInt gid, const pfreal weights[]);
 PETSC_EXTERN PetscErrorCode PFTrainerSetFromOptions(PFTrainer tr);
+/* Physics in training (PFConstraint, e.g. -constraint pbfm); a constraint of
+ * type none is ignored.  The trainer does not own it. */
+typedef struct _p_PFConstraint *PFConstraintRef;
+PETSC_EXTERN PetscErrorCode PFTrainerSetConstraint(PFTrainer tr, PFConstraintRef c);
 PETSC_EXTERN PetscErrorCode PFTrainerGetSeed(PFTrainer tr, uint64_t *seed);
 PETSC_EXTERN PetscErrorCode PFTrainerSetUp(PFTrainer tr);
 /* Restore parameters, EMA, Adam moments, step and history from a checkpoint */

@@ -5,6 +5,7 @@
 #include <physflow/private/netimpl.h>
 #include <physflow/signals.h>
 #include <physflow/trainer.h>
+#include <physflow/constraint.h>
 
 struct _p_PFTrainer {
   MPI_Comm    comm;
@@ -32,6 +33,11 @@ struct _p_PFTrainer {
   PetscBool have_checkpoint; /* a checkpoint of this run exists on disk */
   PetscInt  G, gid;           /* domain groups (G = 0: every rank is its own group) */
   pfreal   *user_weights;
+  /* physics in training (-constraint pbfm): the residual loss's gradient is
+   * formed apart from the flow-matching one and combined after the allreduce */
+  PFConstraint constraint;
+  pfreal      *gfm;
+  double      *rhistory;
 };
 
 PetscErrorCode PFTrainerCreate(MPI_Comm comm, PFNet net, PFFlow flow, PFData data, PFTrainer *tr)
@@ -161,7 +167,11 @@ PetscErrorCode PFTrainerSetUp(PFTrainer tr)
   PetscCall(PetscCalloc1(np, &tr->m));
   PetscCall(PetscCalloc1(np, &tr->vv));
   PetscCall(PetscMalloc1(np, &tr->ema));
-  PetscCall(PetscMalloc1(np + 2, &tr->reduce));
+  PetscCall(PetscMalloc1(2 * np + 3, &tr->reduce));
+  if (tr->constraint) {
+    PetscCall(PetscMalloc1(np + 1, &tr->gfm));
+    PetscCall(PetscCalloc1(tr->train_steps + 1, &tr->rhistory));
+  }
   PetscCall(PetscArraycpy(tr->ema, tr->net->params, np));
   PetscCall(PetscCalloc1(tr->train_steps + 1, &tr->history));
   tr->step        = 0;
@@ -195,15 +205,44 @@ static PetscErrorCode TrainStep(PFTrainer tr, double *loss, PetscBool *stop, dou
       }
     PetscCall(PFNetBackward(tr->net, tr->nloc, tr->dv, NULL));
   }
-  PetscCall(PetscArraycpy(tr->reduce, grads, np));
-  tr->reduce[np]     = (pfreal)(local / (double)tr->Bg);
-  tr->reduce[np + 1] = (pfreal)(PFSignalsReceived() ? 1 : 0);
-  PetscCall(PetscLogEventBegin(PF_EVENT_Allreduce, 0, 0, 0, 0));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tr->reduce, (int)(np + 2), MPIU_PFREAL, MPI_SUM, tr->comm));
-  PetscCall(PetscLogEventEnd(PF_EVENT_Allreduce, 0, 0, 0, 0));
-  PetscCall(PetscArraycpy(grads, tr->reduce, np));
-  *loss = (double)tr->reduce[np];
-  *stop = tr->reduce[np + 1] > 0 ? PETSC_TRUE : PETSC_FALSE;
+  if (tr->constraint) {
+    /* the residual loss of the same training states, its gradient apart:
+     * one allreduce carries [g_fm, g_residual, losses, stop flag] */
+    double   rlocal = 0;
+    PetscInt nun    = PFConstraintUnrollSteps(tr->constraint, tr->step, tr->train_steps);
+    PetscCall(PetscArraycpy(tr->gfm, grads, np));
+    PetscCall(PFNetZeroGradient(tr->net));
+    if (tr->nloc > 0) PetscCall(PFConstraintResidualGradient(tr->constraint, tr->net, tr->nloc, tr->Bg, tr->xt, tr->t, tr->v, nun, &rlocal));
+    PetscCall(PetscArraycpy(tr->reduce, tr->gfm, np));
+    PetscCall(PetscArraycpy(tr->reduce + np, grads, np));
+    tr->reduce[2 * np]     = (pfreal)(local / (double)tr->Bg);
+    tr->reduce[2 * np + 1] = (pfreal)(rlocal / (double)tr->Bg);
+    tr->reduce[2 * np + 2] = (pfreal)(PFSignalsReceived() ? 1 : 0);
+    PetscCall(PetscLogEventBegin(PF_EVENT_Allreduce, 0, 0, 0, 0));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tr->reduce, (int)(2 * np + 3), MPIU_PFREAL, MPI_SUM, tr->comm));
+    PetscCall(PetscLogEventEnd(PF_EVENT_Allreduce, 0, 0, 0, 0));
+    {
+      PFConstraintCombine how;
+      double              w;
+      PetscCall(PFConstraintGetCombine(tr->constraint, &how, &w));
+      if (how == PF_COMBINE_CONFIG) PetscCall(PFConFIGCombine(MPI_COMM_SELF, np, tr->reduce, tr->reduce + np, grads));
+      else
+        for (size_t i = 0; i < np; i++) grads[i] = tr->reduce[i] + (pfreal)w * tr->reduce[np + i];
+    }
+    *loss                  = (double)tr->reduce[2 * np];
+    tr->rhistory[tr->step] = (double)tr->reduce[2 * np + 1];
+    *stop                  = tr->reduce[2 * np + 2] > 0 ? PETSC_TRUE : PETSC_FALSE;
+  } else {
+    PetscCall(PetscArraycpy(tr->reduce, grads, np));
+    tr->reduce[np]     = (pfreal)(local / (double)tr->Bg);
+    tr->reduce[np + 1] = (pfreal)(PFSignalsReceived() ? 1 : 0);
+    PetscCall(PetscLogEventBegin(PF_EVENT_Allreduce, 0, 0, 0, 0));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tr->reduce, (int)(np + 2), MPIU_PFREAL, MPI_SUM, tr->comm));
+    PetscCall(PetscLogEventEnd(PF_EVENT_Allreduce, 0, 0, 0, 0));
+    PetscCall(PetscArraycpy(grads, tr->reduce, np));
+    *loss = (double)tr->reduce[np];
+    *stop = tr->reduce[np + 1] > 0 ? PETSC_TRUE : PETSC_FALSE;
+  }
   *gnorm = PFGlobalNorm(np, grads);
   PetscCheck(isfinite(*loss) && isfinite(*gnorm), tr->comm, PETSC_ERR_FP, "training diverged at step %" PetscInt_FMT " (loss %g, gradient norm %g): lower -lr or set -grad_clip%s%s%s", tr->step + 1, *loss, *gnorm, tr->have_checkpoint ? " (the last checkpoint, '" : " (no checkpoint was written)", tr->have_checkpoint ? tr->output : "", tr->have_checkpoint ? "', is intact)" : "");
   PetscCall(PetscLogEventBegin(PF_EVENT_Optimizer, 0, 0, 0, 0));
@@ -243,7 +282,9 @@ PetscErrorCode PFTrainerTrain(PFTrainer tr, PetscBool *interrupted)
     if (tr->step % tr->monitor_every == 0 || tr->step == tr->train_steps) {
       double rate = (double)(tr->step - first) * (double)tr->Bg / (tnow - t0);
       double eta  = (double)(tr->train_steps - tr->step) * (double)tr->Bg / rate;
-      PetscCall(PetscPrintf(tr->comm, "  step %6" PetscInt_FMT "/%" PetscInt_FMT "  loss %.5f  lr %.2e  |g| %.3e  %.0f samples/s  ETA %.0fs\n", tr->step, tr->train_steps, loss, PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon, tr->step - 1), gnorm, rate, eta));
+      char res[64] = "";
+      if (tr->constraint) PetscCall(PetscSNPrintf(res, sizeof(res), "  residual %.4f (unroll %" PetscInt_FMT ")", tr->rhistory[tr->step - 1], PFConstraintUnrollSteps(tr->constraint, tr->step - 1, tr->train_steps)));
+      PetscCall(PetscPrintf(tr->comm, "  step %6" PetscInt_FMT "/%" PetscInt_FMT "  loss %.5f%s  lr %.2e  |g| %.3e  %.0f samples/s  ETA %.0fs\n", tr->step, tr->train_steps, loss, res, PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon, tr->step - 1), gnorm, rate, eta));
       tlast = tnow;
     }
     if (stop) {
@@ -285,11 +326,17 @@ static PetscErrorCode WriteCheckpoint(PFTrainer tr, const char path[])
   /* counter-based RNG: the whole state is (seed, next counter) */
   PetscCall(PFH5WriteArray(t.fid, "rng", H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, d2, rng));
   PetscCall(PFH5WriteArray(t.fid, "history/loss", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dh, tr->history));
+  if (tr->constraint) PetscCall(PFH5WriteArray(t.fid, "history/residual", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dh, tr->rhistory));
   g = H5Gcreate2(t.fid, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   PetscCall(PFH5WriteAttrInt(g, "batch_size", tr->Bg));
   PetscCall(PFH5WriteAttrInt(g, "train_steps", tr->train_steps));
   PetscCall(PFH5WriteAttrReal(g, "lr", tr->lr));
   PetscCall(PFH5WriteAttrInt(g, "ranks", tr->size));
+  {
+    PFConstraintType ct;
+    PetscCall(PFConstraintGetType(tr->constraint, &ct));
+    PetscCall(PFH5WriteAttrString(g, "constraint", PFConstraintTypes[ct]));
+  }
   H5Gclose(g);
   PetscCall(PFH5CommitTemp(&t));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -355,11 +402,26 @@ PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char path[])
   PetscCheck(step >= 0, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': invalid step %lld", path, step);
   PetscCheck(step <= tr->train_steps, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "'%s' is already at step %lld, beyond -train_steps %" PetscInt_FMT, path, step, tr->train_steps);
   PetscCall(PFH5ReadArray(fid, path, "history/loss", H5T_NATIVE_DOUBLE, (size_t)step, tr->history));
+  if (tr->constraint) {
+    PetscCheck(H5Lexists(fid, "history/residual", H5P_DEFAULT) > 0, tr->comm, PETSC_ERR_ARG_INCOMP, "'%s' was trained without -constraint: resume with the same options", path);
+    PetscCall(PFH5ReadArray(fid, path, "history/residual", H5T_NATIVE_DOUBLE, (size_t)step, tr->rhistory));
+  }
   PetscCall(PFH5Close(&fid));
   tr->step            = (PetscInt)step;
   tr->have_checkpoint = PETSC_TRUE;
   PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
   PetscCall(PetscPrintf(tr->comm, "physflow train: resumed from '%s' at step %" PetscInt_FMT "\n", path, tr->step));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerSetConstraint(PFTrainer tr, PFConstraint c)
+{
+  PFConstraintType type;
+
+  PetscFunctionBegin;
+  PetscCheck(!tr->setupcalled, tr->comm, PETSC_ERR_ORDER, "PFTrainerSetConstraint must come before PFTrainerSetUp");
+  PetscCall(PFConstraintGetType(c, &type));
+  tr->constraint = type == PF_CONSTRAINT_NONE ? NULL : c;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -397,6 +459,8 @@ PetscErrorCode PFTrainerDestroy(PFTrainer *tr)
   PetscCall(PetscFree((*tr)->vv));
   PetscCall(PetscFree((*tr)->ema));
   PetscCall(PetscFree((*tr)->reduce));
+  PetscCall(PetscFree((*tr)->gfm));
+  PetscCall(PetscFree((*tr)->rhistory));
   PetscCall(PetscFree((*tr)->history));
   PetscCall(PetscFree(*tr));
   PetscFunctionReturn(PETSC_SUCCESS);

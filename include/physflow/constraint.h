@@ -1,0 +1,61 @@
+#pragma once
+/* PFConstraint: the PDE in training (issue 6), for any PFPhysics.
+ *
+ * -constraint pbfm (Baldan et al. 2025, "Flow matching meets PDEs", code
+ * tum-pbs/PBFM): alongside the flow-matching loss, estimate the clean state
+ * from the noisy training state x_t by unrolling n Euler steps of the
+ * current network to t = 1 (with gradients), and penalise its PDE residual:
+ *
+ *   x_{k+1} = x_k + dt v(x_k, t + k dt),  dt = (1 - t)/n,  x_0 = x_t
+ *   L_R = (1/B) sum_b t_b^p |R(denorm(x_n))|_1 / |F|_1
+ *
+ * (|F|_1 = |R(0)|_1, the residual of the zero state: a mesh-independent
+ * scale; denorm undoes the model's per-field normalisation).  n grows over
+ * training from 1 to -pbfm_unroll in equal stages.  The flow-matching and
+ * residual gradients are formed separately and combined by ConFIG (Liu,
+ * Chu & Thuerey 2024: a direction with equal, positive projections on both
+ * unit gradients) or by a weighted sum (-constraint_combine config|sum).
+ *
+ * Back-propagation through the unroll recomputes each step's forward (the
+ * network keeps one set of activations), so memory does not grow with n. */
+#include <physflow/net.h>
+#include <physflow/physics.h>
+
+typedef struct _p_PFConstraint *PFConstraint;
+
+typedef enum {
+  PF_CONSTRAINT_NONE = 0,
+  PF_CONSTRAINT_PBFM = 1
+} PFConstraintType;
+PETSC_EXTERN const char *const PFConstraintTypes[];
+
+typedef enum {
+  PF_COMBINE_CONFIG = 0,
+  PF_COMBINE_SUM    = 1
+} PFConstraintCombine;
+PETSC_EXTERN const char *const PFConstraintCombines[];
+
+PETSC_EXTERN PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *c);
+PETSC_EXTERN PetscErrorCode PFConstraintSetFromOptions(PFConstraint c);
+/* phys lives on the group communicator that shares a state (set up); mean,
+ * std: the model's per-field normalisation (nfields values each, or NULL) */
+PETSC_EXTERN PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const double mean[], const double std[]);
+PETSC_EXTERN PetscErrorCode PFConstraintGetType(PFConstraint c, PFConstraintType *type);
+PETSC_EXTERN PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combine, double *weight);
+/* Unrolled steps at training step `step` of `total` */
+PETSC_EXTERN PetscInt       PFConstraintUnrollSteps(PFConstraint c, PetscInt step, PetscInt total);
+/* The residual loss of this rank's B training states (x_t, t, and v0 = the
+ * network's velocity at them, from the flow-matching forward): accumulates
+ * its gradient (scaled by 1/Bg, the global batch) into the net's gradient
+ * buffer and returns this rank's partial sum of sum_b t_b^p |R_b|_1/|F|_1
+ * (its own vertices only: summing over the group gives the loss).  The
+ * net's activations are overwritten.  Collective on the physics' comm. */
+PETSC_EXTERN PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nunroll, double *lsum);
+PETSC_EXTERN PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer);
+PETSC_EXTERN PetscErrorCode PFConstraintDestroy(PFConstraint *c);
+
+/* ConFIG for two gradients (global vectors split over comm: the dot products
+ * are allreduced; comm may be MPI_COMM_SELF for replicated vectors):
+ * g = (g1.u + g2.u) u,  u = (g1/|g1| + g2/|g2|) / |g1/|g1| + g2/|g2||,
+ * so g.g1 >= 0 and g.g2 >= 0, with equal projections on the unit gradients. */
+PETSC_EXTERN PetscErrorCode PFConFIGCombine(MPI_Comm comm, size_t n, const pfreal *g1, const pfreal *g2, pfreal *out);

@@ -1,0 +1,211 @@
+/* PFConstraint: PBFM's residual loss through the unrolled x1 estimate
+ * (see include/physflow/constraint.h). */
+#include <math.h>
+#include <physflow/constraint.h>
+#include <physflow/private/netimpl.h>
+#include <physflow/private/physicsimpl.h>
+
+const char *const PFConstraintTypes[]    = {"none", "pbfm", "PFConstraintType", "PF_CONSTRAINT_", NULL};
+const char *const PFConstraintCombines[] = {"config", "sum", "PFConstraintCombine", "PF_COMBINE_", NULL};
+
+#define PF_CONSTRAINT_MAXUNROLL 16
+
+struct _p_PFConstraint {
+  MPI_Comm            comm;
+  PFPhysics           phys;
+  PFConstraintType    type;
+  PFConstraintCombine combine;
+  PetscInt            unroll;      /* final number of unrolled steps */
+  double              tpow, weight;
+  PetscInt            nfields, nown, n;
+  double             *mean, *std;
+  double              F1;          /* |R(0)|_1 */
+  /* work, grown to the largest batch seen */
+  PetscInt     maxB;
+  pfreal      *X, *s, *dt, *v, *g, *dx; /* X: (unroll+1) states */
+  PetscScalar *xs, *R, *vr, *gx;
+};
+
+PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
+{
+  PFConstraint c;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&c));
+  c->comm    = comm;
+  c->type    = PF_CONSTRAINT_NONE;
+  c->combine = PF_COMBINE_CONFIG;
+  c->unroll  = 4;
+  c->tpow    = 1;
+  c->weight  = 1;
+  *cp        = c;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const double mean[], const double std[])
+{
+  const char *const *names;
+  PetscScalar       *zero, *R;
+  double             loc = 0;
+
+  PetscFunctionBegin;
+  c->phys = phys;
+  c->comm = phys->comm;
+  PetscCall(PFPhysicsGetFields(phys, &c->nfields, &names, NULL));
+  PetscCall(PFPhysicsGetVertexMap(phys, &c->nown, NULL));
+  c->n = c->nfields * c->nown;
+  PetscCall(PetscFree2(c->mean, c->std));
+  PetscCall(PetscMalloc2(c->nfields, &c->mean, c->nfields, &c->std));
+  for (PetscInt f = 0; f < c->nfields; f++) {
+    c->mean[f] = mean ? mean[f] : 0;
+    c->std[f]  = std ? std[f] : 1;
+  }
+  /* the residual's scale: that of the zero state (for Darcy, the forcing) */
+  PetscCall(PetscCalloc2(c->n + 1, &zero, c->nown + 1, &R));
+  PetscCall(PFPhysicsResidual(phys, 1, zero, R));
+  for (PetscInt i = 0; i < c->nown; i++) loc += PetscAbsScalar(R[i]);
+  PetscCallMPI(MPI_Allreduce(&loc, &c->F1, 1, MPI_DOUBLE, MPI_SUM, c->comm));
+  PetscCall(PetscFree2(zero, R));
+  PetscCheck(c->F1 > 0, c->comm, PETSC_ERR_ARG_WRONG, "the residual of the zero state vanishes: no scale for the residual loss");
+  c->maxB = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
+{
+  PetscFunctionBegin;
+  PetscOptionsBegin(c->comm, NULL, "Physics constraint options", "PFConstraint");
+  PetscCall(PetscOptionsEnum("-constraint", "Physics in training: none or pbfm", "PFConstraint", PFConstraintTypes, (PetscEnum)c->type, (PetscEnum *)&c->type, NULL));
+  PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
+  PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, NULL));
+  PetscCall(PetscOptionsEnum("-constraint_combine", "Combine the flow-matching and residual gradients: config or sum", "PFConstraint", PFConstraintCombines, (PetscEnum)c->combine, (PetscEnum *)&c->combine, NULL));
+  PetscCall(PetscOptionsReal("-constraint_weight", "Weight of the residual gradient with -constraint_combine sum", "PFConstraint", c->weight, &c->weight, NULL));
+  PetscOptionsEnd();
+  PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);
+  PetscCheck(c->tpow >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_tpow must be >= 0");
+  PetscCheck(c->weight >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-constraint_weight must be >= 0");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintGetType(PFConstraint c, PFConstraintType *type)
+{
+  PetscFunctionBegin;
+  *type = c ? c->type : PF_CONSTRAINT_NONE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combine, double *weight)
+{
+  PetscFunctionBegin;
+  if (combine) *combine = c->combine;
+  if (weight) *weight = c->weight;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscInt PFConstraintUnrollSteps(PFConstraint c, PetscInt step, PetscInt total)
+{
+  /* equal stages: 1 step in the first 1/unroll of training, ... */
+  if (total <= 0) return c->unroll;
+  return PetscMin(c->unroll, 1 + (PetscInt)(((PetscInt64)c->unroll * step) / total));
+}
+
+static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B)
+{
+  size_t N = (size_t)B * c->n;
+
+  PetscFunctionBegin;
+  if (B <= c->maxB) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree6(c->X, c->s, c->dt, c->v, c->g, c->dx));
+  PetscCall(PetscFree4(c->xs, c->R, c->vr, c->gx));
+  PetscCall(PetscMalloc6((PF_CONSTRAINT_MAXUNROLL + 1) * N, &c->X, (size_t)B * (PF_CONSTRAINT_MAXUNROLL + 1), &c->s, B, &c->dt, N, &c->v, N, &c->g, N, &c->dx));
+  PetscCall(PetscMalloc4(N, &c->xs, (size_t)B * c->nown, &c->R, (size_t)B * c->nown, &c->vr, N, &c->gx));
+  c->maxB = B;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nun, double *lsum)
+{
+  const PetscInt n = c->n, nown = c->nown;
+  const size_t   N = (size_t)B * n;
+
+  PetscFunctionBegin;
+  *lsum = 0;
+  PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
+  PetscCheck(nun >= 1 && nun <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "unroll steps %" PetscInt_FMT " out of range", nun);
+  PetscCall(EnsureWork(c, PetscMax(B, 1)));
+  /* forward: x_{k+1} = x_k + dt v(x_k, t + k dt), keeping every x_k */
+  PetscCall(PetscArraycpy(c->X, xt, N));
+  for (PetscInt b = 0; b < B; b++) {
+    c->dt[b] = (1 - t[b]) / (pfreal)nun;
+    c->s[b]  = t[b];
+  }
+  for (PetscInt k = 0; k < nun; k++) {
+    const pfreal *xk = c->X + (size_t)k * N, *vk = v0;
+    pfreal       *xn = c->X + (size_t)(k + 1) * N, *sk = c->s + (size_t)k * B;
+    if (k > 0) {
+      for (PetscInt b = 0; b < B; b++) sk[b] = t[b] + (pfreal)k * c->dt[b];
+      PetscCall(PFNetForward(net, B, xk, sk, c->v));
+      vk = c->v;
+    }
+    for (PetscInt b = 0; b < B; b++)
+      for (PetscInt i = 0; i < n; i++) xn[(size_t)b * n + i] = xk[(size_t)b * n + i] + c->dt[b] * vk[(size_t)b * n + i];
+  }
+  /* the residual of the physical estimate and d(loss)/d(estimate) */
+  {
+    const pfreal *x1 = c->X + (size_t)nun * N;
+    for (PetscInt b = 0; b < B; b++)
+      for (PetscInt f = 0; f < c->nfields; f++)
+        for (PetscInt i = 0; i < nown; i++) {
+          size_t j  = (size_t)b * n + (size_t)f * nown + i;
+          c->xs[j] = c->mean[f] + c->std[f] * (double)x1[j];
+        }
+  }
+  PetscCall(PFPhysicsResidual(c->phys, B, c->xs, c->R));
+  for (PetscInt b = 0; b < B; b++) {
+    double w = pow((double)t[b], c->tpow) / c->F1;
+    for (PetscInt i = 0; i < nown; i++) {
+      double r = PetscRealPart(c->R[(size_t)b * nown + i]);
+      *lsum += w * fabs(r);
+      c->vr[(size_t)b * nown + i] = w / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+    }
+  }
+  PetscCall(PFPhysicsResidualVJP(c->phys, B, c->xs, c->vr, c->gx));
+  for (PetscInt b = 0; b < B; b++)
+    for (PetscInt f = 0; f < c->nfields; f++)
+      for (PetscInt i = 0; i < nown; i++) {
+        size_t j = (size_t)b * n + (size_t)f * nown + i;
+        c->g[j]  = (pfreal)(c->std[f] * PetscRealPart(c->gx[j]));
+      }
+  /* backward through the unroll, last step first: g = dL/dx_{k+1};
+   * dL/dx_k = g + J_v^T (dt g), dL/dtheta += (dv/dtheta)^T (dt g).  Each
+   * step's forward is recomputed, except the last one, whose activations
+   * are the network's current ones (when it is not the flow-matching one). */
+  for (PetscInt k = nun - 1; k >= 0; k--) {
+    const pfreal *xk = c->X + (size_t)k * N;
+    if (k < nun - 1 || k == 0) PetscCall(PFNetForward(net, B, xk, c->s + (size_t)k * B, c->v));
+    for (PetscInt b = 0; b < B; b++)
+      for (PetscInt i = 0; i < n; i++) c->v[(size_t)b * n + i] = c->dt[b] * c->g[(size_t)b * n + i];
+    PetscCall(PFNetBackward(net, B, c->v, c->dx));
+    for (size_t j = 0; j < N; j++) c->g[j] += c->dx[j];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer)
+{
+  PetscFunctionBegin;
+  if (c->type == PF_CONSTRAINT_NONE) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscViewerASCIIPrintf(viewer, "constraint pbfm: residual of the x1 estimate unrolled 1 -> %" PetscInt_FMT " Euler steps, weight t^%g, gradients combined by %s%s\n", c->unroll, c->tpow, PFConstraintCombines[c->combine], c->combine == PF_COMBINE_SUM ? " (weighted)" : " (ConFIG)"));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintDestroy(PFConstraint *c)
+{
+  PetscFunctionBegin;
+  if (!*c) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree6((*c)->X, (*c)->s, (*c)->dt, (*c)->v, (*c)->g, (*c)->dx));
+  PetscCall(PetscFree4((*c)->xs, (*c)->R, (*c)->vr, (*c)->gx));
+  PetscCall(PetscFree2((*c)->mean, (*c)->std));
+  PetscCall(PetscFree(*c));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,159 @@
+/* Physics in training (issue 6), double build:
+ *  - ConFIG on known and random (conflicting) gradient pairs: the result
+ *    has non-negative inner products with both, equal projections on the
+ *    unit gradients, and the known closed forms;
+ *  - the full PBFM residual loss (unrolled Euler estimate of x1 through a
+ *    3-level mesh U-Net, de-normalisation, Darcy residual, L1) against
+ *    central differences, for every parameter and for 1 and 3 unrolled
+ *    steps.  1 or more ranks. */
+#include <math.h>
+#include <physflow.h>
+#include <physflow/constraint.h>
+#include <physflow/meshgraph.h>
+#include <physflow/private/netimpl.h>
+#include <physflow/rng.h>
+
+static int fail = 0;
+
+static void Check(const char *what, double err, double tol)
+{
+  PetscPrintf(PETSC_COMM_WORLD, "  %-62s %.2e (tol %.0e) %s\n", what, err, tol, err <= tol ? "ok" : "FAIL");
+  if (!(err <= tol)) fail = 1;
+}
+
+static PetscErrorCode TestConFIG(void)
+{
+  pfreal out[4];
+  double maxneg = 0, maxproj = 0;
+
+  PetscFunctionBegin;
+  {
+    const pfreal a[2] = {1, 0}, b[2] = {0, 1};
+    PetscCall(PFConFIGCombine(MPI_COMM_SELF, 2, a, b, out));
+    Check("ConFIG of orthogonal unit vectors is their sum", fabs(out[0] - 1) + fabs(out[1] - 1), 1e-12);
+  }
+  {
+    const pfreal a[2] = {1, 0}, b[2] = {3, 0};
+    PetscCall(PFConFIGCombine(MPI_COMM_SELF, 2, a, b, out));
+    Check("ConFIG of parallel vectors is their sum", fabs(out[0] - 4) + fabs(out[1]), 1e-12);
+  }
+  {
+    const pfreal a[2] = {1, 0}, b[2] = {-2, 0};
+    PetscCall(PFConFIGCombine(MPI_COMM_SELF, 2, a, b, out));
+    Check("ConFIG of opposed vectors is zero", fabs(out[0]) + fabs(out[1]), 1e-12);
+  }
+  for (int trial = 0; trial < 200; trial++) {
+    pfreal a[4], b[4];
+    double da = 0, db = 0, na = 0, nb = 0;
+    PFRNG  r;
+    PFRNGInit(&r, 3, PF_RNG_TEST, 7, (uint32_t)trial);
+    for (int i = 0; i < 4; i++) {
+      a[i] = (pfreal)PFRNGNormal(&r);
+      b[i] = (pfreal)(PFRNGNormal(&r) - 0.8 * a[i]); /* often conflicting */
+    }
+    PetscCall(PFConFIGCombine(MPI_COMM_SELF, 4, a, b, out));
+    for (int i = 0; i < 4; i++) {
+      da += out[i] * a[i];
+      db += out[i] * b[i];
+      na += a[i] * a[i];
+      nb += b[i] * b[i];
+    }
+    maxneg  = PetscMax(maxneg, PetscMax(-da, -db));
+    maxproj = PetscMax(maxproj, fabs(da / sqrt(na) - db / sqrt(nb)) / (fabs(da / sqrt(na)) + 1e-300));
+  }
+  Check("ConFIG, 200 random pairs: most negative g.g_i", PetscMax(maxneg, 0), 1e-12);
+  Check("ConFIG, 200 random pairs: unequal unit projections (rel)", maxproj, 1e-10);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* L = (1/B) sum_b t_b |R(denorm(x1_hat_b))|_1 / |F|_1 and its gradient */
+static PetscErrorCode Loss(PFConstraint c, PFNet net, PetscInt B, const pfreal *xt, const pfreal *t, pfreal *v, PetscInt nun, double *L)
+{
+  double loc;
+
+  PetscFunctionBegin;
+  PetscCall(PFNetForward(net, B, xt, t, v));
+  PetscCall(PFConstraintResidualGradient(c, net, B, B, xt, t, v, nun, &loc));
+  PetscCallMPI(MPI_Allreduce(&loc, L, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  *L /= B;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  PFPhysics    ph;
+  PFMesh       mesh;
+  PFMeshGraph  g;
+  PFNet        net;
+  PFConstraint c;
+  PetscInt     B = 2, nown, n;
+  const PetscInt *nat;
+  const double mean[2] = {0.1, -0.02}, std[2] = {0.9, 0.08};
+  pfreal       t[2] = {(pfreal)0.35, (pfreal)0.8}, *xt, *v, *P, *Gr, *G0;
+  size_t       np;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(TestConFIG());
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_faces", "6"));
+  PetscCall(PFPhysicsCreate(PETSC_COMM_WORLD, &ph));
+  PetscCall(PFPhysicsSetType(ph, "darcy"));
+  PetscCall(PFPhysicsSetFromOptions(ph));
+  PetscCall(PFPhysicsSetUp(ph));
+  PetscCall(PFPhysicsGetMesh(ph, &mesh));
+  PetscCall(PFPhysicsGetVertexMap(ph, &nown, &nat));
+  PetscCall(PFMeshGraphCreate(mesh, &g));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_width", "4"));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_depth", "1"));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_groups", "2"));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_temb_dim", "4"));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_levels", "2"));
+  PetscCall(PFNetCreate(PETSC_COMM_WORLD, &net));
+  PetscCall(PFNetSetType(net, PFNETMESHUNET));
+  PetscCall(PFNetSetFromOptions(net));
+  PetscCall(PFNetMeshSetGraph(net, g, 2));
+  PetscCall(PFNetSetUp(net));
+  PetscCall(PFNetInitializeWeights(net, 5));
+  PetscCall(PFNetPlan(net, B));
+  PetscCall(PFNetGetParameters(net, &np, &P, &Gr));
+  for (size_t i = 0; i < np; i++) P[i] += (pfreal)(0.05 * sin(2.0 + (double)i));
+  PetscCheck(g->nown == nown, PETSC_COMM_WORLD, PETSC_ERR_PLIB, "graph and physics disagree on the owned vertices");
+  n = 2 * nown;
+  PetscCall(PetscMalloc3((size_t)B * n + 1, &xt, (size_t)B * n + 1, &v, np + 1, &G0));
+  for (PetscInt i = 0; i < nown; i++) {
+    PFRNG r;
+    PFRNGInit(&r, 4, PF_RNG_TEST, 0, (uint32_t)nat[i]);
+    for (PetscInt b = 0; b < B; b++)
+      for (PetscInt f = 0; f < 2; f++) xt[b * n + f * nown + i] = (pfreal)PFRNGNormal(&r);
+  }
+  PetscCall(PFConstraintCreate(PETSC_COMM_WORLD, &c));
+  PetscCall(PFConstraintSetPhysics(c, ph, mean, std));
+  for (PetscInt nun = 1; nun <= 3; nun += 2) {
+    double L, e = 0, gmax = 0;
+    char   what[96];
+    PetscCall(PFNetZeroGradient(net));
+    PetscCall(Loss(c, net, B, xt, t, v, nun, &L));
+    PetscCallMPI(MPI_Allreduce(Gr, G0, (PetscMPIInt)np, MPIU_PFREAL, MPI_SUM, PETSC_COMM_WORLD));
+    for (size_t i = 0; i < np; i++) gmax = PetscMax(gmax, fabs((double)G0[i]));
+    for (size_t i = 0; i < np; i++) {
+      const double h = 1e-6, p0 = P[i];
+      double       Lp, Lm, fd;
+      P[i] = (pfreal)(p0 + h);
+      PetscCall(Loss(c, net, B, xt, t, v, nun, &Lp));
+      P[i] = (pfreal)(p0 - h);
+      PetscCall(Loss(c, net, B, xt, t, v, nun, &Lm));
+      P[i] = (pfreal)p0;
+      fd   = (Lp - Lm) / (2 * h);
+      e    = PetscMax(e, fabs(fd - (double)G0[i]) / PetscMax(1e-3 * gmax, fabs(fd)));
+    }
+    PetscCall(PetscSNPrintf(what, sizeof(what), "PBFM loss gradient, %d unrolled step(s), %zu params (L = %.4f)", (int)nun, np, L));
+    Check(what, e, 1e-5);
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
+  PetscCall(PetscFree3(xt, v, G0));
+  PetscCall(PFConstraintDestroy(&c));
+  PetscCall(PFNetDestroy(&net));
+  PetscCall(PFMeshGraphDestroy(&g));
+  PetscCall(PFPhysicsDestroy(&ph));
+  PetscCall(PetscFinalize());
+  return fail;
+}
