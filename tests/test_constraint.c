@@ -73,7 +73,7 @@ static PetscErrorCode Loss(PFConstraint c, PFNet net, PetscInt B, const pfreal *
 
   PetscFunctionBegin;
   PetscCall(PFNetForward(net, B, xt, t, v));
-  PetscCall(PFConstraintResidualGradient(c, net, B, B, xt, t, v, nun, &loc));
+  PetscCall(PFConstraintResidualGradient(c, net, B, B, xt, t, v, nun, &loc, NULL));
   PetscCallMPI(MPI_Allreduce(&loc, L, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
   *L /= B;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -147,6 +147,31 @@ int main(int argc, char **argv)
     }
     PetscCall(PetscSNPrintf(what, sizeof(what), "PBFM loss gradient, %d unrolled step(s), %zu params (L = %.4f)", (int)nun, np, L));
     Check(what, e, 1e-5);
+    /* the input gradient (used by guidance), along a random direction */
+    {
+      pfreal *gx, *dir;
+      double  loc, an = 0, Lp, Lm;
+      const double h = 1e-6;
+      PetscCall(PetscMalloc2((size_t)B * n, &gx, (size_t)B * n, &dir));
+      PetscCall(PFNetForward(net, B, xt, t, v));
+      PetscCall(PFConstraintResidualGradient(c, net, B, B, xt, t, v, nun, &loc, gx));
+      for (PetscInt i = 0; i < nown; i++) {
+        PFRNG r;
+        PFRNGInit(&r, 9, PF_RNG_TEST, 1, (uint32_t)nat[i]);
+        for (PetscInt b = 0; b < B; b++)
+          for (PetscInt f = 0; f < 2; f++) dir[b * n + f * nown + i] = (pfreal)PFRNGNormal(&r);
+      }
+      for (PetscInt j = 0; j < B * n; j++) an += (double)gx[j] * (double)dir[j];
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &an, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+      for (PetscInt j = 0; j < B * n; j++) xt[j] += (pfreal)h * dir[j];
+      PetscCall(Loss(c, net, B, xt, t, v, nun, &Lp));
+      for (PetscInt j = 0; j < B * n; j++) xt[j] -= (pfreal)(2 * h) * dir[j];
+      PetscCall(Loss(c, net, B, xt, t, v, nun, &Lm));
+      for (PetscInt j = 0; j < B * n; j++) xt[j] += (pfreal)h * dir[j];
+      PetscCall(PetscSNPrintf(what, sizeof(what), "  d(loss)/d(x_t) along a direction (%.4e)", an));
+      Check(what, fabs((Lp - Lm) / (2 * h) - an) / PetscMax(fabs(an), 1e-12), 1e-5);
+      PetscCall(PetscFree2(gx, dir));
+    }
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
   PetscCall(PetscFree3(xt, v, G0));

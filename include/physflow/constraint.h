@@ -40,6 +40,8 @@ PETSC_EXTERN PetscErrorCode PFConstraintSetFromOptions(PFConstraint c);
 /* phys lives on the group communicator that shares a state (set up); mean,
  * std: the model's per-field normalisation (nfields values each, or NULL) */
 PETSC_EXTERN PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const double mean[], const double std[]);
+/* l2: the squared relative L2 norm |R|_2^2/|F|_2^2 instead of L1; weight t^tpow */
+PETSC_EXTERN PetscErrorCode PFConstraintSetNorm(PFConstraint c, PetscBool l2, double tpow);
 PETSC_EXTERN PetscErrorCode PFConstraintGetType(PFConstraint c, PFConstraintType *type);
 PETSC_EXTERN PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combine, double *weight);
 /* Unrolled steps at training step `step` of `total` */
@@ -50,7 +52,22 @@ PETSC_EXTERN PetscInt       PFConstraintUnrollSteps(PFConstraint c, PetscInt ste
  * buffer and returns this rank's partial sum of sum_b t_b^p |R_b|_1/|F|_1
  * (its own vertices only: summing over the group gives the loss).  The
  * net's activations are overwritten.  Collective on the physics' comm. */
-PETSC_EXTERN PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nunroll, double *lsum);
+PETSC_EXTERN PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nunroll, double *lsum, pfreal *dxt);
+/* (dxt, if not NULL, receives d(loss)/d(x_t) [B][n].) */
+
+/* Inference-time physics guidance (-guidance dps, after DPS, Chung et al.
+ * 2023, and PIDM's sampling-time residual): the sampler integrates the
+ * guided velocity  v(x,t) - s grad_x L(x + (1-t) v(x,t)),  L the per-sample
+ * residual loss above of the one-step x1 estimate, the gradient through the
+ * network and the residual VJP.  ctx for PFGuidedVelocity (a PFVelocityFn). */
+typedef struct {
+  PFConstraint c;
+  PFNet        net;
+  double       scale;
+  PetscInt     maxbatch, n;
+  pfreal      *tbuf, *g; /* [maxbatch], [maxbatch * n] */
+} PFGuidance;
+PETSC_EXTERN PetscErrorCode PFGuidedVelocity(void *ctx, double t, PetscInt nloc, const pfreal *x, pfreal *v);
 PETSC_EXTERN PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFConstraintDestroy(PFConstraint *c);
 

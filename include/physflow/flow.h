@@ -40,6 +40,8 @@ PETSC_EXTERN PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampl
 /* For states distributed over ranks: keys[i] is a global, partition-
  * independent id of local component i (e.g. natural vertex x fields + field);
  * every noise value is then drawn from its own stream keyed by it. */
+/* As PFFlowSample (same noise) with a given velocity function (e.g. physics-guided) */
+PETSC_EXTERN PetscErrorCode PFFlowSampleVelocity(PFFlow flow, PFSampler sampler, uint64_t seed, PetscInt gidx0, PetscInt nloc, PetscInt n, PFVelocityFn fn, void *ctx, pfreal *x, PetscInt *nfe);
 PETSC_EXTERN PetscErrorCode PFFlowSetComponentKeys(PFFlow flow, PetscInt n, const PetscInt keys[]);
 PETSC_EXTERN PetscErrorCode PFFlowWriteH5(PFFlow flow, hid_t fid);
 PETSC_EXTERN PetscErrorCode PFFlowCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], PFFlow *flow);

@@ -34,6 +34,8 @@ typedef struct {
   PFMeshGraph graph;
   PetscInt    nfields;
   char        fields[PF_CLI_MAXFIELDS][64];
+  double      guidance_scale; /* sampling: > 0 for -guidance dps */
+  double      guidance_tpow;  /* its weight t^p */
 } PFCLIMeshContext;
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);

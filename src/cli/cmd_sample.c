@@ -1,6 +1,7 @@
+#include <math.h>
 #include "cli.h"
 
-/* physflow sample -model m.h5 -n N [-sampler euler -sampler_steps 20] -o samples.h5
+/* physflow sample -model m.h5 -n N [-sampler euler -sampler_steps 20] [-guidance dps -guidance_scale s] -o samples.h5
  * Sample i starts from noise keyed by (seed, i): any rank count gives the same file. */
 PetscErrorCode PFCommandSample(MPI_Comm comm)
 {
@@ -10,7 +11,9 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscInt       n = 1000, chunk = 4096, nfe = 0, nin;
   PetscInt      seed = 0;
   char           model[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "samples.h5";
-  PetscBool      help, has_model, use_ema = PETSC_TRUE, set_sampler, set_steps, set_chunk, is_mesh = PETSC_FALSE;
+  PetscBool      help, has_model, use_ema = PETSC_TRUE, set_sampler, set_steps, set_chunk, is_mesh = PETSC_FALSE, dps = PETSC_FALSE;
+  char           guidance[16] = "none";
+  double         gscale = 1, gtpow = 1;
   PFCLIMeshContext mctx;
   PetscMPIInt    rank, size;
   PetscLogDouble t0, t1;
@@ -23,6 +26,9 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscCall(PetscOptionsBool("-use_ema", "Use the EMA weights (else the raw weights)", "sample", use_ema, &use_ema, NULL));
   PetscCall(PetscOptionsInt("-sample_batch", "Samples per network evaluation (memory bound; mesh models: 16)", "sample", chunk, &chunk, &set_chunk));
   PetscCall(PetscOptionsString("-o", "Output HDF5 file", "sample", out, out, sizeof(out), NULL));
+  PetscCall(PetscOptionsString("-guidance", "Inference-time physics guidance of mesh models: none or dps", "sample", guidance, guidance, sizeof(guidance), NULL));
+  PetscCall(PetscOptionsReal("-guidance_scale", "Strength s of the guidance (velocity - s grad of the residual loss of the x1 estimate)", "sample", gscale, &gscale, NULL));
+  PetscCall(PetscOptionsReal("-guidance_tpow", "Guidance weight t^p (strongest near t = 1, where the x1 estimate is sharp)", "sample", gtpow, &gtpow, NULL));
   PetscOptionsEnd();
   PetscCall(PFSamplerCreate(comm, &sampler));
   PetscCall(PFSamplerSetFromOptions(sampler));
@@ -34,6 +40,16 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
     goto done;
   }
   PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the model to sample from: -model model.h5");
+  {
+    PetscBool none;
+    PetscCall(PetscStrcmp(guidance, "none", &none));
+    PetscCall(PetscStrcmp(guidance, "dps", &dps));
+    PetscCheck(none || dps, comm, PETSC_ERR_ARG_WRONG, "unknown -guidance '%s' (available: none, dps)", guidance);
+    PetscCheck(!dps || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-guidance dps needs a mesh (PDE) model");
+    PetscCheck(gscale >= 0 && isfinite(gscale), comm, PETSC_ERR_ARG_OUTOFRANGE, "-guidance_scale must be >= 0");
+    mctx.guidance_scale = dps ? gscale : 0;
+    mctx.guidance_tpow  = gtpow;
+  }
   PetscCheck(n > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be positive, got %" PetscInt_FMT, n);
   PetscCheck(chunk > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sample_batch must be positive");
   PetscCall(PFCheckWritable(comm, out));

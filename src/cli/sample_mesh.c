@@ -3,6 +3,7 @@
  * Groups of -pf_group_size ranks share the mesh; groups generate different
  * samples; sample i starts from noise keyed by (seed, i, natural vertex,
  * field), so the file does not depend on the layout. */
+#include <physflow/constraint.h>
 #include <physflow/dataset.h>
 #include <string.h>
 #include "cli.h"
@@ -86,7 +87,24 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
   PetscCall(PFNetPlan(net, PetscMax(1, PetscMin(chunk, hi - lo))));
   PetscCall(PetscMalloc1((size_t)(hi - lo) * nf * nown + 1, &x));
   PetscCall(PetscTime(&t0));
-  PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
+  if (ctx->guidance_scale > 0) {
+    /* physics guidance: the residual of the one-step x1 estimate */
+    PFGuidance gd;
+    PetscInt   mb = PetscMax(1, PetscMin(chunk, hi - lo));
+    PetscCall(PFConstraintCreate(ctx->gcomm, &gd.c));
+    PetscCall(PFConstraintSetPhysics(gd.c, ctx->phys, mean, std));
+    /* guidance follows the squared L2 residual (a smooth gradient, A^T R, that
+     * vanishes with R), not PBFM's L1 (whose sign(R) gradient is pure noise) */
+    PetscCall(PFConstraintSetNorm(gd.c, PETSC_TRUE, ctx->guidance_tpow));
+    gd.net      = net;
+    gd.scale    = ctx->guidance_scale;
+    gd.maxbatch = mb;
+    gd.n        = nf * nown;
+    PetscCall(PetscMalloc2(mb, &gd.tbuf, (size_t)mb * gd.n, &gd.g));
+    PetscCall(PFFlowSampleVelocity(flow, sampler, (uint64_t)seed, lo, hi - lo, gd.n, PFGuidedVelocity, &gd, x, &nfe));
+    PetscCall(PetscFree2(gd.tbuf, gd.g));
+    PetscCall(PFConstraintDestroy(&gd.c));
+  } else PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
   PetscCall(PetscTime(&t1));
   /* physical units, natural order on the group leaders, one collective write */
   for (PetscInt f = 0; f < nf; f++) {
@@ -116,6 +134,7 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     PetscCall(PFDatasetWriterSetAttrReal(w, "nfe", (double)nfe));
     PetscCall(PFSamplerGetType(sampler, &st));
     PetscCall(PFDatasetWriterSetAttrString(w, "sampler", st));
+    PetscCall(PFDatasetWriterSetAttrReal(w, "guidance_scale", ctx->guidance_scale));
     PetscCall(PFDatasetWriterWriteRows(w, grank == 0 ? hi - lo : 0, idx, (const double *const *)rows, NULL));
     PetscCall(PFDatasetWriterClose(&w, &complete));
     PetscCheck(complete, world, PETSC_ERR_PLIB, "sample file '%s' incomplete", out);

@@ -19,7 +19,8 @@ struct _p_PFConstraint {
   double              tpow, weight;
   PetscInt            nfields, nown, n;
   double             *mean, *std;
-  double              F1;          /* |R(0)|_1 */
+  double              F1, F2;      /* |R(0)|_1, |R(0)|_2^2 */
+  PetscBool           l2;          /* squared L2 instead of L1 */
   /* work, grown to the largest batch seen */
   PetscInt     maxB;
   pfreal      *X, *s, *dt, *v, *g, *dx; /* X: (unroll+1) states */
@@ -46,7 +47,7 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
 {
   const char *const *names;
   PetscScalar       *zero, *R;
-  double             loc = 0;
+  double             loc[2] = {0, 0}, glob[2];
 
   PetscFunctionBegin;
   c->phys = phys;
@@ -63,8 +64,13 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   /* the residual's scale: that of the zero state (for Darcy, the forcing) */
   PetscCall(PetscCalloc2(c->n + 1, &zero, c->nown + 1, &R));
   PetscCall(PFPhysicsResidual(phys, 1, zero, R));
-  for (PetscInt i = 0; i < c->nown; i++) loc += PetscAbsScalar(R[i]);
-  PetscCallMPI(MPI_Allreduce(&loc, &c->F1, 1, MPI_DOUBLE, MPI_SUM, c->comm));
+  for (PetscInt i = 0; i < c->nown; i++) {
+    loc[0] += PetscAbsScalar(R[i]);
+    loc[1] += PetscRealPart(R[i] * PetscConj(R[i]));
+  }
+  PetscCallMPI(MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, c->comm));
+  c->F1 = glob[0];
+  c->F2 = glob[1];
   PetscCall(PetscFree2(zero, R));
   PetscCheck(c->F1 > 0, c->comm, PETSC_ERR_ARG_WRONG, "the residual of the zero state vanishes: no scale for the residual loss");
   c->maxB = 0;
@@ -78,6 +84,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsEnum("-constraint", "Physics in training: none or pbfm", "PFConstraint", PFConstraintTypes, (PetscEnum)c->type, (PetscEnum *)&c->type, NULL));
   PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
   PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, NULL));
+  PetscCall(PetscOptionsBool("-constraint_l2", "Squared L2 residual norm |R|_2^2/|F|_2^2 instead of PBFM's L1", "PFConstraint", c->l2, &c->l2, NULL));
   PetscCall(PetscOptionsEnum("-constraint_combine", "Combine the flow-matching and residual gradients: config or sum", "PFConstraint", PFConstraintCombines, (PetscEnum)c->combine, (PetscEnum *)&c->combine, NULL));
   PetscCall(PetscOptionsReal("-constraint_weight", "Weight of the residual gradient with -constraint_combine sum", "PFConstraint", c->weight, &c->weight, NULL));
   PetscOptionsEnd();
@@ -123,7 +130,7 @@ static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nun, double *lsum)
+PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nun, double *lsum, pfreal *dxt)
 {
   const PetscInt n = c->n, nown = c->nown;
   const size_t   N = (size_t)B * n;
@@ -162,11 +169,16 @@ PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt 
   }
   PetscCall(PFPhysicsResidual(c->phys, B, c->xs, c->R));
   for (PetscInt b = 0; b < B; b++) {
-    double w = pow((double)t[b], c->tpow) / c->F1;
+    double w = pow((double)t[b], c->tpow) / (c->l2 ? c->F2 : c->F1);
     for (PetscInt i = 0; i < nown; i++) {
       double r = PetscRealPart(c->R[(size_t)b * nown + i]);
-      *lsum += w * fabs(r);
-      c->vr[(size_t)b * nown + i] = w / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+      if (c->l2) {
+        *lsum += w * r * r;
+        c->vr[(size_t)b * nown + i] = 2 * w / (double)Bg * r;
+      } else {
+        *lsum += w * fabs(r);
+        c->vr[(size_t)b * nown + i] = w / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+      }
     }
   }
   PetscCall(PFPhysicsResidualVJP(c->phys, B, c->xs, c->vr, c->gx));
@@ -188,6 +200,7 @@ PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt 
     PetscCall(PFNetBackward(net, B, c->v, c->dx));
     for (size_t j = 0; j < N; j++) c->g[j] += c->dx[j];
   }
+  if (dxt) PetscCall(PetscArraycpy(dxt, c->g, N));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -207,5 +220,33 @@ PetscErrorCode PFConstraintDestroy(PFConstraint *c)
   PetscCall(PetscFree4((*c)->xs, (*c)->R, (*c)->vr, (*c)->gx));
   PetscCall(PetscFree2((*c)->mean, (*c)->std));
   PetscCall(PetscFree(*c));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The guided velocity v - s grad_x L(x + (1-t) v(x, t)) for the sampler */
+PetscErrorCode PFGuidedVelocity(void *vctx, double t, PetscInt nloc, const pfreal *x, pfreal *v)
+{
+  PFGuidance *gd = (PFGuidance *)vctx;
+  double      lsum;
+
+  PetscFunctionBegin;
+  for (PetscInt b0 = 0; b0 < nloc; b0 += gd->maxbatch) {
+    PetscInt      nb = PetscMin(gd->maxbatch, nloc - b0);
+    const pfreal *xb = x + (size_t)b0 * gd->n;
+    pfreal       *vb = v + (size_t)b0 * gd->n;
+    for (PetscInt j = 0; j < nb; j++) gd->tbuf[j] = (pfreal)t;
+    PetscCall(PFNetForward(gd->net, nb, xb, gd->tbuf, vb));
+    /* per-sample loss (Bg = 1); the parameter gradients it accumulates are ignored */
+    PetscCall(PFConstraintResidualGradient(gd->c, gd->net, nb, 1, xb, gd->tbuf, vb, 1, &lsum, gd->g));
+    for (size_t j = 0; j < (size_t)nb * gd->n; j++) vb[j] -= (pfreal)gd->scale * gd->g[j];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintSetNorm(PFConstraint c, PetscBool l2, double tpow)
+{
+  PetscFunctionBegin;
+  c->l2   = l2;
+  c->tpow = tpow;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

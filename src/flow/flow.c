@@ -227,6 +227,18 @@ PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFFlowSampleVelocity(PFFlow flow, PFSampler sampler, uint64_t seed, PetscInt gidx0, PetscInt nloc, PetscInt n, PFVelocityFn fn, void *ctx, pfreal *x, PetscInt *nfe)
+{
+  PetscBool vp;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
+  PetscCheck(!vp, flow->comm, PETSC_ERR_SUP, "guided sampling needs a flow-matching model (cfm/otcfm), not '%s'", flow->type);
+  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), n, x + j * n);
+  PetscCall(PFSamplerIntegrate(sampler, fn, ctx, nloc, n, 0.0, 1.0, x, nfe));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFFlowWriteH5(PFFlow flow, hid_t fid)
 {
   hid_t g;

@@ -212,7 +212,7 @@ static PetscErrorCode TrainStep(PFTrainer tr, double *loss, PetscBool *stop, dou
     PetscInt nun    = PFConstraintUnrollSteps(tr->constraint, tr->step, tr->train_steps);
     PetscCall(PetscArraycpy(tr->gfm, grads, np));
     PetscCall(PFNetZeroGradient(tr->net));
-    if (tr->nloc > 0) PetscCall(PFConstraintResidualGradient(tr->constraint, tr->net, tr->nloc, tr->Bg, tr->xt, tr->t, tr->v, nun, &rlocal));
+    if (tr->nloc > 0) PetscCall(PFConstraintResidualGradient(tr->constraint, tr->net, tr->nloc, tr->Bg, tr->xt, tr->t, tr->v, nun, &rlocal, NULL));
     PetscCall(PetscArraycpy(tr->reduce, tr->gfm, np));
     PetscCall(PetscArraycpy(tr->reduce + np, grads, np));
     tr->reduce[2 * np]     = (pfreal)(local / (double)tr->Bg);
