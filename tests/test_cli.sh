@@ -51,16 +51,20 @@ for o in sampler sampler_steps model n; do
   line=$(grep -E -- "^ *-$o <now [^ ]* : formerly [^ ]*>" out.txt | head -n 1)
   if [ -n "$line" ]; then pass "sample -help lists -$o with its default: $(echo "$line" | cut -c1-60)"; else fail "sample -help does not list -$o with a default"; fi
 done
-for c in finetune observe infer distill guide; do
+for c in observe infer distill guide; do
   run "$c" -help
   if [ "$RC" -eq 0 ] && grep -q "not implemented" out.txt; then pass "$c -help says 'not implemented'"; else fail "$c -help: rc=$RC, no 'not implemented'"; fi
 done
 
 # ---------------------------------------------------------------------------
 section "unimplemented commands fail with 'not implemented'"
-for c in finetune observe infer distill guide; do
+for c in observe infer distill guide; do
   expect_error "$c" "not implemented" "$c"
 done
+expect_error "finetune without -model" "-model" finetune
+expect_error "finetune of a missing model" "cannot read model" finetune -model nothing.h5 -o t.h5
+expect_error "train -constraint pbfm on toy data" "needs PDE data" train -toy moons -constraint pbfm -train_steps 2 -o t.h5
+expect_error "sample -guidance bogus" "unknown -guidance" sample -model nothing.h5 -guidance bogus
 
 # ---------------------------------------------------------------------------
 section "option typos"

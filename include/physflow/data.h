@@ -26,6 +26,8 @@ PETSC_EXTERN PetscErrorCode PFDataCreateFromFile(MPI_Comm comm, const char path[
  * (natural indices ownnat), normalised per field; a sample is nfields blocks
  * of nown values.  comm: the ranks sharing the file (any). */
 PETSC_EXTERN PetscErrorCode PFDataCreateMesh(MPI_Comm comm, const char path[], PetscInt nfields, const char *const fields[], PetscInt nown, const PetscInt ownnat[], uint64_t seed, PFData *data);
+/* Replace the per-field normalisation (fine-tuning keeps the model's) */
+PETSC_EXTERN PetscErrorCode PFDataSetNormalization(PFData data, const double mean[], const double std[]);
 PETSC_EXTERN PetscErrorCode PFDataGetNormalization(PFData data, PetscInt *nfields, const double **mean, const double **std);
 PETSC_EXTERN PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n);
 /* Samples of global batch `step` (size Bg), local rows [gidx0, gidx0+nloc) */

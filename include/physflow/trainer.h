@@ -34,6 +34,9 @@ PETSC_EXTERN PetscErrorCode PFTrainerGetSeed(PFTrainer tr, uint64_t *seed);
 PETSC_EXTERN PetscErrorCode PFTrainerSetUp(PFTrainer tr);
 /* Restore parameters, EMA, Adam moments, step and history from a checkpoint */
 PETSC_EXTERN PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char path[]);
+/* Fine-tuning: start from a model's weights (EMA or raw; fresh optimiser
+ * state, step 0); the network must have the model's architecture */
+PETSC_EXTERN PetscErrorCode PFTrainerInitFromModel(PFTrainer tr, const char path[], PetscBool use_ema);
 /* Runs steps until -train_steps, or until SIGTERM/SIGUSR1 (then *interrupted) */
 PETSC_EXTERN PetscErrorCode PFTrainerTrain(PFTrainer tr, PetscBool *interrupted);
 PETSC_EXTERN PetscErrorCode PFTrainerSaveCheckpoint(PFTrainer tr, const char path[]);

@@ -1,11 +1,66 @@
+#include <string.h>
 #include <physflow/constraint.h>
+#include <physflow/h5util.h>
 #include "cli.h"
+
+/* The architecture options of a model file (its /arch and /flow records),
+ * set unless the user gave them, so the network built from the options is
+ * the model's (fine-tuning) */
+static PetscErrorCode ModelArchOptions(MPI_Comm comm, const char path[])
+{
+  static const char *ints[] = {"mesh_width", "mesh_depth", "mesh_groups", "mesh_temb_dim", "mesh_levels", "mlp_width", "mlp_depth", "mlp_temb_dim"};
+  char        opts[1024] = "";
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) {
+    hid_t fid, g;
+    char  v[64], item[128];
+    PetscCall(PFH5OpenRead(path, &fid));
+    PetscCall(PFH5CheckKind(fid, path, "model"));
+    g = H5Gopen2(fid, "arch", H5P_DEFAULT);
+    PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no network (group /arch missing)", path);
+    PetscCall(PFH5ReadAttrString(g, "net_type", v, sizeof(v)));
+    PetscCall(PetscSNPrintf(item, sizeof(item), "-net_type %s", v));
+    PetscCall(PetscStrlcat(opts, item, sizeof(opts)));
+    for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
+      PetscInt iv;
+      if (H5Aexists(g, ints[k]) <= 0) continue;
+      PetscCall(PFH5ReadAttrInt(g, ints[k], &iv));
+      PetscCall(PetscSNPrintf(item, sizeof(item), " -%s %" PetscInt_FMT, ints[k], iv));
+      PetscCall(PetscStrlcat(opts, item, sizeof(opts)));
+    }
+    if (H5Aexists(g, "mlp_act") > 0) {
+      PetscCall(PFH5ReadAttrString(g, "mlp_act", v, sizeof(v)));
+      PetscCall(PetscSNPrintf(item, sizeof(item), " -mlp_act %s", v));
+      PetscCall(PetscStrlcat(opts, item, sizeof(opts)));
+    }
+    H5Gclose(g);
+    g = H5Gopen2(fid, "flow", H5P_DEFAULT);
+    if (g >= 0) {
+      PetscCall(PFH5ReadAttrString(g, "flow_type", v, sizeof(v)));
+      PetscCall(PetscSNPrintf(item, sizeof(item), " -flow_type %s", v));
+      PetscCall(PetscStrlcat(opts, item, sizeof(opts)));
+      H5Gclose(g);
+    }
+    PetscCall(PFH5Close(&fid));
+  }
+  PetscCallMPI(MPI_Bcast(opts, sizeof(opts), MPI_CHAR, 0, comm));
+  for (char *name = strtok(opts, " "); name; name = strtok(NULL, " ")) {
+    char     *value = strtok(NULL, " ");
+    PetscBool set;
+    PetscCall(PetscOptionsHasName(NULL, NULL, name, &set));
+    if (!set) PetscCall(PetscOptionsSetValue(NULL, name, value));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 /* physflow train (-toy moons | -data file.h5) [-resume ckpt.h5] [network, flow, training options]
  * A PDE dataset (-data darcy.h5) is trained domain-decomposed with
  * -net_type meshunet (or meshnet) on groups of -pf_group_size ranks,
  * optionally with the PDE residual in the loss (-constraint pbfm). */
-PetscErrorCode PFCommandTrain(MPI_Comm comm)
+static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
 {
   PFNet     net;
   PFFlow    flow;
@@ -19,12 +74,38 @@ PetscErrorCode PFCommandTrain(MPI_Comm comm)
   PFConstraintType ctype;
   uint64_t  seed;
 
+  char      pretrained[PETSC_MAX_PATH_LEN] = "";
+  PetscBool has_pre = PETSC_FALSE, init_ema = PETSC_TRUE;
+  const char *cmd = finetune ? "finetune" : "train";
+
   PetscFunctionBegin;
-  PetscOptionsBegin(comm, NULL, "physflow train: flow-matching training", "train");
-  PetscCall(PetscOptionsEnum("-toy", "Train on a toy 2-D distribution (an endless stream)", "train", PFToyTypes, (PetscEnum)toy, (PetscEnum *)&toy, &has_toy));
-  PetscCall(PetscOptionsString("-data", "Train on the /samples of this HDF5 dataset", "train", datafile, datafile, sizeof(datafile), &has_data));
-  PetscCall(PetscOptionsString("-resume", "Continue from this checkpoint (same architecture options)", "train", resume, resume, sizeof(resume), &has_resume));
-  PetscCall(PetscOptionsBool("-view", "Print the network, flow and trainer configuration", "train", view, &view, NULL));
+  if (finetune) {
+    /* fine-tuning: the model's architecture, the physics constraint on, and
+     * by default the data the model was trained on */
+    PetscOptionsBegin(comm, NULL, "physflow finetune: physics-constrained fine-tuning of a pretrained model", "finetune");
+    PetscCall(PetscOptionsString("-model", "Pretrained model (written by train)", "finetune", pretrained, pretrained, sizeof(pretrained), &has_pre));
+    PetscCall(PetscOptionsBool("-use_ema", "Start from the model's EMA weights (else its raw weights)", "finetune", init_ema, &init_ema, NULL));
+    PetscOptionsEnd();
+    if (has_pre) {
+      PetscBool set;
+      char      file[PETSC_MAX_PATH_LEN];
+      PetscCall(PFCLIPeek(comm, pretrained, ".", NULL, &set, NULL, 0));
+      PetscCheck(set, comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': no such file or not HDF5", pretrained);
+      PetscCall(ModelArchOptions(comm, pretrained));
+      PetscCall(PetscOptionsHasName(NULL, NULL, "-data", &set));
+      PetscCall(PFCLIPeek(comm, pretrained, "data", "file", NULL, file, sizeof(file)));
+      if (!set && file[0]) PetscCall(PetscOptionsSetValue(NULL, "-data", file));
+      PetscCall(PetscOptionsHasName(NULL, NULL, "-constraint", &set));
+      if (!set) PetscCall(PetscOptionsSetValue(NULL, "-constraint", "pbfm"));
+      PetscCall(PetscOptionsHasName(NULL, NULL, "-lr", &set));
+      if (!set) PetscCall(PetscOptionsSetValue(NULL, "-lr", "2e-4"));
+    }
+  }
+  PetscOptionsBegin(comm, NULL, finetune ? "physflow finetune: data options" : "physflow train: flow-matching training", cmd);
+  PetscCall(PetscOptionsEnum("-toy", "Train on a toy 2-D distribution (an endless stream)", cmd, PFToyTypes, (PetscEnum)toy, (PetscEnum *)&toy, &has_toy));
+  PetscCall(PetscOptionsString("-data", finetune ? "Fine-tune on the /samples of this dataset (default: the model's training data)" : "Train on the /samples of this HDF5 dataset", cmd, datafile, datafile, sizeof(datafile), &has_data));
+  PetscCall(PetscOptionsString("-resume", "Continue from this checkpoint (same architecture options)", cmd, resume, resume, sizeof(resume), &has_resume));
+  PetscCall(PetscOptionsBool("-view", "Print the network, flow and trainer configuration", cmd, view, &view, NULL));
   PetscOptionsEnd();
   /* PDE datasets: groups, the data's mesh and problem options */
   if (has_data) PetscCall(PFCLIIsMeshFile(comm, datafile, &is_mesh));
@@ -38,14 +119,16 @@ PetscErrorCode PFCommandTrain(MPI_Comm comm)
   PetscCall(PFConstraintCreate(comm, &constraint));
   PetscCall(PFConstraintSetFromOptions(constraint));
   PetscCall(PFConstraintGetType(constraint, &ctype));
-  PetscCall(PFCLIOptionsDone(comm, "train", &help));
+  PetscCall(PFCLIOptionsDone(comm, cmd, &help));
   if (help) goto done;
+  PetscCheck(!finetune || has_pre, comm, PETSC_ERR_ARG_WRONG, "give the pretrained model: -model pretrained.h5");
   PetscCheck(has_toy != has_data, comm, PETSC_ERR_ARG_WRONG, "give exactly one data source: -toy moons|8gaussians|checkerboard or -data file.h5");
 
   PetscCall(PFTrainerGetSeed(tr, &seed));
   if (has_toy) PetscCall(PFDataCreateToy(comm, (PFToyType)toy, seed, &data));
   else if (is_mesh) PetscCall(PFCLIMeshTrainSetUp(&mctx, datafile, net, flow, tr, seed, &data));
   else PetscCall(PFDataCreateFromFile(comm, datafile, seed, &data));
+  PetscCheck(!finetune || is_mesh, comm, PETSC_ERR_ARG_WRONG, "finetune needs a model of PDE fields and its data (-data file.h5 made by physflow datagen -physics ...)");
   PetscCheck(ctype == PF_CONSTRAINT_NONE || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-constraint %s needs PDE data (-data file.h5 made by physflow datagen -physics ...)", PFConstraintTypes[ctype]);
   if (ctype != PF_CONSTRAINT_NONE) {
     const double *mean, *std;
@@ -53,8 +136,21 @@ PetscErrorCode PFCommandTrain(MPI_Comm comm)
     PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, mean, std));
     PetscCall(PFTrainerSetConstraint(tr, constraint));
   }
+  if (finetune && is_mesh) {
+    /* the model's normalisation, not the fine-tuning data's */
+    double   mean[PF_CLI_MAXFIELDS], std[PF_CLI_MAXFIELDS];
+    PetscInt nf;
+    hid_t    fid;
+    PetscCall(PFDataGetNormalization(data, &nf, NULL, NULL));
+    PetscCall(PFH5OpenRead(pretrained, &fid));
+    PetscCall(PFH5ReadArray(fid, pretrained, "data/mean", H5T_NATIVE_DOUBLE, (size_t)nf, mean));
+    PetscCall(PFH5ReadArray(fid, pretrained, "data/std", H5T_NATIVE_DOUBLE, (size_t)nf, std));
+    PetscCall(PFH5Close(&fid));
+    PetscCall(PFDataSetNormalization(data, mean, std));
+  }
   PetscCall(PFTrainerSetData(tr, data));
   PetscCall(PFTrainerSetUp(tr));
+  if (finetune) PetscCall(PFTrainerInitFromModel(tr, pretrained, init_ema));
   if (has_resume) PetscCall(PFTrainerLoadCheckpoint(tr, resume));
   if (view) {
     PetscCall(PFNetView(net, NULL));
@@ -70,5 +166,20 @@ done:
   PetscCall(PFFlowDestroy(&flow));
   PetscCall(PFNetDestroy(&net));
   if (is_mesh) PetscCall(PFCLIMeshContextDestroy(&mctx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCommandTrain(MPI_Comm comm)
+{
+  PetscFunctionBegin;
+  PetscCall(Run(comm, PETSC_FALSE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* physflow finetune -model pre.h5 [-data lowfi.h5] [-constraint pbfm] -o tuned.h5 [training options] */
+PetscErrorCode PFCommandFinetune(MPI_Comm comm)
+{
+  PetscFunctionBegin;
+  PetscCall(Run(comm, PETSC_TRUE));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

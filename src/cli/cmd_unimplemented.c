@@ -17,7 +17,6 @@ static PetscErrorCode NotYet(MPI_Comm comm, const char cmd[], const char what[])
   SETERRQ(comm, PETSC_ERR_SUP, "command '%s' (%s) is not implemented yet in physflow %s", cmd, what, PF_VERSION);
 }
 
-PetscErrorCode PFCommandFinetune(MPI_Comm comm) { return NotYet(comm, "finetune", "physics-constrained fine-tuning of a pretrained model"); }
 PetscErrorCode PFCommandObserve(MPI_Comm comm) { return NotYet(comm, "observe", "synthetic sparse noisy observations of a known sample"); }
 PetscErrorCode PFCommandInfer(MPI_Comm comm) { return NotYet(comm, "infer", "posterior samples of hidden fields from observations"); }
 PetscErrorCode PFCommandDistill(MPI_Comm comm) { return NotYet(comm, "distill", "few-step and one-step students (reflow, PIDDM)"); }

@@ -98,6 +98,18 @@ PetscErrorCode PFDataCreateMesh(MPI_Comm comm, const char path[], PetscInt nfiel
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFDataSetNormalization(PFData data, const double mean[], const double std[])
+{
+  PetscFunctionBegin;
+  PetscCheck(data->is_mesh, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "only mesh data have a per-field normalisation");
+  for (PetscInt f = 0; f < data->nfields; f++) {
+    PetscCheck(std[f] > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "normalisation std of field %" PetscInt_FMT " must be positive", f);
+    data->fmean[f] = mean[f];
+    data->fstd[f]  = std[f];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFDataGetNormalization(PFData data, PetscInt *nfields, const double **mean, const double **std)
 {
   PetscFunctionBegin;

@@ -414,6 +414,23 @@ PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char path[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFTrainerInitFromModel(PFTrainer tr, const char path[], PetscBool use_ema)
+{
+  hid_t  fid;
+  size_t np;
+
+  PetscFunctionBegin;
+  PetscCall(PFTrainerSetUp(tr));
+  np = tr->net->nparams;
+  PetscCall(PFH5OpenRead(path, &fid));
+  PetscCall(PFH5CheckKind(fid, path, "model"));
+  PetscCall(PFH5ReadArray(fid, path, use_ema ? "ema" : "params", H5T_NATIVE_PFREAL, np, tr->net->params));
+  PetscCall(PFH5Close(&fid));
+  for (size_t i = 0; i < np; i++) PetscCheck(isfinite((double)tr->net->params[i]), tr->comm, PETSC_ERR_FP, "'%s': parameter %zu is not finite", path, i);
+  PetscCall(PetscArraycpy(tr->ema, tr->net->params, np));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFTrainerSetConstraint(PFTrainer tr, PFConstraint c)
 {
   PFConstraintType type;
