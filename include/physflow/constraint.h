@@ -24,8 +24,9 @@
 typedef struct _p_PFConstraint *PFConstraint;
 
 typedef enum {
-  PF_CONSTRAINT_NONE = 0,
-  PF_CONSTRAINT_PBFM = 1
+  PF_CONSTRAINT_NONE    = 0,
+  PF_CONSTRAINT_PBFM    = 1,
+  PF_CONSTRAINT_ADJOINT = 2 /* fine-tuning only: adjoint matching (src/constraint/adjoint.c) */
 } PFConstraintType;
 PETSC_EXTERN const char *const PFConstraintTypes[];
 
@@ -54,6 +55,10 @@ PETSC_EXTERN PetscInt       PFConstraintUnrollSteps(PFConstraint c, PetscInt ste
  * net's activations are overwritten.  Collective on the physics' comm. */
 PETSC_EXTERN PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nunroll, double *lsum, pfreal *dxt);
 /* (dxt, if not NULL, receives d(loss)/d(x_t) [B][n].) */
+/* The residual loss of B (normalised) states x with per-state weights w[b]:
+ * lsum = this rank's part of sum_b w_b |R(denorm x_b)| (L1 or squared L2,
+ * relative), gx = d(lsum / Bg)/dx.  Collective on the physics' comm. */
+PETSC_EXTERN PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, const pfreal *x, const double w[], double *lsum, pfreal *gx);
 
 /* Inference-time physics guidance (-guidance dps, after DPS, Chung et al.
  * 2023, and PIDM's sampling-time residual): the sampler integrates the
@@ -68,6 +73,30 @@ typedef struct {
   pfreal      *tbuf, *g; /* [maxbatch], [maxbatch * n] */
 } PFGuidance;
 PETSC_EXTERN PetscErrorCode PFGuidedVelocity(void *ctx, double t, PetscInt nloc, const pfreal *x, pfreal *v);
+/* Adjoint matching (-constraint adjoint, finetune only): Domingo-Enrich et
+ * al. 2024 on the flow, as in Tauberschmidt et al. 2025 (PCFT).  Fine-tune
+ * so samples follow p_base(x) exp(-lambda R(x)), R the squared relative L2
+ * residual:
+ *   memoryless SDE of the current model on a grid denser near t = 1,
+ *     eta = (1-t+e)/(t+e), sigma^2 = 2 (1-kappa) eta, c = sigma^2/(2 eta),
+ *     b = v + c (v - x/(t+h)),  dX = b dt + sigma dB (last step: dX = v dt);
+ *   lean adjoint backwards from a(1) = lambda grad R(X_1) through the FROZEN
+ *     base network: a_i = a_{i+1} + h a_{i+1}^T db_base/dx (X_i);
+ *   loss  sum_{i in S} |(b_ft - b_base)(X_i)/sigma_i + sigma_i a_i|^2, each
+ *     term clipped, S = a random subset of the first 80% of the steps plus
+ *     all of the last 20%. */
+typedef struct {
+  PetscInt steps, subset, iters;
+  double   lambda, kappa, clip, tail;
+} PFAdjointParams;
+PETSC_EXTERN PetscErrorCode PFConstraintGetComm(PFConstraint c, MPI_Comm *comm);
+PETSC_EXTERN PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjointParams *p);
+/* Runs the fine-tuning of ft (initialised to base) on this group's share of
+ * B samples per iteration; keys[n]: global component keys of the owned
+ * state (noise is keyed by them, so the result does not depend on the
+ * partition); one allreduce over world per iteration; lr for AdamW. */
+PETSC_EXTERN PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt B, double lr, uint64_t seed);
+
 PETSC_EXTERN PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFConstraintDestroy(PFConstraint *c);
 

@@ -37,6 +37,8 @@ PETSC_EXTERN PetscErrorCode PFTrainerLoadCheckpoint(PFTrainer tr, const char pat
 /* Fine-tuning: start from a model's weights (EMA or raw; fresh optimiser
  * state, step 0); the network must have the model's architecture */
 PETSC_EXTERN PetscErrorCode PFTrainerInitFromModel(PFTrainer tr, const char path[], PetscBool use_ema);
+/* EMA := current parameters (after an external optimisation of the net) */
+PETSC_EXTERN PetscErrorCode PFTrainerSyncEMA(PFTrainer tr);
 /* Runs steps until -train_steps, or until SIGTERM/SIGUSR1 (then *interrupted) */
 PETSC_EXTERN PetscErrorCode PFTrainerTrain(PFTrainer tr, PetscBool *interrupted);
 PETSC_EXTERN PetscErrorCode PFTrainerSaveCheckpoint(PFTrainer tr, const char path[]);

@@ -130,12 +130,6 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
   else PetscCall(PFDataCreateFromFile(comm, datafile, seed, &data));
   PetscCheck(!finetune || is_mesh, comm, PETSC_ERR_ARG_WRONG, "finetune needs a model of PDE fields and its data (-data file.h5 made by physflow datagen -physics ...)");
   PetscCheck(ctype == PF_CONSTRAINT_NONE || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-constraint %s needs PDE data (-data file.h5 made by physflow datagen -physics ...)", PFConstraintTypes[ctype]);
-  if (ctype != PF_CONSTRAINT_NONE) {
-    const double *mean, *std;
-    PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
-    PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, mean, std));
-    PetscCall(PFTrainerSetConstraint(tr, constraint));
-  }
   if (finetune && is_mesh) {
     /* the model's normalisation, not the fine-tuning data's */
     double   mean[PF_CLI_MAXFIELDS], std[PF_CLI_MAXFIELDS];
@@ -148,6 +142,13 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
     PetscCall(PFH5Close(&fid));
     PetscCall(PFDataSetNormalization(data, mean, std));
   }
+  PetscCheck(ctype != PF_CONSTRAINT_ADJOINT || finetune, comm, PETSC_ERR_ARG_WRONG, "-constraint adjoint fine-tunes a pretrained model: use physflow finetune -model pre.h5 -constraint adjoint");
+  if (ctype != PF_CONSTRAINT_NONE) {
+    const double *mean, *std;
+    PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
+    PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, mean, std));
+    if (ctype == PF_CONSTRAINT_PBFM) PetscCall(PFTrainerSetConstraint(tr, constraint));
+  }
   PetscCall(PFTrainerSetData(tr, data));
   PetscCall(PFTrainerSetUp(tr));
   if (finetune) PetscCall(PFTrainerInitFromModel(tr, pretrained, init_ema));
@@ -158,7 +159,33 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
     PetscCall(PFTrainerView(tr, NULL));
     PetscCall(PFConstraintView(constraint, PETSC_VIEWER_STDOUT_(comm)));
   }
-  PetscCall(PFTrainerTrain(tr, &interrupted));
+  if (ctype == PF_CONSTRAINT_ADJOINT) {
+    /* adjoint matching: its own loop against the frozen pretrained model */
+    PFNet           base;
+    PetscInt        n, Bg = 16, F = mctx.nfields;
+    const PetscInt *nat;
+    PetscInt       *keys;
+    double          lr = 2e-4;
+    hid_t           fid;
+    char            out[PETSC_MAX_PATH_LEN] = "model.h5";
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-batch_size", &Bg, NULL));
+    PetscCall(PetscOptionsGetReal(NULL, NULL, "-lr", &lr, NULL));
+    PetscCall(PetscOptionsGetString(NULL, NULL, "-o", out, sizeof(out), NULL));
+    PetscCall(PFH5OpenRead(pretrained, &fid));
+    PetscCall(PFNetMeshCreateFromH5(mctx.gcomm, fid, pretrained, init_ema ? "ema" : "params", mctx.graph, &base));
+    PetscCall(PFH5Close(&fid));
+    PetscCall(PFPhysicsGetVertexMap(mctx.phys, &n, &nat));
+    PetscCall(PetscMalloc1(F * n + 1, &keys));
+    for (PetscInt f = 0; f < F; f++)
+      for (PetscInt i = 0; i < n; i++) keys[f * n + i] = nat[i] * F + f;
+    PetscCall(PFConstraintSetNorm(constraint, PETSC_TRUE, 0));
+    PetscCall(PFAdjointMatchingRun(constraint, comm, mctx.G, mctx.gid, base, net, keys, Bg, lr, seed));
+    PetscCall(PetscFree(keys));
+    PetscCall(PFNetDestroy(&base));
+    PetscCall(PFTrainerSyncEMA(tr));
+    PetscCall(PFTrainerSaveCheckpoint(tr, out));
+    PetscCall(PetscPrintf(comm, "physflow finetune: wrote %s\n", out));
+  } else PetscCall(PFTrainerTrain(tr, &interrupted));
 done:
   PetscCall(PFTrainerDestroy(&tr));
   PetscCall(PFConstraintDestroy(&constraint));

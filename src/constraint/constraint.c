@@ -5,7 +5,7 @@
 #include <physflow/private/netimpl.h>
 #include <physflow/private/physicsimpl.h>
 
-const char *const PFConstraintTypes[]    = {"none", "pbfm", "PFConstraintType", "PF_CONSTRAINT_", NULL};
+const char *const PFConstraintTypes[]    = {"none", "pbfm", "adjoint", "PFConstraintType", "PF_CONSTRAINT_", NULL};
 const char *const PFConstraintCombines[] = {"config", "sum", "PFConstraintCombine", "PF_COMBINE_", NULL};
 
 #define PF_CONSTRAINT_MAXUNROLL 16
@@ -17,12 +17,14 @@ struct _p_PFConstraint {
   PFConstraintCombine combine;
   PetscInt            unroll;      /* final number of unrolled steps */
   double              tpow, weight;
+  PFAdjointParams     am;
   PetscInt            nfields, nown, n;
   double             *mean, *std;
   double              F1, F2;      /* |R(0)|_1, |R(0)|_2^2 */
   PetscBool           l2;          /* squared L2 instead of L1 */
   /* work, grown to the largest batch seen */
   PetscInt     maxB;
+  double      *wb;
   pfreal      *X, *s, *dt, *v, *g, *dx; /* X: (unroll+1) states */
   PetscScalar *xs, *R, *vr, *gx;
 };
@@ -39,6 +41,13 @@ PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
   c->unroll  = 4;
   c->tpow    = 1;
   c->weight  = 1;
+  c->am.steps  = 40;
+  c->am.subset = 10;
+  c->am.iters  = 20;
+  c->am.lambda = 1;
+  c->am.kappa  = 0.9;
+  c->am.clip   = 1e4;
+  c->am.tail   = 0.8;
   *cp        = c;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -87,7 +96,14 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsBool("-constraint_l2", "Squared L2 residual norm |R|_2^2/|F|_2^2 instead of PBFM's L1", "PFConstraint", c->l2, &c->l2, NULL));
   PetscCall(PetscOptionsEnum("-constraint_combine", "Combine the flow-matching and residual gradients: config or sum", "PFConstraint", PFConstraintCombines, (PetscEnum)c->combine, (PetscEnum *)&c->combine, NULL));
   PetscCall(PetscOptionsReal("-constraint_weight", "Weight of the residual gradient with -constraint_combine sum", "PFConstraint", c->weight, &c->weight, NULL));
+  PetscCall(PetscOptionsInt("-am_steps", "Adjoint matching: SDE steps per trajectory", "PFConstraint", c->am.steps, &c->am.steps, NULL));
+  PetscCall(PetscOptionsInt("-am_subset", "Adjoint matching: random steps from the first 80% in the loss", "PFConstraint", c->am.subset, &c->am.subset, NULL));
+  PetscCall(PetscOptionsInt("-am_iters", "Adjoint matching: gradient steps (each on fresh trajectories)", "PFConstraint", c->am.iters, &c->am.iters, NULL));
+  PetscCall(PetscOptionsReal("-am_lambda", "Adjoint matching: lambda of the tilt exp(-lambda R)", "PFConstraint", c->am.lambda, &c->am.lambda, NULL));
+  PetscCall(PetscOptionsReal("-am_kappa", "Adjoint matching: noise reduction kappa of the memoryless schedule", "PFConstraint", c->am.kappa, &c->am.kappa, NULL));
+  PetscCall(PetscOptionsReal("-am_clip", "Adjoint matching: per-term loss clip", "PFConstraint", c->am.clip, &c->am.clip, NULL));
   PetscOptionsEnd();
+  PetscCheck(c->am.steps >= 4 && c->am.subset >= 0 && c->am.iters >= 1 && c->am.lambda >= 0 && c->am.kappa >= 0 && c->am.kappa < 1 && c->am.clip > 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching needs -am_steps >= 4, -am_subset >= 0, -am_iters >= 1, -am_lambda >= 0, 0 <= -am_kappa < 1, -am_clip > 0");
   PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->tpow >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_tpow must be >= 0");
   PetscCheck(c->weight >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-constraint_weight must be >= 0");
@@ -98,6 +114,20 @@ PetscErrorCode PFConstraintGetType(PFConstraint c, PFConstraintType *type)
 {
   PetscFunctionBegin;
   *type = c ? c->type : PF_CONSTRAINT_NONE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintGetComm(PFConstraint c, MPI_Comm *comm)
+{
+  PetscFunctionBegin;
+  *comm = c->comm;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjointParams *p)
+{
+  PetscFunctionBegin;
+  *p = c->am;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -124,15 +154,55 @@ static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B)
   if (B <= c->maxB) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree6(c->X, c->s, c->dt, c->v, c->g, c->dx));
   PetscCall(PetscFree4(c->xs, c->R, c->vr, c->gx));
+  PetscCall(PetscFree(c->wb));
+  PetscCall(PetscMalloc1(B, &c->wb));
   PetscCall(PetscMalloc6((PF_CONSTRAINT_MAXUNROLL + 1) * N, &c->X, (size_t)B * (PF_CONSTRAINT_MAXUNROLL + 1), &c->s, B, &c->dt, N, &c->v, N, &c->g, N, &c->dx));
   PetscCall(PetscMalloc4(N, &c->xs, (size_t)B * c->nown, &c->R, (size_t)B * c->nown, &c->vr, N, &c->gx));
   c->maxB = B;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nun, double *lsum, pfreal *dxt)
+PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, const pfreal *x, const double w[], double *lsum, pfreal *gx)
 {
   const PetscInt n = c->n, nown = c->nown;
+
+  PetscFunctionBegin;
+  PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
+  PetscCall(EnsureWork(c, PetscMax(B, 1)));
+  *lsum = 0;
+  for (PetscInt b = 0; b < B; b++)
+    for (PetscInt f = 0; f < c->nfields; f++)
+      for (PetscInt i = 0; i < nown; i++) {
+        size_t j  = (size_t)b * n + (size_t)f * nown + i;
+        c->xs[j] = c->mean[f] + c->std[f] * (double)x[j];
+      }
+  PetscCall(PFPhysicsResidual(c->phys, B, c->xs, c->R));
+  for (PetscInt b = 0; b < B; b++) {
+    double wb = w[b] / (c->l2 ? c->F2 : c->F1);
+    for (PetscInt i = 0; i < nown; i++) {
+      double r = PetscRealPart(c->R[(size_t)b * nown + i]);
+      if (c->l2) {
+        *lsum += wb * r * r;
+        c->vr[(size_t)b * nown + i] = 2 * wb / (double)Bg * r;
+      } else {
+        *lsum += wb * fabs(r);
+        c->vr[(size_t)b * nown + i] = wb / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+      }
+    }
+  }
+  PetscCall(PFPhysicsResidualVJP(c->phys, B, c->xs, c->vr, c->gx));
+  for (PetscInt b = 0; b < B; b++)
+    for (PetscInt f = 0; f < c->nfields; f++)
+      for (PetscInt i = 0; i < nown; i++) {
+        size_t j = (size_t)b * n + (size_t)f * nown + i;
+        gx[j]    = (pfreal)(c->std[f] * PetscRealPart(c->gx[j]));
+      }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nun, double *lsum, pfreal *dxt)
+{
+  const PetscInt n = c->n;
   const size_t   N = (size_t)B * n;
 
   PetscFunctionBegin;
@@ -157,37 +227,9 @@ PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt 
     for (PetscInt b = 0; b < B; b++)
       for (PetscInt i = 0; i < n; i++) xn[(size_t)b * n + i] = xk[(size_t)b * n + i] + c->dt[b] * vk[(size_t)b * n + i];
   }
-  /* the residual of the physical estimate and d(loss)/d(estimate) */
-  {
-    const pfreal *x1 = c->X + (size_t)nun * N;
-    for (PetscInt b = 0; b < B; b++)
-      for (PetscInt f = 0; f < c->nfields; f++)
-        for (PetscInt i = 0; i < nown; i++) {
-          size_t j  = (size_t)b * n + (size_t)f * nown + i;
-          c->xs[j] = c->mean[f] + c->std[f] * (double)x1[j];
-        }
-  }
-  PetscCall(PFPhysicsResidual(c->phys, B, c->xs, c->R));
-  for (PetscInt b = 0; b < B; b++) {
-    double w = pow((double)t[b], c->tpow) / (c->l2 ? c->F2 : c->F1);
-    for (PetscInt i = 0; i < nown; i++) {
-      double r = PetscRealPart(c->R[(size_t)b * nown + i]);
-      if (c->l2) {
-        *lsum += w * r * r;
-        c->vr[(size_t)b * nown + i] = 2 * w / (double)Bg * r;
-      } else {
-        *lsum += w * fabs(r);
-        c->vr[(size_t)b * nown + i] = w / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
-      }
-    }
-  }
-  PetscCall(PFPhysicsResidualVJP(c->phys, B, c->xs, c->vr, c->gx));
-  for (PetscInt b = 0; b < B; b++)
-    for (PetscInt f = 0; f < c->nfields; f++)
-      for (PetscInt i = 0; i < nown; i++) {
-        size_t j = (size_t)b * n + (size_t)f * nown + i;
-        c->g[j]  = (pfreal)(c->std[f] * PetscRealPart(c->gx[j]));
-      }
+  /* the residual of the estimate and d(loss)/d(estimate) */
+  for (PetscInt b = 0; b < B; b++) c->wb[b] = pow((double)t[b], c->tpow);
+  PetscCall(PFConstraintStateLoss(c, B, Bg, c->X + (size_t)nun * N, c->wb, lsum, c->g));
   /* backward through the unroll, last step first: g = dL/dx_{k+1};
    * dL/dx_k = g + J_v^T (dt g), dL/dtheta += (dv/dtheta)^T (dt g).  Each
    * step's forward is recomputed, except the last one, whose activations
@@ -218,6 +260,7 @@ PetscErrorCode PFConstraintDestroy(PFConstraint *c)
   if (!*c) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree6((*c)->X, (*c)->s, (*c)->dt, (*c)->v, (*c)->g, (*c)->dx));
   PetscCall(PetscFree4((*c)->xs, (*c)->R, (*c)->vr, (*c)->gx));
+  PetscCall(PetscFree((*c)->wb));
   PetscCall(PetscFree2((*c)->mean, (*c)->std));
   PetscCall(PetscFree(*c));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -431,6 +431,13 @@ PetscErrorCode PFTrainerInitFromModel(PFTrainer tr, const char path[], PetscBool
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFTrainerSyncEMA(PFTrainer tr)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscArraycpy(tr->ema, tr->net->params, tr->net->nparams));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFTrainerSetConstraint(PFTrainer tr, PFConstraint c)
 {
   PFConstraintType type;
