@@ -97,6 +97,12 @@ PETSC_EXTERN PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjoi
  * partition); one allreduce over world per iteration; lr for AdamW. */
 PETSC_EXTERN PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt B, double lr, uint64_t seed);
 
+/* Test of the lean adjoint: with the fine-tuned model equal to the base and
+ * the noise path fixed, a(0) is the exact gradient of R(X_1) (lambda = 1)
+ * w.r.t. X_0 of the discretised SDE: an = <a(0), dir>, fd its central
+ * difference with step h */
+PETSC_EXTERN PetscErrorCode PFAdjointMatchingCheck(PFConstraint c, PFNet base, const PetscInt keys[], PetscInt B, uint64_t seed, const pfreal *dir, double h, double *an, double *fd);
+
 PETSC_EXTERN PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFConstraintDestroy(PFConstraint *c);
 

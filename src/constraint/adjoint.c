@@ -37,6 +37,127 @@ static void SetTime(AMWork *w, double t)
   for (PetscInt b = 0; b < w->B; b++) w->tb[b] = (pfreal)t;
 }
 
+
+/* 1. trajectories of the model under the memoryless SDE (noise keyed by
+ *    iteration, global sample, step and component); X_0 = x0 if given */
+static PetscErrorCode Rollout(AMWork *w, PFNet ft, const PetscInt keys[], uint64_t seed, PetscInt it, PetscInt lo, const pfreal *x0)
+{
+  const PetscInt K = w->K;
+  const size_t   N = (size_t)w->B * w->n;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < w->B; b++)
+    for (PetscInt j = 0; j < w->n; j++) {
+      PFRNG r;
+      PFRNGInit(&r, seed, PF_RNG_SAMPLE_X0, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)keys[j]);
+      w->X[(size_t)b * w->n + j] = x0 ? x0[(size_t)b * w->n + j] : (pfreal)PFRNGNormal(&r);
+    }
+  for (PetscInt i = 0; i < K; i++) {
+    pfreal *x = w->X + (size_t)i * N, *xn = w->X + (size_t)(i + 1) * N;
+    SetTime(w, w->t[i]);
+    PetscCall(PFNetForward(ft, w->B, x, w->tb, w->v));
+    for (PetscInt b = 0; b < w->B; b++)
+      for (PetscInt j = 0; j < w->n; j++) {
+        size_t q = (size_t)b * w->n + j;
+        if (i == K - 1) xn[q] = x[q] + (pfreal)w->h[i] * w->v[q];
+        else {
+          PFRNG  r;
+          double bq = (1 + w->cc[i]) * w->v[q] - w->cc[i] * x[q] / (w->t[i] + w->h[i]);
+          PFRNGInit(&r, seed + 1, PF_RNG_SAMPLE_X0, ((uint64_t)it * 1000003u + (uint64_t)(lo + b)) * 4096u + (uint64_t)i, (uint32_t)keys[j]);
+          xn[q] = (pfreal)(x[q] + w->h[i] * bq + sqrt(w->h[i]) * w->sig[i] * PFRNGNormal(&r));
+        }
+      }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* 2. the lean adjoint through the frozen base network, from
+ *    a(1) = lambda grad R(X_1); stores the base velocities for the loss */
+static PetscErrorCode LeanAdjoint(AMWork *w, PFConstraint c, PFNet base, double lambda, double *rloc)
+{
+  const PetscInt K = w->K;
+  const size_t   N = (size_t)w->B * w->n;
+  double        *lam;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(w->B, &lam));
+  for (PetscInt b = 0; b < w->B; b++) lam[b] = lambda;
+  PetscCall(PFConstraintStateLoss(c, w->B, 1, w->X + (size_t)K * N, lam, rloc, w->A + (size_t)K * N));
+  PetscCall(PetscFree(lam));
+  for (PetscInt i = K - 1; i >= 0; i--) {
+    const pfreal *an = w->A + (size_t)(i + 1) * N;
+    pfreal       *ai = w->A + (size_t)i * N;
+    double        ci = i == K - 1 ? 0 : w->cc[i];
+    SetTime(w, w->t[i]);
+    PetscCall(PFNetForward(base, w->B, w->X + (size_t)i * N, w->tb, w->vb + (size_t)i * N));
+    for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)(w->h[i] * (1 + ci)) * an[q];
+    PetscCall(PFNetBackward(base, w->B, w->dv, w->dx));
+    for (size_t q = 0; q < N; q++) ai[q] = an[q] + w->dx[q] - (pfreal)(w->h[i] * ci / (w->t[i] + w->h[i])) * an[q];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode WorkCreate(AMWork *w, PetscInt K, PetscInt B, PetscInt n, double kappa)
+{
+  size_t N = (size_t)B * n;
+
+  PetscFunctionBegin;
+  w->K = K;
+  w->B = B;
+  w->n = n;
+  PetscCall(PetscMalloc4(K + 1, &w->t, K, &w->h, K, &w->sig, K, &w->cc));
+  PetscCall(PetscMalloc3((K + 1) * N + 1, &w->X, (K + 1) * N + 1, &w->A, K * N + 1, &w->vb));
+  PetscCall(PetscMalloc5(N + 1, &w->v, N + 1, &w->dv, N + 1, &w->dx, B, &w->tb, N + 1, &w->e));
+  Grid(w, kappa);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode WorkDestroy(AMWork *w)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree4(w->t, w->h, w->sig, w->cc));
+  PetscCall(PetscFree3(w->X, w->A, w->vb));
+  PetscCall(PetscFree5(w->v, w->dv, w->dx, w->tb, w->e));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFAdjointMatchingCheck(PFConstraint c, PFNet base, const PetscInt keys[], PetscInt B, uint64_t seed, const pfreal *dir, double h, double *an, double *fd)
+{
+  PFAdjointParams p;
+  AMWork          w;
+  MPI_Comm        gcomm;
+  pfreal         *x0, *g;
+  double          r, rp, rm, *one;
+  size_t          N;
+
+  PetscFunctionBegin;
+  PetscCall(PFConstraintGetAdjointParams(c, &p));
+  PetscCall(PFConstraintGetComm(c, &gcomm));
+  PetscCall(PFNetPlan(base, B));
+  PetscCall(WorkCreate(&w, p.steps, B, base->nin, p.kappa));
+  N = (size_t)B * w.n;
+  PetscCall(PetscMalloc3(N, &x0, N, &g, B, &one));
+  for (PetscInt b = 0; b < B; b++) one[b] = 1;
+  PetscCall(Rollout(&w, base, keys, seed, 0, 0, NULL));
+  PetscCall(PetscArraycpy(x0, w.X, N));
+  PetscCall(LeanAdjoint(&w, c, base, 1.0, &r));
+  *an = 0;
+  for (size_t q = 0; q < N; q++) *an += (double)w.A[q] * (double)dir[q];
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, an, 1, MPI_DOUBLE, MPI_SUM, gcomm));
+  for (size_t q = 0; q < N; q++) x0[q] += (pfreal)h * dir[q];
+  PetscCall(Rollout(&w, base, keys, seed, 0, 0, x0));
+  PetscCall(PFConstraintStateLoss(c, B, 1, w.X + (size_t)w.K * N, one, &rp, g));
+  for (size_t q = 0; q < N; q++) x0[q] -= (pfreal)(2 * h) * dir[q];
+  PetscCall(Rollout(&w, base, keys, seed, 0, 0, x0));
+  PetscCall(PFConstraintStateLoss(c, B, 1, w.X + (size_t)w.K * N, one, &rm, g));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &rp, 1, MPI_DOUBLE, MPI_SUM, gcomm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &rm, 1, MPI_DOUBLE, MPI_SUM, gcomm));
+  *fd = (rp - rm) / (2 * h);
+  PetscCall(PetscFree3(x0, g, one));
+  PetscCall(WorkDestroy(&w));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt Bg, double lr, uint64_t seed)
 {
   PFAdjointParams p;
@@ -53,64 +174,19 @@ PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, 
   K   = p.steps;
   lo  = (PetscInt)(((PetscInt64)gid * Bg) / G);
   hi  = (PetscInt)(((PetscInt64)(gid + 1) * Bg) / G);
-  w.K = K;
-  w.B = hi - lo;
-  w.n = ft->nin;
-  N   = (size_t)w.B * w.n;
-  PetscCheck(w.B <= 256, world, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching takes at most 256 trajectories per group per iteration");
-  PetscCheck(w.B >= 1, world, PETSC_ERR_ARG_OUTOFRANGE, "-batch_size %" PetscInt_FMT " must be at least the number of groups", Bg);
-  PetscCall(PFNetPlan(base, w.B));
-  PetscCall(PFNetPlan(ft, w.B));
-  PetscCall(PetscMalloc4(K + 1, &w.t, K, &w.h, K, &w.sig, K, &w.cc));
-  PetscCall(PetscMalloc3((K + 1) * N + 1, &w.X, (K + 1) * N + 1, &w.A, K * N + 1, &w.vb));
-  PetscCall(PetscMalloc5(N + 1, &w.v, N + 1, &w.dv, N + 1, &w.dx, w.B, &w.tb, N + 1, &w.e));
+  N   = (size_t)(hi - lo) * ft->nin;
+  PetscCheck(hi - lo <= 256, world, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching takes at most 256 trajectories per group per iteration");
+  PetscCheck(hi - lo >= 1, world, PETSC_ERR_ARG_OUTOFRANGE, "-batch_size %" PetscInt_FMT " must be at least the number of groups", Bg);
+  PetscCall(PFNetPlan(base, hi - lo));
+  PetscCall(PFNetPlan(ft, hi - lo));
+  PetscCall(WorkCreate(&w, K, hi - lo, ft->nin, p.kappa));
   PetscCall(PetscCalloc3(np, &m, np, &vv, np + 2, &red));
-  Grid(&w, p.kappa);
   PetscCall(PetscPrintf(world, "physflow finetune: adjoint matching, %" PetscInt_FMT " iterations of %" PetscInt_FMT " trajectories x %" PetscInt_FMT " SDE steps, lambda %g, kappa %g\n", p.iters, Bg, K, p.lambda, p.kappa));
   for (PetscInt it = 0; it < p.iters; it++) {
     double  rloc = 0, lloc = 0;
     pfreal *P, *Gr;
-    /* 1. trajectories of the current model under the memoryless SDE */
-    for (PetscInt b = 0; b < w.B; b++)
-      for (PetscInt j = 0; j < w.n; j++) {
-        PFRNG r;
-        PFRNGInit(&r, seed, PF_RNG_SAMPLE_X0, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)keys[j]);
-        w.X[(size_t)b * w.n + j] = (pfreal)PFRNGNormal(&r);
-      }
-    for (PetscInt i = 0; i < K; i++) {
-      pfreal *x = w.X + (size_t)i * N, *xn = w.X + (size_t)(i + 1) * N;
-      SetTime(&w, w.t[i]);
-      PetscCall(PFNetForward(ft, w.B, x, w.tb, w.v));
-      for (PetscInt b = 0; b < w.B; b++)
-        for (PetscInt j = 0; j < w.n; j++) {
-          size_t q = (size_t)b * w.n + j;
-          if (i == K - 1) xn[q] = x[q] + (pfreal)w.h[i] * w.v[q];
-          else {
-            PFRNG  r;
-            double bq = (1 + w.cc[i]) * w.v[q] - w.cc[i] * x[q] / (w.t[i] + w.h[i]);
-            PFRNGInit(&r, seed + 1, PF_RNG_SAMPLE_X0, ((uint64_t)it * 1000003u + (uint64_t)(lo + b)) * 4096u + (uint64_t)i, (uint32_t)keys[j]);
-            xn[q] = (pfreal)(x[q] + w.h[i] * bq + sqrt(w.h[i]) * w.sig[i] * PFRNGNormal(&r));
-          }
-        }
-    }
-    /* 2. lean adjoint through the frozen base network, from a(1) = lambda grad R(X_1) */
-    {
-      double *one;
-      PetscCall(PetscMalloc1(w.B, &one));
-      for (PetscInt b = 0; b < w.B; b++) one[b] = p.lambda;
-      PetscCall(PFConstraintStateLoss(c, w.B, 1, w.X + (size_t)K * N, one, &rloc, w.A + (size_t)K * N));
-      PetscCall(PetscFree(one));
-    }
-    for (PetscInt i = K - 1; i >= 0; i--) {
-      const pfreal *an = w.A + (size_t)(i + 1) * N;
-      pfreal       *ai = w.A + (size_t)i * N;
-      double        ci = i == K - 1 ? 0 : w.cc[i];
-      SetTime(&w, w.t[i]);
-      PetscCall(PFNetForward(base, w.B, w.X + (size_t)i * N, w.tb, w.vb + (size_t)i * N));
-      for (size_t q = 0; q < N; q++) w.dv[q] = (pfreal)(w.h[i] * (1 + ci)) * an[q];
-      PetscCall(PFNetBackward(base, w.B, w.dv, w.dx));
-      for (size_t q = 0; q < N; q++) ai[q] = an[q] + w.dx[q] - (pfreal)(w.h[i] * ci / (w.t[i] + w.h[i])) * an[q];
-    }
+    PetscCall(Rollout(&w, ft, keys, seed, it, lo, NULL));
+    PetscCall(LeanAdjoint(&w, c, base, p.lambda, &rloc));
     /* 3. the regression on a subset of steps: a random part of the first
      *    80%, every step of the last 20% */
     PetscCall(PFNetZeroGradient(ft));
@@ -160,9 +236,7 @@ PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, 
       PetscCall(PetscPrintf(world, "  iteration %3" PetscInt_FMT "/%" PetscInt_FMT "  adjoint-matching loss %.4e  residual of the samples |R|^2/|F|^2 %.4e\n", it + 1, p.iters, (double)red[np], (double)red[np + 1]));
     }
   }
-  PetscCall(PetscFree4(w.t, w.h, w.sig, w.cc));
-  PetscCall(PetscFree3(w.X, w.A, w.vb));
-  PetscCall(PetscFree5(w.v, w.dv, w.dx, w.tb, w.e));
+  PetscCall(WorkDestroy(&w));
   PetscCall(PetscFree3(m, vv, red));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
