@@ -9,7 +9,7 @@
 #   two-point correlation, field-space SWD) -> plots.
 # Part 2, the generative core on the two-moons toy problem (I-CFM, OT-CFM,
 # DDPM baseline).  Outputs in out/demo/: datasets, models, samples, eval JSON,
-# PNG plots and report.md.  About 8 minutes on 2 cores.
+# PNG plots and report.md.  About 6 minutes on 2 cores.
 set -euo pipefail
 BIN=${1:-build/physflow}
 OUT=${2:-out/demo}
@@ -30,7 +30,7 @@ $MPI "$BIN" datagen -physics darcy -mesh_faces $FACES -n 1000 -seed 2000 -fideli
 step "Darcy: train the mesh U-Net (flow matching, 3 levels: 21x21, 11x11, 5x5 cells), the mesh split over $NP ranks"
 $MPI "$BIN" train -data data_train.h5 -net_type meshunet -mesh_levels 3 -mesh_width 32 -mesh_depth 2 -mesh_groups 8 \
     -train_steps $STEPS -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 -checkpoint_every 1000 -o model_fm.h5
-step "Darcy: sample 1000 fields (Heun, 10 steps = 19 network evaluations)"
+step "Darcy: sample 1000 fields (Heun, 10 steps = 20 network evaluations)"
 $MPI "$BIN" sample -model model_fm.h5 -n 1000 -sampler heun -sampler_steps 10 -sample_batch 32 -seed 7 -o samples_fm.h5
 step "Darcy physics and distribution evaluation"
 $MPI "$BIN" eval -physics darcy -samples data_test.h5 -o eval_darcy_test.json
