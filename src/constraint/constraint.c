@@ -16,6 +16,7 @@ struct _p_PFConstraint {
   PFConstraintType    type;
   PFConstraintCombine combine;
   PetscInt            unroll;      /* final number of unrolled steps */
+  PetscBool           grow;        /* grow 1 -> unroll over training */
   double              tpow, weight;
   PFAdjointParams     am;
   PetscInt            nfields, nown, n;
@@ -39,6 +40,7 @@ PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
   c->type    = PF_CONSTRAINT_NONE;
   c->combine = PF_COMBINE_CONFIG;
   c->unroll  = 4;
+  c->grow    = PETSC_TRUE;
   c->tpow    = 1;
   c->weight  = 1;
   c->am.steps  = 40;
@@ -92,6 +94,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscOptionsBegin(c->comm, NULL, "Physics constraint options", "PFConstraint");
   PetscCall(PetscOptionsEnum("-constraint", "Physics in training: none or pbfm", "PFConstraint", PFConstraintTypes, (PetscEnum)c->type, (PetscEnum *)&c->type, NULL));
   PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
+  PetscCall(PetscOptionsBool("-pbfm_unroll_grow", "Grow the unrolled steps from 1 to -pbfm_unroll over training (else always -pbfm_unroll)", "PFConstraint", c->grow, &c->grow, NULL));
   PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, NULL));
   PetscCall(PetscOptionsBool("-constraint_l2", "Squared L2 residual norm |R|_2^2/|F|_2^2 instead of PBFM's L1", "PFConstraint", c->l2, &c->l2, NULL));
   PetscCall(PetscOptionsEnum("-constraint_combine", "Combine the flow-matching and residual gradients: config or sum", "PFConstraint", PFConstraintCombines, (PetscEnum)c->combine, (PetscEnum *)&c->combine, NULL));
@@ -142,7 +145,7 @@ PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combi
 PetscInt PFConstraintUnrollSteps(PFConstraint c, PetscInt step, PetscInt total)
 {
   /* equal stages: 1 step in the first 1/unroll of training, ... */
-  if (total <= 0) return c->unroll;
+  if (total <= 0 || !c->grow) return c->unroll;
   return PetscMin(c->unroll, 1 + (PetscInt)(((PetscInt64)c->unroll * step) / total));
 }
 
