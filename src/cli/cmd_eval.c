@@ -15,6 +15,34 @@ static PetscErrorCode PlotToy(const char png[], const char samples[], const char
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Mesh fields (with -o): PNGs beside the JSON, by examples/plot_fields.py
+ * (sample fields) and plot_darcy_eval.py (mean/std against the reference,
+ * residual and re-solve histograms).  Failing plots only warn. */
+static PetscErrorCode PlotPDE(const char plot[], PetscBool set_plot, const char json[], const char samples[], const char reference[])
+{
+  char        prefix[PETSC_MAX_PATH_LEN], cmd[6 * PETSC_MAX_PATH_LEN];
+  const char *src = getenv("PF_SOURCE_DIR") ? getenv("PF_SOURCE_DIR") : PF_SOURCE_DIR;
+  const char *py  = getenv("PF_PYTHON") ? getenv("PF_PYTHON") : PF_PYTHON;
+  size_t      len;
+  int         st;
+
+  PetscFunctionBegin;
+  if (set_plot && !strcmp(plot, "none")) PetscFunctionReturn(PETSC_SUCCESS);
+  /* the JSON's path without .json names the eval run (its _residuals.txt, _checks.txt) */
+  PetscCall(PetscStrncpy(prefix, json, sizeof(prefix)));
+  PetscCall(PetscStrlen(prefix, &len));
+  if (len > 5 && !strcmp(prefix + len - 5, ".json")) prefix[len - 5] = 0;
+  PetscCall(PetscSNPrintf(cmd, sizeof(cmd), "'%s' '%s/examples/plot_fields.py' '%s' --out '%s_fields.png' --title 'samples: %s' > /dev/null 2>&1", py, src, samples, prefix, samples));
+  st = system(cmd);
+  if (st == 0 && reference[0]) {
+    PetscCall(PetscSNPrintf(cmd, sizeof(cmd), "'%s' '%s/examples/plot_darcy_eval.py' --samples '%s' --reference '%s' --out '%s' --runs 'samples=%s' > /dev/null 2>&1", py, src, samples, reference, prefix, prefix));
+    st = system(cmd);
+  }
+  if (st) PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "physflow eval: warning: plotting failed (needs %s with matplotlib and h5py); the JSON is unaffected\n", py));
+  else PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "physflow eval: plots %s_fields.png%s\n", prefix, reference[0] ? ", _meanstd.png, _residuals.png" : ""));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* physflow eval -samples s.h5 -reference ref.h5 [-o report.json] [-plot fig.png]
  * Prints one JSON object: sliced Wasserstein distance, MMD^2, moments, NFE. */
 PetscErrorCode PFCommandEval(MPI_Comm comm)
@@ -34,10 +62,12 @@ PetscErrorCode PFCommandEval(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-eval_mmd_max", "Points per set used by MMD (O(n^2))", "eval", mmd_max, &mmd_max, NULL));
   PetscCall(PetscOptionsInt("-eval_seed", "Seed of the random projections", "eval", seed, &seed, NULL));
   PetscCall(PetscOptionsString("-o", "Also write the JSON report to this file", "eval", json, json, sizeof(json), NULL));
-  PetscCall(PetscOptionsString("-plot", "Scatter plot PNG (default: samples file with .png; 'none' to skip)", "eval", plot, plot, sizeof(plot), &set_plot));
+  PetscCall(PetscOptionsString("-plot", "Scatter plot PNG (default: samples file with .png; 'none' to skip; with -physics and -o: PNGs named after the JSON, 'none' to skip)", "eval", plot, plot, sizeof(plot), &set_plot));
   PetscOptionsEnd();
   if (has_physics) {
     PetscCall(PFEvalPDE(comm, physics, samples, has_r ? reference : "", json, &help));
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
+    if (!help && json[0] && rank == 0) PetscCall(PlotPDE(plot, set_plot, json, samples, has_r ? reference : ""));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PFCLIOptionsDone(comm, "eval", &help));
