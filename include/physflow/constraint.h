@@ -65,12 +65,18 @@ PETSC_EXTERN PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, Pe
  * guided velocity  v(x,t) - s grad_x L(x + (1-t) v(x,t)),  L the per-sample
  * residual loss above of the one-step x1 estimate, the gradient through the
  * network and the residual VJP.  ctx for PFGuidedVelocity (a PFVelocityFn). */
+typedef struct _p_PFMeshGraph *PFMeshGraphGuidanceRef;
 typedef struct {
-  PFConstraint c;
-  PFNet        net;
-  double       scale;
-  PetscInt     maxbatch, n;
-  pfreal      *tbuf, *g; /* [maxbatch], [maxbatch * n] */
+  PFConstraint           c;
+  PFNet                  net;
+  double                 scale;
+  PetscInt               maxbatch, n;
+  pfreal                *tbuf, *g; /* [maxbatch], [maxbatch * n] */
+  /* optional low-pass of the guidance gradient: nsmooth applications of the
+   * mesh's consistent-mass smoother M_L^{-1} M (graph of the state's mesh) */
+  PFMeshGraphGuidanceRef graph;
+  PetscInt               nsmooth;
+  pfreal                *w1, *w2;  /* [maxbatch * n] vertex-major work */
 } PFGuidance;
 PETSC_EXTERN PetscErrorCode PFGuidedVelocity(void *ctx, double t, PetscInt nloc, const pfreal *x, pfreal *v);
 /* Adjoint matching (-constraint adjoint, finetune only): Domingo-Enrich et

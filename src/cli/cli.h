@@ -36,6 +36,7 @@ typedef struct {
   char        fields[PF_CLI_MAXFIELDS][64];
   double      guidance_scale; /* sampling: > 0 for -guidance dps */
   double      guidance_tpow;  /* its weight t^p */
+  PetscInt    guidance_smooth; /* low-pass applications on its gradient */
 } PFCLIMeshContext;
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);

@@ -14,6 +14,7 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscBool      help, has_model, use_ema = PETSC_TRUE, set_sampler, set_steps, set_chunk, is_mesh = PETSC_FALSE, dps = PETSC_FALSE;
   char           guidance[16] = "none";
   double         gscale = 1, gtpow = 1;
+  PetscInt       gsmooth = 20;
   PFCLIMeshContext mctx;
   PetscMPIInt    rank, size;
   PetscLogDouble t0, t1;
@@ -29,6 +30,7 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscCall(PetscOptionsString("-guidance", "Inference-time physics guidance of mesh models: none or dps", "sample", guidance, guidance, sizeof(guidance), NULL));
   PetscCall(PetscOptionsReal("-guidance_scale", "Strength s of the guidance (velocity - s grad of the residual loss of the x1 estimate)", "sample", gscale, &gscale, NULL));
   PetscCall(PetscOptionsReal("-guidance_tpow", "Guidance weight t^p (strongest near t = 1, where the x1 estimate is sharp)", "sample", gtpow, &gtpow, NULL));
+  PetscCall(PetscOptionsInt("-guidance_smooth", "Low-pass the guidance gradient with this many applications of the mesh's mass smoother", "sample", gsmooth, &gsmooth, NULL));
   PetscOptionsEnd();
   PetscCall(PFSamplerCreate(comm, &sampler));
   PetscCall(PFSamplerSetFromOptions(sampler));
@@ -49,6 +51,8 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
     PetscCheck(gscale >= 0 && isfinite(gscale), comm, PETSC_ERR_ARG_OUTOFRANGE, "-guidance_scale must be >= 0");
     mctx.guidance_scale = dps ? gscale : 0;
     mctx.guidance_tpow  = gtpow;
+    PetscCheck(gsmooth >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-guidance_smooth must be >= 0");
+    mctx.guidance_smooth = gsmooth;
   }
   PetscCheck(n > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be positive, got %" PetscInt_FMT, n);
   PetscCheck(chunk > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sample_batch must be positive");

@@ -100,9 +100,11 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     gd.scale    = ctx->guidance_scale;
     gd.maxbatch = mb;
     gd.n        = nf * nown;
-    PetscCall(PetscMalloc2(mb, &gd.tbuf, (size_t)mb * gd.n, &gd.g));
+    gd.graph   = (PFMeshGraphGuidanceRef)ctx->graph;
+    gd.nsmooth = ctx->guidance_smooth;
+    PetscCall(PetscMalloc4(mb, &gd.tbuf, (size_t)mb * gd.n, &gd.g, (size_t)mb * gd.n, &gd.w1, (size_t)mb * gd.n, &gd.w2));
     PetscCall(PFFlowSampleVelocity(flow, sampler, (uint64_t)seed, lo, hi - lo, gd.n, PFGuidedVelocity, &gd, x, &nfe));
-    PetscCall(PetscFree2(gd.tbuf, gd.g));
+    PetscCall(PetscFree4(gd.tbuf, gd.g, gd.w1, gd.w2));
     PetscCall(PFConstraintDestroy(&gd.c));
   } else PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
   PetscCall(PetscTime(&t1));

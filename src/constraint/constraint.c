@@ -4,6 +4,7 @@
 #include <physflow/constraint.h>
 #include <physflow/private/netimpl.h>
 #include <physflow/private/physicsimpl.h>
+#include <physflow/meshgraph.h>
 
 const char *const PFConstraintTypes[]    = {"none", "pbfm", "adjoint", "PFConstraintType", "PF_CONSTRAINT_", NULL};
 const char *const PFConstraintCombines[] = {"config", "sum", "PFConstraintCombine", "PF_COMBINE_", NULL};
@@ -284,6 +285,25 @@ PetscErrorCode PFGuidedVelocity(void *vctx, double t, PetscInt nloc, const pfrea
     PetscCall(PFNetForward(gd->net, nb, xb, gd->tbuf, vb));
     /* per-sample loss (Bg = 1); the parameter gradients it accumulates are ignored */
     PetscCall(PFConstraintResidualGradient(gd->c, gd->net, nb, 1, xb, gd->tbuf, vb, 1, &lsum, gd->g));
+    if (gd->graph && gd->nsmooth > 0) {
+      /* low-pass: the residual's gradient is dominated by the finest modes */
+      PFMeshGraph        gr   = (PFMeshGraph)gd->graph;
+      const PFMeshOpKind avg  = PF_MESHOP_AVG;
+      const PetscInt     nown = gr->nown, nf = gd->n / nown, F = nb * nf;
+      for (PetscInt b = 0; b < nb; b++)
+        for (PetscInt f = 0; f < nf; f++)
+          for (PetscInt i = 0; i < nown; i++) gd->w1[(size_t)i * F + b * nf + f] = gd->g[(size_t)b * gd->n + (size_t)f * nown + i];
+      for (PetscInt k = 0; k < gd->nsmooth; k++) {
+        pfreal *tmp;
+        PetscCall(PFMeshGraphApply(gr, 1, &avg, F, gd->w1, gd->w2));
+        tmp    = gd->w1;
+        gd->w1 = gd->w2;
+        gd->w2 = tmp;
+      }
+      for (PetscInt b = 0; b < nb; b++)
+        for (PetscInt f = 0; f < nf; f++)
+          for (PetscInt i = 0; i < nown; i++) gd->g[(size_t)b * gd->n + (size_t)f * nown + i] = gd->w1[(size_t)i * F + b * nf + f];
+    }
     for (size_t j = 0; j < (size_t)nb * gd->n; j++) vb[j] -= (pfreal)gd->scale * gd->g[j];
   }
   PetscFunctionReturn(PETSC_SUCCESS);
