@@ -57,3 +57,9 @@ PETSC_EXTERN PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const P
 /* dX[nown][F] (+)= sum_k A_k^T dY_k, the adjoint of PFMeshGraphApply;
  * beta = 0 overwrites dX, 1 accumulates. Collective. */
 PETSC_EXTERN PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *dY, pfreal beta, pfreal *dX);
+
+/* Layouts of B states of F fields on the n owned vertices: the state layout
+ * x[b][f*n + i] (PFPhysics, PFNet) <-> vertex-major y[i][b][f] (rows of B*F
+ * values per vertex, what PFMeshGraphApply moves) */
+PETSC_EXTERN void PFMeshToVertexMajor(PetscInt B, PetscInt F, PetscInt n, const pfreal *x, pfreal *y);
+PETSC_EXTERN void PFMeshFromVertexMajor(PetscInt B, PetscInt F, PetscInt n, const pfreal *y, pfreal *x);

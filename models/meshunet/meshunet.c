@@ -173,21 +173,6 @@ static PetscErrorCode BindWorkspace_Mesh(PFNet net, PetscInt B)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* [b][f*n + i] <-> [i][b][f] */
-static void ToVertexMajor(PetscInt B, PetscInt F, PetscInt n, const pfreal *x, pfreal *y)
-{
-  for (PetscInt b = 0; b < B; b++)
-    for (PetscInt f = 0; f < F; f++)
-      for (PetscInt i = 0; i < n; i++) y[((size_t)i * B + b) * F + f] = x[(size_t)b * F * n + (size_t)f * n + i];
-}
-
-static void FromVertexMajor(PetscInt B, PetscInt F, PetscInt n, const pfreal *y, pfreal *x)
-{
-  for (PetscInt b = 0; b < B; b++)
-    for (PetscInt f = 0; f < F; f++)
-      for (PetscInt i = 0; i < n; i++) x[(size_t)b * F * n + (size_t)f * n + i] = y[((size_t)i * B + b) * F + f];
-}
-
 static PetscErrorCode Forward_Mesh(PFNet net, PetscInt B, const pfreal *x, const pfreal *t, pfreal *v)
 {
   PFNet_Mesh    *m = (PFNet_Mesh *)net->data;
@@ -197,7 +182,7 @@ static PetscErrorCode Forward_Mesh(PFNet net, PetscInt B, const pfreal *x, const
   PetscInt       k = 0;
 
   PetscFunctionBegin;
-  ToVertexMajor(B, F, n, x, m->xin);
+  PFMeshToVertexMajor(B, F, n, x, m->xin);
   /* time: temb -> SiLU(dense), shared by every block's projection */
   PFTimeEmbedForward(B, m->temb, t, m->temb, m->tembv);
   PFDenseForward(B, m->temb, C, m->tembv, P + m->o_tW, P + m->o_tb, m->tpre);
@@ -228,7 +213,7 @@ static PetscErrorCode Forward_Mesh(PFNet net, PetscInt B, const pfreal *x, const
   PetscCall(PFMeshNormForward(m->graph->comm, n, B, C, m->groups, m->lv->w[0], h, P + m->o_nout, P + m->o_nout + C, m->nout, m->outstats, m->outstats + (size_t)B * m->groups));
   PFActivationForward(PF_ACT_SILU, (PetscInt)(V * C), m->nout, m->aout);
   PetscCall(PFMeshConvForward(&m->out, B, m->aout, m->vout));
-  FromVertexMajor(B, F, n, m->vout, v);
+  PFMeshFromVertexMajor(B, F, n, m->vout, v);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -245,7 +230,7 @@ static PetscErrorCode Backward_Mesh(PFNet net, PetscInt B, const pfreal *dv, pfr
   /* the output layers; g[l][0] carries dL/dh on level l, g[l][1..2] are the
    * blocks' scratch, g[l][3] the skip's gradient */
   hlast = m->nblocks ? m->blk[m->nblocks - 1].hout : (L > 1 ? m->up[0] : m->h0);
-  ToVertexMajor(B, F, n, dv, m->g[0][2]);
+  PFMeshToVertexMajor(B, F, n, dv, m->g[0][2]);
   PetscCall(PFMeshConvBackward(&m->out, B, m->g[0][2], m->g[0][1]));
   PFActivationBackward(PF_ACT_SILU, (PetscInt)(V * C), m->nout, m->g[0][1], 0, m->g[0][1]);
   PetscCall(PFMeshNormBackward(m->graph->comm, n, B, C, m->groups, m->lv->w[0], hlast, P + m->o_nout, m->outstats, m->outstats + (size_t)B * m->groups, m->g[0][1], m->g[0][0], Gr + m->o_nout, Gr + m->o_nout + C));
@@ -273,7 +258,7 @@ static PetscErrorCode Backward_Mesh(PFNet net, PetscInt B, const pfreal *dv, pfr
   PFActivationBackward(PF_ACT_SILU, B * C, m->tpre, m->dtacc, 0, m->dtacc);
   PFDenseBackward(B, m->temb, C, m->tembv, P + m->o_tW, m->dtacc, 0, NULL, Gr + m->o_tW, Gr + m->o_tb);
   PetscCall(PFMeshConvBackward(&m->in, B, m->g[0][0], dx ? m->xin : NULL));
-  if (dx) FromVertexMajor(B, F, n, m->xin, dx);
+  if (dx) PFMeshFromVertexMajor(B, F, n, m->xin, dx);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -192,35 +192,37 @@ PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, 
     PetscCall(PFNetZeroGradient(ft));
     PetscCall(PFNetGetParameters(ft, NULL, &P, &Gr));
     {
-      PetscInt i80 = (PetscInt)(p.tail * K), nsel = 0, sel[4096];
+      PetscInt i80 = (PetscInt)(p.tail * K), nsel = 0, *sel;
+      PetscCall(PetscMalloc1(p.subset + K + 1, &sel));
       for (PetscInt k = 0; k < p.subset && i80 > 0; k++) {
         PFRNG r;
         PFRNGInit(&r, seed + 2, PF_RNG_SAMPLE_X0, (uint64_t)it, (uint32_t)k);
         sel[nsel++] = (PetscInt)(PFRNGUniform(&r) * i80) % i80;
       }
-      for (PetscInt i = i80; i < K && nsel < 4096; i++) sel[nsel++] = i;
+      for (PetscInt i = i80; i < K; i++) sel[nsel++] = i;
       for (PetscInt s = 0; s < nsel; s++) {
         PetscInt      i  = sel[s];
-        double        ci = w.cc[i], si = w.sig[i], term[256];
+        double        ci = w.cc[i], si = w.sig[i], term[256]; /* w.B <= 256, checked above */
         const pfreal *ai = w.A + (size_t)i * N, *vbi = w.vb + (size_t)i * N;
         SetTime(&w, w.t[i]);
         PetscCall(PFNetForward(ft, w.B, w.X + (size_t)i * N, w.tb, w.v));
-        for (PetscInt b = 0; b < w.B && b < 256; b++) term[b] = 0;
+        for (PetscInt b = 0; b < w.B; b++) term[b] = 0;
         for (PetscInt b = 0; b < w.B; b++)
           for (PetscInt j = 0; j < w.n; j++) {
             size_t q = (size_t)b * w.n + j;
             w.e[q]   = (pfreal)((1 + ci) * (w.v[q] - vbi[q]) / si + si * ai[q]);
-            if (b < 256) term[b] += (double)w.e[q] * (double)w.e[q];
+            term[b] += (double)w.e[q] * (double)w.e[q];
           }
         /* the per-trajectory terms are sums over the whole mesh */
-        PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, term, (PetscMPIInt)PetscMin(w.B, 256), MPI_DOUBLE, MPI_SUM, gcomm));
+        PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, term, (PetscMPIInt)w.B, MPI_DOUBLE, MPI_SUM, gcomm));
         for (PetscInt b = 0; b < w.B; b++) {
-          const double scale = b < 256 && term[b] > p.clip ? 0 : 2 * (1 + ci) / si / ((double)Bg * nsel);
+          const double scale = term[b] > p.clip ? 0 : 2 * (1 + ci) / si / ((double)Bg * nsel);
           for (PetscInt j = 0; j < w.n; j++) w.dv[(size_t)b * w.n + j] = (pfreal)(scale * w.e[(size_t)b * w.n + j]);
-          if (b < 256) lloc += PetscMin(term[b], p.clip) / ((double)Bg * nsel);
+          lloc += PetscMin(term[b], p.clip) / ((double)Bg * nsel);
         }
         PetscCall(PFNetBackward(ft, w.B, w.dv, NULL));
       }
+      PetscCall(PetscFree(sel));
     }
     /* 4. one allreduce over the world (gradient, loss, residual), AdamW */
     {

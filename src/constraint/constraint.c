@@ -107,7 +107,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsReal("-am_kappa", "Adjoint matching: noise reduction kappa of the memoryless schedule", "PFConstraint", c->am.kappa, &c->am.kappa, NULL));
   PetscCall(PetscOptionsReal("-am_clip", "Adjoint matching: per-term loss clip", "PFConstraint", c->am.clip, &c->am.clip, NULL));
   PetscOptionsEnd();
-  PetscCheck(c->am.steps >= 4 && c->am.subset >= 0 && c->am.iters >= 1 && c->am.lambda >= 0 && c->am.kappa >= 0 && c->am.kappa < 1 && c->am.clip > 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching needs -am_steps >= 4, -am_subset >= 0, -am_iters >= 1, -am_lambda >= 0, 0 <= -am_kappa < 1, -am_clip > 0");
+  PetscCheck(c->am.steps >= 4 && c->am.steps <= 4096 && c->am.subset >= 0 && c->am.iters >= 1 && c->am.lambda >= 0 && c->am.kappa >= 0 && c->am.kappa < 1 && c->am.clip > 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching needs 4 <= -am_steps <= 4096 (the noise keys), -am_subset >= 0, -am_iters >= 1, -am_lambda >= 0, 0 <= -am_kappa < 1, -am_clip > 0");
   PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->tpow >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_tpow must be >= 0");
   PetscCheck(c->weight >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-constraint_weight must be >= 0");
@@ -289,20 +289,16 @@ PetscErrorCode PFGuidedVelocity(void *vctx, double t, PetscInt nloc, const pfrea
       /* low-pass: the residual's gradient is dominated by the finest modes */
       PFMeshGraph        gr   = (PFMeshGraph)gd->graph;
       const PFMeshOpKind avg  = PF_MESHOP_AVG;
-      const PetscInt     nown = gr->nown, nf = gd->n / nown, F = nb * nf;
-      for (PetscInt b = 0; b < nb; b++)
-        for (PetscInt f = 0; f < nf; f++)
-          for (PetscInt i = 0; i < nown; i++) gd->w1[(size_t)i * F + b * nf + f] = gd->g[(size_t)b * gd->n + (size_t)f * nown + i];
+      const PetscInt     nown = gr->nown, nf = gd->n / nown;
+      pfreal            *in = gd->w1, *out = gd->w2, *tmp;
+      PFMeshToVertexMajor(nb, nf, nown, gd->g, in);
       for (PetscInt k = 0; k < gd->nsmooth; k++) {
-        pfreal *tmp;
-        PetscCall(PFMeshGraphApply(gr, 1, &avg, F, gd->w1, gd->w2));
-        tmp    = gd->w1;
-        gd->w1 = gd->w2;
-        gd->w2 = tmp;
+        PetscCall(PFMeshGraphApply(gr, 1, &avg, nb * nf, in, out));
+        tmp = in;
+        in  = out;
+        out = tmp;
       }
-      for (PetscInt b = 0; b < nb; b++)
-        for (PetscInt f = 0; f < nf; f++)
-          for (PetscInt i = 0; i < nown; i++) gd->g[(size_t)b * gd->n + (size_t)f * nown + i] = gd->w1[(size_t)i * F + b * nf + f];
+      PFMeshFromVertexMajor(nb, nf, nown, in, gd->g);
     }
     for (size_t j = 0; j < (size_t)nb * gd->n; j++) vb[j] -= (pfreal)gd->scale * gd->g[j];
   }

@@ -278,3 +278,17 @@ PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMes
   PetscCall(ReduceAdd(g, F, g->wloc, beta, dX));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+void PFMeshToVertexMajor(PetscInt B, PetscInt F, PetscInt n, const pfreal *x, pfreal *y)
+{
+  for (PetscInt b = 0; b < B; b++)
+    for (PetscInt f = 0; f < F; f++)
+      for (PetscInt i = 0; i < n; i++) y[((size_t)i * B + b) * F + f] = x[(size_t)b * F * n + (size_t)f * n + i];
+}
+
+void PFMeshFromVertexMajor(PetscInt B, PetscInt F, PetscInt n, const pfreal *y, pfreal *x)
+{
+  for (PetscInt b = 0; b < B; b++)
+    for (PetscInt f = 0; f < F; f++)
+      for (PetscInt i = 0; i < n; i++) x[(size_t)b * F * n + (size_t)f * n + i] = y[((size_t)i * B + b) * F + f];
+}

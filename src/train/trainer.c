@@ -167,7 +167,8 @@ PetscErrorCode PFTrainerSetUp(PFTrainer tr)
   PetscCall(PetscCalloc1(np, &tr->m));
   PetscCall(PetscCalloc1(np, &tr->vv));
   PetscCall(PetscMalloc1(np, &tr->ema));
-  PetscCall(PetscMalloc1(2 * np + 3, &tr->reduce));
+  /* gradient + [loss, stop]; with a constraint both gradients + [2 losses, stop] */
+  PetscCall(PetscMalloc1(tr->constraint ? 2 * np + 3 : np + 2, &tr->reduce));
   if (tr->constraint) {
     PetscCall(PetscMalloc1(np + 1, &tr->gfm));
     PetscCall(PetscCalloc1(tr->train_steps + 1, &tr->rhistory));
