@@ -7,7 +7,12 @@
  *    central differences, for every parameter and for 1 and 3 unrolled
  *    steps;
  *  - adjoint matching's lean adjoint against central differences of the
- *    SDE rollout's residual.  1 or more ranks. */
+ *    SDE rollout's residual;
+ *  - the state losses (-constraint_norm l2 and error) against central
+ *    differences, and the error norm's value on solver states: 0 on a
+ *    solution, |delta|_M^2/|u0|_M^2 on a solution with p moved by delta.
+ *  1 or more ranks.  -test_mesh FILE (e.g. a Gmsh mesh with
+ *  -darcy_dirichlet) runs only the state-loss checks, on that mesh. */
 #include <math.h>
 #include <physflow.h>
 #include <physflow/constraint.h>
@@ -81,6 +86,106 @@ static PetscErrorCode Loss(PFConstraint c, PFNet net, PetscInt B, const pfreal *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* sum over the group of the state loss of B normalised states */
+static PetscErrorCode StateLoss(PFConstraint c, PetscInt B, const pfreal *x, pfreal *gx, double *L)
+{
+  double w[4] = {1, 1, 1, 1}, loc;
+
+  PetscFunctionBegin;
+  PetscCall(PFConstraintStateLoss(c, B, 1, x, w, &loc, gx));
+  PetscCallMPI(MPI_Allreduce(&loc, L, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode TestStateLosses(PFPhysics ph, const double mean[2], const double std[2])
+{
+  PFConstraint       c;
+  PetscInt           nown, n;
+  const PetscInt    *nat;
+  const PetscScalar *mass;
+  const PetscInt     B = 2;
+  PetscScalar       *xs, *u0;
+  pfreal            *x, *gx, *dir;
+  double             E0 = 0, dd = 0, h = 1e-6;
+  char               what[96];
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetVertexMap(ph, &nown, &nat));
+  PetscCall(PFPhysicsGetVertexMass(ph, &mass));
+  n = 2 * nown;
+  PetscCall(PetscMalloc5((size_t)B * n, &xs, n, &u0, (size_t)B * n, &x, (size_t)B * n, &gx, (size_t)B * n, &dir));
+  /* u0: the solution for zero inputs; two solver states; delta = sin field */
+  PetscCall(PetscArrayzero(u0, n));
+  PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 1, 0, u0));
+  for (PetscInt i = 0; i < nown; i++) E0 += PetscRealPart(mass[i] * u0[nown + i] * u0[nown + i]);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &E0, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  for (PetscInt b = 0; b < B; b++) {
+    PetscCall(PFPhysicsDrawInputs(ph, 7, b, xs + b * n));
+    PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 7, b, xs + b * n));
+  }
+  for (PetscInt i = 0; i < nown; i++) {
+    PFRNG r;
+    PFRNGInit(&r, 13, PF_RNG_TEST, 3, (uint32_t)nat[i]);
+    for (PetscInt b = 0; b < B; b++)
+      for (PetscInt f = 0; f < 2; f++) dir[b * n + f * nown + i] = (pfreal)PFRNGNormal(&r);
+  }
+  PetscCall(PFConstraintCreate(PETSC_COMM_WORLD, &c));
+  PetscCall(PFConstraintSetPhysics(c, ph, mean, std));
+  for (PetscInt norm = PF_NORM_L2; norm <= PF_NORM_ERROR; norm++) {
+    double L, Lp, Lm, an = 0;
+    PetscCall(PFConstraintSetDefaultNorm(c, (PFConstraintNorm)norm, 0));
+    /* a generic state: the solver states plus noise */
+    for (PetscInt j = 0; j < B * n; j++) {
+      PetscInt f = (j % n) / nown;
+      x[j]       = (pfreal)((PetscRealPart(xs[j]) - mean[f]) / std[f] + 0.3 * dir[j]);
+    }
+    PetscCall(StateLoss(c, B, x, gx, &L));
+    for (PetscInt j = 0; j < B * n; j++) an += (double)gx[j] * (double)dir[(j + nown) % (B * n)];
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &an, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    for (PetscInt j = 0; j < B * n; j++) x[j] += (pfreal)h * dir[(j + nown) % (B * n)];
+    PetscCall(StateLoss(c, B, x, gx, &Lp));
+    for (PetscInt j = 0; j < B * n; j++) x[j] -= (pfreal)(2 * h) * dir[(j + nown) % (B * n)];
+    PetscCall(StateLoss(c, B, x, gx, &Lm));
+    PetscCall(PetscSNPrintf(what, sizeof(what), "state loss -constraint_norm %s: gradient vs FD (L = %.3e)", PFConstraintNorms[norm], L));
+    Check(what, fabs((Lp - Lm) / (2 * h) - an) / PetscMax(fabs(an), 1e-12), 1e-6);
+  }
+  /* the error norm's value: 0 on the solutions, |delta - mean|_M^2 / E0 */
+  {
+    double L0, L1, dm = 0, m = 0;
+    for (PetscInt j = 0; j < B * n; j++) {
+      PetscInt f = (j % n) / nown;
+      x[j]       = (pfreal)((PetscRealPart(xs[j]) - mean[f]) / std[f]);
+    }
+    PetscCall(StateLoss(c, B, x, gx, &L0));
+    for (PetscInt i = 0; i < nown; i++) {
+      double delta = 0.01 * sin(3.0 * nat[i]);
+      x[nown + i] += (pfreal)(delta / std[1]);
+      dm += PetscRealPart(mass[i]) * delta;
+      m += PetscRealPart(mass[i]);
+    }
+    PetscCall(StateLoss(c, B, x, gx, &L1));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dm, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &m, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    {
+      /* Dirichlet: the delta's Dirichlet part is an error too; pure Neumann: not its mean */
+      PetscBool neumann = PETSC_TRUE;
+      PetscCall(PetscOptionsHasName(NULL, NULL, "-darcy_dirichlet", &neumann));
+      neumann = (PetscBool)!neumann;
+      for (PetscInt i = 0; i < nown; i++) {
+        double delta = 0.01 * sin(3.0 * nat[i]) - (neumann ? dm / m : 0);
+        dd += PetscRealPart(mass[i]) * delta * delta;
+      }
+    }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dd, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    Check("error norm of solver states (relative to |u0|_M^2 = 1)", L0 * 1, 1e-16);
+    PetscCall(PetscSNPrintf(what, sizeof(what), "error norm of a solution + delta vs |delta|_M^2/|u0|_M^2 (%.3e)", dd / E0));
+    Check(what, fabs(L1 - dd / E0) / (dd / E0), 1e-8);
+  }
+  PetscCall(PFConstraintDestroy(&c));
+  PetscCall(PetscFree5(xs, u0, x, gx, dir));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PFPhysics    ph;
@@ -94,13 +199,25 @@ int main(int argc, char **argv)
   pfreal       t[2] = {(pfreal)0.35, (pfreal)0.8}, *xt, *v, *P, *Gr, *G0;
   size_t       np;
 
+  char         meshfile[PETSC_MAX_PATH_LEN] = "";
+  PetscBool    only_states;
+
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCall(TestConFIG());
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_faces", "6"));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-test_mesh", meshfile, sizeof(meshfile), &only_states));
+  if (!only_states) PetscCall(TestConFIG());
+  PetscCall(PetscOptionsSetValue(NULL, only_states ? "-mesh" : "-mesh_faces", only_states ? meshfile : "6"));
+  PetscCall(PetscOptionsSetValue(NULL, "-darcy_kl_terms", "16")); /* the 7x7-vertex box has 49 */
   PetscCall(PFPhysicsCreate(PETSC_COMM_WORLD, &ph));
   PetscCall(PFPhysicsSetType(ph, "darcy"));
   PetscCall(PFPhysicsSetFromOptions(ph));
   PetscCall(PFPhysicsSetUp(ph));
+  PetscCall(TestStateLosses(ph, mean, std));
+  if (only_states) {
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
+    PetscCall(PFPhysicsDestroy(&ph));
+    PetscCall(PetscFinalize());
+    return fail;
+  }
   PetscCall(PFPhysicsGetMesh(ph, &mesh));
   PetscCall(PFPhysicsGetVertexMap(ph, &nown, &nat));
   PetscCall(PFMeshGraphCreate(mesh, &g));
@@ -184,7 +301,7 @@ int main(int argc, char **argv)
     char      what[96];
     PetscCall(PetscOptionsSetValue(NULL, "-am_steps", "8"));
     PetscCall(PFConstraintSetFromOptions(c));
-    PetscCall(PFConstraintSetNorm(c, PETSC_TRUE, 0));
+    PetscCall(PFConstraintSetDefaultNorm(c, PF_NORM_L2, 0));
     PetscCall(PetscMalloc2(n, &keys, (size_t)B * n, &dir));
     for (PetscInt f = 0; f < 2; f++)
       for (PetscInt i = 0; i < nown; i++) keys[f * nown + i] = nat[i] * 2 + f;

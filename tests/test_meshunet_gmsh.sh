@@ -1,11 +1,14 @@
 #!/bin/bash
 # The U-Net's immersed hierarchy on a Gmsh mesh with a hole (plate_hole.geo):
 # the transfers' checks (test_meshlevels) on 1 and 2 ranks, and the gradient
-# check of the whole 3-level network (double build) on 2 ranks.
-# Usage: test_meshunet_gmsh.sh TEST_MESHLEVELS TEST_MESHNET_GRADCHECK
+# check of the whole 3-level network (double build) on 2 ranks; on the same
+# mesh, the constraint's state losses with a Dirichlet hole (the error
+# norm's Jacobian solves with eliminated rows) on 2 ranks.
+# Usage: test_meshunet_gmsh.sh TEST_MESHLEVELS TEST_MESHNET_GRADCHECK TEST_CONSTRAINT
 # Skipped (exit 77) only when gmsh is not installed.
 LEVELS=$1
 GRADCHECK=$2
+CONSTRAINT=$3
 . "$(dirname "$0")/common.sh"
 GMSH=${PF_GMSH:-gmsh}
 command -v "$GMSH" >/dev/null 2>&1 || { echo "SKIP: gmsh is not installed (apt-get install gmsh)"; exit 77; }
@@ -18,5 +21,6 @@ run_check() { # name, command...
 run_check "transfers, 1 rank" "$LEVELS" -test_mesh plate.msh -mesh_levels 3
 run_check "transfers, 2 ranks" "$MPIEXEC" -q -n 2 --oversubscribe "$LEVELS" -test_mesh plate.msh -mesh_levels 3
 run_check "3-level U-Net gradient check, 2 ranks" "$MPIEXEC" -q -n 2 --oversubscribe "$GRADCHECK" -test_net_type meshunet -mesh_levels 3 -test_mesh plate.msh
+run_check "state losses, -darcy_dirichlet hole, 2 ranks" "$MPIEXEC" -q -n 2 --oversubscribe "$CONSTRAINT" -test_mesh plate.msh -darcy_dirichlet hole
 echo "test_meshunet_gmsh: $npass passed, $nfail failed"
-[ $nfail -eq 0 ] && [ $npass -eq 3 ]
+[ $nfail -eq 0 ] && [ $npass -eq 4 ]

@@ -41,8 +41,26 @@ PETSC_EXTERN PetscErrorCode PFConstraintSetFromOptions(PFConstraint c);
 /* phys lives on the group communicator that shares a state (set up); mean,
  * std: the model's per-field normalisation (nfields values each, or NULL) */
 PETSC_EXTERN PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const double mean[], const double std[]);
-/* l2: the squared relative L2 norm |R|_2^2/|F|_2^2 instead of L1; weight t^tpow */
-PETSC_EXTERN PetscErrorCode PFConstraintSetNorm(PFConstraint c, PetscBool l2, double tpow);
+/* The size of a residual (-constraint_norm):
+ *   l1    |R|_1 / |F|_1 (PBFM's);
+ *   l2    |R|_2^2 / |F|_2^2;
+ *   error |J_p^{-1} R|_M^2 / |u0|_M^2: the squared mass-weighted L2 distance
+ *         of the state to the solution with the same inputs (J_p the state
+ *         Jacobian, PFPhysicsStateJacobianSolve; u0 the solution for zero
+ *         inputs), i.e. the residual measured in the norm that makes it the
+ *         re-solve error.  The Euclidean norms of the FE residual weight
+ *         the finest mesh modes most (R = A e, A ~ a Laplacian), so their
+ *         gradients hardly move the smooth error that the re-solve distance
+ *         sees; the error norm costs two linear solves per state. */
+typedef enum {
+  PF_NORM_L1    = 0,
+  PF_NORM_L2    = 1,
+  PF_NORM_ERROR = 2
+} PFConstraintNorm;
+PETSC_EXTERN const char *const PFConstraintNorms[];
+/* Defaults of the command's use (norm, weight t^tpow), unless given as
+ * -constraint_norm / -pbfm_tpow; call after PFConstraintSetFromOptions */
+PETSC_EXTERN PetscErrorCode PFConstraintSetDefaultNorm(PFConstraint c, PFConstraintNorm norm, double tpow);
 PETSC_EXTERN PetscErrorCode PFConstraintGetType(PFConstraint c, PFConstraintType *type);
 PETSC_EXTERN PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combine, double *weight);
 /* Unrolled steps at training step `step` of `total` */

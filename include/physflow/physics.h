@@ -45,6 +45,12 @@ PETSC_EXTERN PetscErrorCode PFPhysicsSolve(PFPhysics phys, PFFidelity fidelity, 
 PETSC_EXTERN PetscErrorCode PFPhysicsResidual(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R);
 /* gx = J(x)^T v for each of B states, for ALL fields (inputs included) */
 PETSC_EXTERN PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx);
+/* y = J_p(x)^{-1} r (or J_p^{-T} r) for each of B states: J_p = dR/d(state
+ * fields) at x, a linear solve with the solver's boundary conditions (r and
+ * y: B arrays of nown values).  J_p^{-1} R(x) is the state's distance to the
+ * solution for its inputs (exact for a PDE linear in the state).  Optional
+ * (-constraint_norm error needs it); collective. */
+PETSC_EXTERN PetscErrorCode PFPhysicsStateJacobianSolve(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscBool transpose, const PetscScalar *r, PetscScalar *y);
 /* Mesh-independent size of a residual: ||R||_2 / ||F||_2 (F the forcing) and mean |R_i| */
 PETSC_EXTERN PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, double *relative, double *meanabs);
 

@@ -418,6 +418,16 @@ static PetscErrorCode ResidualVJP_Darcy(PFPhysics phys, PetscInt B, const PetscS
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode StateJacobianSolve_Darcy(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscBool transpose, const PetscScalar *r, PetscScalar *y)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  const PetscInt   n = phys->nown;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < B; b++) PetscCall(PFDarcyOpSolveJacobian(&d->op, d->ksp, x + 2 * n * b, transpose, r + n * b, y + n * b));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode ForcingNorm_Darcy(PFPhysics phys, double *fnorm)
 {
   PetscFunctionBegin;
@@ -558,6 +568,7 @@ PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics phys)
   phys->ops.solve           = Solve_Darcy;
   phys->ops.residual        = Residual_Darcy;
   phys->ops.residualvjp     = ResidualVJP_Darcy;
+  phys->ops.jacobiansolve   = StateJacobianSolve_Darcy;
   phys->ops.forcingnorm     = ForcingNorm_Darcy;
   phys->ops.validate        = Validate_Darcy;
   phys->ops.view            = View_Darcy;

@@ -538,19 +538,18 @@ PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscInt *its)
+/* Solve the assembled A(K) with op->b as right-hand side.  The Dirichlet
+ * dofs take the values dval[k] (k over op->dir; NULL: op->dirval), by
+ * symmetric elimination, which keeps CG applicable: b is corrected for the
+ * known values, and the next MatSetValuesCOO restores the rows.  Pure
+ * Neumann: the constant is fixed by zero mean, sum_i p_i int phi_i = int p_h
+ * (order 1: the lumped-mass mean). */
+static PetscErrorCode SolveAssembled(PFDarcyOp *op, KSP ksp, const PetscScalar *dval, Vec sol, PetscInt *its)
 {
   KSPConvergedReason reason;
-  const PetscScalar *Cl;
 
   PetscFunctionBegin;
-  PetscCall(VecGetArrayRead(C, &Cl));
-  PetscCall(PFDarcyOpAssemble(op, Cl));
-  PetscCall(VecRestoreArrayRead(C, &Cl));
-  PetscCall(VecCopy(op->F, op->b));
   if (op->ndir_global) {
-    /* symmetric elimination keeps CG applicable; b is corrected for the
-     * known values, and the next MatSetValuesCOO restores the rows */
     PetscInt    *rows;
     PetscScalar *s;
     PetscCall(PetscMalloc1(op->ndir + 1, &rows));
@@ -558,7 +557,7 @@ PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscI
     PetscCall(VecGetArray(sol, &s));
     for (PetscInt k = 0; k < op->ndir; k++) {
       rows[k]       = op->rstart + op->dir[k];
-      s[op->dir[k]] = op->dirval;
+      s[op->dir[k]] = dval ? dval[k] : op->dirval;
     }
     PetscCall(VecRestoreArray(sol, &s));
     PetscCall(MatZeroRowsColumns(op->A, op->ndir, rows, 1.0, sol, op->b));
@@ -568,15 +567,70 @@ PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscI
   PetscCall(KSPSolve(ksp, op->b, sol));
   PetscCall(KSPGetConvergedReason(ksp, &reason));
   PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field, or try -darcy_ksp_type gmres or a looser -darcy_ksp_rtol", KSPConvergedReasons[reason]);
-  PetscCall(KSPGetIterationNumber(ksp, its));
+  if (its) PetscCall(KSPGetIterationNumber(ksp, its));
   if (!op->ndir_global) {
-    /* pure Neumann: fix the constant by zero mean, sum_i p_i int phi_i =
-     * int p_h (order 1: the lumped-mass mean) */
     PetscScalar mp, msum;
     PetscCall(VecDot(sol, op->mass, &mp));
     PetscCall(VecSum(op->mass, &msum));
     PetscCall(VecShift(sol, -mp / msum));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscInt *its)
+{
+  const PetscScalar *Cl;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetArrayRead(C, &Cl));
+  PetscCall(PFDarcyOpAssemble(op, Cl));
+  PetscCall(VecRestoreArrayRead(C, &Cl));
+  PetscCall(VecCopy(op->F, op->b));
+  PetscCall(SolveAssembled(op, ksp, NULL, sol, its));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscBool transpose, const PetscScalar *r, PetscScalar *y)
+{
+  const PetscScalar *Cl;
+  PetscScalar       *b, *dval = NULL;
+
+  PetscFunctionBegin;
+  PetscCheck(op->order == 1, op->comm, PETSC_ERR_SUP, "the Jacobian solve is implemented for the order-1 operator (the residual's)");
+  PetscCall(PFDarcyOpLocalCoef(op, g, op->l0));
+  PetscCall(VecGetArrayRead(op->l0, &Cl));
+  PetscCall(PFDarcyOpAssemble(op, Cl));
+  PetscCall(VecRestoreArrayRead(op->l0, &Cl));
+  PetscCall(VecGetArray(op->b, &b));
+  PetscCall(PetscArraycpy(b, r, op->nown));
+  PetscCall(VecRestoreArray(op->b, &b));
+  /* J_p = [A_II A_ID; 0 I] (rows: interior, Dirichlet).  J_p y = r: y_D = r_D,
+   * A_II y_I = r_I - A_ID r_D.  J_p^T y = r: A_II y_I = r_I, then
+   * y_D = r_D - A_DI y_I. */
+  PetscCall(PetscCalloc1(op->ndir + 1, &dval));
+  if (!transpose)
+    for (PetscInt k = 0; k < op->ndir; k++) dval[k] = r[op->dir[k]];
+  {
+    /* an absolute floor: the residual of a solver state is round-off, which
+     * CG cannot reduce by a further 1e-12 */
+    PetscReal rtol, atol, dtol;
+    PetscInt  maxit;
+    PetscCall(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
+    PetscCall(KSPSetTolerances(ksp, rtol, PetscMax(atol, 1e-14 * op->fnorm), dtol, maxit));
+    PetscCall(VecPlaceArray(op->g0, y));
+    PetscCall(SolveAssembled(op, ksp, dval, op->g0, NULL));
+    PetscCall(VecResetArray(op->g0));
+    PetscCall(KSPSetTolerances(ksp, rtol, atol, dtol, maxit));
+  }
+  if (transpose && op->ndir_global) {
+    /* (J_p^T y)_D with y_D = 0 is sum_{i interior} y_i A_iD = (A_DI y_I) */
+    PetscScalar *gg, *gp;
+    PetscCall(PetscMalloc2(op->nown, &gg, op->nown, &gp));
+    PetscCall(PFDarcyOpVJP(op, g, y, y, gg, gp));
+    for (PetscInt k = 0; k < op->ndir; k++) y[op->dir[k]] = r[op->dir[k]] - gp[op->dir[k]];
+    PetscCall(PetscFree2(gg, gp));
+  }
+  PetscCall(PetscFree(dval));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -97,6 +97,10 @@ PETSC_INTERN PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, Pe
 /* solve A(K) p = F (with the boundary conditions) for a local coefficient
  * vector (PFDarcyOpLocalCoef); sol global */
 PETSC_INTERN PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscInt *its);
+/* y = J_p^{-1} r (or J_p^{-T} r), J_p = dR/dp = A(exp(g)) with identity
+ * Dirichlet rows: the state Jacobian of the residual (order 1; owned dof
+ * arrays).  Pure Neumann: r must sum to zero; y has zero mean. */
+PETSC_INTERN PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscBool transpose, const PetscScalar *r, PetscScalar *y);
 /* the same from an owned VERTEX array of log K (PFDarcyOpVertexLocalCoef) */
 PETSC_INTERN PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *gv, Vec sol, PetscInt *its);
 /* owned dof array -> local (ghosted) vector */

@@ -178,7 +178,7 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
     PetscCall(PetscMalloc1(F * n + 1, &keys));
     for (PetscInt f = 0; f < F; f++)
       for (PetscInt i = 0; i < n; i++) keys[f * n + i] = nat[i] * F + f;
-    PetscCall(PFConstraintSetNorm(constraint, PETSC_TRUE, 0));
+    PetscCall(PFConstraintSetDefaultNorm(constraint, PF_NORM_L2, 0));
     PetscCall(PFAdjointMatchingRun(constraint, comm, mctx.G, mctx.gid, base, net, keys, Bg, lr, seed));
     PetscCall(PetscFree(keys));
     PetscCall(PFNetDestroy(&base));

@@ -95,7 +95,8 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     PetscCall(PFConstraintSetPhysics(gd.c, ctx->phys, mean, std));
     /* guidance follows the squared L2 residual (a smooth gradient, A^T R, that
      * vanishes with R), not PBFM's L1 (whose sign(R) gradient is pure noise) */
-    PetscCall(PFConstraintSetNorm(gd.c, PETSC_TRUE, ctx->guidance_tpow));
+    PetscCall(PFConstraintSetFromOptions(gd.c));
+    PetscCall(PFConstraintSetDefaultNorm(gd.c, PF_NORM_L2, ctx->guidance_tpow));
     gd.net      = net;
     gd.scale    = ctx->guidance_scale;
     gd.maxbatch = mb;

@@ -8,6 +8,7 @@
 
 const char *const PFConstraintTypes[]    = {"none", "pbfm", "adjoint", "PFConstraintType", "PF_CONSTRAINT_", NULL};
 const char *const PFConstraintCombines[] = {"config", "sum", "PFConstraintCombine", "PF_COMBINE_", NULL};
+const char *const PFConstraintNorms[]    = {"l1", "l2", "error", "PFConstraintNorm", "PF_NORM_", NULL};
 
 #define PF_CONSTRAINT_MAXUNROLL 16
 
@@ -20,15 +21,16 @@ struct _p_PFConstraint {
   PetscBool           grow;        /* grow 1 -> unroll over training */
   double              tpow, weight;
   PFAdjointParams     am;
-  PetscInt            nfields, nown, n;
+  PetscInt            nfields, ninputs, nown, n;
   double             *mean, *std;
-  double              F1, F2;      /* |R(0)|_1, |R(0)|_2^2 */
-  PetscBool           l2;          /* squared L2 instead of L1 */
+  double              F1, F2, E0;  /* |R(0)|_1, |R(0)|_2^2, |J_p^{-1} R(0)|_M^2 */
+  PFConstraintNorm    norm;
+  PetscBool           norm_set, tpow_set; /* given on the command line */
   /* work, grown to the largest batch seen */
   PetscInt     maxB;
   double      *wb;
   pfreal      *X, *s, *dt, *v, *g, *dx; /* X: (unroll+1) states */
-  PetscScalar *xs, *R, *vr, *gx;
+  PetscScalar *xs, *R, *vr, *gx, *e; /* e: error-norm work [B][nown] */
 };
 
 PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
@@ -64,7 +66,7 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   PetscFunctionBegin;
   c->phys = phys;
   c->comm = phys->comm;
-  PetscCall(PFPhysicsGetFields(phys, &c->nfields, &names, NULL));
+  PetscCall(PFPhysicsGetFields(phys, &c->nfields, &names, &c->ninputs));
   PetscCall(PFPhysicsGetVertexMap(phys, &c->nown, NULL));
   c->n = c->nfields * c->nown;
   PetscCall(PetscFree2(c->mean, c->std));
@@ -83,8 +85,19 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   PetscCallMPI(MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, c->comm));
   c->F1 = glob[0];
   c->F2 = glob[1];
-  PetscCall(PetscFree2(zero, R));
   PetscCheck(c->F1 > 0, c->comm, PETSC_ERR_ARG_WRONG, "the residual of the zero state vanishes: no scale for the residual loss");
+  c->E0 = 0;
+  if (phys->ops.jacobiansolve) {
+    /* the error norm's scale: |u0|_M^2, u0 the solution for the zero inputs */
+    PetscScalar *u;
+    double       e0 = 0;
+    PetscCall(PetscMalloc1(c->nown + 1, &u));
+    PetscCall(PFPhysicsStateJacobianSolve(phys, 1, zero, PETSC_FALSE, R, u));
+    for (PetscInt i = 0; i < c->nown; i++) e0 += PetscRealPart(phys->mass[i] * u[i] * PetscConj(u[i]));
+    PetscCallMPI(MPI_Allreduce(&e0, &c->E0, 1, MPI_DOUBLE, MPI_SUM, c->comm));
+    PetscCall(PetscFree(u));
+  }
+  PetscCall(PetscFree2(zero, R));
   c->maxB = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -96,8 +109,8 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsEnum("-constraint", "Physics in training: none or pbfm", "PFConstraint", PFConstraintTypes, (PetscEnum)c->type, (PetscEnum *)&c->type, NULL));
   PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
   PetscCall(PetscOptionsBool("-pbfm_unroll_grow", "Grow the unrolled steps from 1 to -pbfm_unroll over training (else always -pbfm_unroll)", "PFConstraint", c->grow, &c->grow, NULL));
-  PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, NULL));
-  PetscCall(PetscOptionsBool("-constraint_l2", "Squared L2 residual norm |R|_2^2/|F|_2^2 instead of PBFM's L1", "PFConstraint", c->l2, &c->l2, NULL));
+  PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, &c->tpow_set));
+  PetscCall(PetscOptionsEnum("-constraint_norm", "Size of the residual: l1 (PBFM's |R|_1/|F|_1), l2 (|R|_2^2/|F|_2^2) or error (|J_p^-1 R|_M^2/|u0|_M^2, the squared distance to the solution)", "PFConstraint", PFConstraintNorms, (PetscEnum)c->norm, (PetscEnum *)&c->norm, &c->norm_set));
   PetscCall(PetscOptionsEnum("-constraint_combine", "Combine the flow-matching and residual gradients: config or sum", "PFConstraint", PFConstraintCombines, (PetscEnum)c->combine, (PetscEnum *)&c->combine, NULL));
   PetscCall(PetscOptionsReal("-constraint_weight", "Weight of the residual gradient with -constraint_combine sum", "PFConstraint", c->weight, &c->weight, NULL));
   PetscCall(PetscOptionsInt("-am_steps", "Adjoint matching: SDE steps per trajectory", "PFConstraint", c->am.steps, &c->am.steps, NULL));
@@ -157,12 +170,42 @@ static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B)
   PetscFunctionBegin;
   if (B <= c->maxB) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree6(c->X, c->s, c->dt, c->v, c->g, c->dx));
-  PetscCall(PetscFree4(c->xs, c->R, c->vr, c->gx));
+  PetscCall(PetscFree5(c->xs, c->R, c->vr, c->gx, c->e));
   PetscCall(PetscFree(c->wb));
   PetscCall(PetscMalloc1(B, &c->wb));
   PetscCall(PetscMalloc6((PF_CONSTRAINT_MAXUNROLL + 1) * N, &c->X, (size_t)B * (PF_CONSTRAINT_MAXUNROLL + 1), &c->s, B, &c->dt, N, &c->v, N, &c->g, N, &c->dx));
-  PetscCall(PetscMalloc4(N, &c->xs, (size_t)B * c->nown, &c->R, (size_t)B * c->nown, &c->vr, N, &c->gx));
+  PetscCall(PetscMalloc5(N, &c->xs, (size_t)B * c->nown, &c->R, (size_t)B * c->nown, &c->vr, N, &c->gx, (size_t)B * c->nown, &c->e));
   c->maxB = B;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The error norm: e = J_p^{-1} R (the distance to the solution with the
+ * same inputs, exactly for a PDE linear in the state), loss w |e|_M^2 / E0.
+ * With u = x_p - e the solution, R(x_in, u) = 0 for every x_in, so
+ * de/dx = J_p^{-1} J(x_in, u) and the gradient is J(x_in, u)^T z with
+ * z = J_p^{-T} (2 w M e / E0): two solves and one VJP per state. */
+static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, const double w[], double *lsum)
+{
+  const PetscInt     n = c->n, nown = c->nown, nin = c->ninputs;
+  const PetscScalar *mass;
+
+  PetscFunctionBegin;
+  PetscCheck(c->E0 > 0, c->comm, PETSC_ERR_SUP, "-constraint_norm error needs a physics with a state Jacobian solve and a nonzero solution for zero inputs");
+  PetscCheck(c->nfields - nin == 1, c->comm, PETSC_ERR_SUP, "-constraint_norm error is implemented for one state field after the inputs");
+  PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
+  PetscCall(PFPhysicsStateJacobianSolve(c->phys, B, c->xs, PETSC_FALSE, c->R, c->e));
+  for (PetscInt b = 0; b < B; b++) {
+    double wb = w[b] / c->E0;
+    for (PetscInt i = 0; i < nown; i++) {
+      size_t      q  = (size_t)b * nown + i;
+      PetscScalar me = mass[i] * c->e[q];
+      *lsum += wb * PetscRealPart(me * PetscConj(c->e[q]));
+      c->R[q] = 2 * wb / (double)Bg * me;
+      /* the solution with the same inputs, where the VJP is taken */
+      c->xs[(size_t)b * n + (size_t)nin * nown + i] -= c->e[q];
+    }
+  }
+  PetscCall(PFPhysicsStateJacobianSolve(c->phys, B, c->xs, PETSC_TRUE, c->R, c->vr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -181,19 +224,21 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
         c->xs[j] = c->mean[f] + c->std[f] * (double)x[j];
       }
   PetscCall(PFPhysicsResidual(c->phys, B, c->xs, c->R));
-  for (PetscInt b = 0; b < B; b++) {
-    double wb = w[b] / (c->l2 ? c->F2 : c->F1);
-    for (PetscInt i = 0; i < nown; i++) {
-      double r = PetscRealPart(c->R[(size_t)b * nown + i]);
-      if (c->l2) {
-        *lsum += wb * r * r;
-        c->vr[(size_t)b * nown + i] = 2 * wb / (double)Bg * r;
-      } else {
-        *lsum += wb * fabs(r);
-        c->vr[(size_t)b * nown + i] = wb / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+  if (c->norm == PF_NORM_ERROR) PetscCall(ErrorNormLoss(c, B, Bg, w, lsum));
+  else
+    for (PetscInt b = 0; b < B; b++) {
+      double wb = w[b] / (c->norm == PF_NORM_L2 ? c->F2 : c->F1);
+      for (PetscInt i = 0; i < nown; i++) {
+        double r = PetscRealPart(c->R[(size_t)b * nown + i]);
+        if (c->norm == PF_NORM_L2) {
+          *lsum += wb * r * r;
+          c->vr[(size_t)b * nown + i] = 2 * wb / (double)Bg * r;
+        } else {
+          *lsum += wb * fabs(r);
+          c->vr[(size_t)b * nown + i] = wb / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+        }
       }
     }
-  }
   PetscCall(PFPhysicsResidualVJP(c->phys, B, c->xs, c->vr, c->gx));
   for (PetscInt b = 0; b < B; b++)
     for (PetscInt f = 0; f < c->nfields; f++)
@@ -263,7 +308,7 @@ PetscErrorCode PFConstraintDestroy(PFConstraint *c)
   PetscFunctionBegin;
   if (!*c) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree6((*c)->X, (*c)->s, (*c)->dt, (*c)->v, (*c)->g, (*c)->dx));
-  PetscCall(PetscFree4((*c)->xs, (*c)->R, (*c)->vr, (*c)->gx));
+  PetscCall(PetscFree5((*c)->xs, (*c)->R, (*c)->vr, (*c)->gx, (*c)->e));
   PetscCall(PetscFree((*c)->wb));
   PetscCall(PetscFree2((*c)->mean, (*c)->std));
   PetscCall(PetscFree(*c));
@@ -305,10 +350,10 @@ PetscErrorCode PFGuidedVelocity(void *vctx, double t, PetscInt nloc, const pfrea
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFConstraintSetNorm(PFConstraint c, PetscBool l2, double tpow)
+PetscErrorCode PFConstraintSetDefaultNorm(PFConstraint c, PFConstraintNorm norm, double tpow)
 {
   PetscFunctionBegin;
-  c->l2   = l2;
-  c->tpow = tpow;
+  if (!c->norm_set) c->norm = norm;
+  if (!c->tpow_set) c->tpow = tpow;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -151,6 +151,14 @@ PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, const PetscScala
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsStateJacobianSolve(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscBool transpose, const PetscScalar *r, PetscScalar *y)
+{
+  PetscFunctionBegin;
+  PetscCheck(phys->ops.jacobiansolve, phys->comm, PETSC_ERR_SUP, "physics %s cannot solve with its state Jacobian (needed by -constraint_norm error)", phys->type);
+  PetscCall(phys->ops.jacobiansolve(phys, B, x, transpose, r, y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, double *relative, double *meanabs)
 {
   double loc[2] = {0, 0}, glob[2], fnorm;

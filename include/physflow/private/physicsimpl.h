@@ -8,6 +8,7 @@ struct _PFPhysicsOps {
   PetscErrorCode (*solve)(PFPhysics, PFFidelity, uint64_t, PetscInt, PetscScalar *);
   PetscErrorCode (*residual)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*residualvjp)(PFPhysics, PetscInt, const PetscScalar *, const PetscScalar *, PetscScalar *);
+  PetscErrorCode (*jacobiansolve)(PFPhysics, PetscInt, const PetscScalar *, PetscBool, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*forcingnorm)(PFPhysics, double *);
   PetscErrorCode (*validate)(PFPhysics, const PetscScalar *, PetscInt *, const char *const **, double *);
   PetscErrorCode (*view)(PFPhysics, PetscViewer);
