@@ -131,7 +131,7 @@ static PetscErrorCode TestStateLosses(PFPhysics ph, const double mean[2], const 
   }
   PetscCall(PFConstraintCreate(PETSC_COMM_WORLD, &c));
   PetscCall(PFConstraintSetPhysics(c, ph, mean, std));
-  for (PetscInt norm = PF_NORM_L2; norm <= PF_NORM_ERROR; norm++) {
+  for (PetscInt norm = PF_NORM_L2; norm <= PF_NORM_ERROR2; norm++) {
     double L, Lp, Lm, an = 0;
     PetscCall(PFConstraintSetDefaultNorm(c, (PFConstraintNorm)norm, 0));
     /* a generic state: the solver states plus noise */
@@ -149,7 +149,7 @@ static PetscErrorCode TestStateLosses(PFPhysics ph, const double mean[2], const 
     PetscCall(PetscSNPrintf(what, sizeof(what), "state loss -constraint_norm %s: gradient vs FD (L = %.3e)", PFConstraintNorms[norm], L));
     Check(what, fabs((Lp - Lm) / (2 * h) - an) / PetscMax(fabs(an), 1e-12), 1e-6);
   }
-  /* the error norm's value: 0 on the solutions, |delta - mean|_M^2 / E0 */
+  /* the squared error norm's value: 0 on the solutions, |delta - mean|_M^2 / E0 */
   {
     double L0, L1, dm = 0, m = 0;
     for (PetscInt j = 0; j < B * n; j++) {

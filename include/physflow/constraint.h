@@ -26,7 +26,8 @@ typedef struct _p_PFConstraint *PFConstraint;
 typedef enum {
   PF_CONSTRAINT_NONE    = 0,
   PF_CONSTRAINT_PBFM    = 1,
-  PF_CONSTRAINT_ADJOINT = 2 /* fine-tuning only: adjoint matching (src/constraint/adjoint.c) */
+  PF_CONSTRAINT_ADJOINT = 2, /* fine-tuning only: adjoint matching (src/constraint/adjoint.c) */
+  PF_CONSTRAINT_ENDPOINT = 3 /* fine-tuning only: the sampler's endpoint (src/constraint/endpoint.c) */
 } PFConstraintType;
 PETSC_EXTERN const char *const PFConstraintTypes[];
 
@@ -44,18 +45,21 @@ PETSC_EXTERN PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phy
 /* The size of a residual (-constraint_norm):
  *   l1    |R|_1 / |F|_1 (PBFM's);
  *   l2    |R|_2^2 / |F|_2^2;
- *   error |J_p^{-1} R|_M^2 / |u0|_M^2: the squared mass-weighted L2 distance
- *         of the state to the solution with the same inputs (J_p the state
+ *   error |J_p^{-1} R|_M / |u0|_M: the mass-weighted L2 distance of the
+ *         state to the solution with the same inputs (J_p the state
  *         Jacobian, PFPhysicsStateJacobianSolve; u0 the solution for zero
  *         inputs), i.e. the residual measured in the norm that makes it the
- *         re-solve error.  The Euclidean norms of the FE residual weight
- *         the finest mesh modes most (R = A e, A ~ a Laplacian), so their
- *         gradients hardly move the smooth error that the re-solve distance
- *         sees; the error norm costs two linear solves per state. */
+ *         re-solve error;
+ *   error2 its square.
+ * The Euclidean norms of the FE residual weight the finest mesh modes most
+ * (R = A e, A ~ a Laplacian), so their gradients hardly move the smooth
+ * error that the re-solve distance sees; the error norms cost two linear
+ * solves per state. */
 typedef enum {
-  PF_NORM_L1    = 0,
-  PF_NORM_L2    = 1,
-  PF_NORM_ERROR = 2
+  PF_NORM_L1     = 0,
+  PF_NORM_L2     = 1,
+  PF_NORM_ERROR  = 2,
+  PF_NORM_ERROR2 = 3
 } PFConstraintNorm;
 PETSC_EXTERN const char *const PFConstraintNorms[];
 /* Defaults of the command's use (norm, weight t^tpow), unless given as
@@ -126,6 +130,31 @@ PETSC_EXTERN PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world,
  * w.r.t. X_0 of the discretised SDE: an = <a(0), dir>, fd its central
  * difference with step h */
 PETSC_EXTERN PetscErrorCode PFAdjointMatchingCheck(PFConstraint c, PFNet base, const PetscInt keys[], PetscInt B, uint64_t seed, const pfreal *dir, double h, double *an, double *fd);
+
+/* Anchor the input fields of the states given to PFConstraintStateLoss (and
+ * so of the unrolled estimate) to anchor[B][n] (normalised, same layout):
+ * the loss gains weight |x_in - anchor_in|_M^2/|domain| per state.  NULL
+ * removes it.  *last (if not NULL) receives this rank's anchor part of the
+ * losses since the previous call. */
+PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *anchor, double weight, double *last);
+
+/* Endpoint fine-tuning (-constraint endpoint, finetune only): the PDE on
+ * what the sampler produces.  For noise x0, the fine-tuned model's Euler
+ * endpoint x1 = E_K(x0) (K steps from t = 0, the sampler it is then used
+ * with) is penalised by the residual (-constraint_norm, default error) and
+ * its input fields are anchored to the frozen base model's endpoint for the
+ * same noise, so the inputs' distribution stays the base's sample by sample
+ * while the state is made consistent with them:
+ *   L = (1/B) sum_b [ R(E_K(x0_b)) + beta |E_K(x0_b)_in - E_K^base(x0_b)_in|_M^2/|D| ]
+ * differentiated through the K steps (recomputing each step's forward), as
+ * in DRaFT (Clark et al. 2024, direct reward fine-tuning through the
+ * sampler) with the anchor in place of its KL-free drift. */
+typedef struct {
+  PetscInt steps, iters;
+  double   anchor;
+} PFEndpointParams;
+PETSC_EXTERN PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p);
+PETSC_EXTERN PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt B, double lr, uint64_t seed);
 
 PETSC_EXTERN PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFConstraintDestroy(PFConstraint *c);

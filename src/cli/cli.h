@@ -37,6 +37,8 @@ typedef struct {
   double      guidance_scale; /* sampling: > 0 for -guidance dps */
   double      guidance_tpow;  /* its weight t^p */
   PetscInt    guidance_smooth; /* low-pass applications on its gradient */
+  PetscReal   fm_weights[PF_CLI_MAXFIELDS]; /* training: per-field factors of the flow-matching loss */
+  PetscInt    nfm_weights;                  /* 0: all 1 */
 } PFCLIMeshContext;
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);

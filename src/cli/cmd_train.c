@@ -75,7 +75,9 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
   uint64_t  seed;
 
   char      pretrained[PETSC_MAX_PATH_LEN] = "";
-  PetscBool has_pre = PETSC_FALSE, init_ema = PETSC_TRUE;
+  PetscBool has_pre = PETSC_FALSE, init_ema = PETSC_TRUE, has_fmw = PETSC_FALSE;
+  PetscReal fmw[PF_CLI_MAXFIELDS];
+  PetscInt  nfmw = 0;
   const char *cmd = finetune ? "finetune" : "train";
 
   PetscFunctionBegin;
@@ -106,10 +108,18 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
   PetscCall(PetscOptionsString("-data", finetune ? "Fine-tune on the /samples of this dataset (default: the model's training data)" : "Train on the /samples of this HDF5 dataset", cmd, datafile, datafile, sizeof(datafile), &has_data));
   PetscCall(PetscOptionsString("-resume", "Continue from this checkpoint (same architecture options)", cmd, resume, resume, sizeof(resume), &has_resume));
   PetscCall(PetscOptionsBool("-view", "Print the network, flow and trainer configuration", cmd, view, &view, NULL));
+  nfmw = PF_CLI_MAXFIELDS;
+  PetscCall(PetscOptionsRealArray("-fm_field_weights", "PDE data: per-field factors of the flow-matching loss, e.g. 1,0.1 to trust a low-fidelity dataset's inputs more than its states", cmd, fmw, &nfmw, &has_fmw));
   PetscOptionsEnd();
+  if (!has_fmw) nfmw = 0;
   /* PDE datasets: groups, the data's mesh and problem options */
   if (has_data) PetscCall(PFCLIIsMeshFile(comm, datafile, &is_mesh));
-  if (is_mesh) PetscCall(PFCLIMeshContextCreate(comm, datafile, &mctx));
+  if (is_mesh) {
+    PetscCall(PFCLIMeshContextCreate(comm, datafile, &mctx));
+    mctx.nfm_weights = nfmw;
+    for (PetscInt f = 0; f < nfmw; f++) mctx.fm_weights[f] = fmw[f];
+  }
+  PetscCheck(!nfmw || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-fm_field_weights applies to PDE data (-data file.h5 made by physflow datagen -physics ...)");
   PetscCall(PFNetCreate(comm, &net));
   PetscCall(PFNetSetFromOptions(net));
   PetscCall(PFFlowCreate(comm, &flow));
@@ -142,7 +152,7 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
     PetscCall(PFH5Close(&fid));
     PetscCall(PFDataSetNormalization(data, mean, std));
   }
-  PetscCheck(ctype != PF_CONSTRAINT_ADJOINT || finetune, comm, PETSC_ERR_ARG_WRONG, "-constraint adjoint fine-tunes a pretrained model: use physflow finetune -model pre.h5 -constraint adjoint");
+  PetscCheck((ctype != PF_CONSTRAINT_ADJOINT && ctype != PF_CONSTRAINT_ENDPOINT) || finetune, comm, PETSC_ERR_ARG_WRONG, "-constraint %s fine-tunes a pretrained model: use physflow finetune -model pre.h5 -constraint %s", PFConstraintTypes[ctype], PFConstraintTypes[ctype]);
   if (ctype != PF_CONSTRAINT_NONE) {
     const double *mean, *std;
     PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
@@ -159,8 +169,8 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
     PetscCall(PFTrainerView(tr, NULL));
     PetscCall(PFConstraintView(constraint, PETSC_VIEWER_STDOUT_(comm)));
   }
-  if (ctype == PF_CONSTRAINT_ADJOINT) {
-    /* adjoint matching: its own loop against the frozen pretrained model */
+  if (ctype == PF_CONSTRAINT_ADJOINT || ctype == PF_CONSTRAINT_ENDPOINT) {
+    /* adjoint matching / endpoint: their own loops against the frozen pretrained model */
     PFNet           base;
     PetscInt        n, Bg = 16, F = mctx.nfields;
     const PetscInt *nat;
@@ -178,8 +188,13 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
     PetscCall(PetscMalloc1(F * n + 1, &keys));
     for (PetscInt f = 0; f < F; f++)
       for (PetscInt i = 0; i < n; i++) keys[f * n + i] = nat[i] * F + f;
-    PetscCall(PFConstraintSetDefaultNorm(constraint, PF_NORM_L2, 0));
-    PetscCall(PFAdjointMatchingRun(constraint, comm, mctx.G, mctx.gid, base, net, keys, Bg, lr, seed));
+    if (ctype == PF_CONSTRAINT_ADJOINT) {
+      PetscCall(PFConstraintSetDefaultNorm(constraint, PF_NORM_L2, 0));
+      PetscCall(PFAdjointMatchingRun(constraint, comm, mctx.G, mctx.gid, base, net, keys, Bg, lr, seed));
+    } else {
+      PetscCall(PFConstraintSetDefaultNorm(constraint, PF_NORM_ERROR, 0));
+      PetscCall(PFEndpointFinetuneRun(constraint, comm, mctx.G, mctx.gid, base, net, keys, Bg, lr, seed));
+    }
     PetscCall(PetscFree(keys));
     PetscCall(PFNetDestroy(&base));
     PetscCall(PFTrainerSyncEMA(tr));

@@ -100,9 +100,19 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
    * integral, independent of the mesh */
   for (PetscInt i = 0; i < n; i++) loc += PetscRealPart(mass[i]);
   PetscCallMPI(MPI_Allreduce(&loc, &M, 1, MPI_DOUBLE, MPI_SUM, ctx->gcomm));
-  PetscCall(PetscMalloc1(ctx->nfields * n + 1, &w));
-  for (PetscInt f = 0; f < ctx->nfields; f++)
-    for (PetscInt i = 0; i < n; i++) w[f * n + i] = (pfreal)(PetscRealPart(mass[i]) / (M * ctx->nfields));
+  {
+    /* per-field factors: fine-tuning on low-fidelity data trusts its inputs
+     * (exact) more than its states (a coarse solve), e.g. 1,0.1 */
+    PetscReal fw[PF_CLI_MAXFIELDS];
+    PetscCheck(!ctx->nfm_weights || ctx->nfm_weights == ctx->nfields, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-fm_field_weights needs %" PetscInt_FMT " values (one per field), got %" PetscInt_FMT, ctx->nfields, ctx->nfm_weights);
+    for (PetscInt f = 0; f < ctx->nfields; f++) {
+      fw[f] = ctx->nfm_weights ? ctx->fm_weights[f] : 1;
+      PetscCheck(fw[f] >= 0 && PetscIsNormalReal(fw[f] + 1), ctx->gcomm, PETSC_ERR_ARG_OUTOFRANGE, "-fm_field_weights must be finite and >= 0");
+    }
+    PetscCall(PetscMalloc1(ctx->nfields * n + 1, &w));
+    for (PetscInt f = 0; f < ctx->nfields; f++)
+      for (PetscInt i = 0; i < n; i++) w[f * n + i] = (pfreal)(fw[f] * PetscRealPart(mass[i]) / (M * ctx->nfields));
+  }
   PetscCall(PFTrainerSetDomain(tr, ctx->G, ctx->gid, w));
   PetscCall(PetscFree(w));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -6,11 +6,11 @@
 #include <physflow/private/physicsimpl.h>
 #include <physflow/meshgraph.h>
 
-const char *const PFConstraintTypes[]    = {"none", "pbfm", "adjoint", "PFConstraintType", "PF_CONSTRAINT_", NULL};
+const char *const PFConstraintTypes[]    = {"none", "pbfm", "adjoint", "endpoint", "PFConstraintType", "PF_CONSTRAINT_", NULL};
 const char *const PFConstraintCombines[] = {"config", "sum", "PFConstraintCombine", "PF_COMBINE_", NULL};
-const char *const PFConstraintNorms[]    = {"l1", "l2", "error", "PFConstraintNorm", "PF_NORM_", NULL};
+const char *const PFConstraintNorms[]    = {"l1", "l2", "error", "error2", "PFConstraintNorm", "PF_NORM_", NULL};
 
-#define PF_CONSTRAINT_MAXUNROLL 16
+#define PF_CONSTRAINT_MAXUNROLL 64
 
 struct _p_PFConstraint {
   MPI_Comm            comm;
@@ -21,13 +21,17 @@ struct _p_PFConstraint {
   PetscBool           grow;        /* grow 1 -> unroll over training */
   double              tpow, weight;
   PFAdjointParams     am;
+  PFEndpointParams    ep;
   PetscInt            nfields, ninputs, nown, n;
   double             *mean, *std;
   double              F1, F2, E0;  /* |R(0)|_1, |R(0)|_2^2, |J_p^{-1} R(0)|_M^2 */
   PFConstraintNorm    norm;
+  /* optional anchor of the input fields (endpoint fine-tuning) */
+  const pfreal       *anchor;
+  double              anchor_w, anchor_sum, Mtot;
   PetscBool           norm_set, tpow_set; /* given on the command line */
   /* work, grown to the largest batch seen */
-  PetscInt     maxB;
+  PetscInt     maxB, maxK; /* work sized for this batch and unroll */
   double      *wb;
   pfreal      *X, *s, *dt, *v, *g, *dx; /* X: (unroll+1) states */
   PetscScalar *xs, *R, *vr, *gx, *e; /* e: error-norm work [B][nown] */
@@ -53,6 +57,9 @@ PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
   c->am.kappa  = 0.9;
   c->am.clip   = 1e4;
   c->am.tail   = 0.8;
+  c->ep.steps  = 10;
+  c->ep.iters  = 100;
+  c->ep.anchor = 10;
   *cp        = c;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -86,6 +93,11 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   c->F1 = glob[0];
   c->F2 = glob[1];
   PetscCheck(c->F1 > 0, c->comm, PETSC_ERR_ARG_WRONG, "the residual of the zero state vanishes: no scale for the residual loss");
+  {
+    double m = 0;
+    for (PetscInt i = 0; i < c->nown; i++) m += PetscRealPart(phys->mass[i]);
+    PetscCallMPI(MPI_Allreduce(&m, &c->Mtot, 1, MPI_DOUBLE, MPI_SUM, c->comm));
+  }
   c->E0 = 0;
   if (phys->ops.jacobiansolve) {
     /* the error norm's scale: |u0|_M^2, u0 the solution for the zero inputs */
@@ -99,6 +111,7 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   }
   PetscCall(PetscFree2(zero, R));
   c->maxB = 0;
+  c->maxK = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -106,11 +119,11 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
 {
   PetscFunctionBegin;
   PetscOptionsBegin(c->comm, NULL, "Physics constraint options", "PFConstraint");
-  PetscCall(PetscOptionsEnum("-constraint", "Physics in training: none or pbfm", "PFConstraint", PFConstraintTypes, (PetscEnum)c->type, (PetscEnum *)&c->type, NULL));
+  PetscCall(PetscOptionsEnum("-constraint", "Physics in training: none or pbfm (train, finetune); adjoint or endpoint (finetune)", "PFConstraint", PFConstraintTypes, (PetscEnum)c->type, (PetscEnum *)&c->type, NULL));
   PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
   PetscCall(PetscOptionsBool("-pbfm_unroll_grow", "Grow the unrolled steps from 1 to -pbfm_unroll over training (else always -pbfm_unroll)", "PFConstraint", c->grow, &c->grow, NULL));
   PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, &c->tpow_set));
-  PetscCall(PetscOptionsEnum("-constraint_norm", "Size of the residual: l1 (PBFM's |R|_1/|F|_1), l2 (|R|_2^2/|F|_2^2) or error (|J_p^-1 R|_M^2/|u0|_M^2, the squared distance to the solution)", "PFConstraint", PFConstraintNorms, (PetscEnum)c->norm, (PetscEnum *)&c->norm, &c->norm_set));
+  PetscCall(PetscOptionsEnum("-constraint_norm", "Size of the residual: l1 (PBFM's |R|_1/|F|_1), l2 (|R|_2^2/|F|_2^2), error (|J_p^-1 R|_M/|u0|_M, the distance to the solution) or error2 (its square)", "PFConstraint", PFConstraintNorms, (PetscEnum)c->norm, (PetscEnum *)&c->norm, &c->norm_set));
   PetscCall(PetscOptionsEnum("-constraint_combine", "Combine the flow-matching and residual gradients: config or sum", "PFConstraint", PFConstraintCombines, (PetscEnum)c->combine, (PetscEnum *)&c->combine, NULL));
   PetscCall(PetscOptionsReal("-constraint_weight", "Weight of the residual gradient with -constraint_combine sum", "PFConstraint", c->weight, &c->weight, NULL));
   PetscCall(PetscOptionsInt("-am_steps", "Adjoint matching: SDE steps per trajectory", "PFConstraint", c->am.steps, &c->am.steps, NULL));
@@ -119,8 +132,12 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsReal("-am_lambda", "Adjoint matching: lambda of the tilt exp(-lambda R)", "PFConstraint", c->am.lambda, &c->am.lambda, NULL));
   PetscCall(PetscOptionsReal("-am_kappa", "Adjoint matching: noise reduction kappa of the memoryless schedule", "PFConstraint", c->am.kappa, &c->am.kappa, NULL));
   PetscCall(PetscOptionsReal("-am_clip", "Adjoint matching: per-term loss clip", "PFConstraint", c->am.clip, &c->am.clip, NULL));
+  PetscCall(PetscOptionsInt("-endpoint_steps", "Endpoint fine-tuning: Euler steps of the sampler it differentiates (sample with -sampler euler -sampler_steps the same)", "PFConstraint", c->ep.steps, &c->ep.steps, NULL));
+  PetscCall(PetscOptionsInt("-endpoint_iters", "Endpoint fine-tuning: gradient steps (each on fresh noise)", "PFConstraint", c->ep.iters, &c->ep.iters, NULL));
+  PetscCall(PetscOptionsReal("-endpoint_anchor", "Endpoint fine-tuning: weight of the inputs' anchor to the base model's samples", "PFConstraint", c->ep.anchor, &c->ep.anchor, NULL));
   PetscOptionsEnd();
   PetscCheck(c->am.steps >= 4 && c->am.steps <= 4096 && c->am.subset >= 0 && c->am.iters >= 1 && c->am.lambda >= 0 && c->am.kappa >= 0 && c->am.kappa < 1 && c->am.clip > 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching needs 4 <= -am_steps <= 4096 (the noise keys), -am_subset >= 0, -am_iters >= 1, -am_lambda >= 0, 0 <= -am_kappa < 1, -am_clip > 0");
+  PetscCheck(c->ep.steps >= 1 && c->ep.steps <= PF_CONSTRAINT_MAXUNROLL && c->ep.iters >= 1 && c->ep.anchor >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "endpoint fine-tuning needs 1 <= -endpoint_steps <= %d, -endpoint_iters >= 1, -endpoint_anchor >= 0", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->tpow >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_tpow must be >= 0");
   PetscCheck(c->weight >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-constraint_weight must be >= 0");
@@ -148,6 +165,13 @@ PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjointParams *p)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p)
+{
+  PetscFunctionBegin;
+  *p = c->ep;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combine, double *weight)
 {
   PetscFunctionBegin;
@@ -163,48 +187,69 @@ PetscInt PFConstraintUnrollSteps(PFConstraint c, PetscInt step, PetscInt total)
   return PetscMin(c->unroll, 1 + (PetscInt)(((PetscInt64)c->unroll * step) / total));
 }
 
-static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B)
+static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B, PetscInt K)
 {
-  size_t N = (size_t)B * c->n;
+  size_t N;
 
   PetscFunctionBegin;
-  if (B <= c->maxB) PetscFunctionReturn(PETSC_SUCCESS);
+  if (B <= c->maxB && K <= c->maxK) PetscFunctionReturn(PETSC_SUCCESS);
+  B = PetscMax(B, c->maxB);
+  K = PetscMax(K, c->maxK);
+  N = (size_t)B * c->n;
   PetscCall(PetscFree6(c->X, c->s, c->dt, c->v, c->g, c->dx));
   PetscCall(PetscFree5(c->xs, c->R, c->vr, c->gx, c->e));
   PetscCall(PetscFree(c->wb));
   PetscCall(PetscMalloc1(B, &c->wb));
-  PetscCall(PetscMalloc6((PF_CONSTRAINT_MAXUNROLL + 1) * N, &c->X, (size_t)B * (PF_CONSTRAINT_MAXUNROLL + 1), &c->s, B, &c->dt, N, &c->v, N, &c->g, N, &c->dx));
+  PetscCall(PetscMalloc6((size_t)(K + 1) * N, &c->X, (size_t)B * (K + 1), &c->s, B, &c->dt, N, &c->v, N, &c->g, N, &c->dx));
   PetscCall(PetscMalloc5(N, &c->xs, (size_t)B * c->nown, &c->R, (size_t)B * c->nown, &c->vr, N, &c->gx, (size_t)B * c->nown, &c->e));
   c->maxB = B;
+  c->maxK = K;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The error norm: e = J_p^{-1} R (the distance to the solution with the
- * same inputs, exactly for a PDE linear in the state), loss w |e|_M^2 / E0.
- * With u = x_p - e the solution, R(x_in, u) = 0 for every x_in, so
- * de/dx = J_p^{-1} J(x_in, u) and the gradient is J(x_in, u)^T z with
- * z = J_p^{-T} (2 w M e / E0): two solves and one VJP per state. */
+/* The error norms: e = J_p^{-1} R (the distance to the solution with the
+ * same inputs, exactly for a PDE linear in the state), s = |e|_M^2 / E0, loss
+ * w s (error2) or w sqrt(s) (error).  With u = x_p - e the solution,
+ * R(x_in, u) = 0 for every x_in, so de/dx = J_p^{-1} J(x_in, u) and the
+ * gradient is J(x_in, u)^T z with z = J_p^{-T} (ds/de-scaled M e): two solves
+ * and one VJP per state. */
 static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, const double w[], double *lsum)
 {
   const PetscInt     n = c->n, nown = c->nown, nin = c->ninputs;
   const PetscScalar *mass;
+  double            *sl, *sg;
 
   PetscFunctionBegin;
-  PetscCheck(c->E0 > 0, c->comm, PETSC_ERR_SUP, "-constraint_norm error needs a physics with a state Jacobian solve and a nonzero solution for zero inputs");
-  PetscCheck(c->nfields - nin == 1, c->comm, PETSC_ERR_SUP, "-constraint_norm error is implemented for one state field after the inputs");
+  PetscCheck(c->E0 > 0, c->comm, PETSC_ERR_SUP, "-constraint_norm %s needs a physics with a state Jacobian solve and a nonzero solution for zero inputs", PFConstraintNorms[c->norm]);
+  PetscCheck(c->nfields - nin == 1, c->comm, PETSC_ERR_SUP, "-constraint_norm %s is implemented for one state field after the inputs", PFConstraintNorms[c->norm]);
   PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
   PetscCall(PFPhysicsStateJacobianSolve(c->phys, B, c->xs, PETSC_FALSE, c->R, c->e));
-  for (PetscInt b = 0; b < B; b++) {
-    double wb = w[b] / c->E0;
+  PetscCall(PetscCalloc2(B, &sl, B, &sg));
+  for (PetscInt b = 0; b < B; b++)
     for (PetscInt i = 0; i < nown; i++) {
-      size_t      q  = (size_t)b * nown + i;
-      PetscScalar me = mass[i] * c->e[q];
-      *lsum += wb * PetscRealPart(me * PetscConj(c->e[q]));
-      c->R[q] = 2 * wb / (double)Bg * me;
+      size_t q = (size_t)b * nown + i;
+      sl[b] += PetscRealPart(mass[i] * c->e[q] * PetscConj(c->e[q])) / c->E0;
+    }
+  /* the square root needs each state's whole sum */
+  if (c->norm == PF_NORM_ERROR) PetscCallMPI(MPI_Allreduce(sl, sg, (PetscMPIInt)B, MPI_DOUBLE, MPI_SUM, c->comm));
+  for (PetscInt b = 0; b < B; b++) {
+    double scale; /* d(loss_b)/d(s_b) */
+    if (c->norm == PF_NORM_ERROR) {
+      double r = sqrt(sg[b]);
+      *lsum += sg[b] > 0 ? w[b] * r * sl[b] / sg[b] : 0; /* this rank's share of w sqrt(s) */
+      scale = sg[b] > 0 ? w[b] / (2 * r) : 0;
+    } else {
+      *lsum += w[b] * sl[b];
+      scale = w[b];
+    }
+    for (PetscInt i = 0; i < nown; i++) {
+      size_t q = (size_t)b * nown + i;
+      c->R[q]  = 2 * scale / (c->E0 * (double)Bg) * mass[i] * c->e[q];
       /* the solution with the same inputs, where the VJP is taken */
       c->xs[(size_t)b * n + (size_t)nin * nown + i] -= c->e[q];
     }
   }
+  PetscCall(PetscFree2(sl, sg));
   PetscCall(PFPhysicsStateJacobianSolve(c->phys, B, c->xs, PETSC_TRUE, c->R, c->vr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -215,7 +260,7 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
 
   PetscFunctionBegin;
   PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
-  PetscCall(EnsureWork(c, PetscMax(B, 1)));
+  PetscCall(EnsureWork(c, PetscMax(B, 1), 1));
   *lsum = 0;
   for (PetscInt b = 0; b < B; b++)
     for (PetscInt f = 0; f < c->nfields; f++)
@@ -224,7 +269,7 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
         c->xs[j] = c->mean[f] + c->std[f] * (double)x[j];
       }
   PetscCall(PFPhysicsResidual(c->phys, B, c->xs, c->R));
-  if (c->norm == PF_NORM_ERROR) PetscCall(ErrorNormLoss(c, B, Bg, w, lsum));
+  if (c->norm == PF_NORM_ERROR || c->norm == PF_NORM_ERROR2) PetscCall(ErrorNormLoss(c, B, Bg, w, lsum));
   else
     for (PetscInt b = 0; b < B; b++) {
       double wb = w[b] / (c->norm == PF_NORM_L2 ? c->F2 : c->F1);
@@ -246,6 +291,22 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
         size_t j = (size_t)b * n + (size_t)f * nown + i;
         gx[j]    = (pfreal)(c->std[f] * PetscRealPart(c->gx[j]));
       }
+  if (c->anchor) {
+    /* anchor_w |x_in - anchor|_M^2 / |domain| per state (normalised units) */
+    const PetscScalar *mass;
+    double             a = 0;
+    PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
+    for (PetscInt b = 0; b < B; b++)
+      for (PetscInt f = 0; f < c->ninputs; f++)
+        for (PetscInt i = 0; i < nown; i++) {
+          size_t j = (size_t)b * n + (size_t)f * nown + i;
+          double d = (double)x[j] - (double)c->anchor[j], m = PetscRealPart(mass[i]) / c->Mtot;
+          a += c->anchor_w * m * d * d;
+          gx[j] += (pfreal)(2 * c->anchor_w * m * d / (double)Bg);
+        }
+    *lsum += a;
+    c->anchor_sum += a;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -258,7 +319,7 @@ PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt 
   *lsum = 0;
   PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
   PetscCheck(nun >= 1 && nun <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "unroll steps %" PetscInt_FMT " out of range", nun);
-  PetscCall(EnsureWork(c, PetscMax(B, 1)));
+  PetscCall(EnsureWork(c, PetscMax(B, 1), nun));
   /* forward: x_{k+1} = x_k + dt v(x_k, t + k dt), keeping every x_k */
   PetscCall(PetscArraycpy(c->X, xt, N));
   for (PetscInt b = 0; b < B; b++) {
@@ -355,5 +416,15 @@ PetscErrorCode PFConstraintSetDefaultNorm(PFConstraint c, PFConstraintNorm norm,
   PetscFunctionBegin;
   if (!c->norm_set) c->norm = norm;
   if (!c->tpow_set) c->tpow = tpow;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *anchor, double weight, double *last)
+{
+  PetscFunctionBegin;
+  if (last) *last = c->anchor_sum;
+  c->anchor     = anchor;
+  c->anchor_w   = weight;
+  c->anchor_sum = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
