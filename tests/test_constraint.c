@@ -11,6 +11,8 @@
  *  - the state losses (-constraint_norm l2 and error) against central
  *    differences, and the error norm's value on solver states: 0 on a
  *    solution, |delta|_M^2/|u0|_M^2 on a solution with p moved by delta.
+ *  - endpoint fine-tuning's back-propagation through the Euler and Heun
+ *    samplers (error norm + input anchor) against central differences;
  *  1 or more ranks.  -test_mesh FILE (e.g. a Gmsh mesh with
  *  -darcy_dirichlet) runs only the state-loss checks, on that mesh. */
 #include <math.h>
@@ -315,6 +317,24 @@ int main(int argc, char **argv)
     PetscCall(PetscSNPrintf(what, sizeof(what), "adjoint matching: lean adjoint vs FD of R(X_1) (%.4e)", an));
     Check(what, fabs(an - fd) / PetscMax(fabs(fd), 1e-12), 1e-5);
     PetscCall(PetscFree2(keys, dir));
+  }
+  /* endpoint fine-tuning: back-propagation through 3 Euler / Heun steps of
+   * the sampler, error norm and anchor, along a random parameter direction */
+  for (PetscInt heun = 0; heun < 2; heun++) {
+    pfreal *x1b, *dir;
+    double  an, fd;
+    char    what[96];
+    PetscCall(PetscOptionsSetValue(NULL, "-endpoint_steps", "3"));
+    PetscCall(PetscOptionsSetValue(NULL, "-endpoint_sampler", heun ? "heun" : "euler"));
+    PetscCall(PetscOptionsSetValue(NULL, "-constraint_norm", "error"));
+    PetscCall(PFConstraintSetFromOptions(c));
+    PetscCall(PetscMalloc2((size_t)B * n, &x1b, np, &dir));
+    for (PetscInt i = 0; i < B * n; i++) x1b[i] = (pfreal)(0.5 * cos(0.3 * (double)nat[i % nown] + (double)(i / nown))) + xt[i] * (pfreal)0.1;
+    for (size_t i = 0; i < np; i++) dir[i] = (pfreal)sin(1.0 + 0.7 * (double)i);
+    PetscCall(PFEndpointCheck(c, net, B, xt, x1b, dir, 1e-6, &an, &fd));
+    PetscCall(PetscSNPrintf(what, sizeof(what), "endpoint fine-tuning through 3 %s steps: gradient vs FD (%.4e)", heun ? "Heun" : "Euler", an));
+    Check(what, fabs(an - fd) / PetscMax(fabs(fd), 1e-12), 1e-5);
+    PetscCall(PetscFree2(x1b, dir));
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
   PetscCall(PetscFree3(xt, v, G0));

@@ -139,21 +139,28 @@ PETSC_EXTERN PetscErrorCode PFAdjointMatchingCheck(PFConstraint c, PFNet base, c
 PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *anchor, double weight, double *last);
 
 /* Endpoint fine-tuning (-constraint endpoint, finetune only): the PDE on
- * what the sampler produces.  For noise x0, the fine-tuned model's Euler
- * endpoint x1 = E_K(x0) (K steps from t = 0, the sampler it is then used
- * with) is penalised by the residual (-constraint_norm, default error) and
+ * what the sampler produces.  For noise x0, the fine-tuned model's sample
+ * x1 = E_K(x0) (K Heun or Euler steps from t = 0: the sampler it is then
+ * used with) is penalised by the residual (-constraint_norm, default error) and
  * its input fields are anchored to the frozen base model's endpoint for the
  * same noise, so the inputs' distribution stays the base's sample by sample
  * while the state is made consistent with them:
  *   L = (1/B) sum_b [ R(E_K(x0_b)) + beta |E_K(x0_b)_in - E_K^base(x0_b)_in|_M^2/|D| ]
- * differentiated through the K steps (recomputing each step's forward), as
+ * differentiated through the K steps (recomputing each network evaluation's
+ * forward before its backward), as
  * in DRaFT (Clark et al. 2024, direct reward fine-tuning through the
  * sampler) with the anchor in place of its KL-free drift. */
 typedef struct {
-  PetscInt steps, iters;
-  double   anchor;
+  PetscInt  steps, iters;
+  double    anchor;
+  PetscBool heun; /* the sampler: Heun (else Euler) */
 } PFEndpointParams;
 PETSC_EXTERN PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p);
+/* Test of the sampler's back-propagation: the gradient of the loss above
+ * (anchor x1b in place of the base model's samples) w.r.t. the parameters
+ * of ft along dir (an), against central differences of the loss with step
+ * h (fd); B samples of noise x0 */
+PETSC_EXTERN PetscErrorCode PFEndpointCheck(PFConstraint c, PFNet ft, PetscInt B, const pfreal *x0, const pfreal *x1b, const pfreal *dir, double h, double *an, double *fd);
 PETSC_EXTERN PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt B, double lr, uint64_t seed);
 
 PETSC_EXTERN PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer);

@@ -60,6 +60,7 @@ PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
   c->ep.steps  = 10;
   c->ep.iters  = 100;
   c->ep.anchor = 10;
+  c->ep.heun   = PETSC_TRUE;
   *cp        = c;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -132,7 +133,13 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsReal("-am_lambda", "Adjoint matching: lambda of the tilt exp(-lambda R)", "PFConstraint", c->am.lambda, &c->am.lambda, NULL));
   PetscCall(PetscOptionsReal("-am_kappa", "Adjoint matching: noise reduction kappa of the memoryless schedule", "PFConstraint", c->am.kappa, &c->am.kappa, NULL));
   PetscCall(PetscOptionsReal("-am_clip", "Adjoint matching: per-term loss clip", "PFConstraint", c->am.clip, &c->am.clip, NULL));
-  PetscCall(PetscOptionsInt("-endpoint_steps", "Endpoint fine-tuning: Euler steps of the sampler it differentiates (sample with -sampler euler -sampler_steps the same)", "PFConstraint", c->ep.steps, &c->ep.steps, NULL));
+  {
+    const char *const smp[] = {"euler", "heun", "PFEndpointSampler", "PF_", NULL};
+    PetscEnum         e     = (PetscEnum)c->ep.heun;
+    PetscCall(PetscOptionsEnum("-endpoint_sampler", "Endpoint fine-tuning: the sampler it differentiates (then sample with it)", "PFConstraint", smp, e, &e, NULL));
+    c->ep.heun = e ? PETSC_TRUE : PETSC_FALSE;
+  }
+  PetscCall(PetscOptionsInt("-endpoint_steps", "Endpoint fine-tuning: steps of the sampler it differentiates (then sample with -sampler_steps the same)", "PFConstraint", c->ep.steps, &c->ep.steps, NULL));
   PetscCall(PetscOptionsInt("-endpoint_iters", "Endpoint fine-tuning: gradient steps (each on fresh noise)", "PFConstraint", c->ep.iters, &c->ep.iters, NULL));
   PetscCall(PetscOptionsReal("-endpoint_anchor", "Endpoint fine-tuning: weight of the inputs' anchor to the base model's samples", "PFConstraint", c->ep.anchor, &c->ep.anchor, NULL));
   PetscOptionsEnd();

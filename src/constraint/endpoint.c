@@ -9,17 +9,73 @@
 #include <physflow/signals.h>
 #include <math.h>
 
-/* Euler from t = 0 to 1 in K steps, no gradients */
-static PetscErrorCode EulerEndpoint(PFNet net, PetscInt B, PetscInt n, PetscInt K, const pfreal *x0, pfreal *tb, pfreal *v, pfreal *x)
+typedef struct {
+  PetscInt B, n, K;
+  PetscBool heun;
+  pfreal  *X, *Y;          /* states x_k [K+1][B n], Heun predictors y_k [K][B n] */
+  pfreal  *v, *dv, *g, *gy, *dx, *tb;
+} SamplerWork;
+
+static void SetTime(SamplerWork *w, double t)
 {
-  const size_t N = (size_t)B * n;
+  for (PetscInt b = 0; b < w->B; b++) w->tb[b] = (pfreal)t;
+}
+
+/* The sampler from t = 0 to 1 in K steps, keeping its states:
+ *   Euler  x_{k+1} = x_k + h v(x_k, t_k)
+ *   Heun   y_k = x_k + h v(x_k, t_k),  x_{k+1} = x_k + h/2 (v(x_k, t_k) + v(y_k, t_k + h))
+ * (physflow sample's euler and heun) */
+static PetscErrorCode SamplerForward(SamplerWork *w, PFNet net, const pfreal *x0)
+{
+  const size_t N = (size_t)w->B * w->n;
+  const double h = 1.0 / (double)w->K;
 
   PetscFunctionBegin;
-  PetscCall(PetscArraycpy(x, x0, N));
-  for (PetscInt k = 0; k < K; k++) {
-    for (PetscInt b = 0; b < B; b++) tb[b] = (pfreal)((double)k / (double)K);
-    PetscCall(PFNetForward(net, B, x, tb, v));
-    for (size_t q = 0; q < N; q++) x[q] += v[q] / (pfreal)K;
+  PetscCall(PetscArraycpy(w->X, x0, N));
+  for (PetscInt k = 0; k < w->K; k++) {
+    pfreal *x = w->X + (size_t)k * N, *xn = x + N, *y = w->Y + (size_t)k * N;
+    SetTime(w, k * h);
+    PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
+    if (!w->heun) {
+      for (size_t q = 0; q < N; q++) xn[q] = x[q] + (pfreal)h * w->v[q];
+      continue;
+    }
+    for (size_t q = 0; q < N; q++) {
+      y[q]  = x[q] + (pfreal)h * w->v[q];
+      xn[q] = x[q] + (pfreal)(h / 2) * w->v[q];
+    }
+    SetTime(w, (k + 1) * h);
+    PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
+    for (size_t q = 0; q < N; q++) xn[q] += (pfreal)(h / 2) * w->v[q];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Back-propagates g = dL/dx_K through the sampler into the net's parameter
+ * gradient, recomputing each network evaluation's forward before its
+ * backward (the network keeps one set of activations) */
+static PetscErrorCode SamplerBackward(SamplerWork *w, PFNet net)
+{
+  const size_t N = (size_t)w->B * w->n;
+  const double h = 1.0 / (double)w->K;
+
+  PetscFunctionBegin;
+  for (PetscInt k = w->K - 1; k >= 0; k--) {
+    const pfreal *x = w->X + (size_t)k * N, *y = w->Y + (size_t)k * N;
+    double        a = w->heun ? h / 2 : h;
+    if (w->heun) {
+      /* through v(y_k): dL/dy = J_y^T (h/2 g) */
+      SetTime(w, (k + 1) * h);
+      PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
+      for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)a * w->g[q];
+      PetscCall(PFNetBackward(net, w->B, w->dv, w->gy));
+    }
+    /* through v(x_k): its weight is h/2 g + h dL/dy (Heun) or h g (Euler) */
+    SetTime(w, k * h);
+    PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
+    for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)a * w->g[q] + (w->heun ? (pfreal)h * w->gy[q] : 0);
+    PetscCall(PFNetBackward(net, w->B, w->dv, w->dx));
+    for (size_t q = 0; q < N; q++) w->g[q] += w->dx[q] + (w->heun ? w->gy[q] : 0);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -27,9 +83,11 @@ static PetscErrorCode EulerEndpoint(PFNet net, PetscInt B, PetscInt n, PetscInt 
 PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt Bg, double lr, uint64_t seed)
 {
   PFEndpointParams p;
+  SamplerWork      w;
   PetscInt         lo, hi, B, n = ft->nin;
   size_t           N, np = ft->nparams;
-  pfreal          *x0, *x1b, *v, *tb, *m, *vv, *red;
+  pfreal          *x0, *x1b, *m, *vv, *red;
+  double          *one;
   PFAdamWParams    adam = {0.9, 0.999, 1e-8, 0.0};
 
   PetscFunctionBegin;
@@ -41,9 +99,15 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   N = (size_t)B * n;
   PetscCall(PFNetPlan(base, B));
   PetscCall(PFNetPlan(ft, B));
-  PetscCall(PetscMalloc4(N, &x0, N, &x1b, N, &v, B, &tb));
+  w.B    = B;
+  w.n    = n;
+  w.K    = p.steps;
+  w.heun = p.heun;
+  PetscCall(PetscMalloc6((size_t)(w.K + 1) * N, &w.X, (size_t)w.K * N, &w.Y, N, &w.v, N, &w.dv, N, &w.g, N, &w.gy));
+  PetscCall(PetscMalloc5(N, &w.dx, B, &w.tb, N, &x0, N, &x1b, B, &one));
   PetscCall(PetscCalloc3(np, &m, np, &vv, np + 3, &red));
-  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, %" PetscInt_FMT " iterations of %" PetscInt_FMT " samples x %" PetscInt_FMT " Euler steps, anchor %g (sample the result with -sampler euler -sampler_steps %" PetscInt_FMT ")\n", p.iters, Bg, p.steps, p.anchor, p.steps));
+  for (PetscInt b = 0; b < B; b++) one[b] = 1;
+  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, %" PetscInt_FMT " iterations of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", p.iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.heun ? "heun" : "euler", p.steps));
   for (PetscInt it = 0; it < p.iters; it++) {
     double  lloc = 0, aloc;
     pfreal *P, *Gr;
@@ -54,16 +118,18 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
         PFRNGInit(&r, seed, PF_RNG_SAMPLE_X0, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)keys[j]);
         x0[(size_t)b * n + j] = (pfreal)PFRNGNormal(&r);
       }
-    PetscCall(EulerEndpoint(base, B, n, p.steps, x0, tb, v, x1b));
+    /* the base model's sample from the same noise: the anchor */
+    PetscCall(SamplerForward(&w, base, x0));
+    PetscCall(PetscArraycpy(x1b, w.X + (size_t)w.K * N, N));
     PetscCall(PFNetZeroGradient(ft));
     PetscCall(PFNetGetParameters(ft, NULL, &P, &Gr));
-    for (PetscInt b = 0; b < B; b++) tb[b] = 0;
-    PetscCall(PFNetForward(ft, B, x0, tb, v));
+    PetscCall(SamplerForward(&w, ft, x0));
     PetscCall(PFConstraintSetAnchor(c, x1b, p.anchor, NULL));
-    PetscCall(PFConstraintResidualGradient(c, ft, B, Bg, x0, tb, v, p.steps, &lloc, NULL));
+    PetscCall(PFConstraintStateLoss(c, B, Bg, w.X + (size_t)w.K * N, one, &lloc, w.g));
     PetscCall(PFConstraintSetAnchor(c, NULL, 0, &aloc));
-    /* one allreduce over the world (gradient, residual part, anchor part);
-     * the losses are sums over the group's vertices, counted once */
+    PetscCall(SamplerBackward(&w, ft));
+    /* one allreduce over the world (gradient, residual part, anchor part,
+     * signal); the losses are sums over each group's vertices */
     PetscCall(PetscArraycpy(red, Gr, np));
     red[np]     = (pfreal)((lloc - aloc) / (double)Bg);
     red[np + 1] = (pfreal)(aloc / (double)Bg);
@@ -80,7 +146,71 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
       break;
     }
   }
-  PetscCall(PetscFree4(x0, x1b, v, tb));
+  PetscCall(PetscFree6(w.X, w.Y, w.v, w.dv, w.g, w.gy));
+  PetscCall(PetscFree5(w.dx, w.tb, x0, x1b, one));
   PetscCall(PetscFree3(m, vv, red));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The loss of B samples from noise x0 (summed over the group) and, with
+ * grad, its parameter gradient in the net's gradient buffer */
+static PetscErrorCode CheckLoss(PFConstraint c, SamplerWork *w, PFNet ft, const pfreal *x0, const pfreal *x1b, double anchor, PetscBool grad, double *L)
+{
+  const size_t N = (size_t)w->B * w->n;
+  double       loc, *one;
+  MPI_Comm     comm;
+
+  PetscFunctionBegin;
+  PetscCall(PFConstraintGetComm(c, &comm));
+  PetscCall(PetscMalloc1(w->B, &one));
+  for (PetscInt b = 0; b < w->B; b++) one[b] = 1;
+  PetscCall(SamplerForward(w, ft, x0));
+  PetscCall(PFConstraintSetAnchor(c, x1b, anchor, NULL));
+  PetscCall(PFConstraintStateLoss(c, w->B, w->B, w->X + (size_t)w->K * N, one, &loc, w->g));
+  PetscCall(PFConstraintSetAnchor(c, NULL, 0, NULL));
+  if (grad) {
+    PetscCall(PFNetZeroGradient(ft));
+    PetscCall(SamplerBackward(w, ft));
+  }
+  PetscCallMPI(MPI_Allreduce(&loc, L, 1, MPI_DOUBLE, MPI_SUM, comm));
+  *L /= (double)w->B;
+  PetscCall(PetscFree(one));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFEndpointCheck(PFConstraint c, PFNet ft, PetscInt B, const pfreal *x0, const pfreal *x1b, const pfreal *dir, double h, double *an, double *fd)
+{
+  PFEndpointParams p;
+  SamplerWork      w;
+  size_t           N, np;
+  pfreal          *P, *Gr;
+  double           L, Lp, Lm;
+  MPI_Comm         comm;
+
+  PetscFunctionBegin;
+  PetscCall(PFConstraintGetEndpointParams(c, &p));
+  PetscCall(PFConstraintGetComm(c, &comm));
+  w.B    = B;
+  w.n    = ft->nin;
+  w.K    = p.steps;
+  w.heun = p.heun;
+  N      = (size_t)B * w.n;
+  PetscCall(PFNetPlan(ft, B));
+  PetscCall(PetscMalloc6((size_t)(w.K + 1) * N, &w.X, (size_t)w.K * N, &w.Y, N, &w.v, N, &w.dv, N, &w.g, N, &w.gy));
+  PetscCall(PetscMalloc2(N, &w.dx, B, &w.tb));
+  PetscCall(PFNetGetParameters(ft, &np, &P, &Gr));
+  PetscCall(CheckLoss(c, &w, ft, x0, x1b, p.anchor, PETSC_TRUE, &L));
+  /* parameters are replicated within the group: each rank's gradient is its part */
+  *an = 0;
+  for (size_t i = 0; i < np; i++) *an += (double)Gr[i] * (double)dir[i];
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, an, 1, MPI_DOUBLE, MPI_SUM, comm));
+  for (size_t i = 0; i < np; i++) P[i] += (pfreal)h * dir[i];
+  PetscCall(CheckLoss(c, &w, ft, x0, x1b, p.anchor, PETSC_FALSE, &Lp));
+  for (size_t i = 0; i < np; i++) P[i] -= (pfreal)(2 * h) * dir[i];
+  PetscCall(CheckLoss(c, &w, ft, x0, x1b, p.anchor, PETSC_FALSE, &Lm));
+  for (size_t i = 0; i < np; i++) P[i] += (pfreal)h * dir[i];
+  *fd = (Lp - Lm) / (2 * h);
+  PetscCall(PetscFree6(w.X, w.Y, w.v, w.dv, w.g, w.gy));
+  PetscCall(PetscFree2(w.dx, w.tb));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
