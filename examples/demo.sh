@@ -47,7 +47,7 @@ $MPI "$BIN" train -data data_lowfi.h5 $ARCH -train_steps $STEPS -batch_size 16 -
 t_pre=$((SECONDS - t0))
 step "Darcy: fine-tune the pretrained model with the PDE ($FT_ITERS iterations through the $FT_STEPS-step Euler sampler)"
 t0=$SECONDS
-$MPI "$BIN" finetune -model model_pretrained.h5 -constraint endpoint -endpoint_steps $FT_STEPS -endpoint_iters $FT_ITERS \
+$MPI "$BIN" finetune -model model_pretrained.h5 -constraint endpoint -endpoint_steps $FT_STEPS -train_steps $FT_ITERS \
     -batch_size 16 -lr 3e-4 -seed 3 -o model_finetuned.h5
 t_ft=$((SECONDS - t0))
 step "Darcy: sample 1000 fields of each model"

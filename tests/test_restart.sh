@@ -17,6 +17,8 @@
 #      it on to the ranks about 1 s later, and then exits 1 itself even though
 #      the ranks checkpointed and exited 0); only a readable checkpoint is
 #      asserted.
+#  (d) finetune -constraint endpoint (its own loop): SIGUSR1 in the middle,
+#      then -resume: bitwise equal to the uninterrupted fine-tuning.
 # Environment (set by ctest): PF_BIN, PF_MPIEXEC, PF_PYTHON, PF_SOURCE_DIR;
 # optional PF_TEST_SEED (kill times), PF_RESTART_RTOL.
 # set -u, $BIN, $PY, $MPIEXEC, scratch dir (BGPIDS killed on exit),
@@ -238,6 +240,34 @@ if signal_run usr1_mpi sref2.h5 2 USR1 mpiexec; then
 fi
 signal_run term_rank1 sref2.h5 2 TERM rank1 && resume_and_compare term_rank1 sref2.h5 2
 signal_run term_mpi sref2.h5 2 TERM mpiexec
+
+# ===========================================================================
+echo
+echo "== (d) finetune -constraint endpoint: SIGUSR1 in the middle, -resume"
+# its own loop keeps its AdamW state in the trainer's checkpoint
+"$BIN" datagen -physics darcy -mesh_faces 7 -darcy_kl_terms 16 -n 32 -seed 1 -o ep_data.h5 >ep_data.log 2>&1 &&
+  "$BIN" train -data ep_data.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -mesh_groups 2 \
+    -train_steps 20 -batch_size 8 -seed 1 -o ep_pre.h5 >ep_pre.log 2>&1 || fail "(d) pretraining failed"
+E="-model ep_pre.h5 -constraint endpoint -endpoint_steps 3 -train_steps 600 -batch_size 4 -seed 2"
+"$BIN" finetune $E -o ep_ref.h5 >ep_ref.log 2>&1 || fail "(d) uninterrupted fine-tuning failed: $(tail -n 2 ep_ref.log)"
+"$BIN" finetune $E -o ep_sig.h5 >ep_sig.log 2>&1 &
+pid=$!
+BGPIDS="$BGPIDS $pid"
+wait_for ep_sig.log "iteration   20/600" 30 && kill -USR1 $pid
+wait $pid
+rc=$?
+k=$(grep -oE "stopping after [0-9]+ of" ep_sig.log | grep -oE '[0-9]+' | head -n 1)
+read -r st nh < <("$PY" h5tool.py step ep_sig.h5 2>/dev/null)
+if [ "$rc" -eq 0 ] && [ -n "$k" ] && [ "${st:-}" = "$k" ] && [ "$k" -lt 600 ]; then
+  pass "(d) endpoint fine-tuning: exit 0, stopped after $k of 600 iterations, checkpoint /step $k"
+  if "$BIN" finetune $E -resume ep_sig.h5 -o ep_sig.h5 >ep_res.log 2>&1; then
+    compare "(d) endpoint: interrupted+resumed vs uninterrupted" "$RTOL" ep_ref.h5 ep_sig.h5 /history/loss /params /adam/m /adam/v /step
+  else
+    fail "(d) endpoint resume failed: $(tail -n 2 ep_res.log)"
+  fi
+else
+  fail "(d) endpoint fine-tuning: rc $rc, stopped after '${k:-none}', checkpoint /step '${st:-none}'"
+fi
 
 echo
 echo "== summary"

@@ -151,7 +151,7 @@ PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *
  * in DRaFT (Clark et al. 2024, direct reward fine-tuning through the
  * sampler) with the anchor in place of its KL-free drift. */
 typedef struct {
-  PetscInt  steps, iters;
+  PetscInt  steps;
   double    anchor;
   PetscBool heun; /* the sampler: Heun (else Euler) */
 } PFEndpointParams;
@@ -161,7 +161,11 @@ PETSC_EXTERN PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndp
  * of ft along dir (an), against central differences of the loss with step
  * h (fd); B samples of noise x0 */
 PETSC_EXTERN PetscErrorCode PFEndpointCheck(PFConstraint c, PFNet ft, PetscInt B, const pfreal *x0, const pfreal *x1b, const pfreal *dir, double h, double *an, double *fd);
-PETSC_EXTERN PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt B, double lr, uint64_t seed);
+/* Runs the trainer's remaining steps (-train_steps iterations, AdamW with
+ * -lr under cosine decay, in the trainer's optimiser state so that its
+ * checkpoint resumes bitwise); stops early on SIGTERM/SIGUSR1 */
+typedef struct _p_PFTrainer *PFTrainerEndpointRef;
+PETSC_EXTERN PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt B, PFTrainerEndpointRef tr, uint64_t seed);
 
 PETSC_EXTERN PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFConstraintDestroy(PFConstraint *c);

@@ -43,6 +43,13 @@ PETSC_EXTERN PetscErrorCode PFTrainerSyncEMA(PFTrainer tr);
 PETSC_EXTERN PetscErrorCode PFTrainerTrain(PFTrainer tr, PetscBool *interrupted);
 PETSC_EXTERN PetscErrorCode PFTrainerSaveCheckpoint(PFTrainer tr, const char path[]);
 PETSC_EXTERN PetscErrorCode PFTrainerGetStep(PFTrainer tr, PetscInt *step);
+/* For optimisation loops outside PFTrainerTrain (finetune -constraint
+ * endpoint): the trainer's AdamW state, so that its checkpoint holds the
+ * loop's state and -resume continues it bitwise.  m, v: the AdamW moments
+ * [nparams]; history: the loss per step [train_steps + 1]; the loop reports
+ * its progress with PFTrainerSetStep. */
+PETSC_EXTERN PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscInt *step, double *lr, PFAdamWParams *adam, pfreal **m, pfreal **v, double **history);
+PETSC_EXTERN PetscErrorCode PFTrainerSetStep(PFTrainer tr, PetscInt step);
 PETSC_EXTERN PetscErrorCode PFTrainerGetHistory(PFTrainer tr, PetscInt *n, const double **loss);
 PETSC_EXTERN PetscErrorCode PFTrainerView(PFTrainer tr, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFTrainerDestroy(PFTrainer *tr);

@@ -193,7 +193,7 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
       PetscCall(PFAdjointMatchingRun(constraint, comm, mctx.G, mctx.gid, base, net, keys, Bg, lr, seed));
     } else {
       PetscCall(PFConstraintSetDefaultNorm(constraint, PF_NORM_ERROR, 0));
-      PetscCall(PFEndpointFinetuneRun(constraint, comm, mctx.G, mctx.gid, base, net, keys, Bg, lr, seed));
+      PetscCall(PFEndpointFinetuneRun(constraint, comm, mctx.G, mctx.gid, base, net, keys, Bg, tr, seed));
     }
     PetscCall(PetscFree(keys));
     PetscCall(PFNetDestroy(&base));

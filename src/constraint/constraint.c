@@ -58,7 +58,6 @@ PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
   c->am.clip   = 1e4;
   c->am.tail   = 0.8;
   c->ep.steps  = 10;
-  c->ep.iters  = 100;
   c->ep.anchor = 10;
   c->ep.heun   = PETSC_TRUE;
   *cp        = c;
@@ -140,11 +139,10 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
     c->ep.heun = e ? PETSC_TRUE : PETSC_FALSE;
   }
   PetscCall(PetscOptionsInt("-endpoint_steps", "Endpoint fine-tuning: steps of the sampler it differentiates (then sample with -sampler_steps the same)", "PFConstraint", c->ep.steps, &c->ep.steps, NULL));
-  PetscCall(PetscOptionsInt("-endpoint_iters", "Endpoint fine-tuning: gradient steps (each on fresh noise)", "PFConstraint", c->ep.iters, &c->ep.iters, NULL));
   PetscCall(PetscOptionsReal("-endpoint_anchor", "Endpoint fine-tuning: weight of the inputs' anchor to the base model's samples", "PFConstraint", c->ep.anchor, &c->ep.anchor, NULL));
   PetscOptionsEnd();
   PetscCheck(c->am.steps >= 4 && c->am.steps <= 4096 && c->am.subset >= 0 && c->am.iters >= 1 && c->am.lambda >= 0 && c->am.kappa >= 0 && c->am.kappa < 1 && c->am.clip > 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching needs 4 <= -am_steps <= 4096 (the noise keys), -am_subset >= 0, -am_iters >= 1, -am_lambda >= 0, 0 <= -am_kappa < 1, -am_clip > 0");
-  PetscCheck(c->ep.steps >= 1 && c->ep.steps <= PF_CONSTRAINT_MAXUNROLL && c->ep.iters >= 1 && c->ep.anchor >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "endpoint fine-tuning needs 1 <= -endpoint_steps <= %d, -endpoint_iters >= 1, -endpoint_anchor >= 0", PF_CONSTRAINT_MAXUNROLL);
+  PetscCheck(c->ep.steps >= 1 && c->ep.steps <= PF_CONSTRAINT_MAXUNROLL && c->ep.anchor >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "endpoint fine-tuning needs 1 <= -endpoint_steps <= %d and -endpoint_anchor >= 0", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->tpow >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_tpow must be >= 0");
   PetscCheck(c->weight >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-constraint_weight must be >= 0");

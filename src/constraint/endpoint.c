@@ -7,6 +7,7 @@
 #include <physflow/private/netimpl.h>
 #include <physflow/rng.h>
 #include <physflow/signals.h>
+#include <physflow/trainer.h>
 #include <math.h>
 
 typedef struct {
@@ -80,18 +81,19 @@ static PetscErrorCode SamplerBackward(SamplerWork *w, PFNet net)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt Bg, double lr, uint64_t seed)
+PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt Bg, PFTrainer tr, uint64_t seed)
 {
   PFEndpointParams p;
   SamplerWork      w;
-  PetscInt         lo, hi, B, n = ft->nin;
+  PetscInt         lo, hi, B, n = ft->nin, iters, it0;
   size_t           N, np = ft->nparams;
   pfreal          *x0, *x1b, *m, *vv, *red;
-  double          *one;
-  PFAdamWParams    adam = {0.9, 0.999, 1e-8, 0.0};
+  double          *one, lr, *history;
+  PFAdamWParams    adam;
 
   PetscFunctionBegin;
   PetscCall(PFConstraintGetEndpointParams(c, &p));
+  PetscCall(PFTrainerGetLoopState(tr, &iters, &it0, &lr, &adam, &m, &vv, &history));
   lo = (PetscInt)(((PetscInt64)gid * Bg) / G);
   hi = (PetscInt)(((PetscInt64)(gid + 1) * Bg) / G);
   B  = hi - lo;
@@ -105,10 +107,10 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   w.heun = p.heun;
   PetscCall(PetscMalloc6((size_t)(w.K + 1) * N, &w.X, (size_t)w.K * N, &w.Y, N, &w.v, N, &w.dv, N, &w.g, N, &w.gy));
   PetscCall(PetscMalloc5(N, &w.dx, B, &w.tb, N, &x0, N, &x1b, B, &one));
-  PetscCall(PetscCalloc3(np, &m, np, &vv, np + 3, &red));
+  PetscCall(PetscCalloc1(np + 3, &red));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
-  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, %" PetscInt_FMT " iterations of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", p.iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.heun ? "heun" : "euler", p.steps));
-  for (PetscInt it = 0; it < p.iters; it++) {
+  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.heun ? "heun" : "euler", p.steps));
+  for (PetscInt it = it0; it < iters; it++) {
     double  lloc = 0, aloc;
     pfreal *P, *Gr;
     /* noise keyed by (iteration, global sample, component): partition-independent */
@@ -137,18 +139,20 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, red, (PetscMPIInt)(np + 3), MPIU_PFREAL, MPI_SUM, world));
     PetscCall(PetscArraycpy(Gr, red, np));
     /* cosine decay: the late iterations average out the batch noise */
-    PFAdamWStep(np, &adam, lr * 0.5 * (1 + cos(M_PI * (double)it / (double)p.iters)), it + 1, P, Gr, m, vv);
-    if (it == 0 || (it + 1) % 10 == 0 || it + 1 == p.iters)
-      PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  residual of the samples %.4e  anchor %.4e\n", it + 1, p.iters, (double)red[np], (double)red[np + 1]));
+    PFAdamWStep(np, &adam, lr * 0.5 * (1 + cos(M_PI * (double)it / (double)iters)), it + 1, P, Gr, m, vv);
+    history[it] = (double)(red[np] + red[np + 1]);
+    PetscCall(PFTrainerSetStep(tr, it + 1));
+    if (it == it0 || (it + 1) % 10 == 0 || it + 1 == iters)
+      PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  residual of the samples %.4e  anchor %.4e\n", it + 1, iters, (double)red[np], (double)red[np + 1]));
     if (red[np + 2] > 0) {
-      /* SIGTERM/SIGUSR1: keep what is done (the caller writes the model) */
-      PetscCall(PetscPrintf(world, "physflow finetune: signal received: stopping after %" PetscInt_FMT " of %" PetscInt_FMT " iterations\n", it + 1, p.iters));
+      /* SIGTERM/SIGUSR1: the caller writes the checkpoint; -resume continues */
+      PetscCall(PetscPrintf(world, "physflow finetune: signal received: stopping after %" PetscInt_FMT " of %" PetscInt_FMT " iterations (continue with -resume)\n", it + 1, iters));
       break;
     }
   }
   PetscCall(PetscFree6(w.X, w.Y, w.v, w.dv, w.g, w.gy));
   PetscCall(PetscFree5(w.dx, w.tb, x0, x1b, one));
-  PetscCall(PetscFree3(m, vv, red));
+  PetscCall(PetscFree(red));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

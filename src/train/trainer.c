@@ -450,6 +450,28 @@ PetscErrorCode PFTrainerSetConstraint(PFTrainer tr, PFConstraint c)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscInt *step, double *lr, PFAdamWParams *adam, pfreal **m, pfreal **v, double **history)
+{
+  PetscFunctionBegin;
+  PetscCheck(tr->setupcalled, tr->comm, PETSC_ERR_ORDER, "PFTrainerSetUp must come first");
+  *train_steps = tr->train_steps;
+  *step        = tr->step;
+  *lr          = tr->lr;
+  *adam        = tr->adam;
+  *m           = tr->m;
+  *v           = tr->vv;
+  *history     = tr->history;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerSetStep(PFTrainer tr, PetscInt step)
+{
+  PetscFunctionBegin;
+  PetscCheck(step >= 0 && step <= tr->train_steps, tr->comm, PETSC_ERR_ARG_OUTOFRANGE, "step %" PetscInt_FMT " outside [0, %" PetscInt_FMT "]", step, tr->train_steps);
+  tr->step = step;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFTrainerGetStep(PFTrainer tr, PetscInt *step)
 {
   PetscFunctionBegin;
