@@ -16,7 +16,7 @@
 #   and conservation checks, mean/std fields, correlation) -> plots, report.
 # Part 2, the generative core on the two-moons toy problem (I-CFM, OT-CFM,
 # DDPM baseline).  Outputs in out/demo/: datasets, models, samples, eval JSON,
-# PNG plots and report.md.  About 15 minutes on 2 cores.
+# PNG plots and report.md.  About 25 minutes on 2 cores.
 set -euo pipefail
 BIN=${1:-build/physflow}
 OUT=${2:-out/demo}
@@ -30,7 +30,7 @@ BIN=$(readlink -f "$BIN"); cd "$OUT"
 step() { echo; echo "== $* =="; }
 FACES=${PF_DEMO_FACES:-21}
 STEPS=${PF_DEMO_STEPS:-6000}
-FT_ITERS=${PF_DEMO_FT_ITERS:-600}
+FT_ITERS=${PF_DEMO_FT_ITERS:-1000}
 FT_STEPS=${PF_DEMO_FT_STEPS:-10}
 ARCH="-net_type meshunet -mesh_levels 3 -mesh_width 32 -mesh_depth 2 -mesh_groups 8"
 step "Darcy datagen on $NP ranks: 4000 training and 1000 held-out high-fidelity samples, 4000 low-fidelity samples"
@@ -45,17 +45,16 @@ step "Darcy: the same network pretrained on the low-fidelity data"
 t0=$SECONDS
 $MPI "$BIN" train -data data_lowfi.h5 $ARCH -train_steps $STEPS -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 -checkpoint_every 1000 -o model_pretrained.h5
 t_pre=$((SECONDS - t0))
-step "Darcy: fine-tune the pretrained model with the PDE ($FT_ITERS iterations through the $FT_STEPS-step Euler sampler)"
+step "Darcy: fine-tune the pretrained model with the PDE ($FT_ITERS iterations through the $FT_STEPS-step Heun sampler)"
 t0=$SECONDS
 $MPI "$BIN" finetune -model model_pretrained.h5 -constraint endpoint -endpoint_steps $FT_STEPS -train_steps $FT_ITERS \
-    -batch_size 16 -lr 3e-4 -seed 3 -o model_finetuned.h5
+    -batch_size 8 -lr 3e-4 -seed 3 -o model_finetuned.h5
 t_ft=$((SECONDS - t0))
 step "Darcy: sample 1000 fields of each model"
-# plain and pretrained: Heun, 10 steps (20 network evaluations); fine-tuned:
-# the Euler sampler it was fine-tuned through (10 evaluations)
+# Heun, 10 steps (20 network evaluations): the sampler the fine-tuning went through
 $MPI "$BIN" sample -model model_fm.h5 -n 1000 -sampler heun -sampler_steps 10 -sample_batch 32 -seed 7 -o samples_fm.h5
 $MPI "$BIN" sample -model model_pretrained.h5 -n 1000 -sampler heun -sampler_steps 10 -sample_batch 32 -seed 7 -o samples_pretrained.h5
-$MPI "$BIN" sample -model model_finetuned.h5 -n 1000 -sampler euler -sampler_steps $FT_STEPS -sample_batch 32 -seed 7 -o samples_finetuned.h5
+$MPI "$BIN" sample -model model_finetuned.h5 -n 1000 -sampler heun -sampler_steps $FT_STEPS -sample_batch 32 -seed 7 -o samples_finetuned.h5
 step "Darcy physics and distribution evaluation"
 $MPI "$BIN" eval -physics darcy -samples data_test.h5 -o eval_darcy_test.json
 $MPI "$BIN" eval -physics darcy -samples data_lowfi.h5 -o eval_darcy_lowfi.json

@@ -46,10 +46,9 @@ def main():
          f" {t['pretrained']:.0f} s);",
          f"- **fine-tuned**: the pretrained model after {env.get('PF_DEMO_FT_ITERS')} iterations of endpoint fine-tuning"
          f" ({t['finetuned']:.0f} s): the PDE's error norm of its own samples (drawn with the"
-         f" {env.get('PF_DEMO_FT_STEPS')}-step Euler sampler, differentiated through it), the logK of each sample"
+         f" {env.get('PF_DEMO_FT_STEPS')}-step Heun sampler, differentiated through it), the logK of each sample"
          " anchored to the pretrained model's sample from the same noise.", "",
-         "1000 samples of each (flow matching and pretrained: Heun, 10 steps; fine-tuned: its Euler sampler), against",
-         "1000 held-out high-fidelity solver samples.", "",
+         "1000 samples of each (Heun, 10 steps), against 1000 held-out high-fidelity solver samples.", "",
          "Physics of every sample: re-solve consistency (relative L2 distance of p to the solver's p for the sample's",
          "logK: the most readable measure), the relative weak-form residual ||R||/||F||, the weak flux leaking through",
          "the no-flux boundary and the global conservation error (relative to the injected flow rate).  Medians:", "",

@@ -247,6 +247,7 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   phys->nfields    = 2;
   phys->ninputs    = 1;
   phys->fieldnames = DarcyFieldNames;
+  phys->state_mean_zero = d->op.ndir_global ? PETSC_FALSE : PETSC_TRUE; /* pure Neumann */
   if (!d->field_set) d->field = phys->meshfile[0] ? DARCY_FIELD_SPDE : DARCY_FIELD_KL;
   if (d->field == DARCY_FIELD_KL) {
     /* the KL modes are computed at the first draw: eval and training need no inputs */

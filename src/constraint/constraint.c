@@ -23,6 +23,7 @@ struct _p_PFConstraint {
   PFAdjointParams     am;
   PFEndpointParams    ep;
   PetscInt            nfields, ninputs, nown, n;
+  PetscBool           rank0;       /* rank 0 of the physics' comm */
   double             *mean, *std;
   double              F1, F2, E0;  /* |R(0)|_1, |R(0)|_2^2, |J_p^{-1} R(0)|_M^2 */
   PFConstraintNorm    norm;
@@ -35,6 +36,7 @@ struct _p_PFConstraint {
   double      *wb;
   pfreal      *X, *s, *dt, *v, *g, *dx; /* X: (unroll+1) states */
   PetscScalar *xs, *R, *vr, *gx, *e; /* e: error-norm work [B][nown] */
+  double      *cm;                   /* [B] error norms: gradient coefficient of the state's mean */
 };
 
 PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
@@ -73,6 +75,11 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   PetscFunctionBegin;
   c->phys = phys;
   c->comm = phys->comm;
+  {
+    PetscMPIInt r;
+    PetscCallMPI(MPI_Comm_rank(c->comm, &r));
+    c->rank0 = r == 0 ? PETSC_TRUE : PETSC_FALSE;
+  }
   PetscCall(PFPhysicsGetFields(phys, &c->nfields, &names, &c->ninputs));
   PetscCall(PFPhysicsGetVertexMap(phys, &c->nown, NULL));
   c->n = c->nfields * c->nown;
@@ -203,8 +210,8 @@ static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B, PetscInt K)
   N = (size_t)B * c->n;
   PetscCall(PetscFree6(c->X, c->s, c->dt, c->v, c->g, c->dx));
   PetscCall(PetscFree5(c->xs, c->R, c->vr, c->gx, c->e));
-  PetscCall(PetscFree(c->wb));
-  PetscCall(PetscMalloc1(B, &c->wb));
+  PetscCall(PetscFree2(c->wb, c->cm));
+  PetscCall(PetscMalloc2(B, &c->wb, B, &c->cm));
   PetscCall(PetscMalloc6((size_t)(K + 1) * N, &c->X, (size_t)B * (K + 1), &c->s, B, &c->dt, N, &c->v, N, &c->g, N, &c->dx));
   PetscCall(PetscMalloc5(N, &c->xs, (size_t)B * c->nown, &c->R, (size_t)B * c->nown, &c->vr, N, &c->gx, (size_t)B * c->nown, &c->e));
   c->maxB = B;
@@ -222,21 +229,32 @@ static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, con
 {
   const PetscInt     n = c->n, nown = c->nown, nin = c->ninputs;
   const PetscScalar *mass;
-  double            *sl, *sg;
+  const PetscBool    gauge = c->phys->state_mean_zero;
+  double            *sl, *sg, *pm;
 
   PetscFunctionBegin;
   PetscCheck(c->E0 > 0, c->comm, PETSC_ERR_SUP, "-constraint_norm %s needs a physics with a state Jacobian solve and a nonzero solution for zero inputs", PFConstraintNorms[c->norm]);
   PetscCheck(c->nfields - nin == 1, c->comm, PETSC_ERR_SUP, "-constraint_norm %s is implemented for one state field after the inputs", PFConstraintNorms[c->norm]);
   PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
   PetscCall(PFPhysicsStateJacobianSolve(c->phys, B, c->xs, PETSC_FALSE, c->R, c->e));
-  PetscCall(PetscCalloc2(B, &sl, B, &sg));
+  PetscCall(PetscCalloc3(2 * B, &sl, 2 * B, &sg, B, &pm));
   for (PetscInt b = 0; b < B; b++)
     for (PetscInt i = 0; i < nown; i++) {
       size_t q = (size_t)b * nown + i;
       sl[b] += PetscRealPart(mass[i] * c->e[q] * PetscConj(c->e[q])) / c->E0;
+      sl[B + b] += PetscRealPart(mass[i] * c->xs[(size_t)b * n + (size_t)nin * nown + i]);
     }
-  /* the square root needs each state's whole sum */
-  if (c->norm == PF_NORM_ERROR) PetscCallMPI(MPI_Allreduce(sl, sg, (PetscMPIInt)B, MPI_DOUBLE, MPI_SUM, c->comm));
+  /* the square root needs each state's whole sum, the gauge the state's mean */
+  if (c->norm == PF_NORM_ERROR || gauge) PetscCallMPI(MPI_Allreduce(sl, sg, (PetscMPIInt)(2 * B), MPI_DOUBLE, MPI_SUM, c->comm));
+  if (gauge)
+    /* J_p^{-1} R is the error without its constant, which the solver fixes by
+     * zero mean: the distance to the solver's solution adds the state's mean
+     * pm, |e + pm|_M^2 = |e|_M^2 + pm^2 |D| (e has zero mean) */
+    for (PetscInt b = 0; b < B; b++) {
+      pm[b] = sg[B + b] / c->Mtot;
+      sl[b] += (c->rank0 ? pm[b] * pm[b] * c->Mtot / c->E0 : 0);
+      sg[b] += pm[b] * pm[b] * c->Mtot / c->E0;
+    }
   for (PetscInt b = 0; b < B; b++) {
     double scale; /* d(loss_b)/d(s_b) */
     if (c->norm == PF_NORM_ERROR) {
@@ -247,6 +265,8 @@ static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, con
       *lsum += w[b] * sl[b];
       scale = w[b];
     }
+    /* d(pm^2 |D| / E0)/dp_i = 2 pm m_i / E0, added to the state's gradient after the VJP */
+    c->cm[b] = gauge ? 2 * scale * pm[b] / (c->E0 * (double)Bg) : 0;
     for (PetscInt i = 0; i < nown; i++) {
       size_t q = (size_t)b * nown + i;
       c->R[q]  = 2 * scale / (c->E0 * (double)Bg) * mass[i] * c->e[q];
@@ -254,7 +274,7 @@ static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, con
       c->xs[(size_t)b * n + (size_t)nin * nown + i] -= c->e[q];
     }
   }
-  PetscCall(PetscFree2(sl, sg));
+  PetscCall(PetscFree3(sl, sg, pm));
   PetscCall(PFPhysicsStateJacobianSolve(c->phys, B, c->xs, PETSC_TRUE, c->R, c->vr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -290,6 +310,12 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
       }
     }
   PetscCall(PFPhysicsResidualVJP(c->phys, B, c->xs, c->vr, c->gx));
+  if ((c->norm == PF_NORM_ERROR || c->norm == PF_NORM_ERROR2) && c->phys->state_mean_zero) {
+    const PetscScalar *mass;
+    PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
+    for (PetscInt b = 0; b < B; b++)
+      for (PetscInt i = 0; i < nown; i++) c->gx[(size_t)b * n + (size_t)c->ninputs * nown + i] += c->cm[b] * mass[i];
+  }
   for (PetscInt b = 0; b < B; b++)
     for (PetscInt f = 0; f < c->nfields; f++)
       for (PetscInt i = 0; i < nown; i++) {
@@ -375,7 +401,7 @@ PetscErrorCode PFConstraintDestroy(PFConstraint *c)
   if (!*c) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree6((*c)->X, (*c)->s, (*c)->dt, (*c)->v, (*c)->g, (*c)->dx));
   PetscCall(PetscFree5((*c)->xs, (*c)->R, (*c)->vr, (*c)->gx, (*c)->e));
-  PetscCall(PetscFree((*c)->wb));
+  PetscCall(PetscFree2((*c)->wb, (*c)->cm));
   PetscCall(PetscFree2((*c)->mean, (*c)->std));
   PetscCall(PetscFree(*c));
   PetscFunctionReturn(PETSC_SUCCESS);

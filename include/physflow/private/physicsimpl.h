@@ -29,6 +29,9 @@ struct _p_PFPhysics {
   PetscInt    *ownnat;  /* natural index of each owned vertex */
   PetscScalar *mass;    /* lumped mass of each owned vertex */
   PetscInt     nfields, ninputs;
+  /* the state Jacobian's null space is the constants, and the solver picks
+   * the state with zero mass-weighted mean (pure Neumann Darcy) */
+  PetscBool    state_mean_zero;
   const char *const *fieldnames;
 };
 
