@@ -64,6 +64,10 @@ done
 expect_error "finetune without -model" "-model" finetune
 expect_error "finetune of a missing model" "cannot read model" finetune -model nothing.h5 -o t.h5
 expect_error "train -constraint pbfm on toy data" "needs PDE data" train -toy moons -constraint pbfm -train_steps 2 -o t.h5
+expect_error "train -constraint endpoint on toy data" "needs PDE data" train -toy moons -constraint endpoint -train_steps 2 -o t.h5
+expect_error "train -constraint_norm bogus" "bogus" train -toy moons -constraint pbfm -constraint_norm bogus -o t.h5
+expect_error "train -endpoint_steps 0" "-endpoint_steps" train -toy moons -endpoint_steps 0 -o t.h5
+expect_error "train -fm_field_weights on toy data" "applies to PDE data" train -toy moons -fm_field_weights 1,0 -train_steps 2 -o t.h5
 expect_error "sample -guidance bogus" "unknown -guidance" sample -model nothing.h5 -guidance bogus
 
 # ---------------------------------------------------------------------------
