@@ -109,6 +109,7 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
   PetscCall(PetscOptionsString("-resume", "Continue from this checkpoint (same architecture options)", cmd, resume, resume, sizeof(resume), &has_resume));
   PetscCall(PetscOptionsBool("-view", "Print the network, flow and trainer configuration", cmd, view, &view, NULL));
   nfmw = PF_CLI_MAXFIELDS;
+  for (PetscInt f = 0; f < nfmw; f++) fmw[f] = 1;
   PetscCall(PetscOptionsRealArray("-fm_field_weights", "PDE data: per-field factors of the flow-matching loss, e.g. 1,0.1 to trust a low-fidelity dataset's inputs more than its states", cmd, fmw, &nfmw, &has_fmw));
   PetscOptionsEnd();
   if (!has_fmw) nfmw = 0;

@@ -130,7 +130,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
   PetscCall(PetscOptionsBool("-pbfm_unroll_grow", "Grow the unrolled steps from 1 to -pbfm_unroll over training (else always -pbfm_unroll)", "PFConstraint", c->grow, &c->grow, NULL));
   PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, &c->tpow_set));
-  PetscCall(PetscOptionsEnum("-constraint_norm", "Size of the residual: l1 (PBFM's |R|_1/|F|_1), l2 (|R|_2^2/|F|_2^2), error (|J_p^-1 R|_M/|u0|_M, the distance to the solution) or error2 (its square)", "PFConstraint", PFConstraintNorms, (PetscEnum)c->norm, (PetscEnum *)&c->norm, &c->norm_set));
+  PetscCall(PetscOptionsEnum("-constraint_norm", "Size of the residual: l1 (PBFM's |R|_1/|F|_1), l2 (|R|_2^2/|F|_2^2), error (|J_p^-1 R|_M/|u0|_M, the distance to the solution) or error2 (its square); default l1 for pbfm, l2 for adjoint and guidance, error for endpoint", "PFConstraint", PFConstraintNorms, (PetscEnum)c->norm, (PetscEnum *)&c->norm, &c->norm_set));
   PetscCall(PetscOptionsEnum("-constraint_combine", "Combine the flow-matching and residual gradients: config or sum", "PFConstraint", PFConstraintCombines, (PetscEnum)c->combine, (PetscEnum *)&c->combine, NULL));
   PetscCall(PetscOptionsReal("-constraint_weight", "Weight of the residual gradient with -constraint_combine sum", "PFConstraint", c->weight, &c->weight, NULL));
   PetscCall(PetscOptionsInt("-am_steps", "Adjoint matching: SDE steps per trajectory", "PFConstraint", c->am.steps, &c->am.steps, NULL));
