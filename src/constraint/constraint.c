@@ -390,8 +390,19 @@ PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt 
 PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer)
 {
   PetscFunctionBegin;
-  if (c->type == PF_CONSTRAINT_NONE) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscViewerASCIIPrintf(viewer, "constraint pbfm: residual of the x1 estimate unrolled 1 -> %" PetscInt_FMT " Euler steps, weight t^%g, gradients combined by %s%s\n", c->unroll, c->tpow, PFConstraintCombines[c->combine], c->combine == PF_COMBINE_SUM ? " (weighted)" : " (ConFIG)"));
+  switch (c->type) {
+  case PF_CONSTRAINT_NONE:
+    break;
+  case PF_CONSTRAINT_PBFM:
+    PetscCall(PetscViewerASCIIPrintf(viewer, "constraint pbfm: %s residual of the x1 estimate unrolled 1 -> %" PetscInt_FMT " Euler steps, weight t^%g, gradients combined by %s%s\n", PFConstraintNorms[c->norm], c->unroll, c->tpow, PFConstraintCombines[c->combine], c->combine == PF_COMBINE_SUM ? " (weighted)" : " (ConFIG)"));
+    break;
+  case PF_CONSTRAINT_ADJOINT:
+    PetscCall(PetscViewerASCIIPrintf(viewer, "constraint adjoint: adjoint matching, %" PetscInt_FMT " iterations x %" PetscInt_FMT " SDE steps, lambda %g, kappa %g\n", c->am.iters, c->am.steps, c->am.lambda, c->am.kappa));
+    break;
+  case PF_CONSTRAINT_ENDPOINT:
+    PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: residual of the %" PetscInt_FMT "-step %s sampler's samples, inputs anchored with weight %g\n", c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.anchor));
+    break;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
