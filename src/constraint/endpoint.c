@@ -1,6 +1,6 @@
 /* Endpoint fine-tuning (see include/physflow/constraint.h): the residual of
- * the fine-tuned model's own Euler samples, differentiated through the
- * sampler, with the input fields anchored to the base model's sample for
+ * the fine-tuned model's own Heun or Euler samples, differentiated through
+ * the sampler, with the input fields anchored to the base model's sample for
  * the same noise. */
 #include <physflow/constraint.h>
 #include <physflow/optim.h>
@@ -16,6 +16,28 @@ typedef struct {
   pfreal  *X, *Y;          /* states x_k [K+1][B n], Heun predictors y_k [K][B n] */
   pfreal  *v, *dv, *g, *gy, *dx, *tb;
 } SamplerWork;
+
+static PetscErrorCode SamplerWorkCreate(PetscInt B, PetscInt n, const PFEndpointParams *p, SamplerWork *w)
+{
+  const size_t N = (size_t)B * n;
+
+  PetscFunctionBegin;
+  w->B    = B;
+  w->n    = n;
+  w->K    = p->steps;
+  w->heun = p->heun;
+  PetscCall(PetscMalloc6((size_t)(w->K + 1) * N, &w->X, (size_t)w->K * N, &w->Y, N, &w->v, N, &w->dv, N, &w->g, N, &w->gy));
+  PetscCall(PetscMalloc2(N, &w->dx, B, &w->tb));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode SamplerWorkDestroy(SamplerWork *w)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree6(w->X, w->Y, w->v, w->dv, w->g, w->gy));
+  PetscCall(PetscFree2(w->dx, w->tb));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 static void SetTime(SamplerWork *w, double t)
 {
@@ -101,12 +123,8 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   N = (size_t)B * n;
   PetscCall(PFNetPlan(base, B));
   PetscCall(PFNetPlan(ft, B));
-  w.B    = B;
-  w.n    = n;
-  w.K    = p.steps;
-  w.heun = p.heun;
-  PetscCall(PetscMalloc6((size_t)(w.K + 1) * N, &w.X, (size_t)w.K * N, &w.Y, N, &w.v, N, &w.dv, N, &w.g, N, &w.gy));
-  PetscCall(PetscMalloc5(N, &w.dx, B, &w.tb, N, &x0, N, &x1b, B, &one));
+  PetscCall(SamplerWorkCreate(B, n, &p, &w));
+  PetscCall(PetscMalloc3(N, &x0, N, &x1b, B, &one));
   PetscCall(PetscCalloc1(np + 3, &red));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
   PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.heun ? "heun" : "euler", p.steps));
@@ -150,8 +168,8 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
       break;
     }
   }
-  PetscCall(PetscFree6(w.X, w.Y, w.v, w.dv, w.g, w.gy));
-  PetscCall(PetscFree5(w.dx, w.tb, x0, x1b, one));
+  PetscCall(SamplerWorkDestroy(&w));
+  PetscCall(PetscFree3(x0, x1b, one));
   PetscCall(PetscFree(red));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -186,7 +204,7 @@ PetscErrorCode PFEndpointCheck(PFConstraint c, PFNet ft, PetscInt B, const pfrea
 {
   PFEndpointParams p;
   SamplerWork      w;
-  size_t           N, np;
+  size_t           np;
   pfreal          *P, *Gr;
   double           L, Lp, Lm;
   MPI_Comm         comm;
@@ -194,14 +212,8 @@ PetscErrorCode PFEndpointCheck(PFConstraint c, PFNet ft, PetscInt B, const pfrea
   PetscFunctionBegin;
   PetscCall(PFConstraintGetEndpointParams(c, &p));
   PetscCall(PFConstraintGetComm(c, &comm));
-  w.B    = B;
-  w.n    = ft->nin;
-  w.K    = p.steps;
-  w.heun = p.heun;
-  N      = (size_t)B * w.n;
   PetscCall(PFNetPlan(ft, B));
-  PetscCall(PetscMalloc6((size_t)(w.K + 1) * N, &w.X, (size_t)w.K * N, &w.Y, N, &w.v, N, &w.dv, N, &w.g, N, &w.gy));
-  PetscCall(PetscMalloc2(N, &w.dx, B, &w.tb));
+  PetscCall(SamplerWorkCreate(B, ft->nin, &p, &w));
   PetscCall(PFNetGetParameters(ft, &np, &P, &Gr));
   PetscCall(CheckLoss(c, &w, ft, x0, x1b, p.anchor, PETSC_TRUE, &L));
   /* parameters are replicated within the group: each rank's gradient is its part */
@@ -214,7 +226,6 @@ PetscErrorCode PFEndpointCheck(PFConstraint c, PFNet ft, PetscInt B, const pfrea
   PetscCall(CheckLoss(c, &w, ft, x0, x1b, p.anchor, PETSC_FALSE, &Lm));
   for (size_t i = 0; i < np; i++) P[i] += (pfreal)h * dir[i];
   *fd = (Lp - Lm) / (2 * h);
-  PetscCall(PetscFree6(w.X, w.Y, w.v, w.dv, w.g, w.gy));
-  PetscCall(PetscFree2(w.dx, w.tb));
+  PetscCall(SamplerWorkDestroy(&w));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
