@@ -44,7 +44,7 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-mesh_levels", &L, NULL));
   PetscCall(PFMeshCreate(PETSC_COMM_WORLD, file, faces, &mesh));
   PetscCall(PFMeshGraphCreate(mesh, &g));
-  PetscCall(PFMeshLevelsCreate(g, L, &lv));
+  PetscCall(PFMeshLevelsCreate(g, L, NULL, &lv));
   for (PetscInt i = 0; i < g->nown; i++) area0 += lv->w[0][i];
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &area0, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s, %" PetscInt_FMT " levels:", mesh->source, L));

@@ -32,6 +32,9 @@ PETSC_EXTERN PetscErrorCode PFDataGetNormalization(PFData data, PetscInt *nfield
 PETSC_EXTERN PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n);
 /* Samples of global batch `step` (size Bg), local rows [gidx0, gidx0+nloc) */
 PETSC_EXTERN PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, pfreal *x1);
+/* The file rows of those samples (file data only): e.g. to pair each with
+ * the noise it was generated from (distillation) */
+PETSC_EXTERN PetscErrorCode PFDataGetBatchIndices(PFData data, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt rows[]);
 PETSC_EXTERN PetscErrorCode PFDataWriteH5(PFData data, hid_t fid); /* describes the source in a model file */
 PETSC_EXTERN PetscErrorCode PFDataDestroy(PFData *data);
 

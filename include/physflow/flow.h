@@ -32,6 +32,12 @@ PETSC_EXTERN PetscErrorCode PFFlowDestroy(PFFlow *flow);
  * and regression target.  x1 holds the local data samples.  Collective. */
 PETSC_EXTERN PetscErrorCode PFFlowTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt n, const pfreal *x1, pfreal *xt, pfreal *t, pfreal *target);
 
+/* Pairs of a fixed coupling (reflow, distillation): x1[j] is file row
+ * rows[j] of samples that a model generated from PFFlowSample's noise with
+ * seed noise_seed (sample index = row), so x0 is that noise, not fresh
+ * noise; t is random as above (t_fixed < 0) or t_fixed for every pair.
+ * cfm flows only. */
+PETSC_EXTERN PetscErrorCode PFFlowCoupledPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt gidx0, PetscInt nloc, PetscInt n, uint64_t noise_seed, const PetscInt rows[], const pfreal *x1, double t_fixed, pfreal *xt, pfreal *t, pfreal *target);
 /* Generate nloc samples (global indices gidx0...) from noise keyed by seed;
  * the sampler type must suit the flow (ODE samplers for cfm/otcfm,
  * ddpm/ddim for vp).  Evaluates the net in chunks of at most its planned batch. */

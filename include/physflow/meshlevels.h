@@ -46,8 +46,13 @@ struct _p_PFMeshLevels {
   PFMeshTransfer T[PF_MESHLEVELS_MAX - 1]; /* T[l]: level l <-> l+1 */
 };
 
-/* Collective on fine->comm; an error if the mesh is too coarse for nlevels */
-PETSC_EXTERN PetscErrorCode PFMeshLevelsCreate(PFMeshGraph fine, PetscInt nlevels, PFMeshLevels *lv);
+/* Collective on fine->comm; an error if the mesh is too coarse for nlevels.
+ * faces: the box levels' cells per direction (faces[l] for l = 1..nlevels-1,
+ * e.g. as recorded in a model file), or NULL to derive them from the mesh:
+ * level l has about extent / (h 2^l) cells, a half rounded up; the rounding
+ * must not depend on the last bits of h (a sum over the partition), so
+ * values within 1e-6 of a half count as the half. */
+PETSC_EXTERN PetscErrorCode PFMeshLevelsCreate(PFMeshGraph fine, PetscInt nlevels, const PetscInt faces[][2], PFMeshLevels *lv);
 PETSC_EXTERN PetscErrorCode PFMeshLevelsDestroy(PFMeshLevels *lv);
 /* Yf[nfine][F] = P Xc */
 PETSC_EXTERN PetscErrorCode PFMeshTransferProlong(PFMeshTransfer *T, PetscInt F, const pfreal *Xc, pfreal *Yf);

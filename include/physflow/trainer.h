@@ -30,6 +30,14 @@ PETSC_EXTERN PetscErrorCode PFTrainerSetFromOptions(PFTrainer tr);
  * type none is ignored.  The trainer does not own it. */
 typedef struct _p_PFConstraint *PFConstraintRef;
 PETSC_EXTERN PetscErrorCode PFTrainerSetConstraint(PFTrainer tr, PFConstraintRef c);
+/* Train on a fixed coupling instead of fresh noise (distillation, reflow):
+ * the data are samples a model generated with PFFlowSample's noise of seed
+ * noise_seed, each paired with its own noise (PFFlowCoupledPairs); t_fixed
+ * >= 0 trains at that time only (0: the one-step map noise -> sample) */
+PETSC_EXTERN PetscErrorCode PFTrainerSetCoupling(PFTrainer tr, uint64_t noise_seed, double t_fixed);
+/* Record in the model file (/sampler) the sampler the model is meant for;
+ * physflow sample uses it unless -sampler / -sampler_steps are given */
+PETSC_EXTERN PetscErrorCode PFTrainerSetSampler(PFTrainer tr, const char type[], PetscInt steps);
 PETSC_EXTERN PetscErrorCode PFTrainerGetSeed(PFTrainer tr, uint64_t *seed);
 PETSC_EXTERN PetscErrorCode PFTrainerSetUp(PFTrainer tr);
 /* Restore parameters, EMA, Adam moments, step and history from a checkpoint */

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <physflow/h5util.h>
 #include <physflow/meshlevels.h>
+#include <stdlib.h>
 #include "meshblock.h"
 
 #define MESHNET_MAXDEPTH  16
@@ -29,6 +30,7 @@
 typedef struct {
   /* options */
   PetscInt     width, depth, temb, groups, nfields, levels;
+  PetscInt     level_faces[PF_MESHLEVELS_MAX][2]; /* from a model file; 0: derive from the mesh */
   PFMeshGraph  graph;
   PFMeshLevels lv;
   /* layers */
@@ -80,7 +82,13 @@ static PetscErrorCode SetUp_Mesh(PFNet net)
   PetscCheck(m->graph, net->comm, PETSC_ERR_ORDER, "the mesh network needs its mesh: call PFNetMeshSetGraph before PFNetSetUp");
   PetscCheck(net->nin == m->nfields * m->graph->nown, net->comm, PETSC_ERR_ARG_SIZ, "input size %" PetscInt_FMT " is not fields (%" PetscInt_FMT ") x owned vertices (%" PetscInt_FMT ")", net->nin, m->nfields, m->graph->nown);
   PetscCall(PFMeshLevelsDestroy(&m->lv));
-  PetscCall(PFMeshLevelsCreate(m->graph, L, &m->lv));
+  /* a model file's recorded grids make it the same network wherever it is
+   * loaded (older files: derived, as when it was trained) */
+  PetscCall(PFMeshLevelsCreate(m->graph, L, m->level_faces[1][0] > 0 ? (const PetscInt(*)[2])m->level_faces : NULL, &m->lv));
+  for (PetscInt l = 1; l < L; l++) {
+    m->level_faces[l][0] = m->lv->faces[l][0];
+    m->level_faces[l][1] = m->lv->faces[l][1];
+  }
   PFMeshConvInit(&m->in, m->graph, m->nfields, C);
   PFMeshConvInit(&m->out, m->graph, C, m->nfields);
   PetscCall(PFMeshConvAddParams(net, "in", &m->in, &m->o_in));
@@ -303,6 +311,15 @@ static PetscErrorCode WriteArch_Mesh(PFNet net, hid_t g)
   PetscCall(PFH5WriteAttrInt(g, "mesh_temb_dim", m->temb));
   PetscCall(PFH5WriteAttrInt(g, "mesh_levels", m->levels));
   PetscCall(PFH5WriteAttrInt(g, "nfields", m->nfields));
+  if (m->levels > 1) {
+    /* the box levels' cells per direction: "nx ny nx ny ..." for levels 1.. */
+    char list[256] = "", item[32];
+    for (PetscInt l = 1; l < m->levels; l++) {
+      PetscCall(PetscSNPrintf(item, sizeof(item), "%s%" PetscInt_FMT " %" PetscInt_FMT, l > 1 ? " " : "", m->lv->faces[l][0], m->lv->faces[l][1]));
+      PetscCall(PetscStrlcat(list, item, sizeof(list)));
+    }
+    PetscCall(PFH5WriteAttrString(g, "mesh_level_faces", list));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -318,6 +335,17 @@ static PetscErrorCode ReadArch_Mesh(PFNet net, hid_t g)
   PetscCall(PFH5ReadAttrInt(g, "nfields", &m->nfields));
   m->levels = 1;
   if (H5Aexists(g, "mesh_levels") > 0) PetscCall(PFH5ReadAttrInt(g, "mesh_levels", &m->levels));
+  if (H5Aexists(g, "mesh_level_faces") > 0 && m->levels > 1 && m->levels <= PF_MESHLEVELS_MAX) {
+    char  list[256], *p = list, *end;
+    PetscCall(PFH5ReadAttrString(g, "mesh_level_faces", list, sizeof(list)));
+    for (PetscInt l = 1; l < m->levels; l++)
+      for (int d = 0; d < 2; d++) {
+        long v = strtol(p, &end, 10);
+        PetscCheck(end != p && v >= 2 && v < 1000000, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "corrupt mesh_level_faces '%s' in the model file", list);
+        m->level_faces[l][d] = (PetscInt)v;
+        p                    = end;
+      }
+  }
   PetscCheck(m->width > 0 && m->depth >= 0 && m->depth <= MESHNET_MAXDEPTH && m->groups > 0 && m->nfields > 0 && m->levels >= 1 && m->levels <= PF_MESHLEVELS_MAX, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "corrupt mesh network architecture in the model file");
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -23,6 +23,27 @@ PetscErrorCode PFCLIOptionsDone(MPI_Comm comm, const char cmd[], PetscBool *help
 /* Network (EMA or raw weights) and flow of a model file */
 PetscErrorCode PFCLILoadModel(MPI_Comm comm, const char path[], PetscBool use_ema, PFNet *net, PFFlow *flow);
 
+/* The sampler recorded in a model file (/sampler: distilled students are
+ * meant for one or two steps), unless -sampler / -sampler_steps are given */
+PetscErrorCode PFCLIModelSamplerDefaults(MPI_Comm comm, const char path[], PFSampler sampler);
+/* A 64-bit hash (16 hex digits) of a network's parameters, as stored in a
+ * samples file's model_params_hash: which weights made the samples */
+void           PFCLIParamsHash(size_t n, const pfreal *p, char hex[17]);
+PetscErrorCode PFCLIModelParamsHash(MPI_Comm comm, const char path[], PetscBool use_ema, char hex[17]);
+
+/* Straightness of the Euler sampler's paths (src/cli/straightness.c): a
+ * velocity function (PFFlowSampleVelocity) that evaluates the net and
+ * accumulates |v|^2; x0 [nloc n] is filled at the first call */
+typedef struct {
+  PFNet    net;
+  PetscInt n, maxbatch, calls;
+  pfreal  *tbuf, *x0;
+  double   vsq;
+} PFStraightness;
+PetscErrorCode PFStraightnessVelocity(void *ctx, double t, PetscInt nloc, const pfreal *x, pfreal *v);
+/* S relative to E|x1 - x0|^2 over all samples of comm (the world) */
+PetscErrorCode PFStraightnessFinish(PFStraightness *s, MPI_Comm comm, PetscInt nloc, const pfreal *x1, double *S);
+
 PetscErrorCode PFCommandDatagen(MPI_Comm);
 
 /* Mesh (PDE field) models: groups, physics, mesh graph */
@@ -37,6 +58,7 @@ typedef struct {
   double      guidance_scale; /* sampling: > 0 for -guidance dps */
   double      guidance_tpow;  /* its weight t^p */
   PetscInt    guidance_smooth; /* low-pass applications on its gradient */
+  PetscBool   straightness;   /* sampling: report the Euler paths' straightness */
   PetscReal   fm_weights[PF_CLI_MAXFIELDS]; /* training: per-field factors of the flow-matching loss */
   PetscInt    nfm_weights;                  /* 0: all 1 */
 } PFCLIMeshContext;
@@ -49,6 +71,20 @@ PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIM
 PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[]);
 PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[], PFNet net, PFFlow flow, PFTrainer tr, uint64_t seed, PFData *data);
 PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt n, PetscInt seed, const char out[], PetscBool resume, PetscInt group_size, PetscInt fidelity, PetscInt write_every, PetscBool *help);
+/* train / finetune / distill: flow-matching training of a network, from
+ * scratch or from a model (-model, with its architecture and normalisation),
+ * optionally on a fixed (noise, sample) coupling (distill) */
+typedef struct {
+  const char *cmd;
+  PetscBool   finetune;      /* start from -model */
+  PetscBool   coupled;       /* the data are samples of noise seed noise_seed */
+  uint64_t    noise_seed;
+  double      t_fixed;       /* < 0: random times */
+  const char *sampler_type;  /* recorded in the output when sampler_steps > 0 */
+  PetscInt    sampler_steps;
+  PetscBool   interrupted, help; /* out */
+} PFCLITrainSpec;
+PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec);
 PetscErrorCode PFCommandTrain(MPI_Comm);
 PetscErrorCode PFCommandSample(MPI_Comm);
 PetscErrorCode PFCommandEval(MPI_Comm);

@@ -11,7 +11,7 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscInt       n = 1000, chunk = 4096, nfe = 0, nin;
   PetscInt      seed = 0;
   char           model[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "samples.h5";
-  PetscBool      help, has_model, use_ema = PETSC_TRUE, set_sampler, set_steps, set_chunk, is_mesh = PETSC_FALSE, dps = PETSC_FALSE;
+  PetscBool      help, has_model, use_ema = PETSC_TRUE, set_sampler, set_steps, set_chunk, is_mesh = PETSC_FALSE, dps = PETSC_FALSE, straight = PETSC_FALSE;
   char           guidance[16] = "none";
   double         gscale = 1, gtpow = 1;
   PetscInt       gsmooth = 20;
@@ -31,10 +31,12 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscCall(PetscOptionsReal("-guidance_scale", "Strength s of the guidance (velocity - s grad of the residual loss of the x1 estimate)", "sample", gscale, &gscale, NULL));
   PetscCall(PetscOptionsReal("-guidance_tpow", "Guidance weight t^p (strongest near t = 1, where the x1 estimate is sharp)", "sample", gtpow, &gtpow, NULL));
   PetscCall(PetscOptionsInt("-guidance_smooth", "Low-pass the guidance gradient with this many applications of the mesh's mass smoother", "sample", gsmooth, &gsmooth, NULL));
+  PetscCall(PetscOptionsBool("-straightness", "Mesh models, Euler sampler: report the straightness of the sampling paths (reflow makes it small)", "sample", straight, &straight, NULL));
   PetscOptionsEnd();
   PetscCall(PFSamplerCreate(comm, &sampler));
   PetscCall(PFSamplerSetFromOptions(sampler));
   if (has_model) PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
+  if (has_model) PetscCall(PFCLIModelSamplerDefaults(comm, model, sampler));
   if (is_mesh) PetscCall(PFCLIMeshSampleOptions(comm, model, &mctx));
   PetscCall(PFCLIOptionsDone(comm, "sample", &help));
   if (help) {
@@ -53,6 +55,9 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
     mctx.guidance_tpow  = gtpow;
     PetscCheck(gsmooth >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-guidance_smooth must be >= 0");
     mctx.guidance_smooth = gsmooth;
+    PetscCheck(!straight || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-straightness is measured for mesh (PDE) models");
+    PetscCheck(!straight || !dps, comm, PETSC_ERR_ARG_INCOMP, "-straightness measures the model's own paths: not with -guidance");
+    mctx.straightness = straight;
   }
   PetscCheck(n > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be positive, got %" PetscInt_FMT, n);
   PetscCheck(chunk > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sample_batch must be positive");

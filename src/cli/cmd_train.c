@@ -60,15 +60,16 @@ static PetscErrorCode ModelArchOptions(MPI_Comm comm, const char path[])
  * A PDE dataset (-data darcy.h5) is trained domain-decomposed with
  * -net_type meshunet (or meshnet) on groups of -pf_group_size ranks,
  * optionally with the PDE residual in the loss (-constraint pbfm). */
-static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
+PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
 {
+  const PetscBool finetune = spec->finetune;
   PFNet     net;
   PFFlow    flow;
   PFTrainer tr;
   PFData    data = NULL;
   PetscInt  toy  = PF_TOY_MOONS;
   char      datafile[PETSC_MAX_PATH_LEN] = "", resume[PETSC_MAX_PATH_LEN] = "";
-  PetscBool help, has_toy, has_data, has_resume, view = PETSC_FALSE, interrupted, is_mesh = PETSC_FALSE;
+  PetscBool help, has_toy, has_data, has_resume, view = PETSC_FALSE, interrupted = PETSC_FALSE, is_mesh = PETSC_FALSE;
   PFCLIMeshContext mctx;
   PFConstraint     constraint = NULL;
   PFConstraintType ctype;
@@ -78,7 +79,7 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
   PetscBool has_pre = PETSC_FALSE, init_ema = PETSC_TRUE, has_fmw = PETSC_FALSE;
   PetscReal fmw[PF_CLI_MAXFIELDS];
   PetscInt  nfmw = 0;
-  const char *cmd = finetune ? "finetune" : "train";
+  const char *cmd = spec->cmd;
 
   PetscFunctionBegin;
   if (finetune) {
@@ -161,6 +162,8 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
     if (ctype == PF_CONSTRAINT_PBFM) PetscCall(PFTrainerSetConstraint(tr, constraint));
   }
   PetscCall(PFTrainerSetData(tr, data));
+  if (spec->coupled) PetscCall(PFTrainerSetCoupling(tr, spec->noise_seed, spec->t_fixed));
+  if (spec->sampler_steps > 0) PetscCall(PFTrainerSetSampler(tr, spec->sampler_type, spec->sampler_steps));
   PetscCall(PFTrainerSetUp(tr));
   if (finetune) PetscCall(PFTrainerInitFromModel(tr, pretrained, init_ema));
   if (has_resume) PetscCall(PFTrainerLoadCheckpoint(tr, resume));
@@ -202,7 +205,9 @@ static PetscErrorCode Run(MPI_Comm comm, PetscBool finetune)
     PetscCall(PFTrainerSaveCheckpoint(tr, out));
     PetscCall(PetscPrintf(comm, "physflow finetune: wrote %s\n", out));
   } else PetscCall(PFTrainerTrain(tr, &interrupted));
+  spec->interrupted = interrupted;
 done:
+  spec->help = help;
   PetscCall(PFTrainerDestroy(&tr));
   PetscCall(PFConstraintDestroy(&constraint));
   PetscCall(PFDataDestroy(&data));
@@ -214,15 +219,19 @@ done:
 
 PetscErrorCode PFCommandTrain(MPI_Comm comm)
 {
+  PFCLITrainSpec spec = {.cmd = "train"};
+
   PetscFunctionBegin;
-  PetscCall(Run(comm, PETSC_FALSE));
+  PetscCall(PFCLITrainRun(comm, &spec));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* physflow finetune -model pre.h5 [-data lowfi.h5] [-constraint pbfm] -o tuned.h5 [training options] */
 PetscErrorCode PFCommandFinetune(MPI_Comm comm)
 {
+  PFCLITrainSpec spec = {.cmd = "finetune", .finetune = PETSC_TRUE};
+
   PetscFunctionBegin;
-  PetscCall(Run(comm, PETSC_TRUE));
+  PetscCall(PFCLITrainRun(comm, &spec));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -49,6 +49,7 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
   PetscInt       *idx;
   PFDatasetWriter w;
   PetscLogDouble  t0, t1;
+  double          straightness = -1;
 
   PetscFunctionBegin;
   PetscCall(PFCLIMeshContextSetUp(ctx));
@@ -107,8 +108,21 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     PetscCall(PFFlowSampleVelocity(flow, sampler, (uint64_t)seed, lo, hi - lo, gd.n, PFGuidedVelocity, &gd, x, &nfe));
     PetscCall(PetscFree4(gd.tbuf, gd.g, gd.w1, gd.w2));
     PetscCall(PFConstraintDestroy(&gd.c));
+  } else if (ctx->straightness) {
+    PFStraightness st = {net, nf * nown, PetscMax(1, PetscMin(chunk, hi - lo)), 0, NULL, NULL, 0};
+    PFSamplerType  stype;
+    PetscBool      euler;
+    PetscCall(PFSamplerGetType(sampler, &stype));
+    PetscCall(PetscStrcmp(stype, PFSAMPLEREULER, &euler));
+    PetscCheck(euler, world, PETSC_ERR_ARG_INCOMP, "-straightness measures the Euler sampler's paths: use -sampler euler");
+    PetscCall(PetscMalloc2(st.maxbatch, &st.tbuf, (size_t)(hi - lo) * st.n + 1, &st.x0));
+    PetscCall(PFFlowSampleVelocity(flow, sampler, (uint64_t)seed, lo, hi - lo, st.n, PFStraightnessVelocity, &st, x, &nfe));
+    /* sums over the world count each group's vertices once per sample */
+    PetscCall(PFStraightnessFinish(&st, world, hi - lo, x, &straightness));
+    PetscCall(PetscFree2(st.tbuf, st.x0));
   } else PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
   PetscCall(PetscTime(&t1));
+  if (ctx->straightness) PetscCall(PetscPrintf(world, "physflow sample: path straightness %.4e (int E|x1 - x0 - v|^2 dt / E|x1 - x0|^2 over the %" PetscInt_FMT " Euler steps; 0 = straight)\n", straightness, nfe));
   /* physical units, natural order on the group leaders, one collective write */
   for (PetscInt f = 0; f < nf; f++) {
     names[f] = ctx->fields[f];
@@ -137,7 +151,21 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     PetscCall(PFDatasetWriterSetAttrReal(w, "nfe", (double)nfe));
     PetscCall(PFSamplerGetType(sampler, &st));
     PetscCall(PFDatasetWriterSetAttrString(w, "sampler", st));
+    {
+      PetscInt steps;
+      PetscCall(PFSamplerGetSteps(sampler, &steps));
+      /* the noise of sample i is keyed by (seed, i): distillation pairs them */
+      PetscCall(PFDatasetWriterSetAttrReal(w, "seed", (double)seed));
+      PetscCall(PFDatasetWriterSetAttrReal(w, "sampler_steps", (double)steps));
+      PetscCall(PFDatasetWriterSetAttrReal(w, "use_ema", use_ema ? 1 : 0));
+      {
+        char hex[17];
+        PFCLIParamsHash(net->nparams, net->params, hex);
+        PetscCall(PFDatasetWriterSetAttrString(w, "model_params_hash", hex));
+      }
+    }
     PetscCall(PFDatasetWriterSetAttrReal(w, "guidance_scale", ctx->guidance_scale));
+    if (ctx->straightness) PetscCall(PFDatasetWriterSetAttrReal(w, "straightness", straightness));
     PetscCall(PFDatasetWriterWriteRows(w, grank == 0 ? hi - lo : 0, idx, (const double *const *)rows, NULL));
     PetscCall(PFDatasetWriterClose(&w, &complete));
     PetscCheck(complete, world, PETSC_ERR_PLIB, "sample file '%s' incomplete", out);

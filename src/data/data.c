@@ -145,14 +145,31 @@ static PetscErrorCode SetEpoch(PFData data, PetscInt epoch)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The file row of the c-th sample drawn (epochs of shuffled passes) */
+static PetscErrorCode RowOfDraw(PFData data, uint64_t c, PetscInt *row)
+{
+  PetscFunctionBegin;
+  PetscCall(SetEpoch(data, (PetscInt)(c / (uint64_t)data->N)));
+  *row = data->perm[c % (uint64_t)data->N];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataGetBatchIndices(PFData data, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt rows[])
+{
+  PetscFunctionBegin;
+  PetscCheck(!data->is_toy, data->comm, PETSC_ERR_ARG_WRONG, "a toy distribution has no file rows");
+  for (PetscInt j = 0; j < nloc; j++) PetscCall(RowOfDraw(data, (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j), &rows[j]));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, pfreal *x1)
 {
   PetscFunctionBegin;
   for (PetscInt j = 0; j < nloc; j++) {
     uint64_t c = (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j); /* samples drawn so far */
     if (data->is_mesh) {
-      PetscCall(SetEpoch(data, (PetscInt)(c / (uint64_t)data->N)));
-      PetscInt idx = data->perm[c % (uint64_t)data->N];
+      PetscInt idx;
+      PetscCall(RowOfDraw(data, c, &idx));
       for (PetscInt f = 0; f < data->nfields; f++) {
         PetscCall(PFMeshDataReadRows(&data->md, data->fields[f], idx, 1, data->row));
         for (PetscInt i = 0; i < data->nown; i++) x1[j * data->n + f * data->nown + i] = (pfreal)((data->row[data->ownnat[i]] - data->fmean[f]) / data->fstd[f]);
@@ -163,8 +180,9 @@ PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt 
       x1[j * 2]     = (pfreal)x[0];
       x1[j * 2 + 1] = (pfreal)x[1];
     } else {
-      PetscCall(SetEpoch(data, (PetscInt)(c / (uint64_t)data->N)));
-      const double *src = data->values + data->perm[c % (uint64_t)data->N] * data->n;
+      PetscInt idx;
+      PetscCall(RowOfDraw(data, c, &idx));
+      const double *src = data->values + idx * data->n;
       for (PetscInt d = 0; d < data->n; d++) x1[j * data->n + d] = (pfreal)src[d];
     }
   }

@@ -151,10 +151,26 @@ static PetscErrorCode OTPairNoise(PFFlow flow, uint64_t seed, PetscInt step, Pet
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Points on the straight path from x0 (held in target on entry) to x1 at
+ * random times (t_fixed < 0) or at t_fixed, and the path's velocity */
+static void PathPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt gidx0, PetscInt nloc, PetscInt n, const pfreal *x1, double t_fixed, pfreal *xt, pfreal *t, pfreal *target)
+{
+  double s = flow->sigma_min;
+
+  for (PetscInt j = 0; j < nloc; j++) {
+    double tj = t_fixed >= 0 ? t_fixed : FlowTime(seed, step, gidx0 + j);
+    t[j]      = (pfreal)tj;
+    for (PetscInt d = 0; d < n; d++) {
+      double x0 = (double)target[j * n + d], x1d = (double)x1[j * n + d];
+      xt[j * n + d]     = (pfreal)((1 - (1 - s) * tj) * x0 + tj * x1d);
+      target[j * n + d] = (pfreal)(x1d - (1 - s) * x0);
+    }
+  }
+}
+
 PetscErrorCode PFFlowTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, PetscInt n, const pfreal *x1, pfreal *xt, pfreal *t, pfreal *target)
 {
   PetscBool vp, ot;
-  double    s = flow->sigma_min;
 
   PetscFunctionBegin;
   PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
@@ -168,15 +184,22 @@ PetscErrorCode PFFlowTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, Pe
   if (ot) PetscCall(OTPairNoise(flow, seed, step, Bg, gidx0, nloc, n, x1, target));
   else
     for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, seed, PF_RNG_FLOW_X0, (uint64_t)step * (uint64_t)Bg + (uint64_t)(gidx0 + j), n, target + j * n);
-  for (PetscInt j = 0; j < nloc; j++) {
-    double tj = FlowTime(seed, step, gidx0 + j);
-    t[j]      = (pfreal)tj;
-    for (PetscInt d = 0; d < n; d++) {
-      double x0 = (double)target[j * n + d], x1d = (double)x1[j * n + d];
-      xt[j * n + d]     = (pfreal)((1 - (1 - s) * tj) * x0 + tj * x1d);
-      target[j * n + d] = (pfreal)(x1d - (1 - s) * x0);
-    }
-  }
+  PathPairs(flow, seed, step, gidx0, nloc, n, x1, -1, xt, t, target);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowCoupledPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt gidx0, PetscInt nloc, PetscInt n, uint64_t noise_seed, const PetscInt rows[], const pfreal *x1, double t_fixed, pfreal *xt, pfreal *t, pfreal *target)
+{
+  PetscBool vp, ot;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
+  PetscCall(PetscStrcmp(flow->type, PFFLOWOTCFM, &ot));
+  PetscCheck(!vp && !ot, flow->comm, PETSC_ERR_SUP, "coupled (noise, sample) pairs need a cfm flow, not '%s'", flow->type);
+  PetscCheck(t_fixed <= 1, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "fixed training time %g beyond 1", t_fixed);
+  /* the noise sample rows[j] was generated from, as PFFlowSample draws it */
+  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, noise_seed, PF_RNG_SAMPLE_X0, (uint64_t)rows[j], n, target + j * n);
+  PathPairs(flow, seed, step, gidx0, nloc, n, x1, t_fixed, xt, t, target);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -157,6 +157,18 @@ static PetscErrorCode TransferCreate(PFMeshLevels lv, PetscInt l)
     for (PetscInt k = 0; k < ngrid; k++) PetscCheck(grid2nat[k] >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "coarse box grid incomplete");
   }
   PetscCallMPI(MPI_Bcast(grid2nat, (PetscMPIInt)ngrid, MPIU_INT, 0, lv->comm));
+  {
+    /* every owned coarse vertex sits where its natural number says */
+    PetscInt *nat2grid;
+    PetscCall(PetscMalloc1(ngrid, &nat2grid));
+    for (PetscInt k = 0; k < ngrid; k++) nat2grid[grid2nat[k]] = k;
+    for (PetscInt k = 0; k < c->nown; k++) {
+      PetscInt g = nat2grid[c->ownnat[k]], i = g % (nx + 1), j = g / (nx + 1);
+      double   ex = lv->lo[0] + i * hx, ey = lv->lo[1] + j * hy;
+      PetscCheck(PetscAbsReal(ex - c->xy[2 * k]) <= 1e-9 * (1 + hx) && PetscAbsReal(ey - c->xy[2 * k + 1]) <= 1e-9 * (1 + hy), PETSC_COMM_SELF, PETSC_ERR_PLIB, "coarse level %" PetscInt_FMT ": owned vertex %" PetscInt_FMT " (natural %" PetscInt_FMT ") at (%g, %g), not at its grid point (%g, %g)", l + 1, k, c->ownnat[k], c->xy[2 * k], c->xy[2 * k + 1], ex, ey);
+    }
+    PetscCall(PetscFree(nat2grid));
+  }
   /* owner (rank, owned index) of every coarse natural vertex */
   PetscCall(PetscMalloc2(size, &counts, size + 1, &displs));
   PetscCallMPI(MPI_Allgather(&n, 1, MPI_INT, counts, 1, MPI_INT, lv->comm));
@@ -204,7 +216,7 @@ static PetscErrorCode TransferCreate(PFMeshLevels lv, PetscInt l)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFMeshLevelsCreate(PFMeshGraph fine, PetscInt nlevels, PFMeshLevels *levels)
+PetscErrorCode PFMeshLevelsCreate(PFMeshGraph fine, PetscInt nlevels, const PetscInt faces[][2], PFMeshLevels *levels)
 {
   PFMeshLevels lv;
   PetscMPIInt  rank, size, n = (PetscMPIInt)(2 * fine->nown), *counts = NULL, *displs = NULL;
@@ -235,7 +247,8 @@ PetscErrorCode PFMeshLevelsCreate(PFMeshGraph fine, PetscInt nlevels, PFMeshLeve
     PetscBool coarser = PETSC_FALSE;
     for (int d = 0; d < 2; d++) {
       double cells    = (lv->hi[d] - lv->lo[d]) / (fine->h * pow(2.0, (double)l));
-      lv->faces[l][d] = PetscMax(2, (PetscInt)floor(cells + 0.5));
+      lv->faces[l][d] = faces ? faces[l][d] : PetscMax(2, (PetscInt)floor(cells + 0.5 + 1e-6));
+      PetscCheck(lv->faces[l][d] >= 2, lv->comm, PETSC_ERR_ARG_OUTOFRANGE, "level %" PetscInt_FMT " needs at least 2 cells per direction, got %" PetscInt_FMT, l, lv->faces[l][d]);
       if (l == 1 ? 2 * cells > lv->faces[l][d] + 0.5 : lv->faces[l][d] < lv->faces[l - 1][d]) coarser = PETSC_TRUE;
     }
     PetscCheck(coarser, lv->comm, PETSC_ERR_ARG_OUTOFRANGE, "the mesh is too coarse for %" PetscInt_FMT " U-Net levels (level %" PetscInt_FMT " would be no coarser than level %" PetscInt_FMT "); lower -mesh_levels", nlevels, l, l - 1);

@@ -38,6 +38,14 @@ struct _p_PFTrainer {
   PFConstraint constraint;
   pfreal      *gfm;
   double      *rhistory;
+  /* a fixed (noise, sample) coupling (distillation, reflow) */
+  PetscBool coupled;
+  uint64_t  noise_seed;
+  double    t_fixed;
+  PetscInt *rows;
+  /* the sampler the model is meant for, recorded in its file (/sampler) */
+  char     sampler_type[16];
+  PetscInt sampler_steps;
 };
 
 PetscErrorCode PFTrainerCreate(MPI_Comm comm, PFNet net, PFFlow flow, PFData data, PFTrainer *tr)
@@ -161,6 +169,7 @@ PetscErrorCode PFTrainerSetUp(PFTrainer tr)
   np = tr->net->nparams;
   PetscCall(PetscMalloc6(tr->nloc * tr->n, &tr->x1, tr->nloc * tr->n, &tr->xt, tr->nloc, &tr->t, tr->nloc * tr->n, &tr->target, tr->nloc * tr->n, &tr->v, tr->nloc * tr->n, &tr->dv));
   PetscCall(PetscMalloc1(tr->n, &tr->loss_weight));
+  PetscCall(PetscMalloc1(tr->nloc + 1, &tr->rows));
   /* the loss is the mean over the components of a sample; mesh problems
    * replace these weights by the lumped vertex masses */
   for (PetscInt i = 0; i < tr->n; i++) tr->loss_weight[i] = tr->user_weights ? tr->user_weights[i] : (pfreal)(1.0 / (double)tr->n);
@@ -193,7 +202,10 @@ static PetscErrorCode TrainStep(PFTrainer tr, double *loss, PetscBool *stop, dou
   PetscCall(PFNetGetParameters(tr->net, NULL, &params, &grads));
   PetscCall(PFNetZeroGradient(tr->net));
   PetscCall(PFDataGetBatch(tr->data, tr->step, tr->Bg, tr->gidx0, tr->nloc, tr->x1));
-  PetscCall(PFFlowTrainingPairs(tr->flow, (uint64_t)tr->seed, tr->step, tr->Bg, tr->gidx0, tr->nloc, n, tr->x1, tr->xt, tr->t, tr->target));
+  if (tr->coupled) {
+    PetscCall(PFDataGetBatchIndices(tr->data, tr->step, tr->Bg, tr->gidx0, tr->nloc, tr->rows));
+    PetscCall(PFFlowCoupledPairs(tr->flow, (uint64_t)tr->seed, tr->step, tr->gidx0, tr->nloc, n, tr->noise_seed, tr->rows, tr->x1, tr->t_fixed, tr->xt, tr->t, tr->target));
+  } else PetscCall(PFFlowTrainingPairs(tr->flow, (uint64_t)tr->seed, tr->step, tr->Bg, tr->gidx0, tr->nloc, n, tr->x1, tr->xt, tr->t, tr->target));
   if (tr->nloc > 0) {
     PetscCall(PFNetForward(tr->net, tr->nloc, tr->xt, tr->t, tr->v));
     /* L = (1/Bg) sum_j sum_c w_c (v - u)^2 ;  dL/dv = (2/Bg) w_c (v - u) */
@@ -338,7 +350,17 @@ static PetscErrorCode WriteCheckpoint(PFTrainer tr, const char path[])
     PetscCall(PFConstraintGetType(tr->constraint, &ct));
     PetscCall(PFH5WriteAttrString(g, "constraint", PFConstraintTypes[ct]));
   }
+  if (tr->coupled) {
+    PetscCall(PFH5WriteAttrInt(g, "coupling_noise_seed", (PetscInt)tr->noise_seed));
+    PetscCall(PFH5WriteAttrReal(g, "coupling_time", tr->t_fixed));
+  }
   H5Gclose(g);
+  if (tr->sampler_steps > 0) {
+    g = H5Gcreate2(t.fid, "sampler", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    PetscCall(PFH5WriteAttrString(g, "type", tr->sampler_type));
+    PetscCall(PFH5WriteAttrInt(g, "steps", tr->sampler_steps));
+    H5Gclose(g);
+  }
   PetscCall(PFH5CommitTemp(&t));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -450,6 +472,23 @@ PetscErrorCode PFTrainerSetConstraint(PFTrainer tr, PFConstraint c)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFTrainerSetCoupling(PFTrainer tr, uint64_t noise_seed, double t_fixed)
+{
+  PetscFunctionBegin;
+  tr->coupled    = PETSC_TRUE;
+  tr->noise_seed = noise_seed;
+  tr->t_fixed    = t_fixed;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFTrainerSetSampler(PFTrainer tr, const char type[], PetscInt steps)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(tr->sampler_type, type, sizeof(tr->sampler_type)));
+  tr->sampler_steps = steps;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscInt *step, double *lr, PFAdamWParams *adam, pfreal **m, pfreal **v, double **history)
 {
   PetscFunctionBegin;
@@ -502,6 +541,7 @@ PetscErrorCode PFTrainerDestroy(PFTrainer *tr)
   PetscCall(PetscFree6((*tr)->x1, (*tr)->xt, (*tr)->t, (*tr)->target, (*tr)->v, (*tr)->dv));
   PetscCall(PetscFree((*tr)->loss_weight));
   PetscCall(PetscFree((*tr)->user_weights));
+  PetscCall(PetscFree((*tr)->rows));
   PetscCall(PetscFree((*tr)->m));
   PetscCall(PetscFree((*tr)->vv));
   PetscCall(PetscFree((*tr)->ema));
