@@ -20,6 +20,9 @@
 #      -resume: bitwise the uninterrupted student.
 #  (f) reflow with 2 rounds: round 1's student and pairs files, round 2
 #      trained on round 1's student's pairs; its record says 2 Euler steps.
+#  (g) sample -piddm_refine: refining a one-step student's noise lowers its
+#      samples' re-solve distance; with observations of p (inverse task)
+#      the samples keep the observed entries, 1 and 2 ranks agree.
 . "$(dirname "$0")/common.sh"
 enter_scratch pf_test_distill
 echo "test_distill: scratch $WORK"
@@ -135,6 +138,37 @@ if [ "$RC" -eq 0 ] && [ -s rf_round1.h5 ] && [ -s rf_pairs_round1.h5 ] && [ -s r
 else
   fail "(f) reflow 2 rounds: rc $RC, files: $(ls)"
 fi
+
+section "(g) PIDDM noise refinement (sample -piddm_refine)"
+# the lambda 0 student of (c): refining its noise lowers the re-solve distance
+run sample -model l0.h5 -n 32 -seed 5 -piddm_refine 30 -refine_lr 0.05 -o rf0.h5 &&
+  [ "$RC" -eq 0 ] && run eval -physics darcy -samples rf0.h5 -reference data.h5 -o erf0.json
+rr=$(json_get erf0.json "['resolve']['median']" 2>/dev/null)
+if "$PY" -c "import sys; sys.exit(0 if float('$rr') < 0.7 * float('$r0') else 1)" 2>/dev/null; then
+  pass "(g) refined samples: median re-solve distance $rr < 0.7 x unrefined $r0"
+else
+  fail "(g) refined '$rr' vs unrefined '$r0': $(tail -n 1 err.txt)"
+fi
+# inverse task: 30% of p observed (no noise); 1 and 2 ranks agree, the
+# observed entries are the truth's in every sample
+O="-model l0.h5 -n 6 -seed 6 -piddm_refine 10 -refine_obs data.h5 -refine_obs_index 2 -refine_obs_fields p -refine_obs_fraction 0.3"
+NP=1 run sample $O -o ro1.h5 && NP=2 run sample $O -o ro2.h5
+compare "(g) refinement with observations, 1 vs 2 ranks" 1e-4 ro1.h5 ro2.h5 /fields/logK /fields/p
+frac=$("$PY" -c "
+import h5py, numpy as np
+s = h5py.File('ro1.h5')['fields/p'][...]; t = h5py.File('data.h5')['fields/p'][2]
+hit = np.all(np.abs(s - t) <= 1e-6 * (1 + np.abs(t)), axis=0)
+print('%.3f' % hit.mean())" 2>/dev/null)
+if "$PY" -c "import sys; sys.exit(0 if 0.1 <= float('$frac') <= 0.5 else 1)" 2>/dev/null; then
+  pass "(g) the samples equal the observed p at $frac of the vertices (asked 0.3)"
+else
+  fail "(g) fraction of vertices where every sample equals the observed p: '$frac' (asked 0.3)"
+fi
+expect_error "(g) -piddm_refine on a multi-step sampler" "one-step student" sample -model teacher.h5 -n 2 -piddm_refine 3 -o x.h5
+expect_error "(g) -refine_obs without -piddm_refine" "-piddm_refine" sample -model l0.h5 -n 2 -refine_obs data.h5 -o x.h5
+"$BIN" datagen -physics darcy -mesh_faces 5 -darcy_kl_terms 16 -n 2 -seed 1 -o d5.h5 >/dev/null 2>&1
+expect_error "(g) -refine_obs of another mesh" "vertices" sample -model l0.h5 -n 2 -piddm_refine 2 -refine_obs d5.h5 -o x.h5
+expect_error "(g) -refine_obs a model file" "no mesh fields" sample -model l0.h5 -n 2 -piddm_refine 2 -refine_obs vp.h5 -o x.h5
 
 echo
 echo "== summary"

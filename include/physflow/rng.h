@@ -19,7 +19,8 @@ typedef enum {
   PF_RNG_EVAL        = 8,
   PF_RNG_TEST        = 9,
   PF_RNG_PDE_INPUT   = 10, /* random coefficients of a PDE sample */
-  PF_RNG_PDE_NOISE   = 11  /* observational noise added to solutions */
+  PF_RNG_PDE_NOISE   = 11, /* observational noise added to solutions */
+  PF_RNG_OBS         = 12  /* which entries are observed, and their noise */
 } PFRNGPurpose;
 
 typedef struct {

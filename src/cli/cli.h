@@ -48,6 +48,15 @@ PetscErrorCode PFCommandDatagen(MPI_Comm);
 
 /* Mesh (PDE field) models: groups, physics, mesh graph */
 #define PF_CLI_MAXFIELDS 8
+/* sample -piddm_refine (src/cli/refine_obs.c) */
+typedef struct {
+  PetscInt steps, obs_index, obs_seed, nobs_fields;
+  double   lr, lambda, prior, obs_weight, obs_fraction, obs_noise;
+  char     obs_file[PETSC_MAX_PATH_LEN];
+  char     obs_fields[8][64];
+} PFCLIRefine;
+PetscErrorCode PFCLIRefineOptions(MPI_Comm comm, PFCLIRefine *r);
+
 typedef struct {
   MPI_Comm    gcomm;
   PetscInt    G, gid;
@@ -59,6 +68,7 @@ typedef struct {
   double      guidance_tpow;  /* its weight t^p */
   PetscInt    guidance_smooth; /* low-pass applications on its gradient */
   PetscBool   straightness;   /* sampling: report the Euler paths' straightness */
+  PFCLIRefine refine;         /* sampling: PIDDM noise refinement (steps 0: off) */
   PetscReal   fm_weights[PF_CLI_MAXFIELDS]; /* training: per-field factors of the flow-matching loss */
   PetscInt    nfm_weights;                  /* 0: all 1 */
 } PFCLIMeshContext;
@@ -69,6 +79,9 @@ PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow);
 PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mesh);
 PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[]);
+/* the refined samples of a one-step student: this group's nloc samples
+ * from global index lo, in chunks; x [nloc n] (normalised units) */
+PetscErrorCode PFCLIRefineSample(PFCLIMeshContext *ctx, PFNet net, PFFlow flow, const PFCLIRefine *r, const double mean[], const double std[], uint64_t seed, PetscInt lo, PetscInt nloc, PetscInt chunk, pfreal *x);
 PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[], PFNet net, PFFlow flow, PFTrainer tr, uint64_t seed, PFData *data);
 PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt n, PetscInt seed, const char out[], PetscBool resume, PetscInt group_size, PetscInt fidelity, PetscInt write_every, PetscBool *help);
 /* train / finetune / distill: flow-matching training of a network, from

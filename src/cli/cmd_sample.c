@@ -16,6 +16,7 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   double         gscale = 1, gtpow = 1;
   PetscInt       gsmooth = 20;
   PFCLIMeshContext mctx;
+  PFCLIRefine      refine;
   PetscMPIInt    rank, size;
   PetscLogDouble t0, t1;
 
@@ -38,6 +39,7 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   if (has_model) PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
   if (has_model) PetscCall(PFCLIModelSamplerDefaults(comm, model, sampler));
   if (is_mesh) PetscCall(PFCLIMeshSampleOptions(comm, model, &mctx));
+  PetscCall(PFCLIRefineOptions(comm, &refine));
   PetscCall(PFCLIOptionsDone(comm, "sample", &help));
   if (help) {
     PetscCall(PetscPrintf(comm, "  (vp models default to -sampler ddpm -sampler_steps 200)\n"));
@@ -58,6 +60,10 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
     PetscCheck(!straight || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-straightness is measured for mesh (PDE) models");
     PetscCheck(!straight || !dps, comm, PETSC_ERR_ARG_INCOMP, "-straightness measures the model's own paths: not with -guidance");
     mctx.straightness = straight;
+    PetscCheck(!refine.steps || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-piddm_refine refines one-step students of PDE fields (mesh models)");
+    PetscCheck(!refine.steps || !dps, comm, PETSC_ERR_ARG_INCOMP, "-piddm_refine and -guidance are alternatives");
+    PetscCheck(!refine.steps || !straight, comm, PETSC_ERR_ARG_INCOMP, "-piddm_refine and -straightness are alternatives");
+    mctx.refine = refine;
   }
   PetscCheck(n > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be positive, got %" PetscInt_FMT, n);
   PetscCheck(chunk > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-sample_batch must be positive");

@@ -29,6 +29,9 @@ PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIM
   /* the mesh the model was trained on, unless -mesh/-mesh_faces given */
   PetscCall(PFCLIPeek(world, model, "data", "mesh", NULL, mesh, sizeof(mesh)));
   PetscCall(PFCLISetMeshOption(mesh));
+  /* the problem (source, boundary groups) the model was trained on, which
+   * its file records: guidance and refinement use its residual */
+  PetscCall(PFCLIProblemOptionsFromFile(world, model));
   PetscCall(PFCLIMeshContextCreate(world, NULL, ctx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -108,6 +111,16 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     PetscCall(PFFlowSampleVelocity(flow, sampler, (uint64_t)seed, lo, hi - lo, gd.n, PFGuidedVelocity, &gd, x, &nfe));
     PetscCall(PetscFree4(gd.tbuf, gd.g, gd.w1, gd.w2));
     PetscCall(PFConstraintDestroy(&gd.c));
+  } else if (ctx->refine.steps > 0) {
+    PFSamplerType stype;
+    PetscInt      steps;
+    PetscBool     euler;
+    PetscCall(PFSamplerGetType(sampler, &stype));
+    PetscCall(PFSamplerGetSteps(sampler, &steps));
+    PetscCall(PetscStrcmp(stype, PFSAMPLEREULER, &euler));
+    PetscCheck(euler && steps == 1, world, PETSC_ERR_ARG_INCOMP, "-piddm_refine refines a one-step student (physflow distill -distill_type piddm): sample it with -sampler euler -sampler_steps 1");
+    PetscCall(PFCLIRefineSample(ctx, net, flow, &ctx->refine, mean, std, (uint64_t)seed, lo, hi - lo, PetscMax(1, PetscMin(chunk, hi - lo)), x));
+    nfe = 1 + 2 * ctx->refine.steps; /* forward + backward per Adam step */
   } else if (ctx->straightness) {
     PFStraightness st = {net, nf * nown, PetscMax(1, PetscMin(chunk, hi - lo)), 0, NULL, NULL, 0};
     PFSamplerType  stype;
@@ -166,6 +179,15 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     }
     PetscCall(PFDatasetWriterSetAttrReal(w, "guidance_scale", ctx->guidance_scale));
     if (ctx->straightness) PetscCall(PFDatasetWriterSetAttrReal(w, "straightness", straightness));
+    if (ctx->refine.steps > 0) {
+      PetscCall(PFDatasetWriterSetAttrReal(w, "piddm_refine", (double)ctx->refine.steps));
+      if (ctx->refine.obs_file[0]) {
+        PetscCall(PFDatasetWriterSetAttrString(w, "refine_obs", ctx->refine.obs_file));
+        PetscCall(PFDatasetWriterSetAttrReal(w, "refine_obs_index", (double)ctx->refine.obs_index));
+        PetscCall(PFDatasetWriterSetAttrReal(w, "refine_obs_fraction", ctx->refine.obs_fraction));
+        PetscCall(PFDatasetWriterSetAttrReal(w, "refine_obs_noise", ctx->refine.obs_noise));
+      }
+    }
     PetscCall(PFDatasetWriterWriteRows(w, grank == 0 ? hi - lo : 0, idx, (const double *const *)rows, NULL));
     PetscCall(PFDatasetWriterClose(&w, &complete));
     PetscCheck(complete, world, PETSC_ERR_PLIB, "sample file '%s' incomplete", out);
