@@ -51,14 +51,14 @@ for o in sampler sampler_steps model n; do
   line=$(grep -E -- "^ *-$o <now [^ ]* : formerly [^ ]*>" out.txt | head -n 1)
   if [ -n "$line" ]; then pass "sample -help lists -$o with its default: $(echo "$line" | cut -c1-60)"; else fail "sample -help does not list -$o with a default"; fi
 done
-for c in observe infer guide; do
+for c in observe infer; do
   run "$c" -help
   if [ "$RC" -eq 0 ] && grep -q "not implemented" out.txt; then pass "$c -help says 'not implemented'"; else fail "$c -help: rc=$RC, no 'not implemented'"; fi
 done
 
 # ---------------------------------------------------------------------------
 section "unimplemented commands fail with 'not implemented'"
-for c in observe infer guide; do
+for c in observe infer; do
   expect_error "$c" "not implemented" "$c"
 done
 expect_error "finetune without -model" "-model" finetune

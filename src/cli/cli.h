@@ -3,6 +3,7 @@
  * options first (so -help lists them with their defaults, and typos are caught
  * before any work), then calls PFCLIOptionsDone, then works. */
 #include <physflow.h>
+#include <physflow/guide.h>
 #include <physflow/meshgraph.h>
 #include <physflow/physics.h>
 #include <physflow/private/netimpl.h>
@@ -43,6 +44,10 @@ typedef struct {
 PetscErrorCode PFStraightnessVelocity(void *ctx, double t, PetscInt nloc, const pfreal *x, pfreal *v);
 /* S relative to E|x1 - x0|^2 over all samples of comm (the world) */
 PetscErrorCode PFStraightnessFinish(PFStraightness *s, MPI_Comm comm, PetscInt nloc, const pfreal *x1, double *S);
+
+/* A guided model's guidance (its /guide record, written by physflow guide);
+ * *obs NULL when the model has none */
+PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFObservable *obs, PFGuideSchedule *s);
 
 PetscErrorCode PFCommandDatagen(MPI_Comm);
 

@@ -92,7 +92,18 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   double *mine, *all = NULL;
   PetscCall(PetscMalloc2((hi - lo) * nin + 1, &x, (hi - lo) * nin + 1, &mine));
   PetscCall(PetscTime(&t0));
-  PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
+  {
+    /* a guided model (physflow guide): the base flow plus its guidance */
+    PFObservable    obs;
+    PFGuideSchedule gs;
+    double          work;
+    PetscCall(PFCLIGuideLoad(comm, model, nin, &obs, &gs));
+    if (obs) {
+      PetscCall(PFGuideSample(flow, net, sampler, obs, &gs, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
+      PetscCall(PetscPrintf(comm, "physflow sample: guided by observable %s (lambda %.4g, alpha(t) = %.4g %s %.4g): excess work %.4e\n", obs->name, gs.lambda, gs.a, gs.kind == PF_GUIDE_POWER ? "(1 - t)^" : "exp((t - 1) x", gs.b, work));
+      PetscCall(PFObservableDestroy(&obs));
+    } else PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
+  }
   PetscCall(PetscTime(&t1));
   for (PetscInt i = 0; i < (hi - lo) * nin; i++) mine[i] = (double)x[i];
   {

@@ -140,7 +140,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   if (has_toy) PetscCall(PFDataCreateToy(comm, (PFToyType)toy, seed, &data));
   else if (is_mesh) PetscCall(PFCLIMeshTrainSetUp(&mctx, datafile, net, flow, tr, seed, &data));
   else PetscCall(PFDataCreateFromFile(comm, datafile, seed, &data));
-  PetscCheck(!finetune || is_mesh, comm, PETSC_ERR_ARG_WRONG, "finetune needs a model of PDE fields and its data (-data file.h5 made by physflow datagen -physics ...)");
+  PetscCheck(!finetune || is_mesh || ctype == PF_CONSTRAINT_NONE, comm, PETSC_ERR_ARG_WRONG, "finetune with a physics constraint needs a model of PDE fields and its data (-data file.h5 made by physflow datagen -physics ...); vector data: -constraint none");
   PetscCheck(ctype == PF_CONSTRAINT_NONE || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-constraint %s needs PDE data (-data file.h5 made by physflow datagen -physics ...)", PFConstraintTypes[ctype]);
   if (finetune && is_mesh) {
     /* the model's normalisation, not the fine-tuning data's */

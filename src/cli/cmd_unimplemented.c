@@ -19,4 +19,3 @@ static PetscErrorCode NotYet(MPI_Comm comm, const char cmd[], const char what[])
 
 PetscErrorCode PFCommandObserve(MPI_Comm comm) { return NotYet(comm, "observe", "synthetic sparse noisy observations of a known sample"); }
 PetscErrorCode PFCommandInfer(MPI_Comm comm) { return NotYet(comm, "infer", "posterior samples of hidden fields from observations"); }
-PetscErrorCode PFCommandGuide(MPI_Comm comm) { return NotYet(comm, "guide", "minimum-excess-work guidance of a pretrained model"); }

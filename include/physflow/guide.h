@@ -1,0 +1,105 @@
+#pragma once
+/* Minimum-excess-work guidance of a pretrained flow (Kolloff et al. 2025,
+ * "Minimum-excess-work guidance", arXiv 2505.13375; issue 10), src/guide.
+ *
+ * Observable guidance: a few observables f(x) of the generated states are
+ * known to have other averages (experiments, a target).  The maximum-entropy
+ * answer is the tilt p(x) ~ p_base(x) exp(-lambda f(x)) whose average
+ * matches (lambda from reweighting base samples, PFMaxEntLambda).  The flow
+ * is steered towards it at sampling time by an extra drift on the base
+ * velocity,
+ *
+ *   v_g(x, t) = v(x, t) - alpha(t) lambda grad f(x1hat),  x1hat = x + (1 - t) v(x, t),
+ *   alpha(t)  = a exp(-b (1 - t))  or  a (1 - t)^b            (PFGuideScheduleType)
+ *
+ * (the score-based drift of the paper, -alpha lambda grad f, enters the
+ * flow-matching velocity through v = (x + (1 - t) s)/t; the factor (1-t)/t
+ * is absorbed in the tuned schedule, see docs/design.md).  The excess work
+ * of the added drift is W = int_0^1 E |dv|^2 dt (the time average over the
+ * sampler's velocity evaluations of the batch mean of |dv|^2); the
+ * schedule (a, b) minimises  task loss + gamma W  (Nelder-Mead on log a,
+ * b, with the same noise for every candidate). */
+#include <physflow/flow.h>
+#include <physflow/net.h>
+#include <physflow/sampler.h>
+
+/* Observables: plug-ins with a scalar value per state and its gradient.
+ * A new one is a create function that sets the eval callback (and its
+ * context) and is registered under a name. */
+typedef struct _p_PFObservable *PFObservable;
+/* f[b] = f(x_b) and, if grad is not NULL, grad[b n + i] = df/dx_i */
+typedef PetscErrorCode (*PFObservableEvalFn)(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad);
+struct _p_PFObservable {
+  MPI_Comm           comm;
+  char               name[64];
+  PetscInt           n; /* values per state */
+  PFObservableEvalFn eval;
+  void              *ctx;
+  PetscErrorCode (*destroy)(PFObservable);
+};
+PETSC_EXTERN PetscErrorCode PFObservableRegister(const char name[], PetscErrorCode (*create)(PFObservable));
+/* An observable of states of n values (built-in: x0, x1: a coordinate of
+ * 2-D toy states) */
+PETSC_EXTERN PetscErrorCode PFObservableCreate(MPI_Comm comm, const char name[], PetscInt n, PFObservable *obs);
+PETSC_EXTERN PetscErrorCode PFObservableEval(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad);
+PETSC_EXTERN PetscErrorCode PFObservableDestroy(PFObservable *obs);
+/* The registered names, comma-separated (for messages) */
+PETSC_EXTERN PetscErrorCode PFObservableList(char list[], size_t len);
+
+/* Maximum-entropy reweighting of N base values f: the lambda of
+ * w_i ~ exp(-lambda f_i) whose weighted mean is target (sigma = 0), or, with
+ * a Gaussian uncertainty sigma of the target, the minimiser of the dual
+ * log mean_i exp(-lambda f_i) + lambda target + sigma^2 lambda^2 / 2.
+ * Newton on the convex dual; *mean_w: the weighted mean reached.  Fails if
+ * the target lies outside the range the samples can reweight to. */
+PETSC_EXTERN PetscErrorCode PFMaxEntLambda(PetscInt N, const double f[], double target, double sigma, double *lambda, double *mean_w);
+
+/* alpha(t): exp  a exp(-b (1 - t))  (the paper's family; b < 0 is
+ *                strongest near the noise),
+ *            power a (1 - t)^b, b >= 0 (vanishes at the data end, as the
+ *                exact tilt's drift -lambda Cov[x1 | x_t] grad f / (1 - t)
+ *                does for a linear f: the posterior covariance shrinks
+ *                like (1 - t)^2) */
+typedef enum {
+  PF_GUIDE_EXP   = 0,
+  PF_GUIDE_POWER = 1
+} PFGuideScheduleType;
+PETSC_EXTERN const char *const PFGuideScheduleTypes[];
+/* The drift's direction:
+ *   x1hat    -lambda grad f(x1hat), x1hat = x + (1 - t) v (the paper's form at
+ *            the x1 estimate);
+ *   tweedie  -lambda ((1 - t)/(t + 0.05)) J^T grad f(x1hat), J = d x1hat/dx:
+ *            the first-order drift of the exact tilt, whose velocity change
+ *            is Cov[x1 | x_t] lambda grad f / (1 - t), with
+ *            Cov[x1 | x_t] = (1 - t)^2 / t J for the straight path (Tweedie's
+ *            formula); one network backward per evaluation.  It weighs the
+ *            modes of a mixture early and hardly moves samples within a
+ *            mode late, as the tilt does. */
+typedef enum {
+  PF_GUIDE_X1HAT   = 0,
+  PF_GUIDE_TWEEDIE = 1
+} PFGuideDriftType;
+PETSC_EXTERN const char *const PFGuideDriftTypes[];
+typedef struct {
+  double              lambda, a, b;
+  PFGuideScheduleType kind;
+  PFGuideDriftType    drift;
+} PFGuideSchedule;
+/* b within its family's range */
+PETSC_EXTERN double PFGuideClampB(PFGuideScheduleType kind, double b);
+PETSC_EXTERN double PFGuideAlpha(const PFGuideSchedule *s, double t);
+
+/* Guided sampling of nloc samples (global indices gidx0..) with the base
+ * model (net, flow: PFFlowSample's noise) and the guidance; *work: the
+ * excess work, mean over all samples of comm. */
+PETSC_EXTERN PetscErrorCode PFGuideSample(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideSchedule *s, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe);
+
+/* Tunes s->a, s->b (s->lambda given): minimises
+ *   (mean f(guided) - target)^2 / var + gamma W
+ * over nloc samples per rank (noise seed fixed), Nelder-Mead with at most
+ * maxeval evaluations; prints its progress on comm. */
+typedef struct {
+  double   target, var, gamma;
+  PetscInt maxeval;
+} PFGuideTuneParams;
+PETSC_EXTERN PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work);

@@ -1,0 +1,175 @@
+/* Minimum-excess-work guidance at sampling time, and the tuning of its
+ * schedule (include/physflow/guide.h) */
+#include <math.h>
+#include <physflow/guide.h>
+#include <physflow/private/netimpl.h>
+
+const char *const PFGuideScheduleTypes[] = {"exp", "power", "PFGuideScheduleType", "PF_GUIDE_", NULL};
+const char *const PFGuideDriftTypes[]    = {"x1hat", "tweedie", "PFGuideDriftType", "PF_GUIDE_", NULL};
+
+double PFGuideAlpha(const PFGuideSchedule *s, double t)
+{
+  return s->kind == PF_GUIDE_POWER ? s->a * pow(1 - t, s->b) : s->a * exp(-s->b * (1 - t));
+}
+
+double PFGuideClampB(PFGuideScheduleType kind, double b)
+{
+  return kind == PF_GUIDE_POWER ? PetscMin(PetscMax(b, 0.0), 20.0) : PetscMin(PetscMax(b, -50.0), 50.0);
+}
+
+typedef struct {
+  PFNet                  net;
+  PFObservable           obs;
+  const PFGuideSchedule *s;
+  PetscInt               n, maxbatch, nevals;
+  pfreal                *tbuf, *x1, *grad, *jt;
+  double                *f, work;
+} GuideCtx;
+
+/* v_g = v - alpha(t) lambda grad f(x + (1 - t) v), accumulating |dv|^2 */
+static PetscErrorCode GuideVelocity(void *vctx, double t, PetscInt nloc, const pfreal *x, pfreal *v)
+{
+  GuideCtx    *g       = (GuideCtx *)vctx;
+  const int    tweedie = g->s->drift == PF_GUIDE_TWEEDIE;
+  const double c       = -PFGuideAlpha(g->s, t) * g->s->lambda * (tweedie ? (1 - t) / (t + 0.05) : 1);
+
+  PetscFunctionBegin;
+  g->nevals++;
+  for (PetscInt b0 = 0; b0 < nloc; b0 += g->maxbatch) {
+    const PetscInt nb = PetscMin(g->maxbatch, nloc - b0);
+    const size_t   N  = (size_t)nb * g->n;
+    pfreal        *vb = v + (size_t)b0 * g->n;
+    const pfreal  *xb = x + (size_t)b0 * g->n;
+    for (PetscInt j = 0; j < nb; j++) g->tbuf[j] = (pfreal)t;
+    PetscCall(PFNetForward(g->net, nb, xb, g->tbuf, vb));
+    for (size_t q = 0; q < N; q++) g->x1[q] = xb[q] + (pfreal)(1 - t) * vb[q];
+    PetscCall(PFObservableEval(g->obs, nb, g->x1, g->f, g->grad));
+    if (tweedie) {
+      /* J^T grad = grad + (1 - t) (dv/dx)^T grad: one backward */
+      for (size_t q = 0; q < N; q++) g->jt[q] = (pfreal)(1 - t) * g->grad[q];
+      PetscCall(PFNetBackward(g->net, nb, g->jt, g->x1));
+      for (size_t q = 0; q < N; q++) g->grad[q] += g->x1[q];
+    }
+    for (size_t q = 0; q < N; q++) {
+      double dv = c * (double)g->grad[q];
+      vb[q] += (pfreal)dv;
+      g->work += dv * dv;
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFGuideSample(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideSchedule *s, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe)
+{
+  GuideCtx g = {net, obs, s, net->nin, net->maxbatch, 0, NULL, NULL, NULL, NULL, NULL, 0};
+  double   w[2];
+
+  PetscFunctionBegin;
+  PetscCheck(g.maxbatch > 0, obs->comm, PETSC_ERR_ORDER, "call PFNetPlan before sampling");
+  PetscCall(PetscMalloc5(g.maxbatch, &g.tbuf, (size_t)g.maxbatch * g.n, &g.x1, (size_t)g.maxbatch * g.n, &g.grad, g.maxbatch, &g.f, (size_t)g.maxbatch * g.n, &g.jt));
+  PetscCall(PFFlowSampleVelocity(flow, sampler, seed, gidx0, nloc, g.n, GuideVelocity, &g, x, nfe));
+  PetscCall(PetscFree5(g.tbuf, g.x1, g.grad, g.f, g.jt));
+  /* the time average over the evaluations of the mean over all samples */
+  w[0] = g.work / (double)PetscMax(g.nevals, 1);
+  w[1] = (double)nloc;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, w, 2, MPI_DOUBLE, MPI_SUM, obs->comm));
+  *work = w[1] > 0 ? w[0] / w[1] : 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+typedef struct {
+  PFFlow                   flow;
+  PFNet                    net;
+  PFSampler                sampler;
+  PFObservable             obs;
+  const PFGuideTuneParams *tp;
+  uint64_t                 seed;
+  PetscInt                 gidx0, nloc, neval;
+  pfreal                  *x;
+  double                  *f, lambda, mean, work;
+  PFGuideScheduleType      kind;
+  PFGuideDriftType         drift;
+} TuneCtx;
+
+/* the tuning objective at theta = (log a, b) */
+static PetscErrorCode Objective(TuneCtx *c, const double th[2], double *J)
+{
+  PFGuideSchedule s = {c->lambda, exp(th[0]), PFGuideClampB(c->kind, th[1]), c->kind, c->drift};
+  PetscInt        nfe;
+  double          m[2] = {0, (double)c->nloc};
+
+  PetscFunctionBegin;
+  PetscCall(PFGuideSample(c->flow, c->net, c->sampler, c->obs, &s, c->seed, c->gidx0, c->nloc, c->x, &c->work, &nfe));
+  PetscCall(PFObservableEval(c->obs, c->nloc, c->x, c->f, NULL));
+  for (PetscInt j = 0; j < c->nloc; j++) m[0] += c->f[j];
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_DOUBLE, MPI_SUM, c->obs->comm));
+  c->mean = m[0] / m[1];
+  *J      = (c->mean - c->tp->target) * (c->mean - c->tp->target) / c->tp->var + c->tp->gamma * c->work;
+  if (!isfinite(*J)) *J = INFINITY;
+  c->neval++;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work)
+{
+  TuneCtx c = {flow, net, sampler, obs, tp, seed, gidx0, nloc, 0, NULL, NULL, s->lambda, 0, 0, s->kind, s->drift};
+  double  th[3][2], J[3], best[2];
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc2((size_t)PetscMax(nloc, 1) * net->nin, &c.x, PetscMax(nloc, 1), &c.f));
+  /* Nelder-Mead on (log a, b) from the start schedule */
+  th[0][0] = log(s->a), th[0][1] = s->b;
+  th[1][0] = th[0][0] + 1, th[1][1] = th[0][1];
+  th[2][0] = th[0][0], th[2][1] = th[0][1] + (s->kind == PF_GUIDE_POWER ? 1 : 2);
+  for (int k = 0; k < 3; k++) PetscCall(Objective(&c, th[k], &J[k]));
+  while (c.neval < tp->maxeval) {
+    int    lo = 0, hi = 0, mid;
+    double cen[2], r[2], Jr;
+    for (int k = 1; k < 3; k++) {
+      if (J[k] < J[lo]) lo = k;
+      if (J[k] > J[hi]) hi = k;
+    }
+    mid = 3 - lo - hi;
+    if (lo == hi) mid = (lo + 1) % 3, hi = (lo + 2) % 3;
+    if (fabs(J[hi] - J[lo]) <= 1e-6 * (fabs(J[lo]) + 1e-12) && fabs(th[hi][0] - th[lo][0]) + fabs(th[hi][1] - th[lo][1]) < 1e-3) break;
+    for (int d = 0; d < 2; d++) cen[d] = 0.5 * (th[lo][d] + th[mid][d]), r[d] = 2 * cen[d] - th[hi][d];
+    PetscCall(Objective(&c, r, &Jr));
+    if (Jr < J[lo]) {
+      double e[2], Je;
+      for (int d = 0; d < 2; d++) e[d] = 3 * cen[d] - 2 * th[hi][d];
+      PetscCall(Objective(&c, e, &Je));
+      if (Je < Jr) th[hi][0] = e[0], th[hi][1] = e[1], J[hi] = Je;
+      else th[hi][0] = r[0], th[hi][1] = r[1], J[hi] = Jr;
+    } else if (Jr < J[mid]) {
+      th[hi][0] = r[0], th[hi][1] = r[1], J[hi] = Jr;
+    } else {
+      double k2[2], Jk;
+      for (int d = 0; d < 2; d++) k2[d] = 0.5 * (cen[d] + th[hi][d]);
+      PetscCall(Objective(&c, k2, &Jk));
+      if (Jk < J[hi]) th[hi][0] = k2[0], th[hi][1] = k2[1], J[hi] = Jk;
+      else
+        for (int k = 0; k < 3; k++) {
+          if (k == lo) continue;
+          for (int d = 0; d < 2; d++) th[k][d] = 0.5 * (th[k][d] + th[lo][d]);
+          PetscCall(Objective(&c, th[k], &J[k]));
+        }
+    }
+    if (c.neval % 5 == 0) {
+      int b = J[0] <= J[1] && J[0] <= J[2] ? 0 : (J[1] <= J[2] ? 1 : 2);
+      PetscCall(PetscPrintf(obs->comm, "  tuning: %3" PetscInt_FMT " evaluations, best objective %.4e at a %.4g, b %.4g\n", c.neval, J[b], exp(th[b][0]), PFGuideClampB(c.kind, th[b][1])));
+    }
+  }
+  {
+    int b = J[0] <= J[1] && J[0] <= J[2] ? 0 : (J[1] <= J[2] ? 1 : 2);
+    best[0] = th[b][0], best[1] = th[b][1];
+  }
+  /* the chosen schedule's mean and work (re-evaluated: the last evaluation
+   * need not be the best) */
+  PetscCall(Objective(&c, best, &J[0]));
+  s->a    = exp(best[0]);
+  s->b    = PFGuideClampB(s->kind, best[1]);
+  *mean   = c.mean;
+  *work   = c.work;
+  PetscCall(PetscFree2(c.x, c.f));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,107 @@
+/* Observables of generated states (include/physflow/guide.h): a registry of
+ * plug-ins.  Built in: x0, x1 (a coordinate of toy states). */
+#include <string.h>
+#include <physflow/guide.h>
+
+#define PF_MAX_OBSERVABLES 32
+static struct {
+  char name[64];
+  PetscErrorCode (*create)(PFObservable);
+} registry[PF_MAX_OBSERVABLES];
+static int nregistered = 0;
+
+PetscErrorCode PFObservableRegister(const char name[], PetscErrorCode (*create)(PFObservable))
+{
+  PetscFunctionBegin;
+  for (int i = 0; i < nregistered; i++)
+    if (!strcmp(registry[i].name, name)) {
+      registry[i].create = create;
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  PetscCheck(nregistered < PF_MAX_OBSERVABLES, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "too many observables registered");
+  PetscCall(PetscStrncpy(registry[nregistered].name, name, sizeof(registry[nregistered].name)));
+  registry[nregistered++].create = create;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* x_k of 2-D states: the coordinate observables of the toy problems */
+static PetscErrorCode CoordEval(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad)
+{
+  const PetscInt k = (PetscInt)(size_t)obs->ctx, n = obs->n;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < B; b++) {
+    f[b] = (double)x[b * n + k];
+    if (!grad) continue;
+    for (PetscInt i = 0; i < n; i++) grad[b * n + i] = 0;
+    grad[b * n + k] = 1;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode CreateCoord(PFObservable obs, PetscInt k)
+{
+  PetscFunctionBegin;
+  PetscCheck(obs->n > k, obs->comm, PETSC_ERR_ARG_WRONG, "observable '%s' is a coordinate of vector states of at least %" PetscInt_FMT " values (these have %" PetscInt_FMT ")", obs->name, k + 1, obs->n);
+  obs->ctx  = (void *)(size_t)k;
+  obs->eval = CoordEval;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+static PetscErrorCode CreateX0(PFObservable obs) { return CreateCoord(obs, 0); }
+static PetscErrorCode CreateX1(PFObservable obs) { return CreateCoord(obs, 1); }
+
+static PetscErrorCode RegisterBuiltins(void)
+{
+  PetscFunctionBegin;
+  if (nregistered) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PFObservableRegister("x0", CreateX0));
+  PetscCall(PFObservableRegister("x1", CreateX1));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFObservableList(char list[], size_t len)
+{
+  PetscFunctionBegin;
+  PetscCall(RegisterBuiltins());
+  list[0] = 0;
+  for (int i = 0; i < nregistered; i++) {
+    if (i) PetscCall(PetscStrlcat(list, ", ", len));
+    PetscCall(PetscStrlcat(list, registry[i].name, len));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFObservableCreate(MPI_Comm comm, const char name[], PetscInt n, PFObservable *obs)
+{
+  char list[512];
+
+  PetscFunctionBegin;
+  PetscCall(RegisterBuiltins());
+  for (int i = 0; i < nregistered; i++)
+    if (!strcmp(registry[i].name, name)) {
+      PetscCall(PetscNew(obs));
+      (*obs)->comm = comm;
+      (*obs)->n    = n;
+      PetscCall(PetscStrncpy((*obs)->name, name, sizeof((*obs)->name)));
+      PetscCall(registry[i].create(*obs));
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  PetscCall(PFObservableList(list, sizeof(list)));
+  SETERRQ(comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown observable '%s' (available: %s)", name, list);
+}
+
+PetscErrorCode PFObservableEval(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad)
+{
+  PetscFunctionBegin;
+  PetscCall(obs->eval(obs, B, x, f, grad));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFObservableDestroy(PFObservable *obs)
+{
+  PetscFunctionBegin;
+  if (!*obs) PetscFunctionReturn(PETSC_SUCCESS);
+  if ((*obs)->destroy) PetscCall((*obs)->destroy(*obs));
+  PetscCall(PetscFree(*obs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
