@@ -103,3 +103,8 @@ typedef struct {
   PetscInt maxeval;
 } PFGuideTuneParams;
 PETSC_EXTERN PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work);
+
+/* Nelder-Mead on d <= 8 parameters from th (start; on return the best),
+ * initial simplex steps step[d], at most maxeval objective evaluations */
+typedef PetscErrorCode (*PFGuideObjectiveFn)(void *ctx, const double th[], double *J);
+PETSC_EXTERN PetscErrorCode PFNelderMead(MPI_Comm comm, PetscInt d, double th[], const double step[], PFGuideObjectiveFn fn, void *ctx, PetscInt maxeval, double *Jbest);

@@ -92,8 +92,9 @@ typedef struct {
 } TuneCtx;
 
 /* the tuning objective at theta = (log a, b) */
-static PetscErrorCode Objective(TuneCtx *c, const double th[2], double *J)
+static PetscErrorCode Objective(void *vctx, const double th[], double *J)
 {
+  TuneCtx        *c = (TuneCtx *)vctx;
   PFGuideSchedule s = {c->lambda, exp(th[0]), PFGuideClampB(c->kind, th[1]), c->kind, c->drift};
   PetscInt        nfe;
   double          m[2] = {0, (double)c->nloc};
@@ -106,70 +107,23 @@ static PetscErrorCode Objective(TuneCtx *c, const double th[2], double *J)
   c->mean = m[0] / m[1];
   *J      = (c->mean - c->tp->target) * (c->mean - c->tp->target) / c->tp->var + c->tp->gamma * c->work;
   if (!isfinite(*J)) *J = INFINITY;
-  c->neval++;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work)
 {
   TuneCtx c = {flow, net, sampler, obs, tp, seed, gidx0, nloc, 0, NULL, NULL, s->lambda, 0, 0, s->kind, s->drift};
-  double  th[3][2], J[3], best[2];
+  double  th[2] = {log(s->a), s->b}, step[2] = {1, s->kind == PF_GUIDE_POWER ? 1 : 2}, J;
 
   PetscFunctionBegin;
   PetscCall(PetscMalloc2((size_t)PetscMax(nloc, 1) * net->nin, &c.x, PetscMax(nloc, 1), &c.f));
-  /* Nelder-Mead on (log a, b) from the start schedule */
-  th[0][0] = log(s->a), th[0][1] = s->b;
-  th[1][0] = th[0][0] + 1, th[1][1] = th[0][1];
-  th[2][0] = th[0][0], th[2][1] = th[0][1] + (s->kind == PF_GUIDE_POWER ? 1 : 2);
-  for (int k = 0; k < 3; k++) PetscCall(Objective(&c, th[k], &J[k]));
-  while (c.neval < tp->maxeval) {
-    int    lo = 0, hi = 0, mid;
-    double cen[2], r[2], Jr;
-    for (int k = 1; k < 3; k++) {
-      if (J[k] < J[lo]) lo = k;
-      if (J[k] > J[hi]) hi = k;
-    }
-    mid = 3 - lo - hi;
-    if (lo == hi) mid = (lo + 1) % 3, hi = (lo + 2) % 3;
-    if (fabs(J[hi] - J[lo]) <= 1e-6 * (fabs(J[lo]) + 1e-12) && fabs(th[hi][0] - th[lo][0]) + fabs(th[hi][1] - th[lo][1]) < 1e-3) break;
-    for (int d = 0; d < 2; d++) cen[d] = 0.5 * (th[lo][d] + th[mid][d]), r[d] = 2 * cen[d] - th[hi][d];
-    PetscCall(Objective(&c, r, &Jr));
-    if (Jr < J[lo]) {
-      double e[2], Je;
-      for (int d = 0; d < 2; d++) e[d] = 3 * cen[d] - 2 * th[hi][d];
-      PetscCall(Objective(&c, e, &Je));
-      if (Je < Jr) th[hi][0] = e[0], th[hi][1] = e[1], J[hi] = Je;
-      else th[hi][0] = r[0], th[hi][1] = r[1], J[hi] = Jr;
-    } else if (Jr < J[mid]) {
-      th[hi][0] = r[0], th[hi][1] = r[1], J[hi] = Jr;
-    } else {
-      double k2[2], Jk;
-      for (int d = 0; d < 2; d++) k2[d] = 0.5 * (cen[d] + th[hi][d]);
-      PetscCall(Objective(&c, k2, &Jk));
-      if (Jk < J[hi]) th[hi][0] = k2[0], th[hi][1] = k2[1], J[hi] = Jk;
-      else
-        for (int k = 0; k < 3; k++) {
-          if (k == lo) continue;
-          for (int d = 0; d < 2; d++) th[k][d] = 0.5 * (th[k][d] + th[lo][d]);
-          PetscCall(Objective(&c, th[k], &J[k]));
-        }
-    }
-    if (c.neval % 5 == 0) {
-      int b = J[0] <= J[1] && J[0] <= J[2] ? 0 : (J[1] <= J[2] ? 1 : 2);
-      PetscCall(PetscPrintf(obs->comm, "  tuning: %3" PetscInt_FMT " evaluations, best objective %.4e at a %.4g, b %.4g\n", c.neval, J[b], exp(th[b][0]), PFGuideClampB(c.kind, th[b][1])));
-    }
-  }
-  {
-    int b = J[0] <= J[1] && J[0] <= J[2] ? 0 : (J[1] <= J[2] ? 1 : 2);
-    best[0] = th[b][0], best[1] = th[b][1];
-  }
-  /* the chosen schedule's mean and work (re-evaluated: the last evaluation
-   * need not be the best) */
-  PetscCall(Objective(&c, best, &J[0]));
-  s->a    = exp(best[0]);
-  s->b    = PFGuideClampB(s->kind, best[1]);
-  *mean   = c.mean;
-  *work   = c.work;
+  PetscCall(PFNelderMead(obs->comm, 2, th, step, Objective, &c, tp->maxeval, &J));
+  /* the chosen schedule's mean and work (the last run need not be the best) */
+  PetscCall(Objective(&c, th, &J));
+  s->a  = exp(th[0]);
+  s->b  = PFGuideClampB(s->kind, th[1]);
+  *mean = c.mean;
+  *work = c.work;
   PetscCall(PetscFree2(c.x, c.f));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
