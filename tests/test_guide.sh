@@ -8,7 +8,11 @@
 #      answer (20000 base samples resampled by exp(-lambda x0)) than the
 #      naive baseline (the base model fine-tuned on resampled base samples)
 #      and than the base model.
-#  (c) bad input: unknown observable, unreachable target, guided model as base.
+#  (c) bad input: unknown observable, unreachable target, guided model as
+#      base, path guidance without a region or into an empty one.
+#  (d) path guidance into a box holding ~1% of the base mass: at least half
+#      of the guided samples inside, and inside, closer (SWD) to the base
+#      samples that fall there than a uniform fill of the box is.
 . "$(dirname "$0")/common.sh"
 enter_scratch pf_test_guide
 echo "test_guide: scratch $WORK"
@@ -55,11 +59,47 @@ else
 fi
 note "SWD to the max-ent tilt: guided $sg, naive fine-tuning $sn, base $sb"
 
+section "(d) path guidance into a region holding ~1% of the base mass"
+R="5.3,7,-1,1"
+run guide -model base.h5 -guide_type path -path_region $R -guide_samples 10000 -guide_tune_samples 2000 -guide_tune_evals 24 -o path.h5
+[ "$RC" -eq 0 ] || fail "(d) guide -guide_type path: rc $RC: $(tail -n 2 err.txt)"
+grep -v tuning out.txt | sed 's/^/       /'
+run sample -model path.h5 -n 10000 -seed 5 -o sp.h5 && run sample -model base.h5 -n 40000 -seed 8 -sampler heun -sampler_steps 10 -o sb.h5
+read -r fin fbase swd swd0 < <("$PY" - <<'PY'
+import h5py, numpy as np
+box = (5.3, 7, -1, 1)
+def inside(x): return (x[:, 0] >= box[0]) & (x[:, 0] <= box[1]) & (x[:, 1] >= box[2]) & (x[:, 1] <= box[3])
+g = h5py.File("sp.h5")["samples"][...]; b = h5py.File("sb.h5")["samples"][...]
+gi, bi = g[inside(g)], b[inside(b)]
+def swd(a, c, k=128):
+    th = np.random.default_rng(0).normal(size=(k, 2)); th /= np.linalg.norm(th, axis=1, keepdims=True)
+    q = np.linspace(0, 1, 101)
+    return np.mean([np.mean(np.abs(np.quantile(a @ t, q) - np.quantile(c @ t, q))) for t in th])
+# how far the in-region guided samples are from the base restricted to the
+# region, against the spread of the region's own width (a uniform box sample)
+u = np.random.default_rng(1).uniform([box[0], box[2]], [box[1], box[3]], size=(len(bi), 2))
+print("%.4f %.4f %.4f %.4f" % (inside(g).mean(), inside(b).mean(), swd(gi, bi), swd(u, bi)))
+PY
+)
+if "$PY" -c "import sys; sys.exit(0 if $fin >= 0.5 and $fbase < 0.02 else 1)" 2>/dev/null; then
+  pass "(d) $fin of the guided samples in the region (base $fbase)"
+else
+  fail "(d) fraction in the region: guided '$fin', base '$fbase'"
+fi
+if "$PY" -c "import sys; sys.exit(0 if $swd < $swd0 else 1)" 2>/dev/null; then
+  pass "(d) in-region guided vs base-in-region SWD $swd < $swd0 (a uniform fill of the box)"
+else
+  fail "(d) in-region SWD '$swd' not below the uniform box's '$swd0'"
+fi
+note "path guidance: $fin inside (base $fbase), in-region SWD to the base $swd (uniform box $swd0)"
+
 section "(c) bad input"
 expect_error "(c) unknown observable" "unknown observable" guide -model base.h5 -observable bogus -observable_shift 0.5 -o x.h5
 expect_error "(c) unreachable target" "outside the base samples" guide -model base.h5 -observable x0 -observable_target 1000 -guide_samples 200 -o x.h5
 expect_error "(c) a guided model as the base" "already a guided model" guide -model guided.h5 -observable x0 -observable_shift 0.5 -o x.h5
 expect_error "(c) no target" "target" guide -model base.h5 -observable x0 -o x.h5
+expect_error "(c) path guidance without a region" "-path_region" guide -model base.h5 -guide_type path -o x.h5
+expect_error "(c) a region no base sample reaches" "too rare" guide -model base.h5 -guide_type path -path_region 20,21,20,21 -guide_samples 500 -o x.h5
 expect_error "(c) missing base model" "cannot read model" guide -model nothing.h5 -observable_shift 1 -o x.h5
 
 echo

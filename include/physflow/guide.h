@@ -108,3 +108,32 @@ PETSC_EXTERN PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sample
  * initial simplex steps step[d], at most maxeval objective evaluations */
 typedef PetscErrorCode (*PFGuideObjectiveFn)(void *ctx, const double th[], double *J);
 PETSC_EXTERN PetscErrorCode PFNelderMead(MPI_Comm comm, PetscInt d, double th[], const double step[], PFGuideObjectiveFn fn, void *ctx, PetscInt maxeval, double *Jbest);
+
+/* Path guidance: concentrate the samples on a subset of state space (a
+ * rare region) while staying close to the base distribution there.  M
+ * guiding samples from the subset are pushed back along the base flow
+ * (their positions y_j(t_k) at t_k = k/K); while sampling, the drift
+ *   dv = alpha(t) grad_x log sum_j N(x; y_j(t), h(t)^2 I),
+ *   alpha(t) = a exp(-b (1 - t)),  h(t) = sqrt((t h0)^2 + (1 - t)^2)
+ * (a kernel density estimate of where the guided paths run; h(t) the
+ * spread a point of the subset of width h0 has at time t on the straight
+ * path) pulls the states towards them; (a, b, h0) are tuned against
+ * max(0, log F - log(fraction inside))^2 + gamma W: reach the target
+ * fraction F with the least work (more push than needed squeezes the
+ * samples onto the guides). */
+typedef struct {
+  PetscInt M, n, K;
+  pfreal  *Y; /* [(K+1) M n], positions at t_k = k/K */
+  double   a, b, h0;
+} PFPathGuide;
+/* the M guiding states x1 [M n] pushed back with K Heun steps of the base net */
+PETSC_EXTERN PetscErrorCode PFPathGuideBuild(PFNet net, PetscInt K, PetscInt M, const pfreal *x1, PFPathGuide *pg);
+PETSC_EXTERN PetscErrorCode PFPathGuideSample(PFFlow flow, PFNet net, PFSampler sampler, const PFPathGuide *pg, MPI_Comm comm, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe);
+/* in[b] = 1 if state b lies in the box [lo0, hi0] x [lo1, hi1] of its first two values */
+PETSC_EXTERN void           PFPathRegionInside(const double box[4], PetscInt n, PetscInt B, const pfreal *x, PetscInt *in);
+typedef struct {
+  double   box[4], gamma, fraction;
+  PetscInt maxeval;
+} PFPathTuneParams;
+PETSC_EXTERN PetscErrorCode PFPathGuideTune(PFFlow flow, PFNet net, PFSampler sampler, const PFPathTuneParams *tp, MPI_Comm comm, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFPathGuide *pg, double *frac, double *work);
+PETSC_EXTERN PetscErrorCode PFPathGuideDestroy(PFPathGuide *pg);

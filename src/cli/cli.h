@@ -45,9 +45,10 @@ PetscErrorCode PFStraightnessVelocity(void *ctx, double t, PetscInt nloc, const 
 /* S relative to E|x1 - x0|^2 over all samples of comm (the world) */
 PetscErrorCode PFStraightnessFinish(PFStraightness *s, MPI_Comm comm, PetscInt nloc, const pfreal *x1, double *S);
 
-/* A guided model's guidance (its /guide record, written by physflow guide);
- * *obs NULL when the model has none */
-PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFObservable *obs, PFGuideSchedule *s);
+/* A guided model's guidance (its /guide record, written by physflow guide):
+ * observable guidance (*obs, *s) or path guidance (pg->Y not NULL); neither
+ * when the model has none */
+PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFObservable *obs, PFGuideSchedule *s, PFPathGuide *pg);
 
 PetscErrorCode PFCommandDatagen(MPI_Comm);
 

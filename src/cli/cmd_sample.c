@@ -96,9 +96,14 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
     /* a guided model (physflow guide): the base flow plus its guidance */
     PFObservable    obs;
     PFGuideSchedule gs;
+    PFPathGuide     pg;
     double          work;
-    PetscCall(PFCLIGuideLoad(comm, model, nin, &obs, &gs));
-    if (obs) {
+    PetscCall(PFCLIGuideLoad(comm, model, nin, &obs, &gs, &pg));
+    if (pg.Y) {
+      PetscCall(PFPathGuideSample(flow, net, sampler, &pg, comm, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
+      PetscCall(PetscPrintf(comm, "physflow sample: path guidance by %" PetscInt_FMT " guiding samples (alpha(t) = %.4g exp(-%.4g (1 - t)), h0 %.4g): excess work %.4e\n", pg.M, pg.a, pg.b, pg.h0, work));
+      PetscCall(PFPathGuideDestroy(&pg));
+    } else if (obs) {
       PetscCall(PFGuideSample(flow, net, sampler, obs, &gs, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
       PetscCall(PetscPrintf(comm, "physflow sample: guided by observable %s (lambda %.4g, alpha(t) = %.4g %s %.4g): excess work %.4e\n", obs->name, gs.lambda, gs.a, gs.kind == PF_GUIDE_POWER ? "(1 - t)^" : "exp((t - 1) x", gs.b, work));
       PetscCall(PFObservableDestroy(&obs));
