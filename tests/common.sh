@@ -8,7 +8,7 @@
 #   fast_mpi_singletons      opt-in Open MPI start-up speed-ups for 1-rank runs
 #   enter_scratch NAME       scratch dir (removed on exit), cd, clocks T0/SECONDS
 #   seed_random TEST         $RANDOM from PF_TEST_SEED, announced
-#   pass fail note section hash_of mpi2 run expect_error compare
+#   pass fail note section hash_of mpi2 run expect_error compare holds
 # and the counters npass, nfail and the text SUMMARY (filled by note, compare).
 # Environment (set by ctest): PF_BIN, PF_MPIEXEC, PF_PYTHON, PF_SOURCE_DIR.
 set -u
@@ -115,6 +115,12 @@ expect_error() {
   fail "$label:$why"
   sed 's/^/       stderr: /' err.txt | head -n 12
   return 1
+}
+
+# holds LABEL PYEXPR: pass LABEL if the Python expression is true, else
+# fail it (an expression that does not evaluate, e.g. on an empty value, fails)
+holds() {
+  if "$PY" -c "import sys; sys.exit(0 if ($2) else 1)" 2>/dev/null; then pass "$1"; else fail "$1"; fi
 }
 
 # compare LABEL RTOL A B DATASET...: tests/h5compare.py on the DATASETs of A

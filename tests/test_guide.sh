@@ -31,11 +31,7 @@ target=$(attr guided.h5 target 2>/dev/null)
 bstd=$(attr guided.h5 base_std 2>/dev/null)
 run sample -model guided.h5 -n 10000 -seed 5 -o sg.h5 && run eval -samples sg.h5 -reference sg.h5 -o eg.json
 gm=$(json_get eg.json "['mean_samples'][0]" 2>/dev/null)
-if "$PY" -c "import sys; sys.exit(0 if abs($gm - $target) <= 0.05 * $bstd else 1)" 2>/dev/null; then
-  pass "(a) guided mean of x0 $gm, target $target: within 0.05 base std ($bstd)"
-else
-  fail "(a) guided mean '$gm', target '$target', base std '$bstd'"
-fi
+holds "(a) guided mean of x0 '$gm', target '$target': within 0.05 base std ('$bstd')" "abs($gm - $target) <= 0.05 * $bstd"
 NP=2 run sample -model guided.h5 -n 501 -seed 6 -o g2.h5 && NP=1 run sample -model guided.h5 -n 501 -seed 6 -o g1.h5
 compare "(a) guided sampling, 1 vs 2 ranks" 1e-5 g1.h5 g2.h5 /samples
 
@@ -52,11 +48,7 @@ done
 sb=$(json_get e_base.json "['sliced_wasserstein']" 2>/dev/null)
 sg=$(json_get e_guided.json "['sliced_wasserstein']" 2>/dev/null)
 sn=$(json_get e_naive.json "['sliced_wasserstein']" 2>/dev/null)
-if "$PY" -c "import sys; sys.exit(0 if $sg < $sn and $sg < $sb else 1)" 2>/dev/null; then
-  pass "(b) SWD to the max-ent answer: guided $sg < naive $sn, base $sb"
-else
-  fail "(b) SWD to the max-ent answer: guided '$sg', naive '$sn', base '$sb'"
-fi
+holds "(b) SWD to the max-ent answer: guided '$sg' < naive '$sn', base '$sb'" "$sg < $sn and $sg < $sb"
 note "SWD to the max-ent tilt: guided $sg, naive fine-tuning $sn, base $sb"
 
 section "(d) path guidance into a region holding ~1% of the base mass"
@@ -81,16 +73,8 @@ u = np.random.default_rng(1).uniform([box[0], box[2]], [box[1], box[3]], size=(l
 print("%.4f %.4f %.4f %.4f" % (inside(g).mean(), inside(b).mean(), swd(gi, bi), swd(u, bi)))
 PY
 )
-if "$PY" -c "import sys; sys.exit(0 if $fin >= 0.5 and $fbase < 0.02 else 1)" 2>/dev/null; then
-  pass "(d) $fin of the guided samples in the region (base $fbase)"
-else
-  fail "(d) fraction in the region: guided '$fin', base '$fbase'"
-fi
-if "$PY" -c "import sys; sys.exit(0 if $swd < $swd0 else 1)" 2>/dev/null; then
-  pass "(d) in-region guided vs base-in-region SWD $swd < $swd0 (a uniform fill of the box)"
-else
-  fail "(d) in-region SWD '$swd' not below the uniform box's '$swd0'"
-fi
+holds "(d) '$fin' of the guided samples in the region (want >= 0.5; base '$fbase')" "$fin >= 0.5 and $fbase < 0.02"
+holds "(d) in the region, SWD to the base samples there '$swd' < a uniform fill of the box's '$swd0'" "$swd < $swd0"
 note "path guidance: $fin inside (base $fbase), in-region SWD to the base $swd (uniform box $swd0)"
 
 section "(c) bad input"
