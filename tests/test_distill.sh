@@ -19,7 +19,8 @@
 #  (e) SIGUSR1 in the middle of a distillation, then the same command with
 #      -resume: bitwise the uninterrupted student.
 #  (f) reflow with 2 rounds: round 1's student and pairs files, round 2
-#      trained on round 1's student's pairs; its record says 2 Euler steps.
+#      trained on round 1's student's pairs; its record says 2 Euler steps;
+#      a rerun reuses the finished round 1.
 #  (g) sample -piddm_refine: refining a one-step student's noise lowers its
 #      samples' re-solve distance; with observations of p (inverse task)
 #      the samples keep the observed entries, 1 and 2 ranks agree.
@@ -127,6 +128,8 @@ if [ "$RC" -eq 0 ] && [ -s rf_round1.h5 ] && [ -s rf_pairs_round1.h5 ] && [ -s r
   m2=$("$PY" h5tool.py attr rf_pairs_round2.h5 model)
   read -r st ss < <("$PY" h5tool.py sampler rf.h5)
   if [ "$m2" = "rf_round1.h5" ] && [ "$st $ss" = "euler 2" ]; then pass "(f) round 2's pairs come from round 1's student; the student records euler, 2 steps"; else fail "(f) round 2 pairs from '$m2', sampler '$st $ss'"; fi
+  run distill -model teacher.h5 -distill_type reflow -reflow_rounds 2 -n_pairs 16 -pair_steps 4 -train_steps 10 -batch_size 4 -o rf.h5
+  if [ "$RC" -eq 0 ] && grep -q "reusing the finished student rf_round1.h5" out.txt; then pass "(f) a rerun reuses the finished round 1"; else fail "(f) rerun: rc $RC, no reuse of round 1"; fi
 else
   fail "(f) reflow 2 rounds: rc $RC, files: $(ls)"
 fi

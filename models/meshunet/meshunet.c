@@ -63,7 +63,21 @@ static PetscErrorCode SetFromOptions_Mesh(PFNet net, PetscOptionItems *PetscOpti
   PetscCall(PetscOptionsInt("-mesh_depth", "Residual blocks (per level and direction for meshunet)", "PFNet", m->depth, &m->depth, NULL));
   PetscCall(PetscOptionsInt("-mesh_groups", "Groups of the group norms", "PFNet", m->groups, &m->groups, NULL));
   PetscCall(PetscOptionsInt("-mesh_temb_dim", "Sinusoidal time-embedding features", "PFNet", m->temb, &m->temb, NULL));
-  if (IsUNet(net)) PetscCall(PetscOptionsInt("-mesh_levels", "U-Net levels (1 = the data mesh only)", "PFNet", m->levels, &m->levels, NULL));
+  if (IsUNet(net)) {
+    PetscInt  faces[2 * PF_MESHLEVELS_MAX], nf = 2 * PF_MESHLEVELS_MAX;
+    PetscBool set;
+    PetscCall(PetscOptionsInt("-mesh_levels", "U-Net levels (1 = the data mesh only)", "PFNet", m->levels, &m->levels, NULL));
+    /* a model's recorded coarse grids (fine-tuning, resuming): the same network */
+    PetscCall(PetscOptionsIntArray("-mesh_level_faces", "Cells per direction of the coarse levels, nx,ny for levels 1.. (default: from the mesh spacing)", "PFNet", faces, &nf, &set));
+    if (set) {
+      PetscCheck(nf == 2 * (m->levels - 1), net->comm, PETSC_ERR_ARG_WRONG, "-mesh_level_faces needs 2 values per coarse level (%" PetscInt_FMT "), got %" PetscInt_FMT, 2 * (m->levels - 1), nf);
+      for (PetscInt l = 1; l < m->levels; l++)
+        for (int d = 0; d < 2; d++) {
+          PetscCheck(faces[2 * (l - 1) + d] >= 2, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-mesh_level_faces: at least 2 cells per direction");
+          m->level_faces[l][d] = faces[2 * (l - 1) + d];
+        }
+    }
+  }
   PetscOptionsHeadEnd();
   PetscCheck(m->width > 0 && m->depth >= 0 && m->depth <= MESHNET_MAXDEPTH, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-mesh_width must be > 0 and -mesh_depth in [0, %d]", MESHNET_MAXDEPTH);
   PetscCheck(m->groups > 0 && m->width % m->groups == 0, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-mesh_groups must divide -mesh_width");

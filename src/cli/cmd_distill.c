@@ -75,7 +75,7 @@ static PetscErrorCode PairsMatch(MPI_Comm comm, const char path[], const char te
       double seed = -1, steps = -1;
       long   nsamples = -1;
       if (H5Lexists(fid, "completed", H5P_DEFAULT) > 0) {
-        /* the writer gives a dataset its final name only once complete */
+        /* the writer renames path.partial to path only once every sample is in */
         hsize_t dims[1];
         PetscCall(PFH5GetDims(fid, path, "completed", 1, dims));
         nsamples = (long)dims[0];
@@ -128,6 +128,32 @@ static PetscErrorCode EnsurePairs(MPI_Comm comm, const char teacher[], const cha
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Has the model file run all of its training steps?  (rank 0 reads) */
+static PetscErrorCode ModelComplete(MPI_Comm comm, const char path[], PetscBool *done)
+{
+  PetscMPIInt rank;
+  int         ok = 0;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0 && access(path, F_OK) == 0 && H5Fis_hdf5(path) > 0) {
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid >= 0) {
+      if (H5Lexists(fid, "step", H5P_DEFAULT) > 0 && H5Lexists(fid, "train", H5P_DEFAULT) > 0) {
+        long long step;
+        PetscInt  total;
+        hid_t     g = H5Gopen2(fid, "train", H5P_DEFAULT);
+        if (H5Aexists(g, "train_steps") > 0 && !PFH5ReadAttrInt(g, "train_steps", &total) && !PFH5ReadArray(fid, path, "step", H5T_NATIVE_LLONG, 1, &step)) ok = step == (long long)total;
+        H5Gclose(g);
+      }
+      H5Fclose(fid);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+  *done = ok ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* name value, unless the user gave name */
 static PetscErrorCode DefaultOption(const char name[], const char value[])
 {
@@ -141,7 +167,7 @@ static PetscErrorCode DefaultOption(const char name[], const char value[])
 
 PetscErrorCode PFCommandDistill(MPI_Comm comm)
 {
-  char          model[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "student.h5", pairs[PETSC_MAX_PATH_LEN] = "";
+  char          model[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "student.h5", pairs[PETSC_MAX_PATH_LEN] = "", teacher[PETSC_MAX_PATH_LEN];
   PFDistillType type  = PF_DISTILL_PIDDM;
   PairSpec      ps    = {2000, 10, 4242, 16, "rk4"};
   PetscInt      rounds = 1, student_steps = 0;
@@ -203,8 +229,9 @@ PetscErrorCode PFCommandDistill(MPI_Comm comm)
     PetscCall(DefaultOption("-constraint_combine", "sum"));
     PetscCall(DefaultOption("-constraint_weight", val));
   } else PetscCall(DefaultOption("-constraint", "none"));
+  PetscCall(PetscStrncpy(teacher, model, sizeof(teacher)));
   for (PetscInt r = 1; r <= rounds; r++) {
-    char           teacher[PETSC_MAX_PATH_LEN], pr[PETSC_MAX_PATH_LEN], outr[PETSC_MAX_PATH_LEN], sfx[32];
+    char           pr[PETSC_MAX_PATH_LEN], outr[PETSC_MAX_PATH_LEN], sfx[32];
     PFCLITrainSpec spec = {.cmd = "distill", .finetune = PETSC_TRUE, .coupled = PETSC_TRUE, .noise_seed = (uint64_t)ps.seed, .t_fixed = type == PF_DISTILL_PIDDM ? 0.0 : -1.0, .sampler_type = PFSAMPLEREULER, .sampler_steps = student_steps};
 
     if (help) {
@@ -213,11 +240,20 @@ PetscErrorCode PFCommandDistill(MPI_Comm comm)
       break;
     }
     PetscCall(PetscSNPrintf(sfx, sizeof(sfx), "_round%" PetscInt_FMT ".h5", r));
-    if (r == 1) PetscCall(PetscStrncpy(teacher, model, sizeof(teacher)));
     if (rounds == 1) PetscCall(PetscStrncpy(pr, pairs, sizeof(pr)));
     else PetscCall(Derived(pairs, sfx, pr, sizeof(pr)));
     if (r == rounds) PetscCall(PetscStrncpy(outr, out, sizeof(outr)));
     else PetscCall(Derived(out, sfx, outr, sizeof(outr)));
+    if (r < rounds) {
+      PetscBool done = PETSC_FALSE;
+      PetscCall(ModelComplete(comm, outr, &done));
+      if (done) {
+        /* a rerun (e.g. after an interruption in a later round) */
+        PetscCall(PetscPrintf(comm, "physflow distill: reflow round %" PetscInt_FMT ": reusing the finished student %s\n", r, outr));
+        PetscCall(PetscStrncpy(teacher, outr, sizeof(teacher)));
+        continue;
+      }
+    }
     if (rounds > 1) PetscCall(PetscPrintf(comm, "physflow distill: reflow round %" PetscInt_FMT " of %" PetscInt_FMT ": teacher %s -> %s\n", r, rounds, teacher, outr));
     PetscCall(EnsurePairs(comm, teacher, pr, &ps));
     PetscCall(PetscOptionsSetValue(NULL, "-model", teacher));

@@ -80,6 +80,24 @@ static PetscErrorCode WriteRecord(hid_t fid, const char base[], const GuideOptio
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* /sampler: the sampler the guidance was tuned with (physflow sample's default) */
+static PetscErrorCode WriteSampler(hid_t fid, PFSampler sampler)
+{
+  PFSamplerType st;
+  PetscInt      steps;
+  hid_t         g;
+
+  PetscFunctionBegin;
+  PetscCall(PFSamplerGetType(sampler, &st));
+  PetscCall(PFSamplerGetSteps(sampler, &steps));
+  g = H5Gcreate2(fid, "sampler", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot create /sampler");
+  PetscCall(PFH5WriteAttrString(g, "type", st));
+  PetscCall(PFH5WriteAttrInt(g, "steps", steps));
+  H5Gclose(g);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* guided.h5: a copy of the base model with the /guide and /sampler records,
  * written under a temporary name and renamed (rank 0) */
 static PetscErrorCode WriteGuided(MPI_Comm comm, const char base[], const char out[], const GuideOptions *o, const PFGuideSchedule *s, const PFPathGuide *pg, const double rec[6], PFSampler sampler)
@@ -91,20 +109,15 @@ static PetscErrorCode WriteGuided(MPI_Comm comm, const char base[], const char o
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) {
     char  tmp[PETSC_MAX_PATH_LEN + 32];
-    hid_t dst = -1, g;
+    hid_t dst = -1;
     PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", out, (int)getpid()));
     if (CopyFile(base, tmp) || (dst = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0) ierr = PETSC_ERR_FILE_WRITE;
     if (!ierr) {
-      PFSamplerType st;
-      PetscInt      steps;
       if (H5Lexists(dst, "sampler", H5P_DEFAULT) > 0) H5Ldelete(dst, "sampler", H5P_DEFAULT);
-      PetscCall(WriteRecord(dst, base, o, s, pg, rec));
-      PetscCall(PFSamplerGetType(sampler, &st));
-      PetscCall(PFSamplerGetSteps(sampler, &steps));
-      g = H5Gcreate2(dst, "sampler", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-      PetscCall(PFH5WriteAttrString(g, "type", st));
-      PetscCall(PFH5WriteAttrInt(g, "steps", steps));
-      H5Gclose(g);
+      /* errors are kept (not returned) so that the file is closed and the
+       * temporary removed, and the outcome reaches every rank */
+      ierr = WriteRecord(dst, base, o, s, pg, rec);
+      if (!ierr) ierr = WriteSampler(dst, sampler);
     }
     if (dst >= 0 && H5Fclose(dst) < 0) ierr = PETSC_ERR_FILE_WRITE;
     if (!ierr && rename(tmp, out)) ierr = PETSC_ERR_FILE_WRITE;
@@ -194,7 +207,7 @@ static PetscErrorCode GuideObservable(MPI_Comm comm, const char model[], const c
     PetscCall(PFGuideTune(flow, net, sampler, obs, &tp, (uint64_t)o->seed, tlo, ntl, &s, &gmean, &work));
     PetscCall(PetscPrintf(comm, "physflow guide: a = %.5g, b = %.5g: guided mean %.5g (target %.5g, %.3f base std away), excess work %.4e -> %s\n", s.a, s.b, gmean, mw, fabs(gmean - mw) / sqrt(var), work, out));
     {
-      double rec[6] = {mw, mean, sqrt(var), mw, gmean, work};
+      double rec[6] = {o->target, mean, sqrt(var), mw, gmean, work};
       PetscCall(WriteGuided(comm, model, out, o, &s, NULL, rec, sampler));
     }
   }

@@ -31,6 +31,14 @@ static PetscErrorCode ModelArchOptions(MPI_Comm comm, const char path[])
       PetscCall(PetscSNPrintf(item, sizeof(item), " -%s %" PetscInt_FMT, ints[k], iv));
       PetscCall(PetscStrlcat(opts, item, sizeof(opts)));
     }
+    if (H5Aexists(g, "mesh_level_faces") > 0) {
+      /* the coarse grids the model was trained with ("nx ny nx ny ...") */
+      PetscCall(PFH5ReadAttrString(g, "mesh_level_faces", v, sizeof(v)));
+      for (char *c = v; *c; c++)
+        if (*c == ' ') *c = ',';
+      PetscCall(PetscSNPrintf(item, sizeof(item), " -mesh_level_faces %s", v));
+      PetscCall(PetscStrlcat(opts, item, sizeof(opts)));
+    }
     if (H5Aexists(g, "mlp_act") > 0) {
       PetscCall(PFH5ReadAttrString(g, "mlp_act", v, sizeof(v)));
       PetscCall(PetscSNPrintf(item, sizeof(item), " -mlp_act %s", v));

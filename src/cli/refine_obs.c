@@ -4,6 +4,7 @@
  * known truth): which entries are observed is drawn per natural vertex
  * (keyed, so any layout sees the same sensors), with Gaussian noise in
  * units of each field's std. */
+#include <math.h>
 #include <string.h>
 #include <physflow/meshdata.h>
 #include <physflow/private/flowimpl.h>
@@ -22,7 +23,7 @@ PetscErrorCode PFCLIRefineOptions(MPI_Comm comm, PFCLIRefine *r)
   PetscOptionsBegin(comm, NULL, "One-step students: PIDDM noise refinement (sample -piddm_refine K)", "sample");
   PetscCall(PetscOptionsInt("-piddm_refine", "Adam steps on each sample's noise: lower the PDE residual of a one-step student's output (and fit -refine_obs)", "sample", r->steps, &r->steps, NULL));
   PetscCall(PetscOptionsReal("-refine_lr", "Adam step size on the noise", "sample", r->lr, &r->lr, NULL));
-  PetscCall(PetscOptionsReal("-refine_lambda", "Weight of the residual (-constraint_norm, default error)", "sample", r->lambda, &r->lambda, NULL));
+  PetscCall(PetscOptionsReal("-refine_lambda", "Weight of the residual (in the error norm: the distance to the solver's solution)", "sample", r->lambda, &r->lambda, NULL));
   PetscCall(PetscOptionsReal("-refine_prior", "Weight of the noise's Gaussian prior |z|^2/(2n)", "sample", r->prior, &r->prior, NULL));
   PetscCall(PetscOptionsString("-refine_obs", "Observe entries of a sample of this PDE dataset (forward, inverse, reconstruction tasks)", "sample", r->obs_file, r->obs_file, sizeof(r->obs_file), NULL));
   PetscCall(PetscOptionsInt("-refine_obs_index", "Which sample of -refine_obs", "sample", r->obs_index, &r->obs_index, NULL));
@@ -69,13 +70,14 @@ static PetscErrorCode Observations(PFCLIMeshContext *ctx, const PFCLIRefine *r, 
     PetscCheck(obs, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "-refine_obs '%s' has no field '%s'", r->obs_file, ctx->fields[f]);
     PetscCheck(r->obs_index >= 0 && r->obs_index < md.nsamples, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-refine_obs_index %" PetscInt_FMT " outside 0..%" PetscInt_FMT, r->obs_index, md.nsamples - 1);
     PetscCall(PFMeshDataReadRows(&md, ctx->fields[f], r->obs_index, 1, row));
+    /* every rank reads the whole row: all of them fail together */
+    for (PetscInt v = 0; v < nvert; v++) PetscCheck(isfinite(row[v]), PETSC_COMM_SELF, PETSC_ERR_FP, "-refine_obs '%s': sample %" PetscInt_FMT " has a non-finite %s", r->obs_file, r->obs_index, ctx->fields[f]);
     for (PetscInt i = 0; i < nown; i++) {
       PFRNG g;
       /* per natural vertex: sensor or not (shared by the fields), then noise */
       PFRNGInit(&g, (uint64_t)r->obs_seed, PF_RNG_OBS, (uint64_t)nat[i], 0);
       if (PFRNGUniform(&g) >= r->obs_fraction) continue;
       PFRNGInit(&g, (uint64_t)r->obs_seed, PF_RNG_OBS, (uint64_t)nat[i], (uint32_t)(f + 1));
-      PetscCheck(isfinite(row[nat[i]]), PETSC_COMM_SELF, PETSC_ERR_FP, "-refine_obs '%s': sample %" PetscInt_FMT " has a non-finite %s", r->obs_file, r->obs_index, ctx->fields[f]);
       mask[f * nown + i] = 1;
       y[f * nown + i]    = (pfreal)((row[nat[i]] - mean[f]) / std[f] + r->obs_noise * PFRNGNormal(&g));
     }

@@ -10,6 +10,8 @@ static struct {
 } registry[PF_MAX_OBSERVABLES];
 static int nregistered = 0;
 
+static PetscErrorCode RegisterBuiltins(void);
+
 PetscErrorCode PFObservableRegister(const char name[], PetscErrorCode (*create)(PFObservable))
 {
   PetscFunctionBegin;
@@ -52,8 +54,11 @@ static PetscErrorCode CreateX1(PFObservable obs) { return CreateCoord(obs, 1); }
 
 static PetscErrorCode RegisterBuiltins(void)
 {
+  static PetscBool done = PETSC_FALSE;
+
   PetscFunctionBegin;
-  if (nregistered) PetscFunctionReturn(PETSC_SUCCESS);
+  if (done) PetscFunctionReturn(PETSC_SUCCESS);
+  done = PETSC_TRUE;
   PetscCall(PFObservableRegister("x0", CreateX0));
   PetscCall(PFObservableRegister("x1", CreateX1));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -159,15 +159,17 @@ static PetscErrorCode TransferCreate(PFMeshLevels lv, PetscInt l)
   PetscCallMPI(MPI_Bcast(grid2nat, (PetscMPIInt)ngrid, MPIU_INT, 0, lv->comm));
   {
     /* every owned coarse vertex sits where its natural number says */
-    PetscInt *nat2grid;
+    PetscInt *nat2grid, bad = 0;
     PetscCall(PetscMalloc1(ngrid, &nat2grid));
     for (PetscInt k = 0; k < ngrid; k++) nat2grid[grid2nat[k]] = k;
     for (PetscInt k = 0; k < c->nown; k++) {
       PetscInt g = nat2grid[c->ownnat[k]], i = g % (nx + 1), j = g / (nx + 1);
       double   ex = lv->lo[0] + i * hx, ey = lv->lo[1] + j * hy;
-      PetscCheck(PetscAbsReal(ex - c->xy[2 * k]) <= 1e-9 * (1 + hx) && PetscAbsReal(ey - c->xy[2 * k + 1]) <= 1e-9 * (1 + hy), PETSC_COMM_SELF, PETSC_ERR_PLIB, "coarse level %" PetscInt_FMT ": owned vertex %" PetscInt_FMT " (natural %" PetscInt_FMT ") at (%g, %g), not at its grid point (%g, %g)", l + 1, k, c->ownnat[k], c->xy[2 * k], c->xy[2 * k + 1], ex, ey);
+      if (PetscAbsReal(ex - c->xy[2 * k]) > 1e-9 * (1 + hx) || PetscAbsReal(ey - c->xy[2 * k + 1]) > 1e-9 * (1 + hy)) bad++;
     }
     PetscCall(PetscFree(nat2grid));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPIU_INT, MPI_SUM, lv->comm));
+    PetscCheck(!bad, lv->comm, PETSC_ERR_PLIB, "coarse level %" PetscInt_FMT ": %" PetscInt_FMT " vertices are not where their natural numbers put them", l + 1, bad);
   }
   /* owner (rank, owned index) of every coarse natural vertex */
   PetscCall(PetscMalloc2(size, &counts, size + 1, &displs));
