@@ -74,19 +74,22 @@ static PetscErrorCode PairsMatch(MPI_Comm comm, const char path[], const char te
       char   model[PETSC_MAX_PATH_LEN] = "", smp[16] = "", hash[32] = "";
       double seed = -1, steps = -1;
       long   nsamples = -1;
+      PetscErrorCode ierr = PETSC_SUCCESS;
+      /* a failed read is an unreadable record (no early return: the other
+       * ranks wait in the broadcast below) */
       if (H5Lexists(fid, "completed", H5P_DEFAULT) > 0) {
         /* the writer renames path.partial to path only once every sample is in */
         hsize_t dims[1];
-        PetscCall(PFH5GetDims(fid, path, "completed", 1, dims));
-        nsamples = (long)dims[0];
+        if (!(ierr = PFH5GetDims(fid, path, "completed", 1, dims))) nsamples = (long)dims[0];
       }
-      if (H5Aexists(fid, "model") > 0) PetscCall(PFH5ReadAttrString(fid, "model", model, sizeof(model)));
-      if (H5Aexists(fid, "model_params_hash") > 0) PetscCall(PFH5ReadAttrString(fid, "model_params_hash", hash, sizeof(hash)));
-      if (H5Aexists(fid, "sampler") > 0) PetscCall(PFH5ReadAttrString(fid, "sampler", smp, sizeof(smp)));
-      if (H5Aexists(fid, "seed") > 0) PetscCall(PFH5ReadAttrReal(fid, "seed", &seed));
-      if (H5Aexists(fid, "sampler_steps") > 0) PetscCall(PFH5ReadAttrReal(fid, "sampler_steps", &steps));
+      if (!ierr && H5Aexists(fid, "model") > 0) ierr = PFH5ReadAttrString(fid, "model", model, sizeof(model));
+      if (!ierr && H5Aexists(fid, "model_params_hash") > 0) ierr = PFH5ReadAttrString(fid, "model_params_hash", hash, sizeof(hash));
+      if (!ierr && H5Aexists(fid, "sampler") > 0) ierr = PFH5ReadAttrString(fid, "sampler", smp, sizeof(smp));
+      if (!ierr && H5Aexists(fid, "seed") > 0) ierr = PFH5ReadAttrReal(fid, "seed", &seed);
+      if (!ierr && H5Aexists(fid, "sampler_steps") > 0) ierr = PFH5ReadAttrReal(fid, "sampler_steps", &steps);
       H5Fclose(fid);
-      if (strcmp(model, teacher)) PetscCall(PetscSNPrintf(why, len, "made from model '%s', not '%s'", model, teacher));
+      if (ierr) PetscCall(PetscStrncpy(why, "its record cannot be read", len));
+      else if (strcmp(model, teacher)) PetscCall(PetscSNPrintf(why, len, "made from model '%s', not '%s'", model, teacher));
       else if (strcmp(hash, teacher_hash)) PetscCall(PetscSNPrintf(why, len, "made from other weights of '%s' (parameter hash %s, now %s)", teacher, hash[0] ? hash : "none", teacher_hash));
       else if (strcmp(smp, ps->sampler) || (PetscInt)steps != ps->steps) PetscCall(PetscSNPrintf(why, len, "made with %s, %g steps, not %s, %" PetscInt_FMT, smp, steps, ps->sampler, ps->steps));
       else if ((PetscInt)seed != ps->seed) PetscCall(PetscSNPrintf(why, len, "noise seed %g, not %" PetscInt_FMT, seed, ps->seed));

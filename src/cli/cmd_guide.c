@@ -371,6 +371,32 @@ done:
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode ReadGuideRecord(const char path[], const char type[], char name[64], char kind[16], char drift[16], double v[4], PetscInt dims[3])
+{
+  hid_t fid, g;
+
+  PetscFunctionBegin;
+  PetscCall(PFH5OpenRead(path, &fid));
+  g = H5Gopen2(fid, "guide", H5P_DEFAULT);
+  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "no /guide");
+  PetscCall(PFH5ReadAttrReal(g, "a", &v[1]));
+  PetscCall(PFH5ReadAttrReal(g, "b", &v[2]));
+  if (!strcmp(type, "observable")) {
+    PetscCall(PFH5ReadAttrString(g, "observable", name, 64));
+    PetscCall(PFH5ReadAttrReal(g, "lambda", &v[0]));
+    if (H5Aexists(g, "schedule") > 0) PetscCall(PFH5ReadAttrString(g, "schedule", kind, 16));
+    if (H5Aexists(g, "drift") > 0) PetscCall(PFH5ReadAttrString(g, "drift", drift, 16));
+  } else {
+    hsize_t d[3];
+    PetscCall(PFH5ReadAttrReal(g, "h0", &v[3]));
+    PetscCall(PFH5GetDims(fid, path, "guide/paths", 3, d));
+    for (int k = 0; k < 3; k++) dims[k] = (PetscInt)d[k];
+  }
+  H5Gclose(g);
+  PetscCall(PFH5Close(&fid));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFObservable *obs, PFGuideSchedule *s, PFPathGuide *pg)
 {
   char        type[16] = "", name[64] = "", kind[16] = "exp", drift[16] = "x1hat";
@@ -386,25 +412,12 @@ PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFOb
   if (!has) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(!strcmp(type, "observable") || !strcmp(type, "path"), comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': unknown guidance type '%s'", path, type);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) {
-    hid_t fid, g;
-    PetscCall(PFH5OpenRead(path, &fid));
-    g = H5Gopen2(fid, "guide", H5P_DEFAULT);
-    PetscCall(PFH5ReadAttrReal(g, "a", &v[1]));
-    PetscCall(PFH5ReadAttrReal(g, "b", &v[2]));
-    if (!strcmp(type, "observable")) {
-      PetscCall(PFH5ReadAttrString(g, "observable", name, sizeof(name)));
-      PetscCall(PFH5ReadAttrReal(g, "lambda", &v[0]));
-      if (H5Aexists(g, "schedule") > 0) PetscCall(PFH5ReadAttrString(g, "schedule", kind, sizeof(kind)));
-      if (H5Aexists(g, "drift") > 0) PetscCall(PFH5ReadAttrString(g, "drift", drift, sizeof(drift)));
-    } else {
-      hsize_t d[3];
-      PetscCall(PFH5ReadAttrReal(g, "h0", &v[3]));
-      PetscCall(PFH5GetDims(fid, path, "guide/paths", 3, d));
-      for (int k = 0; k < 3; k++) dims[k] = (PetscInt)d[k];
-    }
-    H5Gclose(g);
-    PetscCall(PFH5Close(&fid));
+  {
+    /* rank 0 reads; a failure reaches every rank (not a rank-0 return
+     * that leaves the others in the broadcast) */
+    PetscErrorCode ierr = rank == 0 ? ReadGuideRecord(path, type, name, kind, drift, v, dims) : PETSC_SUCCESS;
+    PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, comm));
+    PetscCheck(!ierr, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': cannot read its /guide record (corrupt guided model?)", path);
   }
   PetscCallMPI(MPI_Bcast(name, sizeof(name), MPI_CHAR, 0, comm));
   PetscCallMPI(MPI_Bcast(kind, sizeof(kind), MPI_CHAR, 0, comm));
@@ -423,11 +436,16 @@ PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFOb
   pg->K = dims[0] - 1, pg->M = dims[1], pg->n = dims[2];
   pg->a = v[1], pg->b = v[2], pg->h0 = v[3];
   PetscCall(PetscMalloc1((size_t)dims[0] * dims[1] * dims[2], &pg->Y));
-  if (rank == 0) {
-    hid_t fid;
-    PetscCall(PFH5OpenRead(path, &fid));
-    PetscCall(PFH5ReadArray(fid, path, "guide/paths", H5T_NATIVE_PFREAL, (size_t)dims[0] * dims[1] * dims[2], pg->Y));
-    PetscCall(PFH5Close(&fid));
+  {
+    PetscErrorCode ierr = PETSC_SUCCESS;
+    if (rank == 0) {
+      hid_t fid;
+      ierr = PFH5OpenRead(path, &fid);
+      if (!ierr) ierr = PFH5ReadArray(fid, path, "guide/paths", H5T_NATIVE_PFREAL, (size_t)dims[0] * dims[1] * dims[2], pg->Y);
+      if (!ierr) ierr = PFH5Close(&fid);
+    }
+    PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, comm));
+    PetscCheck(!ierr, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': cannot read the guiding paths", path);
   }
   PetscCallMPI(MPI_Bcast(pg->Y, (PetscMPIInt)(dims[0] * dims[1] * dims[2]), MPIU_PFREAL, 0, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
