@@ -38,6 +38,9 @@ PETSC_EXTERN PetscErrorCode PFNetSetUp(PFNet net);
 PETSC_EXTERN PetscErrorCode PFNetInitializeWeights(PFNet net, uint64_t seed);
 PETSC_EXTERN PetscErrorCode PFNetPlan(PFNet net, PetscInt maxbatch);
 PETSC_EXTERN PetscErrorCode PFNetForward(PFNet net, PetscInt B, const pfreal *x, const pfreal *t, pfreal *v);
+/* v = net(x, t) for nloc states at one time t, in chunks of the planned
+ * batch (a sampler's velocity); tbuf: scratch of the planned batch size */
+PETSC_EXTERN PetscErrorCode PFNetForwardAtTime(PFNet net, PetscInt nloc, const pfreal *x, double t, pfreal *tbuf, pfreal *v);
 /* Accumulates dL/dtheta into the gradient buffer for the last Forward's
  * inputs; writes dL/dx into dx if it is not NULL. */
 PETSC_EXTERN PetscErrorCode PFNetBackward(PFNet net, PetscInt B, const pfreal *dv, pfreal *dx);

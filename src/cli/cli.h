@@ -20,6 +20,9 @@ typedef struct {
  * *help_only = TRUE (the command then returns without working); otherwise
  * fails with a clear message if any option given was not used (a typo). */
 PetscErrorCode PFCLIOptionsDone(MPI_Comm comm, const char cmd[], PetscBool *help_only);
+/* -name value unless the user gave -name (defaults a command or a file
+ * supplies: a model's architecture, a data file's problem) */
+PetscErrorCode PFCLIDefaultOption(const char name[], const char value[]);
 
 /* Network (EMA or raw weights) and flow of a model file */
 PetscErrorCode PFCLILoadModel(MPI_Comm comm, const char path[], PetscBool use_ema, PFNet *net, PFFlow *flow);
@@ -37,8 +40,8 @@ PetscErrorCode PFCLIModelParamsHash(MPI_Comm comm, const char path[], PetscBool 
  * accumulates |v|^2; x0 [nloc n] is filled at the first call */
 typedef struct {
   PFNet    net;
-  PetscInt n, maxbatch, calls;
-  pfreal  *tbuf, *x0;
+  PetscInt n, calls;
+  pfreal  *tbuf, *x0; /* [planned batch of the net], [nloc n] */
   double   vsq;
 } PFStraightness;
 PetscErrorCode PFStraightnessVelocity(void *ctx, double t, PetscInt nloc, const pfreal *x, pfreal *v);

@@ -157,17 +157,6 @@ static PetscErrorCode ModelComplete(MPI_Comm comm, const char path[], PetscBool 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* name value, unless the user gave name */
-static PetscErrorCode DefaultOption(const char name[], const char value[])
-{
-  PetscBool set;
-
-  PetscFunctionBegin;
-  PetscCall(PetscOptionsHasName(NULL, NULL, name, &set));
-  if (!set) PetscCall(PetscOptionsSetValue(NULL, name, value));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode PFCommandDistill(MPI_Comm comm)
 {
   char          model[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "student.h5", pairs[PETSC_MAX_PATH_LEN] = "", teacher[PETSC_MAX_PATH_LEN];
@@ -221,17 +210,17 @@ PetscErrorCode PFCommandDistill(MPI_Comm comm)
   /* the student's training: the teacher's weights and architecture, its
    * pairs as data, the PIDDM residual as a PBFM constraint of one step from
    * t = 0 (so the estimate is the output), weighted by -piddm_lambda */
-  PetscCall(DefaultOption("-lr", "5e-4"));
-  PetscCall(DefaultOption("-train_steps", "1000"));
+  PetscCall(PFCLIDefaultOption("-lr", "5e-4"));
+  PetscCall(PFCLIDefaultOption("-train_steps", "1000"));
   if (type == PF_DISTILL_PIDDM && lambda > 0) {
     PetscCall(PetscSNPrintf(val, sizeof(val), "%.17g", lambda));
-    PetscCall(DefaultOption("-constraint", "pbfm"));
-    PetscCall(DefaultOption("-pbfm_unroll", "1"));
-    PetscCall(DefaultOption("-pbfm_tpow", "0"));
-    PetscCall(DefaultOption("-constraint_norm", "error"));
-    PetscCall(DefaultOption("-constraint_combine", "sum"));
-    PetscCall(DefaultOption("-constraint_weight", val));
-  } else PetscCall(DefaultOption("-constraint", "none"));
+    PetscCall(PFCLIDefaultOption("-constraint", "pbfm"));
+    PetscCall(PFCLIDefaultOption("-pbfm_unroll", "1"));
+    PetscCall(PFCLIDefaultOption("-pbfm_tpow", "0"));
+    PetscCall(PFCLIDefaultOption("-constraint_norm", "error"));
+    PetscCall(PFCLIDefaultOption("-constraint_combine", "sum"));
+    PetscCall(PFCLIDefaultOption("-constraint_weight", val));
+  } else PetscCall(PFCLIDefaultOption("-constraint", "none"));
   PetscCall(PetscStrncpy(teacher, model, sizeof(teacher)));
   for (PetscInt r = 1; r <= rounds; r++) {
     char           pr[PETSC_MAX_PATH_LEN], outr[PETSC_MAX_PATH_LEN], sfx[32];

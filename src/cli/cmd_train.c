@@ -55,12 +55,7 @@ static PetscErrorCode ModelArchOptions(MPI_Comm comm, const char path[])
     PetscCall(PFH5Close(&fid));
   }
   PetscCallMPI(MPI_Bcast(opts, sizeof(opts), MPI_CHAR, 0, comm));
-  for (char *name = strtok(opts, " "); name; name = strtok(NULL, " ")) {
-    char     *value = strtok(NULL, " ");
-    PetscBool set;
-    PetscCall(PetscOptionsHasName(NULL, NULL, name, &set));
-    if (!set) PetscCall(PetscOptionsSetValue(NULL, name, value));
-  }
+  for (char *name = strtok(opts, " "); name; name = strtok(NULL, " ")) PetscCall(PFCLIDefaultOption(name, strtok(NULL, " ")));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -103,13 +98,10 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
       PetscCall(PFCLIPeek(comm, pretrained, ".", NULL, &set, NULL, 0));
       PetscCheck(set, comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': no such file or not HDF5", pretrained);
       PetscCall(ModelArchOptions(comm, pretrained));
-      PetscCall(PetscOptionsHasName(NULL, NULL, "-data", &set));
       PetscCall(PFCLIPeek(comm, pretrained, "data", "file", NULL, file, sizeof(file)));
-      if (!set && file[0]) PetscCall(PetscOptionsSetValue(NULL, "-data", file));
-      PetscCall(PetscOptionsHasName(NULL, NULL, "-constraint", &set));
-      if (!set) PetscCall(PetscOptionsSetValue(NULL, "-constraint", "pbfm"));
-      PetscCall(PetscOptionsHasName(NULL, NULL, "-lr", &set));
-      if (!set) PetscCall(PetscOptionsSetValue(NULL, "-lr", "2e-4"));
+      if (file[0]) PetscCall(PFCLIDefaultOption("-data", file));
+      PetscCall(PFCLIDefaultOption("-constraint", "pbfm"));
+      PetscCall(PFCLIDefaultOption("-lr", "2e-4"));
     }
   }
   PetscOptionsBegin(comm, NULL, finetune ? "physflow finetune: data options" : "physflow train: flow-matching training", cmd);

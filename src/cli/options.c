@@ -25,3 +25,13 @@ PetscErrorCode PFCLIOptionsDone(MPI_Comm comm, const char cmd[], PetscBool *help
   PetscCall(PetscOptionsLeftRestore(NULL, &N, &names, &values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode PFCLIDefaultOption(const char name[], const char value[])
+{
+  PetscBool set;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsHasName(NULL, NULL, name, &set));
+  if (!set) PetscCall(PetscOptionsSetValue(NULL, name, value));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

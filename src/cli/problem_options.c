@@ -66,8 +66,7 @@ PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[])
     PetscInt ntok = 0;
     for (char *t = strtok(opts, " "); t && ntok < 1024; t = strtok(NULL, " ")) tok[ntok++] = t;
     for (PetscInt k = 0; k < ntok;) {
-      char     *name = tok[k], *value = NULL, *end;
-      PetscBool set;
+      char *name = tok[k], *value = NULL, *end;
       if (k + 1 < ntok) {
         strtod(tok[k + 1], &end);
         if (tok[k + 1][0] != '-' || !*end) value = tok[k + 1];
@@ -75,8 +74,7 @@ PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[])
       k += value ? 2 : 1;
       if (name[0] != '-' || !ProblemOption(name)) continue;
       if ((has_mesh || has_faces) && (!strcmp(name, "-mesh") || !strcmp(name, "-mesh_faces"))) continue;
-      PetscCall(PetscOptionsHasName(NULL, NULL, name, &set));
-      if (!set) PetscCall(PetscOptionsSetValue(NULL, name, value));
+      PetscCall(PFCLIDefaultOption(name, value));
     }
   }
   PetscCall(PFCLISetMeshOption(mesh));

@@ -122,13 +122,13 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     PetscCall(PFCLIRefineSample(ctx, net, flow, &ctx->refine, mean, std, (uint64_t)seed, lo, hi - lo, PetscMax(1, PetscMin(chunk, hi - lo)), x));
     nfe = 1 + 2 * ctx->refine.steps; /* forward + backward per Adam step */
   } else if (ctx->straightness) {
-    PFStraightness st = {net, nf * nown, PetscMax(1, PetscMin(chunk, hi - lo)), 0, NULL, NULL, 0};
+    PFStraightness st = {net, nf * nown, 0, NULL, NULL, 0};
     PFSamplerType  stype;
     PetscBool      euler;
     PetscCall(PFSamplerGetType(sampler, &stype));
     PetscCall(PetscStrcmp(stype, PFSAMPLEREULER, &euler));
     PetscCheck(euler, world, PETSC_ERR_ARG_INCOMP, "-straightness measures the Euler sampler's paths: use -sampler euler");
-    PetscCall(PetscMalloc2(st.maxbatch, &st.tbuf, (size_t)(hi - lo) * st.n + 1, &st.x0));
+    PetscCall(PetscMalloc2(net->maxbatch, &st.tbuf, (size_t)(hi - lo) * st.n + 1, &st.x0));
     PetscCall(PFFlowSampleVelocity(flow, sampler, (uint64_t)seed, lo, hi - lo, st.n, PFStraightnessVelocity, &st, x, &nfe));
     /* sums over the world count each group's vertices once per sample */
     PetscCall(PFStraightnessFinish(&st, world, hi - lo, x, &straightness));

@@ -15,11 +15,7 @@ PetscErrorCode PFStraightnessVelocity(void *vctx, double t, PetscInt nloc, const
   PetscFunctionBegin;
   if (s->calls == 0) PetscCall(PetscArraycpy(s->x0, x, (size_t)nloc * s->n)); /* t = 0: the noise */
   s->calls++;
-  for (PetscInt b0 = 0; b0 < nloc; b0 += s->maxbatch) {
-    PetscInt nb = PetscMin(s->maxbatch, nloc - b0);
-    for (PetscInt j = 0; j < nb; j++) s->tbuf[j] = (pfreal)t;
-    PetscCall(PFNetForward(s->net, nb, x + (size_t)b0 * s->n, s->tbuf, v + (size_t)b0 * s->n));
-  }
+  PetscCall(PFNetForwardAtTime(s->net, nloc, x, t, s->tbuf, v));
   for (size_t q = 0; q < (size_t)nloc * s->n; q++) s->vsq += (double)v[q] * (double)v[q];
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -215,11 +215,7 @@ static PetscErrorCode NetVelocity(void *vctx, double t, PetscInt nloc, const pfr
   VelocityCtx *ctx = (VelocityCtx *)vctx;
 
   PetscFunctionBegin;
-  for (PetscInt b0 = 0; b0 < nloc; b0 += ctx->maxbatch) {
-    PetscInt nb = PetscMin(ctx->maxbatch, nloc - b0);
-    for (PetscInt j = 0; j < nb; j++) ctx->tbuf[j] = (pfreal)t;
-    PetscCall(PFNetForward(ctx->net, nb, x + b0 * ctx->n, ctx->tbuf, v + b0 * ctx->n));
-  }
+  PetscCall(PFNetForwardAtTime(ctx->net, nloc, x, t, ctx->tbuf, v));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

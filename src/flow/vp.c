@@ -60,11 +60,7 @@ PetscErrorCode PFFlowVPSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_
     PetscInt kp  = (PetscInt)llround((double)flow->vp_T * (double)(S - i - 1) / (double)S);
     double   ab  = flow->vp_alphabar[k], abp = flow->vp_alphabar[kp];
     double   bet = 1 - ab / abp; /* effective beta of the respaced step */
-    for (PetscInt b0 = 0; b0 < nloc; b0 += maxb) {
-      PetscInt nb = PetscMin(maxb, nloc - b0);
-      for (PetscInt j = 0; j < nb; j++) tbuf[j] = (pfreal)((double)k / (double)flow->vp_T);
-      PetscCall(PFNetForward(net, nb, x + b0 * n, tbuf, eps + b0 * n));
-    }
+    PetscCall(PFNetForwardAtTime(net, nloc, x, (double)k / (double)flow->vp_T, tbuf, eps));
     *nfe += 1;
     for (PetscInt j = 0; j < nloc; j++) {
       PFRNG r;

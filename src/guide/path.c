@@ -7,7 +7,7 @@
 typedef struct {
   PFNet              net;
   const PFPathGuide *pg;
-  PetscInt           n, maxbatch, nevals;
+  PetscInt           n, nevals;
   pfreal            *tbuf;
   double            *logit, work;
   PetscBool          guide;
@@ -21,11 +21,7 @@ static PetscErrorCode PathVelocity(void *vctx, double t, PetscInt nloc, const pf
 
   PetscFunctionBegin;
   c->nevals++;
-  for (PetscInt b0 = 0; b0 < nloc; b0 += c->maxbatch) {
-    PetscInt nb = PetscMin(c->maxbatch, nloc - b0);
-    for (PetscInt j = 0; j < nb; j++) c->tbuf[j] = (pfreal)t;
-    PetscCall(PFNetForward(c->net, nb, x + (size_t)b0 * c->n, c->tbuf, v + (size_t)b0 * c->n));
-  }
+  PetscCall(PFNetForwardAtTime(c->net, nloc, x, t, c->tbuf, v));
   if (!c->guide) PetscFunctionReturn(PETSC_SUCCESS);
   {
     const double alpha = pg->a * exp(-pg->b * (1 - t)), h2 = pow(t * pg->h0, 2) + pow(1 - t, 2);
@@ -63,7 +59,7 @@ PetscErrorCode PFPathGuideBuild(PFNet net, PetscInt K, PetscInt M, const pfreal 
 {
   const PetscInt n = net->nin;
   PFSampler      step;
-  PathCtx        c = {net, pg, n, 0, 0, NULL, NULL, 0, PETSC_FALSE};
+  PathCtx        c = {net, pg, n, 0, NULL, NULL, 0, PETSC_FALSE};
   PetscInt       nfe = 0;
 
   PetscFunctionBegin;
@@ -72,8 +68,7 @@ PetscErrorCode PFPathGuideBuild(PFNet net, PetscInt K, PetscInt M, const pfreal 
   PetscCall(PetscMalloc1((size_t)(K + 1) * M * n, &pg->Y));
   PetscCall(PetscArraycpy(pg->Y + (size_t)K * M * n, x1, (size_t)M * n));
   PetscCall(PFNetPlan(net, PetscMax(net->maxbatch, M)));
-  c.maxbatch = net->maxbatch;
-  PetscCall(PetscMalloc1(c.maxbatch, &c.tbuf));
+  PetscCall(PetscMalloc1(net->maxbatch, &c.tbuf));
   /* backwards in time, one Heun step per grid interval */
   PetscCall(PFSamplerCreate(PETSC_COMM_SELF, &step));
   PetscCall(PFSamplerSetType(step, PFSAMPLERHEUN));
@@ -90,13 +85,13 @@ PetscErrorCode PFPathGuideBuild(PFNet net, PetscInt K, PetscInt M, const pfreal 
 
 PetscErrorCode PFPathGuideSample(PFFlow flow, PFNet net, PFSampler sampler, const PFPathGuide *pg, MPI_Comm comm, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe)
 {
-  PathCtx c = {net, pg, net->nin, net->maxbatch, 0, NULL, NULL, 0, PETSC_TRUE};
+  PathCtx c = {net, pg, net->nin, 0, NULL, NULL, 0, PETSC_TRUE};
   double  w[2];
 
   PetscFunctionBegin;
-  PetscCheck(c.maxbatch > 0, comm, PETSC_ERR_ORDER, "call PFNetPlan before sampling");
+  PetscCheck(net->maxbatch > 0, comm, PETSC_ERR_ORDER, "call PFNetPlan before sampling");
   PetscCheck(pg->n == net->nin, comm, PETSC_ERR_ARG_SIZ, "the guiding paths have %" PetscInt_FMT " values per state, the network %" PetscInt_FMT, pg->n, net->nin);
-  PetscCall(PetscMalloc2(c.maxbatch, &c.tbuf, pg->M, &c.logit));
+  PetscCall(PetscMalloc2(net->maxbatch, &c.tbuf, pg->M, &c.logit));
   PetscCall(PFFlowSampleVelocity(flow, sampler, seed, gidx0, nloc, c.n, PathVelocity, &c, x, nfe));
   PetscCall(PetscFree2(c.tbuf, c.logit));
   w[0] = c.work / (double)PetscMax(c.nevals, 1);

@@ -195,6 +195,17 @@ PetscErrorCode PFNetForward(PFNet net, PetscInt B, const pfreal *x, const pfreal
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFNetForwardAtTime(PFNet net, PetscInt nloc, const pfreal *x, double t, pfreal *tbuf, pfreal *v)
+{
+  const size_t n = (size_t)net->nin;
+
+  PetscFunctionBegin;
+  PetscCheck(net->maxbatch > 0, net->comm, PETSC_ERR_ORDER, "call PFNetPlan before evaluating the net");
+  for (PetscInt j = 0; j < PetscMin(net->maxbatch, nloc); j++) tbuf[j] = (pfreal)t;
+  for (PetscInt b0 = 0; b0 < nloc; b0 += net->maxbatch) PetscCall(PFNetForward(net, PetscMin(net->maxbatch, nloc - b0), x + (size_t)b0 * n, tbuf, v + (size_t)b0 * n));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFNetBackward(PFNet net, PetscInt B, const pfreal *dv, pfreal *dx)
 {
   PetscFunctionBegin;
