@@ -21,6 +21,7 @@
  * b, with the same noise for every candidate). */
 #include <physflow/flow.h>
 #include <physflow/net.h>
+#include <physflow/physics.h>
 #include <physflow/sampler.h>
 
 /* Observables: plug-ins with a scalar value per state and its gradient.
@@ -30,17 +31,34 @@ typedef struct _p_PFObservable *PFObservable;
 /* f[b] = f(x_b) and, if grad is not NULL, grad[b n + i] = df/dx_i */
 typedef PetscErrorCode (*PFObservableEvalFn)(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad);
 struct _p_PFObservable {
-  MPI_Comm           comm;
+  MPI_Comm           comm; /* mesh states: the group sharing the mesh (eval is collective on it) */
   char               name[64];
-  PetscInt           n; /* values per state */
+  PetscInt           n; /* values per state (on this rank) */
   PFObservableEvalFn eval;
   void              *ctx;
   PetscErrorCode (*destroy)(PFObservable);
+  /* mesh states (PFObservableCreateMesh; phys NULL for vector states):
+   * nfields vertex arrays of the physics' owned vertices, in normalised
+   * units x = (physical - mean[f]) / std[f] */
+  PFPhysics phys;
+  PetscInt  nfields;
+  double    mean[8], std[8];
+  double    region[4]; /* xmin, xmax, ymin, ymax (region observables) */
+  PetscBool has_region;
+  char      group[64]; /* boundary group (flux observables) */
 };
 PETSC_EXTERN PetscErrorCode PFObservableRegister(const char name[], PetscErrorCode (*create)(PFObservable));
+/* registers the built-in mesh observables (src/guide/observable_mesh.c) */
+PETSC_EXTERN PetscErrorCode PFObservableRegisterMesh(void);
 /* An observable of states of n values (built-in: x0, x1: a coordinate of
  * 2-D toy states) */
 PETSC_EXTERN PetscErrorCode PFObservableCreate(MPI_Comm comm, const char name[], PetscInt n, PFObservable *obs);
+/* An observable of the mesh states of a PFPhysics (built in: mean_logK, the
+ * area-weighted mean of the field logK over the region (whole domain when
+ * region is NULL); boundary_flux, the outflow through the boundary group
+ * `group` (PFPhysicsBoundaryFlux)); mean/std: the model's normalisation
+ * of each field.  Collective on the physics' comm. */
+PETSC_EXTERN PetscErrorCode PFObservableCreateMesh(const char name[], PFPhysics phys, const double mean[], const double std[], const double region[], const char group[], PFObservable *obs);
 PETSC_EXTERN PetscErrorCode PFObservableEval(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad);
 PETSC_EXTERN PetscErrorCode PFObservableDestroy(PFObservable *obs);
 /* The registered names, comma-separated (for messages) */
@@ -91,8 +109,13 @@ PETSC_EXTERN double PFGuideAlpha(const PFGuideSchedule *s, double t);
 
 /* Guided sampling of nloc samples (global indices gidx0..) with the base
  * model (net, flow: PFFlowSample's noise) and the guidance; *work: the
- * excess work, mean over all samples of comm. */
-PETSC_EXTERN PetscErrorCode PFGuideSample(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideSchedule *s, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe);
+ * excess work, mean over all samples of world (mesh states: groups of
+ * obs->comm share the samples, which count once). */
+PETSC_EXTERN PetscErrorCode PFGuideSample(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideSchedule *s, MPI_Comm world, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe);
+/* *count = nloc on the rank that counts this rank's samples in sums over
+ * the world (every rank for vector states, a group's first rank for mesh
+ * states), else 0 */
+PETSC_EXTERN PetscErrorCode PFGuideSampleCount(PFObservable obs, PetscInt nloc, double *count);
 
 /* Tunes s->a, s->b (s->lambda given): minimises
  *   (mean f(guided) - target)^2 / var + gamma W
@@ -102,7 +125,7 @@ typedef struct {
   double   target, var, gamma;
   PetscInt maxeval;
 } PFGuideTuneParams;
-PETSC_EXTERN PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work);
+PETSC_EXTERN PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, MPI_Comm world, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work);
 
 /* Nelder-Mead on d <= 8 parameters from th (start; on return the best),
  * initial simplex steps step[d], at most maxeval objective evaluations */
@@ -123,17 +146,25 @@ PETSC_EXTERN PetscErrorCode PFNelderMead(MPI_Comm comm, PetscInt d, double th[],
  * samples onto the guides). */
 typedef struct {
   PetscInt M, n, K;
-  pfreal  *Y; /* [(K+1) M n], positions at t_k = k/K */
+  pfreal  *Y; /* [(K+1) M n], positions at t_k = k/K (this rank's values of each state) */
   double   a, b, h0;
+  MPI_Comm gcomm; /* mesh states: the ranks sharing a state (distances are sums over them); else MPI_COMM_SELF */
 } PFPathGuide;
-/* the M guiding states x1 [M n] pushed back with K Heun steps of the base net */
-PETSC_EXTERN PetscErrorCode PFPathGuideBuild(PFNet net, PetscInt K, PetscInt M, const pfreal *x1, PFPathGuide *pg);
+/* the M guiding states x1 [M n] pushed back with K Heun steps of the base
+ * net (gcomm: the ranks sharing a mesh state, else MPI_COMM_SELF) */
+PETSC_EXTERN PetscErrorCode PFPathGuideBuild(PFNet net, MPI_Comm gcomm, PetscInt K, PetscInt M, const pfreal *x1, PFPathGuide *pg);
 PETSC_EXTERN PetscErrorCode PFPathGuideSample(PFFlow flow, PFNet net, PFSampler sampler, const PFPathGuide *pg, MPI_Comm comm, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe);
 /* in[b] = 1 if state b lies in the box [lo0, hi0] x [lo1, hi1] of its first two values */
 PETSC_EXTERN void           PFPathRegionInside(const double box[4], PetscInt n, PetscInt B, const pfreal *x, PetscInt *in);
+/* the subset: the box (obs NULL), or the states whose observable is at
+ * least threshold */
 typedef struct {
-  double   box[4], gamma, fraction;
-  PetscInt maxeval;
+  double       box[4], gamma, fraction;
+  PetscInt     maxeval;
+  PFObservable obs;
+  double       threshold;
 } PFPathTuneParams;
+/* in[b] = 1 if state b lies in the subset of tp (collective on obs->comm for an observable) */
+PETSC_EXTERN PetscErrorCode PFPathInside(const PFPathTuneParams *tp, PetscInt n, PetscInt B, const pfreal *x, PetscInt *in);
 PETSC_EXTERN PetscErrorCode PFPathGuideTune(PFFlow flow, PFNet net, PFSampler sampler, const PFPathTuneParams *tp, MPI_Comm comm, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFPathGuide *pg, double *frac, double *work);
 PETSC_EXTERN PetscErrorCode PFPathGuideDestroy(PFPathGuide *pg);

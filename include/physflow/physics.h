@@ -63,6 +63,13 @@ PETSC_EXTERN PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscSc
 #define PF_PHYSICS_MAXCHECKS 8
 PETSC_EXTERN PetscErrorCode PFPhysicsValidate(PFPhysics phys, const PetscScalar *x, PetscInt *n, const char *const **names, double values[]);
 
+/* The outflow through the boundary group `group` (a mesh group name or a
+ * Face Sets number) of each of B states: Q[b] = int_group u . n ds with the
+ * physics' flux u (Darcy: u = -K grad p, the variationally consistent
+ * weak flux, see solvers/darcy/operator.h), and, if grad is not NULL,
+ * dQ[b]/dx for all fields (B states).  Optional; collective. */
+PETSC_EXTERN PetscErrorCode PFPhysicsBoundaryFlux(PFPhysics phys, const char group[], PetscInt B, const PetscScalar *x, double Q[], PetscScalar *grad);
+
 /* Gather an owned vertex array into natural order on rank 0 of the physics' comm */
 PETSC_EXTERN PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural);
 /* Inverse: take natural-order values (on every rank) to the owned array */

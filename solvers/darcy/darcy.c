@@ -29,7 +29,10 @@ typedef struct {
   PetscBool  field_set;
   char      *dirichlet[16];
   PetscInt   ndirichlet;
-  double     dirval;
+  double     dirvals[16]; /* one per group (or one for all) */
+  PetscInt   ndirvals;
+  PetscInt   flux_tag;     /* the boundary group of the last flux request, and its mask */
+  PetscScalar *flux_mask;
   /* the fine (high-fidelity) operator and solver.  op is always P1/Q1: the
    * fields are vertex arrays, so it gives the residual, VJP, masses and
    * vertex map (and the SPDE field).  With -darcy_order 2, op2 (P2/Q2 on the
@@ -78,7 +81,8 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
   PetscCall(PetscOptionsInt("-low_coarsen", "Low fidelity: coarsening factor of the box (cells per side / k)", "darcy", d->low_coarsen, &d->low_coarsen, NULL));
   d->ndirichlet = 16;
   PetscCall(PetscOptionsStringArray("-darcy_dirichlet", "Boundary groups (Gmsh physical curve names) with p = -darcy_dirichlet_value; no-flux elsewhere", "darcy", d->dirichlet, &d->ndirichlet, NULL));
-  PetscCall(PetscOptionsReal("-darcy_dirichlet_value", "Pressure on the Dirichlet groups", "darcy", d->dirval, &d->dirval, NULL));
+  d->ndirvals = 16;
+  PetscCall(PetscOptionsRealArray("-darcy_dirichlet_value", "Pressure on the Dirichlet groups: one value for all, or one per group (in -darcy_dirichlet's order)", "darcy", d->dirvals, &d->ndirvals, NULL));
   PetscCall(PetscOptionsString("-low_mesh", "Low fidelity on a Gmsh mesh: the coarse mesh (e.g. gmsh -clscale 2 of the same .geo)", "darcy", d->low_mesh, d->low_mesh, sizeof(d->low_mesh), NULL));
   PetscCall(PetscOptionsReal("-obs_noise", "Std of Gaussian noise added to the solved p (observational data)", "darcy", d->obs_noise, &d->obs_noise, NULL));
   PetscOptionsHeadEnd();
@@ -87,6 +91,7 @@ static PetscErrorCode SetFromOptions_Darcy(PFPhysics phys, PetscOptionItems *Pet
   PetscCheck(d->spde_alpha == 1 || d->spde_alpha == 2, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_spde_alpha must be 1 or 2");
   PetscCheck(d->kl_terms > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-darcy_kl_terms must be positive");
   PetscCheck(d->low_coarsen >= 2, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-low_coarsen must be >= 2 (at least 4x fewer unknowns)");
+  PetscCheck(d->ndirvals <= 1 || d->ndirvals == d->ndirichlet, phys->comm, PETSC_ERR_ARG_SIZ, "-darcy_dirichlet_value: give one value, or one per -darcy_dirichlet group (%" PetscInt_FMT " groups, %" PetscInt_FMT " values)", d->ndirichlet, d->ndirvals);
   PetscCheck(d->obs_noise >= 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-obs_noise must be >= 0");
   /* the solver's own options: -darcy_ksp_type, -darcy_pc_type, ... */
   PetscCall(KSPCreate(phys->comm, &d->ksp));
@@ -240,9 +245,13 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   }
   if (d->ndirichlet > 0) {
     PetscInt tags[16];
-    for (PetscInt i = 0; i < d->ndirichlet; i++) PetscCall(PFMeshGetBoundaryGroup(phys->mesh, d->dirichlet[i], &tags[i]));
-    PetscCall(PFDarcyOpSetDirichlet(&d->op, phys->mesh, d->ndirichlet, tags, (const char *const *)d->dirichlet, d->dirval));
-    if (d->order == 2) PetscCall(PFDarcyOpSetDirichlet(&d->op2, phys->mesh, d->ndirichlet, tags, (const char *const *)d->dirichlet, d->dirval));
+    double   vals[16];
+    for (PetscInt i = 0; i < d->ndirichlet; i++) {
+      PetscCall(PFMeshGetBoundaryGroup(phys->mesh, d->dirichlet[i], &tags[i]));
+      vals[i] = d->ndirvals == 0 ? 0.0 : d->dirvals[d->ndirvals == 1 ? 0 : i];
+    }
+    PetscCall(PFDarcyOpSetDirichlet(&d->op, phys->mesh, d->ndirichlet, tags, (const char *const *)d->dirichlet, vals));
+    if (d->order == 2) PetscCall(PFDarcyOpSetDirichlet(&d->op2, phys->mesh, d->ndirichlet, tags, (const char *const *)d->dirichlet, vals));
   }
   phys->nfields    = 2;
   phys->ninputs    = 1;
@@ -419,6 +428,23 @@ static PetscErrorCode ResidualVJP_Darcy(PFPhysics phys, PetscInt B, const PetscS
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The outflow through a boundary group of each of B states (and its
+ * gradient); the group's vertex mask is kept for the next call */
+static PetscErrorCode BoundaryFlux_Darcy(PFPhysics phys, PetscInt tag, const char name[], PetscInt B, const PetscScalar *x, double *Q, PetscScalar *grad)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  const PetscInt   n = phys->nown;
+
+  PetscFunctionBegin;
+  if (!d->flux_mask || d->flux_tag != tag) {
+    if (!d->flux_mask) PetscCall(PetscMalloc1(n + 1, &d->flux_mask));
+    PetscCall(PFDarcyOpGroupMask(&d->op, phys->mesh, tag, name, d->flux_mask));
+    d->flux_tag = tag;
+  }
+  for (PetscInt b = 0; b < B; b++) PetscCall(PFDarcyOpGroupFlux(&d->op, x + 2 * n * b, x + 2 * n * b + n, d->flux_mask, &Q[b], grad ? grad + 2 * n * b : NULL, grad ? grad + 2 * n * b + n : NULL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode StateJacobianSolve_Darcy(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscBool transpose, const PetscScalar *r, PetscScalar *y)
 {
   PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
@@ -473,7 +499,7 @@ static PetscErrorCode Validate_Darcy(PFPhysics phys, const PetscScalar *x, Petsc
     loc[3] += PetscRealPart(F[i]);
   }
   PetscCall(VecRestoreArrayRead(d->op.Fraw, &F));
-  for (PetscInt i = 0; i < d->op.ndir; i++) loc[4] = PetscMax(loc[4], fabs(PetscRealPart(p[d->op.dir[i]]) - d->op.dirval));
+  for (PetscInt i = 0; i < d->op.ndir; i++) loc[4] = PetscMax(loc[4], fabs(PetscRealPart(p[d->op.dir[i]]) - d->op.dirv[i]));
   PetscCallMPI(MPI_Allreduce(loc, glob, 4, MPI_DOUBLE, MPI_SUM, phys->comm));
   PetscCallMPI(MPI_Allreduce(&loc[4], &glob[4], 1, MPI_DOUBLE, MPI_MAX, phys->comm));
   /* the no-flux leak: the weak flux through the no-flux boundary, i.e. the
@@ -543,6 +569,7 @@ static PetscErrorCode Destroy_Darcy(PFPhysics phys)
   if (d->tg.n) PetscCall(PFTransferDestroy(&d->tg));
   if (d->tp.n) PetscCall(PFTransferDestroy(&d->tp));
   for (PetscInt i = 0; i < d->ndirichlet; i++) PetscCall(PetscFree(d->dirichlet[i]));
+  PetscCall(PetscFree(d->flux_mask));
   PetscCall(PetscFree(phys->data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -572,6 +599,7 @@ PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics phys)
   phys->ops.jacobiansolve   = StateJacobianSolve_Darcy;
   phys->ops.forcingnorm     = ForcingNorm_Darcy;
   phys->ops.validate        = Validate_Darcy;
+  phys->ops.boundaryflux    = BoundaryFlux_Darcy;
   phys->ops.view            = View_Darcy;
   phys->ops.destroy         = Destroy_Darcy;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -254,7 +254,7 @@ PetscErrorCode PFDarcyOpDestroy(PFDarcyOp *op)
   PetscCall(VecDestroy(&op->F));
   PetscCall(VecDestroy(&op->Fraw));
   PetscCall(VecDestroy(&op->b));
-  PetscCall(PetscFree(op->dir));
+  PetscCall(PetscFree2(op->dir, op->dirv));
   PetscCall(VecDestroy(&op->l0));
   PetscCall(VecDestroy(&op->l1));
   PetscCall(VecDestroy(&op->l2));
@@ -376,7 +376,9 @@ PetscErrorCode PFDarcyOpAssemble(PFDarcyOp *op, const PetscScalar *Cl)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, PetscScalar *R)
+/* R = A(K) p - F, the element equations at every dof (Dirichlet rows too:
+ * there they are the reaction, i.e. the weak boundary flux) */
+static PetscErrorCode ElementResidual(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, PetscScalar *R)
 {
   const PetscInt     nb = op->nb;
   const PetscScalar *Cl, *pl, *F;
@@ -408,12 +410,20 @@ PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const Pets
   PetscCall(VecGetArrayRead(op->F, &F));
   for (PetscInt i = 0; i < op->nown; i++) R[i] -= F[i];
   PetscCall(VecRestoreArrayRead(op->F, &F));
-  /* Dirichlet rows: the equation there is p_i = value */
-  for (PetscInt k = 0; k < op->ndir; k++) R[op->dir[k]] = p[op->dir[k]] - op->dirval;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, const PetscScalar *v, PetscScalar *gg, PetscScalar *gp)
+PetscErrorCode PFDarcyOpResidual(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, PetscScalar *R)
+{
+  PetscFunctionBegin;
+  PetscCall(ElementResidual(op, g, p, R));
+  /* Dirichlet rows: the equation there is p_i = value */
+  for (PetscInt k = 0; k < op->ndir; k++) R[op->dir[k]] = p[op->dir[k]] - op->dirv[k];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* gg = (dE/dg)^T v, gp = (dE/dp)^T v for the element equations E = A(K) p - F */
+static PetscErrorCode ElementVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, const PetscScalar *v, PetscScalar *gg, PetscScalar *gp)
 {
   const PetscInt     nb = op->nb, nb2 = nb * nb;
   const PetscScalar *Cl, *pl, *vl;
@@ -426,16 +436,7 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
   PetscCall(DMGetLocalVector(op->dm, &vloc));
   PetscCall(DMGetLocalVector(op->dm, &gK));
   PetscCall(DMGetLocalVector(op->dm, &gP));
-  if (op->ndir) {
-    /* Dirichlet rows are p_i = value, not element equations: their weights
-     * leave the element pass, and d(p_i - value)/dp_i = 1 is added below */
-    PetscScalar *vmod;
-    PetscCall(PetscMalloc1(op->nown, &vmod));
-    PetscCall(PetscArraycpy(vmod, v, op->nown));
-    for (PetscInt k = 0; k < op->ndir; k++) vmod[op->dir[k]] = 0;
-    PetscCall(PFDarcyOpToLocal(op, vmod, vloc));
-    PetscCall(PetscFree(vmod));
-  } else PetscCall(PFDarcyOpToLocal(op, v, vloc));
+  PetscCall(PFDarcyOpToLocal(op, v, vloc));
   PetscCall(VecSet(gK, 0));
   PetscCall(VecSet(gP, 0));
   PetscCall(VecGetArrayRead(op->l0, &Cl));
@@ -476,61 +477,90 @@ PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScal
   PetscCall(VecRestoreArray(gP, &Pl));
   PetscCall(AddToOwned(op, gK, gg));
   PetscCall(AddToOwned(op, gP, gp));
-  for (PetscInt k = 0; k < op->ndir; k++) gp[op->dir[k]] += v[op->dir[k]];
   PetscCall(DMRestoreLocalVector(op->dm, &vloc));
   PetscCall(DMRestoreLocalVector(op->dm, &gK));
   PetscCall(DMRestoreLocalVector(op->dm, &gP));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags, const PetscInt tags[], const char *const names[], double value)
+PetscErrorCode PFDarcyOpVJP(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, const PetscScalar *v, PetscScalar *gg, PetscScalar *gp)
+{
+  PetscFunctionBegin;
+  if (op->ndir) {
+    /* Dirichlet rows are p_i = value, not element equations: their weights
+     * leave the element pass, and d(p_i - value)/dp_i = 1 is added */
+    PetscScalar *vmod;
+    PetscCall(PetscMalloc1(op->nown, &vmod));
+    PetscCall(PetscArraycpy(vmod, v, op->nown));
+    for (PetscInt k = 0; k < op->ndir; k++) vmod[op->dir[k]] = 0;
+    PetscCall(ElementVJP(op, g, p, vmod, gg, gp));
+    PetscCall(PetscFree(vmod));
+    for (PetscInt k = 0; k < op->ndir; k++) gp[op->dir[k]] += v[op->dir[k]];
+  } else PetscCall(ElementVJP(op, g, p, v, gg, gp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* mark[i] = value at the owned dofs on the closure of the boundary group
+ * with this Face Sets tag (vertices, and edge midpoints for order 2) */
+static PetscErrorCode MarkGroup(PFDarcyOp *op, PFMesh mesh, PetscInt tag, const char name[], PetscScalar value, PetscScalar *mark)
 {
   DMLabel      label;
   PetscSection gsec;
-  PetscBool   *mark;
+  IS           is;
+  PetscInt     nf = 0, nfg;
+
+  PetscFunctionBegin;
+  PetscCall(DMGetLabel(op->dm, "Face Sets", &label));
+  PetscCheck(label, op->comm, PETSC_ERR_ARG_WRONG, "mesh '%s' has no boundary groups (no \"Face Sets\" label)", mesh->source);
+  PetscCall(DMGetGlobalSection(op->dm, &gsec));
+  PetscCall(DMLabelGetStratumIS(label, tag, &is));
+  if (is) {
+    const PetscInt *faces;
+    PetscCall(ISGetLocalSize(is, &nf));
+    PetscCall(ISGetIndices(is, &faces));
+    for (PetscInt f = 0; f < nf; f++) {
+      PetscInt *closure = NULL, n;
+      PetscCall(DMPlexGetTransitiveClosure(op->dm, faces[f], PETSC_TRUE, &n, &closure));
+      /* the closure of a boundary edge is the edge and its 2 vertices */
+      for (PetscInt i = 0; i < 2 * n; i += 2) {
+        PetscInt gdof, goff;
+        PetscCall(PetscSectionGetDof(gsec, closure[i], &gdof));
+        PetscCall(PetscSectionGetOffset(gsec, closure[i], &goff));
+        for (PetscInt k = 0; k < gdof; k++) mark[goff - op->rstart + k] = value;
+      }
+      PetscCall(DMPlexRestoreTransitiveClosure(op->dm, faces[f], PETSC_TRUE, &n, &closure));
+    }
+    PetscCall(ISRestoreIndices(is, &faces));
+    PetscCall(ISDestroy(&is));
+  }
+  PetscCallMPI(MPI_Allreduce(&nf, &nfg, 1, MPIU_INT, MPI_SUM, op->comm));
+  PetscCheck(nfg > 0, op->comm, PETSC_ERR_ARG_WRONG, "boundary group '%s' of mesh '%s' has no edges", name, mesh->source);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags, const PetscInt tags[], const char *const names[], const double values[])
+{
+  PetscScalar *mark, *val;
 
   PetscFunctionBegin;
   if (ntags == 0) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(DMGetLabel(op->dm, "Face Sets", &label));
-  PetscCheck(label, op->comm, PETSC_ERR_ARG_WRONG, "mesh '%s' has no boundary groups (no \"Face Sets\" label): it cannot take -darcy_dirichlet", mesh->source);
-  PetscCall(DMGetGlobalSection(op->dm, &gsec));
-  PetscCall(PetscCalloc1(op->nown, &mark));
+  PetscCall(PetscCalloc2(op->nown, &mark, op->nown, &val));
+  /* a dof shared by two groups (a corner) takes the later group's value */
   for (PetscInt t = 0; t < ntags; t++) {
-    IS              is;
-    const PetscInt *faces;
-    PetscInt        nf = 0, nfg;
-    PetscCall(DMLabelGetStratumIS(label, tags[t], &is));
-    if (is) {
-      PetscCall(ISGetLocalSize(is, &nf));
-      PetscCall(ISGetIndices(is, &faces));
-      for (PetscInt f = 0; f < nf; f++) {
-        PetscInt *closure = NULL, n;
-        PetscCall(DMPlexGetTransitiveClosure(op->dm, faces[f], PETSC_TRUE, &n, &closure));
-        /* the closure of a boundary edge is the edge and its 2 vertices:
-         * every owned dof there (P2/Q2: the edge midpoint too) is fixed */
-        for (PetscInt i = 0; i < 2 * n; i += 2) {
-          PetscInt gdof, goff;
-          PetscCall(PetscSectionGetDof(gsec, closure[i], &gdof));
-          PetscCall(PetscSectionGetOffset(gsec, closure[i], &goff));
-          for (PetscInt k = 0; k < gdof; k++) mark[goff - op->rstart + k] = PETSC_TRUE;
-        }
-        PetscCall(DMPlexRestoreTransitiveClosure(op->dm, faces[f], PETSC_TRUE, &n, &closure));
-      }
-      PetscCall(ISRestoreIndices(is, &faces));
-      PetscCall(ISDestroy(&is));
-    }
-    PetscCallMPI(MPI_Allreduce(&nf, &nfg, 1, MPIU_INT, MPI_SUM, op->comm));
-    PetscCheck(nfg > 0, op->comm, PETSC_ERR_ARG_WRONG, "boundary group '%s' of mesh '%s' has no edges", names[t], mesh->source);
+    PetscCall(MarkGroup(op, mesh, tags[t], names[t], 1, mark));
+    PetscCall(MarkGroup(op, mesh, tags[t], names[t], values[t], val));
   }
   op->ndir = 0;
-  for (PetscInt i = 0; i < op->nown; i++) op->ndir += mark[i] ? 1 : 0;
-  PetscCall(PetscMalloc1(op->ndir + 1, &op->dir));
+  for (PetscInt i = 0; i < op->nown; i++) op->ndir += mark[i] != 0 ? 1 : 0;
+  PetscCall(PetscMalloc2(op->ndir + 1, &op->dir, op->ndir + 1, &op->dirv));
   op->ndir = 0;
   for (PetscInt i = 0; i < op->nown; i++)
-    if (mark[i]) op->dir[op->ndir++] = i;
-  PetscCall(PetscFree(mark));
+    if (mark[i] != 0) {
+      op->dirv[op->ndir] = PetscRealPart(val[i]);
+      op->dir[op->ndir++] = i;
+    }
+  PetscCall(PetscFree2(mark, val));
   PetscCallMPI(MPI_Allreduce(&op->ndir, &op->ndir_global, 1, MPIU_INT, MPI_SUM, op->comm));
-  op->dirval = value;
   /* no null space any more: the raw forcing, not its Neumann projection */
   PetscCall(VecCopy(op->Fraw, op->F));
   PetscCall(VecNorm(op->F, NORM_2, &op->fnorm));
@@ -538,8 +568,34 @@ PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFDarcyOpGroupMask(PFDarcyOp *op, PFMesh mesh, PetscInt tag, const char name[], PetscScalar *mask)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscArrayzero(mask, op->nown));
+  PetscCall(MarkGroup(op, mesh, tag, name, 1, mask));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpGroupFlux(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, const PetscScalar *mask, double *Q, PetscScalar *gg, PetscScalar *gp)
+{
+  PetscScalar *E;
+  double       q = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(op->nown + 1, &E));
+  PetscCall(ElementResidual(op, g, p, E));
+  for (PetscInt i = 0; i < op->nown; i++) q -= PetscRealPart(mask[i] * E[i]);
+  PetscCallMPI(MPI_Allreduce(&q, Q, 1, MPI_DOUBLE, MPI_SUM, op->comm));
+  if (gg) {
+    for (PetscInt i = 0; i < op->nown; i++) E[i] = -mask[i];
+    PetscCall(ElementVJP(op, g, p, E, gg, gp));
+  }
+  PetscCall(PetscFree(E));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Solve the assembled A(K) with op->b as right-hand side.  The Dirichlet
- * dofs take the values dval[k] (k over op->dir; NULL: op->dirval), by
+ * dofs take the values dval[k] (k over op->dir; NULL: op->dirv), by
  * symmetric elimination, which keeps CG applicable: b is corrected for the
  * known values, and the next MatSetValuesCOO restores the rows.  Pure
  * Neumann: the constant is fixed by zero mean, sum_i p_i int phi_i = int p_h
@@ -557,7 +613,7 @@ static PetscErrorCode SolveAssembled(PFDarcyOp *op, KSP ksp, const PetscScalar *
     PetscCall(VecGetArray(sol, &s));
     for (PetscInt k = 0; k < op->ndir; k++) {
       rows[k]       = op->rstart + op->dir[k];
-      s[op->dir[k]] = dval ? dval[k] : op->dirval;
+      s[op->dir[k]] = dval ? dval[k] : op->dirv[k];
     }
     PetscCall(VecRestoreArray(sol, &s));
     PetscCall(MatZeroRowsColumns(op->A, op->ndir, rows, 1.0, sol, op->b));

@@ -65,7 +65,7 @@ typedef struct {
   double       fnorm;
   /* Dirichlet dofs (owned dof indices), p = dirval there; none: pure Neumann */
   PetscInt     ndir, ndir_global, *dir;
-  double       dirval;
+  double      *dirv;        /* [ndir] the value at each */
   Vec          Fraw, b;     /* forcing before the Neumann projection; rhs work */
 } PFDarcyOp;
 
@@ -90,10 +90,20 @@ PETSC_INTERN PetscErrorCode PFDarcyOpLocalCoef(PFDarcyOp *op, const PetscScalar 
 PETSC_INTERN PetscErrorCode PFDarcyOpVertexLocalCoef(PFDarcyOp *op, const PetscScalar *gv, Vec C);
 /* the vertex values of an owned DOF array */
 PETSC_INTERN PetscErrorCode PFDarcyOpVertexValues(PFDarcyOp *op, const PetscScalar *dofs, PetscScalar *vert);
-/* p = value on the dofs of the boundary groups with these Face Sets tags
+/* p = values[t] on the dofs of the boundary group with Face Sets tag tags[t]
  * (vertices, and edge midpoints for order 2; replaces the Neumann null space
  * and zero-mean normalisation) */
-PETSC_INTERN PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags, const PetscInt tags[], const char *const names[], double value);
+PETSC_INTERN PetscErrorCode PFDarcyOpSetDirichlet(PFDarcyOp *op, PFMesh mesh, PetscInt ntags, const PetscInt tags[], const char *const names[], const double values[]);
+/* mask = 1 at the owned dofs of one boundary group, 0 elsewhere */
+PETSC_INTERN PetscErrorCode PFDarcyOpGroupMask(PFDarcyOp *op, PFMesh mesh, PetscInt tag, const char name[], PetscScalar *mask);
+/* The outflow of the Darcy velocity u = -K grad p through a boundary group,
+ *   Q = int_group u . n ds = -sum_i mask_i (A(K) p - F)_i,
+ * the variationally consistent (reaction) flux: the element equations of
+ * the group's dofs, whose test functions sum to 1 on the group (exact for a
+ * discrete solution on a Dirichlet group, conservative by construction).
+ * Linear in p; gg, gp (if gg is not NULL): dQ/dg, dQ/dp (order-1 op).
+ * Collective. */
+PETSC_INTERN PetscErrorCode PFDarcyOpGroupFlux(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *p, const PetscScalar *mask, double *Q, PetscScalar *gg, PetscScalar *gp);
 /* solve A(K) p = F (with the boundary conditions) for a local coefficient
  * vector (PFDarcyOpLocalCoef); sol global */
 PETSC_INTERN PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscInt *its);

@@ -50,8 +50,9 @@ PetscErrorCode PFStraightnessFinish(PFStraightness *s, MPI_Comm comm, PetscInt n
 
 /* A guided model's guidance (its /guide record, written by physflow guide):
  * observable guidance (*obs, *s) or path guidance (pg->Y not NULL); neither
- * when the model has none */
-PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFObservable *obs, PFGuideSchedule *s, PFPathGuide *pg);
+ * when the model has none.  n: values of a state on this rank; mesh models
+ * give their physics and normalisation (else phys NULL). */
+PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFPhysics phys, const double mean[], const double std[], PFObservable *obs, PFGuideSchedule *s, PFPathGuide *pg);
 
 PetscErrorCode PFCommandDatagen(MPI_Comm);
 
@@ -87,6 +88,9 @@ PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow);
 PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mesh);
 PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIMeshContext *ctx);
+/* Sets up ctx and loads a mesh model on its group: network (EMA or raw
+ * weights), flow, the field names (ctx->fields) and normalisation */
+PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], PetscBool use_ema, PFNet *net, PFFlow *flow, double mean[], double std[]);
 PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[]);
 /* the refined samples of a one-step student: this group's nloc samples
  * from global index lo, in chunks; x [nloc n] (normalised units) */

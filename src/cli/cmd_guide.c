@@ -11,163 +11,21 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <physflow/guide.h>
 #include <physflow/h5util.h>
-#include <physflow/rng.h>
-#include "cli.h"
+#include "guide_cli.h"
 
-typedef struct {
-  char     observable[64];
-  double   target, shift, sigma, gamma;
-  PetscInt nbase, maxeval, seed, ft_steps, ntune;
-  PetscBool has_target, has_shift, baseline;
-  double    box[4], fraction;
-  PetscInt  nguides;
-  PFGuideScheduleType schedule;
-  PFGuideDriftType    drift;
-} GuideOptions;
 
-/* a byte copy of a file */
-static int CopyFile(const char from[], const char to[])
-{
-  FILE  *a = fopen(from, "rb"), *b = a ? fopen(to, "wb") : NULL;
-  char   buf[1 << 16];
-  size_t k;
-  int    bad = !a || !b;
-  while (!bad && (k = fread(buf, 1, sizeof(buf), a)) > 0) bad = fwrite(buf, 1, k, b) != k;
-  if (a) bad |= ferror(a), fclose(a);
-  if (b) bad |= fclose(b) != 0;
-  return bad;
-}
-
-/* The /guide record of one guidance: observable (s) or path (pg) */
-static PetscErrorCode WriteRecord(hid_t fid, const char base[], const GuideOptions *o, const PFGuideSchedule *s, const PFPathGuide *pg, const double rec[6])
-{
-  hid_t g = H5Gcreate2(fid, "guide", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-
-  PetscFunctionBegin;
-  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot create /guide");
-  PetscCall(PFH5WriteAttrString(g, "base_model", base));
-  PetscCall(PFH5WriteAttrReal(g, "gamma", o->gamma));
-  PetscCall(PFH5WriteAttrReal(g, "excess_work", rec[5]));
-  if (s) {
-    PetscCall(PFH5WriteAttrString(g, "type", "observable"));
-    PetscCall(PFH5WriteAttrString(g, "observable", o->observable));
-    PetscCall(PFH5WriteAttrReal(g, "lambda", s->lambda));
-    PetscCall(PFH5WriteAttrReal(g, "a", s->a));
-    PetscCall(PFH5WriteAttrReal(g, "b", s->b));
-    PetscCall(PFH5WriteAttrString(g, "schedule", PFGuideScheduleTypes[s->kind]));
-    PetscCall(PFH5WriteAttrString(g, "drift", PFGuideDriftTypes[s->drift]));
-    PetscCall(PFH5WriteAttrReal(g, "sigma", o->sigma));
-    PetscCall(PFH5WriteAttrReal(g, "target", rec[0]));
-    PetscCall(PFH5WriteAttrReal(g, "base_mean", rec[1]));
-    PetscCall(PFH5WriteAttrReal(g, "base_std", rec[2]));
-    PetscCall(PFH5WriteAttrReal(g, "maxent_mean", rec[3]));
-    PetscCall(PFH5WriteAttrReal(g, "guided_mean", rec[4]));
-    H5Gclose(g);
-  } else {
-    hsize_t dims[3] = {(hsize_t)pg->K + 1, (hsize_t)pg->M, (hsize_t)pg->n}, d4[1] = {4};
-    PetscCall(PFH5WriteAttrString(g, "type", "path"));
-    PetscCall(PFH5WriteAttrReal(g, "a", pg->a));
-    PetscCall(PFH5WriteAttrReal(g, "b", pg->b));
-    PetscCall(PFH5WriteAttrReal(g, "h0", pg->h0));
-    PetscCall(PFH5WriteAttrReal(g, "base_fraction", rec[0]));
-    PetscCall(PFH5WriteAttrReal(g, "guided_fraction", rec[1]));
-    H5Gclose(g);
-    PetscCall(PFH5WriteArray(fid, "guide/region", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, d4, o->box));
-    PetscCall(PFH5WriteArray(fid, "guide/paths", H5T_NATIVE_PFREAL, H5T_IEEE_F32LE, 3, dims, pg->Y));
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* /sampler: the sampler the guidance was tuned with (physflow sample's default) */
-static PetscErrorCode WriteSampler(hid_t fid, PFSampler sampler)
-{
-  PFSamplerType st;
-  PetscInt      steps;
-  hid_t         g;
-
-  PetscFunctionBegin;
-  PetscCall(PFSamplerGetType(sampler, &st));
-  PetscCall(PFSamplerGetSteps(sampler, &steps));
-  g = H5Gcreate2(fid, "sampler", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot create /sampler");
-  PetscCall(PFH5WriteAttrString(g, "type", st));
-  PetscCall(PFH5WriteAttrInt(g, "steps", steps));
-  H5Gclose(g);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* guided.h5: a copy of the base model with the /guide and /sampler records,
- * written under a temporary name and renamed (rank 0) */
-static PetscErrorCode WriteGuided(MPI_Comm comm, const char base[], const char out[], const GuideOptions *o, const PFGuideSchedule *s, const PFPathGuide *pg, const double rec[6], PFSampler sampler)
-{
-  PetscMPIInt    rank;
-  PetscErrorCode ierr = PETSC_SUCCESS;
-
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) {
-    char  tmp[PETSC_MAX_PATH_LEN + 32];
-    hid_t dst = -1;
-    PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", out, (int)getpid()));
-    if (CopyFile(base, tmp) || (dst = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0) ierr = PETSC_ERR_FILE_WRITE;
-    if (!ierr) {
-      if (H5Lexists(dst, "sampler", H5P_DEFAULT) > 0) H5Ldelete(dst, "sampler", H5P_DEFAULT);
-      /* errors are kept (not returned) so that the file is closed and the
-       * temporary removed, and the outcome reaches every rank */
-      ierr = WriteRecord(dst, base, o, s, pg, rec);
-      if (!ierr) ierr = WriteSampler(dst, sampler);
-    }
-    if (dst >= 0 && H5Fclose(dst) < 0) ierr = PETSC_ERR_FILE_WRITE;
-    if (!ierr && rename(tmp, out)) ierr = PETSC_ERR_FILE_WRITE;
-    if (ierr) unlink(tmp);
-  }
-  PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, comm));
-  PetscCheck(!ierr, comm, PETSC_ERR_FILE_WRITE, "could not write the guided model '%s'", out);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 /* The naive baseline: the base model fine-tuned on the samples x [N d]
  * (written to <out>.<what>.h5) */
 static PetscErrorCode FinetuneOn(MPI_Comm comm, const char model[], const char out[], const char what[], PetscInt N, PetscInt d, const double *x, const GuideOptions *o)
 {
-  char           data[PETSC_MAX_PATH_LEN + 32], val[32];
-  PFCLITrainSpec spec = {.cmd = "guide", .finetune = PETSC_TRUE};
+  char data[PETSC_MAX_PATH_LEN + 32];
 
   PetscFunctionBegin;
   PetscCall(PetscSNPrintf(data, sizeof(data), "%s.%s.h5", out, what));
   PetscCall(PFSamplesWrite(comm, data, "dataset", N, d, x, 0));
-  PetscCall(PetscOptionsSetValue(NULL, "-model", model));
-  PetscCall(PetscOptionsSetValue(NULL, "-data", data));
-  PetscCall(PetscOptionsSetValue(NULL, "-o", out));
-  PetscCall(PetscOptionsSetValue(NULL, "-constraint", "none"));
-  PetscCall(PetscSNPrintf(val, sizeof(val), "%" PetscInt_FMT, o->ft_steps));
-  PetscCall(PetscOptionsSetValue(NULL, "-train_steps", val));
-  PetscCall(PetscPrintf(comm, "physflow guide: naive baseline: fine-tuning %s for %" PetscInt_FMT " steps on %" PetscInt_FMT " %s samples (%s)\n", model, o->ft_steps, N, what, data));
-  PetscCall(PFCLITrainRun(comm, &spec));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* base samples resampled by the max-ent weights exp(-lambda f) (keyed
- * systematic resampling) */
-static PetscErrorCode Resample(PetscInt N, PetscInt d, const double *x, const double *f, double lambda, PetscInt seed, double *pick)
-{
-  double *w, mx = -INFINITY, tot = 0, u, c;
-  PFRNG   r;
-
-  PetscFunctionBegin;
-  PetscCall(PetscMalloc1(N, &w));
-  for (PetscInt i = 0; i < N; i++) mx = PetscMax(mx, -lambda * f[i]);
-  for (PetscInt i = 0; i < N; i++) tot += (w[i] = exp(-lambda * f[i] - mx));
-  PFRNGInit(&r, (uint64_t)seed, PF_RNG_EVAL, 77, 0);
-  u = PFRNGUniform(&r) / (double)N;
-  c = w[0] / tot;
-  for (PetscInt i = 0, k = 0; k < N; k++) {
-    while (c < u + (double)k / N && i < N - 1) c += w[++i] / tot;
-    PetscCall(PetscArraycpy(pick + (size_t)k * d, x + (size_t)i * d, d));
-  }
-  PetscCall(PetscFree(w));
+  PetscCall(PFCLIGuideFinetune(comm, model, data, out, what, o));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -194,21 +52,23 @@ static PetscErrorCode GuideObservable(MPI_Comm comm, const char model[], const c
   PetscCall(PFMaxEntLambda(o->nbase, fall, o->target, o->sigma, &lambda, &mw));
   PetscCall(PetscPrintf(comm, "physflow guide: observable %s of %" PetscInt_FMT " base samples: mean %.5g, std %.5g; target %.5g; max-ent tilt exp(-lambda f), lambda = %.5g, reweighted mean %.5g\n", o->observable, o->nbase, mean, sqrt(var), o->target, lambda, mw));
   if (o->baseline) {
-    double *pick;
-    PetscCall(PetscMalloc1((size_t)o->nbase * n, &pick));
-    PetscCall(Resample(o->nbase, n, xall, fall, lambda, o->seed, pick));
+    double   *pick;
+    PetscInt *idx;
+    PetscCall(PetscMalloc2((size_t)o->nbase * n, &pick, o->nbase, &idx));
+    PetscCall(PFCLIGuideResample(o->nbase, fall, lambda, o->seed, idx));
+    for (PetscInt k = 0; k < o->nbase; k++) PetscCall(PetscArraycpy(pick + (size_t)k * n, xall + (size_t)idx[k] * n, n));
     PetscCall(FinetuneOn(comm, model, out, "reweighted", o->nbase, n, pick, o));
-    PetscCall(PetscFree(pick));
+    PetscCall(PetscFree2(pick, idx));
   } else {
     PFGuideSchedule   s  = {lambda, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift};
     PFGuideTuneParams tp = {mw, var, o->gamma, o->maxeval};
     double            gmean, work;
     PetscCall(PetscPrintf(comm, "physflow guide: tuning the schedule alpha(t) = %s on task loss + %g x excess work\n", o->schedule == PF_GUIDE_POWER ? "a (1 - t)^b" : "a exp(-b (1 - t))", o->gamma));
-    PetscCall(PFGuideTune(flow, net, sampler, obs, &tp, (uint64_t)o->seed, tlo, ntl, &s, &gmean, &work));
+    PetscCall(PFGuideTune(flow, net, sampler, obs, comm, &tp, (uint64_t)o->seed, tlo, ntl, &s, &gmean, &work));
     PetscCall(PetscPrintf(comm, "physflow guide: a = %.5g, b = %.5g: guided mean %.5g (target %.5g, %.3f base std away), excess work %.4e -> %s\n", s.a, s.b, gmean, mw, fabs(gmean - mw) / sqrt(var), work, out));
     {
-      double rec[6] = {o->target, mean, sqrt(var), mw, gmean, work};
-      PetscCall(WriteGuided(comm, model, out, o, &s, NULL, rec, sampler));
+      GuideRecord r = {&s, NULL, NULL, {0, 0, 0}, {o->target, mean, sqrt(var), mw, gmean, work}};
+      PetscCall(PFCLIGuideWrite(comm, model, out, o, &r, sampler));
     }
   }
   PetscCall(PetscFree4(f, fall, counts, displs));
@@ -247,17 +107,17 @@ static PetscErrorCode GuidePath(MPI_Comm comm, const char model[], const char ou
     PetscCall(FinetuneOn(comm, model, out, "guides", M, n, gd, o));
     PetscCall(PetscFree(gd));
   } else {
-    PFPathTuneParams tp = {{o->box[0], o->box[1], o->box[2], o->box[3]}, o->gamma, o->fraction, o->maxeval};
+    PFPathTuneParams tp = {{o->box[0], o->box[1], o->box[2], o->box[3]}, o->gamma, o->fraction, o->maxeval, NULL, 0};
     double           frac, work;
     PetscCall(PFSamplerGetSteps(sampler, &K));
-    PetscCall(PFPathGuideBuild(net, PetscMax(K, 10), M, g, &pg));
+    PetscCall(PFPathGuideBuild(net, MPI_COMM_SELF, PetscMax(K, 10), M, g, &pg));
     pg.a = 1, pg.b = 0, pg.h0 = 0.3;
     PetscCall(PetscPrintf(comm, "physflow guide: tuning alpha(t) = a exp(-b (1 - t)) and the bandwidth h0 on reaching %g of the samples inside + %g x excess work\n", o->fraction, o->gamma));
     PetscCall(PFPathGuideTune(flow, net, sampler, &tp, comm, (uint64_t)o->seed, lo, nloc, &pg, &frac, &work));
     PetscCall(PetscPrintf(comm, "physflow guide: a = %.5g, b = %.5g, h0 = %.4g: %.1f%% of the guided samples inside (base %.2f%%), excess work %.4e -> %s\n", pg.a, pg.b, pg.h0, 100 * frac, 100 * o->target, work, out));
     {
-      double rec[6] = {o->target, frac, 0, 0, 0, work};
-      PetscCall(WriteGuided(comm, model, out, o, NULL, &pg, rec, sampler));
+      GuideRecord r = {NULL, &pg, pg.Y, {pg.K + 1, pg.M, pg.n}, {o->target, frac, 0, 0, 0, work}};
+      PetscCall(PFCLIGuideWrite(comm, model, out, o, &r, sampler));
     }
     PetscCall(PFPathGuideDestroy(&pg));
   }
@@ -270,8 +130,9 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
   char         model[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "guided.h5", type[32] = "observable";
   GuideOptions o = {.observable = "x0", .gamma = 1e-3, .nbase = 4000, .maxeval = 40, .ft_steps = 2000, .ntune = 4000, .fraction = 0.6, .nguides = 64, .schedule = PF_GUIDE_EXP, .drift = PF_GUIDE_TWEEDIE};
   PetscBool    has_model, help, is_mesh = PETSC_FALSE, path = PETSC_FALSE, has_box;
-  PetscInt     nbox = 4;
+  PetscInt     nbox = 4, nreg = 4;
   PFSampler    sampler;
+  PFCLIMeshContext mctx;
   PFNet        net  = NULL;
   PFFlow       flow = NULL;
   PetscMPIInt  rank, size;
@@ -286,6 +147,10 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
   PetscCall(PetscOptionsReal("-observable_target", "Target mean of the observable", "guide", o.target, &o.target, &o.has_target));
   PetscCall(PetscOptionsReal("-observable_shift", "Or: target = base mean + this many base standard deviations", "guide", o.shift, &o.shift, &o.has_shift));
   PetscCall(PetscOptionsReal("-observable_sigma", "Uncertainty of the target (Gaussian): the max-ent answer then stops short of it", "guide", o.sigma, &o.sigma, NULL));
+  PetscCall(PetscOptionsRealArray("-observable_region", "Mesh observables (mean_logK): the region xmin,xmax,ymin,ymax (default: the whole domain)", "guide", o.region, &nreg, &o.has_region));
+  PetscCall(PetscOptionsString("-observable_group", "Mesh observables (boundary_flux): the boundary group (mesh group name or Face Sets number)", "guide", o.group, o.group, sizeof(o.group), NULL));
+  PetscCall(PetscOptionsReal("-path_threshold", "Path guidance of mesh models: the subset is observable >= this", "guide", o.threshold, &o.threshold, &o.has_threshold));
+  PetscCall(PetscOptionsReal("-path_quantile", "Path guidance of mesh models: or the threshold is this quantile of the base samples' observable (e.g. 0.99)", "guide", o.quantile, &o.quantile, &o.has_quantile));
   PetscCall(PetscOptionsRealArray("-path_region", "Path guidance: the box xmin,xmax,ymin,ymax of the first two values", "guide", o.box, &nbox, &has_box));
   PetscCall(PetscOptionsReal("-path_fraction", "Path guidance: the fraction of samples to bring into the region", "guide", o.fraction, &o.fraction, NULL));
   PetscCall(PetscOptionsInt("-path_guides", "Path guidance: at most this many guiding samples (base samples inside the region)", "guide", o.nguides, &o.nguides, NULL));
@@ -309,7 +174,6 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
     PetscCall(PetscPrintf(comm, "  (-guide_baseline: the fine-tuning options of physflow finetune apply, e.g. -lr, -batch_size)\n"));
     goto done;
   }
-  if (!o.baseline) PetscCall(PFCLIOptionsDone(comm, "guide", &help));
   PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the base model: -model base.h5");
   {
     PetscBool set;
@@ -319,10 +183,17 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
     PetscCall(PFCLIPeek(comm, model, "guide", NULL, &set, NULL, 0));
     PetscCheck(!set, comm, PETSC_ERR_ARG_WRONG, "'%s' is already a guided model: guide its base model", model);
   }
+  /* mesh models: the mesh, physics and groups of ranks, as physflow sample */
+  if (is_mesh) PetscCall(PFCLIMeshSampleOptions(comm, model, &mctx));
+  if (!o.baseline) PetscCall(PFCLIOptionsDone(comm, "guide", &help));
   path = (PetscBool)!strcmp(type, "path");
   PetscCheck(path || !strcmp(type, "observable"), comm, PETSC_ERR_ARG_WRONG, "unknown -guide_type '%s' (available: observable, path)", type);
-  PetscCheck(!is_mesh, comm, PETSC_ERR_SUP, "guidance of mesh (PDE field) models is not implemented yet: vector models only");
-  if (path) {
+  PetscCheck(!o.has_region || (nreg == 4 && o.region[0] < o.region[1] && o.region[2] < o.region[3]), comm, PETSC_ERR_ARG_WRONG, "-observable_region takes xmin,xmax,ymin,ymax (a non-empty box)");
+  if (path && is_mesh) {
+    PetscCheck(o.has_threshold != o.has_quantile, comm, PETSC_ERR_ARG_WRONG, "path guidance of a mesh model concentrates on observable >= threshold: give -observable NAME and -path_threshold V or -path_quantile q");
+    PetscCheck(!o.has_quantile || (o.quantile > 0 && o.quantile < 1), comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_quantile must lie in (0, 1)");
+    PetscCheck(o.nguides >= 2 && o.fraction > 0 && o.fraction <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_guides must be >= 2 and -path_fraction in (0, 1]");
+  } else if (path) {
     PetscCheck(has_box && nbox == 4 && o.box[0] < o.box[1] && o.box[2] < o.box[3], comm, PETSC_ERR_ARG_WRONG, "path guidance needs -path_region xmin,xmax,ymin,ymax (a non-empty box)");
     PetscCheck(o.nguides >= 2 && o.fraction > 0 && o.fraction <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_guides must be >= 2 and -path_fraction in (0, 1]");
   } else PetscCheck(o.has_target != o.has_shift, comm, PETSC_ERR_ARG_WRONG, "give the observable's target: -observable_target VALUE or -observable_shift K (base mean + K std)");
@@ -333,6 +204,10 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
     PetscCheck(!same, comm, PETSC_ERR_ARG_WRONG, "-o must differ from the base -model");
   }
   PetscCall(PFCheckWritable(comm, out));
+  if (is_mesh) {
+    PetscCall(PFCLIGuideMesh(comm, model, out, &o, path, sampler, &mctx));
+    goto done;
+  }
   PetscCall(PFCLILoadModel(comm, model, PETSC_TRUE, &net, &flow));
   {
     PFFlowType ft;
@@ -365,88 +240,10 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
     PetscCall(PetscFree5(x, xl, xall, counts, displs));
   }
 done:
+  if (is_mesh) PetscCall(PFCLIMeshContextDestroy(&mctx));
   PetscCall(PFSamplerDestroy(&sampler));
   PetscCall(PFNetDestroy(&net));
   PetscCall(PFFlowDestroy(&flow));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode ReadGuideRecord(const char path[], const char type[], char name[64], char kind[16], char drift[16], double v[4], PetscInt dims[3])
-{
-  hid_t fid, g;
-
-  PetscFunctionBegin;
-  PetscCall(PFH5OpenRead(path, &fid));
-  g = H5Gopen2(fid, "guide", H5P_DEFAULT);
-  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "no /guide");
-  PetscCall(PFH5ReadAttrReal(g, "a", &v[1]));
-  PetscCall(PFH5ReadAttrReal(g, "b", &v[2]));
-  if (!strcmp(type, "observable")) {
-    PetscCall(PFH5ReadAttrString(g, "observable", name, 64));
-    PetscCall(PFH5ReadAttrReal(g, "lambda", &v[0]));
-    if (H5Aexists(g, "schedule") > 0) PetscCall(PFH5ReadAttrString(g, "schedule", kind, 16));
-    if (H5Aexists(g, "drift") > 0) PetscCall(PFH5ReadAttrString(g, "drift", drift, 16));
-  } else {
-    hsize_t d[3];
-    PetscCall(PFH5ReadAttrReal(g, "h0", &v[3]));
-    PetscCall(PFH5GetDims(fid, path, "guide/paths", 3, d));
-    for (int k = 0; k < 3; k++) dims[k] = (PetscInt)d[k];
-  }
-  H5Gclose(g);
-  PetscCall(PFH5Close(&fid));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFObservable *obs, PFGuideSchedule *s, PFPathGuide *pg)
-{
-  char        type[16] = "", name[64] = "", kind[16] = "exp", drift[16] = "x1hat";
-  double      v[4] = {0, 0, 0, 0};
-  PetscInt    dims[3] = {0, 0, 0};
-  PetscMPIInt rank;
-  PetscBool   has;
-
-  PetscFunctionBegin;
-  *obs   = NULL;
-  pg->Y  = NULL;
-  PetscCall(PFCLIPeek(comm, path, "guide", "type", &has, type, sizeof(type)));
-  if (!has) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCheck(!strcmp(type, "observable") || !strcmp(type, "path"), comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': unknown guidance type '%s'", path, type);
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  {
-    /* rank 0 reads; a failure reaches every rank (not a rank-0 return
-     * that leaves the others in the broadcast) */
-    PetscErrorCode ierr = rank == 0 ? ReadGuideRecord(path, type, name, kind, drift, v, dims) : PETSC_SUCCESS;
-    PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, comm));
-    PetscCheck(!ierr, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': cannot read its /guide record (corrupt guided model?)", path);
-  }
-  PetscCallMPI(MPI_Bcast(name, sizeof(name), MPI_CHAR, 0, comm));
-  PetscCallMPI(MPI_Bcast(kind, sizeof(kind), MPI_CHAR, 0, comm));
-  PetscCallMPI(MPI_Bcast(drift, sizeof(drift), MPI_CHAR, 0, comm));
-  PetscCallMPI(MPI_Bcast(v, 4, MPI_DOUBLE, 0, comm));
-  PetscCallMPI(MPI_Bcast(dims, 3, MPIU_INT, 0, comm));
-  PetscCheck(isfinite(v[0]) && isfinite(v[1]) && isfinite(v[2]) && isfinite(v[3]) && v[1] >= 0, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': corrupt /guide record", path);
-  if (!strcmp(type, "observable")) {
-    s->lambda = v[0], s->a = v[1], s->b = v[2];
-    s->kind  = strcmp(kind, "power") ? PF_GUIDE_EXP : PF_GUIDE_POWER;
-    s->drift = strcmp(drift, "tweedie") ? PF_GUIDE_X1HAT : PF_GUIDE_TWEEDIE;
-    PetscCall(PFObservableCreate(comm, name, n, obs));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  PetscCheck(dims[0] >= 2 && dims[1] >= 1 && dims[2] == n && v[3] > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': corrupt path guidance (paths %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT " for states of %" PetscInt_FMT ")", path, dims[0], dims[1], dims[2], n);
-  pg->K = dims[0] - 1, pg->M = dims[1], pg->n = dims[2];
-  pg->a = v[1], pg->b = v[2], pg->h0 = v[3];
-  PetscCall(PetscMalloc1((size_t)dims[0] * dims[1] * dims[2], &pg->Y));
-  {
-    PetscErrorCode ierr = PETSC_SUCCESS;
-    if (rank == 0) {
-      hid_t fid;
-      ierr = PFH5OpenRead(path, &fid);
-      if (!ierr) ierr = PFH5ReadArray(fid, path, "guide/paths", H5T_NATIVE_PFREAL, (size_t)dims[0] * dims[1] * dims[2], pg->Y);
-      if (!ierr) ierr = PFH5Close(&fid);
-    }
-    PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, comm));
-    PetscCheck(!ierr, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': cannot read the guiding paths", path);
-  }
-  PetscCallMPI(MPI_Bcast(pg->Y, (PetscMPIInt)(dims[0] * dims[1] * dims[2]), MPIU_PFREAL, 0, comm));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}

@@ -98,13 +98,13 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
     PFGuideSchedule gs;
     PFPathGuide     pg;
     double          work;
-    PetscCall(PFCLIGuideLoad(comm, model, nin, &obs, &gs, &pg));
+    PetscCall(PFCLIGuideLoad(comm, model, nin, NULL, NULL, NULL, &obs, &gs, &pg));
     if (pg.Y) {
       PetscCall(PFPathGuideSample(flow, net, sampler, &pg, comm, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
       PetscCall(PetscPrintf(comm, "physflow sample: path guidance by %" PetscInt_FMT " guiding samples (alpha(t) = %.4g exp(-%.4g (1 - t)), h0 %.4g): excess work %.4e\n", pg.M, pg.a, pg.b, pg.h0, work));
       PetscCall(PFPathGuideDestroy(&pg));
     } else if (obs) {
-      PetscCall(PFGuideSample(flow, net, sampler, obs, &gs, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
+      PetscCall(PFGuideSample(flow, net, sampler, obs, &gs, comm, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
       PetscCall(PetscPrintf(comm, "physflow sample: guided by observable %s (lambda %.4g, alpha(t) = %.4g %s %.4g): excess work %.4e\n", obs->name, gs.lambda, gs.a, gs.kind == PF_GUIDE_POWER ? "(1 - t)^" : "exp((t - 1) x", gs.b, work));
       PetscCall(PFObservableDestroy(&obs));
     } else PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));

@@ -36,31 +36,18 @@ PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIM
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[])
+PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], PetscBool use_ema, PFNet *net, PFFlow *flow, double mean[], double std[])
 {
-  PFNet           net  = NULL;
-  PFFlow          flow = NULL;
-  PFMesh          mesh;
-  hid_t           fid;
-  double          mean[PF_CLI_MAXFIELDS], std[PF_CLI_MAXFIELDS];
-  char            fields[1024];
-  const char     *names[PF_CLI_MAXFIELDS];
-  PetscInt        nown, lo, hi, nfe = 0, nf;
-  PetscMPIInt     grank;
-  pfreal         *x;
-  double         *rows[PF_CLI_MAXFIELDS];
-  PetscInt       *idx;
-  PFDatasetWriter w;
-  PetscLogDouble  t0, t1;
-  double          straightness = -1;
+  hid_t    fid;
+  char     fields[1024];
+  PetscInt nf;
 
   PetscFunctionBegin;
   PetscCall(PFCLIMeshContextSetUp(ctx));
-  PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
   PetscCall(PFH5OpenRead(model, &fid));
   PetscCall(PFH5CheckKind(fid, model, "model"));
-  PetscCall(PFNetMeshCreateFromH5(ctx->gcomm, fid, model, use_ema ? "ema" : "params", ctx->graph, &net));
-  PetscCall(PFFlowCreateFromH5(ctx->gcomm, fid, model, &flow));
+  PetscCall(PFNetMeshCreateFromH5(ctx->gcomm, fid, model, use_ema ? "ema" : "params", ctx->graph, net));
+  PetscCall(PFFlowCreateFromH5(ctx->gcomm, fid, model, flow));
   {
     hid_t g = H5Gopen2(fid, "data", H5P_DEFAULT);
     PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no /data description", model);
@@ -73,7 +60,33 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
   PetscCall(PFH5ReadArray(fid, model, "data/mean", H5T_NATIVE_DOUBLE, (size_t)nf, mean));
   PetscCall(PFH5ReadArray(fid, model, "data/std", H5T_NATIVE_DOUBLE, (size_t)nf, std));
   PetscCall(PFH5Close(&fid));
-  PetscCall(PFCLIMeshFlowSetUp(ctx, flow));
+  PetscCall(PFCLIMeshFlowSetUp(ctx, *flow));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[])
+{
+  PFNet           net  = NULL;
+  PFFlow          flow = NULL;
+  PFMesh          mesh;
+  double          mean[PF_CLI_MAXFIELDS], std[PF_CLI_MAXFIELDS];
+  const char     *names[PF_CLI_MAXFIELDS];
+  PetscInt        nown, lo, hi, nfe = 0, nf;
+  PetscMPIInt     grank;
+  pfreal         *x;
+  double         *rows[PF_CLI_MAXFIELDS];
+  PetscInt       *idx;
+  PFDatasetWriter w;
+  PetscLogDouble  t0, t1;
+  double          straightness = -1;
+  PFObservable    gobs = NULL;
+  PFGuideSchedule gsched;
+  PFPathGuide     gpath = {0};
+
+  PetscFunctionBegin;
+  PetscCall(PFCLIMeshModelLoad(ctx, model, use_ema, &net, &flow, mean, std));
+  PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
+  nf = ctx->nfields;
   {
     PFFlowType ftype;
     PetscBool  vp, set;
@@ -91,7 +104,19 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
   PetscCall(PFNetPlan(net, PetscMax(1, PetscMin(chunk, hi - lo))));
   PetscCall(PetscMalloc1((size_t)(hi - lo) * nf * nown + 1, &x));
   PetscCall(PetscTime(&t0));
-  if (ctx->guidance_scale > 0) {
+  PetscCall(PFCLIGuideLoad(world, model, nf * nown, ctx->phys, mean, std, &gobs, &gsched, &gpath));
+  PetscCheck(!(gobs || gpath.Y) || (ctx->guidance_scale == 0 && ctx->refine.steps == 0 && !ctx->straightness), world, PETSC_ERR_ARG_INCOMP, "'%s' is a guided model (physflow guide): not with -guidance, -piddm_refine or -straightness", model);
+  if (gpath.Y) {
+    double work;
+    PetscCall(PFPathGuideSample(flow, net, sampler, &gpath, world, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
+    PetscCall(PetscPrintf(world, "physflow sample: path guidance by %" PetscInt_FMT " guiding samples (alpha(t) = %.4g exp(-%.4g (1 - t)), h0 %.4g): excess work %.4e\n", gpath.M, gpath.a, gpath.b, gpath.h0, work));
+    PetscCall(PFPathGuideDestroy(&gpath));
+  } else if (gobs) {
+    double work;
+    PetscCall(PFGuideSample(flow, net, sampler, gobs, &gsched, world, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
+    PetscCall(PetscPrintf(world, "physflow sample: guided by observable %s (lambda %.4g, alpha(t) = %.4g %s %.4g): excess work %.4e\n", gobs->name, gsched.lambda, gsched.a, gsched.kind == PF_GUIDE_POWER ? "(1 - t)^" : "exp((t - 1) x", gsched.b, work));
+    PetscCall(PFObservableDestroy(&gobs));
+  } else if (ctx->guidance_scale > 0) {
     /* physics guidance: the residual of the one-step x1 estimate */
     PFGuidance gd;
     PetscInt   mb = PetscMax(1, PetscMin(chunk, hi - lo));

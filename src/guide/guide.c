@@ -59,7 +59,18 @@ static PetscErrorCode GuideVelocity(void *vctx, double t, PetscInt nloc, const p
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFGuideSample(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideSchedule *s, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe)
+PetscErrorCode PFGuideSampleCount(PFObservable obs, PetscInt nloc, double *count)
+{
+  PetscMPIInt grank = 0;
+
+  PetscFunctionBegin;
+  /* mesh states: the group's ranks share each sample */
+  if (obs && obs->phys) PetscCallMPI(MPI_Comm_rank(obs->comm, &grank));
+  *count = grank == 0 ? (double)nloc : 0.0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFGuideSample(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideSchedule *s, MPI_Comm world, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe)
 {
   GuideCtx g = {net, obs, s, net->nin, net->maxbatch, 0, NULL, NULL, NULL, NULL, NULL, 0};
   double   w[2];
@@ -71,8 +82,8 @@ PetscErrorCode PFGuideSample(PFFlow flow, PFNet net, PFSampler sampler, PFObserv
   PetscCall(PetscFree5(g.tbuf, g.x1, g.grad, g.f, g.jt));
   /* the time average over the evaluations of the mean over all samples */
   w[0] = g.work / (double)PetscMax(g.nevals, 1);
-  w[1] = (double)nloc;
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, w, 2, MPI_DOUBLE, MPI_SUM, obs->comm));
+  PetscCall(PFGuideSampleCount(obs, nloc, &w[1]));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, w, 2, MPI_DOUBLE, MPI_SUM, world));
   *work = w[1] > 0 ? w[0] / w[1] : 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -82,6 +93,7 @@ typedef struct {
   PFNet                    net;
   PFSampler                sampler;
   PFObservable             obs;
+  MPI_Comm                 world;
   const PFGuideTuneParams *tp;
   uint64_t                 seed;
   PetscInt                 gidx0, nloc, neval;
@@ -97,27 +109,29 @@ static PetscErrorCode Objective(void *vctx, const double th[], double *J)
   TuneCtx        *c = (TuneCtx *)vctx;
   PFGuideSchedule s = {c->lambda, exp(th[0]), PFGuideClampB(c->kind, th[1]), c->kind, c->drift};
   PetscInt        nfe;
-  double          m[2] = {0, (double)c->nloc};
+  double          m[2] = {0, 0};
 
   PetscFunctionBegin;
-  PetscCall(PFGuideSample(c->flow, c->net, c->sampler, c->obs, &s, c->seed, c->gidx0, c->nloc, c->x, &c->work, &nfe));
+  PetscCall(PFGuideSample(c->flow, c->net, c->sampler, c->obs, &s, c->world, c->seed, c->gidx0, c->nloc, c->x, &c->work, &nfe));
   PetscCall(PFObservableEval(c->obs, c->nloc, c->x, c->f, NULL));
-  for (PetscInt j = 0; j < c->nloc; j++) m[0] += c->f[j];
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_DOUBLE, MPI_SUM, c->obs->comm));
+  PetscCall(PFGuideSampleCount(c->obs, c->nloc, &m[1]));
+  if (m[1] > 0)
+    for (PetscInt j = 0; j < c->nloc; j++) m[0] += c->f[j];
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_DOUBLE, MPI_SUM, c->world));
   c->mean = m[0] / m[1];
   *J      = (c->mean - c->tp->target) * (c->mean - c->tp->target) / c->tp->var + c->tp->gamma * c->work;
   if (!isfinite(*J)) *J = INFINITY;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work)
+PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, MPI_Comm world, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work)
 {
-  TuneCtx c = {flow, net, sampler, obs, tp, seed, gidx0, nloc, 0, NULL, NULL, s->lambda, 0, 0, s->kind, s->drift};
+  TuneCtx c = {flow, net, sampler, obs, world, tp, seed, gidx0, nloc, 0, NULL, NULL, s->lambda, 0, 0, s->kind, s->drift};
   double  th[2] = {log(s->a), s->b}, step[2] = {1, s->kind == PF_GUIDE_POWER ? 1 : 2}, J;
 
   PetscFunctionBegin;
   PetscCall(PetscMalloc2((size_t)PetscMax(nloc, 1) * net->nin, &c.x, PetscMax(nloc, 1), &c.f));
-  PetscCall(PFNelderMead(obs->comm, 2, th, step, Objective, &c, tp->maxeval, &J));
+  PetscCall(PFNelderMead(world, 2, th, step, Objective, &c, tp->maxeval, &J));
   /* the chosen schedule's mean and work (the last run need not be the best) */
   PetscCall(Objective(&c, th, &J));
   s->a  = exp(th[0]);

@@ -1,5 +1,6 @@
 /* Observables of generated states (include/physflow/guide.h): a registry of
- * plug-ins.  Built in: x0, x1 (a coordinate of toy states). */
+ * plug-ins.  Built in: x0, x1 (a coordinate of toy states); the mesh
+ * observables of src/guide/observable_mesh.c. */
 #include <string.h>
 #include <physflow/guide.h>
 
@@ -44,6 +45,7 @@ static PetscErrorCode CoordEval(PFObservable obs, PetscInt B, const pfreal *x, d
 static PetscErrorCode CreateCoord(PFObservable obs, PetscInt k)
 {
   PetscFunctionBegin;
+  PetscCheck(!obs->phys, obs->comm, PETSC_ERR_ARG_WRONG, "observable '%s' is a coordinate of vector (toy) states, not of mesh fields (mesh observables: mean_logK, boundary_flux)", obs->name);
   PetscCheck(obs->n > k, obs->comm, PETSC_ERR_ARG_WRONG, "observable '%s' is a coordinate of vector states of at least %" PetscInt_FMT " values (these have %" PetscInt_FMT ")", obs->name, k + 1, obs->n);
   obs->ctx  = (void *)(size_t)k;
   obs->eval = CoordEval;
@@ -61,6 +63,7 @@ static PetscErrorCode RegisterBuiltins(void)
   done = PETSC_TRUE;
   PetscCall(PFObservableRegister("x0", CreateX0));
   PetscCall(PFObservableRegister("x1", CreateX1));
+  PetscCall(PFObservableRegisterMesh());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -76,23 +79,67 @@ PetscErrorCode PFObservableList(char list[], size_t len)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFObservableCreate(MPI_Comm comm, const char name[], PetscInt n, PFObservable *obs)
+/* the registered create of obs->name on the prepared obs */
+static PetscErrorCode CreateByName(PFObservable obs)
 {
   char list[512];
 
   PetscFunctionBegin;
   PetscCall(RegisterBuiltins());
   for (int i = 0; i < nregistered; i++)
-    if (!strcmp(registry[i].name, name)) {
-      PetscCall(PetscNew(obs));
-      (*obs)->comm = comm;
-      (*obs)->n    = n;
-      PetscCall(PetscStrncpy((*obs)->name, name, sizeof((*obs)->name)));
-      PetscCall(registry[i].create(*obs));
+    if (!strcmp(registry[i].name, obs->name)) {
+      PetscCall(registry[i].create(obs));
       PetscFunctionReturn(PETSC_SUCCESS);
     }
   PetscCall(PFObservableList(list, sizeof(list)));
-  SETERRQ(comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown observable '%s' (available: %s)", name, list);
+  SETERRQ(obs->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown observable '%s' (available: %s)", obs->name, list);
+}
+
+PetscErrorCode PFObservableCreate(MPI_Comm comm, const char name[], PetscInt n, PFObservable *obs)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscNew(obs));
+  (*obs)->comm = comm;
+  (*obs)->n    = n;
+  PetscCall(PetscStrncpy((*obs)->name, name, sizeof((*obs)->name)));
+  {
+    PetscErrorCode ierr = CreateByName(*obs);
+    if (ierr) PetscCall(PetscFree(*obs));
+    PetscCall(ierr);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFObservableCreateMesh(const char name[], PFPhysics phys, const double mean[], const double std[], const double region[], const char group[], PFObservable *obs)
+{
+  PetscInt nown, nf;
+  PFMesh   mesh;
+  MPI_Comm comm;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetMesh(phys, &mesh));
+  comm = mesh->comm;
+  PetscCall(PFPhysicsGetVertexMap(phys, &nown, NULL));
+  PetscCall(PFPhysicsGetFields(phys, &nf, NULL, NULL));
+  PetscCheck(nf <= 8, comm, PETSC_ERR_SUP, "mesh observables take at most 8 fields");
+  PetscCall(PetscNew(obs));
+  (*obs)->comm    = comm;
+  (*obs)->n       = nf * nown;
+  (*obs)->phys    = phys;
+  (*obs)->nfields = nf;
+  for (PetscInt f = 0; f < nf; f++) (*obs)->mean[f] = mean[f], (*obs)->std[f] = std[f];
+  if (region) {
+    for (int k = 0; k < 4; k++) (*obs)->region[k] = region[k];
+    (*obs)->has_region = PETSC_TRUE;
+  }
+  if (group) PetscCall(PetscStrncpy((*obs)->group, group, sizeof((*obs)->group)));
+  PetscCall(PetscStrncpy((*obs)->name, name, sizeof((*obs)->name)));
+  {
+    PetscErrorCode ierr = CreateByName(*obs);
+    if (ierr) PetscCall(PetscFree(*obs));
+    PetscCall(ierr);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PFObservableEval(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad)

@@ -7,9 +7,9 @@
 typedef struct {
   PFNet              net;
   const PFPathGuide *pg;
-  PetscInt           n, nevals;
+  PetscInt           n, nevals, nlogit;
   pfreal            *tbuf;
-  double            *logit, work;
+  double            *logit, work; /* logit [nlogit >= batch M] */
   PetscBool          guide;
 } PathCtx;
 
@@ -24,28 +24,42 @@ static PetscErrorCode PathVelocity(void *vctx, double t, PetscInt nloc, const pf
   PetscCall(PFNetForwardAtTime(c->net, nloc, x, t, c->tbuf, v));
   if (!c->guide) PetscFunctionReturn(PETSC_SUCCESS);
   {
-    const double alpha = pg->a * exp(-pg->b * (1 - t)), h2 = pow(t * pg->h0, 2) + pow(1 - t, 2);
-    double       u     = PetscMin(PetscMax(t, 0.0), 1.0) * pg->K, w;
-    PetscInt     k     = PetscMin((PetscInt)floor(u), pg->K - 1);
+    const double  alpha = pg->a * exp(-pg->b * (1 - t)), h2 = pow(t * pg->h0, 2) + pow(1 - t, 2);
+    double        u     = PetscMin(PetscMax(t, 0.0), 1.0) * pg->K, w;
+    PetscInt      k     = PetscMin((PetscInt)floor(u), pg->K - 1);
     const pfreal *Y0 = pg->Y + (size_t)k * pg->M * pg->n, *Y1 = Y0 + (size_t)pg->M * pg->n;
     w = u - k;
+    if (nloc * pg->M > c->nlogit) {
+      PetscCall(PetscFree(c->logit));
+      c->nlogit = nloc * pg->M;
+      PetscCall(PetscMalloc1(c->nlogit, &c->logit));
+    }
+    /* squared distances to the guides' interpolated positions (a state
+     * split over a group: summed over its ranks) */
     for (PetscInt b = 0; b < nloc; b++) {
       const pfreal *xb = x + (size_t)b * c->n;
-      double        mx = -INFINITY, z = 0;
-      /* softmax weights of the kernels at the interpolated positions */
       for (PetscInt j = 0; j < pg->M; j++) {
         double d2 = 0;
         for (PetscInt i = 0; i < pg->n; i++) {
           double y = (1 - w) * Y0[j * pg->n + i] + w * Y1[j * pg->n + i] - xb[i];
           d2 += y * y;
         }
-        c->logit[j] = -d2 / (2 * h2);
-        mx          = PetscMax(mx, c->logit[j]);
+        c->logit[b * pg->M + j] = d2;
       }
-      for (PetscInt j = 0; j < pg->M; j++) z += (c->logit[j] = exp(c->logit[j] - mx));
+    }
+    if (pg->gcomm != MPI_COMM_SELF) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, c->logit, (PetscMPIInt)(nloc * pg->M), MPI_DOUBLE, MPI_SUM, pg->gcomm));
+    for (PetscInt b = 0; b < nloc; b++) {
+      const pfreal *xb = x + (size_t)b * c->n;
+      double       *lg = c->logit + b * pg->M, mx = -INFINITY, z = 0;
+      /* softmax weights of the kernels */
+      for (PetscInt j = 0; j < pg->M; j++) {
+        lg[j] = -lg[j] / (2 * h2);
+        mx    = PetscMax(mx, lg[j]);
+      }
+      for (PetscInt j = 0; j < pg->M; j++) z += (lg[j] = exp(lg[j] - mx));
       for (PetscInt i = 0; i < pg->n; i++) {
         double g = 0, dv;
-        for (PetscInt j = 0; j < pg->M; j++) g += c->logit[j] * ((1 - w) * Y0[j * pg->n + i] + w * Y1[j * pg->n + i] - xb[i]);
+        for (PetscInt j = 0; j < pg->M; j++) g += lg[j] * ((1 - w) * Y0[j * pg->n + i] + w * Y1[j * pg->n + i] - xb[i]);
         dv = alpha * g / (z * h2);
         v[(size_t)b * c->n + i] += (pfreal)dv;
         c->work += dv * dv;
@@ -55,16 +69,16 @@ static PetscErrorCode PathVelocity(void *vctx, double t, PetscInt nloc, const pf
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFPathGuideBuild(PFNet net, PetscInt K, PetscInt M, const pfreal *x1, PFPathGuide *pg)
+PetscErrorCode PFPathGuideBuild(PFNet net, MPI_Comm gcomm, PetscInt K, PetscInt M, const pfreal *x1, PFPathGuide *pg)
 {
   const PetscInt n = net->nin;
   PFSampler      step;
-  PathCtx        c = {net, pg, n, 0, NULL, NULL, 0, PETSC_FALSE};
+  PathCtx        c = {net, pg, n, 0, 0, NULL, NULL, 0, PETSC_FALSE};
   PetscInt       nfe = 0;
 
   PetscFunctionBegin;
   PetscCheck(K >= 1 && M >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "path guidance needs K >= 1 steps and M >= 1 guiding samples");
-  pg->M = M, pg->n = n, pg->K = K;
+  pg->M = M, pg->n = n, pg->K = K, pg->gcomm = gcomm;
   PetscCall(PetscMalloc1((size_t)(K + 1) * M * n, &pg->Y));
   PetscCall(PetscArraycpy(pg->Y + (size_t)K * M * n, x1, (size_t)M * n));
   PetscCall(PFNetPlan(net, PetscMax(net->maxbatch, M)));
@@ -85,17 +99,20 @@ PetscErrorCode PFPathGuideBuild(PFNet net, PetscInt K, PetscInt M, const pfreal 
 
 PetscErrorCode PFPathGuideSample(PFFlow flow, PFNet net, PFSampler sampler, const PFPathGuide *pg, MPI_Comm comm, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe)
 {
-  PathCtx c = {net, pg, net->nin, 0, NULL, NULL, 0, PETSC_TRUE};
-  double  w[2];
+  PathCtx     c = {net, pg, net->nin, 0, 0, NULL, NULL, 0, PETSC_TRUE};
+  double      w[2];
+  PetscMPIInt grank = 0;
 
   PetscFunctionBegin;
   PetscCheck(net->maxbatch > 0, comm, PETSC_ERR_ORDER, "call PFNetPlan before sampling");
   PetscCheck(pg->n == net->nin, comm, PETSC_ERR_ARG_SIZ, "the guiding paths have %" PetscInt_FMT " values per state, the network %" PetscInt_FMT, pg->n, net->nin);
-  PetscCall(PetscMalloc2(net->maxbatch, &c.tbuf, pg->M, &c.logit));
+  PetscCall(PetscMalloc1(net->maxbatch, &c.tbuf));
   PetscCall(PFFlowSampleVelocity(flow, sampler, seed, gidx0, nloc, c.n, PathVelocity, &c, x, nfe));
-  PetscCall(PetscFree2(c.tbuf, c.logit));
+  PetscCall(PetscFree(c.tbuf));
+  PetscCall(PetscFree(c.logit));
+  if (pg->gcomm != MPI_COMM_SELF) PetscCallMPI(MPI_Comm_rank(pg->gcomm, &grank));
   w[0] = c.work / (double)PetscMax(c.nevals, 1);
-  w[1] = (double)nloc;
+  w[1] = grank == 0 ? (double)nloc : 0; /* a group's samples count once */
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, w, 2, MPI_DOUBLE, MPI_SUM, comm));
   *work = w[1] > 0 ? w[0] / w[1] : 0;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -107,6 +124,22 @@ void PFPathRegionInside(const double box[4], PetscInt n, PetscInt B, const pfrea
     double x0 = x[b * n], x1 = n > 1 ? x[b * n + 1] : 0;
     in[b]     = x0 >= box[0] && x0 <= box[1] && x1 >= box[2] && x1 <= box[3];
   }
+}
+
+PetscErrorCode PFPathInside(const PFPathTuneParams *tp, PetscInt n, PetscInt B, const pfreal *x, PetscInt *in)
+{
+  double *f;
+
+  PetscFunctionBegin;
+  if (!tp->obs) {
+    PFPathRegionInside(tp->box, n, B, x, in);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscMalloc1(B + 1, &f));
+  PetscCall(PFObservableEval(tp->obs, B, x, f, NULL));
+  for (PetscInt b = 0; b < B; b++) in[b] = f[b] >= tp->threshold;
+  PetscCall(PetscFree(f));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 typedef struct {
@@ -127,15 +160,17 @@ static PetscErrorCode PathObjective(void *vctx, const double th[], double *J)
 {
   PathTuneCtx *c = (PathTuneCtx *)vctx;
   PetscInt     nfe;
-  double       cnt[2] = {0, (double)c->nloc};
+  double       cnt[2] = {0, 0};
 
   PetscFunctionBegin;
   c->pg->a  = exp(th[0]);
   c->pg->b  = PetscMin(PetscMax(th[1], -50.0), 50.0);
   c->pg->h0 = exp(PetscMin(PetscMax(th[2], -10.0), 5.0));
   PetscCall(PFPathGuideSample(c->flow, c->net, c->sampler, c->pg, c->comm, c->seed, c->gidx0, c->nloc, c->x, &c->work, &nfe));
-  PFPathRegionInside(c->tp->box, c->net->nin, c->nloc, c->x, c->in);
-  for (PetscInt b = 0; b < c->nloc; b++) cnt[0] += (double)c->in[b];
+  PetscCall(PFPathInside(c->tp, c->net->nin, c->nloc, c->x, c->in));
+  PetscCall(PFGuideSampleCount(c->tp->obs, c->nloc, &cnt[1]));
+  if (cnt[1] > 0)
+    for (PetscInt b = 0; b < c->nloc; b++) cnt[0] += (double)c->in[b];
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, cnt, 2, MPI_DOUBLE, MPI_SUM, c->comm));
   c->frac = cnt[0] / cnt[1];
   /* push until the target fraction, then only the work counts: pushing

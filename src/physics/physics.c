@@ -183,6 +183,17 @@ PetscErrorCode PFPhysicsValidate(PFPhysics phys, const PetscScalar *x, PetscInt 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsBoundaryFlux(PFPhysics phys, const char group[], PetscInt B, const PetscScalar *x, double Q[], PetscScalar *grad)
+{
+  PetscInt tag;
+
+  PetscFunctionBegin;
+  PetscCheck(phys->ops.boundaryflux, phys->comm, PETSC_ERR_SUP, "physics '%s' has no boundary flux", phys->type);
+  PetscCall(PFMeshGetBoundaryGroup(phys->mesh, group, &tag));
+  PetscCall(phys->ops.boundaryflux(phys, tag, group, B, x, Q, grad));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural)
 {
   PetscFunctionBegin;

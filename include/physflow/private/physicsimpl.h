@@ -10,6 +10,7 @@ struct _PFPhysicsOps {
   PetscErrorCode (*residualvjp)(PFPhysics, PetscInt, const PetscScalar *, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*jacobiansolve)(PFPhysics, PetscInt, const PetscScalar *, PetscBool, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*forcingnorm)(PFPhysics, double *);
+  PetscErrorCode (*boundaryflux)(PFPhysics, PetscInt, const char[], PetscInt, const PetscScalar *, double *, PetscScalar *);
   PetscErrorCode (*validate)(PFPhysics, const PetscScalar *, PetscInt *, const char *const **, double *);
   PetscErrorCode (*view)(PFPhysics, PetscViewer);
   PetscErrorCode (*destroy)(PFPhysics);
