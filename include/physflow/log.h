@@ -12,3 +12,7 @@ PETSC_EXTERN PetscLogEvent PF_EVENT_Sample;    /* ODE integration */
 PETSC_EXTERN PetscClassId  PF_CLASSID;
 
 PETSC_EXTERN PetscErrorCode PFInitializePackage(void);
+
+/* A rank-0 error (ierr from work only rank 0 did) raised on every rank of
+ * comm with rank 0's message, prefixed by what[] (may be ""): collective. */
+PETSC_EXTERN PetscErrorCode PFBcastError(MPI_Comm comm, PetscErrorCode ierr, const char what[]);

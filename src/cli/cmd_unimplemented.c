@@ -17,5 +17,4 @@ static PetscErrorCode NotYet(MPI_Comm comm, const char cmd[], const char what[])
   SETERRQ(comm, PETSC_ERR_SUP, "command '%s' (%s) is not implemented yet in physflow %s", cmd, what, PF_VERSION);
 }
 
-PetscErrorCode PFCommandObserve(MPI_Comm comm) { return NotYet(comm, "observe", "synthetic sparse noisy observations of a known sample"); }
 PetscErrorCode PFCommandInfer(MPI_Comm comm) { return NotYet(comm, "infer", "posterior samples of hidden fields from observations"); }

@@ -22,8 +22,9 @@ static int CompareDouble(const void *a, const void *b)
 
 /* per sample: relative and mean-absolute residual, then the physics checks
  * (PFPhysicsValidate): rows of NCOL values (allocated) */
-#define NCOL (2 + PF_PHYSICS_MAXCHECKS)
-static PetscErrorCode ResidualStats(PFPhysics phys, const char path[], double **relp, PetscInt *ns, PetscInt *nchecks, const char *const **checknames)
+#define NCOL (3 + PF_PHYSICS_MAXCHECKS)
+#define OBSCOL (2 + PF_PHYSICS_MAXCHECKS) /* the -observable's value */
+static PetscErrorCode ResidualStats(PFPhysics phys, PFObservable obs, const char path[], double **relp, PetscInt *ns, PetscInt *nchecks, const char *const **checknames)
 {
   PFMeshData   md;
   PFMesh       mesh;
@@ -31,6 +32,7 @@ static PetscErrorCode ResidualStats(PFPhysics phys, const char path[], double **
   const char *const *names;
   PetscScalar *x, *R;
   double      *row;
+  pfreal      *xr;
   PetscBool    has;
 
   PetscFunctionBegin;
@@ -47,7 +49,7 @@ static PetscErrorCode ResidualStats(PFPhysics phys, const char path[], double **
   PetscCheck(md.nsamples > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no samples", path);
   PetscCall(PetscCalloc1(NCOL * md.nsamples, relp));
   double *rel = *relp;
-  PetscCall(PetscMalloc3(nf * nown + 1, &x, nown + 1, &R, md.nvert, &row));
+  PetscCall(PetscMalloc4(nf * nown + 1, &x, nown + 1, &R, md.nvert, &row, nf * nown + 1, &xr));
   for (PetscInt i = 0; i < md.nsamples; i++) {
     for (PetscInt f = 0; f < nf; f++) {
       PetscCall(PFMeshDataReadRows(&md, names[f], i, 1, row));
@@ -56,8 +58,12 @@ static PetscErrorCode ResidualStats(PFPhysics phys, const char path[], double **
     PetscCall(PFPhysicsResidual(phys, 1, x, R));
     PetscCall(PFPhysicsResidualNorms(phys, R, &rel[NCOL * i], &rel[NCOL * i + 1]));
     PetscCall(PFPhysicsValidate(phys, x, nchecks, checknames, &rel[NCOL * i + 2]));
+    if (obs) {
+      for (PetscInt q = 0; q < nf * nown; q++) xr[q] = (pfreal)PetscRealPart(x[q]);
+      PetscCall(PFObservableEval(obs, 1, xr, &rel[NCOL * i + OBSCOL], NULL));
+    }
   }
-  PetscCall(PetscFree3(x, R, row));
+  PetscCall(PetscFree4(x, R, row, xr));
   PetscCall(PFMeshDataClose(&md));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -184,27 +190,49 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
   double     *rel, *rel_s = NULL;
   PetscInt    ns, nchecks = 0;
   const char *const *checknames = NULL;
+  char        oname[64] = "", ogroup[64] = "";
+  double      oregion[4];
+  PetscInt    nreg = 4;
+  PetscBool   has_obs, has_region;
+  PFObservable obs = NULL;
 
   PetscFunctionBegin;
   PetscCall(PFCLIProblemOptionsFromFile(comm, samples));
   PetscCall(PFPhysicsCreate(comm, &phys));
   PetscCall(PFPhysicsSetType(phys, physics_type));
   PetscCall(PFPhysicsSetFromOptions(phys));
+  /* an observable of every sample (physflow guide's plug-ins), e.g. the
+   * outflow through a boundary group of path-guided samples */
+  PetscOptionsBegin(comm, NULL, "physflow eval: an observable of every sample", "eval");
+  PetscCall(PetscOptionsString("-observable", "Also report this observable of each sample (mean_logK, boundary_flux, ...)", "eval", oname, oname, sizeof(oname), &has_obs));
+  PetscCall(PetscOptionsRealArray("-observable_region", "Its region xmin,xmax,ymin,ymax (mean_logK)", "eval", oregion, &nreg, &has_region));
+  PetscCall(PetscOptionsString("-observable_group", "Its boundary group (boundary_flux)", "eval", ogroup, ogroup, sizeof(ogroup), NULL));
+  PetscOptionsEnd();
   PetscCall(PFCLIOptionsDone(comm, "eval", help));
   if (*help) goto done;
   PetscCheck(samples[0], comm, PETSC_ERR_ARG_WRONG, "give the fields to check: -samples file.h5");
   if (jsonpath[0]) PetscCall(PFCheckWritable(comm, jsonpath));
   PetscCall(PFPhysicsSetUp(phys));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(ResidualStats(phys, samples, &rel, &ns, &nchecks, &checknames));
+  if (has_obs) {
+    const double zero[8] = {0, 0, 0, 0, 0, 0, 0, 0}, one[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    PetscCheck(!has_region || (nreg == 4 && oregion[0] < oregion[1] && oregion[2] < oregion[3]), comm, PETSC_ERR_ARG_WRONG, "-observable_region takes xmin,xmax,ymin,ymax (a non-empty box)");
+    PetscCall(PFObservableCreateMesh(oname, phys, zero, one, has_region ? oregion : NULL, ogroup[0] ? ogroup : NULL, &obs));
+  }
+  PetscCall(ResidualStats(phys, obs, samples, &rel, &ns, &nchecks, &checknames));
   PetscCall(PetscSNPrintf(json, sizeof(json), "{\"physics\": \"%s\", \"samples\": \"%s\", \"n_samples\": %" PetscInt_FMT, physics_type, samples, ns));
   PetscCall(AppendStats(json, sizeof(json), "residual_relative", rel, NCOL, ns));
   PetscCall(AppendStats(json, sizeof(json), "residual_meanabs", rel + 1, NCOL, ns));
   for (PetscInt k = 0; k < nchecks; k++) PetscCall(AppendStats(json, sizeof(json), checknames[k], rel + 2 + k, NCOL, ns));
+  if (obs) {
+    char key[96];
+    PetscCall(PetscSNPrintf(key, sizeof(key), "observable_%s", oname));
+    PetscCall(AppendStats(json, sizeof(json), key, rel + OBSCOL, NCOL, ns));
+  }
   rel_s = rel;
   if (reference[0]) {
     PetscInt nr;
-    PetscCall(ResidualStats(phys, reference, &rel, &nr, &nchecks, &checknames));
+    PetscCall(ResidualStats(phys, obs, reference, &rel, &nr, &nchecks, &checknames));
     PetscCall(PetscStrlcat(json, ", \"reference\": {", sizeof(json)));
     {
       char item[PETSC_MAX_PATH_LEN + 64];
@@ -213,6 +241,11 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
     }
     PetscCall(AppendStats(json, sizeof(json), "residual_relative", rel, NCOL, nr));
     for (PetscInt k = 0; k < nchecks; k++) PetscCall(AppendStats(json, sizeof(json), checknames[k], rel + 2 + k, NCOL, nr));
+    if (obs) {
+      char key[96];
+      PetscCall(PetscSNPrintf(key, sizeof(key), "observable_%s", oname));
+      PetscCall(AppendStats(json, sizeof(json), key, rel + OBSCOL, NCOL, nr));
+    }
     PetscCall(PetscStrlcat(json, "}", sizeof(json)));
     PetscCall(PetscFree(rel));
     PetscCall(DistributionMetrics(phys, samples, reference, json, sizeof(json)));
@@ -241,9 +274,11 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
     PetscCheck(rf, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", rpath);
     fprintf(rf, "#");
     for (PetscInt k = 0; k < nchecks; k++) fprintf(rf, " %s", checknames[k]);
+    if (obs) fprintf(rf, " %s", oname);
     fprintf(rf, "\n");
     for (PetscInt i = 0; i < ns; i++) {
       for (PetscInt k = 0; k < nchecks; k++) fprintf(rf, "%s%.6e", k ? " " : "", rel_s[NCOL * i + 2 + k]);
+      if (obs) fprintf(rf, " %.6e", rel_s[NCOL * i + OBSCOL]);
       fprintf(rf, "\n");
     }
     fclose(rf);
@@ -256,6 +291,7 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
   }
   PetscCall(PetscFree(rel_s));
 done:
+  PetscCall(PFObservableDestroy(&obs));
   PetscCall(PFPhysicsDestroy(&phys));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

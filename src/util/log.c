@@ -30,3 +30,23 @@ PetscErrorCode PFInitializePackage(void)
   PetscCall(PFH5Initialize());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode PFBcastError(MPI_Comm comm, PetscErrorCode ierr, const char what[])
+{
+  char        msg[1024] = "";
+  PetscMPIInt rank;
+  int         code = (int)ierr;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0 && ierr) {
+    const char *text = NULL;
+    char       *specific = NULL;
+    PetscErrorMessage(ierr, &text, &specific);
+    PetscCall(PetscStrncpy(msg, specific && specific[0] ? specific : (text ? text : "unknown error"), sizeof(msg)));
+  }
+  PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, comm));
+  if (!code) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Bcast(msg, sizeof(msg), MPI_CHAR, 0, comm));
+  SETERRQ(comm, (PetscErrorCode)code, "%s%s", what, msg);
+}

@@ -1,0 +1,51 @@
+#pragma once
+/* Sparse noisy observations of mesh fields (issue 7, src/inverse/obs.c).
+ *
+ * File (ARCHITECTURE "observations"): kind "observations";
+ *   /obs/coords [nobs, 2], /obs/values [nobs] (float64), attributes of /obs:
+ *   field (the observed field), sigma (the noise std, field units);
+ *   optionally /truth/<field> [nvert] (the full fields of the sample the
+ *   observations were made from, natural vertex order) and root attributes
+ *   source (data file), index (sample), seed, mesh.
+ * Values at a point are the FE interpolant of the vertex values (P1 on
+ * triangles, Q1 on quadrilaterals: the cell's vertex weights). */
+#include <physflow/physics.h>
+
+typedef struct {
+  PetscInt nobs;
+  double  *coords; /* [nobs, 2] */
+  double  *values; /* [nobs] */
+  double   sigma;
+  char     field[64];
+  /* the truth, if the file has it: nfields x nvert in natural order */
+  PetscInt ntruth, nvert;
+  char     truthname[8][64];
+  double  *truth;
+} PFObs;
+
+/* Reads and checks an observation file on rank 0 and broadcasts it; a
+ * missing, corrupt or empty file, non-finite values or sigma <= 0 give one
+ * error on every rank of comm. */
+PETSC_EXTERN PetscErrorCode PFObsRead(MPI_Comm comm, const char path[], PFObs *obs);
+/* Written by rank 0 to a temporary and renamed (atomic) */
+PETSC_EXTERN PetscErrorCode PFObsWrite(MPI_Comm comm, const char path[], const PFObs *obs, const char source[], PetscInt index, PetscInt seed, const char mesh[]);
+PETSC_EXTERN PetscErrorCode PFObsDestroy(PFObs *obs);
+
+/* The cell of the serial mesh (rank 0's natural-order coords and cells)
+ * holding the point x and its vertices' interpolation weights w[nvpc]
+ * (sum 1); *cell = -1 if no cell holds it.  Brute force over the cells. */
+PETSC_EXTERN PetscErrorCode PFObsLocate(PFMesh mesh, const double x[2], PetscInt *cell, double w[4]);
+
+/* The observation operator H of nobs points on the physics' owned
+ * vertices: y = H f (f one field's owned vertex array), g += H^T r.
+ * Collective on the physics' comm (y is reduced over it). */
+typedef struct {
+  MPI_Comm  comm;
+  PetscInt  nobs, nent;
+  PetscInt *obs, *vert; /* [nent] observation and owned-vertex index of each entry */
+  double   *w;          /* [nent] */
+} PFObsOperator;
+PETSC_EXTERN PetscErrorCode PFObsOperatorCreate(PFPhysics phys, PetscInt nobs, const double coords[], PFObsOperator *H);
+PETSC_EXTERN PetscErrorCode PFObsOperatorApply(PFObsOperator *H, const PetscScalar *f, double y[]);
+PETSC_EXTERN PetscErrorCode PFObsOperatorApplyTransposeAdd(PFObsOperator *H, const double r[], PetscScalar *g);
+PETSC_EXTERN PetscErrorCode PFObsOperatorDestroy(PFObsOperator *H);
