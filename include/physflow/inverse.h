@@ -1,0 +1,44 @@
+#pragma once
+/* Posterior sampling from sparse noisy observations with an unconditional
+ * flow model (issue 7, -infer_type guidance; src/inverse/posterior.c).
+ *
+ * The observations y = H x_f + noise (sigma) of one field f give the
+ * likelihood L(x) = |H x_f - y|^2 / (2 sigma^2); an optional PDE term adds
+ * w |R(x)|^2 / (2 |F|^2).  The base velocity is steered by the score of the
+ * likelihood at the x1 estimate, converted to the velocity as in the
+ * observable guidance (include/physflow/guide.h, docs/design.md):
+ *   v_g = v - s ((1 - t)/(t + 0.05)) J^T grad L(x1hat),  x1hat = x + (1 - t) v,
+ * J = d x1hat / dx (one network backward), s = -infer_scale (1: the
+ * first-order posterior drift), with sigma^2 in L inflated by the x1
+ * estimate's variance r_t^2 = std_f^2 (1 - t)^2 / (t^2 + (1 - t)^2) (the
+ * PiGDM correction, Song et al. 2023; it keeps the drift's stiffness
+ * within the sampler's stability for small sigma).  States are the model's normalised mesh
+ * states; the group of ranks sharing the mesh evaluates it collectively. */
+#include <physflow/net.h>
+#include <physflow/obs.h>
+
+typedef struct {
+  PFNet          net;
+  PFPhysics      phys;
+  PFObsOperator *H;
+  PetscInt       nf, nown, field; /* fields per state, owned vertices, observed field */
+  double         mean[8], std[8]; /* the model's normalisation */
+  const double  *y;               /* [H->nobs] */
+  double         sigma, scale, wres;
+  /* work, sized by PFPosteriorGuideSetUp */
+  PetscInt     maxbatch;
+  pfreal      *tbuf, *x1, *g, *jt;
+  PetscScalar *xp, *gp, *R;
+  double      *hy, fnorm;
+} PFPosteriorGuide;
+PETSC_EXTERN PetscErrorCode PFPosteriorGuideSetUp(PFPosteriorGuide *pg);
+PETSC_EXTERN PetscErrorCode PFPosteriorGuideVelocity(void *ctx, double t, PetscInt nloc, const pfreal *x, pfreal *v);
+PETSC_EXTERN PetscErrorCode PFPosteriorGuideDestroy(PFPosteriorGuide *pg);
+
+/* Posterior summaries of N samples of one field (X [N, nv], natural order):
+ * per-vertex mean, std and the 5% / 95% quantiles (the 90% band, linear
+ * interpolation between order statistics); with the truth (may be NULL)
+ * and lumped vertex masses m, the relative L2 error of the mean
+ * sqrt(sum m (mean - truth)^2 / sum m truth^2) and the coverage (fraction
+ * of vertices whose truth lies in the band). */
+PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double *mean, double *std, double *q05, double *q95, double *err, double *cov);

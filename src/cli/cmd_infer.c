@@ -1,0 +1,492 @@
+/* physflow infer -model m.h5 -obs obs.h5 -n N -o post.h5
+ * physflow infer -model m.h5 -obs_dir DIR -n N -o OUTDIR      (a campaign)
+ *
+ * Posterior samples of all fields from sparse noisy observations (issue 7)
+ * with an unconditional mesh model guided by the observation likelihood
+ * (and optionally the PDE residual) during sampling, -infer_type guidance
+ * (include/physflow/inverse.h).  post.h5 is a samples file (eval and
+ * ParaView read it) plus /posterior/<field>/{mean,std,q05,q95} and, when
+ * the observation file holds the truth, the error of the posterior mean
+ * and the coverage of the 90% band as attributes of /posterior.
+ *
+ * One observation: the N samples are split over the groups of ranks.  A
+ * campaign: each group takes whole observations, the next one from a
+ * shared counter (MPI_Fetch_and_op on world rank 0: dynamic load
+ * balancing); finished results (written atomically) are skipped when the
+ * campaign is rerun; an observation that fails is recorded in
+ * OUTDIR/<name>.failed and the campaign goes on; OUTDIR/summary.csv and
+ * summary.json list every observation. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <physflow/dataset.h>
+#include <physflow/h5util.h>
+#include <physflow/inverse.h>
+#include <physflow/log.h>
+#include <physflow/meshdata.h>
+#include <physflow/signals.h>
+#include "cli.h"
+
+typedef struct {
+  PFCLIMeshContext ctx;
+  PFNet            net;
+  PFFlow           flow;
+  PFSampler        sampler;
+  double           mean[PF_CLI_MAXFIELDS], std[PF_CLI_MAXFIELDS];
+  PetscInt         n, seed, chunk;
+  double           scale, wres;
+  double          *massnat; /* lumped vertex masses, natural order (group leaders) */
+} Infer;
+
+/* rank 0 of comm: the posterior summaries into the finished samples file
+ * tmp, then tmp renamed to out (errors are returned) */
+static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[], const char tmp[], const char out[], double seconds, double err[], double cov[])
+{
+  PFMeshData md;
+  hid_t      fid, g;
+  double    *X, *S;
+  PetscInt   nf = inf->ctx.nfields, nv;
+
+  PetscFunctionBegin;
+  PetscCall(PFMeshDataOpen(tmp, &md));
+  nv = md.nvert;
+  PetscCall(PetscMalloc2((size_t)inf->n * nv, &X, 4 * (size_t)nv * nf, &S));
+  for (PetscInt f = 0; f < nf; f++) {
+    const double *truth = NULL;
+    PetscBool     has;
+    PetscCall(PFMeshDataHasField(&md, inf->ctx.fields[f], &has));
+    PetscCall(PFMeshDataReadRows(&md, inf->ctx.fields[f], 0, inf->n, X));
+    for (PetscInt k = 0; k < o->ntruth; k++)
+      if (!strcmp(o->truthname[k], inf->ctx.fields[f]) && o->nvert == nv) truth = o->truth + (size_t)k * nv;
+    double *Sf = S + 4 * (size_t)nv * f;
+    PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
+  }
+  PetscCall(PFMeshDataClose(&md));
+  fid = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+  PetscCheck(fid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot reopen '%s'", tmp);
+  for (PetscInt f = 0; f < nf; f++) {
+    const char *what[4] = {"mean", "std", "q05", "q95"};
+    hsize_t     d[1]    = {(hsize_t)nv};
+    for (int k = 0; k < 4; k++) {
+      char name[160];
+      PetscCall(PetscSNPrintf(name, sizeof(name), "posterior/%s/%s", inf->ctx.fields[f], what[k]));
+      PetscCall(PFH5WriteArray(fid, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, d, S + 4 * (size_t)nv * f + (size_t)k * nv));
+    }
+  }
+  g = H5Gopen2(fid, "posterior", H5P_DEFAULT);
+  PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write /posterior");
+  PetscCall(PFH5WriteAttrString(g, "observations", obsfile));
+  PetscCall(PFH5WriteAttrString(g, "infer_type", "guidance"));
+  PetscCall(PFH5WriteAttrString(g, "observed_field", o->field));
+  PetscCall(PFH5WriteAttrInt(g, "nobs", o->nobs));
+  PetscCall(PFH5WriteAttrReal(g, "sigma", o->sigma));
+  PetscCall(PFH5WriteAttrReal(g, "infer_scale", inf->scale));
+  PetscCall(PFH5WriteAttrReal(g, "infer_residual", inf->wres));
+  PetscCall(PFH5WriteAttrReal(g, "seconds", seconds));
+  for (PetscInt f = 0; f < nf; f++) {
+    char name[96];
+    PetscCall(PetscSNPrintf(name, sizeof(name), "error_%s", inf->ctx.fields[f]));
+    PetscCall(PFH5WriteAttrReal(g, name, err[f]));
+    PetscCall(PetscSNPrintf(name, sizeof(name), "coverage_%s", inf->ctx.fields[f]));
+    PetscCall(PFH5WriteAttrReal(g, name, cov[f]));
+  }
+  H5Gclose(g);
+  PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close '%s'", tmp);
+  PetscCheck(!rename(tmp, out), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s'", tmp, out);
+  PetscCall(PetscFree2(X, S));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One observation file -> out, on comm (the world, or one group in a
+ * campaign) whose groups of ranks split the N samples */
+static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt G, const char obsfile[], const char out[], double err[], double cov[], double *seconds)
+{
+  PFCLIMeshContext *ctx = &inf->ctx;
+  PFObs             o;
+  PFObsOperator     H;
+  PFPosteriorGuide  pg;
+  PFMesh            mesh;
+  PetscInt          nown, field = -1, lo, hi, nfe, nf = ctx->nfields;
+  PetscMPIInt       grank, rank;
+  pfreal           *x;
+  double           *rows[PF_CLI_MAXFIELDS];
+  const char       *names[PF_CLI_MAXFIELDS];
+  PetscInt         *idx;
+  char              tmp[PETSC_MAX_PATH_LEN + 32];
+  PetscLogDouble    t0, t1;
+
+  PetscFunctionBegin;
+  PetscCall(PetscTime(&t0));
+  PetscCall(PFObsRead(comm, obsfile, &o));
+  for (PetscInt f = 0; f < nf; f++)
+    if (!strcmp(ctx->fields[f], o.field)) field = f;
+  PetscCheck(field >= 0, comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s', which the model does not generate", obsfile, o.field);
+  PetscCall(PFObsOperatorCreate(ctx->phys, o.nobs, o.coords, &H));
+  PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
+  PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
+  PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  lo = (PetscInt)(((PetscInt64)gid * inf->n) / G);
+  hi = (PetscInt)(((PetscInt64)(gid + 1) * inf->n) / G);
+  PetscCall(PetscMemzero(&pg, sizeof(pg)));
+  pg.net = inf->net, pg.phys = ctx->phys, pg.H = &H, pg.nf = nf, pg.nown = nown, pg.field = field;
+  for (PetscInt f = 0; f < nf; f++) pg.mean[f] = inf->mean[f], pg.std[f] = inf->std[f];
+  pg.y = o.values, pg.sigma = o.sigma, pg.scale = inf->scale, pg.wres = inf->wres;
+  PetscCall(PFPosteriorGuideSetUp(&pg));
+  PetscCall(PetscMalloc2((size_t)(hi - lo) * nf * nown + 1, &x, hi - lo + 1, &idx));
+  PetscCall(PFFlowSampleVelocity(inf->flow, inf->sampler, (uint64_t)inf->seed, lo, hi - lo, nf * nown, PFPosteriorGuideVelocity, &pg, x, &nfe));
+  PetscCall(PFPosteriorGuideDestroy(&pg));
+  PetscCall(PFObsOperatorDestroy(&H));
+  /* physical units, natural order on the group leaders */
+  for (PetscInt f = 0; f < nf; f++) {
+    names[f] = ctx->fields[f];
+    PetscCall(PetscMalloc1(grank == 0 ? (size_t)(hi - lo) * mesh->nvert + 1 : 1, &rows[f]));
+  }
+  {
+    PetscScalar *col;
+    PetscCall(PetscMalloc1(nown + 1, &col));
+    for (PetscInt j = 0; j < hi - lo; j++)
+      for (PetscInt f = 0; f < nf; f++) {
+        for (PetscInt i = 0; i < nown; i++) col[i] = (double)x[((size_t)j * nf + f) * nown + i] * inf->std[f] + inf->mean[f];
+        PetscCall(PFPhysicsGatherNatural(ctx->phys, col, grank == 0 ? rows[f] + (size_t)j * mesh->nvert : NULL));
+      }
+    PetscCall(PetscFree(col));
+  }
+  for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.inprogress.h5", out));
+  {
+    PFDatasetLayout L = {inf->n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples"};
+    PFDatasetWriter w;
+    PetscBool       complete;
+    PetscCall(PFDatasetWriterCreate(comm, tmp, &L, mesh->coords, mesh->cells, PETSC_FALSE, &w));
+    PetscCall(PFDatasetWriterSetAttrString(w, "mesh", mesh->source));
+    PetscCall(PFDatasetWriterSetAttrString(w, "observations", obsfile));
+    PetscCall(PFDatasetWriterSetAttrReal(w, "seed", (double)inf->seed));
+    PetscCall(PFDatasetWriterWriteRows(w, grank == 0 ? hi - lo : 0, idx, (const double *const *)rows, NULL));
+    PetscCall(PFDatasetWriterClose(&w, &complete));
+    PetscCheck(complete, comm, PETSC_ERR_PLIB, "'%s' incomplete", tmp);
+  }
+  for (PetscInt f = 0; f < nf; f++) PetscCall(PetscFree(rows[f]));
+  PetscCall(PetscFree2(x, idx));
+  PetscCall(PetscTime(&t1));
+  *seconds = t1 - t0;
+  {
+    PetscErrorCode ierr = rank == 0 ? Summarise(inf, &o, obsfile, tmp, out, *seconds, err, cov) : PETSC_SUCCESS;
+    PetscCall(PFBcastError(comm, ierr, "posterior summaries: "));
+    PetscCallMPI(MPI_Bcast(err, (PetscMPIInt)nf, MPI_DOUBLE, 0, comm));
+    PetscCallMPI(MPI_Bcast(cov, (PetscMPIInt)nf, MPI_DOUBLE, 0, comm));
+  }
+  {
+    /* the xdmf of the temporary name: rewritten for the final name */
+    char xt[PETSC_MAX_PATH_LEN + 64], xo[PETSC_MAX_PATH_LEN + 64];
+    size_t l;
+    PetscCall(PetscSNPrintf(xt, sizeof(xt), "%s.inprogress.xmf", out));
+    PetscCall(PetscStrncpy(xo, out, sizeof(xo)));
+    PetscCall(PetscStrlen(xo, &l));
+    if (l > 3 && !strcmp(xo + l - 3, ".h5")) xo[l - 3] = 0;
+    PetscCall(PetscStrlcat(xo, ".xmf", sizeof(xo)));
+    if (rank == 0) {
+      unlink(xt);
+      PetscCall(PFWriteXDMF(out, xo));
+    }
+  }
+  PetscCall(PFObsDestroy(&o));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* rank 0: the *.h5 files of dir, sorted */
+static int CompareNames(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
+
+static PetscErrorCode ListObservations(MPI_Comm comm, const char dir[], PetscInt *n, char (**names)[256])
+{
+  PetscMPIInt rank;
+  PetscInt    cnt = 0, cap = 64;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscMalloc1(cap, names));
+  if (rank == 0) {
+    DIR           *d = opendir(dir);
+    struct dirent *e;
+    if (d) {
+      while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 3, ".h5") || l >= 256) continue;
+        if (cnt == cap) {
+          char(*more)[256];
+          PetscCall(PetscMalloc1(2 * cap, &more));
+          PetscCall(PetscMemcpy(more, *names, sizeof(**names) * cap));
+          PetscCall(PetscFree(*names));
+          *names = more, cap *= 2;
+        }
+        PetscCall(PetscStrncpy((*names)[cnt++], e->d_name, 256));
+      }
+      closedir(d);
+    } else cnt = -1;
+    if (cnt > 0) qsort(*names, (size_t)cnt, sizeof(**names), CompareNames);
+  }
+  PetscCallMPI(MPI_Bcast(&cnt, 1, MPIU_INT, 0, comm));
+  PetscCheck(cnt >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot read the observation directory '%s'", dir);
+  PetscCheck(cnt > 0, comm, PETSC_ERR_FILE_OPEN, "no observation files (*.h5) in '%s'", dir);
+  if (rank && cnt > cap) {
+    PetscCall(PetscFree(*names));
+    PetscCall(PetscMalloc1(cnt, names));
+  }
+  PetscCallMPI(MPI_Bcast(*names, (PetscMPIInt)(256 * cnt), MPI_CHAR, 0, comm));
+  *n = cnt;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void Stem(const char name[], char stem[], size_t len)
+{
+  PetscStrncpy(stem, name, len);
+  size_t l = strlen(stem);
+  if (l > 3 && !strcmp(stem + l - 3, ".h5")) stem[l - 3] = 0;
+}
+
+/* world rank 0: summary.csv and summary.json of the campaign */
+static PetscErrorCode WriteSummary(Infer *inf, const char dir[], const char outdir[], PetscInt n, char (*names)[256])
+{
+  char  path[PETSC_MAX_PATH_LEN + 300], stem[256];
+  FILE *csv, *js;
+  PetscInt nf = inf->ctx.nfields, ndone = 0, nfail = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/summary.csv", outdir));
+  csv = fopen(path, "w");
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/summary.json", outdir));
+  js = fopen(path, "w");
+  PetscCheck(csv && js, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write the summary in '%s'", outdir);
+  fprintf(csv, "observation,status,seconds");
+  for (PetscInt f = 0; f < nf; f++) fprintf(csv, ",error_%s,coverage_%s", inf->ctx.fields[f], inf->ctx.fields[f]);
+  fprintf(csv, ",message\n");
+  fprintf(js, "{\"observations\": \"%s\", \"results\": [", dir);
+  for (PetscInt k = 0; k < n; k++) {
+    char   res[PETSC_MAX_PATH_LEN + 300], msg[512] = "";
+    double v[2 * PF_CLI_MAXFIELDS + 1];
+    int    ok = 0;
+    Stem(names[k], stem, sizeof(stem));
+    PetscCall(PetscSNPrintf(res, sizeof(res), "%s/%s_post.h5", outdir, stem));
+    if (access(res, F_OK) == 0) {
+      hid_t fid = H5Fopen(res, H5F_ACC_RDONLY, H5P_DEFAULT), g = fid >= 0 ? H5Gopen2(fid, "posterior", H5P_DEFAULT) : -1;
+      if (g >= 0) {
+        ok = 1;
+        ok &= PFH5ReadAttrReal(g, "seconds", &v[0]) == PETSC_SUCCESS;
+        for (PetscInt f = 0; f < nf; f++) {
+          char a[96];
+          PetscSNPrintf(a, sizeof(a), "error_%s", inf->ctx.fields[f]);
+          ok &= PFH5ReadAttrReal(g, a, &v[1 + 2 * f]) == PETSC_SUCCESS;
+          PetscSNPrintf(a, sizeof(a), "coverage_%s", inf->ctx.fields[f]);
+          ok &= PFH5ReadAttrReal(g, a, &v[2 + 2 * f]) == PETSC_SUCCESS;
+        }
+        H5Gclose(g);
+      }
+      if (fid >= 0) H5Fclose(fid);
+      if (!ok) PetscStrncpy(msg, "unreadable result", sizeof(msg));
+    } else {
+      FILE *ff;
+      PetscCall(PetscSNPrintf(res, sizeof(res), "%s/%s.failed", outdir, stem));
+      ff = fopen(res, "r");
+      if (ff) {
+        if (!fgets(msg, sizeof(msg), ff)) msg[0] = 0;
+        fclose(ff);
+        msg[strcspn(msg, "\n")] = 0;
+      } else PetscStrncpy(msg, "not done", sizeof(msg));
+    }
+    for (char *c = msg; *c; c++)
+      if (*c == '"' || *c == ',') *c = '\'';
+    ndone += ok, nfail += !ok;
+    fprintf(csv, "%s,%s", names[k], ok ? "ok" : "failed");
+    fprintf(js, "%s\n  {\"observation\": \"%s\", \"status\": \"%s\"", k ? "," : "", names[k], ok ? "ok" : "failed");
+    if (ok) {
+      fprintf(csv, ",%.4f", v[0]);
+      fprintf(js, ", \"seconds\": %.4f", v[0]);
+      for (PetscInt f = 0; f < nf; f++) {
+        fprintf(csv, ",%.6g,%.6g", v[1 + 2 * f], v[2 + 2 * f]);
+        if (isfinite(v[1 + 2 * f])) fprintf(js, ", \"error_%s\": %.6g, \"coverage_%s\": %.6g", inf->ctx.fields[f], v[1 + 2 * f], inf->ctx.fields[f], v[2 + 2 * f]);
+      }
+      fprintf(csv, ",\n");
+    } else {
+      fprintf(csv, ",");
+      for (PetscInt f = 0; f < nf; f++) fprintf(csv, ",,");
+      fprintf(csv, ",%s\n", msg);
+      fprintf(js, ", \"message\": \"%s\"", msg);
+    }
+    fprintf(js, "}");
+  }
+  fprintf(js, "\n], \"ok\": %" PetscInt_FMT ", \"failed\": %" PetscInt_FMT "}\n", ndone, nfail);
+  fclose(csv);
+  fclose(js);
+  PetscCall(PetscPrintf(PETSC_COMM_SELF, "physflow infer: campaign summary: %" PetscInt_FMT " done, %" PetscInt_FMT " failed -> %s/summary.csv, summary.json\n", ndone, nfail, outdir));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The campaign: groups take observations from a shared counter */
+static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], const char outdir[])
+{
+  PFCLIMeshContext *ctx = &inf->ctx;
+  char (*names)[256];
+  PetscInt    n = 0, next = 0, ndone = 0, nskip = 0, nfail = 0, interrupted = 0;
+  PetscMPIInt rank, grank;
+  MPI_Win     win;
+  PetscInt   *counter = NULL;
+
+  PetscFunctionBegin;
+  PetscCall(ListObservations(world, dir, &n, &names));
+  PetscCallMPI(MPI_Comm_rank(world, &rank));
+  PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
+  if (rank == 0 && mkdir(outdir, 0755) && errno != EEXIST) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create '%s'", outdir);
+  PetscCallMPI(MPI_Barrier(world));
+  PetscCall(PetscPrintf(world, "physflow infer: campaign of %" PetscInt_FMT " observation files in %s on %" PetscInt_FMT " group(s) -> %s\n", n, dir, ctx->G, outdir));
+  PetscCallMPI(MPI_Alloc_mem(sizeof(PetscInt), MPI_INFO_NULL, &counter));
+  *counter = 0;
+  PetscCallMPI(MPI_Win_create(counter, rank == 0 ? sizeof(PetscInt) : 0, sizeof(PetscInt), MPI_INFO_NULL, world, &win));
+  for (;;) {
+    char      obs[PETSC_MAX_PATH_LEN + 300], res[PETSC_MAX_PATH_LEN + 300], failed[PETSC_MAX_PATH_LEN + 300], stem[256];
+    PetscInt  one = 1, stop = 0;
+    PetscBool skip = PETSC_FALSE;
+    /* SIGTERM/USR1 (Slurm's warning): stop between observations; finished
+     * results are kept, and a rerun continues with the rest */
+    if (grank == 0) stop = PFSignalsReceived();
+    PetscCallMPI(MPI_Bcast(&stop, 1, MPIU_INT, 0, ctx->gcomm));
+    if (stop) {
+      interrupted = 1;
+      break;
+    }
+    if (grank == 0) {
+      PetscCallMPI(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win));
+      PetscCallMPI(MPI_Fetch_and_op(&one, &next, MPIU_INT, 0, 0, MPI_SUM, win));
+      PetscCallMPI(MPI_Win_unlock(0, win));
+    }
+    PetscCallMPI(MPI_Bcast(&next, 1, MPIU_INT, 0, ctx->gcomm));
+    if (next >= n) break;
+    Stem(names[next], stem, sizeof(stem));
+    PetscCall(PetscSNPrintf(obs, sizeof(obs), "%s/%s", dir, names[next]));
+    PetscCall(PetscSNPrintf(res, sizeof(res), "%s/%s_post.h5", outdir, stem));
+    PetscCall(PetscSNPrintf(failed, sizeof(failed), "%s/%s.failed", outdir, stem));
+    if (grank == 0) skip = (PetscBool)(access(res, F_OK) == 0);
+    PetscCallMPI(MPI_Bcast(&skip, 1, MPIU_BOOL, 0, ctx->gcomm));
+    if (skip) {
+      nskip++;
+      continue;
+    }
+    {
+      double         err[PF_CLI_MAXFIELDS], cov[PF_CLI_MAXFIELDS], sec = 0;
+      PetscErrorCode ierr = InferOne(inf, ctx->gcomm, 0, 1, obs, res, err, cov, &sec);
+      if (ierr) {
+        const char *text = NULL;
+        char       *specific = NULL;
+        PetscErrorMessage(ierr, &text, &specific);
+        if (grank == 0) {
+          FILE *f = fopen(failed, "w");
+          if (f) {
+            fprintf(f, "%s\n", specific && specific[0] ? specific : (text ? text : "error"));
+            fclose(f);
+          }
+          printf("physflow infer: [group %d] %s FAILED: %s\n", (int)ctx->gid, names[next], specific && specific[0] ? specific : (text ? text : "error"));
+          fflush(stdout);
+        }
+        nfail++;
+      } else {
+        if (grank == 0) {
+          unlink(failed);
+          printf("physflow infer: [group %d] %s: error logK %.4f, coverage %.3f, %.2f s\n", (int)ctx->gid, names[next], err[0], cov[0], sec);
+          fflush(stdout);
+        }
+        ndone++;
+      }
+    }
+  }
+  PetscCallMPI(MPI_Win_free(&win));
+  PetscCallMPI(MPI_Free_mem(counter));
+  {
+    PetscInt c[4] = {grank == 0 ? ndone : 0, grank == 0 ? nskip : 0, grank == 0 ? nfail : 0, interrupted};
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, c, 4, MPIU_INT, MPI_SUM, world));
+    PetscCall(PetscPrintf(world, "physflow infer: %" PetscInt_FMT " observations done now, %" PetscInt_FMT " finished before (skipped), %" PetscInt_FMT " failed\n", c[0], c[1], c[2]));
+    if (c[3]) PetscCall(PetscPrintf(world, "physflow infer: interrupted by a signal: rerun the same command to finish the campaign\n"));
+  }
+  if (rank == 0) PetscCall(WriteSummary(inf, dir, outdir, n, names));
+  PetscCallMPI(MPI_Barrier(world));
+  PetscCall(PetscFree(names));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCommandInfer(MPI_Comm comm)
+{
+  Infer       inf;
+  char        model[PETSC_MAX_PATH_LEN] = "", obs[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "posterior.h5", type[32] = "guidance";
+  PetscBool   has_model, has_obs, has_dir, help, is_mesh = PETSC_FALSE;
+  PetscMPIInt grank;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(&inf, sizeof(inf)));
+  inf.n = 64, inf.scale = 1, inf.chunk = 16;
+  PetscOptionsBegin(comm, NULL, "physflow infer: posterior samples of hidden fields from observations", "infer");
+  PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
+  PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
+  PetscCall(PetscOptionsString("-obs_dir", "Or a campaign: every *.h5 observation file of this directory", "infer", dir, dir, sizeof(dir), &has_dir));
+  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood; conditional and latent: not yet)", "infer", type, type, sizeof(type), NULL));
+  PetscCall(PetscOptionsInt("-n", "Posterior samples per observation", "infer", inf.n, &inf.n, NULL));
+  PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
+  PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
+  PetscCall(PetscOptionsReal("-infer_residual", "Weight w of the PDE residual term w |R|^2 / (2 |F|^2) in the guidance", "infer", inf.wres, &inf.wres, NULL));
+  PetscCall(PetscOptionsInt("-sample_batch", "Samples per network evaluation", "infer", inf.chunk, &inf.chunk, NULL));
+  PetscCall(PetscOptionsString("-o", "Posterior file (a campaign: the output directory)", "infer", out, out, sizeof(out), NULL));
+  PetscOptionsEnd();
+  PetscCall(PFSamplerCreate(comm, &inf.sampler));
+  PetscCall(PFSamplerSetType(inf.sampler, PFSAMPLERHEUN));
+  PetscCall(PFSamplerSetSteps(inf.sampler, 10));
+  PetscCall(PFSamplerSetFromOptions(inf.sampler));
+  if (has_model) {
+    PetscBool set;
+    PetscCall(PFCLIPeek(comm, model, "arch", NULL, &set, NULL, 0));
+    PetscCheck(set, comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': no such file, not HDF5, or not a model", model);
+    PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
+    PetscCheck(is_mesh, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a mesh (PDE field) model: infer needs fields on a mesh", model);
+    PetscCall(PFCLIMeshSampleOptions(comm, model, &inf.ctx));
+  }
+  PetscCall(PFCLIOptionsDone(comm, "infer", &help));
+  if (help) goto done;
+  PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the model: -model m.h5");
+  PetscCheck(has_obs != has_dir, comm, PETSC_ERR_ARG_WRONG, "give one observation file (-obs obs.h5) or a campaign directory (-obs_dir DIR)");
+  PetscCheck(!strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented yet (available: guidance)", type);
+  PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");
+  PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
+  if (has_obs) PetscCall(PFCheckWritable(comm, out));
+  PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));
+  {
+    PFFlowType ft;
+    PetscCall(PFFlowGetType(inf.flow, &ft));
+    PetscCheck(!strcmp(ft, PFFLOWCFM) || !strcmp(ft, PFFLOWOTCFM), comm, PETSC_ERR_ARG_WRONG, "guided inference steers a flow-matching (cfm/otcfm) model; '%s' is '%s'", model, ft);
+  }
+  PetscCall(PFNetPlan(inf.net, inf.chunk));
+  {
+    PFMesh             mesh;
+    const PetscScalar *mass;
+    PetscCall(PFPhysicsGetMesh(inf.ctx.phys, &mesh));
+    PetscCall(PFPhysicsGetVertexMass(inf.ctx.phys, &mass));
+    PetscCallMPI(MPI_Comm_rank(inf.ctx.gcomm, &grank));
+    PetscCall(PetscMalloc1(mesh->nvert, &inf.massnat));
+    PetscCall(PFPhysicsGatherNatural(inf.ctx.phys, mass, grank == 0 ? inf.massnat : NULL));
+  }
+  if (has_dir) PetscCall(Campaign(&inf, comm, dir, out));
+  else {
+    double err[PF_CLI_MAXFIELDS], cov[PF_CLI_MAXFIELDS], sec;
+    PetscCall(InferOne(&inf, comm, inf.ctx.gid, inf.ctx.G, obs, out, err, cov, &sec));
+    PetscCall(PetscPrintf(comm, "physflow infer: %" PetscInt_FMT " posterior samples in %.2f s -> %s", inf.n, sec, out));
+    for (PetscInt f = 0; f < inf.ctx.nfields; f++)
+      if (isfinite(err[f])) PetscCall(PetscPrintf(comm, "; %s: error of the mean %.4f, 90%% band coverage %.3f", inf.ctx.fields[f], err[f], cov[f]));
+    PetscCall(PetscPrintf(comm, "\n"));
+  }
+done:
+  PetscCall(PetscFree(inf.massnat));
+  PetscCall(PFNetDestroy(&inf.net));
+  PetscCall(PFFlowDestroy(&inf.flow));
+  PetscCall(PFSamplerDestroy(&inf.sampler));
+  if (is_mesh) PetscCall(PFCLIMeshContextDestroy(&inf.ctx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,49 @@
+/* Posterior summaries (include/physflow/inverse.h) */
+#include <math.h>
+#include <stdlib.h>
+#include <physflow/inverse.h>
+
+static int CompareDouble(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double Quantile(const double *s, PetscInt N, double q)
+{
+  double   u = q * (double)(N - 1);
+  PetscInt k = (PetscInt)floor(u);
+  if (k >= N - 1) return s[N - 1];
+  return s[k] + (u - (double)k) * (s[k + 1] - s[k]);
+}
+
+PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double *mean, double *std, double *q05, double *q95, double *err, double *cov)
+{
+  double *col, e2 = 0, t2 = 0, in = 0;
+
+  PetscFunctionBegin;
+  PetscCheck(N >= 2, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "posterior statistics need at least 2 samples");
+  PetscCall(PetscMalloc1(N, &col));
+  for (PetscInt v = 0; v < nv; v++) {
+    double s = 0, ss = 0;
+    for (PetscInt i = 0; i < N; i++) {
+      col[i] = X[(size_t)i * nv + v];
+      s += col[i];
+    }
+    mean[v] = s / N;
+    for (PetscInt i = 0; i < N; i++) ss += (col[i] - mean[v]) * (col[i] - mean[v]);
+    std[v] = sqrt(ss / (N - 1));
+    qsort(col, (size_t)N, sizeof(double), CompareDouble);
+    q05[v] = Quantile(col, N, 0.05);
+    q95[v] = Quantile(col, N, 0.95);
+    if (truth) {
+      e2 += m[v] * (mean[v] - truth[v]) * (mean[v] - truth[v]);
+      t2 += m[v] * truth[v] * truth[v];
+      in += (truth[v] >= q05[v] && truth[v] <= q95[v]) ? 1 : 0;
+    }
+  }
+  *err = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
+  *cov = truth ? in / nv : NAN;
+  PetscCall(PetscFree(col));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

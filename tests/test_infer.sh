@@ -1,0 +1,115 @@
+#!/bin/bash
+# test_infer: physflow observe and infer (-infer_type guidance) and
+# observation campaigns, on a tiny Darcy U-Net (7x7-cell box, p = 1 on the
+# left side, 0 on the right).
+#  (a) observe: the same file on 1 and 2 ranks; the values are the bilinear
+#      interpolant of the truth (computed here independently) plus noise of
+#      the given std.
+#  (b) infer: guiding by 16 pressure sensors brings the posterior mean of p
+#      closer to the truth than the unguided model (-infer_scale 0); the
+#      file has the posterior summaries; 1 rank, 2 ranks in one group and
+#      2 groups of 1 give the same posterior samples.
+#  (c) a campaign over 6 observations plus a corrupt and an empty file: 6
+#      results and 2 failures in summary.csv; a rerun does nothing twice
+#      (every result skipped, files unchanged).
+#  (d) killing a campaign (SIGTERM after the first result) and rerunning it
+#      finishes with every observation done exactly once, the results of
+#      the first run unchanged.
+#  (e) bad input: missing observation file, a field the model lacks, -n 1,
+#      unknown -infer_type, -obs with -obs_dir, a toy model.
+. "$(dirname "$0")/common.sh"
+enter_scratch pf_test_infer
+echo "test_infer: scratch $WORK"
+PROB="-mesh_faces 7 -darcy_kl_terms 16 -darcy_dirichlet 4,2 -darcy_dirichlet_value 1,0"
+"$BIN" datagen -physics darcy $PROB -n 64 -seed 1 -o data.h5 >data.log 2>&1 &&
+  "$BIN" datagen -physics darcy $PROB -n 8 -seed 100 -o test.h5 >test.log 2>&1 &&
+  "$BIN" train -data data.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -mesh_groups 2 \
+    -train_steps 150 -batch_size 8 -lr 2e-3 -seed 1 -o base.h5 >base.log 2>&1 || { fail "base model: datagen or training failed"; exit 1; }
+
+section "(a) observe"
+run observe -data test.h5 -index 2 -nobs 64 -noise 0.02 -seed 4 -o o1.h5
+NP=2 run observe -data test.h5 -index 2 -nobs 64 -noise 0.02 -seed 4 -o o2.h5
+compare "(a) observations, 1 vs 2 ranks" 0 o1.h5 o2.h5 /obs/coords /obs/values
+read -r bias ratio < <("$PY" - <<'PYEOF'
+import h5py, numpy as np
+a = h5py.File("o1.h5"); xy = h5py.File("test.h5")["coords"][:]; p = a["truth/p"][:]
+n = 8; P = np.zeros((n, n)); P[np.rint(xy[:, 1] * 7).astype(int), np.rint(xy[:, 0] * 7).astype(int)] = p
+c = a["obs/coords"][:]; v = a["obs/values"][:]
+u = c[:, 0] * 7; w = c[:, 1] * 7; i = np.minimum(u.astype(int), 6); j = np.minimum(w.astype(int), 6); s = u - i; t = w - j
+ref = (1 - s) * (1 - t) * P[j, i] + s * (1 - t) * P[j, i + 1] + s * t * P[j + 1, i + 1] + (1 - s) * t * P[j + 1, i]
+print("%.4f %.4f" % (np.mean(v - ref) / 0.02, np.std(v - ref) / 0.02))
+PYEOF
+)
+holds "(a) values - bilinear truth: mean $bias sigma, std $ratio sigma (want |mean| < 0.4, std in [0.7, 1.3])" "abs($bias) < 0.4 and 0.7 < $ratio < 1.3"
+
+section "(b) infer"
+run observe -data test.h5 -index 0 -nobs 16 -noise 0.01 -o o0.h5
+run infer -model base.h5 -obs o0.h5 -n 32 -o post.h5
+[ "$RC" -eq 0 ] || fail "(b) infer: $(tail -n 2 err.txt)"
+run infer -model base.h5 -obs o0.h5 -n 32 -infer_scale 0 -o prior.h5
+attr() { "$PY" -c "import h5py; print(h5py.File('$1')['posterior'].attrs['$2'])"; }
+eg=$(attr post.h5 error_p 2>/dev/null); e0=$(attr prior.h5 error_p 2>/dev/null); cg=$(attr post.h5 coverage_p 2>/dev/null)
+holds "(b) error of the posterior mean of p: guided $eg, unguided $e0 (want guided < 0.7 x unguided)" "$eg < 0.7 * $e0"
+holds "(b) 90% band coverage of p: $cg (want > 0.5)" "$cg > 0.5"
+has=$("$PY" -c "import h5py; f=h5py.File('post.h5'); print(all('posterior/%s/%s' % (a, b) in f for a in ('logK', 'p') for b in ('mean', 'std', 'q05', 'q95')))" 2>/dev/null)
+holds "(b) /posterior/<field>/{mean,std,q05,q95} written: $has" "'$has' == 'True'"
+NP=2 run infer -model base.h5 -obs o0.h5 -n 32 -o post2.h5
+compare "(b) posterior samples, 1 rank vs 2 ranks (one group)" 1e-4 post.h5 post2.h5 /fields/logK /fields/p
+NP=2 run infer -model base.h5 -obs o0.h5 -n 32 -pf_group_size 1 -o post2g.h5
+compare "(b) posterior samples, 1 rank vs 2 groups of 1" 1e-4 post.h5 post2g.h5 /fields/logK /fields/p
+
+section "(c) a campaign with bad files"
+mkdir -p obs
+for i in 0 1 2 3 4 5; do "$BIN" observe -data test.h5 -index $i -nobs 16 -noise 0.01 -seed 3 -o obs/o$i.h5 >/dev/null 2>&1; done
+echo garbage >obs/o_bad.h5
+: >obs/o_empty.h5
+NP=2 run infer -model base.h5 -obs_dir obs -n 16 -pf_group_size 1 -o camp
+ok=$(grep -c ',ok,' camp/summary.csv 2>/dev/null); bad=$(grep -c ',failed,' camp/summary.csv 2>/dev/null)
+holds "(c) rc $RC; summary: $ok ok, $bad failed (want 6 and 2)" "$RC == 0 and '$ok' == '6' and '$bad' == '2'"
+grep -q "o_bad.h5,failed.*not an HDF5 file" camp/summary.csv && pass "(c) the corrupt file's message is in the summary" || fail "(c) no message for o_bad.h5"
+h=$(cat camp/*_post.h5 | sha256sum)
+NP=2 run infer -model base.h5 -obs_dir obs -n 16 -pf_group_size 1 -o camp
+if grep -q "0 observations done now, 6 finished before" out.txt && [ "$(cat camp/*_post.h5 | sha256sum)" = "$h" ]; then pass "(c) rerun: all 6 skipped, results unchanged"; else fail "(c) rerun: $(grep 'done now' out.txt)"; fi
+
+section "(d) kill and resume"
+mkdir -p obs2
+for i in 0 1 2 3 4 5 6 7; do "$BIN" observe -data test.h5 -index $i -nobs 16 -noise 0.01 -seed 5 -o obs2/o$i.h5 >/dev/null 2>&1; done
+"$MPIEXEC" -q -n 2 --oversubscribe "$BIN" infer -model base.h5 -obs_dir obs2 -n 400 -pf_group_size 1 -o camp2 >k1.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do compgen -G "camp2/*_post.h5" >/dev/null && break; sleep 0.05; done
+kill -TERM $pid 2>/dev/null
+wait $pid
+rc1=$?
+n1=$(ls camp2/*_post.h5 2>/dev/null | wc -l)
+h1=$(for f in camp2/*_post.h5; do sha256sum "$f"; done)
+holds "(d) killed run: rc $rc1, $n1 of 8 results (want 0 < n < 8)" "0 < $n1 < 8"
+NP=2 run infer -model base.h5 -obs_dir obs2 -n 400 -pf_group_size 1 -o camp2
+done2=$(sed -n 's/.* \([0-9]*\) observations done now, \([0-9]*\) finished before.*/\1 \2/p' out.txt)
+holds "(d) rerun: done now + skipped = '$done2' (want $((8 - n1)) $n1)" "'$done2' == '$((8 - n1)) $n1'"
+n2=$(grep -c ',ok,' camp2/summary.csv 2>/dev/null)
+holds "(d) summary: $n2 of 8 ok" "'$n2' == '8'"
+same=1
+while read -r hsum f; do [ "$(sha256sum "$f" | cut -d' ' -f1)" = "$hsum" ] || same=0; done <<<"$h1"
+[ "$same" = 1 ] && pass "(d) the first run's results are unchanged" || fail "(d) a result of the killed run changed"
+left=$(ls camp2 | grep -c inprogress)
+holds "(d) no temporary files left: $left" "$left == 0"
+
+section "(e) bad input"
+expect_error "(e) missing observation file" "cannot read observations" infer -model base.h5 -obs nothing.h5 -o x.h5
+"$PY" -c "
+import h5py, shutil; shutil.copy('o0.h5', 'oq.h5'); f = h5py.File('oq.h5', 'r+'); f['obs'].attrs['field'] = 'q'"
+expect_error "(e) a field the model does not generate" "does not generate" infer -model base.h5 -obs oq.h5 -o x.h5
+expect_error "(e) -n 1" "-n must be" infer -model base.h5 -obs o0.h5 -n 1 -o x.h5
+expect_error "(e) unknown -infer_type" "not implemented" infer -model base.h5 -obs o0.h5 -infer_type magic -o x.h5
+expect_error "(e) -obs and -obs_dir" "one observation file" infer -model base.h5 -obs o0.h5 -obs_dir obs -o x.h5
+"$BIN" train -toy moons -train_steps 5 -o toy.h5 >/dev/null 2>&1
+expect_error "(e) a toy model" "not a mesh" infer -model toy.h5 -obs o0.h5 -o x.h5
+expect_error "(e) observe: -index out of range" "not a sample" observe -data test.h5 -index 99 -o x.h5
+expect_error "(e) observe: missing data" "cannot read" observe -data nothing.h5 -o x.h5
+[ ! -e x.h5 ] && pass "(e) no output written by the failed runs" || fail "(e) x.h5 written"
+
+echo
+echo "== summary"
+printf "%b" "$SUMMARY"
+echo "test_infer: $npass checks passed, $nfail failed ($SECONDS s)"
+[ "$nfail" -eq 0 ]
