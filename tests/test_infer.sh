@@ -9,6 +9,8 @@
 #      closer to the truth than the unguided model (-infer_scale 0); the
 #      file has the posterior summaries; 1 rank, 2 ranks in one group and
 #      2 groups of 1 give the same posterior samples.
+#      The TAO MAP baseline (-infer_type map) fits p to 10% and gives the
+#      same estimate on 1 and 2 ranks.
 #  (c) a campaign over 6 observations plus a corrupt and an empty file: 6
 #      results and 2 failures in summary.csv; a rerun does nothing twice
 #      (every result skipped, files unchanged).
@@ -53,6 +55,11 @@ holds "(b) error of the posterior mean of p: guided $eg, unguided $e0 (want guid
 holds "(b) 90% band coverage of p: $cg (want > 0.5)" "$cg > 0.5"
 has=$("$PY" -c "import h5py; f=h5py.File('post.h5'); print(all('posterior/%s/%s' % (a, b) in f for a in ('logK', 'p') for b in ('mean', 'std', 'q05', 'q95')))" 2>/dev/null)
 holds "(b) /posterior/<field>/{mean,std,q05,q95} written: $has" "'$has' == 'True'"
+run infer -model base.h5 -obs o0.h5 -infer_type map -o map.h5
+em=$(attr map.h5 error_p 2>/dev/null); it=$(attr map.h5 map_iterations 2>/dev/null)
+holds "(b) TAO MAP estimate: error of p $em after $it iterations (want < 0.1, fewer than 500 iterations)" "$em < 0.1 and $it < 500"
+NP=2 run infer -model base.h5 -obs o0.h5 -infer_type map -o map2.h5
+compare "(b) MAP estimate, 1 rank vs 2 ranks" 1e-6 map.h5 map2.h5 /fields/logK /fields/p
 NP=2 run infer -model base.h5 -obs o0.h5 -n 32 -o post2.h5
 compare "(b) posterior samples, 1 rank vs 2 ranks (one group)" 1e-4 post.h5 post2.h5 /fields/logK /fields/p
 NP=2 run infer -model base.h5 -obs o0.h5 -n 32 -pf_group_size 1 -o post2g.h5

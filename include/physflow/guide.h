@@ -137,7 +137,8 @@ PETSC_EXTERN PetscErrorCode PFNelderMead(MPI_Comm comm, PetscInt d, double th[],
  * guiding samples from the subset are pushed back along the base flow
  * (their positions y_j(t_k) at t_k = k/K); while sampling, the drift
  *   dv = alpha(t) grad_x log sum_j N(x; y_j(t), h(t)^2 I),
- *   alpha(t) = a exp(-b (1 - t)),  h(t) = sqrt((t h0)^2 + (1 - t)^2)
+ *   alpha(t) = a exp(-b (1 - t)) or a (1 - t)^b (kind),
+ *   h(t) = sqrt((t h0)^2 + (1 - t)^2)
  * (a kernel density estimate of where the guided paths run; h(t) the
  * spread a point of the subset of width h0 has at time t on the straight
  * path) pulls the states towards them; (a, b, h0) are tuned against
@@ -148,6 +149,7 @@ typedef struct {
   PetscInt M, n, K;
   pfreal  *Y; /* [(K+1) M n], positions at t_k = k/K (this rank's values of each state) */
   double   a, b, h0;
+  PFGuideScheduleType kind; /* alpha(t): exp (default) or power, as PFGuideAlpha */
   MPI_Comm gcomm; /* mesh states: the ranks sharing a state (distances are sums over them); else MPI_COMM_SELF */
 } PFPathGuide;
 /* the M guiding states x1 [M n] pushed back with K Heun steps of the base

@@ -42,3 +42,17 @@ PETSC_EXTERN PetscErrorCode PFPosteriorGuideDestroy(PFPosteriorGuide *pg);
  * sqrt(sum m (mean - truth)^2 / sum m truth^2) and the coverage (fraction
  * of vertices whose truth lies in the band). */
 PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double *mean, double *std, double *q05, double *q95, double *err, double *cov);
+
+/* MAP estimate by PDE-constrained optimisation (the baseline of issue 7):
+ * minimise over the latent prior variables xi (PFPhysicsGetLatentSize;
+ * Darcy: the KL coefficients of logK, standard normal a priori)
+ *   J(xi) = |H x_f(xi) - y|^2 / (2 sigma^2) + |xi|^2 / 2,
+ * x(xi) the inputs from xi and the state solved for them; the gradient by
+ * the adjoint (one transposed state-Jacobian solve per evaluation), TAO
+ * (default lmvm; options prefix map_).  x [nf nown]: on return the MAP
+ * state (physical units); *its, *J: TAO's iterations and final objective.
+ * Collective on the physics' comm. */
+/* J at xi[m] and its gradient gxi[m] (may be NULL); x: work [nf nown],
+ * on return the state at xi */
+PETSC_EXTERN PetscErrorCode PFMAPObjective(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double *J, double gxi[]);
+PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscScalar *x, PetscInt *its, double *J);

@@ -70,6 +70,16 @@ PETSC_EXTERN PetscErrorCode PFPhysicsValidate(PFPhysics phys, const PetscScalar 
  * dQ[b]/dx for all fields (B states).  Optional; collective. */
 PETSC_EXTERN PetscErrorCode PFPhysicsBoundaryFlux(PFPhysics phys, const char group[], PetscInt B, const PetscScalar *x, double Q[], PetscScalar *grad);
 
+/* The inputs' prior as a map of m standard normal latent variables
+ * (Darcy with the KL field: logK = sum_k sqrt(lambda_k) xi_k phi_k): m
+ * (0 if the physics has none), the input fields of x from xi[m] (every
+ * rank holds all of xi), and the transpose: gxi[m] = (d inputs / d xi)^T
+ * gx (gx: a state gradient, its input fields used; reduced over the
+ * physics' comm).  For MAP estimates (infer -infer_type map). */
+PETSC_EXTERN PetscErrorCode PFPhysicsGetLatentSize(PFPhysics phys, PetscInt *m);
+PETSC_EXTERN PetscErrorCode PFPhysicsInputsFromLatent(PFPhysics phys, const double xi[], PetscScalar *x);
+PETSC_EXTERN PetscErrorCode PFPhysicsLatentVJP(PFPhysics phys, const PetscScalar *gx, double gxi[]);
+
 /* Gather an owned vertex array into natural order on rank 0 of the physics' comm */
 PETSC_EXTERN PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural);
 /* Inverse: take natural-order values (on every rank) to the owned array */

@@ -296,6 +296,50 @@ static PetscErrorCode SetUp_Darcy(PFPhysics phys)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The KL field's latent map: logK = sum_k sqrt(lambda_k) xi_k phi_k */
+static PetscErrorCode Latent_Darcy(PFPhysics phys, PetscInt *m)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+
+  PetscFunctionBegin;
+  *m = d->field == DARCY_FIELD_KL ? d->kl_terms : 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode InputsFromLatent_Darcy(PFPhysics phys, const double xi[], PetscScalar *x)
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  double          *gv;
+
+  PetscFunctionBegin;
+  PetscCheck(d->field == DARCY_FIELD_KL, phys->comm, PETSC_ERR_SUP, "the latent prior map needs -darcy_field kl (the SPDE field has none)");
+  if (!d->kl) PetscCall(SetUpKL(phys));
+  PetscCall(PetscMalloc1(phys->nown + 1, &gv));
+  PetscCall(PFKLEvaluate(d->kl, xi, phys->nown, phys->ownnat, gv));
+  for (PetscInt i = 0; i < phys->nown; i++) x[i] = gv[i];
+  PetscCall(PetscFree(gv));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode LatentVJP_Darcy(PFPhysics phys, const PetscScalar *gx, double gxi[])
+{
+  PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
+  const double    *lam, *phi;
+  PetscInt         m = d->kl_terms;
+
+  PetscFunctionBegin;
+  PetscCheck(d->field == DARCY_FIELD_KL, phys->comm, PETSC_ERR_SUP, "the latent prior map needs -darcy_field kl (the SPDE field has none)");
+  if (!d->kl) PetscCall(SetUpKL(phys));
+  PetscCall(PFKLGetEigenvalues(d->kl, &lam));
+  PetscCall(PFKLGetModes(d->kl, &phi));
+  for (PetscInt k = 0; k < m; k++) gxi[k] = 0;
+  for (PetscInt i = 0; i < phys->nown; i++)
+    for (PetscInt k = 0; k < m; k++) gxi[k] += phi[(size_t)phys->ownnat[i] * m + k] * PetscRealPart(gx[i]);
+  for (PetscInt k = 0; k < m; k++) gxi[k] *= sqrt(lam[k]);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, gxi, (PetscMPIInt)m, MPI_DOUBLE, MPI_SUM, phys->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode DrawInputs_Darcy(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *x)
 {
   PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
@@ -600,6 +644,9 @@ PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics phys)
   phys->ops.forcingnorm     = ForcingNorm_Darcy;
   phys->ops.validate        = Validate_Darcy;
   phys->ops.boundaryflux    = BoundaryFlux_Darcy;
+  phys->ops.latent          = Latent_Darcy;
+  phys->ops.inputsfromlatent = InputsFromLatent_Darcy;
+  phys->ops.latentvjp       = LatentVJP_Darcy;
   phys->ops.view            = View_Darcy;
   phys->ops.destroy         = Destroy_Darcy;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -117,6 +117,9 @@ PetscErrorCode PFCommandEval(MPI_Comm);
 /* Take the problem options (mesh, source, boundary groups) a data file was
  * made with from its attributes, unless the user gave them */
 PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[]);
+/* The random-field options (the inputs' prior) a data file was made with,
+ * unless the user gave them */
+PetscErrorCode PFCLIFieldOptionsFromFile(MPI_Comm comm, const char path[]);
 /* Does path hold mesh fields (a PDE dataset or samples)? (collective) */
 PetscErrorCode PFCLIIsMeshFile(MPI_Comm comm, const char path[], PetscBool *mesh);
 /* Rank 0 looks into an HDF5 file without failing and broadcasts what it saw:

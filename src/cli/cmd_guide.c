@@ -111,8 +111,8 @@ static PetscErrorCode GuidePath(MPI_Comm comm, const char model[], const char ou
     double           frac, work;
     PetscCall(PFSamplerGetSteps(sampler, &K));
     PetscCall(PFPathGuideBuild(net, MPI_COMM_SELF, PetscMax(K, 10), M, g, &pg));
-    pg.a = 1, pg.b = 0, pg.h0 = 0.3;
-    PetscCall(PetscPrintf(comm, "physflow guide: tuning alpha(t) = a exp(-b (1 - t)) and the bandwidth h0 on reaching %g of the samples inside + %g x excess work\n", o->fraction, o->gamma));
+    pg.a = 1, pg.b = o->schedule == PF_GUIDE_POWER ? 1 : 0, pg.h0 = 0.3, pg.kind = o->schedule;
+    PetscCall(PetscPrintf(comm, "physflow guide: tuning alpha(t) = %s and the bandwidth h0 on reaching %g of the samples inside + %g x excess work\n", o->schedule == PF_GUIDE_POWER ? "a (1 - t)^b" : "a exp(-b (1 - t))", o->fraction, o->gamma));
     PetscCall(PFPathGuideTune(flow, net, sampler, &tp, comm, (uint64_t)o->seed, lo, nloc, &pg, &frac, &work));
     PetscCall(PetscPrintf(comm, "physflow guide: a = %.5g, b = %.5g, h0 = %.4g: %.1f%% of the guided samples inside (base %.2f%%), excess work %.4e -> %s\n", pg.a, pg.b, pg.h0, 100 * frac, 100 * o->target, work, out));
     {

@@ -26,6 +26,7 @@
 #include <physflow/dataset.h>
 #include <physflow/h5util.h>
 #include <physflow/inverse.h>
+#include <petsctao.h>
 #include <physflow/log.h>
 #include <physflow/meshdata.h>
 #include <physflow/signals.h>
@@ -39,6 +40,9 @@ typedef struct {
   double           mean[PF_CLI_MAXFIELDS], std[PF_CLI_MAXFIELDS];
   PetscInt         n, seed, chunk;
   double           scale, wres;
+  PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
+  PetscInt         map_its; /* its iterations and objective (last estimate) */
+  double           map_J;
   double          *massnat; /* lumped vertex masses, natural order (group leaders) */
 } Infer;
 
@@ -54,16 +58,26 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   PetscFunctionBegin;
   PetscCall(PFMeshDataOpen(tmp, &md));
   nv = md.nvert;
-  PetscCall(PetscMalloc2((size_t)inf->n * nv, &X, 4 * (size_t)nv * nf, &S));
+  PetscCall(PetscMalloc2((size_t)(inf->map ? 1 : inf->n) * nv, &X, 4 * (size_t)nv * nf, &S));
   for (PetscInt f = 0; f < nf; f++) {
     const double *truth = NULL;
     PetscBool     has;
     PetscCall(PFMeshDataHasField(&md, inf->ctx.fields[f], &has));
-    PetscCall(PFMeshDataReadRows(&md, inf->ctx.fields[f], 0, inf->n, X));
+    PetscCall(PFMeshDataReadRows(&md, inf->ctx.fields[f], 0, inf->map ? 1 : inf->n, X));
     for (PetscInt k = 0; k < o->ntruth; k++)
       if (!strcmp(o->truthname[k], inf->ctx.fields[f]) && o->nvert == nv) truth = o->truth + (size_t)k * nv;
     double *Sf = S + 4 * (size_t)nv * f;
-    PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
+    if (inf->map) {
+      /* one estimate: no spread, no band */
+      double e2 = 0, t2 = 0;
+      for (PetscInt v = 0; v < nv; v++) {
+        Sf[v] = Sf[2 * nv + v] = Sf[3 * nv + v] = X[v];
+        Sf[nv + v] = 0;
+        if (truth) e2 += inf->massnat[v] * PetscSqr(X[v] - truth[v]), t2 += inf->massnat[v] * PetscSqr(truth[v]);
+      }
+      err[f] = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
+      cov[f] = NAN;
+    } else PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
   }
   PetscCall(PFMeshDataClose(&md));
   fid = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -80,7 +94,11 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   g = H5Gopen2(fid, "posterior", H5P_DEFAULT);
   PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write /posterior");
   PetscCall(PFH5WriteAttrString(g, "observations", obsfile));
-  PetscCall(PFH5WriteAttrString(g, "infer_type", "guidance"));
+  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : "guidance"));
+  if (inf->map) {
+    PetscCall(PFH5WriteAttrInt(g, "map_iterations", inf->map_its));
+    PetscCall(PFH5WriteAttrReal(g, "map_objective", inf->map_J));
+  }
   PetscCall(PFH5WriteAttrString(g, "observed_field", o->field));
   PetscCall(PFH5WriteAttrInt(g, "nobs", o->nobs));
   PetscCall(PFH5WriteAttrReal(g, "sigma", o->sigma));
@@ -132,14 +150,29 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   lo = (PetscInt)(((PetscInt64)gid * inf->n) / G);
   hi = (PetscInt)(((PetscInt64)(gid + 1) * inf->n) / G);
+  if (inf->map) lo = 0, hi = gid == 0 ? 1 : 0; /* one estimate, by the first group */
   PetscCall(PetscMemzero(&pg, sizeof(pg)));
   pg.net = inf->net, pg.phys = ctx->phys, pg.H = &H, pg.nf = nf, pg.nown = nown, pg.field = field;
   for (PetscInt f = 0; f < nf; f++) pg.mean[f] = inf->mean[f], pg.std[f] = inf->std[f];
   pg.y = o.values, pg.sigma = o.sigma, pg.scale = inf->scale, pg.wres = inf->wres;
-  PetscCall(PFPosteriorGuideSetUp(&pg));
   PetscCall(PetscMalloc2((size_t)(hi - lo) * nf * nown + 1, &x, hi - lo + 1, &idx));
-  PetscCall(PFFlowSampleVelocity(inf->flow, inf->sampler, (uint64_t)inf->seed, lo, hi - lo, nf * nown, PFPosteriorGuideVelocity, &pg, x, &nfe));
-  PetscCall(PFPosteriorGuideDestroy(&pg));
+  if (inf->map) {
+    PetscScalar *xs;
+    PetscCall(PetscMalloc1((size_t)nf * nown + 1, &xs));
+    if (hi > lo) {
+      PetscCall(PFMAPEstimate(ctx->phys, &H, field, o.values, o.sigma, xs, &inf->map_its, &inf->map_J));
+      /* the writer below takes normalised states */
+      for (PetscInt f = 0; f < nf; f++)
+        for (PetscInt i = 0; i < nown; i++) x[f * nown + i] = (pfreal)((PetscRealPart(xs[f * nown + i]) - inf->mean[f]) / inf->std[f]);
+    }
+    PetscCall(PetscFree(xs));
+    PetscCallMPI(MPI_Bcast(&inf->map_its, 1, MPIU_INT, 0, comm));
+    PetscCallMPI(MPI_Bcast(&inf->map_J, 1, MPI_DOUBLE, 0, comm));
+  } else {
+    PetscCall(PFPosteriorGuideSetUp(&pg));
+    PetscCall(PFFlowSampleVelocity(inf->flow, inf->sampler, (uint64_t)inf->seed, lo, hi - lo, nf * nown, PFPosteriorGuideVelocity, &pg, x, &nfe));
+    PetscCall(PFPosteriorGuideDestroy(&pg));
+  }
   PetscCall(PFObsOperatorDestroy(&H));
   /* physical units, natural order on the group leaders */
   for (PetscInt f = 0; f < nf; f++) {
@@ -159,7 +192,7 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
   for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
   PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.inprogress.h5", out));
   {
-    PFDatasetLayout L = {inf->n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples"};
+    PFDatasetLayout L = {inf->map ? 1 : inf->n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples"};
     PFDatasetWriter w;
     PetscBool       complete;
     PetscCall(PFDatasetWriterCreate(comm, tmp, &L, mesh->coords, mesh->cells, PETSC_FALSE, &w));
@@ -429,7 +462,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
   PetscCall(PetscOptionsString("-obs_dir", "Or a campaign: every *.h5 observation file of this directory", "infer", dir, dir, sizeof(dir), &has_dir));
-  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood; conditional and latent: not yet)", "infer", type, type, sizeof(type), NULL));
+  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood) or map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options); conditional and latent: not yet", "infer", type, type, sizeof(type), NULL));
   PetscCall(PetscOptionsInt("-n", "Posterior samples per observation", "infer", inf.n, &inf.n, NULL));
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
@@ -447,13 +480,29 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     PetscCheck(set, comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': no such file, not HDF5, or not a model", model);
     PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
     PetscCheck(is_mesh, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a mesh (PDE field) model: infer needs fields on a mesh", model);
+    {
+      /* the MAP prior: the random field of the model's training data */
+      char data[PETSC_MAX_PATH_LEN];
+      PetscCall(PFCLIPeek(comm, model, "data", "file", NULL, data, sizeof(data)));
+      if (data[0]) PetscCall(PFCLIFieldOptionsFromFile(comm, data));
+    }
     PetscCall(PFCLIMeshSampleOptions(comm, model, &inf.ctx));
+  }
+  if (!strcmp(type, "map")) {
+    /* TAO's options (-map_tao_*) are read here, so that they count as used */
+    Tao tao;
+    PetscCall(TaoCreate(PETSC_COMM_SELF, &tao));
+    PetscCall(TaoSetType(tao, TAOLMVM));
+    PetscCall(TaoSetOptionsPrefix(tao, "map_"));
+    PetscCall(TaoSetFromOptions(tao));
+    PetscCall(TaoDestroy(&tao));
   }
   PetscCall(PFCLIOptionsDone(comm, "infer", &help));
   if (help) goto done;
   PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the model: -model m.h5");
   PetscCheck(has_obs != has_dir, comm, PETSC_ERR_ARG_WRONG, "give one observation file (-obs obs.h5) or a campaign directory (-obs_dir DIR)");
-  PetscCheck(!strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented yet (available: guidance)", type);
+  inf.map = (PetscBool)!strcmp(type, "map");
+  PetscCheck(inf.map || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented yet (available: guidance, map)", type);
   PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
@@ -477,9 +526,10 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   else {
     double err[PF_CLI_MAXFIELDS], cov[PF_CLI_MAXFIELDS], sec;
     PetscCall(InferOne(&inf, comm, inf.ctx.gid, inf.ctx.G, obs, out, err, cov, &sec));
-    PetscCall(PetscPrintf(comm, "physflow infer: %" PetscInt_FMT " posterior samples in %.2f s -> %s", inf.n, sec, out));
+    if (inf.map) PetscCall(PetscPrintf(comm, "physflow infer: MAP estimate (%" PetscInt_FMT " TAO iterations, objective %.4g) in %.2f s -> %s", inf.map_its, inf.map_J, sec, out));
+    else PetscCall(PetscPrintf(comm, "physflow infer: %" PetscInt_FMT " posterior samples in %.2f s -> %s", inf.n, sec, out));
     for (PetscInt f = 0; f < inf.ctx.nfields; f++)
-      if (isfinite(err[f])) PetscCall(PetscPrintf(comm, "; %s: error of the mean %.4f, 90%% band coverage %.3f", inf.ctx.fields[f], err[f], cov[f]));
+      if (isfinite(err[f])) PetscCall(PetscPrintf(comm, "; %s: error of the %s %.4f, 90%% band coverage %.3f", inf.ctx.fields[f], inf.map ? "estimate" : "mean", err[f], cov[f]));
     PetscCall(PetscPrintf(comm, "\n"));
   }
 done:

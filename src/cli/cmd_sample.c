@@ -101,7 +101,7 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
     PetscCall(PFCLIGuideLoad(comm, model, nin, NULL, NULL, NULL, &obs, &gs, &pg));
     if (pg.Y) {
       PetscCall(PFPathGuideSample(flow, net, sampler, &pg, comm, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
-      PetscCall(PetscPrintf(comm, "physflow sample: path guidance by %" PetscInt_FMT " guiding samples (alpha(t) = %.4g exp(-%.4g (1 - t)), h0 %.4g): excess work %.4e\n", pg.M, pg.a, pg.b, pg.h0, work));
+      PetscCall(PetscPrintf(comm, "physflow sample: path guidance by %" PetscInt_FMT " guiding samples (alpha(t) = %.4g %s %.4g, h0 %.4g): excess work %.4e\n", pg.M, pg.a, pg.kind == PF_GUIDE_POWER ? "(1 - t)^" : "exp((t - 1) x", pg.b, pg.h0, work));
       PetscCall(PFPathGuideDestroy(&pg));
     } else if (obs) {
       PetscCall(PFGuideSample(flow, net, sampler, obs, &gs, comm, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));

@@ -69,6 +69,7 @@ static PetscErrorCode WriteRecord(hid_t fid, const char base[], const GuideOptio
     PetscCall(PFH5WriteAttrReal(g, "a", pg->a));
     PetscCall(PFH5WriteAttrReal(g, "b", pg->b));
     PetscCall(PFH5WriteAttrReal(g, "h0", pg->h0));
+    PetscCall(PFH5WriteAttrString(g, "schedule", PFGuideScheduleTypes[pg->kind]));
     PetscCall(PFH5WriteAttrReal(g, "base_fraction", r->rec[0]));
     PetscCall(PFH5WriteAttrReal(g, "guided_fraction", r->rec[1]));
     if (o->box[0] < o->box[1]) PetscCall(PFH5WriteArray(fid, "guide/region", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, d4, o->box));
@@ -196,6 +197,7 @@ static PetscErrorCode ReadGuideRecord(const char path[], GuideHeader *h)
   } else {
     hsize_t d[3];
     PetscCall(PFH5ReadAttrReal(g, "h0", &h->v[3]));
+    if (H5Aexists(g, "schedule") > 0) PetscCall(PFH5ReadAttrString(g, "schedule", h->kind, sizeof(h->kind)));
     PetscCall(PFH5GetDims(fid, path, "guide/paths", 3, d));
     for (int k = 0; k < 3; k++) h->dims[k] = (PetscInt)d[k];
   }
@@ -270,6 +272,7 @@ PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFPh
     PetscCheck(h.dims[0] >= 2 && h.dims[1] >= 1 && h.dims[2] == nstored && v[3] > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s': corrupt path guidance (paths %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT " for states of %" PetscInt_FMT ")", path, h.dims[0], h.dims[1], h.dims[2], nstored);
     pg->K = h.dims[0] - 1, pg->M = h.dims[1], pg->n = n;
     pg->a = v[1], pg->b = v[2], pg->h0 = v[3];
+    pg->kind = strcmp(h.kind, "power") ? PF_GUIDE_EXP : PF_GUIDE_POWER;
     pg->gcomm = MPI_COMM_SELF;
     PetscCall(PetscMalloc1((size_t)h.dims[0] * h.dims[1] * n + 1, &pg->Y));
     if (!phys) PetscCall(ReadPaths(comm, path, h.dims, pg->Y));

@@ -187,8 +187,8 @@ static PetscErrorCode Path(MeshGuide *m, const char model[], const char out[], G
       gcomm = mesh->comm;
     }
     PetscCall(PFPathGuideBuild(m->net, gcomm, PetscMax(K, 10), M, g, &pg));
-    pg.a = 1, pg.b = 0, pg.h0 = 0.3;
-    PetscCall(PetscPrintf(m->world, "physflow guide: tuning alpha(t) = a exp(-b (1 - t)) and the bandwidth h0 on reaching %g of the samples in the subset + %g x excess work\n", o->fraction, o->gamma));
+    pg.a = 1, pg.b = o->schedule == PF_GUIDE_POWER ? 1 : 0, pg.h0 = 0.3, pg.kind = o->schedule;
+    PetscCall(PetscPrintf(m->world, "physflow guide: tuning alpha(t) = %s and the bandwidth h0 on reaching %g of the samples in the subset + %g x excess work\n", o->schedule == PF_GUIDE_POWER ? "a (1 - t)^b" : "a exp(-b (1 - t))", o->fraction, o->gamma));
     PetscCall(PFPathGuideTune(m->flow, m->net, m->sampler, &tp, m->world, (uint64_t)o->seed, m->tlo, m->ntl, &pg, &frac, &work));
     PetscCall(PetscPrintf(m->world, "physflow guide: a = %.5g, b = %.5g, h0 = %.4g: %.1f%% of the guided samples in the subset (base %.2f%%), excess work %.4e -> %s\n", pg.a, pg.b, pg.h0, 100 * frac, 100 * o->target, work, out));
     {

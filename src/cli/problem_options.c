@@ -46,19 +46,23 @@ PetscErrorCode PFCLIPeek(MPI_Comm comm, const char path[], const char obj[], con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Take the problem options (mesh, source, boundary groups) the data were
- * made with, from the file's "options" and "mesh" attributes, unless the
- * user gave them: the residual must be that of the data's own equations. */
-PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[])
+/* The random-field options of the data (the prior of their inputs) */
+static PetscBool FieldOption(const char *name)
 {
-  char      mesh[PETSC_MAX_PATH_LEN], opts[8192];
-  PetscBool has_mesh, has_faces;
+  static const char *const take[] = {"-darcy_spde_", "-darcy_field", "-darcy_corr_length", "-darcy_kl_terms", "-darcy_logk_std", NULL};
+  for (int i = 0; take[i]; i++)
+    if (!strncmp(name, take[i], strlen(take[i]))) return PETSC_TRUE;
+  return PETSC_FALSE;
+}
+
+/* the options of a file's recorded command line that pass the filter, as
+ * defaults (those the user gave win) */
+static PetscErrorCode OptionsFromFile(MPI_Comm comm, const char path[], PetscBool (*keep)(const char *), PetscBool skip_mesh)
+{
+  char opts[8192];
 
   PetscFunctionBegin;
-  PetscCall(PFCLIPeek(comm, path, ".", "mesh", NULL, mesh, sizeof(mesh)));
   PetscCall(PFCLIPeek(comm, path, ".", "options", NULL, opts, sizeof(opts)));
-  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh", &has_mesh));
-  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh_faces", &has_faces));
   /* "-name value -flag -name value": a value is a token that does not
    * start with '-', or is a (negative) number */
   {
@@ -72,11 +76,34 @@ PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[])
         if (tok[k + 1][0] != '-' || !*end) value = tok[k + 1];
       }
       k += value ? 2 : 1;
-      if (name[0] != '-' || !ProblemOption(name)) continue;
-      if ((has_mesh || has_faces) && (!strcmp(name, "-mesh") || !strcmp(name, "-mesh_faces"))) continue;
+      if (name[0] != '-' || !keep(name)) continue;
+      if (skip_mesh && (!strcmp(name, "-mesh") || !strcmp(name, "-mesh_faces"))) continue;
       PetscCall(PFCLIDefaultOption(name, value));
     }
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIFieldOptionsFromFile(MPI_Comm comm, const char path[])
+{
+  PetscFunctionBegin;
+  PetscCall(OptionsFromFile(comm, path, FieldOption, PETSC_TRUE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Take the problem options (mesh, source, boundary groups) the data were
+ * made with, from the file's "options" and "mesh" attributes, unless the
+ * user gave them: the residual must be that of the data's own equations. */
+PetscErrorCode PFCLIProblemOptionsFromFile(MPI_Comm comm, const char path[])
+{
+  char      mesh[PETSC_MAX_PATH_LEN];
+  PetscBool has_mesh, has_faces;
+
+  PetscFunctionBegin;
+  PetscCall(PFCLIPeek(comm, path, ".", "mesh", NULL, mesh, sizeof(mesh)));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh", &has_mesh));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-mesh_faces", &has_faces));
+  PetscCall(OptionsFromFile(comm, path, ProblemOption, (PetscBool)(has_mesh || has_faces)));
   PetscCall(PFCLISetMeshOption(mesh));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

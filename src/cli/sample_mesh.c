@@ -109,7 +109,7 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
   if (gpath.Y) {
     double work;
     PetscCall(PFPathGuideSample(flow, net, sampler, &gpath, world, (uint64_t)seed, lo, hi - lo, x, &work, &nfe));
-    PetscCall(PetscPrintf(world, "physflow sample: path guidance by %" PetscInt_FMT " guiding samples (alpha(t) = %.4g exp(-%.4g (1 - t)), h0 %.4g): excess work %.4e\n", gpath.M, gpath.a, gpath.b, gpath.h0, work));
+    PetscCall(PetscPrintf(world, "physflow sample: path guidance by %" PetscInt_FMT " guiding samples (alpha(t) = %.4g %s %.4g, h0 %.4g): excess work %.4e\n", gpath.M, gpath.a, gpath.kind == PF_GUIDE_POWER ? "(1 - t)^" : "exp((t - 1) x", gpath.b, gpath.h0, work));
     PetscCall(PFPathGuideDestroy(&gpath));
   } else if (gobs) {
     double work;

@@ -24,7 +24,8 @@ static PetscErrorCode PathVelocity(void *vctx, double t, PetscInt nloc, const pf
   PetscCall(PFNetForwardAtTime(c->net, nloc, x, t, c->tbuf, v));
   if (!c->guide) PetscFunctionReturn(PETSC_SUCCESS);
   {
-    const double  alpha = pg->a * exp(-pg->b * (1 - t)), h2 = pow(t * pg->h0, 2) + pow(1 - t, 2);
+    const PFGuideSchedule s = {0, pg->a, pg->b, pg->kind, PF_GUIDE_X1HAT};
+    const double  alpha = PFGuideAlpha(&s, t), h2 = pow(t * pg->h0, 2) + pow(1 - t, 2);
     double        u     = PetscMin(PetscMax(t, 0.0), 1.0) * pg->K, w;
     PetscInt      k     = PetscMin((PetscInt)floor(u), pg->K - 1);
     const pfreal *Y0 = pg->Y + (size_t)k * pg->M * pg->n, *Y1 = Y0 + (size_t)pg->M * pg->n;
@@ -164,7 +165,7 @@ static PetscErrorCode PathObjective(void *vctx, const double th[], double *J)
 
   PetscFunctionBegin;
   c->pg->a  = exp(th[0]);
-  c->pg->b  = PetscMin(PetscMax(th[1], -50.0), 50.0);
+  c->pg->b  = PFGuideClampB(c->pg->kind, th[1]);
   c->pg->h0 = exp(PetscMin(PetscMax(th[2], -10.0), 5.0));
   PetscCall(PFPathGuideSample(c->flow, c->net, c->sampler, c->pg, c->comm, c->seed, c->gidx0, c->nloc, c->x, &c->work, &nfe));
   PetscCall(PFPathInside(c->tp, c->net->nin, c->nloc, c->x, c->in));
@@ -183,7 +184,7 @@ static PetscErrorCode PathObjective(void *vctx, const double th[], double *J)
 PetscErrorCode PFPathGuideTune(PFFlow flow, PFNet net, PFSampler sampler, const PFPathTuneParams *tp, MPI_Comm comm, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFPathGuide *pg, double *frac, double *work)
 {
   PathTuneCtx c     = {flow, net, sampler, tp, comm, seed, gidx0, nloc, NULL, NULL, pg, 0, 0};
-  double      th[3] = {log(pg->a), pg->b, log(pg->h0)}, step[3] = {1, 2, 1}, J;
+  double      th[3] = {log(pg->a), pg->b, log(pg->h0)}, step[3] = {1, pg->kind == PF_GUIDE_POWER ? 1 : 2, 1}, J;
 
   PetscFunctionBegin;
   PetscCall(PetscMalloc2((size_t)PetscMax(nloc, 1) * net->nin, &c.x, PetscMax(nloc, 1), &c.in));

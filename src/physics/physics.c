@@ -194,6 +194,30 @@ PetscErrorCode PFPhysicsBoundaryFlux(PFPhysics phys, const char group[], PetscIn
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsGetLatentSize(PFPhysics phys, PetscInt *m)
+{
+  PetscFunctionBegin;
+  *m = 0;
+  if (phys->ops.latent) PetscCall(phys->ops.latent(phys, m));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsInputsFromLatent(PFPhysics phys, const double xi[], PetscScalar *x)
+{
+  PetscFunctionBegin;
+  PetscCheck(phys->ops.inputsfromlatent, phys->comm, PETSC_ERR_SUP, "physics '%s' has no latent prior map", phys->type);
+  PetscCall(phys->ops.inputsfromlatent(phys, xi, x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsLatentVJP(PFPhysics phys, const PetscScalar *gx, double gxi[])
+{
+  PetscFunctionBegin;
+  PetscCheck(phys->ops.latentvjp, phys->comm, PETSC_ERR_SUP, "physics '%s' has no latent prior map", phys->type);
+  PetscCall(phys->ops.latentvjp(phys, gx, gxi));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural)
 {
   PetscFunctionBegin;

@@ -11,6 +11,9 @@ struct _PFPhysicsOps {
   PetscErrorCode (*jacobiansolve)(PFPhysics, PetscInt, const PetscScalar *, PetscBool, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*forcingnorm)(PFPhysics, double *);
   PetscErrorCode (*boundaryflux)(PFPhysics, PetscInt, const char[], PetscInt, const PetscScalar *, double *, PetscScalar *);
+  PetscErrorCode (*latent)(PFPhysics, PetscInt *);
+  PetscErrorCode (*inputsfromlatent)(PFPhysics, const double *, PetscScalar *);
+  PetscErrorCode (*latentvjp)(PFPhysics, const PetscScalar *, double *);
   PetscErrorCode (*validate)(PFPhysics, const PetscScalar *, PetscInt *, const char *const **, double *);
   PetscErrorCode (*view)(PFPhysics, PetscViewer);
   PetscErrorCode (*destroy)(PFPhysics);

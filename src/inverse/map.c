@@ -1,0 +1,157 @@
+/* MAP estimates by PDE-constrained optimisation with TAO
+ * (include/physflow/inverse.h) */
+#include <petsctao.h>
+#include <physflow/inverse.h>
+#include <physflow/private/physicsimpl.h>
+
+typedef struct {
+  PFPhysics      phys;
+  PFObsOperator *H;
+  PetscInt       field, m, n, nf;
+  const double  *y;
+  double         sigma, *r, *gxi, *xi;
+  PetscScalar   *x, *b, *lam, *gx;
+  TaoConvergedReason reason;
+} MAPCtx;
+
+/* J(c->xi) and its gradient gxi (c->gxi) */
+static PetscErrorCode Evaluate(MAPCtx *c, double *Jout)
+{
+  const PetscInt n = c->n;
+  double         J = 0;
+
+  PetscFunctionBegin;
+  /* forward: inputs, state, predicted observations */
+  PetscCall(PFPhysicsInputsFromLatent(c->phys, c->xi, c->x));
+  PetscCall(PFPhysicsSolve(c->phys, PF_FIDELITY_HIGH, 0, 0, c->x));
+  PetscCall(PFObsOperatorApply(c->H, c->x + c->field * n, c->r));
+  for (PetscInt j = 0; j < c->H->nobs; j++) {
+    c->r[j] = (c->r[j] - c->y[j]) / c->sigma;
+    J += 0.5 * c->r[j] * c->r[j];
+    c->r[j] /= c->sigma;
+  }
+  for (PetscInt k = 0; k < c->m; k++) J += 0.5 * c->xi[k] * c->xi[k];
+  /* dJ/dx of the observed field */
+  PetscCall(PetscArrayzero(c->b, n));
+  PetscCall(PFObsOperatorApplyTransposeAdd(c->H, c->r, c->b));
+  PetscCall(PetscArrayzero(c->gx, c->nf * n));
+  if (c->field < c->phys->ninputs) {
+    for (PetscInt i = 0; i < n; i++) c->gx[c->field * n + i] = c->b[i];
+  } else {
+    /* a state field: the adjoint lam = J_p^{-T} b and dJ/d(inputs) =
+     * -(dR/d inputs)^T lam.  Pure Neumann: the state is the zero-mean
+     * solution, so b acts through the projection I - 1 m^T / sum m; its
+     * transpose makes b sum to zero (in the range of J_p^T). */
+    if (c->phys->state_mean_zero) {
+      double s[2] = {0, 0};
+      for (PetscInt i = 0; i < n; i++) s[0] += PetscRealPart(c->b[i]), s[1] += PetscRealPart(c->phys->mass[i]);
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, c->phys->comm));
+      for (PetscInt i = 0; i < n; i++) c->b[i] -= c->phys->mass[i] * s[0] / s[1];
+    }
+    PetscCall(PFPhysicsStateJacobianSolve(c->phys, 1, c->x, PETSC_TRUE, c->b, c->lam));
+    PetscCall(PFPhysicsResidualVJP(c->phys, 1, c->x, c->lam, c->gx));
+    for (PetscInt q = 0; q < c->nf * n; q++) c->gx[q] = -c->gx[q];
+  }
+  PetscCall(PFPhysicsLatentVJP(c->phys, c->gx, c->gxi));
+  for (PetscInt k = 0; k < c->m; k++) c->gxi[k] += c->xi[k];
+  *Jout = J;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ObjectiveGradient(Tao tao, Vec X, PetscReal *f, Vec G, void *vctx)
+{
+  MAPCtx            *c = (MAPCtx *)vctx;
+  const PetscScalar *xv;
+  PetscScalar       *gv;
+  double             J;
+
+  PetscFunctionBegin;
+  (void)tao;
+  PetscCall(VecGetArrayRead(X, &xv));
+  for (PetscInt k = 0; k < c->m; k++) c->xi[k] = PetscRealPart(xv[k]);
+  PetscCall(VecRestoreArrayRead(X, &xv));
+  PetscCall(Evaluate(c, &J));
+  PetscCall(VecGetArray(G, &gv));
+  for (PetscInt k = 0; k < c->m; k++) gv[k] = c->gxi[k];
+  PetscCall(VecRestoreArray(G, &gv));
+  *f = J;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode MAPCtxSetUp(MAPCtx *c, PetscScalar *x)
+{
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetLatentSize(c->phys, &c->m));
+  PetscCheck(c->m > 0, c->phys->comm, PETSC_ERR_SUP, "MAP estimates need a latent prior map of the inputs (Darcy: -darcy_field kl)");
+  PetscCall(PFPhysicsGetVertexMap(c->phys, &c->n, NULL));
+  PetscCall(PFPhysicsGetFields(c->phys, &c->nf, NULL, NULL));
+  PetscCall(PetscMalloc3(c->H->nobs + 1, &c->r, c->m, &c->gxi, c->m, &c->xi));
+  PetscCall(PetscMalloc3(c->n + 1, &c->b, c->n + 1, &c->lam, c->nf * c->n + 1, &c->gx));
+  c->x = x;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode MAPCtxDestroy(MAPCtx *c)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree3(c->r, c->gxi, c->xi));
+  PetscCall(PetscFree3(c->b, c->lam, c->gx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMAPObjective(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double *J, double gxi[])
+{
+  MAPCtx c = {.phys = phys, .H = H, .field = field, .y = y, .sigma = sigma};
+
+  PetscFunctionBegin;
+  PetscCall(MAPCtxSetUp(&c, x));
+  for (PetscInt k = 0; k < c.m; k++) c.xi[k] = xi[k];
+  PetscCall(Evaluate(&c, J));
+  if (gxi)
+    for (PetscInt k = 0; k < c.m; k++) gxi[k] = c.gxi[k];
+  PetscCall(MAPCtxDestroy(&c));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscScalar *x, PetscInt *its, double *J)
+{
+  MAPCtx c = {.phys = phys, .H = H, .field = field, .y = y, .sigma = sigma};
+  Tao    tao;
+  Vec    X;
+
+  PetscFunctionBegin;
+  PetscCall(MAPCtxSetUp(&c, x));
+  /* every rank of the group runs the same (small) optimisation on its own
+   * copy of xi; the evaluations are collective and give identical values */
+  PetscCall(VecCreateSeq(PETSC_COMM_SELF, c.m, &X));
+  PetscCall(VecSet(X, 0));
+  PetscCall(TaoCreate(PETSC_COMM_SELF, &tao));
+  PetscCall(TaoSetType(tao, TAOLMVM));
+  PetscCall(TaoSetOptionsPrefix(tao, "map_"));
+  PetscCall(TaoSetSolution(tao, X));
+  PetscCall(TaoSetObjectiveAndGradient(tao, NULL, ObjectiveGradient, &c));
+  PetscCall(TaoSetTolerances(tao, 1e-6, 1e-8, 0));
+  PetscCall(TaoSetMaximumIterations(tao, 500));
+  PetscCall(TaoSetFromOptions(tao));
+  PetscCall(TaoSolve(tao));
+  PetscCall(TaoGetIterationNumber(tao, its));
+  {
+    TaoConvergedReason reason;
+    PetscCall(TaoGetConvergedReason(tao, &reason));
+    if (reason < 0) PetscCall(PetscInfo(NULL, "MAP: TAO did not converge (%s)\n", TaoConvergedReasons[reason]));
+    c.reason = reason;
+  }
+  {
+    /* the state at the solution */
+    PetscReal f;
+    Vec       G;
+    PetscCall(VecDuplicate(X, &G));
+    PetscCall(ObjectiveGradient(tao, X, &f, G, &c));
+    *J = f;
+    PetscCall(VecDestroy(&G));
+  }
+  PetscCall(TaoDestroy(&tao));
+  PetscCall(VecDestroy(&X));
+  PetscCall(MAPCtxDestroy(&c));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,159 @@
+/* Unit checks of src/inverse (issue 7):
+ *   - the observation operator: y . (H f) = (H^T y) . f (adjoint pair, over
+ *     the ranks), and H reproduces a bilinear field exactly on the Q1 box;
+ *   - the MAP objective's gradient (adjoint through the Darcy solve and the
+ *     KL latent map): Taylor remainders at orders 1 and 2, for observations
+ *     of p (pure Neumann: the zero-mean projection; and with Dirichlet
+ *     sides) and of logK itself;
+ *   - posterior statistics on known values (mean, std, 5%/95% quantiles,
+ *     error and coverage).
+ * Run on 1 and 2 ranks. */
+#include <math.h>
+#include <physflow.h>
+#include <physflow/inverse.h>
+#include <physflow/physics.h>
+
+static int fail = 0;
+static PetscErrorCode Expect(PetscBool ok, const char what[], double value)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s %s: %.6e\n", ok ? "ok  " : "FAIL", what, value));
+  if (!ok) fail = 1;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode MakePhysics(PetscBool dirichlet, PFPhysics *ph)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsClearValue(NULL, "-darcy_dirichlet"));
+  PetscCall(PetscOptionsClearValue(NULL, "-darcy_dirichlet_value"));
+  if (dirichlet) {
+    PetscCall(PetscOptionsSetValue(NULL, "-darcy_dirichlet", "4,2"));
+    PetscCall(PetscOptionsSetValue(NULL, "-darcy_dirichlet_value", "1,0"));
+  }
+  PetscCall(PFPhysicsCreate(PETSC_COMM_WORLD, ph));
+  PetscCall(PFPhysicsSetFromOptions(*ph));
+  PetscCall(PFPhysicsSetUp(*ph));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* sensor positions keyed by j: the same on every rank count */
+static void Sensors(PetscInt nobs, double *c)
+{
+  for (PetscInt j = 0; j < nobs; j++) {
+    PFRNG r;
+    PFRNGInit(&r, 3, PF_RNG_TEST, 1, (uint32_t)j);
+    c[2 * j] = PFRNGUniform(&r), c[2 * j + 1] = PFRNGUniform(&r);
+  }
+}
+
+static PetscErrorCode TaylorMAP(PFPhysics ph, PFObsOperator *H, PetscInt field, const char what[])
+{
+  PetscInt     m, n, nf;
+  double      *xi, *d, *g, *xe, *y, J0, r1[4], r2[4], dd = 0;
+  PetscScalar *x;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetLatentSize(ph, &m));
+  PetscCall(PFPhysicsGetVertexMap(ph, &n, NULL));
+  PetscCall(PFPhysicsGetFields(ph, &nf, NULL, NULL));
+  PetscCall(PetscMalloc5(m, &xi, m, &d, m, &g, m, &xe, H->nobs, &y));
+  PetscCall(PetscMalloc1(nf * n, &x));
+  for (PetscInt k = 0; k < m; k++) {
+    PFRNG r;
+    PFRNGInit(&r, 5, PF_RNG_TEST, 2, (uint32_t)k);
+    xi[k] = 0.7 * PFRNGNormal(&r), d[k] = PFRNGNormal(&r);
+  }
+  for (PetscInt j = 0; j < H->nobs; j++) y[j] = 0.3 * sin(1.0 + j);
+  PetscCall(PFMAPObjective(ph, H, field, y, 0.05, xi, x, &J0, g));
+  for (PetscInt k = 0; k < m; k++) dd += g[k] * d[k];
+  for (int e = 0; e < 4; e++) {
+    double eps = 1e-2 / pow(2, e), Je;
+    for (PetscInt k = 0; k < m; k++) xe[k] = xi[k] + eps * d[k];
+    PetscCall(PFMAPObjective(ph, H, field, y, 0.05, xe, x, &Je, NULL));
+    r1[e] = fabs(Je - J0), r2[e] = fabs(Je - J0 - eps * dd);
+  }
+  {
+    char   label[128];
+    double o1 = log2(r1[2] / r1[3]), o2 = log2(r2[2] / r2[3]);
+    PetscCall(PetscSNPrintf(label, sizeof(label), "MAP gradient, %s: order of the plain remainder", what));
+    PetscCall(Expect((PetscBool)(fabs(o1 - 1) < 0.1), label, o1));
+    PetscCall(PetscSNPrintf(label, sizeof(label), "MAP gradient, %s: order of the corrected remainder", what));
+    PetscCall(Expect((PetscBool)(fabs(o2 - 2) < 0.2 || r2[3] < 1e-9 * r1[3]), label, o2));
+  }
+  PetscCall(PetscFree5(xi, d, g, xe, y));
+  PetscCall(PetscFree(x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  PFPhysics       ph;
+  PFObsOperator   H;
+  PetscInt        n, nobs = 12;
+  const PetscInt *nat;
+  double          c[24];
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_faces", "12"));
+  PetscCall(PetscOptionsSetValue(NULL, "-darcy_kl_terms", "12"));
+  Sensors(nobs, c);
+
+  /* the observation operator */
+  PetscCall(MakePhysics(PETSC_FALSE, &ph));
+  PetscCall(PFPhysicsGetVertexMap(ph, &n, &nat));
+  PetscCall(PFObsOperatorCreate(ph, nobs, c, &H));
+  {
+    PetscScalar *f, *g;
+    double       y[12], Hf[12], lhs = 0, rhs = 0, err = 0;
+    PFMesh       mesh;
+    double      *xy;
+    PetscMPIInt  rank;
+    PetscCall(PFPhysicsGetMesh(ph, &mesh));
+    PetscCall(PetscMalloc3(n, &f, n, &g, 2 * mesh->nvert, &xy));
+    PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+    if (rank == 0) PetscCall(PetscArraycpy(xy, mesh->coords, 2 * mesh->nvert));
+    PetscCallMPI(MPI_Bcast(xy, (PetscMPIInt)(2 * mesh->nvert), MPI_DOUBLE, 0, PETSC_COMM_WORLD));
+    /* a bilinear field a + b x + c y + d x y is reproduced exactly by Q1 */
+    for (PetscInt i = 0; i < n; i++) {
+      const double *p = xy + 2 * nat[i];
+      f[i]            = 0.3 + 1.1 * p[0] - 0.7 * p[1] + 2.0 * p[0] * p[1];
+      g[i]            = 0;
+    }
+    PetscCall(PFObsOperatorApply(&H, f, Hf));
+    for (PetscInt j = 0; j < nobs; j++) err = PetscMax(err, fabs(Hf[j] - (0.3 + 1.1 * c[2 * j] - 0.7 * c[2 * j + 1] + 2.0 * c[2 * j] * c[2 * j + 1])));
+    PetscCall(Expect((PetscBool)(err < 1e-12), "H of a bilinear field: max error", err));
+    for (PetscInt j = 0; j < nobs; j++) y[j] = cos(0.3 * j), lhs += y[j] * Hf[j];
+    PetscCall(PFObsOperatorApplyTransposeAdd(&H, y, g));
+    for (PetscInt i = 0; i < n; i++) rhs += PetscRealPart(g[i] * f[i]);
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &rhs, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCall(Expect((PetscBool)(fabs(lhs - rhs) < 1e-12 * fabs(lhs)), "y.(H f) - (H^T y).f", lhs - rhs));
+    PetscCall(PetscFree3(f, g, xy));
+  }
+  /* the MAP gradient: p observed (pure Neumann), logK observed */
+  PetscCall(TaylorMAP(ph, &H, 1, "p, pure Neumann"));
+  PetscCall(TaylorMAP(ph, &H, 0, "logK"));
+  PetscCall(PFObsOperatorDestroy(&H));
+  PetscCall(PFPhysicsDestroy(&ph));
+  PetscCall(MakePhysics(PETSC_TRUE, &ph));
+  PetscCall(PFObsOperatorCreate(ph, nobs, c, &H));
+  PetscCall(TaylorMAP(ph, &H, 1, "p, Dirichlet sides"));
+  PetscCall(PFObsOperatorDestroy(&H));
+  PetscCall(PFPhysicsDestroy(&ph));
+
+  /* posterior statistics: 5 samples 0..4 at 2 vertices (the second
+   * shifted by 10), truth 2 and 20 */
+  {
+    double X[10], m[2] = {1, 1}, t[2] = {2, 20}, mean[2], sd[2], q05[2], q95[2], err, cov;
+    for (int i = 0; i < 5; i++) X[2 * i] = i, X[2 * i + 1] = i + 10;
+    PetscCall(PFPosteriorStats(5, 2, X, m, t, mean, sd, q05, q95, &err, &cov));
+    PetscCall(Expect((PetscBool)(fabs(mean[0] - 2) < 1e-14 && fabs(mean[1] - 12) < 1e-14), "posterior mean - (2, 12)", fabs(mean[0] - 2) + fabs(mean[1] - 12)));
+    PetscCall(Expect((PetscBool)(fabs(sd[0] - sqrt(2.5)) < 1e-14), "posterior std - sqrt(2.5)", sd[0] - sqrt(2.5)));
+    PetscCall(Expect((PetscBool)(fabs(q05[0] - 0.2) < 1e-14 && fabs(q95[0] - 3.8) < 1e-14), "quantiles - (0.2, 3.8)", fabs(q05[0] - 0.2) + fabs(q95[0] - 3.8)));
+    PetscCall(Expect((PetscBool)(fabs(err - 8 / sqrt(404.0)) < 1e-14), "relative error - 8/sqrt(404)", err - 8 / sqrt(404.0)));
+    PetscCall(Expect((PetscBool)(fabs(cov - 0.5) < 1e-14), "coverage - 1/2", cov - 0.5));
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
+  PetscCall(PetscFinalize());
+  return fail;
+}
