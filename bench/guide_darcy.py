@@ -112,9 +112,9 @@ sel = qb >= thr
 bsub = stats(Kb[sel], Pb[sel])
 print("\n## Path guidance: outflow through the right side >= %.4f (the base samples' 99%% quantile)\n" % thr)
 print("base samples above it: %d of %d (%.2f%%); tuned a = %.3g, b = %.3g, h0 = %.3g\n" % (sel.sum(), len(qb), 100 * sel.mean(), gp["a"], gp["b"], gp["h0"]))
-print("| samples | fraction >= threshold | median flux | re-solve median | re-solve 90%% | residual median | in subset: mean logK vs base subset (RMS) | in subset: std logK vs base subset (RMS) | in subset: mean logK std per vertex |")
+print("| samples | fraction >= threshold | median flux | re-solve median | re-solve 90% | residual median | in subset: mean logK vs base subset (RMS) | in subset: std logK vs base subset (RMS) | in subset: mean logK std per vertex |")
 print("|---|---|---|---|---|---|---|---|---|")
-for label, name in (("solver (test data)", "test"), ("base", "base"), ("path-guided (MEW)", "guided_path"), ("naive fine-tune on the guides", "naive_path")):
+for label, name in (("solver (test data)", "test"), ("base", "base"), ("path-guided, KDE of the guides (the paper's)", "guided_path"), ("path-guided, tilt in the flux", "tilt_path"), ("naive fine-tune on the guides", "naive_path")):
     q = checks(name)
     e = ev(name)
     rs = np.loadtxt("e_%s_checks.txt" % name)[:, 0]
@@ -135,7 +135,7 @@ try:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     bins = np.linspace(min(qb.min(), checks("guided_path").min()), max(qb.max(), checks("guided_path").max()), 60)
-    for name, lab in (("base_big", "base"), ("guided_path", "path-guided"), ("naive_path", "naive fine-tune")):
+    for name, lab in (("base_big", "base"), ("guided_path", "path-guided (KDE)"), ("tilt_path", "path-guided (tilt)"), ("naive_path", "naive fine-tune")):
         ax[0].hist(checks(name), bins=bins, density=True, histtype="step", label=lab)
     ax[0].axvline(thr, color="k", ls="--", label="threshold (99%)")
     ax[0].set_xlabel("outflow through the right side")

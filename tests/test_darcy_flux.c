@@ -8,7 +8,10 @@
  *     + outflow left = 0 to solver tolerance, and right > 0;
  *   - the gradient of the flux and of mean_logK over a region: Taylor
  *     remainders at order 1 and (flux: quadratic in logK, linear in p) 2;
- *     mean_logK is linear: the corrected remainder is round-off.
+ *     mean_logK is linear: the corrected remainder is round-off;
+ *   - boundary_flux (the flux of the solution for the state's logK, its
+ *     gradient through the adjoint) equals boundary_flux_state at a solver
+ *     state, and its Taylor remainders fall at orders 1 and 2.
  * Rank-independent (keyed draws); run on 1 and 2 ranks. */
 #include <math.h>
 #include <physflow.h>
@@ -114,10 +117,27 @@ int main(int argc, char **argv)
       dx[i]     = (pfreal)PFRNGNormal(&r);
       dx[n + i] = (pfreal)PFRNGNormal(&r);
     }
-    PetscCall(PFObservableCreateMesh("boundary_flux", ph, mean, std, NULL, "2", &flux));
+    PetscCall(PFObservableCreateMesh("boundary_flux_state", ph, mean, std, NULL, "2", &flux));
     PetscCall(Taylor(flux, 2 * n, xs, dx, &o1, &o2, &rel));
-    PetscCall(Expect((PetscBool)(fabs(o1 - 1) < 0.1), "boundary_flux: order of the plain remainder", o1));
-    PetscCall(Expect((PetscBool)(fabs(o2 - 2) < 0.2), "boundary_flux: order of the gradient-corrected remainder", o2));
+    PetscCall(Expect((PetscBool)(fabs(o1 - 1) < 0.1), "boundary_flux_state: order of the plain remainder", o1));
+    PetscCall(Expect((PetscBool)(fabs(o2 - 2) < 0.2), "boundary_flux_state: order of the gradient-corrected remainder", o2));
+    {
+      PFObservable sol;
+      pfreal      *xe;
+      double       fs, fe;
+      PetscCall(PFObservableCreateMesh("boundary_flux", ph, mean, std, NULL, "2", &sol));
+      PetscCall(Taylor(sol, 2 * n, xs, dx, &o1, &o2, &rel));
+      PetscCall(Expect((PetscBool)(fabs(o1 - 1) < 0.1), "boundary_flux (solved): order of the plain remainder", o1));
+      PetscCall(Expect((PetscBool)(fabs(o2 - 2) < 0.2), "boundary_flux (solved): order of the gradient-corrected remainder", o2));
+      /* at the solver state (p unperturbed) the two fluxes agree */
+      PetscCall(PetscMalloc1(2 * n, &xe));
+      for (PetscInt i = 0; i < n; i++) xe[i] = xs[i], xe[n + i] = (pfreal)((x[n + i] - mean[1]) / std[1]);
+      PetscCall(PFObservableEval(sol, 1, xe, &fs, NULL));
+      PetscCall(PFObservableEval(flux, 1, xe, &fe, NULL));
+      PetscCall(Expect((PetscBool)(fabs(fs - fe) < 1e-5 * fabs(fe)), "solved flux - state flux at a solver state", fs - fe));
+      PetscCall(PetscFree(xe));
+      PetscCall(PFObservableDestroy(&sol));
+    }
     PetscCall(PFObservableCreateMesh("mean_logK", ph, mean, std, region, NULL, &mk));
     PetscCall(Taylor(mk, 2 * n, xs, dx, &o1, &o2, &rel));
     PetscCall(Expect((PetscBool)(rel < 1e-3), "mean_logK (linear, single-precision states): corrected / plain remainder", rel));

@@ -11,6 +11,8 @@
 #      (K+1 x M x 2 nvert); the tuned guidance brings more of the tuning
 #      samples into the subset than the base model has there; 1 and 2 ranks
 #      sample it alike.
+#      The tilted variant (-path_method tilt) moves the mean outflow at
+#      least 30% of the way to its tilt's mean (10 tuning runs).
 #  (c) the naive baseline (-guide_baseline) writes its training file and a
 #      fine-tuned model that samples.
 #  (d) bad input: toy observable on a mesh model, flux without a group, an
@@ -66,6 +68,12 @@ bf=$(attr p.h5 base_fraction 2>/dev/null); gf=$(attr p.h5 guided_fraction 2>/dev
 holds "(b) fraction in the subset: base $bf, guided $gf (tuning samples)" "$gf > $bf + 0.1"
 run sample -model p.h5 -n 16 -seed 3 -o p1.h5 && NP=2 run sample -model p.h5 -n 16 -seed 3 -o p2.h5
 compare "(b) path-guided samples, 1 rank vs 2 ranks" 1e-4 p1.h5 p2.h5 /fields/logK /fields/p
+
+run guide -model base.h5 -guide_type path -path_method tilt -observable boundary_flux -observable_group 2 -path_quantile 0.8 -path_fraction 0.6 $G -o pt.h5
+[ "$RC" -eq 0 ] || fail "(b) tilted path guidance: rc $RC: $(tail -n 2 err.txt)"
+grep "physflow guide" out.txt | sed 's/^/       /'
+bm=$(attr pt.h5 base_mean 2>/dev/null); gm=$(attr pt.h5 guided_mean 2>/dev/null); tm=$(attr pt.h5 target 2>/dev/null)
+holds "(b) tilted path guidance: mean outflow base $bm, tilt target $tm, guided $gm (tuning samples; want at least 30% of the way)" "$gm > $bm + 0.3 * ($tm - $bm)"
 
 section "(c) the naive baseline"
 run guide -model base.h5 -observable mean_logK -observable_region 0.25,0.75,0.25,0.75 -observable_shift 1 $G -guide_baseline -guide_finetune_steps 20 -o nb.h5

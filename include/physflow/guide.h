@@ -102,6 +102,8 @@ typedef struct {
   double              lambda, a, b;
   PFGuideScheduleType kind;
   PFGuideDriftType    drift;
+  double              clip; /* > 0: |dv| <= clip |v| per state (a nonlinear observable's gradient at a poor early x1
+                             * estimate can be huge: e.g. a flux grows like exp(logK)); 0: none */
 } PFGuideSchedule;
 /* b within its family's range */
 PETSC_EXTERN double PFGuideClampB(PFGuideScheduleType kind, double b);

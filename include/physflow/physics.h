@@ -70,6 +70,15 @@ PETSC_EXTERN PetscErrorCode PFPhysicsValidate(PFPhysics phys, const PetscScalar 
  * dQ[b]/dx for all fields (B states).  Optional; collective. */
 PETSC_EXTERN PetscErrorCode PFPhysicsBoundaryFlux(PFPhysics phys, const char group[], PetscInt B, const PetscScalar *x, double Q[], PetscScalar *grad);
 
+/* The chain rule through the PDE: for a quantity whose derivative with
+ * respect to the (single) state field is gp (an owned vertex array), its
+ * derivative with respect to the inputs when the state is the PDE solution
+ * for them: gx = -(dR/dx)^T J_p^{-T} P^T gp (all fields written; the input
+ * fields hold the result).  P: pure Neumann, the projection onto the
+ * zero-mean states the solver returns.  One transposed state-Jacobian
+ * solve at the inputs of x; collective. */
+PETSC_EXTERN PetscErrorCode PFPhysicsStateAdjoint(PFPhysics phys, const PetscScalar *x, const PetscScalar *gp, PetscScalar *gx);
+
 /* The inputs' prior as a map of m standard normal latent variables
  * (Darcy with the KL field: logK = sum_k sqrt(lambda_k) xi_k phi_k): m
  * (0 if the physics has none), the input fields of x from xi[m] (every

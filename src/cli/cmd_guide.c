@@ -60,7 +60,7 @@ static PetscErrorCode GuideObservable(MPI_Comm comm, const char model[], const c
     PetscCall(FinetuneOn(comm, model, out, "reweighted", o->nbase, n, pick, o));
     PetscCall(PetscFree2(pick, idx));
   } else {
-    PFGuideSchedule   s  = {lambda, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift};
+    PFGuideSchedule   s  = {lambda, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift, o->clip};
     PFGuideTuneParams tp = {mw, var, o->gamma, o->maxeval};
     double            gmean, work;
     PetscCall(PetscPrintf(comm, "physflow guide: tuning the schedule alpha(t) = %s on task loss + %g x excess work\n", o->schedule == PF_GUIDE_POWER ? "a (1 - t)^b" : "a exp(-b (1 - t))", o->gamma));
@@ -131,6 +131,7 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
   GuideOptions o = {.observable = "x0", .gamma = 1e-3, .nbase = 4000, .maxeval = 40, .ft_steps = 2000, .ntune = 4000, .fraction = 0.6, .nguides = 64, .schedule = PF_GUIDE_EXP, .drift = PF_GUIDE_TWEEDIE};
   PetscBool    has_model, help, is_mesh = PETSC_FALSE, path = PETSC_FALSE, has_box;
   PetscInt     nbox = 4, nreg = 4;
+  PetscBool    clip_set = PETSC_FALSE;
   PFSampler    sampler;
   PFCLIMeshContext mctx;
   PFNet        net  = NULL;
@@ -150,12 +151,20 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
   PetscCall(PetscOptionsRealArray("-observable_region", "Mesh observables (mean_logK): the region xmin,xmax,ymin,ymax (default: the whole domain)", "guide", o.region, &nreg, &o.has_region));
   PetscCall(PetscOptionsString("-observable_group", "Mesh observables (boundary_flux): the boundary group (mesh group name or Face Sets number)", "guide", o.group, o.group, sizeof(o.group), NULL));
   PetscCall(PetscOptionsReal("-path_threshold", "Path guidance of mesh models: the subset is observable >= this", "guide", o.threshold, &o.threshold, &o.has_threshold));
+  {
+    char      method[16] = "kde";
+    PetscBool set;
+    PetscCall(PetscOptionsString("-path_method", "Path guidance of mesh models: kde (the paper's: a density of guiding samples pushed back along the flow) or tilt (observable guidance toward the exponential tilt in the observable that puts -path_fraction of the mass in the subset)", "guide", method, method, sizeof(method), &set));
+    PetscCheck(!strcmp(method, "kde") || !strcmp(method, "tilt"), comm, PETSC_ERR_ARG_WRONG, "unknown -path_method '%s' (available: kde, tilt)", method);
+    o.path_tilt = (PetscBool)!strcmp(method, "tilt");
+  }
   PetscCall(PetscOptionsReal("-path_quantile", "Path guidance of mesh models: or the threshold is this quantile of the base samples' observable (e.g. 0.99)", "guide", o.quantile, &o.quantile, &o.has_quantile));
   PetscCall(PetscOptionsRealArray("-path_region", "Path guidance: the box xmin,xmax,ymin,ymax of the first two values", "guide", o.box, &nbox, &has_box));
   PetscCall(PetscOptionsReal("-path_fraction", "Path guidance: the fraction of samples to bring into the region", "guide", o.fraction, &o.fraction, NULL));
   PetscCall(PetscOptionsInt("-path_guides", "Path guidance: at most this many guiding samples (base samples inside the region)", "guide", o.nguides, &o.nguides, NULL));
   PetscCall(PetscOptionsEnum("-guide_schedule", "Family of alpha(t): exp (a exp(-b (1-t)), the paper's) or power (a (1-t)^b)", "guide", PFGuideScheduleTypes, (PetscEnum)o.schedule, (PetscEnum *)&o.schedule, NULL));
   PetscCall(PetscOptionsEnum("-guide_drift", "Direction of the drift: x1hat (grad f at the x1 estimate) or tweedie (J^T grad f, the exact tilt's first order)", "guide", PFGuideDriftTypes, (PetscEnum)o.drift, (PetscEnum *)&o.drift, NULL));
+  PetscCall(PetscOptionsReal("-guide_clip", "Observable guidance: limit the drift of each state to this multiple of its base velocity (0: no limit; default 1 with -path_method tilt, whose strong tilts of nonlinear observables such as fluxes need it)", "guide", o.clip, &o.clip, &clip_set));
   PetscCall(PetscOptionsReal("-guide_gamma", "Weight gamma of the excess work against the task loss", "guide", o.gamma, &o.gamma, NULL));
   PetscCall(PetscOptionsInt("-guide_samples", "Base samples for the max-ent reweighting / the guiding samples, and the tuning", "guide", o.nbase, &o.nbase, NULL));
   PetscCall(PetscOptionsInt("-guide_tune_samples", "Samples per guided run of the tuning (the first of the base samples' noise)", "guide", o.ntune, &o.ntune, NULL));
@@ -194,9 +203,12 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
     PetscCheck(!o.has_quantile || (o.quantile > 0 && o.quantile < 1), comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_quantile must lie in (0, 1)");
     PetscCheck(o.nguides >= 2 && o.fraction > 0 && o.fraction <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_guides must be >= 2 and -path_fraction in (0, 1]");
   } else if (path) {
+    PetscCheck(!o.path_tilt, comm, PETSC_ERR_ARG_WRONG, "-path_method tilt is for mesh models (toy models: the box -path_region with the KDE)");
     PetscCheck(has_box && nbox == 4 && o.box[0] < o.box[1] && o.box[2] < o.box[3], comm, PETSC_ERR_ARG_WRONG, "path guidance needs -path_region xmin,xmax,ymin,ymax (a non-empty box)");
     PetscCheck(o.nguides >= 2 && o.fraction > 0 && o.fraction <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_guides must be >= 2 and -path_fraction in (0, 1]");
   } else PetscCheck(o.has_target != o.has_shift, comm, PETSC_ERR_ARG_WRONG, "give the observable's target: -observable_target VALUE or -observable_shift K (base mean + K std)");
+  if (o.path_tilt && !clip_set) o.clip = 1;
+  PetscCheck(o.clip >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-guide_clip must be >= 0");
   PetscCheck(o.sigma >= 0 && o.gamma >= 0 && o.nbase >= 2 && o.maxeval >= 4 && o.ft_steps >= 1 && o.ntune >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-observable_sigma and -guide_gamma must be >= 0, -guide_samples >= 2, -guide_tune_evals >= 4, -guide_tune_samples >= 1");
   {
     PetscBool same;

@@ -20,6 +20,8 @@ typedef struct {
   /* mesh path guidance: the subset is f >= threshold (or the base quantile) */
   double    threshold, quantile;
   PetscBool has_threshold, has_quantile;
+  PetscBool path_tilt; /* -path_method tilt (mesh models) */
+  double    clip;      /* -guide_clip */
 } GuideOptions;
 
 /* What the /guide record holds besides the options: observable guidance

@@ -55,6 +55,7 @@ static PetscErrorCode WriteRecord(hid_t fid, const char base[], const GuideOptio
     PetscCall(PFH5WriteAttrReal(g, "b", s->b));
     PetscCall(PFH5WriteAttrString(g, "schedule", PFGuideScheduleTypes[s->kind]));
     PetscCall(PFH5WriteAttrString(g, "drift", PFGuideDriftTypes[s->drift]));
+    PetscCall(PFH5WriteAttrReal(g, "clip", s->clip));
     PetscCall(PFH5WriteAttrReal(g, "sigma", o->sigma));
     PetscCall(PFH5WriteAttrReal(g, "target", r->rec[0]));
     PetscCall(PFH5WriteAttrReal(g, "base_mean", r->rec[1]));
@@ -170,6 +171,7 @@ PetscErrorCode PFCLIGuideResample(PetscInt N, const double *f, double lambda, Pe
 typedef struct {
   char     type[16], name[64], kind[16], drift[16], group[64];
   double   v[4]; /* lambda, a, b, h0 */
+  double   clip;
   double   region[4];
   PetscInt has_region, dims[3];
 } GuideHeader;
@@ -194,6 +196,7 @@ static PetscErrorCode ReadGuideRecord(const char path[], GuideHeader *h)
     PetscCall(PFH5ReadAttrReal(g, "lambda", &h->v[0]));
     if (H5Aexists(g, "schedule") > 0) PetscCall(PFH5ReadAttrString(g, "schedule", h->kind, sizeof(h->kind)));
     if (H5Aexists(g, "drift") > 0) PetscCall(PFH5ReadAttrString(g, "drift", h->drift, sizeof(h->drift)));
+    if (H5Aexists(g, "clip") > 0) PetscCall(PFH5ReadAttrReal(g, "clip", &h->clip));
   } else {
     hsize_t d[3];
     PetscCall(PFH5ReadAttrReal(g, "h0", &h->v[3]));
@@ -254,6 +257,7 @@ PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFPh
     s->lambda = v[0], s->a = v[1], s->b = v[2];
     s->kind  = strcmp(h.kind, "power") ? PF_GUIDE_EXP : PF_GUIDE_POWER;
     s->drift = strcmp(h.drift, "tweedie") ? PF_GUIDE_X1HAT : PF_GUIDE_TWEEDIE;
+    s->clip  = isfinite(h.clip) && h.clip > 0 ? h.clip : 0;
     if (phys) PetscCall(PFObservableCreateMesh(h.name, phys, mean, std, h.has_region ? h.region : NULL, h.group, obs));
     else PetscCall(PFObservableCreate(comm, h.name, n, obs));
     PetscFunctionReturn(PETSC_SUCCESS);

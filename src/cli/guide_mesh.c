@@ -82,16 +82,24 @@ static PetscErrorCode Baseline(MeshGuide *m, const char model[], const char out[
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode Observable(MeshGuide *m, const char model[], const char out[], GuideOptions *o)
+/* the tilted mean of f under w ~ exp(-lambda f) over the base samples */
+static double TiltedMean(PetscInt N, const double *f, double lambda, double *frac, double thr)
 {
-  double mean = 0, var = 0, lambda, mw;
+  double mx = -INFINITY, z = 0, s = 0, in = 0;
+  for (PetscInt i = 0; i < N; i++) mx = PetscMax(mx, -lambda * f[i]);
+  for (PetscInt i = 0; i < N; i++) {
+    double w = exp(-lambda * f[i] - mx);
+    z += w, s += w * f[i], in += f[i] >= thr ? w : 0;
+  }
+  if (frac) *frac = in / z;
+  return s / z;
+}
 
+/* Tune the schedule of observable guidance toward the tilt lambda (or
+ * write the naive baseline) */
+static PetscErrorCode GuideTilt(MeshGuide *m, const char model[], const char out[], GuideOptions *o, double lambda, double mean, double var, double mw)
+{
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < o->nbase; i++) mean += m->fall[i] / o->nbase;
-  for (PetscInt i = 0; i < o->nbase; i++) var += PetscSqr(m->fall[i] - mean) / (o->nbase - 1);
-  if (o->has_shift) o->target = mean + o->shift * sqrt(var);
-  PetscCall(PFMaxEntLambda(o->nbase, m->fall, o->target, o->sigma, &lambda, &mw));
-  PetscCall(PetscPrintf(m->world, "physflow guide: observable %s of %" PetscInt_FMT " base samples: mean %.5g, std %.5g; target %.5g; max-ent tilt exp(-lambda f), lambda = %.5g, reweighted mean %.5g\n", o->observable, o->nbase, mean, sqrt(var), o->target, lambda, mw));
   if (o->baseline) {
     PetscInt *idx;
     PetscCall(PetscMalloc1(o->nbase, &idx));
@@ -99,7 +107,7 @@ static PetscErrorCode Observable(MeshGuide *m, const char model[], const char ou
     PetscCall(Baseline(m, model, out, "reweighted", o->nbase, idx, o));
     PetscCall(PetscFree(idx));
   } else {
-    PFGuideSchedule   s  = {lambda, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift};
+    PFGuideSchedule   s  = {lambda, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift, o->clip};
     PFGuideTuneParams tp = {mw, var, o->gamma, o->maxeval};
     double            gmean, work;
     PetscCall(PetscPrintf(m->world, "physflow guide: tuning the schedule alpha(t) = %s on task loss + %g x excess work (%" PetscInt_FMT " samples per run)\n", o->schedule == PF_GUIDE_POWER ? "a (1 - t)^b" : "a exp(-b (1 - t))", o->gamma, PetscMin(o->ntune, o->nbase)));
@@ -108,6 +116,7 @@ static PetscErrorCode Observable(MeshGuide *m, const char model[], const char ou
     {
       GuideRecord r = {&s, NULL, NULL, {0, 0, 0}, {o->target, mean, sqrt(var), mw, gmean, work}};
       PetscCall(PFCLIGuideWrite(m->world, model, out, o, &r, m->sampler));
+
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -148,6 +157,54 @@ static PetscErrorCode GatherStates(MeshGuide *m, PetscInt M, const PetscInt *pic
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode Observable(MeshGuide *m, const char model[], const char out[], GuideOptions *o)
+{
+  double mean = 0, var = 0, lambda, mw;
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < o->nbase; i++) mean += m->fall[i] / o->nbase;
+  for (PetscInt i = 0; i < o->nbase; i++) var += PetscSqr(m->fall[i] - mean) / (o->nbase - 1);
+  if (o->has_shift) o->target = mean + o->shift * sqrt(var);
+  PetscCall(PFMaxEntLambda(o->nbase, m->fall, o->target, o->sigma, &lambda, &mw));
+  PetscCall(PetscPrintf(m->world, "physflow guide: observable %s of %" PetscInt_FMT " base samples: mean %.5g, std %.5g; target %.5g; max-ent tilt exp(-lambda f), lambda = %.5g, reweighted mean %.5g\n", o->observable, o->nbase, mean, sqrt(var), o->target, lambda, mw));
+  PetscCall(GuideTilt(m, model, out, o, lambda, mean, var, mw));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Tilted path guidance: the tilt exp(-lambda f) of the base distribution
+ * (lambda < 0) that puts the fraction F of its mass in {f >= thr}, by
+ * bisection on the reweighted base samples, then observable guidance
+ * toward it.  A tilt in f leaves the distribution within each level set of
+ * f as the base model has it, so inside the subset the fields keep the
+ * base model's variety (the KDE of a few guides in a high-dimensional
+ * field space pulls samples onto the guides) */
+static PetscErrorCode PathTilt(MeshGuide *m, const char model[], const char out[], GuideOptions *o, double thr)
+{
+  double mean = 0, var = 0, lo = 0, hi = 1, frac, mw;
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < o->nbase; i++) mean += m->fall[i] / o->nbase;
+  for (PetscInt i = 0; i < o->nbase; i++) var += PetscSqr(m->fall[i] - mean) / (o->nbase - 1);
+  /* -lambda in [0, hi]: grow hi until the fraction is reached */
+  for (int k = 0; k < 60; k++) {
+    (void)TiltedMean(o->nbase, m->fall, -hi / sqrt(var), &frac, thr);
+    if (frac >= o->fraction) break;
+    hi *= 2;
+  }
+  PetscCheck(frac >= o->fraction, m->world, PETSC_ERR_ARG_OUTOFRANGE, "no tilt of the base samples reaches the fraction %g above %g", o->fraction, thr);
+  for (int k = 0; k < 100; k++) {
+    double mid = 0.5 * (lo + hi);
+    (void)TiltedMean(o->nbase, m->fall, -mid / sqrt(var), &frac, thr);
+    if (frac < o->fraction) lo = mid;
+    else hi = mid;
+  }
+  mw        = TiltedMean(o->nbase, m->fall, -hi / sqrt(var), &frac, thr);
+  o->target = mw;
+  PetscCall(PetscPrintf(m->world, "physflow guide: tilted path guidance: exp(-lambda f) with lambda = %.5g puts %.1f%% of the reweighted base samples in the subset; its mean of %s is %.5g (base %.5g)\n", -hi / sqrt(var), 100 * frac, o->observable, mw, mean));
+  PetscCall(GuideTilt(m, model, out, o, -hi / sqrt(var), mean, var, mw));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Path(MeshGuide *m, const char model[], const char out[], GuideOptions *o)
 {
   PetscInt *pick, M = 0, tot = 0, K;
@@ -172,6 +229,7 @@ static PetscErrorCode Path(MeshGuide *m, const char model[], const char out[], G
   PetscCheck(M >= 2, m->world, PETSC_ERR_ARG_OUTOFRANGE, "the subset holds %" PetscInt_FMT " of the %" PetscInt_FMT " base samples: too rare to guide; draw more (-guide_samples) or lower the threshold", M, o->nbase);
   o->target = (double)tot / o->nbase;
   if (o->baseline) PetscCall(Baseline(m, model, out, "guides", M, pick, o));
+  else if (o->path_tilt) PetscCall(PathTilt(m, model, out, o, thr));
   else {
     PFPathTuneParams tp = {{0, 0, 0, 0}, o->gamma, o->fraction, o->maxeval, m->obs, thr};
     PFPathGuide      pg = {0};

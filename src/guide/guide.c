@@ -50,10 +50,28 @@ static PetscErrorCode GuideVelocity(void *vctx, double t, PetscInt nloc, const p
       PetscCall(PFNetBackward(g->net, nb, g->jt, g->x1));
       for (size_t q = 0; q < N; q++) g->grad[q] += g->x1[q];
     }
-    for (size_t q = 0; q < N; q++) {
-      double dv = c * (double)g->grad[q];
-      vb[q] += (pfreal)dv;
-      g->work += dv * dv;
+    for (PetscInt j = 0; j < nb; j++) {
+      const size_t o = (size_t)j * g->n;
+      double       f = 1;
+      if (g->s->clip > 0) {
+        /* the drift of a state at most clip times its base velocity */
+        double d2 = 0, v2 = 0;
+        for (PetscInt i = 0; i < g->n; i++) d2 += PetscSqr(c * (double)g->grad[o + i]), v2 += PetscSqr((double)vb[o + i]);
+        if (g->obs->phys) {
+          double s[2] = {d2, v2};
+          PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, g->obs->comm));
+          d2 = s[0], v2 = s[1];
+        }
+        /* a gradient that overflowed (a flux of exp(logK) at a wild early
+         * estimate) gives no drift for this state at this time */
+        if (!isfinite(d2)) f = 0;
+        else if (d2 > g->s->clip * g->s->clip * v2) f = g->s->clip * sqrt(v2 / d2);
+      }
+      for (PetscInt i = 0; i < g->n; i++) {
+        double dv = f == 0 ? 0 : f * c * (double)g->grad[o + i];
+        vb[o + i] += (pfreal)dv;
+        g->work += dv * dv;
+      }
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -101,13 +119,14 @@ typedef struct {
   double                  *f, lambda, mean, work;
   PFGuideScheduleType      kind;
   PFGuideDriftType         drift;
+  double                   clip;
 } TuneCtx;
 
 /* the tuning objective at theta = (log a, b) */
 static PetscErrorCode Objective(void *vctx, const double th[], double *J)
 {
   TuneCtx        *c = (TuneCtx *)vctx;
-  PFGuideSchedule s = {c->lambda, exp(th[0]), PFGuideClampB(c->kind, th[1]), c->kind, c->drift};
+  PFGuideSchedule s = {c->lambda, exp(th[0]), PFGuideClampB(c->kind, th[1]), c->kind, c->drift, c->clip};
   PetscInt        nfe;
   double          m[2] = {0, 0};
 
@@ -126,12 +145,23 @@ static PetscErrorCode Objective(void *vctx, const double th[], double *J)
 
 PetscErrorCode PFGuideTune(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, MPI_Comm world, const PFGuideTuneParams *tp, uint64_t seed, PetscInt gidx0, PetscInt nloc, PFGuideSchedule *s, double *mean, double *work)
 {
-  TuneCtx c = {flow, net, sampler, obs, world, tp, seed, gidx0, nloc, 0, NULL, NULL, s->lambda, 0, 0, s->kind, s->drift};
+  TuneCtx c = {flow, net, sampler, obs, world, tp, seed, gidx0, nloc, 0, NULL, NULL, s->lambda, 0, 0, s->kind, s->drift, s->clip};
   double  th[2] = {log(s->a), s->b}, step[2] = {1, s->kind == PF_GUIDE_POWER ? 1 : 2}, J;
 
   PetscFunctionBegin;
   PetscCall(PetscMalloc2((size_t)PetscMax(nloc, 1) * net->nin, &c.x, PetscMax(nloc, 1), &c.f));
-  PetscCall(PFNelderMead(world, 2, th, step, Objective, &c, tp->maxeval, &J));
+  {
+    /* a coarse scan of the strength first (16a, 4a, a, a/4, a/16): a
+     * strong tilt can make the starting schedule blow up the sampler (J =
+     * inf), from where the simplex only retreats to no guidance at all */
+    double best = INFINITY, la = th[0];
+    for (int k = -2; k < 3; k++) {
+      double t2[2] = {la - k * log(4.0), th[1]}, Jk;
+      PetscCall(Objective(&c, t2, &Jk));
+      if (Jk < best) best = Jk, th[0] = t2[0];
+    }
+  }
+  PetscCall(PFNelderMead(world, 2, th, step, Objective, &c, PetscMax(tp->maxeval - 5, 4), &J));
   /* the chosen schedule's mean and work (the last run need not be the best) */
   PetscCall(Objective(&c, th, &J));
   s->a  = exp(th[0]);

@@ -45,7 +45,7 @@ static PetscErrorCode CoordEval(PFObservable obs, PetscInt B, const pfreal *x, d
 static PetscErrorCode CreateCoord(PFObservable obs, PetscInt k)
 {
   PetscFunctionBegin;
-  PetscCheck(!obs->phys, obs->comm, PETSC_ERR_ARG_WRONG, "observable '%s' is a coordinate of vector (toy) states, not of mesh fields (mesh observables: mean_logK, boundary_flux)", obs->name);
+  PetscCheck(!obs->phys, obs->comm, PETSC_ERR_ARG_WRONG, "observable '%s' is a coordinate of vector (toy) states, not of mesh fields (mesh observables: mean_logK, boundary_flux, boundary_flux_state)", obs->name);
   PetscCheck(obs->n > k, obs->comm, PETSC_ERR_ARG_WRONG, "observable '%s' is a coordinate of vector states of at least %" PetscInt_FMT " values (these have %" PetscInt_FMT ")", obs->name, k + 1, obs->n);
   obs->ctx  = (void *)(size_t)k;
   obs->eval = CoordEval;

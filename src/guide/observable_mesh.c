@@ -3,7 +3,16 @@
  *                  sum_i m_i logK_i / sum_i m_i over the vertices inside
  *                  (m_i the lumped vertex mass, so the mean does not depend
  *                  on how the mesh is graded);
- *   boundary_flux  the outflow through a boundary group (PFPhysicsBoundaryFlux).
+ *   boundary_flux  the outflow through a boundary group (PFPhysicsBoundaryFlux)
+ *                  of the PDE solution for the state's inputs (Darcy: the
+ *                  flow the generated permeability carries), its gradient
+ *                  through the PDE (PFPhysicsStateAdjoint): a property of
+ *                  the permeability, which guidance changes, rather than of
+ *                  the generated p near the boundary, which the base flow
+ *                  would pull back to the data (one solve and one adjoint
+ *                  solve per state);
+ *   boundary_flux_state  the weak outflow of the generated state itself
+ *                  (no solve; what eval reports about a state's own p).
  * States arrive in the model's normalised units; values and gradients are
  * in physical units of the observable, per normalised input.  Both are
  * collective on the group of ranks sharing the mesh. */
@@ -101,6 +110,8 @@ static PetscErrorCode CreateMeanLogK(PFObservable obs)
 typedef struct {
   PetscInt     maxB;
   PetscScalar *xp, *gp; /* [maxB n] physical states and their gradients */
+  PetscBool    solved;  /* the flux of the PDE solution for the inputs */
+  PetscScalar *ga;      /* [n] work of the adjoint */
 } FluxCtx;
 
 static PetscErrorCode FluxEval(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad)
@@ -120,7 +131,32 @@ static PetscErrorCode FluxEval(PFObservable obs, PetscInt B, const pfreal *x, do
         const size_t q = (size_t)b * obs->n + (size_t)k * nown + i;
         c->xp[q]       = (double)x[q] * obs->std[k] + obs->mean[k];
       }
-  PetscCall(PFPhysicsBoundaryFlux(obs->phys, obs->group, B, c->xp, f, grad ? c->gp : NULL));
+  if (c->solved) {
+    /* the state solved for the inputs; the flux is linear in it, so its
+     * derivative in the state goes back to the inputs by the adjoint */
+    PetscInt ni;
+    PetscCall(PFPhysicsGetFields(obs->phys, NULL, NULL, &ni));
+    for (PetscInt b = 0; b < B; b++) {
+      PetscScalar *xb = c->xp + (size_t)b * obs->n, *g = c->gp + (size_t)b * obs->n;
+      /* a permeability the solver cannot handle (a wild field of a poor
+       * model) has no flux: NaN, which guidance and the subset test skip;
+       * the solve's failure is the same on every rank of the group */
+      PetscErrorCode ierr = PFPhysicsSolve(obs->phys, PF_FIDELITY_HIGH, 0, 0, xb);
+      if (!ierr) ierr = PFPhysicsBoundaryFlux(obs->phys, obs->group, 1, xb, &f[b], grad ? g : NULL);
+      if (!ierr && grad) ierr = PFPhysicsStateAdjoint(obs->phys, xb, g + ni * nown, c->ga);
+      if (ierr == PETSC_ERR_NOT_CONVERGED) {
+        f[b] = NAN;
+        if (grad)
+          for (PetscInt q = 0; q < obs->n; q++) g[q] = 0;
+        continue;
+      }
+      PetscCall(ierr);
+      if (grad) {
+        for (PetscInt q = 0; q < ni * nown; q++) g[q] += c->ga[q];
+        for (PetscInt q = ni * nown; q < obs->n; q++) g[q] = 0;
+      }
+    }
+  } else PetscCall(PFPhysicsBoundaryFlux(obs->phys, obs->group, B, c->xp, f, grad ? c->gp : NULL));
   if (grad)
     for (PetscInt b = 0; b < B; b++)
       for (PetscInt k = 0; k < obs->nfields; k++)
@@ -137,24 +173,28 @@ static PetscErrorCode FluxDestroy(PFObservable obs)
 
   PetscFunctionBegin;
   PetscCall(PetscFree2(c->xp, c->gp));
+  PetscCall(PetscFree(c->ga));
   PetscCall(PetscFree(c));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode CreateBoundaryFlux(PFObservable obs)
+static PetscErrorCode CreateFlux(PFObservable obs, PetscBool solved)
 {
   FluxCtx *c;
   double   q;
 
   PetscFunctionBegin;
-  PetscCheck(obs->phys, obs->comm, PETSC_ERR_ARG_WRONG, "observable 'boundary_flux' is a flux of mesh fields: the model is not a mesh model");
-  PetscCheck(obs->group[0], obs->comm, PETSC_ERR_ARG_WRONG, "observable 'boundary_flux' needs the boundary group: -observable_group NAME");
+  PetscCheck(obs->phys, obs->comm, PETSC_ERR_ARG_WRONG, "observable '%s' is a flux of mesh fields: the model is not a mesh model", obs->name);
+  PetscCheck(obs->group[0], obs->comm, PETSC_ERR_ARG_WRONG, "observable '%s' needs the boundary group: -observable_group NAME", obs->name);
   PetscCall(PetscNew(&c));
+  c->solved = solved;
+  PetscCall(PetscMalloc1(obs->n + 1, &c->ga));
   obs->ctx     = c;
   obs->eval    = FluxEval;
   obs->destroy = FluxDestroy;
   {
-    /* a first evaluation checks the group (and that the physics has a flux) */
+    /* a first evaluation checks the group (and that the physics has a flux);
+     * the inputs at their mean, which the solver takes */
     pfreal        *z;
     PetscErrorCode ierr;
     PetscCall(PetscCalloc1(obs->n + 1, &z));
@@ -169,10 +209,14 @@ static PetscErrorCode CreateBoundaryFlux(PFObservable obs)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode CreateBoundaryFlux(PFObservable obs) { return CreateFlux(obs, PETSC_TRUE); }
+static PetscErrorCode CreateBoundaryFluxState(PFObservable obs) { return CreateFlux(obs, PETSC_FALSE); }
+
 PetscErrorCode PFObservableRegisterMesh(void)
 {
   PetscFunctionBegin;
   PetscCall(PFObservableRegister("mean_logK", CreateMeanLogK));
   PetscCall(PFObservableRegister("boundary_flux", CreateBoundaryFlux));
+  PetscCall(PFObservableRegister("boundary_flux_state", CreateBoundaryFluxState));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

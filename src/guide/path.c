@@ -24,7 +24,7 @@ static PetscErrorCode PathVelocity(void *vctx, double t, PetscInt nloc, const pf
   PetscCall(PFNetForwardAtTime(c->net, nloc, x, t, c->tbuf, v));
   if (!c->guide) PetscFunctionReturn(PETSC_SUCCESS);
   {
-    const PFGuideSchedule s = {0, pg->a, pg->b, pg->kind, PF_GUIDE_X1HAT};
+    const PFGuideSchedule s = {0, pg->a, pg->b, pg->kind, PF_GUIDE_X1HAT, 0};
     const double  alpha = PFGuideAlpha(&s, t), h2 = pow(t * pg->h0, 2) + pow(1 - t, 2);
     double        u     = PetscMin(PetscMax(t, 0.0), 1.0) * pg->K, w;
     PetscInt      k     = PetscMin((PetscInt)floor(u), pg->K - 1);

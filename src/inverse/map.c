@@ -38,19 +38,8 @@ static PetscErrorCode Evaluate(MAPCtx *c, double *Jout)
   if (c->field < c->phys->ninputs) {
     for (PetscInt i = 0; i < n; i++) c->gx[c->field * n + i] = c->b[i];
   } else {
-    /* a state field: the adjoint lam = J_p^{-T} b and dJ/d(inputs) =
-     * -(dR/d inputs)^T lam.  Pure Neumann: the state is the zero-mean
-     * solution, so b acts through the projection I - 1 m^T / sum m; its
-     * transpose makes b sum to zero (in the range of J_p^T). */
-    if (c->phys->state_mean_zero) {
-      double s[2] = {0, 0};
-      for (PetscInt i = 0; i < n; i++) s[0] += PetscRealPart(c->b[i]), s[1] += PetscRealPart(c->phys->mass[i]);
-      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, c->phys->comm));
-      for (PetscInt i = 0; i < n; i++) c->b[i] -= c->phys->mass[i] * s[0] / s[1];
-    }
-    PetscCall(PFPhysicsStateJacobianSolve(c->phys, 1, c->x, PETSC_TRUE, c->b, c->lam));
-    PetscCall(PFPhysicsResidualVJP(c->phys, 1, c->x, c->lam, c->gx));
-    for (PetscInt q = 0; q < c->nf * n; q++) c->gx[q] = -c->gx[q];
+    /* a state field: through the PDE (the adjoint) */
+    PetscCall(PFPhysicsStateAdjoint(c->phys, c->x, c->b, c->gx));
   }
   PetscCall(PFPhysicsLatentVJP(c->phys, c->gx, c->gxi));
   for (PetscInt k = 0; k < c->m; k++) c->gxi[k] += c->xi[k];

@@ -194,6 +194,30 @@ PetscErrorCode PFPhysicsBoundaryFlux(PFPhysics phys, const char group[], PetscIn
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsStateAdjoint(PFPhysics phys, const PetscScalar *x, const PetscScalar *gp, PetscScalar *gx)
+{
+  const PetscInt n = phys->nown;
+  PetscScalar   *b, *lam;
+
+  PetscFunctionBegin;
+  PetscCheck(phys->nfields - phys->ninputs == 1, phys->comm, PETSC_ERR_SUP, "PFPhysicsStateAdjoint: one state field");
+  PetscCall(PetscMalloc2(n + 1, &b, n + 1, &lam));
+  PetscCall(PetscArraycpy(b, gp, n));
+  if (phys->state_mean_zero) {
+    /* P = I - 1 m^T / sum m, so P^T b = b - m (sum b) / sum m: in the
+     * range of J_p^T (zero sum) */
+    double s[2] = {0, 0};
+    for (PetscInt i = 0; i < n; i++) s[0] += PetscRealPart(b[i]), s[1] += PetscRealPart(phys->mass[i]);
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
+    for (PetscInt i = 0; i < n; i++) b[i] -= phys->mass[i] * s[0] / s[1];
+  }
+  PetscCall(PFPhysicsStateJacobianSolve(phys, 1, x, PETSC_TRUE, b, lam));
+  PetscCall(PFPhysicsResidualVJP(phys, 1, x, lam, gx));
+  for (PetscInt q = 0; q < phys->nfields * n; q++) gx[q] = -gx[q];
+  PetscCall(PetscFree2(b, lam));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsGetLatentSize(PFPhysics phys, PetscInt *m)
 {
   PetscFunctionBegin;

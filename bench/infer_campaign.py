@@ -1,0 +1,33 @@
+"""Table of bench/infer_campaign.sh: per method and sensor count, the mean
+(and median) relative L2 error of the posterior mean (MAP: the estimate)
+of logK and p against the truth, the coverage of the 90% bands, and the
+time per observation (the campaign's wall time x ranks / observations,
+and the per-observation time recorded in the results)."""
+import csv
+import os
+import sys
+
+import numpy as np
+
+os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
+print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
+print("|---|---|---|---|---|---|---|---|---|")
+for k in (16, 64):
+    for t in ("map", "guidance"):
+        path = "post_%s_%d/summary.csv" % (t, k)
+        if not os.path.exists(path):
+            continue
+        rows = [r for r in csv.DictReader(open(path)) if r["status"] == "ok"]
+        n = len(list(csv.DictReader(open(path))))
+        e = np.array([float(r["error_logK"]) for r in rows])
+        ep = np.array([float(r["error_p"]) for r in rows])
+        c = np.array([float(r["coverage_logK"] or "nan") for r in rows])
+        cp = np.array([float(r["coverage_p"] or "nan") for r in rows])
+        s = np.array([float(r["seconds"]) for r in rows])
+        try:
+            wall = float(open("wall_%s_%d.txt" % (t, k)).read().split()[-1])
+        except (OSError, ValueError, IndexError):
+            wall = float("nan")
+        cov = lambda a: "-" if np.all(np.isnan(a)) else "%.3f" % np.nanmean(a)
+        print("| %s | %d | %d / %d | %.4f (%.4f) | %.4f | %s | %s | %.2f | %.2f |" % (
+            t, k, len(rows), n, e.mean(), np.median(e), ep.mean(), cov(c), cov(cp), s.mean(), 2 * wall / max(n, 1)))
