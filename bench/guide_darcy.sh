@@ -41,7 +41,8 @@ $MPI "$BIN" sample -model model_flux.h5 -n 1000 -seed 7 $S -o s_base.h5 >s_base.
 t guided $MPI "$BIN" guide -model model_flux.h5 $OBS -observable_shift 1 -guide_samples 1000 $T $S -o guided_obs.h5 >guided_obs.log
 t naive $MPI "$BIN" guide -model model_flux.h5 $OBS -observable_shift 1 -guide_samples 1000 $S -guide_baseline -guide_finetune_steps 1000 -batch_size 16 -lr 5e-4 -o naive_obs.h5 >naive_obs.log
 t path $MPI "$BIN" guide -model model_flux.h5 -guide_type path $FLUX -path_quantile 0.99 -guide_samples 2000 -path_guides 32 $T $S -o guided_path.h5 >guided_path.log
-t ptilt $MPI "$BIN" guide -model model_flux.h5 -guide_type path -path_method tilt $FLUX -path_quantile 0.99 -guide_samples 2000 $T $S -o tilt_path.h5 >tilt_path.log
+# (each tuning run solves the PDE for every sample at every step: fewer, smaller runs)
+t ptilt $MPI "$BIN" guide -model model_flux.h5 -guide_type path -path_method tilt $FLUX -path_quantile 0.99 -guide_samples 2000 -guide_tune_samples 100 -guide_tune_evals 16 $S -o tilt_path.h5 >tilt_path.log
 t pnaive $MPI "$BIN" guide -model model_flux.h5 -guide_type path $FLUX -path_quantile 0.99 -guide_samples 2000 -path_guides 32 $S -guide_baseline -guide_finetune_steps 1000 -batch_size 16 -lr 5e-4 -o naive_path.h5 >naive_path.log
 for m in guided_obs naive_obs guided_path tilt_path naive_path; do
   t "s_$m" $MPI "$BIN" sample -model $m.h5 -n 1000 -seed 7 $S -o "s_$m.h5" >"s_$m.log"

@@ -51,16 +51,15 @@ for o in sampler sampler_steps model n; do
   line=$(grep -E -- "^ *-$o <now [^ ]* : formerly [^ ]*>" out.txt | head -n 1)
   if [ -n "$line" ]; then pass "sample -help lists -$o with its default: $(echo "$line" | cut -c1-60)"; else fail "sample -help does not list -$o with a default"; fi
 done
-for c in observe infer; do
-  run "$c" -help
-  if [ "$RC" -eq 0 ] && grep -q "not implemented" out.txt; then pass "$c -help says 'not implemented'"; else fail "$c -help: rc=$RC, no 'not implemented'"; fi
-done
+run observe -help
+if [ "$RC" -eq 0 ] && grep -q -- "-nobs" out.txt; then pass "observe -help lists -nobs"; else fail "observe -help: rc=$RC, no -nobs"; fi
+run infer -help
+if [ "$RC" -eq 0 ] && grep -q -- "-obs_dir" out.txt; then pass "infer -help lists -obs_dir"; else fail "infer -help: rc=$RC, no -obs_dir"; fi
 
 # ---------------------------------------------------------------------------
-section "unimplemented commands fail with 'not implemented'"
-for c in observe infer; do
-  expect_error "$c" "not implemented" "$c"
-done
+section "observe and infer without their inputs"
+expect_error "observe without -data" "-data" observe
+expect_error "infer without -model" "-model" infer
 expect_error "finetune without -model" "-model" finetune
 expect_error "finetune of a missing model" "cannot read model" finetune -model nothing.h5 -o t.h5
 expect_error "train -constraint pbfm on toy data" "needs PDE data" train -toy moons -constraint pbfm -train_steps 2 -o t.h5

@@ -52,21 +52,19 @@ static PetscErrorCode GuideVelocity(void *vctx, double t, PetscInt nloc, const p
     }
     for (PetscInt j = 0; j < nb; j++) {
       const size_t o = (size_t)j * g->n;
-      double       f = 1;
-      if (g->s->clip > 0) {
-        /* the drift of a state at most clip times its base velocity */
-        double d2 = 0, v2 = 0;
-        for (PetscInt i = 0; i < g->n; i++) d2 += PetscSqr(c * (double)g->grad[o + i]), v2 += PetscSqr((double)vb[o + i]);
-        if (g->obs->phys) {
-          double s[2] = {d2, v2};
-          PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, g->obs->comm));
-          d2 = s[0], v2 = s[1];
-        }
-        /* a gradient that overflowed (a flux of exp(logK) at a wild early
-         * estimate) gives no drift for this state at this time */
-        if (!isfinite(d2)) f = 0;
-        else if (d2 > g->s->clip * g->s->clip * v2) f = g->s->clip * sqrt(v2 / d2);
+      double       f = 1, d2 = 0, v2 = 0;
+      for (PetscInt i = 0; i < g->n; i++) d2 += PetscSqr(c * (double)g->grad[o + i]), v2 += PetscSqr((double)vb[o + i]);
+      if (g->obs->phys) {
+        double s[2] = {d2, v2};
+        PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, g->obs->comm));
+        d2 = s[0], v2 = s[1];
       }
+      /* a gradient that overflowed or a state without a value (a flux of
+       * exp(logK) at a wild early estimate; a solve that failed) gives no
+       * drift for this state at this time; with clip, the drift of a
+       * state is at most clip times its base velocity */
+      if (!isfinite(d2)) f = 0;
+      else if (g->s->clip > 0 && d2 > g->s->clip * g->s->clip * v2) f = g->s->clip * sqrt(v2 / d2);
       for (PetscInt i = 0; i < g->n; i++) {
         double dv = f == 0 ? 0 : f * c * (double)g->grad[o + i];
         vb[o + i] += (pfreal)dv;
