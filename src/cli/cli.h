@@ -90,6 +90,10 @@ PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mes
 PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIMeshContext *ctx);
 /* Sets up ctx and loads a mesh model on its group: network (EMA or raw
  * weights), flow, the field names (ctx->fields) and normalisation */
+/* rows[f] (allocated; group leaders: [nrows, nvert] natural order,
+ * physical units) of the states x[pick[j]] (pick NULL: x[j]), normalised
+ * mesh states of this group; collective on the group */
+PetscErrorCode PFCLIMeshGatherRows(PFCLIMeshContext *ctx, PetscInt nrows, const PetscInt pick[], const pfreal *x, const double mean[], const double std[], double *rows[]);
 PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], PetscBool use_ema, PFNet *net, PFFlow *flow, double mean[], double std[]);
 PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[]);
 /* the refined samples of a one-step student: this group's nloc samples

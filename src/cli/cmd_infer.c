@@ -175,20 +175,8 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
   }
   PetscCall(PFObsOperatorDestroy(&H));
   /* physical units, natural order on the group leaders */
-  for (PetscInt f = 0; f < nf; f++) {
-    names[f] = ctx->fields[f];
-    PetscCall(PetscMalloc1(grank == 0 ? (size_t)(hi - lo) * mesh->nvert + 1 : 1, &rows[f]));
-  }
-  {
-    PetscScalar *col;
-    PetscCall(PetscMalloc1(nown + 1, &col));
-    for (PetscInt j = 0; j < hi - lo; j++)
-      for (PetscInt f = 0; f < nf; f++) {
-        for (PetscInt i = 0; i < nown; i++) col[i] = (double)x[((size_t)j * nf + f) * nown + i] * inf->std[f] + inf->mean[f];
-        PetscCall(PFPhysicsGatherNatural(ctx->phys, col, grank == 0 ? rows[f] + (size_t)j * mesh->nvert : NULL));
-      }
-    PetscCall(PetscFree(col));
-  }
+  for (PetscInt f = 0; f < nf; f++) names[f] = ctx->fields[f];
+  PetscCall(PFCLIMeshGatherRows(ctx, hi - lo, NULL, x, inf->mean, inf->std, rows));
   for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
   PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.inprogress.h5", out));
   {

@@ -36,21 +36,12 @@ static PetscErrorCode WriteRows(MeshGuide *m, const char path[], const char mode
   PFDatasetWriter w;
   const char     *names[PF_CLI_MAXFIELDS];
   double         *rows[PF_CLI_MAXFIELDS];
-  PetscScalar    *col;
   PetscBool       complete;
 
   PetscFunctionBegin;
   PetscCall(PFPhysicsGetMesh(m->ctx->phys, &mesh));
-  PetscCall(PetscMalloc1(m->nown + 1, &col));
-  for (PetscInt f = 0; f < m->nf; f++) {
-    names[f] = m->ctx->fields[f];
-    PetscCall(PetscMalloc1((size_t)(m->leader ? nrows : 0) * m->nvert + 1, &rows[f]));
-  }
-  for (PetscInt k = 0; k < nrows; k++)
-    for (PetscInt f = 0; f < m->nf; f++) {
-      for (PetscInt i = 0; i < m->nown; i++) col[i] = (double)m->x[((size_t)src[k] * m->nf + f) * m->nown + i] * m->std[f] + m->mean[f];
-      PetscCall(PFPhysicsGatherNatural(m->ctx->phys, col, m->leader ? rows[f] + (size_t)k * m->nvert : NULL));
-    }
+  for (PetscInt f = 0; f < m->nf; f++) names[f] = m->ctx->fields[f];
+  PetscCall(PFCLIMeshGatherRows(m->ctx, nrows, src, m->x, m->mean, m->std, rows));
   {
     PFDatasetLayout L = {N, mesh->nvert, 2, mesh->ncells, mesh->nvpc, m->nf, names, 0, NULL, "samples"};
     PetscCall(PFDatasetWriterCreate(m->world, path, &L, mesh->coords, mesh->cells, PETSC_FALSE, &w));
@@ -61,7 +52,6 @@ static PetscErrorCode WriteRows(MeshGuide *m, const char path[], const char mode
     PetscCheck(complete, m->world, PETSC_ERR_PLIB, "'%s' incomplete", path);
   }
   for (PetscInt f = 0; f < m->nf; f++) PetscCall(PetscFree(rows[f]));
-  PetscCall(PetscFree(col));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

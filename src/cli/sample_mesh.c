@@ -64,6 +64,30 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFCLIMeshGatherRows(PFCLIMeshContext *ctx, PetscInt nrows, const PetscInt pick[], const pfreal *x, const double mean[], const double std[], double *rows[])
+{
+  PFMesh       mesh;
+  PetscInt     nown, nf = ctx->nfields;
+  PetscMPIInt  grank;
+  PetscScalar *col;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
+  PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
+  PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
+  for (PetscInt f = 0; f < nf; f++) PetscCall(PetscMalloc1(grank == 0 ? (size_t)nrows * mesh->nvert + 1 : 1, &rows[f]));
+  PetscCall(PetscMalloc1(nown + 1, &col));
+  for (PetscInt j = 0; j < nrows; j++) {
+    const size_t s = (size_t)(pick ? pick[j] : j);
+    for (PetscInt f = 0; f < nf; f++) {
+      for (PetscInt i = 0; i < nown; i++) col[i] = (double)x[(s * nf + f) * nown + i] * std[f] + mean[f];
+      PetscCall(PFPhysicsGatherNatural(ctx->phys, col, grank == 0 ? rows[f] + (size_t)j * mesh->nvert : NULL));
+    }
+  }
+  PetscCall(PetscFree(col));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[])
 {
   PFNet           net  = NULL;
@@ -162,20 +186,8 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
   PetscCall(PetscTime(&t1));
   if (ctx->straightness) PetscCall(PetscPrintf(world, "physflow sample: path straightness %.4e (int E|x1 - x0 - v|^2 dt / E|x1 - x0|^2 over the %" PetscInt_FMT " Euler steps; 0 = straight)\n", straightness, nfe));
   /* physical units, natural order on the group leaders, one collective write */
-  for (PetscInt f = 0; f < nf; f++) {
-    names[f] = ctx->fields[f];
-    PetscCall(PetscMalloc1(grank == 0 ? (size_t)(hi - lo) * mesh->nvert + 1 : 1, &rows[f]));
-  }
-  {
-    PetscScalar *col;
-    PetscCall(PetscMalloc1(nown + 1, &col));
-    for (PetscInt j = 0; j < hi - lo; j++)
-      for (PetscInt f = 0; f < nf; f++) {
-        for (PetscInt i = 0; i < nown; i++) col[i] = (double)x[((size_t)j * nf + f) * nown + i] * std[f] + mean[f];
-        PetscCall(PFPhysicsGatherNatural(ctx->phys, col, grank == 0 ? rows[f] + (size_t)j * mesh->nvert : NULL));
-      }
-    PetscCall(PetscFree(col));
-  }
+  for (PetscInt f = 0; f < nf; f++) names[f] = ctx->fields[f];
+  PetscCall(PFCLIMeshGatherRows(ctx, hi - lo, NULL, x, mean, std, rows));
   PetscCall(PetscMalloc1(hi - lo + 1, &idx));
   for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
   {

@@ -10,7 +10,7 @@ typedef struct {
   PetscInt       field, m, n, nf;
   const double  *y;
   double         sigma, *r, *gxi, *xi;
-  PetscScalar   *x, *b, *lam, *gx;
+  PetscScalar   *x, *b, *gx;
   TaoConvergedReason reason;
 } MAPCtx;
 
@@ -75,7 +75,7 @@ static PetscErrorCode MAPCtxSetUp(MAPCtx *c, PetscScalar *x)
   PetscCall(PFPhysicsGetVertexMap(c->phys, &c->n, NULL));
   PetscCall(PFPhysicsGetFields(c->phys, &c->nf, NULL, NULL));
   PetscCall(PetscMalloc3(c->H->nobs + 1, &c->r, c->m, &c->gxi, c->m, &c->xi));
-  PetscCall(PetscMalloc3(c->n + 1, &c->b, c->n + 1, &c->lam, c->nf * c->n + 1, &c->gx));
+  PetscCall(PetscMalloc2(c->n + 1, &c->b, c->nf * c->n + 1, &c->gx));
   c->x = x;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -84,7 +84,7 @@ static PetscErrorCode MAPCtxDestroy(MAPCtx *c)
 {
   PetscFunctionBegin;
   PetscCall(PetscFree3(c->r, c->gxi, c->xi));
-  PetscCall(PetscFree3(c->b, c->lam, c->gx));
+  PetscCall(PetscFree2(c->b, c->gx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
