@@ -49,7 +49,8 @@ PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const doub
  *   J(xi) = |H x_f(xi) - y|^2 / (2 sigma^2) + |xi|^2 / 2,
  * x(xi) the inputs from xi and the state solved for them; the gradient by
  * the adjoint (one transposed state-Jacobian solve per evaluation), TAO
- * (default lmvm; options prefix map_).  x [nf nown]: on return the MAP
+ * (default blmvm with |xi_k| <= 6; options prefix map_; a trial point
+ * whose solve fails has J = inf).  x [nf nown]: on return the MAP
  * state (physical units); *its, *J: TAO's iterations and final objective.
  * Collective on the physics' comm. */
 /* J at xi[m] and its gradient gxi[m] (may be NULL); x: work [nf nown],

@@ -480,7 +480,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     /* TAO's options (-map_tao_*) are read here, so that they count as used */
     Tao tao;
     PetscCall(TaoCreate(PETSC_COMM_SELF, &tao));
-    PetscCall(TaoSetType(tao, TAOLMVM));
+    PetscCall(TaoSetType(tao, TAOBLMVM));
     PetscCall(TaoSetOptionsPrefix(tao, "map_"));
     PetscCall(TaoSetFromOptions(tao));
     PetscCall(TaoDestroy(&tao));

@@ -59,7 +59,19 @@ static PetscErrorCode ObjectiveGradient(Tao tao, Vec X, PetscReal *f, Vec G, voi
   PetscCall(VecGetArrayRead(X, &xv));
   for (PetscInt k = 0; k < c->m; k++) c->xi[k] = PetscRealPart(xv[k]);
   PetscCall(VecRestoreArrayRead(X, &xv));
-  PetscCall(Evaluate(c, &J));
+  {
+    /* a trial point whose permeability the solver cannot handle (a long
+     * quasi-Newton step into exp(huge)) is outside the domain: an infinite
+     * objective makes the line search step back (the failure is the same
+     * on every rank of the group) */
+    PetscErrorCode ierr = Evaluate(c, &J);
+    if (ierr == PETSC_ERR_NOT_CONVERGED) {
+      *f = PETSC_INFINITY;
+      PetscCall(VecSet(G, 0));
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+    PetscCall(ierr);
+  }
   PetscCall(VecGetArray(G, &gv));
   for (PetscInt k = 0; k < c->m; k++) gv[k] = c->gxi[k];
   PetscCall(VecRestoreArray(G, &gv));
@@ -115,7 +127,19 @@ PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, c
   PetscCall(VecCreateSeq(PETSC_COMM_SELF, c.m, &X));
   PetscCall(VecSet(X, 0));
   PetscCall(TaoCreate(PETSC_COMM_SELF, &tao));
-  PetscCall(TaoSetType(tao, TAOLMVM));
+  /* bounded quasi-Newton: |xi_k| <= 6 (six prior standard deviations)
+   * keeps the first, unscaled steps out of permeabilities exp(huge) */
+  PetscCall(TaoSetType(tao, TAOBLMVM));
+  {
+    Vec lo, hi;
+    PetscCall(VecDuplicate(X, &lo));
+    PetscCall(VecDuplicate(X, &hi));
+    PetscCall(VecSet(lo, -6));
+    PetscCall(VecSet(hi, 6));
+    PetscCall(TaoSetVariableBounds(tao, lo, hi));
+    PetscCall(VecDestroy(&lo));
+    PetscCall(VecDestroy(&hi));
+  }
   PetscCall(TaoSetOptionsPrefix(tao, "map_"));
   PetscCall(TaoSetSolution(tao, X));
   PetscCall(TaoSetObjectiveAndGradient(tao, NULL, ObjectiveGradient, &c));
