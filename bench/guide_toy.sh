@@ -4,8 +4,10 @@
 #  the max-ent answer (20000 base samples of another seed resampled by the
 #  tilt), with both drift forms, and the naive baseline (the base model
 #  fine-tuned on 4000 resampled base samples);
-#  path guidance into a box holding ~1% of the base mass, against the naive
-#  baseline (fine-tuned on the 64 guiding samples).
+#  path guidance into a box holding ~1% of the base mass (the paper's KDE
+#  of guiding samples, and -path_method tilt: observable guidance of minus
+#  the distance to the box toward the tilt that puts 60% inside), against
+#  the naive baseline (fine-tuned on the 64 guiding samples).
 # Usage: bench/guide_toy.sh [build-dir]; writes into $OUT (bench_guide/)
 set -euo pipefail
 BUILD=${1:-build}; BIN=$(readlink -f "$BUILD/physflow")
@@ -26,9 +28,10 @@ print('%-16s mean x0 %.4f (max-ent %.4f)  SWD to the max-ent answer %.4f  MMD2 %
 done
 R="5.3,7,-1,1"
 /usr/bin/time -f "%e s" -o path.time "$BIN" guide -model base.h5 -guide_type path -path_region $R -guide_samples 20000 -o path.h5 >path.log
+/usr/bin/time -f "%e s" -o ptilt.time "$BIN" guide -model base.h5 -guide_type path -path_method tilt -path_region $R -guide_samples 20000 -o ptilt.h5 >ptilt.log
 "$BIN" guide -model base.h5 -guide_type path -path_region $R -guide_samples 20000 -guide_baseline -guide_finetune_steps 1000 -o pnaive.h5 >pnaive.log
 "$BIN" sample -model base.h5 -n 100000 -seed 8 -sampler heun -sampler_steps 10 -o s_base100k.h5 >/dev/null
-for m in path pnaive; do "$BIN" sample -model $m.h5 -n 20000 -seed 5 -sampler heun -sampler_steps 10 -o "s_$m.h5" >"s_$m.log"; done
+for m in path ptilt pnaive; do "$BIN" sample -model $m.h5 -n 20000 -seed 5 -sampler heun -sampler_steps 10 -o "s_$m.h5" >"s_$m.log"; done
 /usr/bin/python3 - <<'PY'
 import h5py, numpy as np, re
 box = (5.3, 7, -1, 1)
@@ -40,10 +43,10 @@ def swd(a, c, k=256):
     return np.mean([np.mean(np.abs(np.quantile(a @ t, q) - np.quantile(c @ t, q))) for t in th])
 h = len(bi) // 2
 print("base: %.2f%% of 100000 samples in the box; SWD between two halves of them %.4f" % (100 * inside(b).mean(), swd(bi[:h], bi[h:])))
-for m in ("path", "pnaive"):
+for m in ("path", "ptilt", "pnaive"):
     g = h5py.File("s_%s.h5" % m)["samples"][...]; gi = g[inside(g)]
     w = re.search(r"excess work ([0-9.e+-]+)", open("s_%s.log" % m).read())
     print("%-7s %.1f%% inside; in-region mean %s std %s (base %s / %s); SWD to the base in the box %.4f; excess work %s" % (
         m, 100 * inside(g).mean(), np.round(gi.mean(0), 3), np.round(gi.std(0), 3), np.round(bi.mean(0), 3), np.round(bi.std(0), 3), swd(gi, bi), w.group(1) if w else "-"))
 PY
-grep -h "s$" *.time | paste -sd' ' | sed 's/^/times (guided_tweedie guided_x1hat naive path): /'
+grep -h "s$" *.time | paste -sd' ' | sed 's/^/times (guided_tweedie guided_x1hat naive path ptilt): /'

@@ -10,7 +10,9 @@
 #      and than the base model.
 #  (c) bad input: unknown observable, unreachable target, guided model as
 #      base, path guidance without a region or into an empty one.
-#  (d) path guidance into a box holding ~1% of the base mass: at least half
+#  (d) path guidance into a box holding ~1% of the base mass (KDE, and the
+#      tilt in minus the distance to the box, which inside the box is the
+#      base distribution: closer to it there than the KDE): at least half
 #      of the guided samples inside, and inside, closer (SWD) to the base
 #      samples that fall there than a uniform fill of the box is.
 . "$(dirname "$0")/common.sh"
@@ -76,6 +78,23 @@ PY
 holds "(d) '$fin' of the guided samples in the region (want >= 0.5; base '$fbase')" "$fin >= 0.5 and $fbase < 0.02"
 holds "(d) in the region, SWD to the base samples there '$swd' < a uniform fill of the box's '$swd0'" "$swd < $swd0"
 note "path guidance: $fin inside (base $fbase), in-region SWD to the base $swd (uniform box $swd0)"
+# the tilted variant: inside the box the tilt is the base distribution
+run guide -model base.h5 -guide_type path -path_method tilt -path_region $R -guide_samples 10000 -guide_tune_samples 2000 -guide_tune_evals 16 -o ptilt.h5
+[ "$RC" -eq 0 ] || fail "(d) guide -path_method tilt: rc $RC: $(tail -n 2 err.txt)"
+run sample -model ptilt.h5 -n 10000 -seed 5 -o st.h5
+read -r tin tswd < <("$PY" - <<'PY'
+import h5py, numpy as np
+box = (5.3, 7, -1, 1)
+def inside(x): return (x[:, 0] >= box[0]) & (x[:, 0] <= box[1]) & (x[:, 1] >= box[2]) & (x[:, 1] <= box[3])
+g = h5py.File("st.h5")["samples"][...]; b = h5py.File("sb.h5")["samples"][...]
+gi, bi = g[inside(g)], b[inside(b)]
+th = np.random.default_rng(0).normal(size=(128, 2)); th /= np.linalg.norm(th, axis=1, keepdims=True)
+q = np.linspace(0, 1, 101)
+print("%.4f %.4f" % (inside(g).mean(), np.mean([np.mean(np.abs(np.quantile(gi @ t, q) - np.quantile(bi @ t, q))) for t in th])))
+PY
+)
+holds "(d) tilted path guidance: '$tin' in the region (want >= 0.5), in-region SWD to the base '$tswd' (want < the KDE's '$swd')" "$tin >= 0.5 and $tswd < $swd"
+note "tilted path guidance: $tin inside, in-region SWD to the base $tswd"
 
 section "(c) bad input"
 expect_error "(c) unknown observable" "unknown observable" guide -model base.h5 -observable bogus -observable_shift 0.5 -o x.h5

@@ -53,6 +53,10 @@ PETSC_EXTERN PetscErrorCode PFObservableRegisterMesh(void);
 /* An observable of states of n values (built-in: x0, x1: a coordinate of
  * 2-D toy states) */
 PETSC_EXTERN PetscErrorCode PFObservableCreate(MPI_Comm comm, const char name[], PetscInt n, PFObservable *obs);
+/* The same with a region (NULL: none) for the observables that take one
+ * (built in: box_distance, minus the Euclidean distance of the first two
+ * values to the box xmin,xmax,ymin,ymax: 0 inside, so {f >= 0} is the box) */
+PETSC_EXTERN PetscErrorCode PFObservableCreateWithRegion(MPI_Comm comm, const char name[], PetscInt n, const double region[], PFObservable *obs);
 /* An observable of the mesh states of a PFPhysics (built in: mean_logK, the
  * area-weighted mean of the field logK over the region (whole domain when
  * region is NULL); boundary_flux, the outflow through the boundary group
@@ -71,6 +75,14 @@ PETSC_EXTERN PetscErrorCode PFObservableList(char list[], size_t len);
  * Newton on the convex dual; *mean_w: the weighted mean reached.  Fails if
  * the target lies outside the range the samples can reweight to. */
 PETSC_EXTERN PetscErrorCode PFMaxEntLambda(PetscInt N, const double f[], double target, double sigma, double *lambda, double *mean_w);
+
+/* The tilt exp(-lambda f) (lambda <= 0) under which the fraction F of the
+ * reweighted base values lies at or above thr (bisection; the fraction
+ * grows with -lambda); *mean_w: the tilted mean of f.  A tilt in f keeps
+ * the distribution within each level set of f: inside {f >= thr} the
+ * tilted distribution is the base one reweighted by f alone (tilted path
+ * guidance, -path_method tilt). */
+PETSC_EXTERN PetscErrorCode PFMaxEntLambdaFraction(PetscInt N, const double f[], double thr, double F, double *lambda, double *mean_w);
 
 /* alpha(t): exp  a exp(-b (1 - t))  (the paper's family; b < 0 is
  *                strongest near the noise),

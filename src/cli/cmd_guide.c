@@ -100,7 +100,36 @@ static PetscErrorCode GuidePath(MPI_Comm comm, const char model[], const char ou
   }
   PetscCheck(nin >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "the region holds %" PetscInt_FMT " of the %" PetscInt_FMT " base samples: too rare to guide; draw more (-guide_samples) or widen -path_region", nin, o->nbase);
   M = nin;
-  if (o->baseline) {
+  if (o->path_tilt && !o->baseline) {
+    /* tilted path guidance: observable guidance of minus the distance to
+     * the box toward the tilt that puts -path_fraction of the mass inside;
+     * inside, where the distance is 0, the tilt is the base distribution */
+    PFObservable    obs;
+    double         *fall, mean = 0, var = 0, lambda, mw, gmean, work;
+    PFGuideSchedule s = {0, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift, o->clip};
+    PetscCall(PFObservableCreateWithRegion(comm, "box_distance", n, o->box, &obs));
+    PetscCall(PetscMalloc1(o->nbase, &fall));
+    PetscCall(PFObservableEval(obs, o->nbase, xs, fall, NULL));
+    for (PetscInt i = 0; i < o->nbase; i++) mean += fall[i] / o->nbase;
+    for (PetscInt i = 0; i < o->nbase; i++) var += PetscSqr(fall[i] - mean) / (o->nbase - 1);
+    PetscCall(PFMaxEntLambdaFraction(o->nbase, fall, -1e-12, o->fraction, &lambda, &mw));
+    PetscCall(PetscPrintf(comm, "physflow guide: tilted path guidance: exp(-lambda f), f = -(distance to the box), lambda = %.5g puts %.1f%% of the reweighted base samples inside; tilted mean of f %.5g (base %.5g)\n", lambda, 100 * o->fraction, mw, mean));
+    s.lambda = lambda;
+    {
+      PFGuideTuneParams tp = {mw, var, o->gamma, o->maxeval};
+      PetscCall(PFGuideTune(flow, net, sampler, obs, comm, &tp, (uint64_t)o->seed, lo, nloc, &s, &gmean, &work));
+    }
+    PetscCall(PetscPrintf(comm, "physflow guide: a = %.5g, b = %.5g: guided mean of f %.5g (tilt %.5g), excess work %.4e -> %s\n", s.a, s.b, gmean, mw, work, out));
+    PetscCall(PetscStrncpy(o->observable, "box_distance", sizeof(o->observable)));
+    for (int k = 0; k < 4; k++) o->region[k] = o->box[k];
+    o->has_region = PETSC_TRUE;
+    {
+      GuideRecord r = {&s, NULL, NULL, {0, 0, 0}, {mw, mean, sqrt(var), mw, gmean, work}};
+      PetscCall(PFCLIGuideWrite(comm, model, out, o, &r, sampler));
+    }
+    PetscCall(PetscFree(fall));
+    PetscCall(PFObservableDestroy(&obs));
+  } else if (o->baseline) {
     double *gd;
     PetscCall(PetscMalloc1((size_t)M * n, &gd));
     for (size_t q = 0; q < (size_t)M * n; q++) gd[q] = (double)g[q];
@@ -131,7 +160,6 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
   GuideOptions o = {.observable = "x0", .gamma = 1e-3, .nbase = 4000, .maxeval = 40, .ft_steps = 2000, .ntune = 4000, .fraction = 0.6, .nguides = 64, .schedule = PF_GUIDE_EXP, .drift = PF_GUIDE_TWEEDIE};
   PetscBool    has_model, help, is_mesh = PETSC_FALSE, path = PETSC_FALSE, has_box;
   PetscInt     nbox = 4, nreg = 4;
-  PetscBool    clip_set = PETSC_FALSE;
   PFSampler    sampler;
   PFCLIMeshContext mctx;
   PFNet        net  = NULL;
@@ -154,7 +182,7 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
   {
     char      method[16] = "kde";
     PetscBool set;
-    PetscCall(PetscOptionsString("-path_method", "Path guidance of mesh models: kde (the paper's: a density of guiding samples pushed back along the flow) or tilt (observable guidance toward the exponential tilt in the observable that puts -path_fraction of the mass in the subset)", "guide", method, method, sizeof(method), &set));
+    PetscCall(PetscOptionsString("-path_method", "Path guidance: kde (the paper's: a density of guiding samples pushed back along the flow) or tilt (observable guidance toward the exponential tilt in the observable (toy: minus the distance to the box) that puts -path_fraction of the mass in the subset)", "guide", method, method, sizeof(method), &set));
     PetscCheck(!strcmp(method, "kde") || !strcmp(method, "tilt"), comm, PETSC_ERR_ARG_WRONG, "unknown -path_method '%s' (available: kde, tilt)", method);
     o.path_tilt = (PetscBool)!strcmp(method, "tilt");
   }
@@ -164,7 +192,7 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-path_guides", "Path guidance: at most this many guiding samples (base samples inside the region)", "guide", o.nguides, &o.nguides, NULL));
   PetscCall(PetscOptionsEnum("-guide_schedule", "Family of alpha(t): exp (a exp(-b (1-t)), the paper's) or power (a (1-t)^b)", "guide", PFGuideScheduleTypes, (PetscEnum)o.schedule, (PetscEnum *)&o.schedule, NULL));
   PetscCall(PetscOptionsEnum("-guide_drift", "Direction of the drift: x1hat (grad f at the x1 estimate) or tweedie (J^T grad f, the exact tilt's first order)", "guide", PFGuideDriftTypes, (PetscEnum)o.drift, (PetscEnum *)&o.drift, NULL));
-  PetscCall(PetscOptionsReal("-guide_clip", "Observable guidance: limit the drift of each state to this multiple of its base velocity (0: no limit; default 1 with -path_method tilt, whose strong tilts of nonlinear observables such as fluxes need it)", "guide", o.clip, &o.clip, &clip_set));
+  PetscCall(PetscOptionsReal("-guide_clip", "Observable guidance: limit the drift of each state to this multiple of its base velocity (0: no limit)", "guide", o.clip, &o.clip, NULL));
   PetscCall(PetscOptionsReal("-guide_gamma", "Weight gamma of the excess work against the task loss", "guide", o.gamma, &o.gamma, NULL));
   PetscCall(PetscOptionsInt("-guide_samples", "Base samples for the max-ent reweighting / the guiding samples, and the tuning", "guide", o.nbase, &o.nbase, NULL));
   PetscCall(PetscOptionsInt("-guide_tune_samples", "Samples per guided run of the tuning (the first of the base samples' noise)", "guide", o.ntune, &o.ntune, NULL));
@@ -203,11 +231,9 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
     PetscCheck(!o.has_quantile || (o.quantile > 0 && o.quantile < 1), comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_quantile must lie in (0, 1)");
     PetscCheck(o.nguides >= 2 && o.fraction > 0 && o.fraction <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_guides must be >= 2 and -path_fraction in (0, 1]");
   } else if (path) {
-    PetscCheck(!o.path_tilt, comm, PETSC_ERR_ARG_WRONG, "-path_method tilt is for mesh models (toy models: the box -path_region with the KDE)");
     PetscCheck(has_box && nbox == 4 && o.box[0] < o.box[1] && o.box[2] < o.box[3], comm, PETSC_ERR_ARG_WRONG, "path guidance needs -path_region xmin,xmax,ymin,ymax (a non-empty box)");
     PetscCheck(o.nguides >= 2 && o.fraction > 0 && o.fraction <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-path_guides must be >= 2 and -path_fraction in (0, 1]");
   } else PetscCheck(o.has_target != o.has_shift, comm, PETSC_ERR_ARG_WRONG, "give the observable's target: -observable_target VALUE or -observable_shift K (base mean + K std)");
-  if (o.path_tilt && !clip_set) o.clip = 1;
   PetscCheck(o.clip >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-guide_clip must be >= 0");
   PetscCheck(o.sigma >= 0 && o.gamma >= 0 && o.nbase >= 2 && o.maxeval >= 4 && o.ft_steps >= 1 && o.ntune >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-observable_sigma and -guide_gamma must be >= 0, -guide_samples >= 2, -guide_tune_evals >= 4, -guide_tune_samples >= 1");
   {

@@ -259,7 +259,7 @@ PetscErrorCode PFCLIGuideLoad(MPI_Comm comm, const char path[], PetscInt n, PFPh
     s->drift = strcmp(h.drift, "tweedie") ? PF_GUIDE_X1HAT : PF_GUIDE_TWEEDIE;
     s->clip  = isfinite(h.clip) && h.clip > 0 ? h.clip : 0;
     if (phys) PetscCall(PFObservableCreateMesh(h.name, phys, mean, std, h.has_region ? h.region : NULL, h.group, obs));
-    else PetscCall(PFObservableCreate(comm, h.name, n, obs));
+    else PetscCall(PFObservableCreateWithRegion(comm, h.name, n, h.has_region ? h.region : NULL, obs));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   {

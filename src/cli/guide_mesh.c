@@ -72,19 +72,6 @@ static PetscErrorCode Baseline(MeshGuide *m, const char model[], const char out[
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* the tilted mean of f under w ~ exp(-lambda f) over the base samples */
-static double TiltedMean(PetscInt N, const double *f, double lambda, double *frac, double thr)
-{
-  double mx = -INFINITY, z = 0, s = 0, in = 0;
-  for (PetscInt i = 0; i < N; i++) mx = PetscMax(mx, -lambda * f[i]);
-  for (PetscInt i = 0; i < N; i++) {
-    double w = exp(-lambda * f[i] - mx);
-    z += w, s += w * f[i], in += f[i] >= thr ? w : 0;
-  }
-  if (frac) *frac = in / z;
-  return s / z;
-}
-
 /* Tune the schedule of observable guidance toward the tilt lambda (or
  * write the naive baseline) */
 static PetscErrorCode GuideTilt(MeshGuide *m, const char model[], const char out[], GuideOptions *o, double lambda, double mean, double var, double mw)
@@ -170,28 +157,15 @@ static PetscErrorCode Observable(MeshGuide *m, const char model[], const char ou
  * field space pulls samples onto the guides) */
 static PetscErrorCode PathTilt(MeshGuide *m, const char model[], const char out[], GuideOptions *o, double thr)
 {
-  double mean = 0, var = 0, lo = 0, hi = 1, frac, mw;
+  double mean = 0, var = 0, lambda, mw;
 
   PetscFunctionBegin;
   for (PetscInt i = 0; i < o->nbase; i++) mean += m->fall[i] / o->nbase;
   for (PetscInt i = 0; i < o->nbase; i++) var += PetscSqr(m->fall[i] - mean) / (o->nbase - 1);
-  /* -lambda in [0, hi]: grow hi until the fraction is reached */
-  for (int k = 0; k < 60; k++) {
-    (void)TiltedMean(o->nbase, m->fall, -hi / sqrt(var), &frac, thr);
-    if (frac >= o->fraction) break;
-    hi *= 2;
-  }
-  PetscCheck(frac >= o->fraction, m->world, PETSC_ERR_ARG_OUTOFRANGE, "no tilt of the base samples reaches the fraction %g above %g", o->fraction, thr);
-  for (int k = 0; k < 100; k++) {
-    double mid = 0.5 * (lo + hi);
-    (void)TiltedMean(o->nbase, m->fall, -mid / sqrt(var), &frac, thr);
-    if (frac < o->fraction) lo = mid;
-    else hi = mid;
-  }
-  mw        = TiltedMean(o->nbase, m->fall, -hi / sqrt(var), &frac, thr);
+  PetscCall(PFMaxEntLambdaFraction(o->nbase, m->fall, thr, o->fraction, &lambda, &mw));
   o->target = mw;
-  PetscCall(PetscPrintf(m->world, "physflow guide: tilted path guidance: exp(-lambda f) with lambda = %.5g puts %.1f%% of the reweighted base samples in the subset; its mean of %s is %.5g (base %.5g)\n", -hi / sqrt(var), 100 * frac, o->observable, mw, mean));
-  PetscCall(GuideTilt(m, model, out, o, -hi / sqrt(var), mean, var, mw));
+  PetscCall(PetscPrintf(m->world, "physflow guide: tilted path guidance: exp(-lambda f) with lambda = %.5g puts %.1f%% of the reweighted base samples in the subset; its mean of %s is %.5g (base %.5g)\n", lambda, 100 * o->fraction, o->observable, mw, mean));
+  PetscCall(GuideTilt(m, model, out, o, lambda, mean, var, mw));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -54,3 +54,48 @@ PetscErrorCode PFMaxEntLambda(PetscInt N, const double f[], double target, doubl
   *mean_w = mean;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* the reweighted fraction of f >= thr under w ~ exp(-lambda f), and the mean */
+static void Fraction(PetscInt N, const double f[], double lambda, double thr, double *frac, double *mean)
+{
+  double mx = -INFINITY, z = 0, s = 0, in = 0;
+  for (PetscInt i = 0; i < N; i++) mx = PetscMax(mx, -lambda * f[i]);
+  for (PetscInt i = 0; i < N; i++) {
+    double w = exp(-lambda * f[i] - mx);
+    z += w, s += w * f[i], in += f[i] >= thr ? w : 0;
+  }
+  *frac = in / z;
+  *mean = s / z;
+}
+
+PetscErrorCode PFMaxEntLambdaFraction(PetscInt N, const double f[], double thr, double F, double *lambda, double *mean_w)
+{
+  double m = 0, v = 0, sd, lo = 0, hi = 1, frac, mean;
+
+  PetscFunctionBegin;
+  PetscCheck(N > 1 && F > 0 && F < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "max-ent fraction: need N > 1 and 0 < F < 1");
+  for (PetscInt i = 0; i < N; i++) {
+    PetscCheck(isfinite(f[i]), PETSC_COMM_SELF, PETSC_ERR_FP, "observable of base sample %" PetscInt_FMT " is not finite", i);
+    m += f[i] / N;
+  }
+  for (PetscInt i = 0; i < N; i++) v += (f[i] - m) * (f[i] - m) / (N - 1);
+  sd = v > 0 ? sqrt(v) : 1;
+  /* -lambda sd in [0, hi]: the fraction grows with it; double hi until
+   * the fraction is reached, then bisect */
+  for (int k = 0; k < 60; k++) {
+    Fraction(N, f, -hi / sd, thr, &frac, &mean);
+    if (frac >= F) break;
+    hi *= 2;
+  }
+  PetscCheck(frac >= F, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "no tilt of the base samples puts %g of them above %g (none above it?)", F, thr);
+  for (int k = 0; k < 100; k++) {
+    double mid = 0.5 * (lo + hi);
+    Fraction(N, f, -mid / sd, thr, &frac, &mean);
+    if (frac < F) lo = mid;
+    else hi = mid;
+  }
+  Fraction(N, f, -hi / sd, thr, &frac, &mean);
+  *lambda = -hi / sd;
+  *mean_w = mean;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -11,6 +11,35 @@ static struct {
 } registry[PF_MAX_OBSERVABLES];
 static int nregistered = 0;
 
+/* minus the distance of (x0, x1) to the box: 0 inside */
+static PetscErrorCode BoxDistanceEval(PFObservable obs, PetscInt B, const pfreal *x, double *f, pfreal *grad)
+{
+  const double *r = obs->region;
+  const PetscInt n = obs->n;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < B; b++) {
+    const double x0 = (double)x[b * n], x1 = (double)x[b * n + 1];
+    const double d0 = x0 < r[0] ? r[0] - x0 : (x0 > r[1] ? r[1] - x0 : 0), d1 = x1 < r[2] ? r[2] - x1 : (x1 > r[3] ? r[3] - x1 : 0);
+    const double d  = sqrt(d0 * d0 + d1 * d1);
+    f[b]            = -d;
+    if (!grad) continue;
+    for (PetscInt i = 0; i < n; i++) grad[b * n + i] = 0;
+    /* d(-d)/dx points toward the box */
+    if (d > 0) grad[b * n] = (pfreal)(d0 / d), grad[b * n + 1] = (pfreal)(d1 / d);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode CreateBoxDistance(PFObservable obs)
+{
+  PetscFunctionBegin;
+  PetscCheck(!obs->phys && obs->n >= 2, obs->comm, PETSC_ERR_ARG_WRONG, "observable 'box_distance' is for vector (toy) states of at least 2 values");
+  PetscCheck(obs->has_region && obs->region[0] < obs->region[1] && obs->region[2] < obs->region[3], obs->comm, PETSC_ERR_ARG_WRONG, "observable 'box_distance' needs its box (-path_region or -observable_region xmin,xmax,ymin,ymax)");
+  obs->eval = BoxDistanceEval;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode RegisterBuiltins(void);
 
 PetscErrorCode PFObservableRegister(const char name[], PetscErrorCode (*create)(PFObservable))
@@ -63,6 +92,7 @@ static PetscErrorCode RegisterBuiltins(void)
   done = PETSC_TRUE;
   PetscCall(PFObservableRegister("x0", CreateX0));
   PetscCall(PFObservableRegister("x1", CreateX1));
+  PetscCall(PFObservableRegister("box_distance", CreateBoxDistance));
   PetscCall(PFObservableRegisterMesh());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -98,9 +128,20 @@ static PetscErrorCode CreateByName(PFObservable obs)
 PetscErrorCode PFObservableCreate(MPI_Comm comm, const char name[], PetscInt n, PFObservable *obs)
 {
   PetscFunctionBegin;
+  PetscCall(PFObservableCreateWithRegion(comm, name, n, NULL, obs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFObservableCreateWithRegion(MPI_Comm comm, const char name[], PetscInt n, const double region[], PFObservable *obs)
+{
+  PetscFunctionBegin;
   PetscCall(PetscNew(obs));
   (*obs)->comm = comm;
   (*obs)->n    = n;
+  if (region) {
+    for (int k = 0; k < 4; k++) (*obs)->region[k] = region[k];
+    (*obs)->has_region = PETSC_TRUE;
+  }
   PetscCall(PetscStrncpy((*obs)->name, name, sizeof((*obs)->name)));
   {
     PetscErrorCode ierr = CreateByName(*obs);
