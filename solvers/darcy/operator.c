@@ -673,10 +673,15 @@ PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar 
     PetscInt  maxit;
     PetscCall(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
     PetscCall(KSPSetTolerances(ksp, rtol, PetscMax(atol, 1e-14 * op->fnorm), dtol, maxit));
+    PetscErrorCode ierr;
     PetscCall(VecPlaceArray(op->g0, y));
-    PetscCall(SolveAssembled(op, ksp, dval, op->g0, NULL));
+    /* a failed solve (callers may catch it: a wild generated field) must
+     * leave the work vector and the tolerances as they were */
+    ierr = SolveAssembled(op, ksp, dval, op->g0, NULL);
     PetscCall(VecResetArray(op->g0));
     PetscCall(KSPSetTolerances(ksp, rtol, atol, dtol, maxit));
+    if (ierr) PetscCall(PetscFree(dval));
+    PetscCall(ierr);
   }
   if (transpose && op->ndir_global) {
     /* (J_p^T y)_D with y_D = 0 is sum_{i interior} y_i A_iD = (A_DI y_I) */
