@@ -17,5 +17,11 @@ vg "$BIN" train -data dd.h5 -net_type meshunet -mesh_levels 2 -mesh_width 4 -mes
 vg "$BIN" sample -model mm.h5 -n 2 -sampler_steps 2 -o ms.h5 > log 2>&1 || { echo "FAIL: mesh sample under valgrind"; cat log; fail=1; }
 vg "$BIN" eval -physics darcy -samples ms.h5 -reference dd.h5 > log 2>&1 || { echo "FAIL: darcy eval under valgrind"; cat log; fail=1; }
 /usr/bin/python3 -c "import json,sys; json.loads(open('log').read().strip().splitlines()[-1])" || { echo "FAIL: eval printed invalid JSON"; fail=1; }
-[ $fail = 0 ] && echo "valgrind: train, sample, datagen, eval (toy and Darcy/mesh network) clean"
+# observations, guided posterior and MAP, observable guidance (tiny sizes)
+vg "$BIN" observe -data dd.h5 -index 1 -nobs 4 -noise 0.01 -o ob.h5 > log 2>&1 || { echo "FAIL: observe under valgrind"; cat log; fail=1; }
+vg "$BIN" infer -model mm.h5 -obs ob.h5 -n 2 -sampler_steps 2 -o po.h5 > log 2>&1 || { echo "FAIL: infer under valgrind"; cat log; fail=1; }
+vg "$BIN" infer -model mm.h5 -obs ob.h5 -infer_type map -map_tao_max_it 3 -o pm.h5 > log 2>&1 || { echo "FAIL: infer -infer_type map under valgrind"; cat log; fail=1; }
+vg "$BIN" guide -model mm.h5 -observable mean_logK -observable_region 0,0.5,0,0.5 -observable_shift 0.5 -guide_samples 4 -guide_tune_samples 2 -guide_tune_evals 4 -sampler_steps 2 -o gm.h5 > log 2>&1 || { echo "FAIL: guide under valgrind"; cat log; fail=1; }
+vg "$BIN" sample -model gm.h5 -n 2 -o gs.h5 > log 2>&1 || { echo "FAIL: guided sample under valgrind"; cat log; fail=1; }
+[ $fail = 0 ] && echo "valgrind: train, sample, datagen, eval (toy and Darcy/mesh network), observe, infer (guidance, map), guide clean"
 exit $fail
