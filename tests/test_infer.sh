@@ -78,6 +78,11 @@ h=$(cat camp/*_post.h5 | sha256sum)
 NP=2 run infer -model base.h5 -obs_dir obs -n 16 -pf_group_size 1 -o camp
 if grep -q "0 observations done now, 6 finished before" out.txt && [ "$(cat camp/*_post.h5 | sha256sum)" = "$h" ]; then pass "(c) rerun: all 6 skipped, results unchanged"; else fail "(c) rerun: $(grep 'done now' out.txt)"; fi
 
+mkdir -p obs3 && cp obs/o0.h5 obs/o1.h5 obs/o2.h5 obs3/
+NP=2 run infer -model base.h5 -obs_dir obs3 -n 8 -sampler dopri5 -pf_group_size 1 -o camp3
+ok3=$(grep -c ',ok,' camp3/summary.csv 2>/dev/null)
+holds "(c) a campaign with the adaptive dopri5 sampler (step control per group): rc $RC, $ok3 of 3 ok" "$RC == 0 and '$ok3' == '3'"
+
 section "(d) kill and resume"
 mkdir -p obs2
 for i in 0 1 2 3 4 5 6 7; do "$BIN" observe -data test.h5 -index $i -nobs 16 -noise 0.01 -seed 5 -o obs2/o$i.h5 >/dev/null 2>&1; done
@@ -111,6 +116,8 @@ expect_error "(e) unknown -infer_type" "not implemented" infer -model base.h5 -o
 expect_error "(e) -obs and -obs_dir" "one observation file" infer -model base.h5 -obs o0.h5 -obs_dir obs -o x.h5
 "$BIN" train -toy moons -train_steps 5 -o toy.h5 >/dev/null 2>&1
 expect_error "(e) a toy model" "not a mesh" infer -model toy.h5 -obs o0.h5 -o x.h5
+"$BIN" train -data data.h5 -fields p -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -mesh_groups 2 -train_steps 2 -batch_size 8 -o ponly.h5 >/dev/null 2>&1
+expect_error "(e) a model of p alone" "all the physics' fields" infer -model ponly.h5 -obs o0.h5 -o x.h5
 expect_error "(e) observe: -index out of range" "not a sample" observe -data test.h5 -index 99 -o x.h5
 expect_error "(e) observe: missing data" "cannot read" observe -data nothing.h5 -o x.h5
 [ ! -e x.h5 ] && pass "(e) no output written by the failed runs" || fail "(e) x.h5 written"

@@ -335,7 +335,7 @@ static PetscErrorCode LatentVJP_Darcy(PFPhysics phys, const PetscScalar *gx, dou
   for (PetscInt k = 0; k < m; k++) gxi[k] = 0;
   for (PetscInt i = 0; i < phys->nown; i++)
     for (PetscInt k = 0; k < m; k++) gxi[k] += phi[(size_t)phys->ownnat[i] * m + k] * PetscRealPart(gx[i]);
-  for (PetscInt k = 0; k < m; k++) gxi[k] *= sqrt(lam[k]);
+  for (PetscInt k = 0; k < m; k++) gxi[k] *= sqrt(PetscMax(lam[k], 0.0)); /* as the forward map */
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, gxi, (PetscMPIInt)m, MPI_DOUBLE, MPI_SUM, phys->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -495,6 +495,9 @@ static PetscErrorCode StateJacobianSolve_Darcy(PFPhysics phys, PetscInt B, const
   const PetscInt   n = phys->nown;
 
   PetscFunctionBegin;
+  /* with P2 solves the solver's state and the P1 residual's Jacobian are
+   * different discretisations (and would share one KSP of other sizes) */
+  PetscCheck(d->order == 1, phys->comm, PETSC_ERR_SUP, "the state-Jacobian solve (adjoints: MAP, boundary_flux guidance, -constraint_norm error) needs -darcy_order 1: the P2 solver and the P1 residual differ");
   for (PetscInt b = 0; b < B; b++) PetscCall(PFDarcyOpSolveJacobian(&d->op, d->ksp, x + 2 * n * b, transpose, r + n * b, y + n * b));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -94,6 +94,9 @@ PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIM
  * physical units) of the states x[pick[j]] (pick NULL: x[j]), normalised
  * mesh states of this group; collective on the group */
 PetscErrorCode PFCLIMeshGatherRows(PFCLIMeshContext *ctx, PetscInt nrows, const PetscInt pick[], const pfreal *x, const double mean[], const double std[], double *rows[]);
+/* Guidance and inference work on whole physics states: the model must
+ * generate the physics' fields in its order (not a -fields subset) */
+PetscErrorCode PFCLIMeshCheckAllFields(PFCLIMeshContext *ctx, const char model[], const char what[]);
 PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], PetscBool use_ema, PFNet *net, PFFlow *flow, double mean[], double std[]);
 PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[]);
 /* the refined samples of a one-step student: this group's nloc samples

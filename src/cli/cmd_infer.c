@@ -210,10 +210,12 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
     PetscCall(PetscStrlen(xo, &l));
     if (l > 3 && !strcmp(xo + l - 3, ".h5")) xo[l - 3] = 0;
     PetscCall(PetscStrlcat(xo, ".xmf", sizeof(xo)));
+    PetscErrorCode ierr = PETSC_SUCCESS;
     if (rank == 0) {
       unlink(xt);
-      PetscCall(PFWriteXDMF(out, xo));
+      ierr = PFWriteXDMF(out, xo);
     }
+    PetscCall(PFBcastError(comm, ierr, "the posterior's XDMF: "));
   }
   PetscCall(PFObsDestroy(&o));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -355,9 +357,24 @@ static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], con
   PetscMPIInt rank, grank;
   MPI_Win     win;
   PetscInt   *counter = NULL;
+  PFSampler   gsampler, wsampler;
 
   PetscFunctionBegin;
   PetscCall(ListObservations(world, dir, &n, &names));
+  {
+    /* each group integrates its own observation: an adaptive sampler's
+     * step control must reduce over the group, not the world */
+    PFSamplerType st;
+    PetscInt      steps;
+    PetscCall(PFSamplerGetType(inf->sampler, &st));
+    PetscCall(PFSamplerGetSteps(inf->sampler, &steps));
+    PetscCall(PFSamplerCreate(ctx->gcomm, &gsampler));
+    PetscCall(PFSamplerSetType(gsampler, st));
+    PetscCall(PFSamplerSetSteps(gsampler, steps));
+    PetscCall(PFSamplerSetFromOptions(gsampler));
+    wsampler     = inf->sampler;
+    inf->sampler = gsampler;
+  }
   PetscCallMPI(MPI_Comm_rank(world, &rank));
   PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
   if (rank == 0 && mkdir(outdir, 0755) && errno != EEXIST) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create '%s'", outdir);
@@ -424,6 +441,8 @@ static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], con
   }
   PetscCallMPI(MPI_Win_free(&win));
   PetscCallMPI(MPI_Free_mem(counter));
+  inf->sampler = wsampler;
+  PetscCall(PFSamplerDestroy(&gsampler));
   {
     PetscInt c[4] = {grank == 0 ? ndone : 0, grank == 0 ? nskip : 0, grank == 0 ? nfail : 0, interrupted};
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, c, 4, MPIU_INT, MPI_SUM, world));
@@ -495,6 +514,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));
+  PetscCall(PFCLIMeshCheckAllFields(&inf.ctx, model, "infer"));
   {
     PFFlowType ft;
     PetscCall(PFFlowGetType(inf.flow, &ft));

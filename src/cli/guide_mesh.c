@@ -249,6 +249,7 @@ PetscErrorCode PFCLIGuideMesh(MPI_Comm world, const char model[], const char out
 
   PetscFunctionBegin;
   PetscCall(PFCLIMeshModelLoad(ctx, model, PETSC_TRUE, &m.net, &m.flow, m.mean, m.std));
+  PetscCall(PFCLIMeshCheckAllFields(ctx, model, "guidance"));
   {
     PFFlowType ft;
     PetscCall(PFFlowGetType(m.flow, &ft));

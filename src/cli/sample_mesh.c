@@ -88,6 +88,20 @@ PetscErrorCode PFCLIMeshGatherRows(PFCLIMeshContext *ctx, PetscInt nrows, const 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFCLIMeshCheckAllFields(PFCLIMeshContext *ctx, const char model[], const char what[])
+{
+  const char *const *names;
+  PetscInt           nf;
+  PetscBool          same;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetFields(ctx->phys, &nf, &names, NULL));
+  same = (PetscBool)(nf == ctx->nfields);
+  for (PetscInt f = 0; same && f < nf; f++) same = (PetscBool)!strcmp(names[f], ctx->fields[f]);
+  PetscCheck(same, ctx->gcomm, PETSC_ERR_ARG_WRONG, "%s needs a model of all the physics' fields in its order (%s%s); '%s' generates other fields", what, names[0], nf > 1 ? ", ..." : "", model);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char model[], PetscInt n, PetscInt seed, PetscBool use_ema, PetscInt chunk, PFSampler sampler, const char out[])
 {
   PFNet           net  = NULL;
@@ -109,6 +123,12 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
 
   PetscFunctionBegin;
   PetscCall(PFCLIMeshModelLoad(ctx, model, use_ema, &net, &flow, mean, std));
+  {
+    /* a guided model guides whole physics states */
+    PetscBool guided;
+    PetscCall(PFCLIPeek(world, model, "guide", NULL, &guided, NULL, 0));
+    if (guided) PetscCall(PFCLIMeshCheckAllFields(ctx, model, "a guided model"));
+  }
   PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
   nf = ctx->nfields;
   {

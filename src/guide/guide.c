@@ -132,8 +132,13 @@ static PetscErrorCode Objective(void *vctx, const double th[], double *J)
   PetscCall(PFGuideSample(c->flow, c->net, c->sampler, c->obs, &s, c->world, c->seed, c->gidx0, c->nloc, c->x, &c->work, &nfe));
   PetscCall(PFObservableEval(c->obs, c->nloc, c->x, c->f, NULL));
   PetscCall(PFGuideSampleCount(c->obs, c->nloc, &m[1]));
-  if (m[1] > 0)
-    for (PetscInt j = 0; j < c->nloc; j++) m[0] += c->f[j];
+  if (m[1] > 0) {
+    /* states without a value (a failed solve of a wild field) are left
+     * out of the mean (and counted as not reached by the schedule) */
+    m[1] = 0;
+    for (PetscInt j = 0; j < c->nloc; j++)
+      if (isfinite(c->f[j])) m[0] += c->f[j], m[1] += 1;
+  }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_DOUBLE, MPI_SUM, c->world));
   c->mean = m[0] / m[1];
   *J      = (c->mean - c->tp->target) * (c->mean - c->tp->target) / c->tp->var + c->tp->gamma * c->work;

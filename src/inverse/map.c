@@ -66,11 +66,20 @@ static PetscErrorCode ObjectiveGradient(Tao tao, Vec X, PetscReal *f, Vec G, voi
      * on every rank of the group) */
     PetscErrorCode ierr = Evaluate(c, &J);
     if (ierr == PETSC_ERR_NOT_CONVERGED) {
-      *f = PETSC_INFINITY;
-      PetscCall(VecSet(G, 0));
-      PetscFunctionReturn(PETSC_SUCCESS);
+      J = PETSC_INFINITY;
+      for (PetscInt k = 0; k < c->m; k++) c->gxi[k] = 0;
+    } else PetscCall(ierr);
+  }
+  {
+    /* every rank of the group runs its own copy of TAO: they stay in step
+     * only with bit-identical values, so the group's first rank decides */
+    MPI_Comm    comm = c->H->comm;
+    PetscMPIInt size;
+    PetscCallMPI(MPI_Comm_size(comm, &size));
+    if (size > 1) {
+      PetscCallMPI(MPI_Bcast(&J, 1, MPI_DOUBLE, 0, comm));
+      PetscCallMPI(MPI_Bcast(c->gxi, (PetscMPIInt)c->m, MPI_DOUBLE, 0, comm));
     }
-    PetscCall(ierr);
   }
   PetscCall(VecGetArray(G, &gv));
   for (PetscInt k = 0; k < c->m; k++) gv[k] = c->gxi[k];
@@ -160,6 +169,7 @@ PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, c
     Vec       G;
     PetscCall(VecDuplicate(X, &G));
     PetscCall(ObjectiveGradient(tao, X, &f, G, &c));
+    PetscCheck(f < PETSC_INFINITY, phys->comm, PETSC_ERR_NOT_CONVERGED, "MAP: the solve at the optimiser's final point failed");
     *J = f;
     PetscCall(VecDestroy(&G));
   }

@@ -84,17 +84,23 @@ PetscErrorCode PFObsOperatorCreate(PFPhysics phys, PetscInt nobs, const double c
   H->nobs = nobs;
   PetscCallMPI(MPI_Comm_rank(H->comm, &rank));
   PetscCall(PetscMalloc2(4 * nobs + 1, &vidx, 4 * nobs + 1, &w));
-  if (rank == 0)
-    for (PetscInt j = 0; j < nobs; j++) {
+  {
+    /* rank 0 locates; its failure reaches the group as one error */
+    PetscErrorCode ierr = PETSC_SUCCESS;
+    for (PetscInt j = 0; rank == 0 && j < nobs && !ierr; j++) {
       PetscInt c;
       double   wj[4] = {0, 0, 0, 0};
-      PetscCall(PFObsLocate(mesh, coords + 2 * j, &c, wj));
+      ierr = PFObsLocate(mesh, coords + 2 * j, &c, wj);
+      if (ierr) break;
       if (c < 0 && bad < 0) bad = j;
       for (PetscInt k = 0; k < 4; k++) {
         vidx[4 * j + k] = (c >= 0 && k < mesh->nvpc) ? mesh->cells[c * mesh->nvpc + k] : -1;
         w[4 * j + k]    = wj[k];
       }
     }
+    if (ierr) PetscCall(PetscFree2(vidx, w));
+    PetscCall(PFBcastError(H->comm, ierr, "locating the observations: "));
+  }
   PetscCallMPI(MPI_Bcast(&bad, 1, MPIU_INT, 0, H->comm));
   if (bad >= 0) PetscCall(PetscFree2(vidx, w));
   PetscCheck(bad < 0, H->comm, PETSC_ERR_ARG_OUTOFRANGE, "observation %" PetscInt_FMT " at (%g, %g) lies outside the mesh (%s)", bad, coords[2 * bad], coords[2 * bad + 1], mesh->source);

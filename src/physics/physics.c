@@ -131,9 +131,11 @@ PetscErrorCode PFPhysicsDrawInputs(PFPhysics phys, uint64_t seed, PetscInt index
 PetscErrorCode PFPhysicsSolve(PFPhysics phys, PFFidelity fidelity, uint64_t seed, PetscInt index, PetscScalar *x)
 {
   PetscFunctionBegin;
+  PetscErrorCode ierr;
   PetscCall(PetscLogEventBegin(PF_EVENT_Solve, 0, 0, 0, 0));
-  PetscCall(phys->ops.solve(phys, fidelity, seed, index, x));
+  ierr = phys->ops.solve(phys, fidelity, seed, index, x); /* callers may catch a failed solve */
   PetscCall(PetscLogEventEnd(PF_EVENT_Solve, 0, 0, 0, 0));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -211,7 +213,11 @@ PetscErrorCode PFPhysicsStateAdjoint(PFPhysics phys, const PetscScalar *x, const
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
     for (PetscInt i = 0; i < n; i++) b[i] -= phys->mass[i] * s[0] / s[1];
   }
-  PetscCall(PFPhysicsStateJacobianSolve(phys, 1, x, PETSC_TRUE, b, lam));
+  {
+    PetscErrorCode ierr = PFPhysicsStateJacobianSolve(phys, 1, x, PETSC_TRUE, b, lam);
+    if (ierr) PetscCall(PetscFree2(b, lam)); /* callers may catch a failed solve */
+    PetscCall(ierr);
+  }
   PetscCall(PFPhysicsResidualVJP(phys, 1, x, lam, gx));
   for (PetscInt q = 0; q < phys->nfields * n; q++) gx[q] = -gx[q];
   PetscCall(PetscFree2(b, lam));
