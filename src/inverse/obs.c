@@ -149,13 +149,12 @@ PetscErrorCode PFObsOperatorDestroy(PFObsOperator *H)
 }
 
 /* rank 0: read and check; errors are returned (the caller broadcasts them) */
-static PetscErrorCode ReadOnRank0(const char path[], PFObs *o)
+static PetscErrorCode ReadOpen(hid_t fid, const char path[], PFObs *o)
 {
-  hid_t   fid, g;
+  hid_t   g;
   hsize_t d[2];
 
   PetscFunctionBegin;
-  PetscCall(PFH5OpenRead(path, &fid));
   PetscCall(PFH5CheckKind(fid, path, "observations"));
   PetscCall(PFH5GetDims(fid, path, "obs/coords", 2, d));
   PetscCheck(d[0] > 0 && d[1] == 2, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s': /obs/coords must be [nobs > 0, 2]", path);
@@ -195,7 +194,20 @@ static PetscErrorCode ReadOnRank0(const char path[], PFObs *o)
     }
     H5Gclose(tg);
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the file is closed whatever the outcome (a campaign reads many, some bad) */
+static PetscErrorCode ReadOnRank0(const char path[], PFObs *o)
+{
+  hid_t          fid;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscCall(PFH5OpenRead(path, &fid));
+  ierr = ReadOpen(fid, path, o);
   PetscCall(PFH5Close(&fid));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
