@@ -76,6 +76,8 @@ PETSC_EXTERN PetscErrorCode PFObservableList(char list[], size_t len);
  * the target lies outside the range the samples can reweight to. */
 PETSC_EXTERN PetscErrorCode PFMaxEntLambda(PetscInt N, const double f[], double target, double sigma, double *lambda, double *mean_w);
 
+/* mean and (unbiased) variance of N values */
+PETSC_EXTERN void PFGuideMoments(PetscInt N, const double f[], double *mean, double *var);
 /* The tilt exp(-lambda f) (lambda <= 0) under which the fraction F of the
  * reweighted base values lies at or above thr (bisection; the fraction
  * grows with -lambda); *mean_w: the tilted mean of f.  A tilt in f keeps

@@ -28,7 +28,7 @@ typedef struct {
   /* work, sized by PFPosteriorGuideSetUp */
   PetscInt     maxbatch;
   pfreal      *tbuf, *x1, *g, *jt;
-  PetscScalar *xp, *gp, *R;
+  PetscScalar *xp, *gp, *R, *gr;
   double      *hy, fnorm;
 } PFPosteriorGuide;
 PETSC_EXTERN PetscErrorCode PFPosteriorGuideSetUp(PFPosteriorGuide *pg);

@@ -34,7 +34,7 @@ static PetscErrorCode GuideObservable(MPI_Comm comm, const char model[], const c
 {
   const PetscInt n = net->nin;
   PFObservable   obs;
-  double        *f, *fall, mean = 0, var = 0, lambda, mw;
+  double        *f, *fall, mean, var, lambda, mw;
   PetscMPIInt    size, *counts, *displs, cnt = (PetscMPIInt)nloc;
 
   PetscFunctionBegin;
@@ -46,8 +46,7 @@ static PetscErrorCode GuideObservable(MPI_Comm comm, const char model[], const c
   displs[0] = 0;
   for (PetscMPIInt q = 1; q < size; q++) displs[q] = displs[q - 1] + counts[q - 1];
   PetscCallMPI(MPI_Allgatherv(f, cnt, MPI_DOUBLE, fall, counts, displs, MPI_DOUBLE, comm));
-  for (PetscInt i = 0; i < o->nbase; i++) mean += fall[i] / o->nbase;
-  for (PetscInt i = 0; i < o->nbase; i++) var += (fall[i] - mean) * (fall[i] - mean) / (o->nbase - 1);
+  PFGuideMoments(o->nbase, fall, &mean, &var);
   if (o->has_shift) o->target = mean + o->shift * sqrt(var);
   PetscCall(PFMaxEntLambda(o->nbase, fall, o->target, o->sigma, &lambda, &mw));
   PetscCall(PetscPrintf(comm, "physflow guide: observable %s of %" PetscInt_FMT " base samples: mean %.5g, std %.5g; target %.5g; max-ent tilt exp(-lambda f), lambda = %.5g, reweighted mean %.5g\n", o->observable, o->nbase, mean, sqrt(var), o->target, lambda, mw));
@@ -60,16 +59,8 @@ static PetscErrorCode GuideObservable(MPI_Comm comm, const char model[], const c
     PetscCall(FinetuneOn(comm, model, out, "reweighted", o->nbase, n, pick, o));
     PetscCall(PetscFree2(pick, idx));
   } else {
-    PFGuideSchedule   s  = {lambda, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift, o->clip};
-    PFGuideTuneParams tp = {mw, var, o->gamma, o->maxeval};
-    double            gmean, work;
-    PetscCall(PetscPrintf(comm, "physflow guide: tuning the schedule alpha(t) = %s on task loss + %g x excess work\n", o->schedule == PF_GUIDE_POWER ? "a (1 - t)^b" : "a exp(-b (1 - t))", o->gamma));
-    PetscCall(PFGuideTune(flow, net, sampler, obs, comm, &tp, (uint64_t)o->seed, tlo, ntl, &s, &gmean, &work));
-    PetscCall(PetscPrintf(comm, "physflow guide: a = %.5g, b = %.5g: guided mean %.5g (target %.5g, %.3f base std away), excess work %.4e -> %s\n", s.a, s.b, gmean, mw, fabs(gmean - mw) / sqrt(var), work, out));
-    {
-      GuideRecord r = {&s, NULL, NULL, {0, 0, 0}, {o->target, mean, sqrt(var), mw, gmean, work}};
-      PetscCall(PFCLIGuideWrite(comm, model, out, o, &r, sampler));
-    }
+    GuideTuneSetting gs = {comm, flow, net, sampler, obs, tlo, ntl};
+    PetscCall(PFCLIGuideTuneWrite(&gs, model, out, o, lambda, mean, var, mw));
   }
   PetscCall(PetscFree4(f, fall, counts, displs));
   PetscCall(PFObservableDestroy(&obs));
@@ -104,29 +95,22 @@ static PetscErrorCode GuidePath(MPI_Comm comm, const char model[], const char ou
     /* tilted path guidance: observable guidance of minus the distance to
      * the box toward the tilt that puts -path_fraction of the mass inside;
      * inside, where the distance is 0, the tilt is the base distribution */
-    PFObservable    obs;
-    double         *fall, mean = 0, var = 0, lambda, mw, gmean, work;
-    PFGuideSchedule s = {0, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift, o->clip};
+    PFObservable     obs;
+    double          *fall, mean, var, lambda, mw;
+    GuideTuneSetting gs;
     PetscCall(PFObservableCreateWithRegion(comm, "box_distance", n, o->box, &obs));
     PetscCall(PetscMalloc1(o->nbase, &fall));
     PetscCall(PFObservableEval(obs, o->nbase, xs, fall, NULL));
-    for (PetscInt i = 0; i < o->nbase; i++) mean += fall[i] / o->nbase;
-    for (PetscInt i = 0; i < o->nbase; i++) var += PetscSqr(fall[i] - mean) / (o->nbase - 1);
+    PFGuideMoments(o->nbase, fall, &mean, &var);
     PetscCall(PFMaxEntLambdaFraction(o->nbase, fall, -1e-12, o->fraction, &lambda, &mw));
     PetscCall(PetscPrintf(comm, "physflow guide: tilted path guidance: exp(-lambda f), f = -(distance to the box), lambda = %.5g puts %.1f%% of the reweighted base samples inside; tilted mean of f %.5g (base %.5g)\n", lambda, 100 * o->fraction, mw, mean));
-    s.lambda = lambda;
-    {
-      PFGuideTuneParams tp = {mw, var, o->gamma, o->maxeval};
-      PetscCall(PFGuideTune(flow, net, sampler, obs, comm, &tp, (uint64_t)o->seed, lo, nloc, &s, &gmean, &work));
-    }
-    PetscCall(PetscPrintf(comm, "physflow guide: a = %.5g, b = %.5g: guided mean of f %.5g (tilt %.5g), excess work %.4e -> %s\n", s.a, s.b, gmean, mw, work, out));
+    /* recorded as observable guidance of the box distance */
     PetscCall(PetscStrncpy(o->observable, "box_distance", sizeof(o->observable)));
     for (int k = 0; k < 4; k++) o->region[k] = o->box[k];
     o->has_region = PETSC_TRUE;
-    {
-      GuideRecord r = {&s, NULL, NULL, {0, 0, 0}, {mw, mean, sqrt(var), mw, gmean, work}};
-      PetscCall(PFCLIGuideWrite(comm, model, out, o, &r, sampler));
-    }
+    o->target     = mw;
+    gs            = (GuideTuneSetting){comm, flow, net, sampler, obs, lo, nloc};
+    PetscCall(PFCLIGuideTuneWrite(&gs, model, out, o, lambda, mean, var, mw));
     PetscCall(PetscFree(fall));
     PetscCall(PFObservableDestroy(&obs));
   } else if (o->baseline) {

@@ -46,5 +46,17 @@ PetscErrorCode PFCLIGuideFinetune(MPI_Comm comm, const char model[], const char 
 /* idx[N]: the base samples resampled by the max-ent weights exp(-lambda f)
  * (keyed systematic resampling) */
 PetscErrorCode PFCLIGuideResample(PetscInt N, const double *f, double lambda, PetscInt seed, PetscInt *idx);
+/* Observable guidance toward the tilt lambda (tilted mean mw of the base
+ * values of mean and variance var): tunes the schedule on ntl samples per
+ * group from tlo and writes guided.h5 (o->target: the recorded target) */
+typedef struct {
+  MPI_Comm     world;
+  PFFlow       flow;
+  PFNet        net;
+  PFSampler    sampler;
+  PFObservable obs;
+  PetscInt     tlo, ntl;
+} GuideTuneSetting;
+PetscErrorCode PFCLIGuideTuneWrite(const GuideTuneSetting *g, const char model[], const char out[], const GuideOptions *o, double lambda, double mean, double var, double mw);
 /* Mesh models (src/cli/guide_mesh.c) */
 PetscErrorCode PFCLIGuideMesh(MPI_Comm world, const char model[], const char out[], GuideOptions *o, PetscBool path, PFSampler sampler, PFCLIMeshContext *ctx);

@@ -131,6 +131,23 @@ PetscErrorCode PFCLIGuideWrite(MPI_Comm comm, const char base[], const char out[
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFCLIGuideTuneWrite(const GuideTuneSetting *g, const char model[], const char out[], const GuideOptions *o, double lambda, double mean, double var, double mw)
+{
+  PFGuideSchedule   s  = {lambda, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift, o->clip};
+  PFGuideTuneParams tp = {mw, var, o->gamma, o->maxeval};
+  double            gmean, work;
+
+  PetscFunctionBegin;
+  PetscCall(PetscPrintf(g->world, "physflow guide: tuning the schedule alpha(t) = %s on task loss + %g x excess work (%" PetscInt_FMT " samples per run)\n", o->schedule == PF_GUIDE_POWER ? "a (1 - t)^b" : "a exp(-b (1 - t))", o->gamma, PetscMin(o->ntune, o->nbase)));
+  PetscCall(PFGuideTune(g->flow, g->net, g->sampler, g->obs, g->world, &tp, (uint64_t)o->seed, g->tlo, g->ntl, &s, &gmean, &work));
+  PetscCall(PetscPrintf(g->world, "physflow guide: a = %.5g, b = %.5g: guided mean %.5g (target %.5g, %.3f base std away), excess work %.4e -> %s\n", s.a, s.b, gmean, mw, fabs(gmean - mw) / sqrt(var), work, out));
+  {
+    GuideRecord r = {&s, NULL, NULL, {0, 0, 0}, {o->target, mean, sqrt(var), mw, gmean, work}};
+    PetscCall(PFCLIGuideWrite(g->world, model, out, o, &r, g->sampler));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFCLIGuideFinetune(MPI_Comm comm, const char model[], const char data[], const char out[], const char what[], const GuideOptions *o)
 {
   char           val[32];

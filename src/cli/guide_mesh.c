@@ -84,17 +84,8 @@ static PetscErrorCode GuideTilt(MeshGuide *m, const char model[], const char out
     PetscCall(Baseline(m, model, out, "reweighted", o->nbase, idx, o));
     PetscCall(PetscFree(idx));
   } else {
-    PFGuideSchedule   s  = {lambda, 1, o->schedule == PF_GUIDE_POWER ? 1 : 2, o->schedule, o->drift, o->clip};
-    PFGuideTuneParams tp = {mw, var, o->gamma, o->maxeval};
-    double            gmean, work;
-    PetscCall(PetscPrintf(m->world, "physflow guide: tuning the schedule alpha(t) = %s on task loss + %g x excess work (%" PetscInt_FMT " samples per run)\n", o->schedule == PF_GUIDE_POWER ? "a (1 - t)^b" : "a exp(-b (1 - t))", o->gamma, PetscMin(o->ntune, o->nbase)));
-    PetscCall(PFGuideTune(m->flow, m->net, m->sampler, m->obs, m->world, &tp, (uint64_t)o->seed, m->tlo, m->ntl, &s, &gmean, &work));
-    PetscCall(PetscPrintf(m->world, "physflow guide: a = %.5g, b = %.5g: guided mean %.5g (target %.5g, %.3f base std away), excess work %.4e -> %s\n", s.a, s.b, gmean, mw, fabs(gmean - mw) / sqrt(var), work, out));
-    {
-      GuideRecord r = {&s, NULL, NULL, {0, 0, 0}, {o->target, mean, sqrt(var), mw, gmean, work}};
-      PetscCall(PFCLIGuideWrite(m->world, model, out, o, &r, m->sampler));
-
-    }
+    GuideTuneSetting g = {m->world, m->flow, m->net, m->sampler, m->obs, m->tlo, m->ntl};
+    PetscCall(PFCLIGuideTuneWrite(&g, model, out, o, lambda, mean, var, mw));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -136,11 +127,10 @@ static PetscErrorCode GatherStates(MeshGuide *m, PetscInt M, const PetscInt *pic
 
 static PetscErrorCode Observable(MeshGuide *m, const char model[], const char out[], GuideOptions *o)
 {
-  double mean = 0, var = 0, lambda, mw;
+  double mean, var, lambda, mw;
 
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < o->nbase; i++) mean += m->fall[i] / o->nbase;
-  for (PetscInt i = 0; i < o->nbase; i++) var += PetscSqr(m->fall[i] - mean) / (o->nbase - 1);
+  PFGuideMoments(o->nbase, m->fall, &mean, &var);
   if (o->has_shift) o->target = mean + o->shift * sqrt(var);
   PetscCall(PFMaxEntLambda(o->nbase, m->fall, o->target, o->sigma, &lambda, &mw));
   PetscCall(PetscPrintf(m->world, "physflow guide: observable %s of %" PetscInt_FMT " base samples: mean %.5g, std %.5g; target %.5g; max-ent tilt exp(-lambda f), lambda = %.5g, reweighted mean %.5g\n", o->observable, o->nbase, mean, sqrt(var), o->target, lambda, mw));
@@ -157,11 +147,10 @@ static PetscErrorCode Observable(MeshGuide *m, const char model[], const char ou
  * field space pulls samples onto the guides) */
 static PetscErrorCode PathTilt(MeshGuide *m, const char model[], const char out[], GuideOptions *o, double thr)
 {
-  double mean = 0, var = 0, lambda, mw;
+  double mean, var, lambda, mw;
 
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < o->nbase; i++) mean += m->fall[i] / o->nbase;
-  for (PetscInt i = 0; i < o->nbase; i++) var += PetscSqr(m->fall[i] - mean) / (o->nbase - 1);
+  PFGuideMoments(o->nbase, m->fall, &mean, &var);
   PetscCall(PFMaxEntLambdaFraction(o->nbase, m->fall, thr, o->fraction, &lambda, &mw));
   o->target = mw;
   PetscCall(PetscPrintf(m->world, "physflow guide: tilted path guidance: exp(-lambda f) with lambda = %.5g puts %.1f%% of the reweighted base samples in the subset; its mean of %s is %.5g (base %.5g)\n", lambda, 100 * o->fraction, o->observable, mw, mean));

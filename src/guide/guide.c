@@ -23,7 +23,7 @@ typedef struct {
   const PFGuideSchedule *s;
   PetscInt               n, maxbatch, nevals;
   pfreal                *tbuf, *x1, *grad, *jt;
-  double                *f, work;
+  double                *f, *dv2, work; /* dv2 [2 maxbatch]: |drift|^2, |v|^2 per state */
 } GuideCtx;
 
 /* v_g = v - alpha(t) lambda grad f(x + (1 - t) v), accumulating |dv|^2 */
@@ -52,13 +52,14 @@ static PetscErrorCode GuideVelocity(void *vctx, double t, PetscInt nloc, const p
     }
     for (PetscInt j = 0; j < nb; j++) {
       const size_t o = (size_t)j * g->n;
-      double       f = 1, d2 = 0, v2 = 0;
-      for (PetscInt i = 0; i < g->n; i++) d2 += PetscSqr(c * (double)g->grad[o + i]), v2 += PetscSqr((double)vb[o + i]);
-      if (g->obs->phys) {
-        double s[2] = {d2, v2};
-        PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, g->obs->comm));
-        d2 = s[0], v2 = s[1];
-      }
+      g->dv2[2 * j] = g->dv2[2 * j + 1] = 0;
+      for (PetscInt i = 0; i < g->n; i++) g->dv2[2 * j] += PetscSqr(c * (double)g->grad[o + i]), g->dv2[2 * j + 1] += PetscSqr((double)vb[o + i]);
+    }
+    /* mesh states: the norms are sums over the group (one reduction a chunk) */
+    if (g->obs->phys) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, g->dv2, (PetscMPIInt)(2 * nb), MPI_DOUBLE, MPI_SUM, g->obs->comm));
+    for (PetscInt j = 0; j < nb; j++) {
+      const size_t o = (size_t)j * g->n;
+      double       f = 1, d2 = g->dv2[2 * j], v2 = g->dv2[2 * j + 1];
       /* a gradient that overflowed or a state without a value (a flux of
        * exp(logK) at a wild early estimate; a solve that failed) gives no
        * drift for this state at this time; with clip, the drift of a
@@ -88,14 +89,14 @@ PetscErrorCode PFGuideSampleCount(PFObservable obs, PetscInt nloc, double *count
 
 PetscErrorCode PFGuideSample(PFFlow flow, PFNet net, PFSampler sampler, PFObservable obs, const PFGuideSchedule *s, MPI_Comm world, uint64_t seed, PetscInt gidx0, PetscInt nloc, pfreal *x, double *work, PetscInt *nfe)
 {
-  GuideCtx g = {net, obs, s, net->nin, net->maxbatch, 0, NULL, NULL, NULL, NULL, NULL, 0};
+  GuideCtx g = {net, obs, s, net->nin, net->maxbatch, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0};
   double   w[2];
 
   PetscFunctionBegin;
   PetscCheck(g.maxbatch > 0, obs->comm, PETSC_ERR_ORDER, "call PFNetPlan before sampling");
-  PetscCall(PetscMalloc5(g.maxbatch, &g.tbuf, (size_t)g.maxbatch * g.n, &g.x1, (size_t)g.maxbatch * g.n, &g.grad, g.maxbatch, &g.f, (size_t)g.maxbatch * g.n, &g.jt));
+  PetscCall(PetscMalloc6(g.maxbatch, &g.tbuf, (size_t)g.maxbatch * g.n, &g.x1, (size_t)g.maxbatch * g.n, &g.grad, g.maxbatch, &g.f, (size_t)g.maxbatch * g.n, &g.jt, 2 * g.maxbatch, &g.dv2));
   PetscCall(PFFlowSampleVelocity(flow, sampler, seed, gidx0, nloc, g.n, GuideVelocity, &g, x, nfe));
-  PetscCall(PetscFree5(g.tbuf, g.x1, g.grad, g.f, g.jt));
+  PetscCall(PetscFree6(g.tbuf, g.x1, g.grad, g.f, g.jt, g.dv2));
   /* the time average over the evaluations of the mean over all samples */
   w[0] = g.work / (double)PetscMax(g.nevals, 1);
   PetscCall(PFGuideSampleCount(obs, nloc, &w[1]));

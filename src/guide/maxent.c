@@ -55,6 +55,14 @@ PetscErrorCode PFMaxEntLambda(PetscInt N, const double f[], double target, doubl
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+void PFGuideMoments(PetscInt N, const double f[], double *mean, double *var)
+{
+  double m = 0, v = 0;
+  for (PetscInt i = 0; i < N; i++) m += f[i] / N;
+  for (PetscInt i = 0; i < N; i++) v += (f[i] - m) * (f[i] - m) / (N - 1);
+  *mean = m, *var = v;
+}
+
 /* the reweighted fraction of f >= thr under w ~ exp(-lambda f), and the mean */
 static void Fraction(PetscInt N, const double f[], double lambda, double thr, double *frac, double *mean)
 {
@@ -70,15 +78,12 @@ static void Fraction(PetscInt N, const double f[], double lambda, double thr, do
 
 PetscErrorCode PFMaxEntLambdaFraction(PetscInt N, const double f[], double thr, double F, double *lambda, double *mean_w)
 {
-  double m = 0, v = 0, sd, lo = 0, hi = 1, frac, mean;
+  double m, v, sd, lo = 0, hi = 1, frac, mean;
 
   PetscFunctionBegin;
   PetscCheck(N > 1 && F > 0 && F < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "max-ent fraction: need N > 1 and 0 < F < 1");
-  for (PetscInt i = 0; i < N; i++) {
-    PetscCheck(isfinite(f[i]), PETSC_COMM_SELF, PETSC_ERR_FP, "observable of base sample %" PetscInt_FMT " is not finite", i);
-    m += f[i] / N;
-  }
-  for (PetscInt i = 0; i < N; i++) v += (f[i] - m) * (f[i] - m) / (N - 1);
+  for (PetscInt i = 0; i < N; i++) PetscCheck(isfinite(f[i]), PETSC_COMM_SELF, PETSC_ERR_FP, "observable of base sample %" PetscInt_FMT " is not finite", i);
+  PFGuideMoments(N, f, &m, &v);
   sd = v > 0 ? sqrt(v) : 1;
   /* -lambda sd in [0, hi]: the fraction grows with it; double hi until
    * the fraction is reached, then bisect */

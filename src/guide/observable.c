@@ -132,7 +132,8 @@ PetscErrorCode PFObservableCreate(MPI_Comm comm, const char name[], PetscInt n, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFObservableCreateWithRegion(MPI_Comm comm, const char name[], PetscInt n, const double region[], PFObservable *obs)
+/* a new observable of states of n values (and a region, may be NULL) */
+static PetscErrorCode Prepare(MPI_Comm comm, const char name[], PetscInt n, const double region[], PFObservable *obs)
 {
   PetscFunctionBegin;
   PetscCall(PetscNew(obs));
@@ -143,11 +144,26 @@ PetscErrorCode PFObservableCreateWithRegion(MPI_Comm comm, const char name[], Pe
     (*obs)->has_region = PETSC_TRUE;
   }
   PetscCall(PetscStrncpy((*obs)->name, name, sizeof((*obs)->name)));
-  {
-    PetscErrorCode ierr = CreateByName(*obs);
-    if (ierr) PetscCall(PetscFree(*obs));
-    PetscCall(ierr);
-  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the registered create on a prepared observable; freed if it fails */
+static PetscErrorCode Finish(PFObservable *obs)
+{
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  ierr = CreateByName(*obs);
+  if (ierr) PetscCall(PetscFree(*obs));
+  PetscCall(ierr);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFObservableCreateWithRegion(MPI_Comm comm, const char name[], PetscInt n, const double region[], PFObservable *obs)
+{
+  PetscFunctionBegin;
+  PetscCall(Prepare(comm, name, n, region, obs));
+  PetscCall(Finish(obs));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -163,23 +179,12 @@ PetscErrorCode PFObservableCreateMesh(const char name[], PFPhysics phys, const d
   PetscCall(PFPhysicsGetVertexMap(phys, &nown, NULL));
   PetscCall(PFPhysicsGetFields(phys, &nf, NULL, NULL));
   PetscCheck(nf <= 8, comm, PETSC_ERR_SUP, "mesh observables take at most 8 fields");
-  PetscCall(PetscNew(obs));
-  (*obs)->comm    = comm;
-  (*obs)->n       = nf * nown;
+  PetscCall(Prepare(comm, name, nf * nown, region, obs));
   (*obs)->phys    = phys;
   (*obs)->nfields = nf;
   for (PetscInt f = 0; f < nf; f++) (*obs)->mean[f] = mean[f], (*obs)->std[f] = std[f];
-  if (region) {
-    for (int k = 0; k < 4; k++) (*obs)->region[k] = region[k];
-    (*obs)->has_region = PETSC_TRUE;
-  }
   if (group) PetscCall(PetscStrncpy((*obs)->group, group, sizeof((*obs)->group)));
-  PetscCall(PetscStrncpy((*obs)->name, name, sizeof((*obs)->name)));
-  {
-    PetscErrorCode ierr = CreateByName(*obs);
-    if (ierr) PetscCall(PetscFree(*obs));
-    PetscCall(ierr);
-  }
+  PetscCall(Finish(obs));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

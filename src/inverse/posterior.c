@@ -12,7 +12,7 @@ PetscErrorCode PFPosteriorGuideSetUp(PFPosteriorGuide *pg)
   PetscCheck(pg->maxbatch > 0, PETSC_COMM_SELF, PETSC_ERR_ORDER, "call PFNetPlan before PFPosteriorGuideSetUp");
   PetscCheck(pg->field >= 0 && pg->field < pg->nf && pg->sigma > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "posterior guidance: bad field or sigma");
   PetscCall(PetscMalloc4(pg->maxbatch, &pg->tbuf, pg->maxbatch * n, &pg->x1, pg->maxbatch * n, &pg->g, pg->maxbatch * n, &pg->jt));
-  PetscCall(PetscMalloc4(n, &pg->xp, n, &pg->gp, pg->nown + 1, &pg->R, pg->H->nobs, &pg->hy));
+  PetscCall(PetscMalloc5(n, &pg->xp, n, &pg->gp, pg->nown + 1, &pg->R, pg->H->nobs, &pg->hy, n, &pg->gr));
   PetscCall(pg->phys->ops.forcingnorm(pg->phys, &pg->fnorm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -21,7 +21,7 @@ PetscErrorCode PFPosteriorGuideDestroy(PFPosteriorGuide *pg)
 {
   PetscFunctionBegin;
   PetscCall(PetscFree4(pg->tbuf, pg->x1, pg->g, pg->jt));
-  PetscCall(PetscFree4(pg->xp, pg->gp, pg->R, pg->hy));
+  PetscCall(PetscFree5(pg->xp, pg->gp, pg->R, pg->hy, pg->gr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -40,12 +40,9 @@ static PetscErrorCode LikelihoodGradient(PFPosteriorGuide *pg, const pfreal *x1,
   PetscCall(PFObsOperatorApplyTransposeAdd(pg->H, pg->hy, pg->gp + pg->field * nown));
   if (pg->wres > 0) {
     /* w J_R^T R / |F|^2: the gradient of w |R|^2 / (2 |F|^2) */
-    PetscScalar *gr;
-    PetscCall(PetscMalloc1((size_t)nf * nown, &gr));
     PetscCall(PFPhysicsResidual(pg->phys, 1, pg->xp, pg->R));
-    PetscCall(PFPhysicsResidualVJP(pg->phys, 1, pg->xp, pg->R, gr));
-    for (PetscInt q = 0; q < nf * nown; q++) pg->gp[q] += pg->wres * gr[q] / (pg->fnorm * pg->fnorm);
-    PetscCall(PetscFree(gr));
+    PetscCall(PFPhysicsResidualVJP(pg->phys, 1, pg->xp, pg->R, pg->gr));
+    for (PetscInt q = 0; q < nf * nown; q++) pg->gp[q] += pg->wres * pg->gr[q] / (pg->fnorm * pg->fnorm);
   }
   for (PetscInt f = 0; f < nf; f++)
     for (PetscInt i = 0; i < nown; i++) g[f * nown + i] = (pfreal)(PetscRealPart(pg->gp[f * nown + i]) * pg->std[f]);
