@@ -19,6 +19,12 @@
 #      the first run unchanged.
 #  (e) bad input: missing observation file, a field the model lacks, -n 1,
 #      unknown -infer_type, -obs with -obs_dir, a toy model.
+#  (f) -infer_type conditional: a model trained with -condition obs (random
+#      sensor sets of p as input channels): its training is the same on 1
+#      rank and 2 groups of 1; conditioned on 16 sensors its posterior mean
+#      of p is closer to the truth than the unconditional model's prior
+#      mean (mean over 4 observations), its samples are the same on 1 and
+#      2 ranks; conditional models are refused where they do not apply.
 . "$(dirname "$0")/common.sh"
 enter_scratch pf_test_infer
 echo "test_infer: scratch $WORK"
@@ -121,6 +127,45 @@ expect_error "(e) a model of p alone" "all the physics' fields" infer -model pon
 expect_error "(e) observe: -index out of range" "not a sample" observe -data test.h5 -index 99 -o x.h5
 expect_error "(e) observe: missing data" "cannot read" observe -data nothing.h5 -o x.h5
 [ ! -e x.h5 ] && pass "(e) no output written by the failed runs" || fail "(e) x.h5 written"
+
+section "(f) conditional models"
+CA="-data data.h5 -net_type meshunet -mesh_levels 2 -mesh_width 16 -mesh_depth 1 -mesh_groups 2 -batch_size 16 -lr 2e-3 -seed 1"
+run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -o cshort1.h5
+NP=2 run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -pf_group_size 1 -o cshort2.h5
+compare "(f) conditional training, 1 rank vs 2 groups of 1 (random sensor sets keyed per sample)" 1e-6 cshort1.h5 cshort2.h5 /history/loss
+run train $CA -train_steps 1500 -condition obs -cond_nobs 8,24 -o cond.h5
+[ "$RC" -eq 0 ] || fail "(f) conditional training: $(tail -n 2 err.txt)"
+run train $CA -train_steps 1500 -o uncond.h5
+mkdir -p obsf
+for i in 0 1 2 3; do "$BIN" observe -data test.h5 -index $i -nobs 16 -noise 0.01 -seed 9 -o obsf/o$i.h5 >/dev/null 2>&1; done
+# (one rank: a campaign of a single group works without mpiexec too)
+run infer -model cond.h5 -obs_dir obsf -infer_type conditional -n 32 -o campc
+[ "$RC" -eq 0 ] || fail "(f) conditional campaign on 1 rank: $(tail -n 2 err.txt)"
+run infer -model uncond.h5 -obs_dir obsf -infer_scale 0 -n 32 -o campu
+read -r ec eu < <("$PY" - <<'PYEOF'
+import csv
+def mean_err(d):
+    rows = list(csv.DictReader(open(d + "/summary.csv")))
+    return sum(float(r["error_p"]) for r in rows) / len(rows) if len(rows) == 4 else float("nan")
+print("%.4f %.4f" % (mean_err("campc"), mean_err("campu")))
+PYEOF
+)
+holds "(f) error of the posterior mean of p: conditional $ec, unconditional prior $eu (want conditional < 0.8 x prior)" "$ec < 0.8 * $eu"
+run infer -model cond.h5 -obs obsf/o1.h5 -infer_type conditional -n 8 -o pc1.h5
+NP=2 run infer -model cond.h5 -obs obsf/o1.h5 -infer_type conditional -n 8 -o pc2.h5
+compare "(f) conditional posterior samples, 1 rank vs 2 ranks (one group)" 1e-4 pc1.h5 pc2.h5 /fields/logK /fields/p
+t=$("$PY" -c "import h5py; a = h5py.File('pc1.h5')['posterior'].attrs['infer_type']; print(a.decode() if isinstance(a, bytes) else a)" 2>/dev/null)
+holds "(f) /posterior records infer_type '$t'" "'$t' == 'conditional'"
+expect_error "(f) guidance with a conditional model" "conditional model" infer -model cond.h5 -obs o0.h5 -o x.h5
+expect_error "(f) sampling a conditional model without observations" "infer -infer_type conditional" sample -model cond.h5 -n 2 -o x.h5
+expect_error "(f) fine-tuning a conditional model" "not supported yet" finetune -model cond.h5 -o x.h5
+expect_error "(f) -infer_type conditional with an unconditional model" "not a conditional model" infer -model uncond.h5 -obs o0.h5 -infer_type conditional -o x.h5
+"$PY" -c "
+import h5py, shutil; shutil.copy('o0.h5', 'ok.h5'); f = h5py.File('ok.h5', 'r+'); f['obs'].attrs['field'] = 'logK'"
+expect_error "(f) observations of another field than the model's sensors" "trained on sensors of 'p'" infer -model cond.h5 -obs ok.h5 -infer_type conditional -o x.h5
+expect_error "(f) -condition with a constraint" "not supported yet" train $CA -train_steps 2 -condition obs -constraint pbfm -o x.h5
+expect_error "(f) -cond_nobs 0" "cond_nobs" train $CA -train_steps 2 -condition obs -cond_nobs 0 -o x.h5
+[ ! -e x.h5 ] && pass "(f) no output written by the failed runs" || fail "(f) x.h5 written"
 
 echo
 echo "== summary"

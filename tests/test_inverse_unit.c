@@ -6,7 +6,11 @@
  *     of p (pure Neumann: the zero-mean projection; and with Dirichlet
  *     sides) and of logK itself;
  *   - posterior statistics on known values (mean, std, 5%/95% quantiles,
- *     error and coverage).
+ *     error and coverage);
+ *   - the conditioning encoding (mask = H^T 1, value = H^T yhat) and random
+ *     sensor operators (inside the mesh: H 1 = 1);
+ *   - a flow's held (conditioning) components: training pairs keep them
+ *     (x_t = x1, target 0), sampling keeps the caller's values.
  * Run on 1 and 2 ranks. */
 #include <math.h>
 #include <physflow.h>
@@ -86,6 +90,45 @@ static PetscErrorCode TaylorMAP(PFPhysics ph, PFObsOperator *H, PetscInt field, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode UnitVelocity(void *ctx, double t, PetscInt nloc, const pfreal *x, pfreal *v)
+{
+  PetscInt n = *(PetscInt *)ctx;
+  (void)t, (void)x;
+  for (PetscInt k = 0; k < nloc * n; k++) v[k] = 1;
+  return PETSC_SUCCESS;
+}
+
+/* states of 4 components, the last 2 held */
+static PetscErrorCode HeldComponents(void)
+{
+  PFFlow    flow;
+  PFSampler s;
+  PetscBool held[4] = {PETSC_FALSE, PETSC_FALSE, PETSC_TRUE, PETSC_TRUE};
+  pfreal    x1[8] = {1, 2, 3, 4, 5, 6, 7, 8}, xt[8], t[2], u[8], x[8];
+  PetscInt  n = 4, nfe;
+  double    bad = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PFFlowCreate(PETSC_COMM_SELF, &flow));
+  PetscCall(PFFlowSetHeldComponents(flow, 4, held));
+  PetscCall(PFFlowTrainingPairs(flow, 1, 0, 2, 0, 2, 4, x1, xt, t, u));
+  for (PetscInt j = 0; j < 2; j++)
+    for (PetscInt d = 2; d < 4; d++) bad = PetscMax(bad, fabs((double)(xt[4 * j + d] - x1[4 * j + d])) + fabs((double)u[4 * j + d]));
+  PetscCall(Expect((PetscBool)(bad == 0), "held components in training pairs: |x_t - x1| + |target|", bad));
+  PetscCall(PFSamplerCreate(PETSC_COMM_SELF, &s));
+  PetscCall(PFSamplerSetType(s, PFSAMPLERHEUN));
+  PetscCall(PFSamplerSetSteps(s, 4));
+  for (PetscInt k = 0; k < 8; k++) x[k] = 100;
+  PetscCall(PFFlowSampleVelocity(flow, s, 3, 0, 2, 4, UnitVelocity, &n, x, &nfe));
+  bad = 0;
+  for (PetscInt j = 0; j < 2; j++)
+    for (PetscInt d = 0; d < 4; d++) bad = PetscMax(bad, d < 2 ? (double)(x[4 * j + d] == 100) : fabs((double)x[4 * j + d] - 100));
+  PetscCall(Expect((PetscBool)(bad == 0), "held components in sampling: kept (others moved)", bad));
+  PetscCall(PFSamplerDestroy(&s));
+  PetscCall(PFFlowDestroy(&flow));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PFPhysics       ph;
@@ -128,6 +171,29 @@ int main(int argc, char **argv)
     for (PetscInt i = 0; i < n; i++) rhs += PetscRealPart(g[i] * f[i]);
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &rhs, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
     PetscCall(Expect((PetscBool)(fabs(lhs - rhs) < 1e-12 * fabs(lhs)), "y.(H f) - (H^T y).f", lhs - rhs));
+    {
+      /* the encoding: sum mask = nobs, value . f = y . (H f) */
+      pfreal *mask, *val;
+      double  s[2] = {0, 0};
+      PetscCall(PetscMalloc2(n + 1, &mask, n + 1, &val));
+      PetscCall(PFObsEncode(&H, n, y, mask, val));
+      for (PetscInt i = 0; i < n; i++) s[0] += (double)mask[i], s[1] += (double)val[i] * PetscRealPart(f[i]);
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+      PetscCall(Expect((PetscBool)(fabs(s[0] - nobs) < 1e-5), "encoding: sum of the mask - sensors", s[0] - nobs));
+      PetscCall(Expect((PetscBool)(fabs(s[1] - lhs) < 1e-5 * fabs(lhs)), "encoding: value.f - y.(H f)", s[1] - lhs));
+      PetscCall(PetscFree2(mask, val));
+    }
+    {
+      /* random sensors: inside the mesh, interpolation weights summing to 1 */
+      PFObsOperator R;
+      double        one[40], dev = 0;
+      for (PetscInt i = 0; i < n; i++) f[i] = 1;
+      PetscCall(PFObsOperatorCreateRandom(ph, 5, PF_RNG_TEST, 2, 40, &R));
+      PetscCall(PFObsOperatorApply(&R, f, one));
+      for (PetscInt j = 0; j < 40; j++) dev = PetscMax(dev, fabs(one[j] - 1));
+      PetscCall(Expect((PetscBool)(dev < 1e-12), "random sensors: max |H 1 - 1|", dev));
+      PetscCall(PFObsOperatorDestroy(&R));
+    }
     PetscCall(PetscFree3(f, g, xy));
   }
   /* the MAP gradient: p observed (pure Neumann), logK observed */
@@ -153,6 +219,7 @@ int main(int argc, char **argv)
     PetscCall(Expect((PetscBool)(fabs(err - 8 / sqrt(404.0)) < 1e-14), "relative error - 8/sqrt(404)", err - 8 / sqrt(404.0)));
     PetscCall(Expect((PetscBool)(fabs(cov - 0.5) < 1e-14), "coverage - 1/2", cov - 0.5));
   }
+  PetscCall(HeldComponents());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
   PetscCall(PetscFinalize());
   return fail;

@@ -30,6 +30,20 @@ PETSC_EXTERN PetscErrorCode PFDataCreateMesh(MPI_Comm comm, const char path[], P
 PETSC_EXTERN PetscErrorCode PFDataSetNormalization(PFData data, const double mean[], const double std[]);
 PETSC_EXTERN PetscErrorCode PFDataGetNormalization(PFData data, PetscInt *nfields, const double **mean, const double **std);
 PETSC_EXTERN PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n);
+/* Conditioning channels of mesh data (a conditional model's inputs): each
+ * sample becomes nfields + nchannels blocks of nown values; after a
+ * sample's fields are read, fill(ctx, draw, fields, channels) writes its
+ * channels (draw: the sample's global draw counter, unique per step and
+ * batch slot, to key random conditions; collective over the ranks that
+ * share the sample's mesh), and write(ctx, g) records the conditioning in
+ * a model's /data group (rank 0 only). */
+typedef struct {
+  PetscInt nchannels;
+  PetscErrorCode (*fill)(void *ctx, uint64_t draw, const pfreal *fields, pfreal *channels);
+  PetscErrorCode (*write)(void *ctx, hid_t group);
+  void *ctx;
+} PFDataConditioner;
+PETSC_EXTERN PetscErrorCode PFDataSetConditioner(PFData data, const PFDataConditioner *cond);
 /* Samples of global batch `step` (size Bg), local rows [gidx0, gidx0+nloc) */
 PETSC_EXTERN PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt gidx0, PetscInt nloc, pfreal *x1);
 /* The file rows of those samples (file data only): e.g. to pair each with

@@ -49,5 +49,11 @@ PETSC_EXTERN PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampl
 /* As PFFlowSample (same noise) with a given velocity function (e.g. physics-guided) */
 PETSC_EXTERN PetscErrorCode PFFlowSampleVelocity(PFFlow flow, PFSampler sampler, uint64_t seed, PetscInt gidx0, PetscInt nloc, PetscInt n, PFVelocityFn fn, void *ctx, pfreal *x, PetscInt *nfe);
 PETSC_EXTERN PetscErrorCode PFFlowSetComponentKeys(PFFlow flow, PetscInt n, const PetscInt keys[]);
+/* Conditioning channels carried in the state (a conditional model's extra
+ * inputs, e.g. encoded observations): held[i] marks local component i of
+ * a state of n components.  Training pairs keep them at the data's value
+ * at every t (x_t = x1, target 0), sampling leaves the caller's values in
+ * them (no noise) and zeroes their velocity.  held NULL: none.  cfm only. */
+PETSC_EXTERN PetscErrorCode PFFlowSetHeldComponents(PFFlow flow, PetscInt n, const PetscBool held[]);
 PETSC_EXTERN PetscErrorCode PFFlowWriteH5(PFFlow flow, hid_t fid);
 PETSC_EXTERN PetscErrorCode PFFlowCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], PFFlow *flow);

@@ -57,3 +57,25 @@ PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const doub
  * on return the state at xi */
 PETSC_EXTERN PetscErrorCode PFMAPObjective(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double *J, double gxi[]);
 PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscScalar *x, PetscInt *its, double *J);
+
+/* Training a conditional model (-condition obs): every training sample
+ * gets a random sensor set of one field -- k sensors, k uniform in
+ * [nobs_min, nobs_max], uniformly random positions in the mesh, values
+ * H x_f plus Gaussian noise of std `noise` (field units), all keyed by
+ * (seed, the sample's draw) -- encoded as the two conditioning channels of
+ * PFObsEncode.  fill/write are a PFDataConditioner's (data.h).  The field's
+ * normalisation mean/std must be those of the data (set before training). */
+typedef struct {
+  PFPhysics phys;
+  PetscInt  field, nown;     /* observed field: its index among the sample's fields */
+  char      fieldname[64];
+  PetscInt  nobs_min, nobs_max;
+  double    noise, mean, std;
+  uint64_t  seed;
+  PetscScalar *f;            /* work [nown] */
+  double      *y;            /* work [nobs_max] */
+} PFObsConditioner;
+PETSC_EXTERN PetscErrorCode PFObsConditionerSetUp(PFObsConditioner *oc);
+PETSC_EXTERN PetscErrorCode PFObsConditionerFill(void *ctx, uint64_t draw, const pfreal *fields, pfreal *channels);
+PETSC_EXTERN PetscErrorCode PFObsConditionerWrite(void *ctx, hid_t group);
+PETSC_EXTERN PetscErrorCode PFObsConditionerDestroy(PFObsConditioner *oc);

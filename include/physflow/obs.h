@@ -10,6 +10,8 @@
  * Values at a point are the FE interpolant of the vertex values (P1 on
  * triangles, Q1 on quadrilaterals: the cell's vertex weights). */
 #include <physflow/physics.h>
+#include <physflow/real.h>
+#include <physflow/rng.h>
 
 typedef struct {
   PetscInt nobs;
@@ -46,6 +48,21 @@ typedef struct {
   double   *w;          /* [nent] */
 } PFObsOperator;
 PETSC_EXTERN PetscErrorCode PFObsOperatorCreate(PFPhysics phys, PetscInt nobs, const double coords[], PFObsOperator *H);
+/* rank 0 (the serial mesh): nobs uniformly random points inside the mesh,
+ * point j drawn from the stream (seed, purpose, a, j), with their cells'
+ * natural vertices vidx[4 nobs] (-1 past a cell's vertices) and weights w;
+ * streams (may be NULL): each point's generator after its position */
+PETSC_EXTERN PetscErrorCode PFObsDrawPositions(PFMesh mesh, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, double coords[], PetscInt vidx[], double w[], PFRNG streams[]);
+/* H of nobs random points (PFObsDrawPositions) */
+PETSC_EXTERN PetscErrorCode PFObsOperatorCreateRandom(PFPhysics phys, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, PFObsOperator *H);
 PETSC_EXTERN PetscErrorCode PFObsOperatorApply(PFObsOperator *H, const PetscScalar *f, double y[]);
 PETSC_EXTERN PetscErrorCode PFObsOperatorApplyTransposeAdd(PFObsOperator *H, const double r[], PetscScalar *g);
 PETSC_EXTERN PetscErrorCode PFObsOperatorDestroy(PFObsOperator *H);
+
+/* Observation conditioning (a conditional model, -infer_type conditional):
+ * the sensors become two vertex channels, mask = H^T 1 (each sensor's
+ * interpolation weights at its cell's vertices) and value = H^T yhat
+ * (yhat: the values normalised like the field), so any number of sensors
+ * at any positions on any mesh is an input of the same shape.  Overwrites
+ * mask and value [nown]. */
+PETSC_EXTERN PetscErrorCode PFObsEncode(PFObsOperator *H, PetscInt nown, const double yhat[], pfreal *mask, pfreal *value);

@@ -20,7 +20,8 @@ typedef enum {
   PF_RNG_TEST        = 9,
   PF_RNG_PDE_INPUT   = 10, /* random coefficients of a PDE sample */
   PF_RNG_PDE_NOISE   = 11, /* observational noise added to solutions */
-  PF_RNG_OBS         = 12  /* which entries are observed, and their noise */
+  PF_RNG_OBS         = 12, /* which entries are observed, and their noise */
+  PF_RNG_COND        = 13  /* random conditions of a conditional model's training samples */
 } PFRNGPurpose;
 
 typedef struct {

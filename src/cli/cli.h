@@ -4,6 +4,7 @@
  * before any work), then calls PFCLIOptionsDone, then works. */
 #include <physflow.h>
 #include <physflow/guide.h>
+#include <physflow/inverse.h>
 #include <physflow/meshgraph.h>
 #include <physflow/physics.h>
 #include <physflow/private/netimpl.h>
@@ -81,7 +82,17 @@ typedef struct {
   PFCLIRefine refine;         /* sampling: PIDDM noise refinement (steps 0: off) */
   PetscReal   fm_weights[PF_CLI_MAXFIELDS]; /* training: per-field factors of the flow-matching loss */
   PetscInt    nfm_weights;                  /* 0: all 1 */
+  /* a conditional model (train -condition obs): two conditioning channels
+   * (PFObsEncode) follow the fields in every state */
+  PetscInt          ncond;           /* conditioning channels, 0: none */
+  char              cond_field[64];  /* the observed field */
+  PetscInt          cond_nobs[2];    /* training: sensor counts, min and max */
+  double            cond_noise;      /* training: observation noise std */
+  PetscBool         allow_condition; /* the command handles conditional models */
+  PFObsConditioner *oc;              /* training: the random sensor sets */
 } PFCLIMeshContext;
+/* train: -condition obs [-cond_field p -cond_nobs 16,64 -cond_noise 0.01] */
+PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx);

@@ -41,6 +41,8 @@ typedef struct {
   PetscInt         n, seed, chunk;
   double           scale, wres;
   PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
+  PetscBool        cond;    /* -infer_type conditional: a model trained with observation channels */
+  PetscBool        noted;   /* the noise-mismatch note was printed */
   PetscInt         map_its; /* its iterations and objective (last estimate) */
   double           map_J;
   double          *massnat; /* lumped vertex masses, natural order (group leaders) */
@@ -94,7 +96,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   g = H5Gopen2(fid, "posterior", H5P_DEFAULT);
   PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write /posterior");
   PetscCall(PFH5WriteAttrString(g, "observations", obsfile));
-  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : "guidance"));
+  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : inf->cond ? "conditional" : "guidance"));
   if (inf->map) {
     PetscCall(PFH5WriteAttrInt(g, "map_iterations", inf->map_its));
     PetscCall(PFH5WriteAttrReal(g, "map_objective", inf->map_J));
@@ -116,6 +118,37 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close '%s'", tmp);
   PetscCheck(!rename(tmp, out), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s'", tmp, out);
   PetscCall(PetscFree2(X, S));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -infer_type conditional: nloc samples (global indices from lo) of the
+ * model conditioned on the observations' encoding (PFObsEncode); on return
+ * x holds their fields only, nf x nown per sample, normalised */
+static PetscErrorCode SampleConditional(Infer *inf, MPI_Comm comm, const PFObs *o, PFObsOperator *H, PetscInt field, PetscInt lo, PetscInt nloc, pfreal *x)
+{
+  PFCLIMeshContext *ctx = &inf->ctx;
+  PetscInt          nown, nf = ctx->nfields, F = nf + ctx->ncond, nfe;
+  double           *yhat;
+  pfreal           *mask, *val;
+
+  PetscFunctionBegin;
+  if (!inf->noted && fabs(log(o->sigma / ctx->cond_noise)) > log(2.0)) {
+    /* the model's posterior is for its training noise */
+    PetscCall(PetscPrintf(comm, "physflow infer: note: the observations' noise (%g) differs from the conditional model's training noise (%g): its posterior is for the latter\n", o->sigma, ctx->cond_noise));
+    inf->noted = PETSC_TRUE;
+  }
+  PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
+  PetscCall(PetscMalloc3(o->nobs, &yhat, nown + 1, &mask, nown + 1, &val));
+  for (PetscInt j = 0; j < o->nobs; j++) yhat[j] = (o->values[j] - inf->mean[field]) / inf->std[field];
+  PetscCall(PFObsEncode(H, nown, yhat, mask, val));
+  for (PetscInt j = 0; j < nloc; j++) {
+    PetscCall(PetscArraycpy(x + ((size_t)j * F + nf) * nown, mask, nown));
+    PetscCall(PetscArraycpy(x + ((size_t)j * F + nf + 1) * nown, val, nown));
+  }
+  PetscCall(PFFlowSample(inf->flow, inf->net, inf->sampler, (uint64_t)inf->seed, lo, nloc, x, &nfe));
+  /* drop the channels: sample j's fields move to j nf nown (never forward) */
+  for (PetscInt j = 1; j < nloc; j++) PetscCall(PetscArraymove(x + (size_t)j * nf * nown, x + (size_t)j * F * nown, nf * nown));
+  PetscCall(PetscFree3(yhat, mask, val));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -143,6 +176,7 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
   for (PetscInt f = 0; f < nf; f++)
     if (!strcmp(ctx->fields[f], o.field)) field = f;
   PetscCheck(field >= 0, comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s', which the model does not generate", obsfile, o.field);
+  PetscCheck(!inf->cond || !strcmp(o.field, ctx->cond_field), comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s'; the conditional model was trained on sensors of '%s'", obsfile, o.field, ctx->cond_field);
   PetscCall(PFObsOperatorCreate(ctx->phys, o.nobs, o.coords, &H));
   PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
   PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
@@ -155,8 +189,9 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
   pg.net = inf->net, pg.phys = ctx->phys, pg.H = &H, pg.nf = nf, pg.nown = nown, pg.field = field;
   for (PetscInt f = 0; f < nf; f++) pg.mean[f] = inf->mean[f], pg.std[f] = inf->std[f];
   pg.y = o.values, pg.sigma = o.sigma, pg.scale = inf->scale, pg.wres = inf->wres;
-  PetscCall(PetscMalloc2((size_t)(hi - lo) * nf * nown + 1, &x, hi - lo + 1, &idx));
-  if (inf->map) {
+  PetscCall(PetscMalloc2((size_t)(hi - lo) * (nf + ctx->ncond) * nown + 1, &x, hi - lo + 1, &idx));
+  if (inf->cond) PetscCall(SampleConditional(inf, comm, &o, &H, field, lo, hi - lo, x));
+  else if (inf->map) {
     PetscScalar *xs;
     PetscCall(PetscMalloc1((size_t)nf * nown + 1, &xs));
     if (hi > lo) {
@@ -380,9 +415,11 @@ static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], con
   if (rank == 0 && mkdir(outdir, 0755) && errno != EEXIST) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create '%s'", outdir);
   PetscCallMPI(MPI_Barrier(world));
   PetscCall(PetscPrintf(world, "physflow infer: campaign of %" PetscInt_FMT " observation files in %s on %" PetscInt_FMT " group(s) -> %s\n", n, dir, ctx->G, outdir));
+  /* one group needs no shared counter (and a singleton Open MPI run, not
+   * started by mpiexec, has no one-sided component to make one) */
   PetscCallMPI(MPI_Alloc_mem(sizeof(PetscInt), MPI_INFO_NULL, &counter));
   *counter = 0;
-  PetscCallMPI(MPI_Win_create(counter, rank == 0 ? sizeof(PetscInt) : 0, sizeof(PetscInt), MPI_INFO_NULL, world, &win));
+  if (ctx->G > 1) PetscCallMPI(MPI_Win_create(counter, rank == 0 ? sizeof(PetscInt) : 0, sizeof(PetscInt), MPI_INFO_NULL, world, &win));
   for (;;) {
     char      obs[PETSC_MAX_PATH_LEN + 300], res[PETSC_MAX_PATH_LEN + 300], failed[PETSC_MAX_PATH_LEN + 300], stem[256];
     PetscInt  one = 1, stop = 0;
@@ -395,11 +432,11 @@ static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], con
       interrupted = 1;
       break;
     }
-    if (grank == 0) {
+    if (grank == 0 && ctx->G > 1) {
       PetscCallMPI(MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win));
       PetscCallMPI(MPI_Fetch_and_op(&one, &next, MPIU_INT, 0, 0, MPI_SUM, win));
       PetscCallMPI(MPI_Win_unlock(0, win));
-    }
+    } else if (grank == 0) next = (*counter)++;
     PetscCallMPI(MPI_Bcast(&next, 1, MPIU_INT, 0, ctx->gcomm));
     if (next >= n) break;
     Stem(names[next], stem, sizeof(stem));
@@ -439,7 +476,7 @@ static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], con
       }
     }
   }
-  PetscCallMPI(MPI_Win_free(&win));
+  if (ctx->G > 1) PetscCallMPI(MPI_Win_free(&win));
   PetscCallMPI(MPI_Free_mem(counter));
   inf->sampler = wsampler;
   PetscCall(PFSamplerDestroy(&gsampler));
@@ -469,7 +506,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
   PetscCall(PetscOptionsString("-obs_dir", "Or a campaign: every *.h5 observation file of this directory", "infer", dir, dir, sizeof(dir), &has_dir));
-  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood) or map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options); conditional and latent: not yet", "infer", type, type, sizeof(type), NULL));
+  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs), or map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options); latent: not yet", "infer", type, type, sizeof(type), NULL));
   PetscCall(PetscOptionsInt("-n", "Posterior samples per observation", "infer", inf.n, &inf.n, NULL));
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
@@ -494,6 +531,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
       if (data[0]) PetscCall(PFCLIFieldOptionsFromFile(comm, data));
     }
     PetscCall(PFCLIMeshSampleOptions(comm, model, &inf.ctx));
+    inf.ctx.allow_condition = (PetscBool)!strcmp(type, "conditional");
   }
   if (!strcmp(type, "map")) {
     /* TAO's options (-map_tao_*) are read here, so that they count as used */
@@ -508,13 +546,17 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   if (help) goto done;
   PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the model: -model m.h5");
   PetscCheck(has_obs != has_dir, comm, PETSC_ERR_ARG_WRONG, "give one observation file (-obs obs.h5) or a campaign directory (-obs_dir DIR)");
-  inf.map = (PetscBool)!strcmp(type, "map");
-  PetscCheck(inf.map || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented yet (available: guidance, map)", type);
+  inf.map  = (PetscBool)!strcmp(type, "map");
+  inf.cond = (PetscBool)!strcmp(type, "conditional");
+  PetscCheck(inf.map || inf.cond || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented yet (available: guidance, conditional, map)", type);
   PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));
-  PetscCall(PFCLIMeshCheckAllFields(&inf.ctx, model, "infer"));
+  PetscCheck(!inf.cond || inf.ctx.ncond, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a conditional model: train one with -condition obs, or use -infer_type guidance", model);
+  /* guidance and MAP need whole physics states; a conditional model
+   * generates what it was trained on */
+  if (!inf.cond) PetscCall(PFCLIMeshCheckAllFields(&inf.ctx, model, "infer"));
   {
     PFFlowType ft;
     PetscCall(PFFlowGetType(inf.flow, &ft));
@@ -535,7 +577,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     double err[PF_CLI_MAXFIELDS], cov[PF_CLI_MAXFIELDS], sec;
     PetscCall(InferOne(&inf, comm, inf.ctx.gid, inf.ctx.G, obs, out, err, cov, &sec));
     if (inf.map) PetscCall(PetscPrintf(comm, "physflow infer: MAP estimate (%" PetscInt_FMT " TAO iterations, objective %.4g) in %.2f s -> %s", inf.map_its, inf.map_J, sec, out));
-    else PetscCall(PetscPrintf(comm, "physflow infer: %" PetscInt_FMT " posterior samples in %.2f s -> %s", inf.n, sec, out));
+    else PetscCall(PetscPrintf(comm, "physflow infer: %" PetscInt_FMT " %sposterior samples in %.2f s -> %s", inf.n, inf.cond ? "conditional " : "", sec, out));
     for (PetscInt f = 0; f < inf.ctx.nfields; f++)
       if (isfinite(err[f])) PetscCall(PetscPrintf(comm, "; %s: error of the %s %.4f, 90%% band coverage %.3f", inf.ctx.fields[f], inf.map ? "estimate" : "mean", err[f], cov[f]));
     PetscCall(PetscPrintf(comm, "\n"));

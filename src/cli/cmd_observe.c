@@ -17,7 +17,9 @@
 static PetscErrorCode MakeObservations(PFMesh mesh, const char data[], PetscInt index, const char field[], PetscInt nobs, double noise, PetscInt seed, PFObs *o)
 {
   PFMeshData md;
-  double     lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY}, *f = NULL;
+  double    *f = NULL, *w;
+  PetscInt  *vidx;
+  PFRNG     *streams;
   PetscBool  has;
 
   PetscFunctionBegin;
@@ -45,26 +47,20 @@ static PetscErrorCode MakeObservations(PFMesh mesh, const char data[], PetscInt 
   }
   PetscCall(PFMeshDataClose(&md));
   PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_PLIB, "field '%s' not read", field);
-  for (PetscInt v = 0; v < mesh->nvert; v++)
-    for (int d = 0; d < 2; d++) lo[d] = PetscMin(lo[d], mesh->coords[2 * v + d]), hi[d] = PetscMax(hi[d], mesh->coords[2 * v + d]);
   o->nobs  = nobs;
   o->sigma = noise;
   PetscCall(PetscStrncpy(o->field, field, sizeof(o->field)));
   PetscCall(PetscMalloc2(2 * nobs, &o->coords, nobs, &o->values));
+  PetscCall(PetscMalloc3(4 * nobs, &vidx, 4 * nobs, &w, nobs, &streams));
+  PetscCall(PFObsDrawPositions(mesh, (uint64_t)seed, PF_RNG_OBS, (uint64_t)index, nobs, o->coords, vidx, w, streams));
   for (PetscInt j = 0; j < nobs; j++) {
-    PFRNG    r;
-    PetscInt cell = -1, tries = 0;
-    double   w[4], y = 0;
-    PFRNGInit(&r, (uint64_t)seed, PF_RNG_OBS, (uint64_t)index, (uint32_t)j);
-    while (cell < 0) {
-      PetscCheck(tries++ < 10000, PETSC_COMM_SELF, PETSC_ERR_PLIB, "no sensor position found inside the mesh");
-      o->coords[2 * j]     = lo[0] + (hi[0] - lo[0]) * PFRNGUniform(&r);
-      o->coords[2 * j + 1] = lo[1] + (hi[1] - lo[1]) * PFRNGUniform(&r);
-      PetscCall(PFObsLocate(mesh, o->coords + 2 * j, &cell, w));
-    }
-    for (PetscInt k = 0; k < mesh->nvpc; k++) y += w[k] * f[mesh->cells[cell * mesh->nvpc + k]];
-    o->values[j] = y + noise * PFRNGNormal(&r);
+    double y = 0;
+    for (PetscInt k = 0; k < 4; k++)
+      if (vidx[4 * j + k] >= 0) y += w[4 * j + k] * f[vidx[4 * j + k]];
+    /* the noise continues the sensor's stream */
+    o->values[j] = y + noise * PFRNGNormal(&streams[j]);
   }
+  PetscCall(PetscFree3(vidx, w, streams));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

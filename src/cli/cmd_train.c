@@ -116,10 +116,21 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   if (!has_fmw) nfmw = 0;
   /* PDE datasets: groups, the data's mesh and problem options */
   if (has_data) PetscCall(PFCLIIsMeshFile(comm, datafile, &is_mesh));
+  PetscCall(PetscMemzero(&mctx, sizeof(mctx)));
   if (is_mesh) {
     PetscCall(PFCLIMeshContextCreate(comm, datafile, &mctx));
     mctx.nfm_weights = nfmw;
     for (PetscInt f = 0; f < nfmw; f++) mctx.fm_weights[f] = fmw[f];
+  }
+  if (!finetune && !spec->coupled) {
+    /* conditional models are trained from scratch (their options are listed
+     * under -help whatever the data) */
+    PetscCall(PFCLIMeshConditionOptions(comm, &mctx));
+  }
+  if (finetune && has_pre) {
+    char cond[16];
+    PetscCall(PFCLIPeek(comm, pretrained, "data", "condition", NULL, cond, sizeof(cond)));
+    PetscCheck(!cond[0], comm, PETSC_ERR_SUP, "'%s' is a conditional model: fine-tuning conditional models is not supported yet", pretrained);
   }
   PetscCheck(!nfmw || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-fm_field_weights applies to PDE data (-data file.h5 made by physflow datagen -physics ...)");
   PetscCall(PFNetCreate(comm, &net));
@@ -135,12 +146,14 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   if (help) goto done;
   PetscCheck(!finetune || has_pre, comm, PETSC_ERR_ARG_WRONG, "give the pretrained model: -model pretrained.h5");
   PetscCheck(has_toy != has_data, comm, PETSC_ERR_ARG_WRONG, "give exactly one data source: -toy moons|8gaussians|checkerboard or -data file.h5");
+  PetscCheck(!mctx.ncond || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-condition obs needs PDE data (-data file.h5 made by physflow datagen -physics ...)");
 
   PetscCall(PFTrainerGetSeed(tr, &seed));
   if (has_toy) PetscCall(PFDataCreateToy(comm, (PFToyType)toy, seed, &data));
   else if (is_mesh) PetscCall(PFCLIMeshTrainSetUp(&mctx, datafile, net, flow, tr, seed, &data));
   else PetscCall(PFDataCreateFromFile(comm, datafile, seed, &data));
   PetscCheck(!finetune || is_mesh || ctype == PF_CONSTRAINT_NONE, comm, PETSC_ERR_ARG_WRONG, "finetune with a physics constraint needs a model of PDE fields and its data (-data file.h5 made by physflow datagen -physics ...); vector data: -constraint none");
+  PetscCheck(ctype == PF_CONSTRAINT_NONE || !mctx.ncond, comm, PETSC_ERR_SUP, "-constraint with -condition obs is not supported yet (train the conditional model with flow matching alone)");
   PetscCheck(ctype == PF_CONSTRAINT_NONE || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-constraint %s needs PDE data (-data file.h5 made by physflow datagen -physics ...)", PFConstraintTypes[ctype]);
   if (finetune && is_mesh) {
     /* the model's normalisation, not the fine-tuning data's */

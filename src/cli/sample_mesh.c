@@ -52,7 +52,20 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
     hid_t g = H5Gopen2(fid, "data", H5P_DEFAULT);
     PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no /data description", model);
     PetscCall(PFH5ReadAttrString(g, "fields", fields, sizeof(fields)));
+    ctx->ncond = 0;
+    if (H5Aexists(g, "condition") > 0) {
+      /* a conditional model: its conditioning channels follow the fields */
+      PetscCall(PFH5ReadAttrString(g, "cond_field", ctx->cond_field, sizeof(ctx->cond_field)));
+      PetscCall(PFH5ReadAttrReal(g, "cond_noise", &ctx->cond_noise));
+      PetscCall(PFH5ReadAttrInt(g, "cond_nobs_min", &ctx->cond_nobs[0]));
+      PetscCall(PFH5ReadAttrInt(g, "cond_nobs_max", &ctx->cond_nobs[1]));
+      ctx->ncond = 2;
+    }
     H5Gclose(g);
+  }
+  if (ctx->ncond && !ctx->allow_condition) {
+    PetscCall(PFH5Close(&fid));
+    SETERRQ(ctx->gcomm, PETSC_ERR_ARG_WRONG, "'%s' is a conditional model (trained with -condition obs on sensors of %s): sample it from observations with physflow infer -infer_type conditional", model, ctx->cond_field);
   }
   nf = 0;
   for (char *tok = strtok(fields, ","); tok && nf < PF_CLI_MAXFIELDS; tok = strtok(NULL, ",")) PetscCall(PetscStrncpy(ctx->fields[nf++], tok, sizeof(ctx->fields[0])));

@@ -5,6 +5,7 @@
  * take different samples of each batch, and one allreduce over the world
  * sums the gradient. */
 #include <physflow/meshgraph.h>
+#include <math.h>
 #include "cli.h"
 
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx)
@@ -53,28 +54,61 @@ PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
+{
+  char      cond[16] = "none";
+  PetscInt  n        = 2;
+  PetscBool set;
+
+  PetscFunctionBegin;
+  ctx->cond_nobs[0] = 16, ctx->cond_nobs[1] = 64, ctx->cond_noise = 0.01;
+  PetscCall(PetscStrncpy(ctx->cond_field, "p", sizeof(ctx->cond_field)));
+  PetscOptionsBegin(comm, NULL, "Conditional models (physflow infer -infer_type conditional)", "train");
+  PetscCall(PetscOptionsString("-condition", "none, or obs: condition the model on sparse noisy sensors of one field (random sensor sets during training)", "train", cond, cond, sizeof(cond), NULL));
+  PetscCall(PetscOptionsString("-cond_field", "-condition obs: the observed field", "train", ctx->cond_field, ctx->cond_field, sizeof(ctx->cond_field), NULL));
+  PetscCall(PetscOptionsIntArray("-cond_nobs", "-condition obs: sensors per training sample, min,max (uniform)", "train", ctx->cond_nobs, &n, &set));
+  PetscCall(PetscOptionsReal("-cond_noise", "-condition obs: std of the training observations' noise (field units)", "train", ctx->cond_noise, &ctx->cond_noise, NULL));
+  PetscOptionsEnd();
+  if (set && n == 1) ctx->cond_nobs[1] = ctx->cond_nobs[0];
+  PetscCheck(!strcmp(cond, "none") || !strcmp(cond, "obs"), comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown -condition '%s' (available: none, obs)", cond);
+  ctx->ncond = strcmp(cond, "obs") ? 0 : 2;
+  PetscCheck(!ctx->ncond || (ctx->cond_nobs[0] >= 1 && ctx->cond_nobs[1] >= ctx->cond_nobs[0]), comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_nobs min,max needs 1 <= min <= max");
+  PetscCheck(!ctx->ncond || (ctx->cond_noise > 0 && isfinite(ctx->cond_noise)), comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_noise must be positive");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx)
 {
   PetscFunctionBegin;
+  if (ctx->oc) PetscCall(PFObsConditionerDestroy(ctx->oc));
+  PetscCall(PetscFree(ctx->oc));
   PetscCall(PFMeshGraphDestroy(&ctx->graph));
   PetscCall(PFPhysicsDestroy(&ctx->phys));
   if (ctx->gcomm != MPI_COMM_NULL && ctx->gcomm) PetscCallMPI(MPI_Comm_free(&ctx->gcomm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* keys and loss weights of the local components (field f, owned vertex i) */
+/* noise keys of the local components (field f, owned vertex i), and the
+ * conditioning channels (after the fields) held */
 PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow)
 {
-  PetscInt        n, *keys;
+  PetscInt        n, *keys, F = ctx->nfields + ctx->ncond;
   const PetscInt *nat;
 
   PetscFunctionBegin;
   PetscCall(PFPhysicsGetVertexMap(ctx->phys, &n, &nat));
-  PetscCall(PetscMalloc1(ctx->nfields * n + 1, &keys));
-  for (PetscInt f = 0; f < ctx->nfields; f++)
-    for (PetscInt i = 0; i < n; i++) keys[f * n + i] = nat[i] * ctx->nfields + f;
-  PetscCall(PFFlowSetComponentKeys(flow, ctx->nfields * n, keys));
+  PetscCall(PetscMalloc1(F * n + 1, &keys));
+  for (PetscInt f = 0; f < F; f++)
+    for (PetscInt i = 0; i < n; i++) keys[f * n + i] = nat[i] * F + f;
+  PetscCall(PFFlowSetComponentKeys(flow, F * n, keys));
   PetscCall(PetscFree(keys));
+  if (ctx->ncond) {
+    PetscBool *held;
+    PetscCall(PetscMalloc1(F * n + 1, &held));
+    for (PetscInt c = 0; c < F * n; c++) held[c] = (PetscBool)(c >= ctx->nfields * n);
+    PetscCall(PFFlowSetHeldComponents(flow, F * n, held));
+    PetscCall(PetscFree(held));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -94,7 +128,27 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
   PetscCall(PFPhysicsGetVertexMass(ctx->phys, &mass));
   for (PetscInt f = 0; f < ctx->nfields; f++) names[f] = ctx->fields[f];
   PetscCall(PFDataCreateMesh(ctx->gcomm, datafile, ctx->nfields, names, n, nat, seed, data));
-  PetscCall(PFNetMeshSetGraph(net, ctx->graph, ctx->nfields));
+  if (ctx->ncond) {
+    /* random sensor sets of the observed field, encoded after the fields */
+    PFDataConditioner dc = {ctx->ncond, PFObsConditionerFill, PFObsConditionerWrite, NULL};
+    const double     *mean, *std;
+    PFObsConditioner *oc;
+    PetscInt          field = -1;
+    for (PetscInt f = 0; f < ctx->nfields; f++)
+      if (!strcmp(ctx->fields[f], ctx->cond_field)) field = f;
+    PetscCheck(field >= 0, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-cond_field '%s' is not one of the modelled fields", ctx->cond_field);
+    PetscCall(PFDataGetNormalization(*data, NULL, &mean, &std));
+    PetscCall(PetscNew(&ctx->oc));
+    oc = ctx->oc;
+    oc->phys = ctx->phys, oc->field = field, oc->nown = n, oc->seed = seed;
+    oc->nobs_min = ctx->cond_nobs[0], oc->nobs_max = ctx->cond_nobs[1], oc->noise = ctx->cond_noise;
+    oc->mean = mean[field], oc->std = std[field];
+    PetscCall(PetscStrncpy(oc->fieldname, ctx->cond_field, sizeof(oc->fieldname)));
+    PetscCall(PFObsConditionerSetUp(oc));
+    dc.ctx = oc;
+    PetscCall(PFDataSetConditioner(*data, &dc));
+  }
+  PetscCall(PFNetMeshSetGraph(net, ctx->graph, ctx->nfields + ctx->ncond));
   PetscCall(PFCLIMeshFlowSetUp(ctx, flow));
   /* the loss is the mass-weighted mean over the domain and the fields: an
    * integral, independent of the mesh */
@@ -109,7 +163,8 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
       fw[f] = ctx->nfm_weights ? ctx->fm_weights[f] : 1;
       PetscCheck(fw[f] >= 0 && PetscIsNormalReal(fw[f] + 1), ctx->gcomm, PETSC_ERR_ARG_OUTOFRANGE, "-fm_field_weights must be finite and >= 0");
     }
-    PetscCall(PetscMalloc1(ctx->nfields * n + 1, &w));
+    /* (conditioning channels: inputs, weight 0) */
+    PetscCall(PetscCalloc1((ctx->nfields + ctx->ncond) * n + 1, &w));
     for (PetscInt f = 0; f < ctx->nfields; f++)
       for (PetscInt i = 0; i < n; i++) w[f * n + i] = (pfreal)(fw[f] * PetscRealPart(mass[i]) / (M * ctx->nfields));
   }

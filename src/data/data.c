@@ -13,6 +13,7 @@ struct _p_PFData {
   char     (*fields)[64];
   PetscInt  *ownnat;
   double    *fmean, *fstd, *row;
+  PFDataConditioner cond; /* nchannels 0: none */
   MPI_Comm  comm;
   PetscBool is_toy;
   PFToyType toy;
@@ -126,6 +127,16 @@ PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFDataSetConditioner(PFData data, const PFDataConditioner *cond)
+{
+  PetscFunctionBegin;
+  PetscCheck(data->is_mesh, data->comm, PETSC_ERR_ARG_WRONG, "conditioning channels need mesh data");
+  PetscCheck(cond->nchannels > 0 && cond->fill, data->comm, PETSC_ERR_ARG_WRONG, "a conditioner needs channels and a fill function");
+  data->cond = *cond;
+  data->n    = (data->nfields + cond->nchannels) * data->nown;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Fisher-Yates shuffle keyed by (seed, epoch): every rank builds the same one */
 static PetscErrorCode SetEpoch(PFData data, PetscInt epoch)
 {
@@ -174,6 +185,7 @@ PetscErrorCode PFDataGetBatch(PFData data, PetscInt step, PetscInt Bg, PetscInt 
         PetscCall(PFMeshDataReadRows(&data->md, data->fields[f], idx, 1, data->row));
         for (PetscInt i = 0; i < data->nown; i++) x1[j * data->n + f * data->nown + i] = (pfreal)((data->row[data->ownnat[i]] - data->fmean[f]) / data->fstd[f]);
       }
+      if (data->cond.nchannels) PetscCall(data->cond.fill(data->cond.ctx, c, x1 + j * data->n, x1 + j * data->n + data->nfields * data->nown));
     } else if (data->is_toy) {
       double x[2];
       PFToySample(data->toy, data->seed, c, x);
@@ -206,6 +218,7 @@ PetscErrorCode PFDataWriteH5(PFData data, hid_t fid)
     }
     PetscCall(PFH5WriteAttrString(g, "fields", list));
     PetscCall(PFH5WriteAttrString(g, "mesh", data->md.mesh));
+    if (data->cond.nchannels && data->cond.write) PetscCall(data->cond.write(data->cond.ctx, g));
     H5Gclose(g);
     PetscCall(PFH5WriteArray(fid, "data/mean", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fmean));
     PetscCall(PFH5WriteArray(fid, "data/std", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fstd));

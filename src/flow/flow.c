@@ -77,6 +77,7 @@ PetscErrorCode PFFlowDestroy(PFFlow *flow)
   if (!*flow) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree((*flow)->vp_alphabar));
   PetscCall(PetscFree((*flow)->keys));
+  PetscCall(PetscFree((*flow)->held));
   PetscCall(PetscFree(*flow));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -103,6 +104,50 @@ PetscErrorCode PFFlowSetComponentKeys(PFFlow flow, PetscInt n, const PetscInt ke
   PetscCall(PetscArraycpy(flow->keys, keys, n));
   flow->nkeys = n;
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowSetHeldComponents(PFFlow flow, PetscInt n, const PetscBool held[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(flow->held));
+  flow->nheld = 0;
+  if (!held) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc1(n + 1, &flow->held));
+  PetscCall(PetscArraycpy(flow->held, held, n));
+  flow->nheld = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* is component d of an n-component state held? */
+static inline PetscBool Held(PFFlow flow, PetscInt n, PetscInt d) { return (PetscBool)(flow->held && flow->nheld == n && flow->held[d]); }
+
+static PetscErrorCode CheckHeld(PFFlow flow, PetscInt n)
+{
+  PetscFunctionBegin;
+  PetscCheck(!flow->held || flow->nheld == n, flow->comm, PETSC_ERR_ARG_SIZ, "conditioning channels set for states of %" PetscInt_FMT " components, used with %" PetscInt_FMT, flow->nheld, n);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* noise into the generated components of nloc states (held ones keep x's values) */
+static void SampleNoise(PFFlow flow, uint64_t seed, PetscInt gidx0, PetscInt nloc, PetscInt n, pfreal *x, pfreal *z)
+{
+  for (PetscInt j = 0; j < nloc; j++) {
+    if (!flow->held) {
+      PFFlowNoise(flow, seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), n, x + j * n);
+      continue;
+    }
+    PFFlowNoise(flow, seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), n, z);
+    for (PetscInt d = 0; d < n; d++)
+      if (!flow->held[d]) x[j * n + d] = z[d];
+  }
+}
+
+static void ZeroHeld(PFFlow flow, PetscInt nloc, PetscInt n, pfreal *v)
+{
+  if (!flow->held) return;
+  for (PetscInt j = 0; j < nloc; j++)
+    for (PetscInt d = 0; d < n; d++)
+      if (flow->held[d]) v[j * n + d] = 0;
 }
 
 static double FlowTime(uint64_t seed, PetscInt step, PetscInt j)
@@ -162,6 +207,11 @@ static void PathPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt gidx0,
     t[j]      = (pfreal)tj;
     for (PetscInt d = 0; d < n; d++) {
       double x0 = (double)target[j * n + d], x1d = (double)x1[j * n + d];
+      if (Held(flow, n, d)) {
+        /* a conditioning input: the same at every t, nothing to generate */
+        xt[j * n + d] = x1[j * n + d], target[j * n + d] = 0;
+        continue;
+      }
       xt[j * n + d]     = (pfreal)((1 - (1 - s) * tj) * x0 + tj * x1d);
       target[j * n + d] = (pfreal)(x1d - (1 - s) * x0);
     }
@@ -173,12 +223,15 @@ PetscErrorCode PFFlowTrainingPairs(PFFlow flow, uint64_t seed, PetscInt step, Pe
   PetscBool vp, ot;
 
   PetscFunctionBegin;
+  PetscCall(CheckHeld(flow, n));
   PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
+  PetscCheck(!(vp && flow->held), flow->comm, PETSC_ERR_SUP, "conditioning channels need a cfm flow, not vp");
   if (vp) {
     PetscCall(PFFlowVPTrainingPairs(flow, seed, step, Bg, gidx0, nloc, n, x1, xt, t, target));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscStrcmp(flow->type, PFFLOWOTCFM, &ot));
+  PetscCheck(!(ot && flow->held), flow->comm, PETSC_ERR_SUP, "conditioning channels need a cfm flow, not otcfm");
   PetscCheck(!(ot && flow->keys), flow->comm, PETSC_ERR_SUP, "otcfm couples whole states of a batch; it is not available for fields distributed over a mesh (use cfm)");
   /* x0 goes into target's storage first, then is overwritten in place */
   if (ot) PetscCall(OTPairNoise(flow, seed, step, Bg, gidx0, nloc, n, x1, target));
@@ -197,6 +250,7 @@ PetscErrorCode PFFlowCoupledPairs(PFFlow flow, uint64_t seed, PetscInt step, Pet
   PetscCall(PetscStrcmp(flow->type, PFFLOWOTCFM, &ot));
   PetscCheck(!vp && !ot, flow->comm, PETSC_ERR_SUP, "coupled (noise, sample) pairs need a cfm flow, not '%s'", flow->type);
   PetscCheck(t_fixed <= 1, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "fixed training time %g beyond 1", t_fixed);
+  PetscCheck(!flow->held, flow->comm, PETSC_ERR_SUP, "coupled pairs (distillation) of a conditional model are not supported");
   /* the noise sample rows[j] was generated from, as PFFlowSample draws it */
   for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, noise_seed, PF_RNG_SAMPLE_X0, (uint64_t)rows[j], n, target + j * n);
   PathPairs(flow, seed, step, gidx0, nloc, n, x1, t_fixed, xt, t, target);
@@ -204,18 +258,24 @@ PetscErrorCode PFFlowCoupledPairs(PFFlow flow, uint64_t seed, PetscInt step, Pet
 }
 
 typedef struct {
-  PFNet    net;
-  PetscInt n, maxbatch;
-  pfreal  *tbuf;
+  PFFlow       flow;
+  PFNet        net;
+  PetscInt     n, maxbatch;
+  pfreal      *tbuf;
+  PFVelocityFn fn; /* a given velocity (PFFlowSampleVelocity) */
+  void        *fnctx;
 } VelocityCtx;
 
-/* v(x, t) for many states, in chunks of the network's planned batch */
+/* v(x, t) for many states, in chunks of the network's planned batch (or
+ * the given velocity); conditioning channels do not move */
 static PetscErrorCode NetVelocity(void *vctx, double t, PetscInt nloc, const pfreal *x, pfreal *v)
 {
   VelocityCtx *ctx = (VelocityCtx *)vctx;
 
   PetscFunctionBegin;
-  PetscCall(PFNetForwardAtTime(ctx->net, nloc, x, t, ctx->tbuf, v));
+  if (ctx->fn) PetscCall(ctx->fn(ctx->fnctx, t, nloc, x, v));
+  else PetscCall(PFNetForwardAtTime(ctx->net, nloc, x, t, ctx->tbuf, v));
+  ZeroHeld(ctx->flow, nloc, ctx->n, v);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -227,6 +287,7 @@ PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t 
 
   PetscFunctionBegin;
   PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
+  PetscCheck(!(vp && flow->held), flow->comm, PETSC_ERR_SUP, "conditioning channels need a cfm flow, not vp");
   if (vp) {
     PetscCall(PFFlowVPSample(flow, net, sampler, seed, gidx0, nloc, x, nfe));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -235,12 +296,15 @@ PetscErrorCode PFFlowSample(PFFlow flow, PFNet net, PFSampler sampler, uint64_t 
   PetscCall(PetscStrcmp(stype, PFSAMPLERDDPM, &odesampler));
   if (!odesampler) PetscCall(PetscStrcmp(stype, PFSAMPLERDDIM, &odesampler));
   PetscCheck(!odesampler, flow->comm, PETSC_ERR_ARG_INCOMP, "sampler '%s' is for vp models; this is a '%s' flow model: use -sampler euler|heun|rk4|dopri5", stype, flow->type);
+  PetscCall(PetscMemzero(&ctx, sizeof(ctx)));
   PetscCall(PFNetGetInputSize(net, &ctx.n));
+  PetscCall(CheckHeld(flow, ctx.n));
+  ctx.flow     = flow;
   ctx.net      = net;
   ctx.maxbatch = net->maxbatch;
   PetscCheck(ctx.maxbatch > 0, flow->comm, PETSC_ERR_ORDER, "call PFNetPlan before sampling");
-  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), ctx.n, x + j * ctx.n);
-  PetscCall(PetscMalloc1(ctx.maxbatch, &ctx.tbuf));
+  PetscCall(PetscMalloc1(PetscMax(ctx.maxbatch, ctx.n), &ctx.tbuf));
+  SampleNoise(flow, seed, gidx0, nloc, ctx.n, x, ctx.tbuf);
   PetscCall(PFSamplerIntegrate(sampler, NetVelocity, &ctx, nloc, ctx.n, 0.0, 1.0, x, nfe));
   PetscCall(PetscFree(ctx.tbuf));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -253,7 +317,17 @@ PetscErrorCode PFFlowSampleVelocity(PFFlow flow, PFSampler sampler, uint64_t see
   PetscFunctionBegin;
   PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
   PetscCheck(!vp, flow->comm, PETSC_ERR_SUP, "guided sampling needs a flow-matching model (cfm/otcfm), not '%s'", flow->type);
-  for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), n, x + j * n);
+  PetscCall(CheckHeld(flow, n));
+  if (flow->held) {
+    VelocityCtx held = {.flow = flow, .n = n, .fn = fn, .fnctx = ctx};
+    pfreal     *z;
+    PetscCall(PetscMalloc1(n, &z));
+    SampleNoise(flow, seed, gidx0, nloc, n, x, z);
+    PetscCall(PetscFree(z));
+    PetscCall(PFSamplerIntegrate(sampler, NetVelocity, &held, nloc, n, 0.0, 1.0, x, nfe));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  SampleNoise(flow, seed, gidx0, nloc, n, x, NULL);
   PetscCall(PFSamplerIntegrate(sampler, fn, ctx, nloc, n, 0.0, 1.0, x, nfe));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

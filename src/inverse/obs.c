@@ -6,6 +6,7 @@
 #include <physflow/h5util.h>
 #include <physflow/log.h>
 #include <physflow/obs.h>
+#include <physflow/rng.h>
 
 /* P1 weights of x in the triangle p[3][2] (barycentric coordinates) */
 static PetscBool Triangle(const double *p, const double x[2], double w[3])
@@ -68,22 +69,92 @@ PetscErrorCode PFObsLocate(PFMesh mesh, const double x[2], PetscInt *cell, doubl
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFObsOperatorCreate(PFPhysics phys, PetscInt nobs, const double coords[], PFObsOperator *H)
+/* rank 0: nobs uniformly random points inside the mesh (rejection from its
+ * bounding box, so holes and re-entrant corners work), each with its cell's
+ * vertices (vidx[4], -1 past the cell's) and interpolation weights w[4];
+ * point j's stream is (seed, purpose, a, j); streams (may be NULL): each
+ * point's generator after its position, to draw its noise from */
+PetscErrorCode PFObsDrawPositions(PFMesh mesh, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, double coords[], PetscInt vidx[], double w[], PFRNG streams[])
+{
+  double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+
+  PetscFunctionBegin;
+  PetscCheck(mesh->coords, PETSC_COMM_SELF, PETSC_ERR_ORDER, "random sensor positions need the serial mesh (rank 0)");
+  for (PetscInt v = 0; v < mesh->nvert; v++)
+    for (int d = 0; d < 2; d++) lo[d] = PetscMin(lo[d], mesh->coords[2 * v + d]), hi[d] = PetscMax(hi[d], mesh->coords[2 * v + d]);
+  for (PetscInt j = 0; j < nobs; j++) {
+    PFRNG    r;
+    PetscInt cell = -1, tries = 0;
+    double   wj[4] = {0, 0, 0, 0};
+    PFRNGInit(&r, seed, purpose, a, (uint32_t)j);
+    while (cell < 0) {
+      PetscCheck(tries++ < 10000, PETSC_COMM_SELF, PETSC_ERR_PLIB, "no sensor position found inside the mesh");
+      coords[2 * j]     = lo[0] + (hi[0] - lo[0]) * PFRNGUniform(&r);
+      coords[2 * j + 1] = lo[1] + (hi[1] - lo[1]) * PFRNGUniform(&r);
+      PetscCall(PFObsLocate(mesh, coords + 2 * j, &cell, wj));
+    }
+    for (PetscInt k = 0; k < 4; k++) {
+      vidx[4 * j + k] = k < mesh->nvpc ? mesh->cells[cell * mesh->nvpc + k] : -1;
+      w[4 * j + k]    = wj[k];
+    }
+    if (streams) streams[j] = r;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* rank 0 located the points (vidx, w [4 nobs], natural vertices); every
+ * rank keeps the entries of its owned vertices (each vertex has one owner) */
+static PetscErrorCode OperatorFromLocated(PFPhysics phys, PetscInt nobs, PetscInt *vidx, double *w, PFObsOperator *H)
 {
   PFMesh          mesh;
-  PetscInt        nown, *vidx, *nat2own, bad = -1;
+  PetscInt        nown, *nat2own;
   const PetscInt *ownnat;
-  double         *w;
-  PetscMPIInt     rank;
 
   PetscFunctionBegin;
   PetscCall(PFPhysicsGetMesh(phys, &mesh));
   PetscCall(PFPhysicsGetVertexMap(phys, &nown, &ownnat));
+  PetscCallMPI(MPI_Bcast(vidx, (PetscMPIInt)(4 * nobs), MPIU_INT, 0, H->comm));
+  PetscCallMPI(MPI_Bcast(w, (PetscMPIInt)(4 * nobs), MPI_DOUBLE, 0, H->comm));
+  PetscCall(PetscMalloc1(mesh->nvert, &nat2own));
+  for (PetscInt i = 0; i < mesh->nvert; i++) nat2own[i] = -1;
+  for (PetscInt i = 0; i < nown; i++) nat2own[ownnat[i]] = i;
+  for (PetscInt q = 0; q < 4 * nobs; q++) H->nent += (vidx[q] >= 0 && nat2own[vidx[q]] >= 0 && w[q] != 0);
+  PetscCall(PetscMalloc3(H->nent + 1, &H->obs, H->nent + 1, &H->vert, H->nent + 1, &H->w));
+  H->nent = 0;
+  for (PetscInt q = 0; q < 4 * nobs; q++)
+    if (vidx[q] >= 0 && nat2own[vidx[q]] >= 0 && w[q] != 0) {
+      H->obs[H->nent]  = q / 4;
+      H->vert[H->nent] = nat2own[vidx[q]];
+      H->w[H->nent++]  = w[q];
+    }
+  PetscCall(PetscFree(nat2own));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode OperatorInit(PFPhysics phys, PetscInt nobs, PFObsOperator *H, PetscInt **vidx, double **w)
+{
+  PFMesh mesh;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetMesh(phys, &mesh));
   PetscCall(PetscMemzero(H, sizeof(*H)));
   H->comm = mesh->comm;
   H->nobs = nobs;
+  PetscCall(PetscMalloc2(4 * nobs + 1, vidx, 4 * nobs + 1, w));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFObsOperatorCreate(PFPhysics phys, PetscInt nobs, const double coords[], PFObsOperator *H)
+{
+  PFMesh      mesh;
+  PetscInt   *vidx, bad = -1;
+  double     *w;
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetMesh(phys, &mesh));
+  PetscCall(OperatorInit(phys, nobs, H, &vidx, &w));
   PetscCallMPI(MPI_Comm_rank(H->comm, &rank));
-  PetscCall(PetscMalloc2(4 * nobs + 1, &vidx, 4 * nobs + 1, &w));
   {
     /* rank 0 locates; its failure reaches the group as one error */
     PetscErrorCode ierr = PETSC_SUCCESS;
@@ -104,22 +175,33 @@ PetscErrorCode PFObsOperatorCreate(PFPhysics phys, PetscInt nobs, const double c
   PetscCallMPI(MPI_Bcast(&bad, 1, MPIU_INT, 0, H->comm));
   if (bad >= 0) PetscCall(PetscFree2(vidx, w));
   PetscCheck(bad < 0, H->comm, PETSC_ERR_ARG_OUTOFRANGE, "observation %" PetscInt_FMT " at (%g, %g) lies outside the mesh (%s)", bad, coords[2 * bad], coords[2 * bad + 1], mesh->source);
-  PetscCallMPI(MPI_Bcast(vidx, (PetscMPIInt)(4 * nobs), MPIU_INT, 0, H->comm));
-  PetscCallMPI(MPI_Bcast(w, (PetscMPIInt)(4 * nobs), MPI_DOUBLE, 0, H->comm));
-  /* keep the entries of this rank's vertices (each vertex has one owner) */
-  PetscCall(PetscMalloc1(mesh->nvert, &nat2own));
-  for (PetscInt i = 0; i < mesh->nvert; i++) nat2own[i] = -1;
-  for (PetscInt i = 0; i < nown; i++) nat2own[ownnat[i]] = i;
-  for (PetscInt q = 0; q < 4 * nobs; q++) H->nent += (vidx[q] >= 0 && nat2own[vidx[q]] >= 0 && w[q] != 0);
-  PetscCall(PetscMalloc3(H->nent + 1, &H->obs, H->nent + 1, &H->vert, H->nent + 1, &H->w));
-  H->nent = 0;
-  for (PetscInt q = 0; q < 4 * nobs; q++)
-    if (vidx[q] >= 0 && nat2own[vidx[q]] >= 0 && w[q] != 0) {
-      H->obs[H->nent]  = q / 4;
-      H->vert[H->nent] = nat2own[vidx[q]];
-      H->w[H->nent++]  = w[q];
+  PetscCall(OperatorFromLocated(phys, nobs, vidx, w, H));
+  PetscCall(PetscFree2(vidx, w));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFObsOperatorCreateRandom(PFPhysics phys, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, PFObsOperator *H)
+{
+  PFMesh      mesh;
+  PetscInt   *vidx;
+  double     *w, *coords;
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetMesh(phys, &mesh));
+  PetscCall(OperatorInit(phys, nobs, H, &vidx, &w));
+  PetscCallMPI(MPI_Comm_rank(H->comm, &rank));
+  {
+    PetscErrorCode ierr = PETSC_SUCCESS;
+    if (rank == 0) {
+      PetscCall(PetscMalloc1(2 * nobs, &coords));
+      ierr = PFObsDrawPositions(mesh, seed, purpose, a, nobs, coords, vidx, w, NULL);
+      PetscCall(PetscFree(coords));
     }
-  PetscCall(PetscFree(nat2own));
+    if (ierr) PetscCall(PetscFree2(vidx, w));
+    PetscCall(PFBcastError(H->comm, ierr, "random sensor positions: "));
+  }
+  PetscCall(OperatorFromLocated(phys, nobs, vidx, w, H));
   PetscCall(PetscFree2(vidx, w));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

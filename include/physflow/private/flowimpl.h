@@ -13,6 +13,10 @@ struct _p_PFFlow {
    * a component does not depend on which rank holds it */
   PetscInt  nkeys;
   PetscInt *keys;
+  /* conditioning channels (PFFlowSetHeldComponents): held[i] marks a local
+   * component that is an input, not a generated value */
+  PetscInt   nheld;
+  PetscBool *held;
 };
 
 PETSC_INTERN PetscErrorCode PFFlowVPSetUp(PFFlow flow);
