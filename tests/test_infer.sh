@@ -25,6 +25,12 @@
 #      of p is closer to the truth than the unconditional model's prior
 #      mean (mean over 4 observations), its samples are the same on 1 and
 #      2 ranks; conditional models are refused where they do not apply.
+#  (g) -infer_type latent: a model of p alone and its label-free predictor
+#      phi (physflow latent): the training is the same on 1 rank, 2 groups
+#      of 1 and one group of 2; the residual of (phi(x), x) falls; phi(p)
+#      is closer to the true logK of held-out solver samples than the prior
+#      mean; guided latent posteriors have both fields, p closer to the
+#      truth than the unguided state model's; misuse is refused.
 . "$(dirname "$0")/common.sh"
 enter_scratch pf_test_infer
 echo "test_infer: scratch $WORK"
@@ -166,6 +172,43 @@ expect_error "(f) observations of another field than the model's sensors" "train
 expect_error "(f) -condition with a constraint" "not supported yet" train $CA -train_steps 2 -condition obs -constraint pbfm -o x.h5
 expect_error "(f) -cond_nobs 0" "cond_nobs" train $CA -train_steps 2 -condition obs -cond_nobs 0 -o x.h5
 [ ! -e x.h5 ] && pass "(f) no output written by the failed runs" || fail "(f) x.h5 written"
+
+section "(g) latent predictor"
+NA="-net_type meshunet -mesh_levels 2 -mesh_width 16 -mesh_depth 1 -mesh_groups 2"
+run train -data data.h5 -fields p $NA -batch_size 16 -lr 2e-3 -seed 1 -train_steps 1500 -o ponly16.h5
+[ "$RC" -eq 0 ] || fail "(g) training the model of p: $(tail -n 2 err.txt)"
+run latent -model ponly16.h5 -n 256 -train_steps 30 $NA -o lshort1.h5
+NP=2 run latent -model ponly16.h5 -samples lshort1_samples.h5 -train_steps 30 $NA -pf_group_size 1 -o lshort2.h5
+NP=2 run latent -model ponly16.h5 -samples lshort1_samples.h5 -train_steps 30 $NA -o lshort3.h5
+compare "(g) latent training, 1 rank vs 2 groups of 1" 1e-5 lshort1.h5 lshort2.h5 /history/loss
+compare "(g) latent training, 1 rank vs one group of 2" 1e-5 lshort1.h5 lshort3.h5 /history/loss
+run latent -model ponly16.h5 -samples lshort1_samples.h5 -train_steps 400 $NA -eval_data test.h5 -o phi.h5
+[ "$RC" -eq 0 ] || fail "(g) physflow latent: $(tail -n 2 err.txt)"
+read -r l0 l1 ephi < <("$PY" -c "
+import h5py, numpy as np
+f = h5py.File('phi.h5'); h = f['history/loss'][:]
+print('%.4e %.4e %.4f' % (h[:20].mean(), h[-20:].mean(), f['latent/eval_error'][:].mean()))" 2>/dev/null)
+holds "(g) residual of (phi(x), x): first 20 steps $l0, last 20 $l1 (want a fall by 3x)" "$l1 < $l0 / 3"
+holds "(g) phi(p) against the true logK of 8 solver samples: mean relative error $ephi (want < 0.9; the prior mean: 1)" "$ephi < 0.9"
+run infer -model ponly16.h5 -latent phi.h5 -infer_type latent -obs_dir obsf -n 32 -o campl
+[ "$RC" -eq 0 ] || fail "(g) latent campaign: $(tail -n 2 err.txt)"
+run infer -model ponly16.h5 -latent phi.h5 -infer_type latent -obs_dir obsf -n 32 -infer_scale 0 -o campl0
+read -r el el0 elk < <("$PY" - <<'PYEOF'
+import csv
+def mean(d, k):
+    rows = list(csv.DictReader(open(d + "/summary.csv")))
+    return sum(float(r[k]) for r in rows) / len(rows) if len(rows) == 4 else float("nan")
+print("%.4f %.4f %.4f" % (mean("campl", "error_p"), mean("campl0", "error_p"), mean("campl", "error_logK")))
+PYEOF
+)
+holds "(g) latent posterior mean of p: guided $el, unguided $el0 (want guided < 0.8 x unguided); logK error $elk (want < 1)" "$el < 0.8 * $el0 and $elk < 1"
+expect_error "(g) -infer_type latent without -latent" "-latent phi.h5" infer -model ponly16.h5 -infer_type latent -obs o0.h5 -o x.h5
+expect_error "(g) -infer_type latent with a model of all fields" "state fields only" infer -model uncond.h5 -latent phi.h5 -infer_type latent -obs o0.h5 -o x.h5
+expect_error "(g) -infer_type latent with -infer_residual" "not available" infer -model ponly16.h5 -latent phi.h5 -infer_type latent -infer_residual 1 -obs o0.h5 -o x.h5
+expect_error "(g) latent inference from observations of logK" "observes the state" infer -model ponly16.h5 -latent phi.h5 -infer_type latent -obs ok.h5 -o x.h5
+expect_error "(g) physflow latent with a model of all fields" "state fields only" latent -model uncond.h5 -samples lshort1_samples.h5 $NA -o x.h5
+expect_error "(g) -latent not a predictor" "expected a 'latent' file" infer -model ponly16.h5 -latent uncond.h5 -infer_type latent -obs o0.h5 -o x.h5
+[ ! -e x.h5 ] && pass "(g) no output written by the failed runs" || fail "(g) x.h5 written"
 
 echo
 echo "== summary"

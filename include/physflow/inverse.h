@@ -79,3 +79,35 @@ PETSC_EXTERN PetscErrorCode PFObsConditionerSetUp(PFObsConditioner *oc);
 PETSC_EXTERN PetscErrorCode PFObsConditionerFill(void *ctx, uint64_t draw, const pfreal *fields, pfreal *channels);
 PETSC_EXTERN PetscErrorCode PFObsConditionerWrite(void *ctx, hid_t group);
 PETSC_EXTERN PetscErrorCode PFObsConditionerDestroy(PFObsConditioner *oc);
+
+/* The latent parameter predictor of Tauberschmidt et al. 2025 (arXiv
+ * 2508.09156; -infer_type latent) for a model that generates only the
+ * state fields (e.g. p): a mesh network phi maps a state to the physics
+ * inputs it lacks (logK), trained WITHOUT labels by minimising the PDE
+ * residual of (phi(x), x) over samples x of the base model (the
+ * constraint's norm; the re-solve distance by default).  Both are
+ * normalised: the state by the base model's normalisation, the inputs by
+ * in_mean/in_std.  phi is the velocity-network type evaluated at t = 1.
+ * The residual alone does not determine the inputs where the state is
+ * uninformative (Darcy: K where grad p ~ 0), so an optional Gaussian prior
+ * term w |phi(x)|_M^2 / |domain| picks the smallest inputs consistent with
+ * the state.
+ * The physics' fields are its inputs (first ninputs) then the state. */
+#include <physflow/constraint.h>
+typedef struct {
+  PFNet        phi;
+  PFConstraint c;     /* set to the physics with the full [inputs, state] normalisation */
+  PFPhysics    phys;  /* (the prior term's vertex masses) */
+  double       prior; /* w: + w |phi(x)|_M^2 / |domain| per state (normalised units) */
+  PetscInt     ninputs, nstate, nown, maxbatch;
+  pfreal      *tbuf, *x, *gx, *dg; /* work */
+  double      *one, Mtot;
+} PFLatent;
+PETSC_EXTERN PetscErrorCode PFLatentSetUp(PFLatent *lt, PetscInt maxbatch);
+/* inputs [B][ninputs nown] = phi(state [B][nstate nown]), B <= maxbatch */
+PETSC_EXTERN PetscErrorCode PFLatentPredict(PFLatent *lt, PetscInt B, const pfreal *state, pfreal *inputs);
+/* The residual loss of (phi(x), x) for B states (this rank's part of the
+ * sum over states, lsum) and its parameter gradient, scaled by 1/Bg,
+ * accumulated in phi.  Collective on the physics' comm. */
+PETSC_EXTERN PetscErrorCode PFLatentLossGradient(PFLatent *lt, PetscInt B, PetscInt Bg, const pfreal *state, double *lsum);
+PETSC_EXTERN PetscErrorCode PFLatentDestroy(PFLatent *lt);

@@ -153,4 +153,5 @@ PetscErrorCode PFCommandFinetune(MPI_Comm);
 PetscErrorCode PFCommandObserve(MPI_Comm);
 PetscErrorCode PFCommandInfer(MPI_Comm);
 PetscErrorCode PFCommandDistill(MPI_Comm);
+PetscErrorCode PFCommandLatent(MPI_Comm);
 PetscErrorCode PFCommandGuide(MPI_Comm);

@@ -43,6 +43,8 @@ typedef struct {
   PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
   PetscBool        cond;    /* -infer_type conditional: a model trained with observation channels */
   PetscBool        noted;   /* the noise-mismatch note was printed */
+  PetscBool        latent;  /* -infer_type latent: a state model and its predictor phi (-latent) */
+  PFLatent         lt;      /* its inputs come first in ctx->fields, mean, std */
   PetscInt         map_its; /* its iterations and objective (last estimate) */
   double           map_J;
   double          *massnat; /* lumped vertex masses, natural order (group leaders) */
@@ -96,7 +98,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   g = H5Gopen2(fid, "posterior", H5P_DEFAULT);
   PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write /posterior");
   PetscCall(PFH5WriteAttrString(g, "observations", obsfile));
-  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : inf->cond ? "conditional" : "guidance"));
+  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : inf->cond ? "conditional" : inf->latent ? "latent" : "guidance"));
   if (inf->map) {
     PetscCall(PFH5WriteAttrInt(g, "map_iterations", inf->map_its));
     PetscCall(PFH5WriteAttrReal(g, "map_objective", inf->map_J));
@@ -152,6 +154,35 @@ static PetscErrorCode SampleConditional(Infer *inf, MPI_Comm comm, const PFObs *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -infer_type latent: nloc samples of the state model guided by the
+ * likelihood (pg), and the inputs predicted from them by phi; x [nloc][
+ * inputs, state] (normalised).  Without fine-tuning, the augmented flow of
+ * Tauberschmidt et al. (parameter velocity (phi(x1hat) - alpha)/(1 - t))
+ * ends at alpha_1 = phi(x_1) for the Euler sampler, so phi is applied to
+ * the sampled states directly. */
+static PetscErrorCode SampleLatent(Infer *inf, PFPosteriorGuide *pg, PetscInt lo, PetscInt nloc, pfreal *x)
+{
+  const size_t ns = (size_t)inf->lt.nstate * inf->lt.nown, ni = (size_t)inf->lt.ninputs * inf->lt.nown;
+  PetscInt     nfe;
+  pfreal      *xs;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(nloc * ns + 1, &xs));
+  PetscCall(PFPosteriorGuideSetUp(pg));
+  PetscCall(PFFlowSampleVelocity(inf->flow, inf->sampler, (uint64_t)inf->seed, lo, nloc, (PetscInt)ns, PFPosteriorGuideVelocity, pg, xs, &nfe));
+  PetscCall(PFPosteriorGuideDestroy(pg));
+  for (PetscInt j0 = 0; j0 < nloc; j0 += inf->lt.maxbatch) {
+    PetscInt B = PetscMin(inf->lt.maxbatch, nloc - j0);
+    PetscCall(PFLatentPredict(&inf->lt, B, xs + j0 * ns, inf->lt.dg));
+    for (PetscInt b = 0; b < B; b++) {
+      PetscCall(PetscArraycpy(x + (j0 + b) * (ni + ns), inf->lt.dg + b * ni, ni));
+      PetscCall(PetscArraycpy(x + (j0 + b) * (ni + ns) + ni, xs + (j0 + b) * ns, ns));
+    }
+  }
+  PetscCall(PetscFree(xs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* One observation file -> out, on comm (the world, or one group in a
  * campaign) whose groups of ranks split the N samples */
 static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt G, const char obsfile[], const char out[], double err[], double cov[], double *seconds)
@@ -190,7 +221,15 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
   for (PetscInt f = 0; f < nf; f++) pg.mean[f] = inf->mean[f], pg.std[f] = inf->std[f];
   pg.y = o.values, pg.sigma = o.sigma, pg.scale = inf->scale, pg.wres = inf->wres;
   PetscCall(PetscMalloc2((size_t)(hi - lo) * (nf + ctx->ncond) * nown + 1, &x, hi - lo + 1, &idx));
+  if (inf->latent) {
+    /* guidance acts on the state model: its fields follow the inputs */
+    PetscInt ni = inf->lt.ninputs;
+    PetscCheck(field >= ni, comm, PETSC_ERR_ARG_WRONG, "'%s' observes '%s', an input of the physics: latent inference observes the state fields", obsfile, o.field);
+    pg.nf = nf - ni, pg.field = field - ni;
+    for (PetscInt f = ni; f < nf; f++) pg.mean[f - ni] = inf->mean[f], pg.std[f - ni] = inf->std[f];
+  }
   if (inf->cond) PetscCall(SampleConditional(inf, comm, &o, &H, field, lo, hi - lo, x));
+  else if (inf->latent) PetscCall(SampleLatent(inf, &pg, lo, hi - lo, x));
   else if (inf->map) {
     PetscScalar *xs;
     PetscCall(PetscMalloc1((size_t)nf * nown + 1, &xs));
@@ -492,10 +531,57 @@ static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -infer_type latent: the predictor phi of the state model's missing
+ * inputs; afterwards ctx->fields, mean and std are the physics' fields
+ * (inputs, then the state) */
+static PetscErrorCode LatentLoad(Infer *inf, const char path[], const char model[])
+{
+  PFCLIMeshContext  *ctx = &inf->ctx;
+  PetscInt           nphys, nin, nown;
+  const char *const *names;
+  double             imean[PF_CLI_MAXFIELDS], istd[PF_CLI_MAXFIELDS];
+  hid_t              fid;
+  char               src[PETSC_MAX_PATH_LEN];
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetFields(ctx->phys, &nphys, &names, &nin));
+  PetscCheck(ctx->nfields == nphys - nin, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs a model of the state fields only; '%s' generates %" PetscInt_FMT " field(s)", model, ctx->nfields);
+  for (PetscInt f = 0; f < ctx->nfields; f++) PetscCheck(!strcmp(ctx->fields[f], names[nin + f]), ctx->gcomm, PETSC_ERR_ARG_WRONG, "'%s' generates '%s' where the state field '%s' is expected", model, ctx->fields[f], names[nin + f]);
+  PetscCall(PFH5OpenRead(path, &fid));
+  PetscCall(PFH5CheckKind(fid, path, "latent"));
+  PetscCall(PFNetMeshCreateFromH5(ctx->gcomm, fid, path, "params", ctx->graph, &inf->lt.phi));
+  PetscCall(PFH5ReadArray(fid, path, "latent/input_mean", H5T_NATIVE_DOUBLE, (size_t)nin, imean));
+  PetscCall(PFH5ReadArray(fid, path, "latent/input_std", H5T_NATIVE_DOUBLE, (size_t)nin, istd));
+  {
+    hid_t g = H5Gopen2(fid, "latent", H5P_DEFAULT);
+    PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no /latent", path);
+    PetscCall(PFH5ReadAttrString(g, "model", src, sizeof(src)));
+    H5Gclose(g);
+  }
+  PetscCall(PFH5Close(&fid));
+  PetscCall(PetscInfo(NULL, "predictor '%s' was trained on samples of '%s'\n", path, src));
+  /* the output fields: inputs (phi's normalisation), then the state */
+  for (PetscInt f = ctx->nfields - 1; f >= 0; f--) {
+    PetscCall(PetscStrncpy(ctx->fields[nin + f], ctx->fields[f], sizeof(ctx->fields[0])));
+    inf->mean[nin + f] = inf->mean[f], inf->std[nin + f] = inf->std[f];
+  }
+  for (PetscInt f = 0; f < nin; f++) {
+    PetscCall(PetscStrncpy(ctx->fields[f], names[f], sizeof(ctx->fields[0])));
+    inf->mean[f] = imean[f], inf->std[f] = istd[f];
+  }
+  inf->lt.nstate  = ctx->nfields;
+  inf->lt.ninputs = nin;
+  ctx->nfields    = nphys;
+  PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
+  inf->lt.nown = nown;
+  PetscCall(PFLatentSetUp(&inf->lt, inf->chunk));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFCommandInfer(MPI_Comm comm)
 {
   Infer       inf;
-  char        model[PETSC_MAX_PATH_LEN] = "", obs[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "posterior.h5", type[32] = "guidance";
+  char        latent[PETSC_MAX_PATH_LEN] = "", model[PETSC_MAX_PATH_LEN] = "", obs[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "posterior.h5", type[32] = "guidance";
   PetscBool   has_model, has_obs, has_dir, help, is_mesh = PETSC_FALSE;
   PetscMPIInt grank;
 
@@ -506,7 +592,8 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
   PetscCall(PetscOptionsString("-obs_dir", "Or a campaign: every *.h5 observation file of this directory", "infer", dir, dir, sizeof(dir), &has_dir));
-  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs), or map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options); latent: not yet", "infer", type, type, sizeof(type), NULL));
+  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs), latent (a model of the state guided by the likelihood, its inputs from the predictor -latent), or map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options)", "infer", type, type, sizeof(type), NULL));
+  PetscCall(PetscOptionsString("-latent", "-infer_type latent: the predictor of the model's missing inputs (physflow latent)", "infer", latent, latent, sizeof(latent), NULL));
   PetscCall(PetscOptionsInt("-n", "Posterior samples per observation", "infer", inf.n, &inf.n, NULL));
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
@@ -547,16 +634,20 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the model: -model m.h5");
   PetscCheck(has_obs != has_dir, comm, PETSC_ERR_ARG_WRONG, "give one observation file (-obs obs.h5) or a campaign directory (-obs_dir DIR)");
   inf.map  = (PetscBool)!strcmp(type, "map");
-  inf.cond = (PetscBool)!strcmp(type, "conditional");
-  PetscCheck(inf.map || inf.cond || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented yet (available: guidance, conditional, map)", type);
+  inf.cond   = (PetscBool)!strcmp(type, "conditional");
+  inf.latent = (PetscBool)!strcmp(type, "latent");
+  PetscCheck(inf.map || inf.cond || inf.latent || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented (available: guidance, conditional, latent, map)", type);
+  PetscCheck(!inf.latent || latent[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs the predictor: -latent phi.h5 (physflow latent)");
+  PetscCheck(!inf.latent || inf.wres == 0, comm, PETSC_ERR_SUP, "-infer_residual is not available with -infer_type latent (the state model alone has no residual)");
   PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));
   PetscCheck(!inf.cond || inf.ctx.ncond, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a conditional model: train one with -condition obs, or use -infer_type guidance", model);
   /* guidance and MAP need whole physics states; a conditional model
-   * generates what it was trained on */
-  if (!inf.cond) PetscCall(PFCLIMeshCheckAllFields(&inf.ctx, model, "infer"));
+   * generates what it was trained on; latent: the state and its predictor */
+  if (inf.latent) PetscCall(LatentLoad(&inf, latent, model));
+  else if (!inf.cond) PetscCall(PFCLIMeshCheckAllFields(&inf.ctx, model, "infer"));
   {
     PFFlowType ft;
     PetscCall(PFFlowGetType(inf.flow, &ft));
@@ -584,6 +675,8 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   }
 done:
   PetscCall(PetscFree(inf.massnat));
+  if (inf.lt.maxbatch) PetscCall(PFLatentDestroy(&inf.lt));
+  PetscCall(PFNetDestroy(&inf.lt.phi));
   PetscCall(PFNetDestroy(&inf.net));
   PetscCall(PFFlowDestroy(&inf.flow));
   PetscCall(PFSamplerDestroy(&inf.sampler));

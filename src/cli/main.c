@@ -16,6 +16,7 @@ static const PFCommand commands[] = {
   {"sample", PFCommandSample, "draw samples from a model"},
   {"observe", PFCommandObserve, "make sparse noisy observations of a known sample"},
   {"infer", PFCommandInfer, "posterior samples of hidden fields from observations"},
+  {"latent", PFCommandLatent, "label-free latent parameter predictor of a state model"},
   {"distill", PFCommandDistill, "few-step / one-step students (reflow, PIDDM)"},
   {"guide", PFCommandGuide, "minimum-excess-work guidance of a pretrained model"},
   {"eval", PFCommandEval, "distribution metrics (and physics checks) of samples"},
