@@ -2,7 +2,9 @@
 (and median) relative L2 error of the posterior mean (MAP: the estimate)
 of logK and p against the truth, the coverage of the 90% bands, and the
 time per observation (the campaign's wall time x ranks / observations,
-and the per-observation time recorded in the results)."""
+and the per-observation time recorded in the results).  A campaign rerun
+only does what is missing, so the wall time of a partly resumed campaign
+is not per observation: the recorded time is the one to read."""
 import csv
 import os
 import sys
@@ -13,7 +15,7 @@ os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
 print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for k in (16, 64):
-    for t in ("map", "guidance"):
+    for t in ("map", "conditional", "guidance", "latent"):
         path = "post_%s_%d/summary.csv" % (t, k)
         if not os.path.exists(path):
             continue

@@ -1,30 +1,55 @@
 #!/bin/bash
 # Observation campaigns on the 64x64 Darcy benchmark (issue 7): synthetic
 # observation sets of p from held-out solver samples (test64.h5), 16 and 64
-# noisy sensors (sigma 0.01, p spans about +-0.3), then
-#   infer -infer_type guidance: the unconditional U-Net of the 64x64
-#     benchmark (unet64.h5) guided by the likelihood, N posterior samples;
-#   infer -infer_type map: the TAO MAP estimate (KL prior of the data);
-# each as a campaign (-obs_dir) on 2 ranks (2 groups of 1 rank, dynamic
-# load balancing), then bench/infer_campaign.py tabulates error of the
-# posterior mean / MAP logK against the truth, 90% band coverage and time
-# per observation.
-# Usage: bench/infer_campaign.sh BUILD BENCH64_DIR [NOBS] [NPOST]
+# noisy sensors (sigma 0.01, p spans about +-0.3), then each method as a
+# campaign (-obs_dir) on 2 ranks (2 groups of 1 rank, dynamic load
+# balancing):
+#   map          the TAO MAP estimate (KL prior of the data);
+#   guidance     the unconditional U-Net of the 64x64 benchmark (unet64.h5)
+#                guided by the likelihood, N posterior samples;
+#   conditional  a U-Net of the same size trained with observation channels
+#                (train -condition obs, 16..64 random sensors, cond64.h5);
+#   latent       a U-Net of p alone (ponly64.h5) guided by the likelihood,
+#                logK from its label-free predictor phi (physflow latent,
+#                phi64.h5, which also reports phi's error on 200 solver
+#                samples);
+# missing models are trained here first (the commands are the record).
+# map and conditional take all NOBS observations; guidance and latent,
+# which cost ~40 s per observation, the first NSUB.  bench/infer_campaign.py
+# tabulates error of the posterior mean / MAP logK against the truth, 90%
+# band coverage and time per observation.
+# Usage: bench/infer_campaign.sh BUILD BENCH64_DIR [NOBS] [NPOST] [NSUB]
 set -euo pipefail
-BUILD=${1:-build}; B64=$(readlink -f "${2:-bench64}"); NOBS=${3:-200}; NPOST=${4:-32}
+BUILD=${1:-build}; B64=$(readlink -f "${2:-bench64}"); NOBS=${3:-200}; NPOST=${4:-32}; NSUB=${5:-50}
 SRC=$(cd "$(dirname "$0")" && pwd)
 OUT=$B64/campaign; mkdir -p "$OUT"
 cp "$BUILD/physflow" "$OUT/physflow_bin"; BIN=$OUT/physflow_bin
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+RUN="mpiexec -q -n 2 $BIN"
+ARCH="-net_type meshunet -mesh_levels 4 -mesh_width 32 -mesh_depth 2 -mesh_groups 8"
+cd "$B64"
+[ -s cond64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 6000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
+  -condition obs -cond_nobs 16,64 -cond_noise 0.01 -o cond64.h5 >"$OUT/train_cond64.log"
+[ -s ponly64.h5 ] || $RUN train -data train64.h5 -fields p $ARCH -train_steps 3000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
+  -o ponly64.h5 >"$OUT/train_ponly64.log"
+[ -s phi64.h5 ] || $RUN latent -model ponly64.h5 -n 1024 $ARCH -train_steps 1000 -batch_size 16 -lr 1e-3 \
+  -eval_data test64.h5 -eval_n 200 -o phi64.h5 >"$OUT/latent_phi64.log"
 cd "$OUT"
 for k in 16 64; do
-  mkdir -p obs$k
+  mkdir -p obs$k sub$k
   for ((i = 0; i < NOBS; i++)); do
     f=obs$k/o$(printf %04d $i).h5
     [ -s "$f" ] || "$BIN" observe -data "$B64/test64.h5" -index $i -field p -nobs $k -noise 0.01 -seed 7 -o "$f" >/dev/null
+    [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
-  for t in map guidance; do
-    /usr/bin/time -f "%e" -o "wall_${t}_$k.txt" mpiexec -q -n 2 "$BIN" infer -model "$B64/unet64.h5" -obs_dir obs$k -infer_type $t \
+  for t in map conditional guidance latent; do
+    case $t in
+      map) args="-model $B64/unet64.h5 -obs_dir obs$k" ;;
+      conditional) args="-model $B64/cond64.h5 -obs_dir obs$k" ;;
+      guidance) args="-model $B64/unet64.h5 -obs_dir sub$k" ;;
+      latent) args="-model $B64/ponly64.h5 -latent $B64/phi64.h5 -obs_dir sub$k" ;;
+    esac
+    /usr/bin/time -f "%e" -o "wall_${t}_$k.txt" $RUN infer $args -infer_type $t \
       -n $NPOST -sampler heun -sampler_steps 10 -pf_group_size 1 -o post_${t}_$k >"log_${t}_$k.txt"
   done
 done

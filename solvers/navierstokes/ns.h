@@ -1,0 +1,54 @@
+#pragma once
+/* Incompressible Navier-Stokes on a PFMesh (issue 8): Taylor-Hood P2/P1 on
+ * triangles (Q2/Q1 on quads) with PetscFE/PetscDS pointwise residuals, the
+ * flow past a cylinder in a channel (DFG benchmark, Schafer & Turek 1996):
+ *
+ *   (u . grad) u - nu lap u + grad p = 0,   div u = 0,
+ *   parabolic inflow u = 4 Um y (H - y) / H^2 (Um = 1.5 U_mean) on "inlet",
+ *   no slip on "walls" and "obstacle", do-nothing (nu du/dn - p n = 0) on
+ *   "outlet";  Re = U_mean D / nu.
+ *
+ * Steady states by Newton (SNES, line search) with continuation in Re when
+ * a direct solve fails; linear solves by MUMPS LU by default, or any
+ * -ns_ksp/-ns_pc options (with -ns_schur_mass the preconditioning matrix
+ * holds the velocity block and the pressure mass matrix / nu, for
+ * fieldsplit Schur with -ns_pc_fieldsplit_schur_precondition a11).
+ *
+ * Forces on the obstacle come from the residual (the "volume" or reaction
+ * form): with R the Galerkin momentum residual of the discrete solution on
+ * a discretisation without the obstacle's no-slip condition, the force in
+ * direction e is F_e = -R(phi_e), phi_e = e at the obstacle's velocity dofs
+ * and 0 elsewhere; it converges at twice the rate of the boundary integral
+ * of the stress. */
+#include <physflow/mesh.h>
+#include <petscsnes.h>
+
+typedef struct {
+  double U_mean, D, H, nu; /* nu = U_mean D / Re */
+  double Re;               /* of the current solution */
+  char   inlet[64], outlet[64], walls[64], obstacle[64];
+  PetscInt order;          /* velocity degree (2: Taylor-Hood), pressure order - 1 */
+  PetscBool schur_mass;    /* a preconditioning matrix for fieldsplit Schur */
+  PetscInt tag_in, tag_out, tag_wall, tag_obs;
+  PFMesh   mesh;           /* not owned */
+  DM       dm;             /* the discretisation with all boundary conditions */
+  DM       dmf;            /* the same without the obstacle's: reaction forces */
+  SNES     snes;
+  Vec      u;              /* global solution on dm */
+  Vec      ex, ey;         /* global on dmf: unit x / y velocity on the obstacle */
+  PetscInt newton_its, continuation_steps;
+} PFNS;
+
+/* Reads -ns_* options (names of the boundary groups: -ns_inlet etc.,
+ * -ns_U_mean, -ns_D, -ns_H, -ns_order); mesh must stay alive */
+PETSC_EXTERN PetscErrorCode PFNSCreate(PFMesh mesh, PFNS **ns);
+/* The steady state at Reynolds number Re (from the current solution:
+ * continuation in Re when Newton from it fails) */
+PETSC_EXTERN PetscErrorCode PFNSSolveSteady(PFNS *ns, double Re);
+/* Drag and lift coefficients c = 2 F / (U_mean^2 D) (rho = 1) */
+PETSC_EXTERN PetscErrorCode PFNSForces(PFNS *ns, double *cd, double *cl);
+/* Vertex values of u, v, p on this rank's owned vertices (PFMesh natural
+ * numbering: ownnat), nown of each: uvp[f * nown + i] */
+PETSC_EXTERN PetscErrorCode PFNSGetOwnedVertices(PFNS *ns, PetscInt *nown, PetscInt **ownnat);
+PETSC_EXTERN PetscErrorCode PFNSVertexValues(PFNS *ns, PetscInt nown, PetscScalar *uvp);
+PETSC_EXTERN PetscErrorCode PFNSDestroy(PFNS **ns);
