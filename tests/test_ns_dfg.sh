@@ -6,9 +6,12 @@
 # 0.03% on finer meshes, BENCHMARKS.md); the tolerances 2%, 25%, 2% fail
 # for any wrong sign, viscosity scaling, inflow profile or force formula.
 # 1 and 2 ranks give the same values.
-# Usage: test_ns_dfg.sh TEST_NS_DFG GEOFILE
+# Then datagen -physics ns: samples across Reynolds numbers with /params/Re,
+# the same on 1 rank, one group of 2 and 2 groups of 1; models train and
+# sample on them; bad input gets one-line errors.
+# Usage: test_ns_dfg.sh TEST_NS_DFG GEOFILE PHYSFLOW
 . "$(dirname "$0")/common.sh"
-DFG=$1; GEO=$2
+DFG=$1; GEO=$2; BIN=$3
 command -v gmsh >/dev/null || { echo "gmsh not installed: skipped"; exit 77; }
 enter_scratch pf_test_ns
 gmsh -2 -format msh41 "$GEO" -clscale 2 -o dfg.msh >gmsh.log 2>&1 || { fail "gmsh failed: $(tail -n 2 gmsh.log)"; exit 1; }
@@ -27,5 +30,28 @@ print(len(a) == 3 and len(b) == 3 and all(abs(x - y) <= 1e-7 * max(abs(x), 1e-3)
 PYEOF
 )
 holds "c_D, c_L, dp: 1 rank and 2 ranks agree to 1e-7 ($same)" "'$same' == 'True'"
+section "datagen -physics ns"
+G="-physics ns -mesh dfg.msh -Re_min 15 -Re_max 40 -n 4 -seed 3"
+run datagen $G -o d1.h5
+[ "$RC" -eq 0 ] || fail "datagen -physics ns: $(tail -n 2 err.txt)"
+NP=2 run datagen $G -o d2.h5
+NP=2 run datagen $G -pf_group_size 1 -o d3.h5
+compare "ns samples, 1 rank vs one group of 2" 1e-7 d1.h5 d2.h5 /fields/u /fields/v /fields/p /params/Re
+compare "ns samples, 1 rank vs 2 groups of 1" 1e-7 d1.h5 d3.h5 /fields/u /fields/v /fields/p /params/Re
+ok=$("$PY" -c "
+import h5py, numpy as np
+f = h5py.File('d1.h5'); Re = f['params/Re'][:]; u = f['fields/u'][:]; x = f['coords'][:, 0]
+print(bool(np.all((Re >= 15) & (Re <= 40)) and np.ptp(Re) > 1 and abs(u[:, x < 1e-9].max() / 0.3 - 1) < 1e-3))" 2>/dev/null)
+holds "Re in [15, 40] and varied, u on the inlet peaks at the parabola's 0.3: $ok" "'$ok' == 'True'"
+run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -o m.h5
+[ "$RC" -eq 0 ] && pass "a mesh U-Net trains on the flow data" || fail "training on ns data: $(tail -n 2 err.txt)"
+run sample -model m.h5 -n 2 -o s.h5
+[ "$RC" -eq 0 ] && [ -s s.h5 ] && pass "and samples u, v, p" || fail "sampling the ns model: $(tail -n 2 err.txt)"
+expect_error "ns without a mesh" "needs a Gmsh mesh" datagen -physics ns -n 1 -o x.h5
+gmsh -2 -format msh41 "$(dirname "$GEO")/plate_hole.geo" -clscale 3 -o plate.msh >/dev/null 2>&1
+expect_error "ns on a mesh without an inlet" "inlet" datagen -physics ns -mesh plate.msh -n 1 -o x.h5
+expect_error "-Re_min 0" "Re_min" datagen -physics ns -mesh dfg.msh -Re_min 0 -n 1 -o x.h5
+expect_error "ns low fidelity" "not built yet" datagen -physics ns -mesh dfg.msh -fidelity low -n 1 -o x.h5
+[ ! -e x.h5 ] && pass "no output written by the failed runs" || fail "x.h5 written"
 echo "test_ns_dfg: $npass checks passed, $nfail failed ($SECONDS s)"
 [ "$nfail" -eq 0 ]

@@ -16,6 +16,7 @@
 typedef struct _p_PFPhysics *PFPhysics;
 typedef const char          *PFPhysicsType;
 #define PFPHYSICSDARCY "darcy"
+#define PFPHYSICSNS    "ns"
 
 typedef enum {
   PF_FIDELITY_HIGH = 0,
@@ -36,6 +37,11 @@ PETSC_EXTERN PetscErrorCode PFPhysicsGetVertexMap(PFPhysics phys, PetscInt *nown
 /* Lumped vertex masses (integral of each basis function) at the owned vertices */
 PETSC_EXTERN PetscErrorCode PFPhysicsGetVertexMass(PFPhysics phys, const PetscScalar **mass);
 
+/* Scalar parameters of a sample beside its fields (e.g. Re of a flow):
+ * their number and names, and sample index's values (keyed by (seed,
+ * index)); none for most physics */
+PETSC_EXTERN PetscErrorCode PFPhysicsGetParams(PFPhysics phys, PetscInt *nparams, const char *const **names);
+PETSC_EXTERN PetscErrorCode PFPhysicsParams(PFPhysics phys, uint64_t seed, PetscInt index, double values[]);
 /* Draw the inputs of sample `index` (keyed by (seed, index), rank-invariant)
  * into the input fields of x (one state) */
 PETSC_EXTERN PetscErrorCode PFPhysicsDrawInputs(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *x);

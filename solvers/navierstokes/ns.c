@@ -426,3 +426,52 @@ PetscErrorCode PFNSDestroy(PFNS **ns)
   PetscCall(PetscFree(*ns));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode PFNSReset(PFNS *ns)
+{
+  PetscFunctionBegin;
+  PetscCall(VecSet(ns->u, 0));
+  ns->Re = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSVertexMass(PFNS *ns, PetscInt nown, PetscScalar *mass)
+{
+  PetscInt        pStart, pEnd, cStart, cEnd, vStart, vEnd, nleaves, n = 0;
+  const PetscInt *leaves;
+  PetscSF         sf;
+  PetscScalar    *m;
+  PetscBool      *ghost;
+
+  PetscFunctionBegin;
+  PetscCall(DMPlexGetChart(ns->dm, &pStart, &pEnd));
+  PetscCall(DMPlexGetHeightStratum(ns->dm, 0, &cStart, &cEnd));
+  PetscCall(DMPlexGetDepthStratum(ns->dm, 0, &vStart, &vEnd));
+  PetscCall(PetscCalloc2(pEnd - pStart, &m, vEnd - vStart + 1, &ghost));
+  for (PetscInt c = cStart; c < cEnd; c++) {
+    PetscReal vol;
+    PetscInt *cl = NULL, ncl, nv = 0;
+    PetscCall(DMPlexComputeCellGeometryFVM(ns->dm, c, &vol, NULL, NULL));
+    PetscCall(DMPlexGetTransitiveClosure(ns->dm, c, PETSC_TRUE, &ncl, &cl));
+    for (PetscInt k = 0; k < 2 * ncl; k += 2) nv += (cl[k] >= vStart && cl[k] < vEnd);
+    for (PetscInt k = 0; k < 2 * ncl; k += 2)
+      if (cl[k] >= vStart && cl[k] < vEnd) m[cl[k] - pStart] += vol / nv;
+    PetscCall(DMPlexRestoreTransitiveClosure(ns->dm, c, PETSC_TRUE, &ncl, &cl));
+  }
+  /* the ghost copies' parts to their owners */
+  PetscCall(DMGetPointSF(ns->dm, &sf));
+  PetscCall(PetscSFReduceBegin(sf, MPIU_SCALAR, m, m, MPI_SUM));
+  PetscCall(PetscSFReduceEnd(sf, MPIU_SCALAR, m, m, MPI_SUM));
+  PetscCall(PetscSFGetGraph(sf, NULL, &nleaves, &leaves, NULL));
+  for (PetscInt l = 0; l < nleaves; l++) {
+    PetscInt p = leaves ? leaves[l] : l;
+    if (p >= vStart && p < vEnd) ghost[p - vStart] = PETSC_TRUE;
+  }
+  for (PetscInt v = vStart; v < vEnd; v++)
+    if (!ghost[v - vStart]) {
+      PetscCheck(n < nown, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "more owned vertices than %" PetscInt_FMT, nown);
+      mass[n++] = m[v - pStart];
+    }
+  PetscCall(PetscFree2(m, ghost));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -52,3 +52,9 @@ PETSC_EXTERN PetscErrorCode PFNSForces(PFNS *ns, double *cd, double *cl);
 PETSC_EXTERN PetscErrorCode PFNSGetOwnedVertices(PFNS *ns, PetscInt *nown, PetscInt **ownnat);
 PETSC_EXTERN PetscErrorCode PFNSVertexValues(PFNS *ns, PetscInt nown, PetscScalar *uvp);
 PETSC_EXTERN PetscErrorCode PFNSDestroy(PFNS **ns);
+/* Lumped P1 vertex masses (area / vertices per cell, summed) of the owned
+ * vertices, in PFNSGetOwnedVertices' order */
+PETSC_EXTERN PetscErrorCode PFNSVertexMass(PFNS *ns, PetscInt nown, PetscScalar *mass);
+/* Back to rest (zero velocity, Re 0): the next solve does not depend on
+ * the previous one */
+PETSC_EXTERN PetscErrorCode PFNSReset(PFNS *ns);

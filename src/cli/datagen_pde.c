@@ -1,4 +1,4 @@
-/* physflow datagen -physics darcy: in-situ generation of PDE samples.
+/* physflow datagen -physics darcy|ns: in-situ generation of PDE samples.
  *
  * MPI_COMM_WORLD is split into G groups of P ranks (-pf_group_size P); each
  * group distributes the mesh over its ranks and solves its share of the
@@ -22,7 +22,9 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
   const char *const *names;
   const PetscBool *done;
   PetscScalar     *x;
-  double         **buf = NULL, t_field = 0, t_solve = 0, t_io = 0;
+  double         **buf = NULL, **pbuf = NULL, t_field = 0, t_solve = 0, t_io = 0;
+  PetscInt         nparams = 0;
+  const char *const *pnames = NULL;
   PetscInt        *bufidx = NULL, nbuf = 0, rounds;
   PetscLogDouble   t0, tlast, ta, tb;
   PetscBool        complete, stopped = PETSC_FALSE;
@@ -66,8 +68,9 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
     L.nvpc     = mesh->nvpc;
     L.nfields  = nfields;
     L.fields   = names;
-    L.nparams  = 0;
-    L.params   = NULL;
+    PetscCall(PFPhysicsGetParams(phys, &nparams, &pnames));
+    L.nparams  = nparams;
+    L.params   = pnames;
     L.kind     = "dataset";
     PetscCall(PetscPrintf(world, "physflow datagen: %s on %s (%" PetscInt_FMT " vertices, %" PetscInt_FMT " cells), %s fidelity, %" PetscInt_FMT " samples, %" PetscInt_FMT " group(s) of %" PetscInt_FMT " rank(s); setup %.2f s\n", physics_type, mesh->source, mesh->nvert, mesh->ncells, PFFidelities[fidelity], n, G, group_size, tb - ta));
     PetscCall(PFDatasetWriterCreate(world, out, &L, mesh->coords, mesh->cells, resume, &w));
@@ -79,6 +82,9 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
     PetscCall(PetscMalloc1(nfields, &buf));
     for (PetscInt f = 0; f < nfields; f++) PetscCall(PetscMalloc1(grank == 0 ? write_every * mesh->nvert : 1, &buf[f]));
     PetscCall(PetscMalloc1(write_every, &bufidx));
+    /* and of the samples' scalar parameters (e.g. Re) */
+    PetscCall(PetscMalloc1(nparams + 1, &pbuf));
+    for (PetscInt q = 0; q < nparams; q++) PetscCall(PetscMalloc1(write_every, &pbuf[q]));
     PetscCall(PFDatasetWriterGetCompleted(w, &done, &ndone));
     PetscCall(PetscMalloc1(n, &pending));
     for (PetscInt i = 0; i < n; i++)
@@ -100,6 +106,12 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
         PetscCall(PetscTime(&ta));
         t_solve += ta - tb;
         for (PetscInt f = 0; f < nfields; f++) PetscCall(PFPhysicsGatherNatural(phys, x + f * nown, grank == 0 ? buf[f] + nbuf * mesh->nvert : NULL));
+        if (nparams) {
+          double pv[8];
+          PetscCheck(nparams <= 8, PETSC_COMM_SELF, PETSC_ERR_SUP, "more than 8 parameters");
+          PetscCall(PFPhysicsParams(phys, (uint64_t)seed, idx, pv));
+          for (PetscInt q = 0; q < nparams; q++) pbuf[q][nbuf] = pv[q];
+        }
         bufidx[nbuf++] = idx;
         PetscCall(PetscTime(&tb));
         t_io += tb - ta;
@@ -111,7 +123,7 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
       if ((r + 1) % write_every == 0 || r == rounds - 1 || stopped) {
         PetscCall(PetscTime(&ta));
         PetscCall(PetscLogEventBegin(PF_EVENT_IO, 0, 0, 0, 0));
-        PetscCall(PFDatasetWriterWriteRows(w, grank == 0 ? nbuf : 0, bufidx, (const double *const *)buf, NULL));
+        PetscCall(PFDatasetWriterWriteRows(w, grank == 0 ? nbuf : 0, bufidx, (const double *const *)buf, nparams ? (const double *const *)pbuf : NULL));
         PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
         PetscCall(PetscTime(&tb));
         t_io += tb - ta;
@@ -143,6 +155,8 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
     else PetscCall(PetscPrintf(world, "physflow datagen: stopped by a signal; partial data kept in %s.partial, continue with the same command and -resume\n", out));
     for (PetscInt f = 0; f < nfields; f++) PetscCall(PetscFree(buf[f]));
     PetscCall(PetscFree(buf));
+    for (PetscInt q = 0; q < nparams; q++) PetscCall(PetscFree(pbuf[q]));
+    PetscCall(PetscFree(pbuf));
     PetscCall(PetscFree(bufidx));
     PetscCall(PetscFree(x));
     PetscCall(PetscFree(pending));

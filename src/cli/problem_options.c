@@ -11,7 +11,14 @@
 static PetscBool ProblemOption(const char *name)
 {
   static const char *const skip[] = {"-darcy_ksp_", "-darcy_pc_", "-darcy_low_", "-darcy_spde_", "-darcy_field", "-darcy_corr_length", "-darcy_kl_terms", "-darcy_logk_std", NULL};
+  static const char *const ns_skip[] = {"-ns_snes_", "-ns_ksp_", "-ns_pc_", "-ns_fieldsplit_", "-ns_schur_mass", NULL};
   if (!strcmp(name, "-mesh") || !strcmp(name, "-mesh_faces")) return PETSC_TRUE;
+  if (!strncmp(name, "-ns_", 4)) {
+    /* Navier-Stokes: the geometry, inflow and boundary groups, not the solver */
+    for (int i = 0; ns_skip[i]; i++)
+      if (!strncmp(name, ns_skip[i], strlen(ns_skip[i]))) return PETSC_FALSE;
+    return PETSC_TRUE;
+  }
   if (strncmp(name, "-darcy_", 7)) return PETSC_FALSE;
   for (int i = 0; skip[i]; i++)
     if (!strncmp(name, skip[i], strlen(skip[i]))) return PETSC_FALSE;

@@ -32,7 +32,7 @@ PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIM
   /* the problem (source, boundary groups) the model was trained on, which
    * its file records: guidance and refinement use its residual */
   PetscCall(PFCLIProblemOptionsFromFile(world, model));
-  PetscCall(PFCLIMeshContextCreate(world, NULL, ctx));
+  PetscCall(PFCLIMeshContextCreate(world, model, ctx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -8,8 +8,21 @@
 #include <math.h>
 #include "cli.h"
 
+/* The physics of a dataset (root attribute "physics") or of a model (the
+ * attribute its /data description copied from its training data) */
+static PetscErrorCode PhysicsOf(MPI_Comm comm, const char path[], char type[], size_t len)
+{
+  PetscFunctionBegin;
+  PetscCall(PFCLIPeek(comm, path, ".", "physics", NULL, type, len));
+  if (!type[0]) PetscCall(PFCLIPeek(comm, path, "data", "physics", NULL, type, len));
+  if (!type[0]) PetscCall(PetscStrncpy(type, PFPHYSICSDARCY, len));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx)
 {
+  char type[32] = PFPHYSICSDARCY;
+
   PetscMPIInt wrank, wsize;
   PetscInt    P;
   char       *names[PF_CLI_MAXFIELDS];
@@ -32,8 +45,12 @@ PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFC
   ctx->G   = wsize / P;
   ctx->gid = wrank / P;
   PetscCallMPI(MPI_Comm_split(world, (PetscMPIInt)ctx->gid, wrank, &ctx->gcomm));
-  if (datafile && datafile[0]) PetscCall(PFCLIProblemOptionsFromFile(world, datafile));
+  if (datafile && datafile[0]) {
+    PetscCall(PFCLIProblemOptionsFromFile(world, datafile));
+    PetscCall(PhysicsOf(world, datafile, type, sizeof(type)));
+  }
   PetscCall(PFPhysicsCreate(ctx->gcomm, &ctx->phys));
+  PetscCall(PFPhysicsSetType(ctx->phys, type));
   PetscCall(PFPhysicsSetFromOptions(ctx->phys));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -11,6 +11,7 @@ struct _p_PFData {
   PFMeshData md;
   PetscInt   nfields, nown;
   char     (*fields)[64];
+  char       physics[32]; /* the dataset's "physics" attribute, if any */
   PetscInt  *ownnat;
   double    *fmean, *fstd, *row;
   PFDataConditioner cond; /* nchannels 0: none */
@@ -68,6 +69,7 @@ PetscErrorCode PFDataCreateMesh(MPI_Comm comm, const char path[], PetscInt nfiel
   d->n       = nfields * nown;
   PetscCall(PetscStrncpy(d->path, path, sizeof(d->path)));
   PetscCall(PFMeshDataOpen(path, &d->md));
+  if (H5Aexists(d->md.fid, "physics") > 0) PetscCall(PFH5ReadAttrString(d->md.fid, "physics", d->physics, sizeof(d->physics)));
   PetscCall(PetscMalloc5(nfields, &d->fields, nown + 1, &d->ownnat, nfields, &d->fmean, nfields, &d->fstd, d->md.nvert, &d->row));
   PetscCall(PetscArraycpy(d->ownnat, ownnat, nown));
   for (PetscInt f = 0; f < nfields; f++) {
@@ -218,6 +220,7 @@ PetscErrorCode PFDataWriteH5(PFData data, hid_t fid)
     }
     PetscCall(PFH5WriteAttrString(g, "fields", list));
     PetscCall(PFH5WriteAttrString(g, "mesh", data->md.mesh));
+    if (data->physics[0]) PetscCall(PFH5WriteAttrString(g, "physics", data->physics));
     if (data->cond.nchannels && data->cond.write) PetscCall(data->cond.write(data->cond.ctx, g));
     H5Gclose(g);
     PetscCall(PFH5WriteArray(fid, "data/mean", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fmean));

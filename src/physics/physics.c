@@ -19,6 +19,7 @@ PetscErrorCode PFPhysicsCreate(MPI_Comm comm, PFPhysics *phys)
   PetscCall(PFInitializePackage());
   if (!PFPhysicsList) {
     PetscCall(PetscFunctionListAdd(&PFPhysicsList, PFPHYSICSDARCY, PFPhysicsCreate_Darcy));
+    PetscCall(PetscFunctionListAdd(&PFPhysicsList, PFPHYSICSNS, PFPhysicsCreate_NS));
     PetscCall(PetscRegisterFinalize(PFPhysicsFinalizePackage));
   }
   PetscCall(PetscNew(phys));
@@ -34,7 +35,7 @@ PetscErrorCode PFPhysicsSetType(PFPhysics phys, PFPhysicsType type)
   PetscFunctionBegin;
   PetscCheck(!phys->setupcalled, phys->comm, PETSC_ERR_ORDER, "cannot change the physics after PFPhysicsSetUp");
   PetscCall(PetscFunctionListFind(PFPhysicsList, type, &create));
-  PetscCheck(create, phys->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown physics '%s' (available: darcy)", type);
+  PetscCheck(create, phys->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown physics '%s' (available: darcy, ns)", type);
   if (phys->ops.destroy) PetscCall(phys->ops.destroy(phys));
   PetscCall(PetscMemzero(&phys->ops, sizeof(phys->ops)));
   PetscCall(PetscStrncpy(phys->type, type, sizeof(phys->type)));
@@ -121,6 +122,21 @@ PetscErrorCode PFPhysicsGetVertexMass(PFPhysics phys, const PetscScalar **mass)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsGetParams(PFPhysics phys, PetscInt *nparams, const char *const **names)
+{
+  PetscFunctionBegin;
+  if (nparams) *nparams = phys->nparams;
+  if (names) *names = phys->paramnames;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsParams(PFPhysics phys, uint64_t seed, PetscInt index, double values[])
+{
+  PetscFunctionBegin;
+  if (phys->ops.params) PetscCall(phys->ops.params(phys, seed, index, values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsDrawInputs(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *x)
 {
   PetscFunctionBegin;
@@ -142,6 +158,7 @@ PetscErrorCode PFPhysicsSolve(PFPhysics phys, PFFidelity fidelity, uint64_t seed
 PetscErrorCode PFPhysicsResidual(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R)
 {
   PetscFunctionBegin;
+  PetscCheck(phys->ops.residual, phys->comm, PETSC_ERR_SUP, "physics '%s' has no differentiable residual yet", phys->type);
   PetscCall(phys->ops.residual(phys, B, x, R));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -149,6 +166,7 @@ PetscErrorCode PFPhysicsResidual(PFPhysics phys, PetscInt B, const PetscScalar *
 PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx)
 {
   PetscFunctionBegin;
+  PetscCheck(phys->ops.residualvjp, phys->comm, PETSC_ERR_SUP, "physics '%s' has no differentiable residual yet", phys->type);
   PetscCall(phys->ops.residualvjp(phys, B, x, v, gx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -171,6 +189,7 @@ PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, doub
     loc[1] += PetscAbsScalar(R[i]);
   }
   PetscCallMPI(MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
+  PetscCheck(phys->ops.forcingnorm, phys->comm, PETSC_ERR_SUP, "physics '%s' has no residual scale yet", phys->type);
   PetscCall(phys->ops.forcingnorm(phys, &fnorm));
   if (relative) *relative = sqrt(glob[0]) / fnorm;
   if (meanabs) *meanabs = glob[1] / (double)phys->mesh->nvert;

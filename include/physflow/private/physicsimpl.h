@@ -14,6 +14,7 @@ struct _PFPhysicsOps {
   PetscErrorCode (*latent)(PFPhysics, PetscInt *);
   PetscErrorCode (*inputsfromlatent)(PFPhysics, const double *, PetscScalar *);
   PetscErrorCode (*latentvjp)(PFPhysics, const PetscScalar *, double *);
+  PetscErrorCode (*params)(PFPhysics, uint64_t, PetscInt, double *);
   PetscErrorCode (*validate)(PFPhysics, const PetscScalar *, PetscInt *, const char *const **, double *);
   PetscErrorCode (*view)(PFPhysics, PetscViewer);
   PetscErrorCode (*destroy)(PFPhysics);
@@ -37,6 +38,10 @@ struct _p_PFPhysics {
    * the state with zero mass-weighted mean (pure Neumann Darcy) */
   PetscBool    state_mean_zero;
   const char *const *fieldnames;
+  /* scalar parameters of a sample beside its fields (e.g. Re) */
+  PetscInt           nparams;
+  const char *const *paramnames;
 };
 
 PETSC_INTERN PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics);
+PETSC_INTERN PetscErrorCode PFPhysicsCreate_NS(PFPhysics);
