@@ -8,6 +8,13 @@
  *
  *   test_ns_dfg -mesh dfg.msh [-Re 20] [-cd_tol r -cl_tol r -dp_tol r]
  *
+ * With -unsteady, benchmark 2D-2 (Re = 100, U_mean = 1: periodic vortex
+ * shedding) from rest with BDF2 (-dt, -tfinal): the maximum drag and lift
+ * over the last periods and the Strouhal number of the lift, against the
+ * benchmark's intervals c_Dmax in [3.22, 3.24], c_Lmax in [0.99, 1.01],
+ * St in [0.295, 0.305] (errors relative to their centres); -history FILE
+ * writes t, c_D, c_L per step.
+ *
  * With tolerances, exits 1 when a relative error exceeds them (the ctest
  * on a coarse mesh: a wrong sign, viscosity, boundary condition or force
  * formula is off by far more). */
@@ -39,6 +46,39 @@ int main(int argc, char **argv)
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   PetscCall(PFMeshCreate(PETSC_COMM_WORLD, file, 0, &mesh));
   PetscCall(PFNSCreate(mesh, &ns));
+  {
+    PetscBool unsteady = PETSC_FALSE;
+    PetscCall(PetscOptionsGetBool(NULL, NULL, "-unsteady", &unsteady, NULL));
+    if (unsteady) {
+      double   dt = 0.005, tfinal = 8, *t, *hcd, *hcl, St, cdm, clm, tol_st = -1;
+      PetscInt n, periods = 4;
+      char     hist[PETSC_MAX_PATH_LEN] = "";
+      PetscCall(PetscOptionsGetReal(NULL, NULL, "-dt", &dt, NULL));
+      PetscCall(PetscOptionsGetReal(NULL, NULL, "-tfinal", &tfinal, NULL));
+      PetscCall(PetscOptionsGetReal(NULL, NULL, "-st_tol", &tol_st, NULL));
+      PetscCall(PetscOptionsGetInt(NULL, NULL, "-periods", &periods, NULL));
+      PetscCall(PetscOptionsGetString(NULL, NULL, "-history", hist, sizeof(hist), NULL));
+      PetscCall(PetscTime(&t0));
+      PetscCall(PFNSSolveUnsteady(ns, Re, dt, tfinal, &n, &t, &hcd, &hcl));
+      PetscCall(PetscTime(&t1));
+      PetscCall(PFNSStrouhal(ns, n + 1, t, hcd, hcl, periods, &St, &cdm, &clm));
+      if (hist[0] && rank == 0) {
+        FILE *f = fopen(hist, "w");
+        PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write %s", hist);
+        for (PetscInt k = 0; k <= n; k++) fprintf(f, "%.6f %.8f %.8f\n", t[k], hcd[k], hcl[k]);
+        fclose(f);
+      }
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "DFG 2D-2 at Re = %g (U_mean %g) on %s: %" PetscInt_FMT " BDF2 steps of %g to t = %g, %.1f s\n", Re, ns->U_mean, file, n, dt, tfinal, t1 - t0));
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  c_Dmax %.5f  benchmark [3.22, 3.24]  relative error %.3e\n  c_Lmax %.5f  benchmark [0.99, 1.01]  relative error %.3e\n  St     %.5f  benchmark [0.295, 0.305]  relative error %.3e%s\n", cdm, fabs(cdm - 3.23) / 3.23, clm, fabs(clm - 1.0), St,
+                            fabs(St - 0.3) / 0.3, tol_st >= 0 && !(fabs(St - 0.3) / 0.3 <= tol_st) ? "  FAIL" : ""));
+      if (tol_st >= 0 && !(fabs(St - 0.3) / 0.3 <= tol_st)) bad = 1;
+      PetscCall(PetscFree3(t, hcd, hcl));
+      PetscCall(PFNSDestroy(&ns));
+      PetscCall(PFMeshDestroy(&mesh));
+      PetscCall(PetscFinalize());
+      return bad;
+    }
+  }
   PetscCall(PetscTime(&t0));
   PetscCall(PFNSSolveSteady(ns, Re));
   PetscCall(PetscTime(&t1));

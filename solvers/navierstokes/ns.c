@@ -70,6 +70,34 @@ static void g0_pp(PetscInt dim, PetscInt Nf, PetscInt NfAux, const PetscInt uOff
   g0[0] = 1.0 / constants[0];
 }
 
+/* time-dependent flows (TS): u_t + (u . grad) u, and the shift */
+static void f0_u_t(PetscInt dim, PetscInt Nf, PetscInt NfAux, const PetscInt uOff[], const PetscInt uOff_x[], const PetscScalar u[], const PetscScalar u_t[], const PetscScalar u_x[], const PetscInt aOff[], const PetscInt aOff_x[], const PetscScalar a[], const PetscScalar a_t[], const PetscScalar a_x[], PetscReal t, const PetscReal x[], PetscInt nc, const PetscScalar constants[], PetscScalar f0[])
+{
+  f0_u(dim, Nf, NfAux, uOff, uOff_x, u, u_t, u_x, aOff, aOff_x, a, a_t, a_x, t, x, nc, constants, f0);
+  for (PetscInt c = 0; c < dim; c++) f0[c] += u_t[c];
+}
+
+static void g0_uu_t(PetscInt dim, PetscInt Nf, PetscInt NfAux, const PetscInt uOff[], const PetscInt uOff_x[], const PetscScalar u[], const PetscScalar u_t[], const PetscScalar u_x[], const PetscInt aOff[], const PetscInt aOff_x[], const PetscScalar a[], const PetscScalar a_t[], const PetscScalar a_x[], PetscReal t, PetscReal s, const PetscReal x[], PetscInt nc, const PetscScalar constants[], PetscScalar g0[])
+{
+  g0_uu(dim, Nf, NfAux, uOff, uOff_x, u, u_t, u_x, aOff, aOff_x, a, a_t, a_x, t, s, x, nc, constants, g0);
+  for (PetscInt c = 0; c < dim; c++) g0[c * dim + c] += s;
+}
+
+PetscErrorCode PFNSSetUnsteady(PFNS *ns)
+{
+  DM dms[2] = {ns->dm, ns->dmf};
+
+  PetscFunctionBegin;
+  for (int k = 0; k < 2; k++) {
+    PetscDS ds;
+    PetscCall(DMGetDS(dms[k], &ds));
+    PetscCall(PetscDSSetResidual(ds, 0, f0_u_t, f1_u));
+    PetscCall(PetscDSSetJacobian(ds, 0, 0, g0_uu_t, g1_uu, NULL, g3_uu));
+  }
+  ns->unsteady = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* ---- boundary values ---- */
 static PetscErrorCode Inflow(PetscInt dim, PetscReal time, const PetscReal x[], PetscInt Nc, PetscScalar *u, void *ctx)
 {
@@ -241,7 +269,7 @@ PetscErrorCode PFNSCreate(PFMesh mesh, PFNS **nsp)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode SetViscosity(PFNS *ns, double Re)
+PetscErrorCode PFNSSetViscosity(PFNS *ns, double Re)
 {
   PetscDS ds;
 
@@ -261,7 +289,7 @@ static PetscErrorCode NewtonAt(PFNS *ns, double Re, PetscBool *ok)
   PetscInt            its;
 
   PetscFunctionBegin;
-  PetscCall(SetViscosity(ns, Re));
+  PetscCall(PFNSSetViscosity(ns, Re));
   PetscCall(SNESSolve(ns->snes, NULL, ns->u));
   PetscCall(SNESGetConvergedReason(ns->snes, &reason));
   PetscCall(SNESGetIterationNumber(ns->snes, &its));
@@ -314,34 +342,59 @@ PetscErrorCode PFNSSolveSteady(PFNS *ns, double Re)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFNSForces(PFNS *ns, double *cd, double *cl)
+PetscErrorCode PFNSForcesOf(PFNS *ns, Vec u, Vec ut, double *cd, double *cl)
 {
-  Vec  uloc, uf, F;
-  SNES snes;
+  Vec         uloc, F;
   PetscScalar fx, fy;
 
   PetscFunctionBegin;
-  /* the solution (with its boundary values) on the discretisation without
+  /* the state (with its boundary values) on the discretisation without
    * the obstacle's condition, and its residual there */
   PetscCall(DMGetLocalVector(ns->dm, &uloc));
-  PetscCall(DMGlobalToLocal(ns->dm, ns->u, INSERT_VALUES, uloc));
+  PetscCall(DMGlobalToLocal(ns->dm, u, INSERT_VALUES, uloc));
   PetscCall(DMPlexInsertBoundaryValues(ns->dm, PETSC_TRUE, uloc, 0.0, NULL, NULL, NULL));
-  PetscCall(DMCreateGlobalVector(ns->dmf, &uf));
-  PetscCall(VecDuplicate(uf, &F));
-  PetscCall(DMLocalToGlobal(ns->dmf, uloc, INSERT_VALUES, uf));
+  PetscCall(DMCreateGlobalVector(ns->dmf, &F));
+  if (!ut) {
+    Vec  uf;
+    SNES snes;
+    PetscCall(VecDuplicate(F, &uf));
+    PetscCall(DMLocalToGlobal(ns->dmf, uloc, INSERT_VALUES, uf));
+    PetscCall(SNESCreate(ns->mesh->comm, &snes));
+    PetscCall(SNESSetDM(snes, ns->dmf));
+    PetscCall(DMPlexSetSNESLocalFEM(ns->dmf, ns, ns, ns));
+    PetscCall(SNESComputeFunction(snes, uf, F));
+    PetscCall(SNESDestroy(&snes));
+    PetscCall(VecDestroy(&uf));
+  } else {
+    /* a time-dependent state: the residual includes u_t (zero on the
+     * boundary, whose values do not change) */
+    Vec utloc, Floc;
+    PetscCall(DMGetLocalVector(ns->dm, &utloc));
+    PetscCall(DMGetLocalVector(ns->dmf, &Floc));
+    PetscCall(VecSet(utloc, 0));
+    PetscCall(DMGlobalToLocal(ns->dm, ut, INSERT_VALUES, utloc));
+    PetscCall(VecSet(Floc, 0));
+    PetscCall(DMPlexTSComputeIFunctionFEM(ns->dmf, 0.0, uloc, utloc, Floc, ns));
+    PetscCall(VecSet(F, 0));
+    PetscCall(DMLocalToGlobal(ns->dmf, Floc, ADD_VALUES, F));
+    PetscCall(DMRestoreLocalVector(ns->dm, &utloc));
+    PetscCall(DMRestoreLocalVector(ns->dmf, &Floc));
+  }
   PetscCall(DMRestoreLocalVector(ns->dm, &uloc));
-  PetscCall(SNESCreate(ns->mesh->comm, &snes));
-  PetscCall(SNESSetDM(snes, ns->dmf));
-  PetscCall(DMPlexSetSNESLocalFEM(ns->dmf, ns, ns, ns));
-  PetscCall(SNESComputeFunction(snes, uf, F));
   PetscCall(VecDot(F, ns->ex, &fx));
   PetscCall(VecDot(F, ns->ey, &fy));
-  PetscCall(SNESDestroy(&snes));
-  PetscCall(VecDestroy(&uf));
   PetscCall(VecDestroy(&F));
   /* F_e = -R(phi_e): the force the fluid exerts on the obstacle */
   *cd = -2 * PetscRealPart(fx) / (ns->U_mean * ns->U_mean * ns->D);
   *cl = -2 * PetscRealPart(fy) / (ns->U_mean * ns->U_mean * ns->D);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSForces(PFNS *ns, double *cd, double *cl)
+{
+  PetscFunctionBegin;
+  PetscCheck(!ns->unsteady, ns->mesh->comm, PETSC_ERR_ORDER, "PFNSForces is for steady states: use PFNSForcesOf with the time derivative");
+  PetscCall(PFNSForcesOf(ns, ns->u, NULL, cd, cl));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -29,6 +29,7 @@ typedef struct {
   char   inlet[64], outlet[64], walls[64], obstacle[64];
   PetscInt order;          /* velocity degree (2: Taylor-Hood), pressure order - 1 */
   PetscBool schur_mass;    /* a preconditioning matrix for fieldsplit Schur */
+  PetscBool unsteady;      /* the equations hold u_t (PFNSSetUnsteady) */
   PetscInt tag_in, tag_out, tag_wall, tag_obs;
   PFMesh   mesh;           /* not owned */
   DM       dm;             /* the discretisation with all boundary conditions */
@@ -45,8 +46,23 @@ PETSC_EXTERN PetscErrorCode PFNSCreate(PFMesh mesh, PFNS **ns);
 /* The steady state at Reynolds number Re (from the current solution:
  * continuation in Re when Newton from it fails) */
 PETSC_EXTERN PetscErrorCode PFNSSolveSteady(PFNS *ns, double Re);
-/* Drag and lift coefficients c = 2 F / (U_mean^2 D) (rho = 1) */
+/* Drag and lift coefficients c = 2 F / (U_mean^2 D) (rho = 1) of the
+ * steady solution, or of a state u with time derivative ut (global vectors
+ * of ns->dm; ut NULL: steady) */
 PETSC_EXTERN PetscErrorCode PFNSForces(PFNS *ns, double *cd, double *cl);
+PETSC_EXTERN PetscErrorCode PFNSForcesOf(PFNS *ns, Vec u, Vec ut, double *cd, double *cl);
+PETSC_EXTERN PetscErrorCode PFNSSetViscosity(PFNS *ns, double Re);
+/* Time-dependent flows: u_t joins the momentum equation (both
+ * discretisations); steady solves are then no longer available */
+PETSC_EXTERN PetscErrorCode PFNSSetUnsteady(PFNS *ns);
+/* Unsteady flow at Re from rest (solvers/navierstokes/nsunsteady.c): BDF2
+ * with fixed dt (-ns_ts_* options) to tfinal; the drag and lift of every
+ * step (allocated arrays of *nsteps + 1 entries, t[0] = 0) */
+PETSC_EXTERN PetscErrorCode PFNSSolveUnsteady(PFNS *ns, double Re, double dt, double tfinal, PetscInt *nsteps, double **t, double **cd, double **cl);
+/* Strouhal number D / (U_mean T) of a lift signal: T the mean spacing of
+ * its upward mean crossings over the last `periods` periods; also the max
+ * of cd and cl over them (-1 if fewer crossings) */
+PETSC_EXTERN PetscErrorCode PFNSStrouhal(PFNS *ns, PetscInt n, const double t[], const double cd[], const double cl[], PetscInt periods, double *St, double *cdmax, double *clmax);
 /* Vertex values of u, v, p on this rank's owned vertices (PFMesh natural
  * numbering: ownnat), nown of each: uvp[f * nown + i] */
 PETSC_EXTERN PetscErrorCode PFNSGetOwnedVertices(PFNS *ns, PetscInt *nown, PetscInt **ownnat);
