@@ -9,9 +9,11 @@
 # Then datagen -physics ns: samples across Reynolds numbers with /params/Re,
 # the same on 1 rank, one group of 2 and 2 groups of 1; models train and
 # sample on them; bad input gets one-line errors.
-# Usage: test_ns_dfg.sh TEST_NS_DFG GEOFILE PHYSFLOW
+# The residual of vertex states and its VJP: Taylor test (test_ns_vjp) on 1
+# and 2 ranks.
+# Usage: test_ns_dfg.sh TEST_NS_DFG GEOFILE PHYSFLOW TEST_NS_VJP
 . "$(dirname "$0")/common.sh"
-DFG=$1; GEO=$2; BIN=$3
+DFG=$1; GEO=$2; BIN=$3; VJP=$4
 command -v gmsh >/dev/null || { echo "gmsh not installed: skipped"; exit 77; }
 enter_scratch pf_test_ns
 gmsh -2 -format msh41 "$GEO" -clscale 2 -o dfg.msh >gmsh.log 2>&1 || { fail "gmsh failed: $(tail -n 2 gmsh.log)"; exit 1; }
@@ -30,19 +32,29 @@ print(len(a) == 3 and len(b) == 3 and all(abs(x - y) <= 1e-7 * max(abs(x), 1e-3)
 PYEOF
 )
 holds "c_D, c_L, dp: 1 rank and 2 ranks agree to 1e-7 ($same)" "'$same' == 'True'"
+section "residual of vertex states"
+"$VJP" -mesh dfg.msh -Re_min 20 -Re_max 40 >v1.txt 2>&1; rc=$?
+sed 's/^/       /' v1.txt
+holds "Taylor test of the NS residual VJP (Re, u, v, p), 1 rank (rc $rc)" "$rc == 0"
+"$MPIEXEC" -q -n 2 --oversubscribe "$VJP" -mesh dfg.msh -Re_min 20 -Re_max 40 >v2.txt 2>&1; rc=$?
+holds "Taylor test of the NS residual VJP, 2 ranks (rc $rc)" "$rc == 0"
+
 section "datagen -physics ns"
 G="-physics ns -mesh dfg.msh -Re_min 15 -Re_max 40 -n 4 -seed 3"
 run datagen $G -o d1.h5
 [ "$RC" -eq 0 ] || fail "datagen -physics ns: $(tail -n 2 err.txt)"
 NP=2 run datagen $G -o d2.h5
 NP=2 run datagen $G -pf_group_size 1 -o d3.h5
-compare "ns samples, 1 rank vs one group of 2" 1e-7 d1.h5 d2.h5 /fields/u /fields/v /fields/p /params/Re
-compare "ns samples, 1 rank vs 2 groups of 1" 1e-7 d1.h5 d3.h5 /fields/u /fields/v /fields/p /params/Re
+compare "ns samples, 1 rank vs one group of 2" 1e-7 d1.h5 d2.h5 /fields/Re /fields/u /fields/v /fields/p /params/Re
+compare "ns samples, 1 rank vs 2 groups of 1" 1e-7 d1.h5 d3.h5 /fields/Re /fields/u /fields/v /fields/p /params/Re
 ok=$("$PY" -c "
 import h5py, numpy as np
-f = h5py.File('d1.h5'); Re = f['params/Re'][:]; u = f['fields/u'][:]; x = f['coords'][:, 0]
-print(bool(np.all((Re >= 15) & (Re <= 40)) and np.ptp(Re) > 1 and abs(u[:, x < 1e-9].max() / 0.3 - 1) < 1e-3))" 2>/dev/null)
-holds "Re in [15, 40] and varied, u on the inlet peaks at the parabola's 0.3: $ok" "'$ok' == 'True'"
+f = h5py.File('d1.h5'); Re = f['params/Re'][:]; u = f['fields/u'][:]; x = f['coords'][:, 0]; ReF = f['fields/Re'][:]
+print(bool(np.all((Re >= 15) & (Re <= 40)) and np.ptp(Re) > 1 and abs(u[:, x < 1e-9].max() / 0.3 - 1) < 1e-3 and np.all(ReF == Re[:, None])))" 2>/dev/null)
+holds "Re in [15, 40] and varied (the Re field equal to /params/Re), u on the inlet peaks at the parabola's 0.3: $ok" "'$ok' == 'True'"
+run eval -samples d1.h5 -physics ns -o e.json
+res=$("$PY" -c "import json; print(json.load(open('e.json'))['residual_relative']['median'])" 2>/dev/null)
+holds "eval -physics ns: median relative residual of solver data $res (want < 0.05)" "$res < 0.05"
 run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -o m.h5
 [ "$RC" -eq 0 ] && pass "a mesh U-Net trains on the flow data" || fail "training on ns data: $(tail -n 2 err.txt)"
 run sample -model m.h5 -n 2 -o s.h5

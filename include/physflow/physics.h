@@ -47,7 +47,11 @@ PETSC_EXTERN PetscErrorCode PFPhysicsParams(PFPhysics phys, uint64_t seed, Petsc
 PETSC_EXTERN PetscErrorCode PFPhysicsDrawInputs(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *x);
 /* Solve for the state fields of x given its input fields */
 PETSC_EXTERN PetscErrorCode PFPhysicsSolve(PFPhysics phys, PFFidelity fidelity, uint64_t seed, PetscInt index, PetscScalar *x);
-/* R = residual of each of B states (B arrays of nown values) */
+/* Entries of one state's residual on this rank: nown for a residual per
+ * vertex (Darcy), or the owned dofs of another space (Navier-Stokes: the
+ * Taylor-Hood dofs) */
+PETSC_EXTERN PetscErrorCode PFPhysicsGetResidualSize(PFPhysics phys, PetscInt *nres);
+/* R = residual of each of B states (B arrays of nres values) */
 PETSC_EXTERN PetscErrorCode PFPhysicsResidual(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R);
 /* gx = J(x)^T v for each of B states, for ALL fields (inputs included) */
 PETSC_EXTERN PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx);

@@ -115,9 +115,10 @@ static PetscErrorCode Zero(PetscInt dim, PetscReal time, const PetscReal x[], Pe
 }
 
 
-/* A clone of the mesh with the P2/P1 (Q2/Q1) fields, the equations, and
- * no-slip on the obstacle only if with_obstacle */
-static PetscErrorCode CreateDiscretisation(PFNS *ns, PetscBool with_obstacle, DM *dm)
+/* A clone of the mesh with the P2/P1 (Q2/Q1) fields and the steady
+ * equations; boundary conditions: bcs = 0 none, 1 inflow and walls, 2 also
+ * the obstacle */
+PetscErrorCode PFNSCreateDiscretisation(PFNS *ns, PetscInt bcs, DM *dm)
 {
   PetscFE  fe[2];
   PetscDS  ds;
@@ -154,9 +155,9 @@ static PetscErrorCode CreateDiscretisation(PFNS *ns, PetscBool with_obstacle, DM
   /* boundary groups: Gmsh marks the faces; the conditions need their closure */
   PetscCall(DMGetLabel(*dm, "ns_boundary", &label));
   PetscCheck(label, PETSC_COMM_SELF, PETSC_ERR_PLIB, "boundary label missing");
-  PetscCall(DMAddBoundary(*dm, DM_BC_ESSENTIAL, "inlet", label, 1, &ns->tag_in, 0, 0, NULL, (void (*)(void))Inflow, NULL, ns, NULL));
-  PetscCall(DMAddBoundary(*dm, DM_BC_ESSENTIAL, "walls", label, 1, &ns->tag_wall, 0, 0, NULL, (void (*)(void))Zero, NULL, NULL, NULL));
-  if (with_obstacle) PetscCall(DMAddBoundary(*dm, DM_BC_ESSENTIAL, "obstacle", label, 1, &ns->tag_obs, 0, 0, NULL, (void (*)(void))Zero, NULL, NULL, NULL));
+  if (bcs >= 1) PetscCall(DMAddBoundary(*dm, DM_BC_ESSENTIAL, "inlet", label, 1, &ns->tag_in, 0, 0, NULL, (void (*)(void))Inflow, NULL, ns, NULL));
+  if (bcs >= 1) PetscCall(DMAddBoundary(*dm, DM_BC_ESSENTIAL, "walls", label, 1, &ns->tag_wall, 0, 0, NULL, (void (*)(void))Zero, NULL, NULL, NULL));
+  if (bcs >= 2) PetscCall(DMAddBoundary(*dm, DM_BC_ESSENTIAL, "obstacle", label, 1, &ns->tag_obs, 0, 0, NULL, (void (*)(void))Zero, NULL, NULL, NULL));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -206,8 +207,8 @@ PetscErrorCode PFNSCreate(PFMesh mesh, PFNS **nsp)
     PetscCall(DMPlexLabelComplete(mesh->dm, bl));
   }
   ns->nu = ns->U_mean * ns->D / 20.0;
-  PetscCall(CreateDiscretisation(ns, PETSC_TRUE, &ns->dm));
-  PetscCall(CreateDiscretisation(ns, PETSC_FALSE, &ns->dmf));
+  PetscCall(PFNSCreateDiscretisation(ns, 2, &ns->dm));
+  PetscCall(PFNSCreateDiscretisation(ns, 1, &ns->dmf));
   PetscCall(DMPlexCreateClosureIndex(ns->dm, NULL));
   PetscCall(DMCreateGlobalVector(ns->dm, &ns->u));
   PetscCall(VecSet(ns->u, 0));
@@ -279,6 +280,7 @@ PetscErrorCode PFNSSetViscosity(PFNS *ns, double Re)
   PetscCall(PetscDSSetConstants(ds, 1, &ns->nu));
   PetscCall(DMGetDS(ns->dmf, &ds));
   PetscCall(PetscDSSetConstants(ds, 1, &ns->nu));
+  PetscCall(PFNSResidualSetViscosity(ns, ns->nu));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -398,22 +400,33 @@ PetscErrorCode PFNSForces(PFNS *ns, double *cd, double *cl)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFNSGetOwnedVertices(PFNS *ns, PetscInt *nown, PetscInt **ownnat)
+/* ghost[v - vStart]: is local vertex v a copy of another rank's? (a leaf
+ * of the point SF) */
+static PetscErrorCode GhostVertices(PFNS *ns, PetscInt *vStart, PetscInt *vEnd, PetscBool **ghost)
 {
-  PetscInt        vStart, vEnd, nleaves, n = 0;
+  PetscInt        nleaves;
   const PetscInt *leaves;
   PetscSF         sf;
-  PetscBool      *ghost;
 
   PetscFunctionBegin;
-  PetscCall(DMPlexGetDepthStratum(ns->dm, 0, &vStart, &vEnd));
+  PetscCall(DMPlexGetDepthStratum(ns->dm, 0, vStart, vEnd));
   PetscCall(DMGetPointSF(ns->dm, &sf));
   PetscCall(PetscSFGetGraph(sf, NULL, &nleaves, &leaves, NULL));
-  PetscCall(PetscCalloc1(vEnd - vStart + 1, &ghost));
+  PetscCall(PetscCalloc1(*vEnd - *vStart + 1, ghost));
   for (PetscInt l = 0; l < nleaves; l++) {
     PetscInt p = leaves ? leaves[l] : l;
-    if (p >= vStart && p < vEnd) ghost[p - vStart] = PETSC_TRUE;
+    if (p >= *vStart && p < *vEnd) (*ghost)[p - *vStart] = PETSC_TRUE;
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSGetOwnedVertices(PFNS *ns, PetscInt *nown, PetscInt **ownnat)
+{
+  PetscInt   vStart, vEnd, n = 0;
+  PetscBool *ghost;
+
+  PetscFunctionBegin;
+  PetscCall(GhostVertices(ns, &vStart, &vEnd, &ghost));
   for (PetscInt v = vStart; v < vEnd; v++) n += !ghost[v - vStart];
   PetscCall(PetscMalloc1(n + 1, ownnat));
   n = 0;
@@ -426,23 +439,14 @@ PetscErrorCode PFNSGetOwnedVertices(PFNS *ns, PetscInt *nown, PetscInt **ownnat)
 
 PetscErrorCode PFNSVertexValues(PFNS *ns, PetscInt nown, PetscScalar *uvp)
 {
-  PetscInt           vStart, vEnd, nleaves, n = 0;
-  const PetscInt    *leaves;
-  PetscSF            sf;
+  PetscInt           vStart, vEnd, n = 0;
   PetscSection       s;
   Vec                uloc;
   const PetscScalar *a;
   PetscBool         *ghost;
 
   PetscFunctionBegin;
-  PetscCall(DMPlexGetDepthStratum(ns->dm, 0, &vStart, &vEnd));
-  PetscCall(DMGetPointSF(ns->dm, &sf));
-  PetscCall(PetscSFGetGraph(sf, NULL, &nleaves, &leaves, NULL));
-  PetscCall(PetscCalloc1(vEnd - vStart + 1, &ghost));
-  for (PetscInt l = 0; l < nleaves; l++) {
-    PetscInt p = leaves ? leaves[l] : l;
-    if (p >= vStart && p < vEnd) ghost[p - vStart] = PETSC_TRUE;
-  }
+  PetscCall(GhostVertices(ns, &vStart, &vEnd, &ghost));
   PetscCall(DMGetLocalSection(ns->dm, &s));
   PetscCall(DMGetLocalVector(ns->dm, &uloc));
   PetscCall(DMGlobalToLocal(ns->dm, ns->u, INSERT_VALUES, uloc));
@@ -470,6 +474,7 @@ PetscErrorCode PFNSDestroy(PFNS **ns)
 {
   PetscFunctionBegin;
   if (!*ns) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PFNSResidualDestroy(*ns));
   PetscCall(VecDestroy(&(*ns)->u));
   PetscCall(VecDestroy(&(*ns)->ex));
   PetscCall(VecDestroy(&(*ns)->ey));
@@ -490,17 +495,16 @@ PetscErrorCode PFNSReset(PFNS *ns)
 
 PetscErrorCode PFNSVertexMass(PFNS *ns, PetscInt nown, PetscScalar *mass)
 {
-  PetscInt        pStart, pEnd, cStart, cEnd, vStart, vEnd, nleaves, n = 0;
-  const PetscInt *leaves;
-  PetscSF         sf;
-  PetscScalar    *m;
-  PetscBool      *ghost;
+  PetscInt     pStart, pEnd, cStart, cEnd, vStart, vEnd, n = 0;
+  PetscSF      sf;
+  PetscScalar *m;
+  PetscBool   *ghost;
 
   PetscFunctionBegin;
   PetscCall(DMPlexGetChart(ns->dm, &pStart, &pEnd));
   PetscCall(DMPlexGetHeightStratum(ns->dm, 0, &cStart, &cEnd));
-  PetscCall(DMPlexGetDepthStratum(ns->dm, 0, &vStart, &vEnd));
-  PetscCall(PetscCalloc2(pEnd - pStart, &m, vEnd - vStart + 1, &ghost));
+  PetscCall(GhostVertices(ns, &vStart, &vEnd, &ghost));
+  PetscCall(PetscCalloc1(pEnd - pStart, &m));
   for (PetscInt c = cStart; c < cEnd; c++) {
     PetscReal vol;
     PetscInt *cl = NULL, ncl, nv = 0;
@@ -515,16 +519,12 @@ PetscErrorCode PFNSVertexMass(PFNS *ns, PetscInt nown, PetscScalar *mass)
   PetscCall(DMGetPointSF(ns->dm, &sf));
   PetscCall(PetscSFReduceBegin(sf, MPIU_SCALAR, m, m, MPI_SUM));
   PetscCall(PetscSFReduceEnd(sf, MPIU_SCALAR, m, m, MPI_SUM));
-  PetscCall(PetscSFGetGraph(sf, NULL, &nleaves, &leaves, NULL));
-  for (PetscInt l = 0; l < nleaves; l++) {
-    PetscInt p = leaves ? leaves[l] : l;
-    if (p >= vStart && p < vEnd) ghost[p - vStart] = PETSC_TRUE;
-  }
   for (PetscInt v = vStart; v < vEnd; v++)
     if (!ghost[v - vStart]) {
       PetscCheck(n < nown, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "more owned vertices than %" PetscInt_FMT, nown);
       mass[n++] = m[v - pStart];
     }
-  PetscCall(PetscFree2(m, ghost));
+  PetscCall(PetscFree(m));
+  PetscCall(PetscFree(ghost));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -23,6 +23,7 @@
 #include <physflow/mesh.h>
 #include <petscsnes.h>
 
+typedef struct _PFNSResidual *PFNSResidualRef;
 typedef struct {
   double U_mean, D, H, nu; /* nu = U_mean D / Re */
   double Re;               /* of the current solution */
@@ -38,6 +39,7 @@ typedef struct {
   Vec      u;              /* global solution on dm */
   Vec      ex, ey;         /* global on dmf: unit x / y velocity on the obstacle */
   PetscInt newton_its, continuation_steps;
+  PFNSResidualRef res;     /* the residual of vertex states (nsresidual.c), made on first use */
 } PFNS;
 
 /* Reads -ns_* options (names of the boundary groups: -ns_inlet etc.,
@@ -74,3 +76,15 @@ PETSC_EXTERN PetscErrorCode PFNSVertexMass(PFNS *ns, PetscInt nown, PetscScalar 
 /* Back to rest (zero velocity, Re 0): the next solve does not depend on
  * the previous one */
 PETSC_EXTERN PetscErrorCode PFNSReset(PFNS *ns);
+PETSC_EXTERN PetscErrorCode PFNSCreateDiscretisation(PFNS *ns, PetscInt bcs, DM *dm);
+
+/* The residual of a state given by its vertex values (nsresidual.c):
+ * x = (u, v, p) on the owned vertices [3 nown]; R [nres] over the dofs of
+ * the Taylor-Hood space this rank owns (PFNSResidualGetSize), at the
+ * viscosity nu; its VJP gx [3 nown] = J(x)^T v, and the derivative of
+ * v . R with respect to nu (R is affine in nu).  Collective. */
+PETSC_EXTERN PetscErrorCode PFNSResidualGetSize(PFNS *ns, PetscInt *nres);
+PETSC_EXTERN PetscErrorCode PFNSResidualSetViscosity(PFNS *ns, double nu);
+PETSC_EXTERN PetscErrorCode PFNSResidualVertex(PFNS *ns, const PetscScalar *x, PetscScalar *R);
+PETSC_EXTERN PetscErrorCode PFNSResidualVertexVJP(PFNS *ns, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx, double *dnu);
+PETSC_EXTERN PetscErrorCode PFNSResidualDestroy(PFNS *ns);

@@ -1,14 +1,22 @@
 /* PFPhysics "ns": steady incompressible flow past an obstacle across
  * Reynolds numbers (issue 8), on the solver of solvers/navierstokes/ns.c.
  *
- * Fields u, v, p at the mesh vertices (the P2/P1 vertex values); no input
- * fields: sample i's input is its Reynolds number, uniform in
- * [-Re_min, -Re_max] and keyed by (seed, i), stored as the parameter
- * /params/Re.  Every sample is solved from rest (continuation in Re when
- * Newton from rest fails), so a sample does not depend on which samples
- * its group solved before: datasets are the same on any G x P layout.
- * The differentiable residual, its VJP and low fidelity are not built yet:
- * those operations say so. */
+ * Fields Re, u, v, p at the mesh vertices: the input field Re is the
+ * sample's Reynolds number at every vertex (uniform in [-Re_min, -Re_max],
+ * keyed by (seed, i); also the parameter /params/Re), so that a model
+ * generates the regime with the flow, a conditional model can be given it
+ * as a held channel, and an inverse problem can infer it; u, v, p are the
+ * P2/P1 solution's vertex values.  Every sample is solved from rest
+ * (continuation in Re when Newton from rest fails), so a sample does not
+ * depend on which samples its group solved before: datasets are the same
+ * on any G x P layout.
+ *
+ * The residual of a state (nsresidual.c) is that of the steady equations
+ * at the viscosity of the state's Re field (its mass-weighted mean), over
+ * the owned Taylor-Hood dofs; its VJP includes the Re field (R is affine
+ * in nu = U_mean D / Re).  For snapshots of unsteady flow it measures the
+ * departure from a steady state (one snapshot has no u_t).  Low fidelity
+ * is not built yet. */
 #include <math.h>
 #include <physflow/private/physicsimpl.h>
 #include <physflow/rng.h>
@@ -19,7 +27,7 @@ typedef struct {
   double Re_min, Re_max;
 } PFPhysics_NS;
 
-static const char *const NSFields[] = {"u", "v", "p"};
+static const char *const NSFields[] = {"Re", "u", "v", "p"};
 static const char *const NSParams[] = {"Re"};
 
 static PetscErrorCode SetFromOptions_NS(PFPhysics phys, PetscOptionItems *PetscOptionsObject)
@@ -51,6 +59,73 @@ static PetscErrorCode SetUp_NS(PFPhysics phys)
     PetscCall(PetscFree(own));
   }
   PetscCall(PFNSVertexMass(d->ns, phys->nown, phys->mass));
+  PetscCall(PFNSResidualGetSize(d->ns, &phys->nres));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the state's Reynolds number: the mass-weighted mean of its Re field */
+static PetscErrorCode StateRe(PFPhysics phys, const PetscScalar *x, double *Re, double *M)
+{
+  double s[2] = {0, 0};
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < phys->nown; i++) s[0] += PetscRealPart(phys->mass[i] * x[i]), s[1] += PetscRealPart(phys->mass[i]);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
+  *Re = s[0] / s[1];
+  if (M) *M = s[1];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* nu of a Reynolds number (the zero state's residual does not depend on
+ * nu: no viscosity for Re <= 0) */
+static double Viscosity(PFPhysics_NS *d, double Re) { return Re > 0 ? d->ns->U_mean * d->ns->D / Re : 0; }
+
+static PetscErrorCode Residual_NS(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R)
+{
+  PFPhysics_NS  *d = (PFPhysics_NS *)phys->data;
+  const PetscInt n = phys->nfields * phys->nown;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < B; b++) {
+    double Re;
+    PetscCall(StateRe(phys, x + b * n, &Re, NULL));
+    PetscCall(PFNSResidualSetViscosity(d->ns, Viscosity(d, Re)));
+    PetscCall(PFNSResidualVertex(d->ns, x + b * n + phys->nown, R + b * phys->nres));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ResidualVJP_NS(PFPhysics phys, PetscInt B, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx)
+{
+  PFPhysics_NS  *d = (PFPhysics_NS *)phys->data;
+  const PetscInt n = phys->nfields * phys->nown;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < B; b++) {
+    double Re, M, dnu, nu;
+    PetscCall(StateRe(phys, x + b * n, &Re, &M));
+    nu = Viscosity(d, Re);
+    PetscCall(PFNSResidualSetViscosity(d->ns, nu));
+    PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, v + b * phys->nres, gx + b * n + phys->nown, &dnu));
+    /* d nu / d Re = -nu / Re, and d Re / d Re_i = m_i / M */
+    for (PetscInt i = 0; i < phys->nown; i++) gx[b * n + i] = Re > 0 ? -dnu * nu / Re * phys->mass[i] / M : 0;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the residual's scale: |R(0)|_2, the inflow's boundary values */
+static PetscErrorCode ForcingNorm_NS(PFPhysics phys, double *fnorm)
+{
+  PetscScalar *x, *R;
+  double       s = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscCalloc2(phys->nfields * phys->nown + 1, &x, phys->nres + 1, &R));
+  PetscCall(Residual_NS(phys, 1, x, R));
+  for (PetscInt k = 0; k < phys->nres; k++) s += PetscRealPart(R[k] * PetscConj(R[k]));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, phys->comm));
+  *fnorm = sqrt(s);
+  PetscCall(PetscFree2(x, R));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -68,11 +143,13 @@ static PetscErrorCode Params_NS(PFPhysics phys, uint64_t seed, PetscInt index, d
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* no input fields: the sample's input is its Reynolds number */
+/* the input field: the sample's Reynolds number at every vertex */
 static PetscErrorCode DrawInputs_NS(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *x)
 {
+  const double Re = SampleRe((PFPhysics_NS *)phys->data, seed, index);
+
   PetscFunctionBegin;
-  (void)phys, (void)seed, (void)index, (void)x;
+  for (PetscInt i = 0; i < phys->nown; i++) x[i] = Re;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -84,7 +161,7 @@ static PetscErrorCode Solve_NS(PFPhysics phys, PFFidelity fid, uint64_t seed, Pe
   PetscCheck(fid == PF_FIDELITY_HIGH, phys->comm, PETSC_ERR_SUP, "-physics ns: low fidelity is not built yet");
   PetscCall(PFNSReset(d->ns));
   PetscCall(PFNSSolveSteady(d->ns, SampleRe(d, seed, index)));
-  PetscCall(PFNSVertexValues(d->ns, phys->nown, x));
+  PetscCall(PFNSVertexValues(d->ns, phys->nown, x + phys->nown));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -116,8 +193,8 @@ PetscErrorCode PFPhysicsCreate_NS(PFPhysics phys)
   d->Re_min                = 20;
   d->Re_max                = 20;
   phys->data               = d;
-  phys->nfields            = 3;
-  phys->ninputs            = 0;
+  phys->nfields            = 4;
+  phys->ninputs            = 1;
   phys->fieldnames         = NSFields;
   phys->nparams            = 1;
   phys->paramnames         = NSParams;
@@ -126,6 +203,9 @@ PetscErrorCode PFPhysicsCreate_NS(PFPhysics phys)
   phys->ops.drawinputs     = DrawInputs_NS;
   phys->ops.solve          = Solve_NS;
   phys->ops.params         = Params_NS;
+  phys->ops.residual       = Residual_NS;
+  phys->ops.residualvjp    = ResidualVJP_NS;
+  phys->ops.forcingnorm    = ForcingNorm_NS;
   phys->ops.view           = View_NS;
   phys->ops.destroy        = Destroy_NS;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -49,7 +49,11 @@ static PetscErrorCode ResidualStats(PFPhysics phys, PFObservable obs, const char
   PetscCheck(md.nsamples > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no samples", path);
   PetscCall(PetscCalloc1(NCOL * md.nsamples, relp));
   double *rel = *relp;
-  PetscCall(PetscMalloc4(nf * nown + 1, &x, nown + 1, &R, md.nvert, &row, nf * nown + 1, &xr));
+  {
+    PetscInt nres;
+    PetscCall(PFPhysicsGetResidualSize(phys, &nres));
+    PetscCall(PetscMalloc4(nf * nown + 1, &x, PetscMax(nres, nown) + 1, &R, md.nvert, &row, nf * nown + 1, &xr));
+  }
   for (PetscInt i = 0; i < md.nsamples; i++) {
     for (PetscInt f = 0; f < nf; f++) {
       PetscCall(PFMeshDataReadRows(&md, names[f], i, 1, row));

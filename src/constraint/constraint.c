@@ -22,7 +22,7 @@ struct _p_PFConstraint {
   double              tpow, weight;
   PFAdjointParams     am;
   PFEndpointParams    ep;
-  PetscInt            nfields, ninputs, nown, n;
+  PetscInt            nfields, ninputs, nown, n, nres;
   PetscBool           rank0;       /* rank 0 of the physics' comm */
   double             *mean, *std;
   double              F1, F2, E0;  /* |R(0)|_1, |R(0)|_2^2, |J_p^{-1} R(0)|_M^2 */
@@ -82,6 +82,7 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   }
   PetscCall(PFPhysicsGetFields(phys, &c->nfields, &names, &c->ninputs));
   PetscCall(PFPhysicsGetVertexMap(phys, &c->nown, NULL));
+  PetscCall(PFPhysicsGetResidualSize(phys, &c->nres));
   c->n = c->nfields * c->nown;
   PetscCall(PetscFree2(c->mean, c->std));
   PetscCall(PetscMalloc2(c->nfields, &c->mean, c->nfields, &c->std));
@@ -90,9 +91,9 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
     c->std[f]  = std ? std[f] : 1;
   }
   /* the residual's scale: that of the zero state (for Darcy, the forcing) */
-  PetscCall(PetscCalloc2(c->n + 1, &zero, c->nown + 1, &R));
+  PetscCall(PetscCalloc2(c->n + 1, &zero, PetscMax(c->nres, c->nown) + 1, &R));
   PetscCall(PFPhysicsResidual(phys, 1, zero, R));
-  for (PetscInt i = 0; i < c->nown; i++) {
+  for (PetscInt i = 0; i < c->nres; i++) {
     loc[0] += PetscAbsScalar(R[i]);
     loc[1] += PetscRealPart(R[i] * PetscConj(R[i]));
   }
@@ -106,7 +107,7 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
     PetscCallMPI(MPI_Allreduce(&m, &c->Mtot, 1, MPI_DOUBLE, MPI_SUM, c->comm));
   }
   c->E0 = 0;
-  if (phys->ops.jacobiansolve) {
+  if (phys->ops.jacobiansolve && c->nres == c->nown) {
     /* the error norm's scale: |u0|_M^2, u0 the solution for the zero inputs */
     PetscScalar *u;
     double       e0 = 0;
@@ -213,7 +214,7 @@ static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B, PetscInt K)
   PetscCall(PetscFree2(c->wb, c->cm));
   PetscCall(PetscMalloc2(B, &c->wb, B, &c->cm));
   PetscCall(PetscMalloc6((size_t)(K + 1) * N, &c->X, (size_t)B * (K + 1), &c->s, B, &c->dt, N, &c->v, N, &c->g, N, &c->dx));
-  PetscCall(PetscMalloc5(N, &c->xs, (size_t)B * c->nown, &c->R, (size_t)B * c->nown, &c->vr, N, &c->gx, (size_t)B * c->nown, &c->e));
+  PetscCall(PetscMalloc5(N, &c->xs, (size_t)B * PetscMax(c->nres, c->nown), &c->R, (size_t)B * PetscMax(c->nres, c->nown), &c->vr, N, &c->gx, (size_t)B * c->nown, &c->e));
   c->maxB = B;
   c->maxK = K;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -298,14 +299,14 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
   else
     for (PetscInt b = 0; b < B; b++) {
       double wb = w[b] / (c->norm == PF_NORM_L2 ? c->F2 : c->F1);
-      for (PetscInt i = 0; i < nown; i++) {
-        double r = PetscRealPart(c->R[(size_t)b * nown + i]);
+      for (PetscInt i = 0; i < c->nres; i++) {
+        double r = PetscRealPart(c->R[(size_t)b * c->nres + i]);
         if (c->norm == PF_NORM_L2) {
           *lsum += wb * r * r;
-          c->vr[(size_t)b * nown + i] = 2 * wb / (double)Bg * r;
+          c->vr[(size_t)b * c->nres + i] = 2 * wb / (double)Bg * r;
         } else {
           *lsum += wb * fabs(r);
-          c->vr[(size_t)b * nown + i] = wb / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+          c->vr[(size_t)b * c->nres + i] = wb / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
         }
       }
     }

@@ -12,7 +12,11 @@ PetscErrorCode PFPosteriorGuideSetUp(PFPosteriorGuide *pg)
   PetscCheck(pg->maxbatch > 0, PETSC_COMM_SELF, PETSC_ERR_ORDER, "call PFNetPlan before PFPosteriorGuideSetUp");
   PetscCheck(pg->field >= 0 && pg->field < pg->nf && pg->sigma > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "posterior guidance: bad field or sigma");
   PetscCall(PetscMalloc4(pg->maxbatch, &pg->tbuf, pg->maxbatch * n, &pg->x1, pg->maxbatch * n, &pg->g, pg->maxbatch * n, &pg->jt));
-  PetscCall(PetscMalloc5(n, &pg->xp, n, &pg->gp, pg->nown + 1, &pg->R, pg->H->nobs, &pg->hy, n, &pg->gr));
+  {
+    PetscInt nres = pg->nown;
+    if (pg->phys) PetscCall(PFPhysicsGetResidualSize(pg->phys, &nres));
+    PetscCall(PetscMalloc5(n, &pg->xp, n, &pg->gp, PetscMax(nres, pg->nown) + 1, &pg->R, pg->H->nobs, &pg->hy, n, &pg->gr));
+  }
   PetscCall(pg->phys->ops.forcingnorm(pg->phys, &pg->fnorm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -155,6 +155,13 @@ PetscErrorCode PFPhysicsSolve(PFPhysics phys, PFFidelity fidelity, uint64_t seed
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsGetResidualSize(PFPhysics phys, PetscInt *nres)
+{
+  PetscFunctionBegin;
+  *nres = phys->nres > 0 ? phys->nres : phys->nown;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsResidual(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R)
 {
   PetscFunctionBegin;
@@ -181,25 +188,33 @@ PetscErrorCode PFPhysicsStateJacobianSolve(PFPhysics phys, PetscInt B, const Pet
 
 PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, double *relative, double *meanabs)
 {
-  double loc[2] = {0, 0}, glob[2], fnorm;
+  double   loc[3] = {0, 0, 0}, glob[3], fnorm;
+  PetscInt nres;
 
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < phys->nown; i++) {
+  PetscCall(PFPhysicsGetResidualSize(phys, &nres));
+  loc[2] = (double)nres;
+  for (PetscInt i = 0; i < nres; i++) {
     loc[0] += PetscRealPart(R[i] * PetscConj(R[i]));
     loc[1] += PetscAbsScalar(R[i]);
   }
-  PetscCallMPI(MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
+  PetscCallMPI(MPI_Allreduce(loc, glob, 3, MPI_DOUBLE, MPI_SUM, phys->comm));
   PetscCheck(phys->ops.forcingnorm, phys->comm, PETSC_ERR_SUP, "physics '%s' has no residual scale yet", phys->type);
   PetscCall(phys->ops.forcingnorm(phys, &fnorm));
   if (relative) *relative = sqrt(glob[0]) / fnorm;
-  if (meanabs) *meanabs = glob[1] / (double)phys->mesh->nvert;
+  if (meanabs) *meanabs = glob[1] / glob[2];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PFPhysicsValidate(PFPhysics phys, const PetscScalar *x, PetscInt *n, const char *const **names, double values[])
 {
   PetscFunctionBegin;
-  PetscCheck(phys->ops.validate, phys->comm, PETSC_ERR_SUP, "physics '%s' has no validation checks", phys->type);
+  if (!phys->ops.validate) {
+    /* no checks beyond the residual (yet) */
+    *n = 0;
+    if (names) *names = NULL;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(phys->ops.validate(phys, x, n, names, values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -31,6 +31,7 @@ struct _p_PFPhysics {
   PetscInt     mesh_faces;
   PFMesh       mesh;
   PetscInt     nown;    /* owned vertices */
+  PetscInt     nres;    /* residual entries per state on this rank (0: nown) */
   PetscInt    *ownnat;  /* natural index of each owned vertex */
   PetscScalar *mass;    /* lumped mass of each owned vertex */
   PetscInt     nfields, ninputs;

@@ -1,0 +1,325 @@
+/* The differentiable residual of a Navier-Stokes state given by its vertex
+ * values (issue 8; solvers/navierstokes/ns.h), for generated states.
+ *
+ * A state x = (u, v, p) at the owned vertices is lifted to the Taylor-Hood
+ * space by L: vertex dofs take the values, each edge's velocity dofs the
+ * mean of its two vertices (the P1 interpolant; data store only vertex
+ * values, so this is the state they describe).  The residual is the
+ * Galerkin residual of the steady equations at L x, on every dof of a
+ * discretisation without boundary conditions, except that the dofs the
+ * solver constrains (inflow, walls, obstacle) hold  (L x) - g  instead:
+ *
+ *   R(x) = P_int F(L x) + P_bc (L x - g),
+ *   J(x)^T v = L^T ( F'(L x)^T P_int v + P_bc v ).
+ *
+ * So solver data have a residual at discretisation-error level (their
+ * edge values are not the mean of their vertices), and the Dirichlet rows
+ * are exactly zero for them.  Triangles (P2/P1) only. */
+#include <petscds.h>
+#include <petscsf.h>
+#include "ns.h"
+
+struct _PFNSResidual {
+  DM       dmr;       /* the fields without boundary conditions */
+  SNES     snes;      /* its residual and Jacobian */
+  Mat      J;
+  Vec      bcmask, g; /* global on dmr: 1 on constrained dofs, their values */
+  PetscInt nown, nres;
+  PetscInt *vdof;     /* [nown]: local (global-vector) index of each owned vertex's u dof; p's is pdof */
+  PetscInt *pdof;
+  PetscInt eStart, eEnd, vStart, vEnd;
+  double   nu;        /* of the residual's equations */
+};
+
+PetscErrorCode PFNSResidualSetViscosity(PFNS *ns, double nu)
+{
+  PetscDS ds;
+
+  PetscFunctionBegin;
+  if (!ns->res) PetscFunctionReturn(PETSC_SUCCESS);
+  ns->res->nu = nu;
+  PetscCall(DMGetDS(ns->res->dmr, &ds));
+  PetscCall(PetscDSSetConstants(ds, 1, &ns->res->nu));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSResidualSetUp(PFNS *ns)
+{
+  struct _PFNSResidual *r;
+  PetscSection          gs, ls, dls;
+  PetscInt              rstart, n = 0, *ownnat, nown;
+  Vec                   l, gl;
+  PetscScalar          *am;
+
+  PetscFunctionBegin;
+  if (ns->res) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCheck(ns->mesh->simplex && ns->order == 2, ns->mesh->comm, PETSC_ERR_SUP, "the Navier-Stokes residual of vertex states is built for P2/P1 triangles");
+  PetscCall(PetscNew(&r));
+  /* the discretisation, its equations, no boundary conditions */
+  PetscCall(PFNSCreateDiscretisation(ns, 0, &r->dmr));
+  r->nu = ns->nu;
+  PetscCall(SNESCreate(ns->mesh->comm, &r->snes));
+  PetscCall(SNESSetDM(r->snes, r->dmr));
+  PetscCall(DMPlexSetSNESLocalFEM(r->dmr, ns, ns, ns));
+  PetscCall(DMCreateMatrix(r->dmr, &r->J));
+  /* the owned vertices' dofs in the global vector (the order of
+   * PFNSGetOwnedVertices: owned vertex points in point order) */
+  PetscCall(DMGetGlobalSection(r->dmr, &gs));
+  PetscCall(DMGetLocalSection(r->dmr, &ls));
+  PetscCall(DMCreateGlobalVector(r->dmr, &r->bcmask));
+  PetscCall(VecGetOwnershipRange(r->bcmask, &rstart, NULL));
+  PetscCall(VecGetLocalSize(r->bcmask, &r->nres));
+  PetscCall(PFNSGetOwnedVertices(ns, &nown, &ownnat));
+  PetscCall(PetscFree(ownnat));
+  r->nown = nown;
+  PetscCall(PetscMalloc2(nown + 1, &r->vdof, nown + 1, &r->pdof));
+  PetscCall(DMPlexGetDepthStratum(r->dmr, 0, &r->vStart, &r->vEnd));
+  PetscCall(DMPlexGetDepthStratum(r->dmr, 1, &r->eStart, &r->eEnd));
+  for (PetscInt v = r->vStart; v < r->vEnd; v++) {
+    PetscInt off, poff;
+    PetscCall(PetscSectionGetOffset(gs, v, &off));
+    if (off < 0) continue; /* a ghost */
+    PetscCall(PetscSectionGetFieldOffset(gs, v, 0, &off));
+    PetscCall(PetscSectionGetFieldOffset(gs, v, 1, &poff));
+    PetscCheck(n < nown, PETSC_COMM_SELF, PETSC_ERR_PLIB, "owned vertices disagree");
+    r->vdof[n] = off - rstart, r->pdof[n] = poff - rstart;
+    n++;
+  }
+  PetscCheck(n == nown, PETSC_COMM_SELF, PETSC_ERR_PLIB, "owned vertices disagree (%" PetscInt_FMT " vs %" PetscInt_FMT ")", n, nown);
+  /* the constrained dofs (the solver's discretisation marks them in its
+   * local section) and their boundary values, on dmr's layout: the local
+   * sections of both have the same dofs */
+  PetscCall(DMGetLocalSection(ns->dm, &dls));
+  PetscCall(DMCreateLocalVector(r->dmr, &l));
+  PetscCall(VecSet(l, 0));
+  PetscCall(VecGetArray(l, &am));
+  {
+    PetscInt pStart, pEnd;
+    PetscCall(PetscSectionGetChart(dls, &pStart, &pEnd));
+    for (PetscInt p = pStart; p < pEnd; p++) {
+      PetscInt ncd, dof, off;
+      PetscCall(PetscSectionGetFieldConstraintDof(dls, p, 0, &ncd));
+      if (!ncd) continue;
+      PetscCall(PetscSectionGetFieldDof(ls, p, 0, &dof));
+      PetscCall(PetscSectionGetFieldOffset(ls, p, 0, &off));
+      for (PetscInt k = 0; k < dof; k++) am[off + k] = 1;
+    }
+  }
+  PetscCall(VecRestoreArray(l, &am));
+  PetscCall(VecSet(r->bcmask, 0));
+  PetscCall(DMLocalToGlobal(r->dmr, l, INSERT_VALUES, r->bcmask));
+  PetscCall(DMGetLocalVector(ns->dm, &gl));
+  PetscCall(VecSet(gl, 0));
+  PetscCall(DMPlexInsertBoundaryValues(ns->dm, PETSC_TRUE, gl, 0.0, NULL, NULL, NULL));
+  {
+    PetscInt nl, nd;
+    PetscCall(VecGetLocalSize(l, &nl));
+    PetscCall(VecGetLocalSize(gl, &nd));
+    PetscCheck(nl == nd, PETSC_COMM_SELF, PETSC_ERR_PLIB, "local layouts differ (%" PetscInt_FMT " vs %" PetscInt_FMT ")", nl, nd);
+    PetscCall(VecCopy(gl, l));
+  }
+  PetscCall(DMRestoreLocalVector(ns->dm, &gl));
+  PetscCall(DMCreateGlobalVector(r->dmr, &r->g));
+  PetscCall(DMLocalToGlobal(r->dmr, l, INSERT_VALUES, r->g));
+  PetscCall(VecPointwiseMult(r->g, r->g, r->bcmask));
+  PetscCall(VecDestroy(&l));
+  ns->res = r;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSResidualGetSize(PFNS *ns, PetscInt *nres)
+{
+  PetscFunctionBegin;
+  PetscCall(PFNSResidualSetUp(ns));
+  *nres = ns->res->nres;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* L x: the owned vertex values into a global vector, to the local one
+ * (ghost vertices), then every local edge's velocity dofs the mean of its
+ * vertices'.  X: global (vertex dofs set, edge dofs set for owned edges),
+ * Xl: local */
+static PetscErrorCode Lift(PFNS *ns, const PetscScalar *x, Vec X, Vec Xl)
+{
+  struct _PFNSResidual *r = ns->res;
+  PetscSection          ls;
+  PetscScalar          *a;
+  const PetscInt        nown = r->nown;
+
+  PetscFunctionBegin;
+  PetscCall(VecSet(X, 0));
+  PetscCall(VecGetArray(X, &a));
+  for (PetscInt i = 0; i < nown; i++) a[r->vdof[i]] = x[i], a[r->vdof[i] + 1] = x[nown + i], a[r->pdof[i]] = x[2 * nown + i];
+  PetscCall(VecRestoreArray(X, &a));
+  PetscCall(DMGlobalToLocal(r->dmr, X, INSERT_VALUES, Xl));
+  PetscCall(DMGetLocalSection(r->dmr, &ls));
+  PetscCall(VecGetArray(Xl, &a));
+  for (PetscInt e = r->eStart; e < r->eEnd; e++) {
+    const PetscInt *cone;
+    PetscInt        oe, o0, o1;
+    PetscCall(DMPlexGetCone(r->dmr, e, &cone));
+    PetscCall(PetscSectionGetFieldOffset(ls, e, 0, &oe));
+    PetscCall(PetscSectionGetFieldOffset(ls, cone[0], 0, &o0));
+    PetscCall(PetscSectionGetFieldOffset(ls, cone[1], 0, &o1));
+    for (PetscInt c = 0; c < 2; c++) a[oe + c] = 0.5 * (a[o0 + c] + a[o1 + c]);
+  }
+  PetscCall(VecRestoreArray(Xl, &a));
+  PetscCall(DMLocalToGlobal(r->dmr, Xl, INSERT_VALUES, X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSResidualVertex(PFNS *ns, const PetscScalar *x, PetscScalar *R)
+{
+  struct _PFNSResidual *r;
+  Vec                   X, Xl, F;
+  const PetscScalar    *af, *ax, *am, *ag;
+
+  PetscFunctionBegin;
+  PetscCall(PFNSResidualSetUp(ns));
+  r = ns->res;
+  PetscCall(DMGetGlobalVector(r->dmr, &X));
+  PetscCall(DMGetGlobalVector(r->dmr, &F));
+  PetscCall(DMGetLocalVector(r->dmr, &Xl));
+  PetscCall(Lift(ns, x, X, Xl));
+  PetscCall(SNESComputeFunction(r->snes, X, F));
+  PetscCall(VecGetArrayRead(F, &af));
+  PetscCall(VecGetArrayRead(X, &ax));
+  PetscCall(VecGetArrayRead(r->bcmask, &am));
+  PetscCall(VecGetArrayRead(r->g, &ag));
+  for (PetscInt k = 0; k < r->nres; k++) R[k] = PetscRealPart(am[k]) > 0 ? ax[k] - ag[k] : af[k];
+  PetscCall(VecRestoreArrayRead(F, &af));
+  PetscCall(VecRestoreArrayRead(X, &ax));
+  PetscCall(VecRestoreArrayRead(r->bcmask, &am));
+  PetscCall(VecRestoreArrayRead(r->g, &ag));
+  PetscCall(DMRestoreLocalVector(r->dmr, &Xl));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &F));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSResidualVertexVJP(PFNS *ns, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx, double *dnu)
+{
+  struct _PFNSResidual *r;
+  Vec                   X, Xl, Vint, W, Wl;
+  PetscScalar          *a, *acc;
+  const PetscScalar    *am, *aw;
+  PetscSection          ls;
+  PetscSF               sf;
+  PetscInt              pStart, pEnd, nown;
+
+  PetscFunctionBegin;
+  PetscCall(PFNSResidualSetUp(ns));
+  r    = ns->res;
+  nown = r->nown;
+  PetscCall(DMGetGlobalVector(r->dmr, &X));
+  PetscCall(DMGetGlobalVector(r->dmr, &Vint));
+  PetscCall(DMGetGlobalVector(r->dmr, &W));
+  PetscCall(DMGetLocalVector(r->dmr, &Xl));
+  PetscCall(DMGetLocalVector(r->dmr, &Wl));
+  PetscCall(Lift(ns, x, X, Xl));
+  PetscCall(SNESComputeJacobian(r->snes, X, r->J, r->J));
+  /* W = F'^T (P_int v) + P_bc v */
+  PetscCall(VecGetArray(Vint, &a));
+  PetscCall(VecGetArrayRead(r->bcmask, &am));
+  for (PetscInt k = 0; k < r->nres; k++) a[k] = PetscRealPart(am[k]) > 0 ? 0 : v[k];
+  PetscCall(VecRestoreArray(Vint, &a));
+  PetscCall(MatMultTranspose(r->J, Vint, W));
+  PetscCall(VecGetArray(W, &a));
+  for (PetscInt k = 0; k < r->nres; k++)
+    if (PetscRealPart(am[k]) > 0) a[k] += v[k];
+  PetscCall(VecRestoreArray(W, &a));
+  PetscCall(VecRestoreArrayRead(r->bcmask, &am));
+  /* L^T: each owned edge's velocity entries go half to each of its
+   * vertices (ghost vertices' shares are summed into their owners) */
+  PetscCall(DMGlobalToLocal(r->dmr, W, INSERT_VALUES, Wl));
+  PetscCall(DMGetLocalSection(r->dmr, &ls));
+  PetscCall(DMPlexGetChart(r->dmr, &pStart, &pEnd));
+  PetscCall(PetscCalloc1(2 * (pEnd - pStart) + 2, &acc));
+  PetscCall(VecGetArrayRead(Wl, &aw));
+  {
+    PetscSection gs;
+    PetscCall(DMGetGlobalSection(r->dmr, &gs));
+    for (PetscInt e = r->eStart; e < r->eEnd; e++) {
+      const PetscInt *cone;
+      PetscInt        goff, oe;
+      PetscCall(PetscSectionGetOffset(gs, e, &goff));
+      if (goff < 0) continue; /* a ghost edge: its owner counts it */
+      PetscCall(DMPlexGetCone(r->dmr, e, &cone));
+      PetscCall(PetscSectionGetFieldOffset(ls, e, 0, &oe));
+      for (PetscInt k = 0; k < 2; k++)
+        for (PetscInt c = 0; c < 2; c++) acc[c * (pEnd - pStart) + cone[k] - pStart] += 0.5 * aw[oe + c];
+    }
+  }
+  PetscCall(DMGetPointSF(r->dmr, &sf));
+  for (PetscInt c = 0; c < 2; c++) {
+    /* one component at a time: MPI_SUM on a plain type */
+    PetscScalar *ac = acc + c * (pEnd - pStart);
+    PetscCall(PetscSFReduceBegin(sf, MPIU_SCALAR, ac, ac, MPI_SUM));
+    PetscCall(PetscSFReduceEnd(sf, MPIU_SCALAR, ac, ac, MPI_SUM));
+  }
+  PetscCall(VecGetArray(W, &a));
+  {
+    PetscInt n = 0;
+    PetscSection gs;
+    PetscCall(DMGetGlobalSection(r->dmr, &gs));
+    for (PetscInt v = r->vStart; v < r->vEnd; v++) {
+      PetscInt off;
+      PetscCall(PetscSectionGetOffset(gs, v, &off));
+      if (off < 0) continue;
+      gx[n]            = a[r->vdof[n]] + acc[v - pStart];
+      gx[nown + n]     = a[r->vdof[n] + 1] + acc[(pEnd - pStart) + v - pStart];
+      gx[2 * nown + n] = a[r->pdof[n]];
+      n++;
+    }
+  }
+  PetscCall(VecRestoreArray(W, &a));
+  PetscCall(VecRestoreArrayRead(Wl, &aw));
+  PetscCall(PetscFree(acc));
+  if (dnu) {
+    /* R is affine in nu: dR/dnu = F(L x; nu = 1) - F(L x; nu = 0) on the
+     * interior rows */
+    double       nu = r->nu, s;
+    PetscScalar *a1;
+    Vec          F1, F0;
+    PetscCall(DMGetGlobalVector(r->dmr, &F1));
+    PetscCall(DMGetGlobalVector(r->dmr, &F0));
+    PetscCall(PFNSResidualSetViscosity(ns, 1.0));
+    PetscCall(SNESComputeFunction(r->snes, X, F1));
+    PetscCall(PFNSResidualSetViscosity(ns, 0.0));
+    PetscCall(SNESComputeFunction(r->snes, X, F0));
+    PetscCall(PFNSResidualSetViscosity(ns, nu));
+    PetscCall(VecAXPY(F1, -1.0, F0));
+    PetscCall(VecGetArray(F1, &a1));
+    PetscCall(VecGetArrayRead(r->bcmask, &am));
+    s = 0;
+    for (PetscInt k = 0; k < r->nres; k++)
+      if (PetscRealPart(am[k]) == 0) s += PetscRealPart(a1[k] * v[k]);
+    PetscCall(VecRestoreArrayRead(r->bcmask, &am));
+    PetscCall(VecRestoreArray(F1, &a1));
+    PetscCallMPI(MPI_Allreduce(&s, dnu, 1, MPI_DOUBLE, MPI_SUM, ns->mesh->comm));
+    PetscCall(DMRestoreGlobalVector(r->dmr, &F1));
+    PetscCall(DMRestoreGlobalVector(r->dmr, &F0));
+  }
+  PetscCall(DMRestoreLocalVector(r->dmr, &Wl));
+  PetscCall(DMRestoreLocalVector(r->dmr, &Xl));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &W));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &Vint));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSResidualDestroy(PFNS *ns)
+{
+  struct _PFNSResidual *r = ns->res;
+
+  PetscFunctionBegin;
+  if (!r) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(MatDestroy(&r->J));
+  PetscCall(SNESDestroy(&r->snes));
+  PetscCall(VecDestroy(&r->bcmask));
+  PetscCall(VecDestroy(&r->g));
+  PetscCall(DMDestroy(&r->dmr));
+  PetscCall(PetscFree2(r->vdof, r->pdof));
+  PetscCall(PetscFree(ns->res));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,99 @@
+/* Taylor test of the Navier-Stokes residual of vertex states and its VJP
+ * (solvers/navierstokes/nsresidual.c, PFPhysics "ns"): with f(x) = v . R(x)
+ * and gx = J(x)^T v, along random directions dx of the Re field alone, of
+ * (u, v, p) alone and of all fields,
+ *   |f(x + e dx) - f(x)|              falls at order 1,
+ *   |f(x + e dx) - f(x) - e gx . dx|  falls at order 2
+ * (R is quadratic in the velocity, affine in nu = U D / Re: nonlinear in
+ * Re).  Also: the solver's own state has a residual far below the zero
+ * state's (its Dirichlet rows at the vertices are exact).
+ *   test_ns_vjp -mesh dfg.msh   (1 or more ranks) */
+#include <math.h>
+#include <physflow.h>
+#include <physflow/physics.h>
+
+static PetscErrorCode VDotR(PFPhysics ph, PetscInt nres, const PetscScalar *x, const PetscScalar *v, PetscScalar *R, double *f)
+{
+  double loc = 0;
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsResidual(ph, 1, x, R));
+  for (PetscInt i = 0; i < nres; i++) loc += PetscRealPart(v[i] * R[i]);
+  PetscCallMPI(MPI_Allreduce(&loc, f, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  PFPhysics         ph;
+  PetscInt          n, nres, nf;
+  const PetscInt   *nat;
+  PetscScalar      *x, *xe, *dx, *v, *R, *gx;
+  PetscMPIInt       rank;
+  int               fail = 0;
+  const char *const what[3] = {"Re", "u,v,p", "all"};
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(PFPhysicsCreate(PETSC_COMM_WORLD, &ph));
+  PetscCall(PFPhysicsSetType(ph, "ns"));
+  PetscCall(PFPhysicsSetFromOptions(ph));
+  PetscCall(PFPhysicsSetUp(ph));
+  PetscCall(PFPhysicsGetVertexMap(ph, &n, &nat));
+  PetscCall(PFPhysicsGetResidualSize(ph, &nres));
+  PetscCall(PFPhysicsGetFields(ph, &nf, NULL, NULL));
+  PetscCall(PetscMalloc6(nf * n, &x, nf * n, &xe, nf * n, &dx, nres + 1, &v, nres + 1, &R, nf * n, &gx));
+  /* the solver's state: residual against the zero state's */
+  PetscCall(PFPhysicsDrawInputs(ph, 3, 0, x));
+  PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 3, 0, x));
+  {
+    double rel;
+    PetscCall(PFPhysicsResidual(ph, 1, x, R));
+    PetscCall(PFPhysicsResidualNorms(ph, R, &rel, NULL));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "solver state: |R| / |R(0)| = %.3e (want < 0.05)\n", rel));
+    if (!(rel < 0.05)) fail = 1;
+  }
+  /* a generic state near it; directions keyed by natural vertex */
+  for (PetscInt f = 0; f < nf; f++)
+    for (PetscInt i = 0; i < n; i++) {
+      PFRNG r;
+      PFRNGInit(&r, 11, PF_RNG_TEST, (uint64_t)f, (uint32_t)nat[i]);
+      if (f > 0) x[f * n + i] += 0.02 * PFRNGNormal(&r);
+      dx[f * n + i] = f == 0 ? 2 * PFRNGNormal(&r) : 0.1 * PFRNGNormal(&r);
+    }
+  for (PetscInt k = 0; k < nres; k++) {
+    PFRNG r;
+    PFRNGInit(&r, 12, PF_RNG_TEST, (uint64_t)rank, (uint32_t)k);
+    v[k] = PFRNGNormal(&r);
+  }
+  PetscCall(PFPhysicsResidualVJP(ph, 1, x, v, gx));
+  for (int mode = 0; mode < 3; mode++) {
+    double f0, e[4], r1[4], r2[4], dd = 0, ddg;
+    PetscCall(VDotR(ph, nres, x, v, R, &f0));
+    for (PetscInt q = 0; q < nf * n; q++) {
+      PetscBool on = (PetscBool)(mode == 2 || (mode == 0) == (q < n));
+      if (on) dd += PetscRealPart(gx[q] * dx[q]);
+    }
+    PetscCallMPI(MPI_Allreduce(&dd, &ddg, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    for (int k = 0; k < 4; k++) {
+      double fe;
+      e[k] = 1e-2 / pow(2, k);
+      for (PetscInt q = 0; q < nf * n; q++) {
+        PetscBool on = (PetscBool)(mode == 2 || (mode == 0) == (q < n));
+        xe[q]        = x[q] + (on ? e[k] * dx[q] : 0);
+      }
+      PetscCall(VDotR(ph, nres, xe, v, R, &fe));
+      r1[k] = fabs(fe - f0);
+      r2[k] = fabs(fe - f0 - e[k] * ddg);
+    }
+    for (int k = 1; k < 4; k++) {
+      double o1 = log2(r1[k - 1] / r1[k]), o2 = log2(r2[k - 1] / r2[k]);
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "[%s] eps %.2e  first-order remainder %.3e (order %.2f)  corrected %.3e (order %.2f)\n", what[mode], e[k], r1[k], o1, r2[k], o2));
+      if (fabs(o1 - 1) > 0.1 || fabs(o2 - 2) > 0.2) fail = 1;
+    }
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS: Taylor remainders fall at orders 1 and 2"));
+  PetscCall(PetscFree6(x, xe, dx, v, R, gx));
+  PetscCall(PFPhysicsDestroy(&ph));
+  PetscCall(PetscFinalize());
+  return fail;
+}
