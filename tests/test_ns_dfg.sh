@@ -8,7 +8,8 @@
 # 1 and 2 ranks give the same values.
 # Then datagen -physics ns: samples across Reynolds numbers with /params/Re,
 # the same on 1 rank, one group of 2 and 2 groups of 1; models train and
-# sample on them; bad input gets one-line errors.
+# sample on them, also conditioned on Re (-condition field); bad input gets
+# one-line errors.
 # The residual of vertex states and its VJP: Taylor test (test_ns_vjp) on 1
 # and 2 ranks.
 # Usage: test_ns_dfg.sh TEST_NS_DFG GEOFILE PHYSFLOW TEST_NS_VJP
@@ -59,6 +60,22 @@ run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_dept
 [ "$RC" -eq 0 ] && pass "a mesh U-Net trains on the flow data" || fail "training on ns data: $(tail -n 2 err.txt)"
 run sample -model m.h5 -n 2 -o s.h5
 [ "$RC" -eq 0 ] && [ -s s.h5 ] && pass "and samples u, v, p" || fail "sampling the ns model: $(tail -n 2 err.txt)"
+run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -condition field -cond_fields Re -o mc.h5
+[ "$RC" -eq 0 ] || fail "training conditioned on Re: $(tail -n 2 err.txt)"
+run sample -model mc.h5 -n 3 -cond_value 25 -o sc.h5
+ok=$("$PY" -c "
+import h5py, numpy as np
+print(bool(np.abs(h5py.File('sc.h5')['fields/Re'][:] - 25).max() < 1e-4))" 2>/dev/null)
+holds "a model conditioned on Re (-condition field -cond_fields Re) samples flows at the given Re = 25 (its Re field held): $ok" "'$ok' == 'True'"
+run sample -model mc.h5 -n 4 -cond_data d1.h5 -o sd.h5
+ok=$("$PY" -c "
+import h5py, numpy as np
+print(bool(np.abs(h5py.File('sd.h5')['fields/Re'][:] - h5py.File('d1.h5')['params/Re'][()][:, None]).max() < 1e-4))" 2>/dev/null)
+holds "and at the Reynolds numbers of a dataset's samples (-cond_data): $ok" "'$ok' == 'True'"
+expect_error "a field-conditioned model without its values" "-cond_value" sample -model mc.h5 -n 2 -o x.h5
+expect_error "-cond_value: one value per given field" "one per given field" sample -model mc.h5 -n 2 -cond_value 20,30 -o x.h5
+expect_error "guidance of a field-conditioned model" "conditioned on" infer -model mc.h5 -obs nothing.h5 -o x.h5
+expect_error "-condition field without fields" "-cond_fields" train -data d1.h5 -condition field -train_steps 2 -o x.h5
 expect_error "ns without a mesh" "needs a Gmsh mesh" datagen -physics ns -n 1 -o x.h5
 gmsh -2 -format msh41 "$(dirname "$GEO")/plate_hole.geo" -clscale 3 -o plate.msh >/dev/null 2>&1
 expect_error "ns on a mesh without an inlet" "inlet" datagen -physics ns -mesh plate.msh -n 1 -o x.h5

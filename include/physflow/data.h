@@ -36,7 +36,8 @@ PETSC_EXTERN PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n);
  * channels (draw: the sample's global draw counter, unique per step and
  * batch slot, to key random conditions; collective over the ranks that
  * share the sample's mesh), and write(ctx, g) records the conditioning in
- * a model's /data group (rank 0 only). */
+ * a model's /data group (rank 0 only).  nchannels 0: no channels, only
+ * the record (a model conditioned on some of its own fields). */
 typedef struct {
   PetscInt nchannels;
   PetscErrorCode (*fill)(void *ctx, uint64_t draw, const pfreal *fields, pfreal *channels);

@@ -90,8 +90,17 @@ typedef struct {
   double            cond_noise;      /* training: observation noise std */
   PetscBool         allow_condition; /* the command handles conditional models */
   PFObsConditioner *oc;              /* training: the random sensor sets */
+  /* a model conditioned on some of its own fields (train -condition field
+   * -cond_fields Re): they are held, not generated */
+  PetscInt  nheld;
+  char      held[PF_CLI_MAXFIELDS][64];
+  PetscBool allow_field_condition;   /* sample: the held fields' values come from -cond_value / -cond_data */
+  PetscReal cond_value[PF_CLI_MAXFIELDS];
+  PetscInt  ncond_value;
+  char      cond_data[PETSC_MAX_PATH_LEN];
 } PFCLIMeshContext;
-/* train: -condition obs [-cond_field p -cond_nobs 16,64 -cond_noise 0.01] */
+/* train: -condition obs [-cond_field p -cond_nobs 16,64 -cond_noise 0.01]
+ *        -condition field -cond_fields Re */
 PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);

@@ -38,7 +38,16 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
   PetscCall(PFSamplerSetFromOptions(sampler));
   if (has_model) PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
   if (has_model) PetscCall(PFCLIModelSamplerDefaults(comm, model, sampler));
-  if (is_mesh) PetscCall(PFCLIMeshSampleOptions(comm, model, &mctx));
+  if (is_mesh) {
+    PetscCall(PFCLIMeshSampleOptions(comm, model, &mctx));
+    /* models conditioned on their own fields (train -condition field) */
+    mctx.allow_field_condition = PETSC_TRUE;
+    mctx.ncond_value           = PF_CLI_MAXFIELDS;
+    PetscOptionsBegin(comm, NULL, "physflow sample: field-conditioned models", "sample");
+    PetscCall(PetscOptionsRealArray("-cond_value", "Values of the given fields (train -condition field), one constant per field", "sample", mctx.cond_value, &mctx.ncond_value, NULL));
+    PetscCall(PetscOptionsString("-cond_data", "Or a dataset: sample j takes the given fields of its row j (mod its size)", "sample", mctx.cond_data, mctx.cond_data, sizeof(mctx.cond_data), NULL));
+    PetscOptionsEnd();
+  }
   PetscCall(PFCLIRefineOptions(comm, &refine));
   PetscCall(PFCLIOptionsDone(comm, "sample", &help));
   if (help) {

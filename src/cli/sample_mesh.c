@@ -5,6 +5,7 @@
  * field), so the file does not depend on the layout. */
 #include <physflow/constraint.h>
 #include <physflow/dataset.h>
+#include <physflow/meshdata.h>
 #include <string.h>
 #include "cli.h"
 
@@ -53,7 +54,13 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
     PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no /data description", model);
     PetscCall(PFH5ReadAttrString(g, "fields", fields, sizeof(fields)));
     ctx->ncond = 0;
-    if (H5Aexists(g, "condition") > 0) {
+    ctx->nheld = 0;
+    if (H5Aexists(g, "condition") > 0 && H5Aexists(g, "cond_fields") > 0) {
+      /* conditioned on some of its own fields */
+      char list[PF_CLI_MAXFIELDS * 65];
+      PetscCall(PFH5ReadAttrString(g, "cond_fields", list, sizeof(list)));
+      for (char *tok = strtok(list, ","); tok && ctx->nheld < PF_CLI_MAXFIELDS; tok = strtok(NULL, ",")) PetscCall(PetscStrncpy(ctx->held[ctx->nheld++], tok, sizeof(ctx->held[0])));
+    } else if (H5Aexists(g, "condition") > 0) {
       /* a conditional model: its conditioning channels follow the fields */
       PetscCall(PFH5ReadAttrString(g, "cond_field", ctx->cond_field, sizeof(ctx->cond_field)));
       PetscCall(PFH5ReadAttrReal(g, "cond_noise", &ctx->cond_noise));
@@ -66,6 +73,10 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
   if (ctx->ncond && !ctx->allow_condition) {
     PetscCall(PFH5Close(&fid));
     SETERRQ(ctx->gcomm, PETSC_ERR_ARG_WRONG, "'%s' is a conditional model (trained with -condition obs on sensors of %s): sample it from observations with physflow infer -infer_type conditional", model, ctx->cond_field);
+  }
+  if (ctx->nheld && !ctx->allow_field_condition) {
+    PetscCall(PFH5Close(&fid));
+    SETERRQ(ctx->gcomm, PETSC_ERR_ARG_WRONG, "'%s' is conditioned on its field(s) %s%s: sample it with physflow sample -cond_value or -cond_data", model, ctx->held[0], ctx->nheld > 1 ? ", ..." : "");
   }
   nf = 0;
   for (char *tok = strtok(fields, ","); tok && nf < PF_CLI_MAXFIELDS; tok = strtok(NULL, ",")) PetscCall(PetscStrncpy(ctx->fields[nf++], tok, sizeof(ctx->fields[0])));
@@ -112,6 +123,49 @@ PetscErrorCode PFCLIMeshCheckAllFields(PFCLIMeshContext *ctx, const char model[]
   same = (PetscBool)(nf == ctx->nfields);
   for (PetscInt f = 0; same && f < nf; f++) same = (PetscBool)!strcmp(names[f], ctx->fields[f]);
   PetscCheck(same, ctx->gcomm, PETSC_ERR_ARG_WRONG, "%s needs a model of all the physics' fields in its order (%s%s); '%s' generates other fields", what, names[0], nf > 1 ? ", ..." : "", model);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The given fields of a field-conditioned model's samples lo.. (normalised):
+ * -cond_value (one constant per given field) or -cond_data (sample j takes
+ * row j mod N of the dataset) */
+static PetscErrorCode FillHeldFields(PFCLIMeshContext *ctx, const double mean[], const double std[], PetscInt lo, PetscInt nloc, pfreal *x)
+{
+  PetscInt        nown, nf = ctx->nfields;
+  const PetscInt *nat;
+  PFMeshData      md;
+  double         *row = NULL;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, &nat));
+  PetscCheck(ctx->ncond_value || ctx->cond_data[0], ctx->gcomm, PETSC_ERR_ARG_WRONG, "the model is conditioned on %s: give its value(s) with -cond_value v or a dataset with -cond_data data.h5", ctx->held[0]);
+  PetscCheck(!ctx->ncond_value || ctx->ncond_value == ctx->nheld, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-cond_value needs %" PetscInt_FMT " value(s), one per given field", ctx->nheld);
+  if (!ctx->ncond_value) {
+    PFMesh mesh;
+    PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
+    PetscCall(PFMeshDataOpen(ctx->cond_data, &md));
+    PetscCheck(md.nvert == mesh->nvert, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "-cond_data '%s' is not on the model's mesh", ctx->cond_data);
+    PetscCall(PetscMalloc1(md.nvert, &row));
+  }
+  for (PetscInt k = 0; k < ctx->nheld; k++) {
+    PetscInt f = -1;
+    for (PetscInt g = 0; g < nf; g++)
+      if (!strcmp(ctx->fields[g], ctx->held[k])) f = g;
+    PetscCheck(f >= 0, ctx->gcomm, PETSC_ERR_FILE_UNEXPECTED, "the model's given field '%s' is not among its fields", ctx->held[k]);
+    if (!ctx->ncond_value) {
+      PetscBool has;
+      PetscCall(PFMeshDataHasField(&md, ctx->held[k], &has));
+      PetscCheck(has && md.nsamples > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "-cond_data '%s' has no samples of '%s'", ctx->cond_data, ctx->held[k]);
+    }
+    for (PetscInt j = 0; j < nloc; j++) {
+      if (!ctx->ncond_value) PetscCall(PFMeshDataReadRows(&md, ctx->held[k], (lo + j) % md.nsamples, 1, row));
+      for (PetscInt i = 0; i < nown; i++) x[((size_t)j * nf + f) * nown + i] = (pfreal)(((ctx->ncond_value ? ctx->cond_value[k] : row[nat[i]]) - mean[f]) / std[f]);
+    }
+  }
+  if (!ctx->ncond_value) {
+    PetscCall(PFMeshDataClose(&md));
+    PetscCall(PetscFree(row));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -215,7 +269,10 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     /* sums over the world count each group's vertices once per sample */
     PetscCall(PFStraightnessFinish(&st, world, hi - lo, x, &straightness));
     PetscCall(PetscFree2(st.tbuf, st.x0));
-  } else PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
+  } else {
+    if (ctx->nheld) PetscCall(FillHeldFields(ctx, mean, std, lo, hi - lo, x));
+    PetscCall(PFFlowSample(flow, net, sampler, (uint64_t)seed, lo, hi - lo, x, &nfe));
+  }
   PetscCall(PetscTime(&t1));
   if (ctx->straightness) PetscCall(PetscPrintf(world, "physflow sample: path straightness %.4e (int E|x1 - x0 - v|^2 dt / E|x1 - x0|^2 over the %" PetscInt_FMT " Euler steps; 0 = straight)\n", straightness, nfe));
   /* physical units, natural order on the group leaders, one collective write */

@@ -6,6 +6,7 @@
  * sums the gradient. */
 #include <physflow/meshgraph.h>
 #include <math.h>
+#include <physflow/h5util.h>
 #include "cli.h"
 
 /* The physics of a dataset (root attribute "physics") or of a model (the
@@ -80,14 +81,24 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
   PetscFunctionBegin;
   ctx->cond_nobs[0] = 16, ctx->cond_nobs[1] = 64, ctx->cond_noise = 0.01;
   PetscCall(PetscStrncpy(ctx->cond_field, "p", sizeof(ctx->cond_field)));
-  PetscOptionsBegin(comm, NULL, "Conditional models (physflow infer -infer_type conditional)", "train");
-  PetscCall(PetscOptionsString("-condition", "none, or obs: condition the model on sparse noisy sensors of one field (random sensor sets during training)", "train", cond, cond, sizeof(cond), NULL));
+  char     *names[PF_CLI_MAXFIELDS];
+  PetscInt  nn = PF_CLI_MAXFIELDS;
+
+  PetscOptionsBegin(comm, NULL, "Conditional models (physflow infer -infer_type conditional; sample -cond_value)", "train");
+  PetscCall(PetscOptionsString("-condition", "none; obs: condition the model on sparse noisy sensors of one field (random sensor sets during training); field: on some of its own fields (-cond_fields), given when sampling", "train", cond, cond, sizeof(cond), NULL));
+  PetscCall(PetscOptionsStringArray("-cond_fields", "-condition field: the fields that are given, not generated (e.g. Re)", "train", names, &nn, NULL));
   PetscCall(PetscOptionsString("-cond_field", "-condition obs: the observed field", "train", ctx->cond_field, ctx->cond_field, sizeof(ctx->cond_field), NULL));
   PetscCall(PetscOptionsIntArray("-cond_nobs", "-condition obs: sensors per training sample, min,max (uniform)", "train", ctx->cond_nobs, &n, &set));
   PetscCall(PetscOptionsReal("-cond_noise", "-condition obs: std of the training observations' noise (field units)", "train", ctx->cond_noise, &ctx->cond_noise, NULL));
   PetscOptionsEnd();
   if (set && n == 1) ctx->cond_nobs[1] = ctx->cond_nobs[0];
-  PetscCheck(!strcmp(cond, "none") || !strcmp(cond, "obs"), comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown -condition '%s' (available: none, obs)", cond);
+  for (PetscInt f = 0; f < nn; f++) {
+    PetscCall(PetscStrncpy(ctx->held[f], names[f], sizeof(ctx->held[f])));
+    PetscCall(PetscFree(names[f]));
+  }
+  PetscCheck(!strcmp(cond, "none") || !strcmp(cond, "obs") || !strcmp(cond, "field"), comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown -condition '%s' (available: none, obs, field)", cond);
+  ctx->nheld = strcmp(cond, "field") ? 0 : nn;
+  PetscCheck(strcmp(cond, "field") || nn > 0, comm, PETSC_ERR_ARG_WRONG, "-condition field needs the given fields: -cond_fields Re");
   ctx->ncond = strcmp(cond, "obs") ? 0 : 2;
   PetscCheck(!ctx->ncond || (ctx->cond_nobs[0] >= 1 && ctx->cond_nobs[1] >= ctx->cond_nobs[0]), comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_nobs min,max needs 1 <= min <= max");
   PetscCheck(!ctx->ncond || (ctx->cond_noise > 0 && isfinite(ctx->cond_noise)), comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_noise must be positive");
@@ -105,8 +116,35 @@ PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* noise keys of the local components (field f, owned vertex i), and the
- * conditioning channels (after the fields) held */
+/* The index of each held field (-condition field) among the modelled fields */
+static PetscErrorCode HeldFieldIndex(PFCLIMeshContext *ctx, PetscInt k, PetscInt *f)
+{
+  PetscFunctionBegin;
+  *f = -1;
+  for (PetscInt g = 0; g < ctx->nfields; g++)
+    if (!strcmp(ctx->fields[g], ctx->held[k])) *f = g;
+  PetscCheck(*f >= 0, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-cond_fields: '%s' is not one of the modelled fields", ctx->held[k]);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -condition field: records the held fields in the model's /data */
+static PetscErrorCode WriteHeldFields(void *vctx, hid_t g)
+{
+  PFCLIMeshContext *ctx = (PFCLIMeshContext *)vctx;
+  char              list[PF_CLI_MAXFIELDS * 65] = "";
+
+  PetscFunctionBegin;
+  for (PetscInt k = 0; k < ctx->nheld; k++) {
+    PetscCall(PetscStrlcat(list, k ? "," : "", sizeof(list)));
+    PetscCall(PetscStrlcat(list, ctx->held[k], sizeof(list)));
+  }
+  PetscCall(PFH5WriteAttrString(g, "condition", "field"));
+  PetscCall(PFH5WriteAttrString(g, "cond_fields", list));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* noise keys of the local components (field f, owned vertex i); held:
+ * the conditioning channels (after the fields) and the given fields */
 PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow)
 {
   PetscInt        n, *keys, F = ctx->nfields + ctx->ncond;
@@ -119,10 +157,15 @@ PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow)
     for (PetscInt i = 0; i < n; i++) keys[f * n + i] = nat[i] * F + f;
   PetscCall(PFFlowSetComponentKeys(flow, F * n, keys));
   PetscCall(PetscFree(keys));
-  if (ctx->ncond) {
+  if (ctx->ncond || ctx->nheld) {
     PetscBool *held;
     PetscCall(PetscMalloc1(F * n + 1, &held));
     for (PetscInt c = 0; c < F * n; c++) held[c] = (PetscBool)(c >= ctx->nfields * n);
+    for (PetscInt k = 0; k < ctx->nheld; k++) {
+      PetscInt f;
+      PetscCall(HeldFieldIndex(ctx, k, &f));
+      for (PetscInt i = 0; i < n; i++) held[f * n + i] = PETSC_TRUE;
+    }
     PetscCall(PFFlowSetHeldComponents(flow, F * n, held));
     PetscCall(PetscFree(held));
   }
@@ -165,6 +208,11 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     dc.ctx = oc;
     PetscCall(PFDataSetConditioner(*data, &dc));
   }
+  if (ctx->nheld) {
+    /* the given fields: no channels, a record in the model */
+    PFDataConditioner dc = {0, NULL, WriteHeldFields, ctx};
+    PetscCall(PFDataSetConditioner(*data, &dc));
+  }
   PetscCall(PFNetMeshSetGraph(net, ctx->graph, ctx->nfields + ctx->ncond));
   PetscCall(PFCLIMeshFlowSetUp(ctx, flow));
   /* the loss is the mass-weighted mean over the domain and the fields: an
@@ -184,6 +232,12 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     PetscCall(PetscCalloc1((ctx->nfields + ctx->ncond) * n + 1, &w));
     for (PetscInt f = 0; f < ctx->nfields; f++)
       for (PetscInt i = 0; i < n; i++) w[f * n + i] = (pfreal)(fw[f] * PetscRealPart(mass[i]) / (M * ctx->nfields));
+    for (PetscInt k = 0; k < ctx->nheld; k++) {
+      /* given fields are inputs: nothing to learn */
+      PetscInt f;
+      PetscCall(HeldFieldIndex(ctx, k, &f));
+      for (PetscInt i = 0; i < n; i++) w[f * n + i] = 0;
+    }
   }
   PetscCall(PFTrainerSetDomain(tr, ctx->G, ctx->gid, w));
   PetscCall(PetscFree(w));

@@ -133,7 +133,7 @@ PetscErrorCode PFDataSetConditioner(PFData data, const PFDataConditioner *cond)
 {
   PetscFunctionBegin;
   PetscCheck(data->is_mesh, data->comm, PETSC_ERR_ARG_WRONG, "conditioning channels need mesh data");
-  PetscCheck(cond->nchannels > 0 && cond->fill, data->comm, PETSC_ERR_ARG_WRONG, "a conditioner needs channels and a fill function");
+  PetscCheck(cond->nchannels == 0 || cond->fill, data->comm, PETSC_ERR_ARG_WRONG, "a conditioner with channels needs a fill function");
   data->cond = *cond;
   data->n    = (data->nfields + cond->nchannels) * data->nown;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -221,7 +221,7 @@ PetscErrorCode PFDataWriteH5(PFData data, hid_t fid)
     PetscCall(PFH5WriteAttrString(g, "fields", list));
     PetscCall(PFH5WriteAttrString(g, "mesh", data->md.mesh));
     if (data->physics[0]) PetscCall(PFH5WriteAttrString(g, "physics", data->physics));
-    if (data->cond.nchannels && data->cond.write) PetscCall(data->cond.write(data->cond.ctx, g));
+    if (data->cond.write) PetscCall(data->cond.write(data->cond.ctx, g));
     H5Gclose(g);
     PetscCall(PFH5WriteArray(fid, "data/mean", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fmean));
     PetscCall(PFH5WriteArray(fid, "data/std", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fstd));
