@@ -54,8 +54,9 @@ f = h5py.File('d1.h5'); Re = f['params/Re'][:]; u = f['fields/u'][:]; x = f['coo
 print(bool(np.all((Re >= 15) & (Re <= 40)) and np.ptp(Re) > 1 and abs(u[:, x < 1e-9].max() / 0.3 - 1) < 1e-3 and np.all(ReF == Re[:, None])))" 2>/dev/null)
 holds "Re in [15, 40] and varied (the Re field equal to /params/Re), u on the inlet peaks at the parabola's 0.3: $ok" "'$ok' == 'True'"
 run eval -samples d1.h5 -physics ns -o e.json
-res=$("$PY" -c "import json; print(json.load(open('e.json'))['residual_relative']['median'])" 2>/dev/null)
-holds "eval -physics ns: median relative residual of solver data $res (want < 0.05)" "$res < 0.05"
+read -r res rs cd < <("$PY" -c "
+import json; j = json.load(open('e.json')); print(j['residual_relative']['median'], j['resolve']['max'], j['c_D']['median'])" 2>/dev/null)
+holds "eval -physics ns on solver data: median relative residual $res (want < 0.05), re-solve distance $rs (want < 1e-8), median c_D $cd (want 3..7 for Re 15..40)" "$res < 0.05 and $rs < 1e-8 and 3 < $cd < 7"
 run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -o m.h5
 [ "$RC" -eq 0 ] && pass "a mesh U-Net trains on the flow data" || fail "training on ns data: $(tail -n 2 err.txt)"
 run sample -model m.h5 -n 2 -o s.h5

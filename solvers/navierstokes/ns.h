@@ -88,3 +88,9 @@ PETSC_EXTERN PetscErrorCode PFNSResidualSetViscosity(PFNS *ns, double nu);
 PETSC_EXTERN PetscErrorCode PFNSResidualVertex(PFNS *ns, const PetscScalar *x, PetscScalar *R);
 PETSC_EXTERN PetscErrorCode PFNSResidualVertexVJP(PFNS *ns, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx, double *dnu);
 PETSC_EXTERN PetscErrorCode PFNSResidualDestroy(PFNS *ns);
+/* Parts of a residual R: the 2-norms of the momentum and continuity rows
+ * and the largest boundary-row entry (global) */
+PETSC_EXTERN PetscErrorCode PFNSResidualParts(PFNS *ns, const PetscScalar *R, double *momentum, double *continuity, double *bc);
+/* Drag and lift of a vertex state (lifted as for the residual; the
+ * solver's boundary values on the constrained dofs) */
+PETSC_EXTERN PetscErrorCode PFNSForcesOfVertex(PFNS *ns, const PetscScalar *x, double *cd, double *cl);

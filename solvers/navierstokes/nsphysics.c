@@ -165,6 +165,43 @@ static PetscErrorCode Solve_NS(PFPhysics phys, PFFidelity fid, uint64_t seed, Pe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* eval's checks of one state: residual parts relative to the zero
+ * state's (momentum, continuity), the boundary-value error relative to the
+ * inflow's peak, the re-solve distance (the solver's velocity at the
+ * state's Re against the state's, mass-weighted relative L2: the most
+ * readable), and the drag and lift coefficients (quantities, to compare
+ * with the data's) */
+static PetscErrorCode Validate_NS(PFPhysics phys, const PetscScalar *x, PetscInt *n, const char *const **names, double v[])
+{
+  static const char *const all[] = {"momentum", "continuity", "bc_error", "resolve", "c_D", "c_L"};
+  PFPhysics_NS            *d     = (PFPhysics_NS *)phys->data;
+  const PetscInt           nown  = phys->nown;
+  PetscScalar             *R, *y;
+  double                   mom, cont, bc, F, Re, loc[2] = {0, 0}, glob[2];
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc2(phys->nres + 1, &R, 3 * nown + 1, &y));
+  PetscCall(ForcingNorm_NS(phys, &F));
+  PetscCall(Residual_NS(phys, 1, x, R));
+  PetscCall(PFNSResidualParts(d->ns, R, &mom, &cont, &bc));
+  v[0] = mom / F, v[1] = cont / F, v[2] = bc / (1.5 * d->ns->U_mean);
+  PetscCall(StateRe(phys, x, &Re, NULL));
+  PetscCall(PFNSReset(d->ns));
+  PetscCall(PFNSSolveSteady(d->ns, Re));
+  PetscCall(PFNSVertexValues(d->ns, nown, y));
+  for (PetscInt i = 0; i < 2 * nown; i++) {
+    double m = PetscRealPart(phys->mass[i % nown]), e = PetscRealPart(x[nown + i] - y[i]);
+    loc[0] += m * e * e, loc[1] += m * PetscRealPart(y[i] * y[i]);
+  }
+  PetscCallMPI(MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
+  v[3] = sqrt(glob[0] / glob[1]);
+  PetscCall(PFNSForcesOfVertex(d->ns, x + nown, &v[4], &v[5]));
+  *n = 6;
+  if (names) *names = all;
+  PetscCall(PetscFree2(R, y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode View_NS(PFPhysics phys, PetscViewer viewer)
 {
   PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
@@ -206,6 +243,7 @@ PetscErrorCode PFPhysicsCreate_NS(PFPhysics phys)
   phys->ops.residual       = Residual_NS;
   phys->ops.residualvjp    = ResidualVJP_NS;
   phys->ops.forcingnorm    = ForcingNorm_NS;
+  phys->ops.validate       = Validate_NS;
   phys->ops.view           = View_NS;
   phys->ops.destroy        = Destroy_NS;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -15,6 +15,7 @@
  * So solver data have a residual at discretisation-error level (their
  * edge values are not the mean of their vertices), and the Dirichlet rows
  * are exactly zero for them.  Triangles (P2/P1) only. */
+#include <math.h>
 #include <petscds.h>
 #include <petscsf.h>
 #include "ns.h"
@@ -24,6 +25,7 @@ struct _PFNSResidual {
   SNES     snes;      /* its residual and Jacobian */
   Mat      J;
   Vec      bcmask, g; /* global on dmr: 1 on constrained dofs, their values */
+  Vec      pmask;     /* 1 on the pressure dofs (the continuity rows) */
   PetscInt nown, nres;
   PetscInt *vdof;     /* [nown]: local (global-vector) index of each owned vertex's u dof; p's is pdof */
   PetscInt *pdof;
@@ -122,6 +124,22 @@ PetscErrorCode PFNSResidualSetUp(PFNS *ns)
   PetscCall(DMCreateGlobalVector(r->dmr, &r->g));
   PetscCall(DMLocalToGlobal(r->dmr, l, INSERT_VALUES, r->g));
   PetscCall(VecPointwiseMult(r->g, r->g, r->bcmask));
+  /* the pressure dofs */
+  PetscCall(VecSet(l, 0));
+  PetscCall(VecGetArray(l, &am));
+  {
+    PetscInt pStart, pEnd;
+    PetscCall(PetscSectionGetChart(ls, &pStart, &pEnd));
+    for (PetscInt p = pStart; p < pEnd; p++) {
+      PetscInt dof, off;
+      PetscCall(PetscSectionGetFieldDof(ls, p, 1, &dof));
+      PetscCall(PetscSectionGetFieldOffset(ls, p, 1, &off));
+      for (PetscInt k = 0; k < dof; k++) am[off + k] = 1;
+    }
+  }
+  PetscCall(VecRestoreArray(l, &am));
+  PetscCall(VecDuplicate(r->bcmask, &r->pmask));
+  PetscCall(DMLocalToGlobal(r->dmr, l, INSERT_VALUES, r->pmask));
   PetscCall(VecDestroy(&l));
   ns->res = r;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -317,9 +335,56 @@ PetscErrorCode PFNSResidualDestroy(PFNS *ns)
   PetscCall(MatDestroy(&r->J));
   PetscCall(SNESDestroy(&r->snes));
   PetscCall(VecDestroy(&r->bcmask));
+  PetscCall(VecDestroy(&r->pmask));
   PetscCall(VecDestroy(&r->g));
   PetscCall(DMDestroy(&r->dmr));
   PetscCall(PetscFree2(r->vdof, r->pdof));
   PetscCall(PetscFree(ns->res));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSResidualParts(PFNS *ns, const PetscScalar *R, double *momentum, double *continuity, double *bc)
+{
+  struct _PFNSResidual *r;
+  const PetscScalar    *am, *ap;
+  double                loc[2] = {0, 0}, glob[2], mx = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PFNSResidualSetUp(ns));
+  r = ns->res;
+  PetscCall(VecGetArrayRead(r->bcmask, &am));
+  PetscCall(VecGetArrayRead(r->pmask, &ap));
+  for (PetscInt k = 0; k < r->nres; k++) {
+    double v = PetscRealPart(R[k]);
+    if (PetscRealPart(am[k]) > 0) mx = PetscMax(mx, fabs(v));
+    else loc[PetscRealPart(ap[k]) > 0 ? 1 : 0] += v * v;
+  }
+  PetscCall(VecRestoreArrayRead(r->bcmask, &am));
+  PetscCall(VecRestoreArrayRead(r->pmask, &ap));
+  PetscCallMPI(MPI_Allreduce(loc, glob, 2, MPI_DOUBLE, MPI_SUM, ns->mesh->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, ns->mesh->comm));
+  *momentum = sqrt(glob[0]), *continuity = sqrt(glob[1]), *bc = mx;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSForcesOfVertex(PFNS *ns, const PetscScalar *x, double *cd, double *cl)
+{
+  struct _PFNSResidual *r;
+  Vec                   X, Xl, U;
+
+  PetscFunctionBegin;
+  PetscCall(PFNSResidualSetUp(ns));
+  r = ns->res;
+  PetscCall(DMGetGlobalVector(r->dmr, &X));
+  PetscCall(DMGetLocalVector(r->dmr, &Xl));
+  PetscCall(Lift(ns, x, X, Xl));
+  /* the same local layout on the solver's discretisation, whose global
+   * vector drops the constrained dofs (their exact values come back) */
+  PetscCall(DMGetGlobalVector(ns->dm, &U));
+  PetscCall(DMLocalToGlobal(ns->dm, Xl, INSERT_VALUES, U));
+  PetscCall(PFNSForcesOf(ns, U, NULL, cd, cl));
+  PetscCall(DMRestoreGlobalVector(ns->dm, &U));
+  PetscCall(DMRestoreLocalVector(r->dmr, &Xl));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &X));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
