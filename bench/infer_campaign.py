@@ -15,7 +15,7 @@ os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
 print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for k in (16, 64):
-    for t in ("map", "conditional", "guidance", "latent"):
+    for t in ("map", "conditional", "conditional_fast", "guidance", "latent"):
         path = "post_%s_%d/summary.csv" % (t, k)
         if not os.path.exists(path):
             continue

@@ -9,6 +9,8 @@
 #                guided by the likelihood, N posterior samples;
 #   conditional  a U-Net of the same size trained with observation channels
 #                (train -condition obs, 16..64 random sensors, cond64.h5);
+#   conditional_fast  the same model with 16 samples of 4 Euler steps (the
+#                cost a campaign would choose for speed);
 #   latent       a U-Net of p alone (ponly64.h5) guided by the likelihood,
 #                logK from its label-free predictor phi (physflow latent,
 #                phi64.h5, which also reports phi's error on 200 solver
@@ -30,9 +32,9 @@ ARCH="-net_type meshunet -mesh_levels 4 -mesh_width 32 -mesh_depth 2 -mesh_group
 cd "$B64"
 [ -s cond64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 6000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -condition obs -cond_nobs 16,64 -cond_noise 0.01 -o cond64.h5 >"$OUT/train_cond64.log"
-[ -s ponly64.h5 ] || $RUN train -data train64.h5 -fields p $ARCH -train_steps 3000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
+[ -s ponly64.h5 ] || $RUN train -data train64.h5 -fields p $ARCH -train_steps 2000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -o ponly64.h5 >"$OUT/train_ponly64.log"
-[ -s phi64.h5 ] || $RUN latent -model ponly64.h5 -n 1024 $ARCH -train_steps 1000 -batch_size 16 -lr 1e-3 \
+[ -s phi64.h5 ] || $RUN latent -model ponly64.h5 -n 512 $ARCH -train_steps 600 -batch_size 16 -lr 1e-3 \
   -eval_data test64.h5 -eval_n 200 -o phi64.h5 >"$OUT/latent_phi64.log"
 cd "$OUT"
 for k in 16 64; do
@@ -42,15 +44,16 @@ for k in 16 64; do
     [ -s "$f" ] || "$BIN" observe -data "$B64/test64.h5" -index $i -field p -nobs $k -noise 0.01 -seed 7 -o "$f" >/dev/null
     [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
-  for t in map conditional guidance latent; do
+  for t in map conditional conditional_fast guidance latent; do
+    samp="-n $NPOST -sampler heun -sampler_steps 10"
     case $t in
-      map) args="-model $B64/unet64.h5 -obs_dir obs$k" ;;
-      conditional) args="-model $B64/cond64.h5 -obs_dir obs$k" ;;
-      guidance) args="-model $B64/unet64.h5 -obs_dir sub$k" ;;
-      latent) args="-model $B64/ponly64.h5 -latent $B64/phi64.h5 -obs_dir sub$k" ;;
+      map) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map" ;;
+      conditional) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional" ;;
+      conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
+      guidance) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type guidance" ;;
+      latent) args="-model $B64/ponly64.h5 -latent $B64/phi64.h5 -obs_dir sub$k -infer_type latent" ;;
     esac
-    /usr/bin/time -f "%e" -o "wall_${t}_$k.txt" $RUN infer $args -infer_type $t \
-      -n $NPOST -sampler heun -sampler_steps 10 -pf_group_size 1 -o post_${t}_$k >"log_${t}_$k.txt"
+    /usr/bin/time -f "%e" -o "wall_${t}_$k.txt" $RUN infer $args $samp -pf_group_size 1 -o post_${t}_$k >"log_${t}_$k.txt"
   done
 done
 /usr/bin/python3 "$SRC/infer_campaign.py" "$OUT"
