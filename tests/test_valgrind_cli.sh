@@ -23,5 +23,12 @@ vg "$BIN" infer -model mm.h5 -obs ob.h5 -n 2 -sampler_steps 2 -o po.h5 > log 2>&
 vg "$BIN" infer -model mm.h5 -obs ob.h5 -infer_type map -map_tao_max_it 3 -o pm.h5 > log 2>&1 || { echo "FAIL: infer -infer_type map under valgrind"; cat log; fail=1; }
 vg "$BIN" guide -model mm.h5 -observable mean_logK -observable_region 0,0.5,0,0.5 -observable_shift 0.5 -guide_samples 4 -guide_tune_samples 2 -guide_tune_evals 4 -sampler_steps 2 -o gm.h5 > log 2>&1 || { echo "FAIL: guide under valgrind"; cat log; fail=1; }
 vg "$BIN" sample -model gm.h5 -n 2 -o gs.h5 > log 2>&1 || { echo "FAIL: guided sample under valgrind"; cat log; fail=1; }
-[ $fail = 0 ] && echo "valgrind: train, sample, datagen, eval (toy and Darcy/mesh network), observe, infer (guidance, map), guide clean"
+# conditional models (observation channels) and the latent predictor
+MU="-net_type meshunet -mesh_levels 2 -mesh_width 4 -mesh_depth 1 -mesh_groups 2 -mesh_temb_dim 4"
+vg "$BIN" train -data dd.h5 $MU -train_steps 2 -batch_size 2 -condition obs -cond_nobs 2,4 -o mc.h5 > log 2>&1 || { echo "FAIL: conditional train under valgrind"; cat log; fail=1; }
+vg "$BIN" infer -model mc.h5 -obs ob.h5 -infer_type conditional -n 2 -sampler_steps 2 -o pc.h5 > log 2>&1 || { echo "FAIL: conditional infer under valgrind"; cat log; fail=1; }
+"$BIN" train -data dd.h5 -fields p $MU -train_steps 2 -batch_size 2 -o mp.h5 > log 2>&1
+vg "$BIN" latent -model mp.h5 -n 2 -sampler_steps 2 $MU -train_steps 2 -batch_size 2 -eval_data dd.h5 -eval_n 2 -o phi.h5 > log 2>&1 || { echo "FAIL: latent under valgrind"; cat log; fail=1; }
+vg "$BIN" infer -model mp.h5 -latent phi.h5 -infer_type latent -obs ob.h5 -n 2 -sampler_steps 2 -o pl.h5 > log 2>&1 || { echo "FAIL: latent infer under valgrind"; cat log; fail=1; }
+[ $fail = 0 ] && echo "valgrind: train, sample, datagen, eval (toy and Darcy/mesh network), observe, infer (guidance, map, conditional, latent), latent, guide clean"
 exit $fail
