@@ -57,6 +57,14 @@ run eval -samples d1.h5 -physics ns -o e.json
 read -r res rs cd < <("$PY" -c "
 import json; j = json.load(open('e.json')); print(j['residual_relative']['median'], j['resolve']['max'], j['c_D']['median'])" 2>/dev/null)
 holds "eval -physics ns on solver data: median relative residual $res (want < 0.05), re-solve distance $rs (want < 1e-8), median c_D $cd (want 3..7 for Re 15..40)" "$res < 0.05 and $rs < 1e-8 and 3 < $cd < 7"
+gmsh -2 -format msh41 "$GEO" -clscale 4 -o dfgc.msh >/dev/null 2>&1
+run datagen $G -fidelity low -low_mesh dfgc.msh -o dl.h5
+ok=$("$PY" -c "
+import h5py, numpy as np
+h = h5py.File('d1.h5'); l = h5py.File('dl.h5')
+e = [np.linalg.norm(l['fields/' + f][:] - h['fields/' + f][:]) / np.linalg.norm(h['fields/' + f][:]) for f in 'uv']
+print('%.4f %.4f' % tuple(e))" 2>/dev/null)
+holds "low fidelity (a 4x coarser mesh, interpolated): u, v relative distance to high fidelity $ok (want both in (0.001, 0.3))" "0.001 < float('$ok'.split()[0]) < 0.3 and 0.001 < float('$ok'.split()[1]) < 0.3"
 run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -o m.h5
 [ "$RC" -eq 0 ] && pass "a mesh U-Net trains on the flow data" || fail "training on ns data: $(tail -n 2 err.txt)"
 run sample -model m.h5 -n 2 -o s.h5
@@ -81,7 +89,7 @@ expect_error "ns without a mesh" "needs a Gmsh mesh" datagen -physics ns -n 1 -o
 gmsh -2 -format msh41 "$(dirname "$GEO")/plate_hole.geo" -clscale 3 -o plate.msh >/dev/null 2>&1
 expect_error "ns on a mesh without an inlet" "inlet" datagen -physics ns -mesh plate.msh -n 1 -o x.h5
 expect_error "-Re_min 0" "Re_min" datagen -physics ns -mesh dfg.msh -Re_min 0 -n 1 -o x.h5
-expect_error "ns low fidelity" "not built yet" datagen -physics ns -mesh dfg.msh -fidelity low -n 1 -o x.h5
+expect_error "ns low fidelity without a coarse mesh" "-low_mesh" datagen -physics ns -mesh dfg.msh -fidelity low -n 1 -o x.h5
 [ ! -e x.h5 ] && pass "no output written by the failed runs" || fail "x.h5 written"
 echo "test_ns_dfg: $npass checks passed, $nfail failed ($SECONDS s)"
 [ "$nfail" -eq 0 ]

@@ -15,16 +15,25 @@
  * at the viscosity of the state's Re field (its mass-weighted mean), over
  * the owned Taylor-Hood dofs; its VJP includes the Re field (R is affine
  * in nu = U_mean D / Re).  For snapshots of unsteady flow it measures the
- * departure from a steady state (one snapshot has no u_t).  Low fidelity
- * is not built yet. */
+ * departure from a steady state (one snapshot has no u_t).  Low fidelity:
+ * the same solve on a coarser mesh of the geometry (-low_mesh), its vertex
+ * values interpolated (P1) to the fine vertices. */
 #include <math.h>
 #include <physflow/private/physicsimpl.h>
 #include <physflow/rng.h>
 #include "ns.h"
+#include "../darcy/transfer.h"
 
 typedef struct {
   PFNS  *ns;
   double Re_min, Re_max;
+  /* low fidelity: the same flow on a coarser mesh of the geometry */
+  char       low_mesh[PETSC_MAX_PATH_LEN];
+  PFMesh     cmesh;
+  PFNS      *cns;
+  PetscInt   cnown, *cownnat;
+  PFTransfer tp;    /* coarse vertices -> fine vertices (rank 0) */
+  double    *cnat, *fnat;
 } PFPhysics_NS;
 
 static const char *const NSFields[] = {"Re", "u", "v", "p"};
@@ -38,6 +47,7 @@ static PetscErrorCode SetFromOptions_NS(PFPhysics phys, PetscOptionItems *PetscO
   PetscOptionsHeadBegin(PetscOptionsObject, "Navier-Stokes samples");
   PetscCall(PetscOptionsReal("-Re_min", "Smallest Reynolds number U_mean D / nu of the samples", "PFPhysics", d->Re_min, &d->Re_min, NULL));
   PetscCall(PetscOptionsReal("-Re_max", "Largest Reynolds number (uniform in [Re_min, Re_max])", "PFPhysics", d->Re_max, &d->Re_max, NULL));
+  PetscCall(PetscOptionsString("-low_mesh", "-fidelity low: a coarser Gmsh mesh of the same geometry (e.g. gmsh -clscale 2 from the same .geo)", "PFPhysics", d->low_mesh, d->low_mesh, sizeof(d->low_mesh), NULL));
   PetscOptionsHeadEnd();
   PetscCheck(d->Re_min > 0 && d->Re_max >= d->Re_min && isfinite(d->Re_max), phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "need 0 < -Re_min <= -Re_max (got %g, %g)", d->Re_min, d->Re_max);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -153,12 +163,60 @@ static PetscErrorCode DrawInputs_NS(PFPhysics phys, uint64_t seed, PetscInt inde
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* low fidelity: the coarse mesh's solver and the transfer of its vertex
+ * values (P1 interpolation, located by PFTransfer's bucket grid) */
+static PetscErrorCode SetUpLowFidelity(PFPhysics phys)
+{
+  PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
+  PetscMPIInt   rank;
+
+  PetscFunctionBegin;
+  PetscCheck(d->low_mesh[0], phys->comm, PETSC_ERR_ARG_WRONG, "-physics ns -fidelity low needs a coarser mesh of the geometry: -low_mesh coarse.msh (e.g. gmsh -clscale 2 from the same .geo)");
+  PetscCall(PFMeshCreate(phys->comm, d->low_mesh, 0, &d->cmesh));
+  PetscCheck(2 * d->cmesh->nvert <= phys->mesh->nvert, phys->comm, PETSC_ERR_ARG_WRONG, "-low_mesh '%s' has %" PetscInt_FMT " vertices, more than half the fine mesh's %" PetscInt_FMT ": low fidelity should be cheaper", d->low_mesh, d->cmesh->nvert, phys->mesh->nvert);
+  PetscCall(PFNSCreate(d->cmesh, &d->cns));
+  PetscCall(PFNSGetOwnedVertices(d->cns, &d->cnown, &d->cownnat));
+  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
+  PetscCall(PetscMalloc2(d->cmesh->nvert, &d->cnat, phys->mesh->nvert, &d->fnat));
+  if (rank == 0) {
+    PFMesh fm = phys->mesh, cm = d->cmesh;
+    PetscCall(PFTransferCreate(cm->nvert, cm->coords, cm->ncells, cm->nvpc, cm->cells, fm->nvert, fm->coords, &d->tp));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode SolveLow(PFPhysics phys, double Re, PetscScalar *uvp)
+{
+  PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
+  PetscScalar  *c;
+  PetscMPIInt   rank;
+
+  PetscFunctionBegin;
+  if (!d->cns) PetscCall(SetUpLowFidelity(phys));
+  PetscCallMPI(MPI_Comm_rank(phys->comm, &rank));
+  PetscCall(PFNSReset(d->cns));
+  PetscCall(PFNSSolveSteady(d->cns, Re));
+  PetscCall(PetscMalloc1(3 * d->cnown + 1, &c));
+  PetscCall(PFNSVertexValues(d->cns, d->cnown, c));
+  for (PetscInt f = 0; f < 3; f++) {
+    PetscCall(PFGatherNatural(phys->comm, d->cnown, d->cownnat, d->cmesh->nvert, c + f * d->cnown, d->cnat));
+    if (rank == 0) PFTransferApply(&d->tp, d->cnat, d->fnat);
+    PetscCallMPI(MPI_Bcast(d->fnat, (PetscMPIInt)phys->mesh->nvert, MPI_DOUBLE, 0, phys->comm));
+    for (PetscInt i = 0; i < phys->nown; i++) uvp[f * phys->nown + i] = d->fnat[phys->ownnat[i]];
+  }
+  PetscCall(PetscFree(c));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Solve_NS(PFPhysics phys, PFFidelity fid, uint64_t seed, PetscInt index, PetscScalar *x)
 {
   PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
 
   PetscFunctionBegin;
-  PetscCheck(fid == PF_FIDELITY_HIGH, phys->comm, PETSC_ERR_SUP, "-physics ns: low fidelity is not built yet");
+  if (fid == PF_FIDELITY_LOW) {
+    PetscCall(SolveLow(phys, SampleRe(d, seed, index), x + phys->nown));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(PFNSReset(d->ns));
   PetscCall(PFNSSolveSteady(d->ns, SampleRe(d, seed, index)));
   PetscCall(PFNSVertexValues(d->ns, phys->nown, x + phys->nown));
@@ -217,6 +275,11 @@ static PetscErrorCode Destroy_NS(PFPhysics phys)
 
   PetscFunctionBegin;
   PetscCall(PFNSDestroy(&d->ns));
+  PetscCall(PFNSDestroy(&d->cns));
+  PetscCall(PFMeshDestroy(&d->cmesh));
+  PetscCall(PetscFree(d->cownnat));
+  PetscCall(PetscFree2(d->cnat, d->fnat));
+  if (d->tp.n) PetscCall(PFTransferDestroy(&d->tp));
   PetscCall(PetscFree(phys->data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
