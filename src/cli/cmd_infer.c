@@ -185,10 +185,29 @@ static PetscErrorCode SampleLatent(Infer *inf, PFPosteriorGuide *pg, PetscInt lo
 
 /* One observation file -> out, on comm (the world, or one group in a
  * campaign) whose groups of ranks split the N samples */
+static PetscErrorCode InferWithObs(Infer *, MPI_Comm, PetscInt, PetscInt, const PFObs *, const char[], const char[], double[], double[], PetscLogDouble, double *);
+
+/* the observations are freed whatever the outcome (a campaign meets many
+ * bad ones) */
 static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt G, const char obsfile[], const char out[], double err[], double cov[], double *seconds)
 {
+  PFObs          o;
+  PetscLogDouble t0;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscCall(PetscTime(&t0));
+  PetscCall(PFObsRead(comm, obsfile, &o));
+  ierr = InferWithObs(inf, comm, gid, G, &o, obsfile, out, err, cov, t0, seconds);
+  PetscCall(PFObsDestroy(&o));
+  PetscCall(ierr);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt G, const PFObs *obs, const char obsfile[], const char out[], double err[], double cov[], PetscLogDouble t0, double *seconds)
+{
   PFCLIMeshContext *ctx = &inf->ctx;
-  PFObs             o;
+  const PFObs       o   = *obs;
   PFObsOperator     H;
   PFPosteriorGuide  pg;
   PFMesh            mesh;
@@ -199,11 +218,9 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
   const char       *names[PF_CLI_MAXFIELDS];
   PetscInt         *idx;
   char              tmp[PETSC_MAX_PATH_LEN + 32];
-  PetscLogDouble    t0, t1;
+  PetscLogDouble    t1;
 
   PetscFunctionBegin;
-  PetscCall(PetscTime(&t0));
-  PetscCall(PFObsRead(comm, obsfile, &o));
   for (PetscInt f = 0; f < nf; f++)
     if (!strcmp(ctx->fields[f], o.field)) field = f;
   PetscCheck(field >= 0, comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s', which the model does not generate", obsfile, o.field);
@@ -291,7 +308,6 @@ static PetscErrorCode InferOne(Infer *inf, MPI_Comm comm, PetscInt gid, PetscInt
     }
     PetscCall(PFBcastError(comm, ierr, "the posterior's XDMF: "));
   }
-  PetscCall(PFObsDestroy(&o));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
