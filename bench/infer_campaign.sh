@@ -8,7 +8,8 @@
 #   guidance     the unconditional U-Net of the 64x64 benchmark (unet64.h5)
 #                guided by the likelihood, N posterior samples;
 #   conditional  a U-Net of the same size trained with observation channels
-#                (train -condition obs, 16..64 random sensors, cond64.h5);
+#                (train -condition obs, 16..64 random sensors, Voronoi
+#                encoding, cond64.h5);
 #   conditional_fast  the same model with 16 samples of 4 Euler steps (the
 #                cost a campaign would choose for speed);
 #   latent       a U-Net of p alone (ponly64.h5) guided by the likelihood,
@@ -22,7 +23,7 @@
 # band coverage and time per observation.
 # Usage: bench/infer_campaign.sh BUILD BENCH64_DIR [NOBS] [NPOST] [NSUB]
 set -euo pipefail
-BUILD=${1:-build}; B64=$(readlink -f "${2:-bench64}"); NOBS=${3:-200}; NPOST=${4:-32}; NSUB=${5:-50}
+BUILD=${1:-build}; B64=$(readlink -f "${2:-bench64}"); NOBS=${3:-200}; NPOST=${4:-32}; NSUB=${5:-20}
 SRC=$(cd "$(dirname "$0")" && pwd)
 OUT=$B64/campaign; mkdir -p "$OUT"
 cp "$BUILD/physflow" "$OUT/physflow_bin"; BIN=$OUT/physflow_bin
@@ -30,8 +31,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 RUN="mpiexec -q -n 2 $BIN"
 ARCH="-net_type meshunet -mesh_levels 4 -mesh_width 32 -mesh_depth 2 -mesh_groups 8"
 cd "$B64"
-[ -s cond64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 6000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
-  -condition obs -cond_nobs 16,64 -cond_noise 0.01 -o cond64.h5 >"$OUT/train_cond64.log"
+[ -s cond64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 3000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
+  -condition obs -cond_nobs 16,64 -cond_noise 0.01 -cond_encoding voronoi -o cond64.h5 >"$OUT/train_cond64.log"
 [ -s ponly64.h5 ] || $RUN train -data train64.h5 -fields p $ARCH -train_steps 2000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -o ponly64.h5 >"$OUT/train_ponly64.log"
 [ -s phi64.h5 ] || $RUN latent -model ponly64.h5 -n 512 $ARCH -train_steps 600 -batch_size 16 -lr 1e-3 \

@@ -188,7 +188,7 @@ int main(int argc, char **argv)
       PFObsOperator R;
       double        one[40], dev = 0;
       for (PetscInt i = 0; i < n; i++) f[i] = 1;
-      PetscCall(PFObsOperatorCreateRandom(ph, 5, PF_RNG_TEST, 2, 40, &R));
+      PetscCall(PFObsOperatorCreateRandom(ph, 5, PF_RNG_TEST, 2, 40, NULL, &R));
       PetscCall(PFObsOperatorApply(&R, f, one));
       for (PetscInt j = 0; j < 40; j++) dev = PetscMax(dev, fabs(one[j] - 1));
       PetscCall(Expect((PetscBool)(dev < 1e-12), "random sensors: max |H 1 - 1|", dev));

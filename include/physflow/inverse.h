@@ -63,7 +63,7 @@ PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, Pets
  * [nobs_min, nobs_max], uniformly random positions in the mesh, values
  * H x_f plus Gaussian noise of std `noise` (field units), all keyed by
  * (seed, the sample's draw) -- encoded as the two conditioning channels of
- * PFObsEncode.  fill/write are a PFDataConditioner's (data.h).  The field's
+ * PFObsEncodeVoronoi (voronoi) or PFObsEncode.  fill/write are a PFDataConditioner's (data.h).  The field's
  * normalisation mean/std must be those of the data (set before training). */
 typedef struct {
   PFPhysics phys;
@@ -72,8 +72,11 @@ typedef struct {
   PetscInt  nobs_min, nobs_max;
   double    noise, mean, std;
   uint64_t  seed;
+  PetscBool voronoi;         /* the Voronoi encoding (else the point one) */
+  const double *xy;          /* voronoi: [nown][2] owned vertex coordinates */
+  double    area;            /* voronoi: the domain's area */
   PetscScalar *f;            /* work [nown] */
-  double      *y;            /* work [nobs_max] */
+  double      *y, *xyobs;    /* work [nobs_max], [2 nobs_max] */
 } PFObsConditioner;
 PETSC_EXTERN PetscErrorCode PFObsConditionerSetUp(PFObsConditioner *oc);
 PETSC_EXTERN PetscErrorCode PFObsConditionerFill(void *ctx, uint64_t draw, const pfreal *fields, pfreal *channels);

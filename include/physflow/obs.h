@@ -53,8 +53,9 @@ PETSC_EXTERN PetscErrorCode PFObsOperatorCreate(PFPhysics phys, PetscInt nobs, c
  * natural vertices vidx[4 nobs] (-1 past a cell's vertices) and weights w;
  * streams (may be NULL): each point's generator after its position */
 PETSC_EXTERN PetscErrorCode PFObsDrawPositions(PFMesh mesh, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, double coords[], PetscInt vidx[], double w[], PFRNG streams[]);
-/* H of nobs random points (PFObsDrawPositions) */
-PETSC_EXTERN PetscErrorCode PFObsOperatorCreateRandom(PFPhysics phys, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, PFObsOperator *H);
+/* H of nobs random points (PFObsDrawPositions); coords_out [2 nobs] (may
+ * be NULL): the points, on every rank */
+PETSC_EXTERN PetscErrorCode PFObsOperatorCreateRandom(PFPhysics phys, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, double coords_out[], PFObsOperator *H);
 PETSC_EXTERN PetscErrorCode PFObsOperatorApply(PFObsOperator *H, const PetscScalar *f, double y[]);
 PETSC_EXTERN PetscErrorCode PFObsOperatorApplyTransposeAdd(PFObsOperator *H, const double r[], PetscScalar *g);
 PETSC_EXTERN PetscErrorCode PFObsOperatorDestroy(PFObsOperator *H);
@@ -66,3 +67,8 @@ PETSC_EXTERN PetscErrorCode PFObsOperatorDestroy(PFObsOperator *H);
  * at any positions on any mesh is an input of the same shape.  Overwrites
  * mask and value [nown]. */
 PETSC_EXTERN PetscErrorCode PFObsEncode(PFObsOperator *H, PetscInt nown, const double yhat[], pfreal *mask, pfreal *value);
+/* The Voronoi encoding (after Fukami et al. 2021, sparse sensors to a dense
+ * input): value = yhat of the nearest sensor at every vertex, distance =
+ * the distance to it in units of the mean sensor spacing sqrt(area/nobs).
+ * xy [nown][2]: the owned vertices' coordinates. */
+PETSC_EXTERN PetscErrorCode PFObsEncodeVoronoi(PetscInt nobs, const double coords[], const double yhat[], double area, PetscInt nown, const double xy[], pfreal *distance, pfreal *value);

@@ -88,6 +88,7 @@ typedef struct {
   char              cond_field[64];  /* the observed field */
   PetscInt          cond_nobs[2];    /* training: sensor counts, min and max */
   double            cond_noise;      /* training: observation noise std */
+  PetscBool         cond_voronoi;    /* the Voronoi encoding (else point) */
   PetscBool         allow_condition; /* the command handles conditional models */
   PFObsConditioner *oc;              /* training: the random sensor sets */
   /* a model conditioned on some of its own fields (train -condition field

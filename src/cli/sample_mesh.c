@@ -66,7 +66,13 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
       PetscCall(PFH5ReadAttrReal(g, "cond_noise", &ctx->cond_noise));
       PetscCall(PFH5ReadAttrInt(g, "cond_nobs_min", &ctx->cond_nobs[0]));
       PetscCall(PFH5ReadAttrInt(g, "cond_nobs_max", &ctx->cond_nobs[1]));
-      ctx->ncond = 2;
+      ctx->ncond        = 2;
+      ctx->cond_voronoi = PETSC_FALSE; /* models before the Voronoi encoding have no record */
+      if (H5Aexists(g, "cond_encoding") > 0) {
+        char enc[16];
+        PetscCall(PFH5ReadAttrString(g, "cond_encoding", enc, sizeof(enc)));
+        ctx->cond_voronoi = (PetscBool)!strcmp(enc, "voronoi");
+      }
     }
     H5Gclose(g);
   }

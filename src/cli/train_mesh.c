@@ -90,6 +90,12 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
   PetscCall(PetscOptionsString("-cond_field", "-condition obs: the observed field", "train", ctx->cond_field, ctx->cond_field, sizeof(ctx->cond_field), NULL));
   PetscCall(PetscOptionsIntArray("-cond_nobs", "-condition obs: sensors per training sample, min,max (uniform)", "train", ctx->cond_nobs, &n, &set));
   PetscCall(PetscOptionsReal("-cond_noise", "-condition obs: std of the training observations' noise (field units)", "train", ctx->cond_noise, &ctx->cond_noise, NULL));
+  {
+    char enc[16] = "voronoi";
+    PetscCall(PetscOptionsString("-cond_encoding", "-condition obs: voronoi (every vertex: its nearest sensor's value and distance) or point (the sensors' interpolation weights)", "train", enc, enc, sizeof(enc), NULL));
+    PetscCheck(!strcmp(enc, "voronoi") || !strcmp(enc, "point"), comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown -cond_encoding '%s' (available: voronoi, point)", enc);
+    ctx->cond_voronoi = (PetscBool)!strcmp(enc, "voronoi");
+  }
   PetscOptionsEnd();
   if (set && n == 1) ctx->cond_nobs[1] = ctx->cond_nobs[0];
   for (PetscInt f = 0; f < nn; f++) {
@@ -203,6 +209,15 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     oc->phys = ctx->phys, oc->field = field, oc->nown = n, oc->seed = seed;
     oc->nobs_min = ctx->cond_nobs[0], oc->nobs_max = ctx->cond_nobs[1], oc->noise = ctx->cond_noise;
     oc->mean = mean[field], oc->std = std[field];
+    oc->voronoi = ctx->cond_voronoi;
+    if (oc->voronoi) {
+      /* the network's vertex order is the physics': its coordinates */
+      double loc = 0;
+      for (PetscInt i = 0; i < n; i++) PetscCheck(ctx->graph->ownnat[i] == nat[i], PETSC_COMM_SELF, PETSC_ERR_PLIB, "mesh graph and physics order the owned vertices differently");
+      for (PetscInt i = 0; i < n; i++) loc += PetscRealPart(mass[i]);
+      PetscCallMPI(MPI_Allreduce(&loc, &oc->area, 1, MPI_DOUBLE, MPI_SUM, ctx->gcomm));
+      oc->xy = ctx->graph->xy;
+    }
     PetscCall(PetscStrncpy(oc->fieldname, ctx->cond_field, sizeof(oc->fieldname)));
     PetscCall(PFObsConditionerSetUp(oc));
     dc.ctx = oc;

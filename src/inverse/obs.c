@@ -180,11 +180,11 @@ PetscErrorCode PFObsOperatorCreate(PFPhysics phys, PetscInt nobs, const double c
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFObsOperatorCreateRandom(PFPhysics phys, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, PFObsOperator *H)
+PetscErrorCode PFObsOperatorCreateRandom(PFPhysics phys, uint64_t seed, PFRNGPurpose purpose, uint64_t a, PetscInt nobs, double coords_out[], PFObsOperator *H)
 {
   PFMesh      mesh;
   PetscInt   *vidx;
-  double     *w, *coords;
+  double     *w, *coords = NULL;
   PetscMPIInt rank;
 
   PetscFunctionBegin;
@@ -196,11 +196,18 @@ PetscErrorCode PFObsOperatorCreateRandom(PFPhysics phys, uint64_t seed, PFRNGPur
     if (rank == 0) {
       PetscCall(PetscMalloc1(2 * nobs, &coords));
       ierr = PFObsDrawPositions(mesh, seed, purpose, a, nobs, coords, vidx, w, NULL);
-      PetscCall(PetscFree(coords));
     }
-    if (ierr) PetscCall(PetscFree2(vidx, w));
+    if (ierr) {
+      PetscCall(PetscFree2(vidx, w));
+      if (rank == 0) PetscCall(PetscFree(coords));
+    }
     PetscCall(PFBcastError(H->comm, ierr, "random sensor positions: "));
   }
+  if (coords_out) {
+    if (rank == 0) PetscCall(PetscArraycpy(coords_out, coords, 2 * nobs));
+    PetscCallMPI(MPI_Bcast(coords_out, (PetscMPIInt)(2 * nobs), MPI_DOUBLE, 0, H->comm));
+  }
+  if (rank == 0) PetscCall(PetscFree(coords));
   PetscCall(OperatorFromLocated(phys, nobs, vidx, w, H));
   PetscCall(PetscFree2(vidx, w));
   PetscFunctionReturn(PETSC_SUCCESS);
