@@ -20,7 +20,8 @@
 #  (e) bad input: missing observation file, a field the model lacks, -n 1,
 #      unknown -infer_type, -obs with -obs_dir, a toy model.
 #  (f) -infer_type conditional: a model trained with -condition obs (random
-#      sensor sets of p as input channels): its training is the same on 1
+#      sensor sets of p as input channels, Voronoi encoding; the point
+#      encoding runs too): its training is the same on 1
 #      rank and 2 groups of 1; conditioned on 16 sensors its posterior mean
 #      of p is closer to the truth than the unconditional model's prior
 #      mean (mean over 4 observations), its samples are the same on 1 and
@@ -171,6 +172,11 @@ import h5py, shutil; shutil.copy('o0.h5', 'ok.h5'); f = h5py.File('ok.h5', 'r+')
 expect_error "(f) observations of another field than the model's sensors" "trained on sensors of 'p'" infer -model cond.h5 -obs ok.h5 -infer_type conditional -o x.h5
 expect_error "(f) -condition with a constraint" "not supported yet" train $CA -train_steps 2 -condition obs -constraint pbfm -o x.h5
 expect_error "(f) -cond_nobs 0" "cond_nobs" train $CA -train_steps 2 -condition obs -cond_nobs 0 -o x.h5
+expect_error "(f) unknown -cond_encoding" "cond_encoding" train $CA -train_steps 2 -condition obs -cond_encoding magic -o x.h5
+run train $CA -train_steps 3 -condition obs -cond_encoding point -o cpoint.h5
+run infer -model cpoint.h5 -obs o0.h5 -infer_type conditional -n 4 -o pp.h5
+enc=$("$PY" -c "import h5py; a = h5py.File('cpoint.h5')['data'].attrs['cond_encoding']; print(a.decode() if isinstance(a, bytes) else a)" 2>/dev/null)
+holds "(f) the point encoding trains, is recorded ('$enc') and samples (rc $RC)" "$RC == 0 and '$enc' == 'point'"
 [ ! -e x.h5 ] && pass "(f) no output written by the failed runs" || fail "(f) x.h5 written"
 
 section "(g) latent predictor"
