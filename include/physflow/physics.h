@@ -36,6 +36,8 @@ PETSC_EXTERN PetscErrorCode PFPhysicsGetFields(PFPhysics phys, PetscInt *nfields
 PETSC_EXTERN PetscErrorCode PFPhysicsGetVertexMap(PFPhysics phys, PetscInt *nown, const PetscInt **natural);
 /* Lumped vertex masses (integral of each basis function) at the owned vertices */
 PETSC_EXTERN PetscErrorCode PFPhysicsGetVertexMass(PFPhysics phys, const PetscScalar **mass);
+/* The domain's measure (the sum of the lumped masses); collective */
+PETSC_EXTERN PetscErrorCode PFPhysicsGetDomainMeasure(PFPhysics phys, double *measure);
 
 /* Scalar parameters of a sample beside its fields (e.g. Re of a flow):
  * their number and names, and sample index's values (keyed by (seed,

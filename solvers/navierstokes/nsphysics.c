@@ -34,6 +34,7 @@ typedef struct {
   PetscInt   cnown, *cownnat;
   PFTransfer tp;    /* coarse vertices -> fine vertices (rank 0) */
   double    *cnat, *fnat;
+  double     fnorm; /* |R(0)|_2, once computed (0 before) */
 } PFPhysics_NS;
 
 static const char *const NSFields[] = {"Re", "u", "v", "p"};
@@ -123,19 +124,24 @@ static PetscErrorCode ResidualVJP_NS(PFPhysics phys, PetscInt B, const PetscScal
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* the residual's scale: |R(0)|_2, the inflow's boundary values */
+/* the residual's scale: |R(0)|_2, the inflow's boundary values (it does
+ * not depend on nu: assembled once, on first use) */
 static PetscErrorCode ForcingNorm_NS(PFPhysics phys, double *fnorm)
 {
-  PetscScalar *x, *R;
-  double       s = 0;
+  PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
 
   PetscFunctionBegin;
-  PetscCall(PetscCalloc2(phys->nfields * phys->nown + 1, &x, phys->nres + 1, &R));
-  PetscCall(Residual_NS(phys, 1, x, R));
-  for (PetscInt k = 0; k < phys->nres; k++) s += PetscRealPart(R[k] * PetscConj(R[k]));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, phys->comm));
-  *fnorm = sqrt(s);
-  PetscCall(PetscFree2(x, R));
+  if (d->fnorm <= 0) {
+    PetscScalar *x, *R;
+    double       s = 0;
+    PetscCall(PetscCalloc2(phys->nfields * phys->nown + 1, &x, phys->nres + 1, &R));
+    PetscCall(Residual_NS(phys, 1, x, R));
+    for (PetscInt k = 0; k < phys->nres; k++) s += PetscRealPart(R[k] * PetscConj(R[k]));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, phys->comm));
+    d->fnorm = sqrt(s);
+    PetscCall(PetscFree2(x, R));
+  }
+  *fnorm = d->fnorm;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -143,11 +143,8 @@ static PetscErrorCode SampleConditional(Infer *inf, MPI_Comm comm, const PFObs *
   PetscCall(PetscMalloc3(o->nobs, &yhat, nown + 1, &mask, nown + 1, &val));
   for (PetscInt j = 0; j < o->nobs; j++) yhat[j] = (o->values[j] - inf->mean[field]) / inf->std[field];
   if (ctx->cond_voronoi) {
-    const PetscScalar *mass;
-    double             loc = 0, area;
-    PetscCall(PFPhysicsGetVertexMass(ctx->phys, &mass));
-    for (PetscInt i = 0; i < nown; i++) loc += PetscRealPart(mass[i]);
-    PetscCallMPI(MPI_Allreduce(&loc, &area, 1, MPI_DOUBLE, MPI_SUM, ctx->gcomm));
+    double area;
+    PetscCall(PFPhysicsGetDomainMeasure(ctx->phys, &area));
     PetscCall(PFObsEncodeVoronoi(o->nobs, o->coords, yhat, area, nown, ctx->graph->xy, mask, val));
   } else PetscCall(PFObsEncode(H, nown, yhat, mask, val));
   for (PetscInt j = 0; j < nloc; j++) {

@@ -185,7 +185,7 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
   const PetscScalar *mass;
   const char        *names[PF_CLI_MAXFIELDS];
   pfreal            *w;
-  double             loc = 0, M;
+  double             M;
 
   PetscFunctionBegin;
   PetscCheck(PFNetIsMesh(net), ctx->gcomm, PETSC_ERR_ARG_WRONG, "'%s' holds fields on a mesh: train them with -net_type %s or %s (not %s)", datafile, PFNETMESHUNET, PFNETMESH, net->type);
@@ -194,6 +194,9 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
   PetscCall(PFPhysicsGetVertexMass(ctx->phys, &mass));
   for (PetscInt f = 0; f < ctx->nfields; f++) names[f] = ctx->fields[f];
   PetscCall(PFDataCreateMesh(ctx->gcomm, datafile, ctx->nfields, names, n, nat, seed, data));
+  /* the loss is the mass-weighted mean over the domain and the fields: an
+   * integral, independent of the mesh */
+  PetscCall(PFPhysicsGetDomainMeasure(ctx->phys, &M));
   if (ctx->ncond) {
     /* random sensor sets of the observed field, encoded after the fields */
     PFDataConditioner dc = {ctx->ncond, PFObsConditionerFill, PFObsConditionerWrite, NULL};
@@ -212,11 +215,9 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     oc->voronoi = ctx->cond_voronoi;
     if (oc->voronoi) {
       /* the network's vertex order is the physics': its coordinates */
-      double loc = 0;
       for (PetscInt i = 0; i < n; i++) PetscCheck(ctx->graph->ownnat[i] == nat[i], PETSC_COMM_SELF, PETSC_ERR_PLIB, "mesh graph and physics order the owned vertices differently");
-      for (PetscInt i = 0; i < n; i++) loc += PetscRealPart(mass[i]);
-      PetscCallMPI(MPI_Allreduce(&loc, &oc->area, 1, MPI_DOUBLE, MPI_SUM, ctx->gcomm));
-      oc->xy = ctx->graph->xy;
+      oc->area = M;
+      oc->xy   = ctx->graph->xy;
     }
     PetscCall(PetscStrncpy(oc->fieldname, ctx->cond_field, sizeof(oc->fieldname)));
     PetscCall(PFObsConditionerSetUp(oc));
@@ -230,10 +231,6 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
   }
   PetscCall(PFNetMeshSetGraph(net, ctx->graph, ctx->nfields + ctx->ncond));
   PetscCall(PFCLIMeshFlowSetUp(ctx, flow));
-  /* the loss is the mass-weighted mean over the domain and the fields: an
-   * integral, independent of the mesh */
-  for (PetscInt i = 0; i < n; i++) loc += PetscRealPart(mass[i]);
-  PetscCallMPI(MPI_Allreduce(&loc, &M, 1, MPI_DOUBLE, MPI_SUM, ctx->gcomm));
   {
     /* per-field factors: fine-tuning on low-fidelity data trusts its inputs
      * (exact) more than its states (a coarse solve), e.g. 1,0.1 */

@@ -101,11 +101,7 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   c->F1 = glob[0];
   c->F2 = glob[1];
   PetscCheck(c->F1 > 0, c->comm, PETSC_ERR_ARG_WRONG, "the residual of the zero state vanishes: no scale for the residual loss");
-  {
-    double m = 0;
-    for (PetscInt i = 0; i < c->nown; i++) m += PetscRealPart(phys->mass[i]);
-    PetscCallMPI(MPI_Allreduce(&m, &c->Mtot, 1, MPI_DOUBLE, MPI_SUM, c->comm));
-  }
+  PetscCall(PFPhysicsGetDomainMeasure(phys, &c->Mtot));
   c->E0 = 0;
   if (phys->ops.jacobiansolve && c->nres == c->nown) {
     /* the error norm's scale: |u0|_M^2, u0 the solution for the zero inputs */

@@ -318,17 +318,15 @@ PetscErrorCode PFFlowSampleVelocity(PFFlow flow, PFSampler sampler, uint64_t see
   PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
   PetscCheck(!vp, flow->comm, PETSC_ERR_SUP, "guided sampling needs a flow-matching model (cfm/otcfm), not '%s'", flow->type);
   PetscCall(CheckHeld(flow, n));
-  if (flow->held) {
-    VelocityCtx held = {.flow = flow, .n = n, .fn = fn, .fnctx = ctx};
-    pfreal     *z;
-    PetscCall(PetscMalloc1(n, &z));
+  {
+    /* the given velocity, held components kept still (a no-op without them) */
+    VelocityCtx w = {.flow = flow, .n = n, .fn = fn, .fnctx = ctx};
+    pfreal     *z = NULL;
+    if (flow->held) PetscCall(PetscMalloc1(n, &z));
     SampleNoise(flow, seed, gidx0, nloc, n, x, z);
     PetscCall(PetscFree(z));
-    PetscCall(PFSamplerIntegrate(sampler, NetVelocity, &held, nloc, n, 0.0, 1.0, x, nfe));
-    PetscFunctionReturn(PETSC_SUCCESS);
+    PetscCall(PFSamplerIntegrate(sampler, NetVelocity, &w, nloc, n, 0.0, 1.0, x, nfe));
   }
-  SampleNoise(flow, seed, gidx0, nloc, n, x, NULL);
-  PetscCall(PFSamplerIntegrate(sampler, fn, ctx, nloc, n, 0.0, 1.0, x, nfe));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

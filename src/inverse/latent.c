@@ -2,7 +2,6 @@
  * Tauberschmidt et al. 2025): its prediction and the gradient of the
  * label-free residual loss that trains it (include/physflow/inverse.h). */
 #include <physflow/inverse.h>
-#include <physflow/mesh.h>
 #include <physflow/private/netimpl.h>
 
 PetscErrorCode PFLatentSetUp(PFLatent *lt, PetscInt maxbatch)
@@ -16,14 +15,7 @@ PetscErrorCode PFLatentSetUp(PFLatent *lt, PetscInt maxbatch)
   PetscCall(PetscMalloc5(maxbatch, &lt->tbuf, maxbatch * nf + 1, &lt->x, maxbatch * nf + 1, &lt->gx, (size_t)maxbatch * lt->ninputs * lt->nown + 1, &lt->dg, maxbatch, &lt->one));
   for (PetscInt b = 0; b < maxbatch; b++) lt->tbuf[b] = 1, lt->one[b] = 1;
   lt->Mtot = 0;
-  if (lt->phys) {
-    const PetscScalar *mass;
-    PFMesh             mesh;
-    PetscCall(PFPhysicsGetVertexMass(lt->phys, &mass));
-    PetscCall(PFPhysicsGetMesh(lt->phys, &mesh));
-    for (PetscInt i = 0; i < lt->nown; i++) lt->Mtot += PetscRealPart(mass[i]);
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &lt->Mtot, 1, MPI_DOUBLE, MPI_SUM, mesh->comm));
-  }
+  if (lt->phys) PetscCall(PFPhysicsGetDomainMeasure(lt->phys, &lt->Mtot));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

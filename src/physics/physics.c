@@ -122,6 +122,16 @@ PetscErrorCode PFPhysicsGetVertexMass(PFPhysics phys, const PetscScalar **mass)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsGetDomainMeasure(PFPhysics phys, double *measure)
+{
+  double loc = 0;
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < phys->nown; i++) loc += PetscRealPart(phys->mass[i]);
+  PetscCallMPI(MPI_Allreduce(&loc, measure, 1, MPI_DOUBLE, MPI_SUM, phys->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsGetParams(PFPhysics phys, PetscInt *nparams, const char *const **names)
 {
   PetscFunctionBegin;
