@@ -30,6 +30,14 @@ static void Check(const char *what, double err, double tol)
   if (!(err <= tol)) fail = 1;
 }
 
+/* the held first field of trajectory b (ctx: the number of owned vertices) */
+static PetscErrorCode FillHeldTest(void *ctx, PetscInt it, PetscInt b, pfreal *x)
+{
+  const PetscInt nown = *(const PetscInt *)ctx;
+  for (PetscInt i = 0; i < nown; i++) x[i] = (pfreal)(0.3 + 0.1 * (double)(b + it));
+  return PETSC_SUCCESS;
+}
+
 static PetscErrorCode TestConFIG(void)
 {
   pfreal out[4];
@@ -308,6 +316,21 @@ int main(int argc, char **argv)
     PetscCall(PFAdjointMatchingCheck(c, net, keys, B, 3, dir, 1e-6, &an, &fd));
     PetscCall(PetscSNPrintf(what, sizeof(what), "adjoint matching: lean adjoint vs FD of R(X_1) (%.4e)", an));
     Check(what, fabs(an - fd) / PetscMax(fabs(fd), 1e-12), 1e-5);
+    {
+      /* the first field given (a conditional model): it stays at its value
+       * along the trajectory and the adjoint of the rest is still exact */
+      PetscBool *held;
+      PetscCall(PetscMalloc1(n, &held));
+      for (PetscInt j = 0; j < n; j++) held[j] = (PetscBool)(j < nown);
+      for (PetscInt b = 0; b < B; b++)
+        for (PetscInt i = 0; i < nown; i++) dir[b * n + i] = 0;
+      PetscCall(PFConstraintSetAdjointHeld(c, held, FillHeldTest, &nown));
+      PetscCall(PFAdjointMatchingCheck(c, net, keys, B, 3, dir, 1e-6, &an, &fd));
+      PetscCall(PetscSNPrintf(what, sizeof(what), "adjoint matching, first field held: lean adjoint vs FD (%.4e)", an));
+      Check(what, fabs(an - fd) / PetscMax(fabs(fd), 1e-12), 1e-5);
+      PetscCall(PFConstraintSetAdjointHeld(c, NULL, NULL, NULL));
+      PetscCall(PetscFree(held));
+    }
     PetscCall(PetscFree2(keys, dir));
   }
   /* endpoint fine-tuning: back-propagation through 3 Euler / Heun steps of

@@ -81,6 +81,31 @@ ok=$("$PY" -c "
 import h5py, numpy as np
 print(bool(np.abs(h5py.File('sd.h5')['fields/Re'][:] - h5py.File('d1.h5')['params/Re'][()][:, None]).max() < 1e-4))" 2>/dev/null)
 holds "and at the Reynolds numbers of a dataset's samples (-cond_data): $ok" "'$ok' == 'True'"
+# physics fine-tuning of the Re-conditioned model for a Re range it was not
+# trained on: Re stays given (held) along the adjoint-matching trajectories
+FT="finetune -model mc.h5 -constraint adjoint -cond_range 45,60 -am_iters 2 -am_steps 10 -batch_size 2"
+run $FT -o ft1.h5
+[ "$RC" -eq 0 ] || fail "adjoint fine-tuning of the Re-conditioned model: $(tail -n 2 err.txt)"
+cp out.txt ft1.txt
+NP=2 run $FT -pf_group_size 1 -o ft2.h5
+cp out.txt ft2.txt
+ok=$("$PY" - <<'PYEOF'
+import re
+def first(f):
+    m = re.search(r"iteration +1/2 +adjoint-matching loss (\S+) +residual of the samples \S+ (\S+)", open(f).read())
+    return [float(v) for v in m.groups()]
+a, b = first("ft1.txt"), first("ft2.txt")
+print(all(abs(x - y) <= 1e-4 * abs(x) for x, y in zip(a, b)))
+PYEOF
+)
+holds "adjoint fine-tuning of the Re-conditioned model (-cond_range 45,60): first iteration's loss and residual, 1 rank vs 2 groups, agree to 1e-4: $ok" "'$ok' == 'True'"
+run sample -model ft1.h5 -n 2 -cond_value 50 -o sft.h5
+ok=$("$PY" -c "
+import h5py, numpy as np
+f = h5py.File('sft.h5'); print(bool(np.abs(f['fields/Re'][:] - 50).max() < 1e-4 and np.isfinite(f['fields/u'][:]).all()))" 2>/dev/null)
+holds "the fine-tuned model is still conditioned on Re: samples at Re = 50 keep it: $ok" "'$ok' == 'True'"
+expect_error "fine-tuning a Re-conditioned model without -cond_range" "-cond_range" finetune -model mc.h5 -constraint adjoint -o x.h5
+expect_error "pbfm fine-tuning of a Re-conditioned model" "-constraint adjoint" finetune -model mc.h5 -constraint pbfm -cond_range 1,2 -o x.h5
 expect_error "a field-conditioned model without its values" "-cond_value" sample -model mc.h5 -n 2 -o x.h5
 expect_error "-cond_value: one value per given field" "one per given field" sample -model mc.h5 -n 2 -cond_value 20,30 -o x.h5
 expect_error "guidance of a field-conditioned model" "conditioned on" infer -model mc.h5 -obs nothing.h5 -o x.h5

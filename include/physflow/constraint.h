@@ -116,9 +116,19 @@ PETSC_EXTERN PetscErrorCode PFGuidedVelocity(void *ctx, double t, PetscInt nloc,
 typedef struct {
   PetscInt steps, subset, iters;
   double   lambda, kappa, clip, tail;
+  /* components given, not generated (a model conditioned on some of its
+   * own fields, e.g. Re): held[n] marks them (NULL: none); they keep their
+   * X_0 values along the trajectory, get no adjoint and no loss;
+   * fill(ctx, it, b, x) writes the held components of the state x[n] of
+   * trajectory b (global index) of iteration it */
+  const PetscBool *held;
+  PetscErrorCode (*fill)(void *ctx, PetscInt it, PetscInt b, pfreal *x);
+  void *fillctx;
 } PFAdjointParams;
 PETSC_EXTERN PetscErrorCode PFConstraintGetComm(PFConstraint c, MPI_Comm *comm);
 PETSC_EXTERN PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjointParams *p);
+/* the held components of adjoint matching (see PFAdjointParams); the arrays are the caller's */
+PETSC_EXTERN PetscErrorCode PFConstraintSetAdjointHeld(PFConstraint c, const PetscBool held[], PetscErrorCode (*fill)(void *, PetscInt, PetscInt, pfreal *), void *ctx);
 /* Runs the fine-tuning of ft (initialised to base) on this group's share of
  * B samples per iteration; keys[n]: global component keys of the owned
  * state (noise is keyed by them, so the result does not depend on the

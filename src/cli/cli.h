@@ -99,11 +99,25 @@ typedef struct {
   PetscReal cond_value[PF_CLI_MAXFIELDS];
   PetscInt  ncond_value;
   char      cond_data[PETSC_MAX_PATH_LEN];
+  /* finetune of such a model: the given fields' values are drawn uniformly
+   * in [cond_range[2k], cond_range[2k+1]] (physical units) */
+  PetscReal  cond_range[2 * PF_CLI_MAXFIELDS];
+  PetscInt   ncond_range;
+  PetscBool *heldmask;                /* [F n] owned components */
+  double     held_mean[PF_CLI_MAXFIELDS], held_std[PF_CLI_MAXFIELDS];
+  PetscInt   held_index[PF_CLI_MAXFIELDS];
+  uint64_t   held_seed;
 } PFCLIMeshContext;
 /* train: -condition obs [-cond_field p -cond_nobs 16,64 -cond_noise 0.01]
  *        -condition field -cond_fields Re */
 PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx);
+/* finetune of a model conditioned on its own fields: the given fields
+ * (from the model) and -cond_range lo,hi per field */
+PetscErrorCode PFCLIMeshFinetuneHeldOptions(PFCLIMeshContext *ctx, MPI_Comm comm, const char model[]);
+/* after PFCLIMeshTrainSetUp: the held components and their random values
+ * for the adjoint-matching trajectories of c (mean/std: the model's) */
+PetscErrorCode PFCLIMeshFinetuneHeldSetUp(PFCLIMeshContext *ctx, PFConstraint c, const double mean[], const double std[], uint64_t seed);
 PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow);

@@ -130,7 +130,9 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   if (finetune && has_pre) {
     char cond[16];
     PetscCall(PFCLIPeek(comm, pretrained, "data", "condition", NULL, cond, sizeof(cond)));
-    PetscCheck(!cond[0], comm, PETSC_ERR_SUP, "'%s' is a conditional model: fine-tuning conditional models is not supported yet", pretrained);
+    PetscCheck(!cond[0] || !strcmp(cond, "field"), comm, PETSC_ERR_SUP, "'%s' is conditioned on observations: fine-tuning such models is not supported yet", pretrained);
+    /* conditioned on its own fields (e.g. Re): adjoint matching holds them */
+    if (!strcmp(cond, "field")) PetscCall(PFCLIMeshFinetuneHeldOptions(&mctx, comm, pretrained));
   }
   PetscCheck(!nfmw || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-fm_field_weights applies to PDE data (-data file.h5 made by physflow datagen -physics ...)");
   PetscCall(PFNetCreate(comm, &net));
@@ -173,6 +175,8 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
     PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, mean, std));
     if (ctype == PF_CONSTRAINT_PBFM) PetscCall(PFTrainerSetConstraint(tr, constraint));
+    PetscCheck(!mctx.nheld || !finetune || ctype == PF_CONSTRAINT_ADJOINT, comm, PETSC_ERR_SUP, "'%s' is conditioned on %s: fine-tune it with -constraint adjoint (-constraint %s does not hold given fields)", pretrained, mctx.held[0], PFConstraintTypes[ctype]);
+    if (finetune) PetscCall(PFCLIMeshFinetuneHeldSetUp(&mctx, constraint, mean, std, seed));
   }
   PetscCall(PFTrainerSetData(tr, data));
   if (spec->coupled) PetscCall(PFTrainerSetCoupling(tr, spec->noise_seed, spec->t_fixed));

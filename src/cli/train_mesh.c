@@ -116,6 +116,7 @@ PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx)
   PetscFunctionBegin;
   if (ctx->oc) PetscCall(PFObsConditionerDestroy(ctx->oc));
   PetscCall(PetscFree(ctx->oc));
+  PetscCall(PetscFree(ctx->heldmask));
   PetscCall(PFMeshGraphDestroy(&ctx->graph));
   PetscCall(PFPhysicsDestroy(&ctx->phys));
   if (ctx->gcomm != MPI_COMM_NULL && ctx->gcomm) PetscCallMPI(MPI_Comm_free(&ctx->gcomm));

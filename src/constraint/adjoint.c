@@ -15,7 +15,19 @@ typedef struct {
   double  *t, *h, *sig, *cc;   /* grid [K+1], steps, sigma_i, c_i = sigma^2/(2 eta) */
   pfreal  *X, *A, *vb;         /* states [K+1][B n], adjoints [K+1][B n], base velocity [K][B n] */
   pfreal  *v, *dv, *dx, *tb, *e;
+  const PetscBool *held;       /* [n] given components (NULL: none) */
 } AMWork;
+
+static inline PetscBool IsHeld(const AMWork *w, PetscInt j) { return (PetscBool)(w->held && w->held[j]); }
+
+/* the held components of the B states x[B][n] get no adjoint */
+static void ZeroHeld(const AMWork *w, pfreal *x)
+{
+  if (!w->held) return;
+  for (PetscInt b = 0; b < w->B; b++)
+    for (PetscInt j = 0; j < w->n; j++)
+      if (w->held[j]) x[(size_t)b * w->n + j] = 0;
+}
 
 /* t_i = 1 - (1 - i/K)^2: steps shrink towards t = 1, where the residual's gradient acts */
 static void Grid(AMWork *w, double kappa)
@@ -39,8 +51,9 @@ static void SetTime(AMWork *w, double t)
 
 
 /* 1. trajectories of the model under the memoryless SDE (noise keyed by
- *    iteration, global sample, step and component); X_0 = x0 if given */
-static PetscErrorCode Rollout(AMWork *w, PFNet ft, const PetscInt keys[], uint64_t seed, PetscInt it, PetscInt lo, const pfreal *x0)
+ *    iteration, global sample, step and component); X_0 = x0 if given;
+ *    held components keep their X_0 values (from p->fill) */
+static PetscErrorCode Rollout(AMWork *w, const PFAdjointParams *p, PFNet ft, const PetscInt keys[], uint64_t seed, PetscInt it, PetscInt lo, const pfreal *x0)
 {
   const PetscInt K = w->K;
   const size_t   N = (size_t)w->B * w->n;
@@ -52,6 +65,8 @@ static PetscErrorCode Rollout(AMWork *w, PFNet ft, const PetscInt keys[], uint64
       PFRNGInit(&r, seed, PF_RNG_SAMPLE_X0, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)keys[j]);
       w->X[(size_t)b * w->n + j] = x0 ? x0[(size_t)b * w->n + j] : (pfreal)PFRNGNormal(&r);
     }
+  if (w->held && !x0)
+    for (PetscInt b = 0; b < w->B; b++) PetscCall(p->fill(p->fillctx, it, lo + b, w->X + (size_t)b * w->n));
   for (PetscInt i = 0; i < K; i++) {
     pfreal *x = w->X + (size_t)i * N, *xn = w->X + (size_t)(i + 1) * N;
     SetTime(w, w->t[i]);
@@ -59,7 +74,8 @@ static PetscErrorCode Rollout(AMWork *w, PFNet ft, const PetscInt keys[], uint64
     for (PetscInt b = 0; b < w->B; b++)
       for (PetscInt j = 0; j < w->n; j++) {
         size_t q = (size_t)b * w->n + j;
-        if (i == K - 1) xn[q] = x[q] + (pfreal)w->h[i] * w->v[q];
+        if (IsHeld(w, j)) xn[q] = x[q];
+        else if (i == K - 1) xn[q] = x[q] + (pfreal)w->h[i] * w->v[q];
         else {
           PFRNG  r;
           double bq = (1 + w->cc[i]) * w->v[q] - w->cc[i] * x[q] / (w->t[i] + w->h[i]);
@@ -84,6 +100,7 @@ static PetscErrorCode LeanAdjoint(AMWork *w, PFConstraint c, PFNet base, double 
   for (PetscInt b = 0; b < w->B; b++) lam[b] = lambda;
   PetscCall(PFConstraintStateLoss(c, w->B, 1, w->X + (size_t)K * N, lam, rloc, w->A + (size_t)K * N));
   PetscCall(PetscFree(lam));
+  ZeroHeld(w, w->A + (size_t)K * N);
   for (PetscInt i = K - 1; i >= 0; i--) {
     const pfreal *an = w->A + (size_t)(i + 1) * N;
     pfreal       *ai = w->A + (size_t)i * N;
@@ -93,22 +110,25 @@ static PetscErrorCode LeanAdjoint(AMWork *w, PFConstraint c, PFNet base, double 
     for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)(w->h[i] * (1 + ci)) * an[q];
     PetscCall(PFNetBackward(base, w->B, w->dv, w->dx));
     for (size_t q = 0; q < N; q++) ai[q] = an[q] + w->dx[q] - (pfreal)(w->h[i] * ci / (w->t[i] + w->h[i])) * an[q];
+    ZeroHeld(w, ai);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode WorkCreate(AMWork *w, PetscInt K, PetscInt B, PetscInt n, double kappa)
+static PetscErrorCode WorkCreate(AMWork *w, const PFAdjointParams *p, PetscInt B, PetscInt n)
 {
-  size_t N = (size_t)B * n;
+  const PetscInt K = p->steps;
+  size_t         N = (size_t)B * n;
 
   PetscFunctionBegin;
+  w->held = p->held;
   w->K = K;
   w->B = B;
   w->n = n;
   PetscCall(PetscMalloc4(K + 1, &w->t, K, &w->h, K, &w->sig, K, &w->cc));
   PetscCall(PetscMalloc3((K + 1) * N + 1, &w->X, (K + 1) * N + 1, &w->A, K * N + 1, &w->vb));
   PetscCall(PetscMalloc5(N + 1, &w->v, N + 1, &w->dv, N + 1, &w->dx, B, &w->tb, N + 1, &w->e));
-  Grid(w, kappa);
+  Grid(w, p->kappa);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -134,21 +154,21 @@ PetscErrorCode PFAdjointMatchingCheck(PFConstraint c, PFNet base, const PetscInt
   PetscCall(PFConstraintGetAdjointParams(c, &p));
   PetscCall(PFConstraintGetComm(c, &gcomm));
   PetscCall(PFNetPlan(base, B));
-  PetscCall(WorkCreate(&w, p.steps, B, base->nin, p.kappa));
+  PetscCall(WorkCreate(&w, &p, B, base->nin));
   N = (size_t)B * w.n;
   PetscCall(PetscMalloc3(N, &x0, N, &g, B, &one));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
-  PetscCall(Rollout(&w, base, keys, seed, 0, 0, NULL));
+  PetscCall(Rollout(&w, &p, base, keys, seed, 0, 0, NULL));
   PetscCall(PetscArraycpy(x0, w.X, N));
   PetscCall(LeanAdjoint(&w, c, base, 1.0, &r));
   *an = 0;
   for (size_t q = 0; q < N; q++) *an += (double)w.A[q] * (double)dir[q];
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, an, 1, MPI_DOUBLE, MPI_SUM, gcomm));
   for (size_t q = 0; q < N; q++) x0[q] += (pfreal)h * dir[q];
-  PetscCall(Rollout(&w, base, keys, seed, 0, 0, x0));
+  PetscCall(Rollout(&w, &p, base, keys, seed, 0, 0, x0));
   PetscCall(PFConstraintStateLoss(c, B, 1, w.X + (size_t)w.K * N, one, &rp, g));
   for (size_t q = 0; q < N; q++) x0[q] -= (pfreal)(2 * h) * dir[q];
-  PetscCall(Rollout(&w, base, keys, seed, 0, 0, x0));
+  PetscCall(Rollout(&w, &p, base, keys, seed, 0, 0, x0));
   PetscCall(PFConstraintStateLoss(c, B, 1, w.X + (size_t)w.K * N, one, &rm, g));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &rp, 1, MPI_DOUBLE, MPI_SUM, gcomm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &rm, 1, MPI_DOUBLE, MPI_SUM, gcomm));
@@ -179,13 +199,13 @@ PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, 
   PetscCheck(hi - lo >= 1, world, PETSC_ERR_ARG_OUTOFRANGE, "-batch_size %" PetscInt_FMT " must be at least the number of groups", Bg);
   PetscCall(PFNetPlan(base, hi - lo));
   PetscCall(PFNetPlan(ft, hi - lo));
-  PetscCall(WorkCreate(&w, K, hi - lo, ft->nin, p.kappa));
+  PetscCall(WorkCreate(&w, &p, hi - lo, ft->nin));
   PetscCall(PetscCalloc3(np, &m, np, &vv, np + 2, &red));
   PetscCall(PetscPrintf(world, "physflow finetune: adjoint matching, %" PetscInt_FMT " iterations of %" PetscInt_FMT " trajectories x %" PetscInt_FMT " SDE steps, lambda %g, kappa %g\n", p.iters, Bg, K, p.lambda, p.kappa));
   for (PetscInt it = 0; it < p.iters; it++) {
     double  rloc = 0, lloc = 0;
     pfreal *P, *Gr;
-    PetscCall(Rollout(&w, ft, keys, seed, it, lo, NULL));
+    PetscCall(Rollout(&w, &p, ft, keys, seed, it, lo, NULL));
     PetscCall(LeanAdjoint(&w, c, base, p.lambda, &rloc));
     /* 3. the regression on a subset of steps: a random part of the first
      *    80%, every step of the last 20% */
@@ -210,7 +230,7 @@ PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, 
         for (PetscInt b = 0; b < w.B; b++)
           for (PetscInt j = 0; j < w.n; j++) {
             size_t q = (size_t)b * w.n + j;
-            w.e[q]   = (pfreal)((1 + ci) * (w.v[q] - vbi[q]) / si + si * ai[q]);
+            w.e[q]   = IsHeld(&w, j) ? 0 : (pfreal)((1 + ci) * (w.v[q] - vbi[q]) / si + si * ai[q]);
             term[b] += (double)w.e[q] * (double)w.e[q];
           }
         /* the per-trajectory terms are sums over the whole mesh */

@@ -174,6 +174,16 @@ PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjointParams *p)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFConstraintSetAdjointHeld(PFConstraint c, const PetscBool held[], PetscErrorCode (*fill)(void *, PetscInt, PetscInt, pfreal *), void *ctx)
+{
+  PetscFunctionBegin;
+  PetscCheck(!held || fill, c->comm, PETSC_ERR_ARG_NULL, "held components need a fill function");
+  c->am.held    = held;
+  c->am.fill    = fill;
+  c->am.fillctx = ctx;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p)
 {
   PetscFunctionBegin;
