@@ -18,7 +18,7 @@ static PetscErrorCode PlotToy(const char png[], const char samples[], const char
 /* Mesh fields (with -o): PNGs beside the JSON, by examples/plot_fields.py
  * (sample fields) and plot_darcy_eval.py (mean/std against the reference,
  * residual and re-solve histograms).  Failing plots only warn. */
-static PetscErrorCode PlotPDE(const char plot[], PetscBool set_plot, const char json[], const char samples[], const char reference[])
+static PetscErrorCode PlotPDE(const char physics[], const char plot[], PetscBool set_plot, const char json[], const char samples[], const char reference[])
 {
   char        prefix[PETSC_MAX_PATH_LEN], cmd[6 * PETSC_MAX_PATH_LEN];
   const char *src = getenv("PF_SOURCE_DIR") ? getenv("PF_SOURCE_DIR") : PF_SOURCE_DIR;
@@ -38,8 +38,15 @@ static PetscErrorCode PlotPDE(const char plot[], PetscBool set_plot, const char 
     PetscCall(PetscSNPrintf(cmd, sizeof(cmd), "'%s' '%s/examples/plot_darcy_eval.py' --samples '%s' --reference '%s' --out '%s' --runs 'samples=%s' > /dev/null 2>&1", py, src, samples, reference, prefix, prefix));
     st = system(cmd);
   }
+  if (st == 0 && !strcmp(physics, "ns")) {
+    /* flows: velocity magnitude, vorticity, drag and lift histograms */
+    char ref[PETSC_MAX_PATH_LEN + 16] = "";
+    if (reference[0]) PetscCall(PetscSNPrintf(ref, sizeof(ref), "--reference '%s'", reference));
+    PetscCall(PetscSNPrintf(cmd, sizeof(cmd), "'%s' '%s/examples/plot_ns_eval.py' --samples '%s' %s --out '%s' --eval '%s' > /dev/null 2>&1", py, src, samples, ref, prefix, prefix));
+    st = system(cmd);
+  }
   if (st) PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "physflow eval: warning: plotting failed (needs %s with matplotlib and h5py); the JSON is unaffected\n", py));
-  else PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "physflow eval: plots %s_fields.png%s\n", prefix, reference[0] ? ", _meanstd.png, _residuals.png" : ""));
+  else PetscCall(PetscFPrintf(PETSC_COMM_SELF, stderr, "physflow eval: plots %s_fields.png%s%s\n", prefix, reference[0] ? ", _meanstd.png, _residuals.png" : "", !strcmp(physics, "ns") ? ", _flow.png, _forces.png" : ""));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -67,7 +74,7 @@ PetscErrorCode PFCommandEval(MPI_Comm comm)
   if (has_physics) {
     PetscCall(PFEvalPDE(comm, physics, samples, has_r ? reference : "", json, &help));
     PetscCallMPI(MPI_Comm_rank(comm, &rank));
-    if (!help && json[0] && rank == 0) PetscCall(PlotPDE(plot, set_plot, json, samples, has_r ? reference : ""));
+    if (!help && json[0] && rank == 0) PetscCall(PlotPDE(physics, plot, set_plot, json, samples, has_r ? reference : ""));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PFCLIOptionsDone(comm, "eval", &help));

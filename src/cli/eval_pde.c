@@ -10,6 +10,7 @@
 #include <math.h>
 #include <physflow/fieldmetrics.h>
 #include <physflow/meshdata.h>
+#include <physflow/metrics.h>
 #include <physflow/private/physicsimpl.h>
 #include <physflow/physics.h>
 #include "cli.h"
@@ -186,12 +187,77 @@ static PetscErrorCode DistributionMetrics(PFPhysics phys, const char samples[], 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* prefix+suffix: the n rows of physics checks (and the observable), one
+ * column each, named in a header, for plots */
+static PetscErrorCode WriteChecks(const char prefix[], const char suffix[], const double *rel, PetscInt n, PetscInt nchecks, const char *const *names, const char obsname[])
+{
+  char  path[PETSC_MAX_PATH_LEN];
+  FILE *f;
+
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s%s", prefix, suffix));
+  f = fopen(path, "w");
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", path);
+  fprintf(f, "#");
+  for (PetscInt k = 0; k < nchecks; k++) fprintf(f, " %s", names[k]);
+  if (obsname) fprintf(f, " %s", obsname);
+  fprintf(f, "\n");
+  for (PetscInt i = 0; i < n; i++) {
+    for (PetscInt k = 0; k < nchecks; k++) fprintf(f, "%s%.6e", k ? " " : "", rel[NCOL * i + 2 + k]);
+    if (obsname) fprintf(f, " %.6e", rel[NCOL * i + OBSCOL]);
+    fprintf(f, "\n");
+  }
+  fclose(f);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the physics checks as distributions (e.g. the drag and lift of generated
+ * flows against the solver's): for each, mean and std of the samples' and
+ * the reference's values, the 1-D Wasserstein-2 distance between them and
+ * that distance relative to the reference's std (non-finite values are
+ * left out and counted) */
+static PetscErrorCode CheckDistributions(const double *rs, PetscInt ns, const double *rr, PetscInt nr, PetscInt nchecks, const char *const *names, char *json, size_t len)
+{
+  double *a, *b;
+  char    item[512];
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc2(ns, &a, nr, &b));
+  PetscCall(PetscStrlcat(json, ", \"check_distributions\": {", len));
+  for (PetscInt k = 0; k < nchecks; k++) {
+    PetscInt na = 0, nb = 0;
+    double   ma = 0, mb = 0, sa = 0, sb = 0, w2 = NAN;
+    for (PetscInt i = 0; i < ns; i++)
+      if (isfinite(rs[NCOL * i + 2 + k])) a[na++] = rs[NCOL * i + 2 + k];
+    for (PetscInt i = 0; i < nr; i++)
+      if (isfinite(rr[NCOL * i + 2 + k])) b[nb++] = rr[NCOL * i + 2 + k];
+    for (PetscInt i = 0; i < na; i++) ma += a[i] / na;
+    for (PetscInt i = 0; i < nb; i++) mb += b[i] / nb;
+    for (PetscInt i = 0; i < na; i++) sa += (a[i] - ma) * (a[i] - ma) / na;
+    for (PetscInt i = 0; i < nb; i++) sb += (b[i] - mb) * (b[i] - mb) / nb;
+    /* one projection of 1-D data: the exact W2 of the two empirical laws */
+    if (na && nb) PetscCall(PFSlicedWasserstein(1, na, a, nb, b, 1, 0, &w2));
+    if (!(na && nb)) PetscCall(PetscSNPrintf(item, sizeof(item), "%s\"%s\": {\"nonfinite\": %" PetscInt_FMT "}", k ? ", " : "", names[k], ns - na + nr - nb));
+    else
+    {
+      char rel[32] = "null"; /* JSON has no NaN: a constant reference has no relative distance */
+      if (sb > 0) PetscCall(PetscSNPrintf(rel, sizeof(rel), "%.5g", w2 / sqrt(sb)));
+      PetscCall(PetscSNPrintf(item, sizeof(item), "%s\"%s\": {\"mean\": %.6g, \"std\": %.6g, \"ref_mean\": %.6g, \"ref_std\": %.6g, \"w2\": %.5g, \"w2_rel\": %s, \"nonfinite\": %" PetscInt_FMT "}", k ? ", " : "", names[k], ma, sqrt(sa), mb, sqrt(sb), w2, rel, ns - na + nr - nb));
+    }
+    PetscCall(PetscStrlcat(json, item, len));
+  }
+  PetscCall(PetscStrlcat(json, "}", len));
+  PetscCall(PetscFree2(a, b));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char samples[], const char reference[], const char jsonpath[], PetscBool *help)
 {
   PFPhysics   phys;
   PetscMPIInt rank;
   char        json[16384];
-  double     *rel, *rel_s = NULL;
+  double     *rel, *rel_s = NULL, *rel_r = NULL;
+  PetscInt    nr = 0;
   PetscInt    ns, nchecks = 0;
   const char *const *checknames = NULL;
   char        oname[64] = "", ogroup[64] = "";
@@ -235,7 +301,6 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
   }
   rel_s = rel;
   if (reference[0]) {
-    PetscInt nr;
     PetscCall(ResidualStats(phys, obs, reference, &rel, &nr, &nchecks, &checknames));
     PetscCall(PetscStrlcat(json, ", \"reference\": {", sizeof(json)));
     {
@@ -251,7 +316,8 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
       PetscCall(AppendStats(json, sizeof(json), key, rel + OBSCOL, NCOL, nr));
     }
     PetscCall(PetscStrlcat(json, "}", sizeof(json)));
-    PetscCall(PetscFree(rel));
+    PetscCall(CheckDistributions(rel_s, ns, rel, nr, nchecks, checknames, json, sizeof(json)));
+    rel_r = rel;
     PetscCall(DistributionMetrics(phys, samples, reference, json, sizeof(json)));
   }
   PetscCall(PetscStrlcat(json, "}", sizeof(json)));
@@ -271,21 +337,10 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
     PetscCheck(rf, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", rpath);
     for (PetscInt i = 0; i < ns; i++) fprintf(rf, "%.6e\n", rel_s[NCOL * i]);
     fclose(rf);
-    /* and the physics checks, one column each, named in a header */
+    /* and the physics checks, one column each (also of the reference) */
     rpath[strlen(rpath) - strlen("_residuals.txt")] = 0;
-    PetscCall(PetscStrlcat(rpath, "_checks.txt", sizeof(rpath)));
-    rf = fopen(rpath, "w");
-    PetscCheck(rf, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot write '%s'", rpath);
-    fprintf(rf, "#");
-    for (PetscInt k = 0; k < nchecks; k++) fprintf(rf, " %s", checknames[k]);
-    if (obs) fprintf(rf, " %s", oname);
-    fprintf(rf, "\n");
-    for (PetscInt i = 0; i < ns; i++) {
-      for (PetscInt k = 0; k < nchecks; k++) fprintf(rf, "%s%.6e", k ? " " : "", rel_s[NCOL * i + 2 + k]);
-      if (obs) fprintf(rf, " %.6e", rel_s[NCOL * i + OBSCOL]);
-      fprintf(rf, "\n");
-    }
-    fclose(rf);
+    PetscCall(WriteChecks(rpath, "_checks.txt", rel_s, ns, nchecks, checknames, obs ? oname : NULL));
+    if (rel_r) PetscCall(WriteChecks(rpath, "_refchecks.txt", rel_r, nr, nchecks, checknames, obs ? oname : NULL));
   }
   if (jsonpath[0] && rank == 0) {
     FILE *f = fopen(jsonpath, "w");
@@ -294,6 +349,7 @@ PetscErrorCode PFEvalPDE(MPI_Comm comm, const char physics_type[], const char sa
     fclose(f);
   }
   PetscCall(PetscFree(rel_s));
+  PetscCall(PetscFree(rel_r));
 done:
   PetscCall(PFObservableDestroy(&obs));
   PetscCall(PFPhysicsDestroy(&phys));
