@@ -324,21 +324,28 @@ int main(int argc, char **argv)
       for (PetscInt j = 0; j < n; j++) held[j] = (PetscBool)(j < nown);
       for (PetscInt b = 0; b < B; b++)
         for (PetscInt i = 0; i < nown; i++) dir[b * n + i] = 0;
-      PetscCall(PFConstraintSetAdjointHeld(c, held, FillHeldTest, &nown));
+      PetscCall(PFConstraintSetHeld(c, held, FillHeldTest, &nown));
       PetscCall(PFAdjointMatchingCheck(c, net, keys, B, 3, dir, 1e-6, &an, &fd));
       PetscCall(PetscSNPrintf(what, sizeof(what), "adjoint matching, first field held: lean adjoint vs FD (%.4e)", an));
       Check(what, fabs(an - fd) / PetscMax(fabs(fd), 1e-12), 1e-5);
-      PetscCall(PFConstraintSetAdjointHeld(c, NULL, NULL, NULL));
+      PetscCall(PFConstraintSetHeld(c, NULL, NULL, NULL));
       PetscCall(PetscFree(held));
     }
     PetscCall(PetscFree2(keys, dir));
   }
   /* endpoint fine-tuning: back-propagation through 3 Euler / Heun steps of
    * the sampler, error norm and anchor, along a random parameter direction */
-  for (PetscInt heun = 0; heun < 2; heun++) {
-    pfreal *x1b, *dir;
-    double  an, fd;
-    char    what[96];
+  for (PetscInt heun = 0; heun < 3; heun++) {
+    /* heun = 2: Heun with the first field held (a conditional model) */
+    pfreal    *x1b, *dir;
+    double     an, fd;
+    char       what[128];
+    PetscBool *held = NULL;
+    if (heun == 2) {
+      PetscCall(PetscMalloc1(n, &held));
+      for (PetscInt j = 0; j < n; j++) held[j] = (PetscBool)(j < nown);
+    }
+    PetscCall(PFConstraintSetHeld(c, held, held ? FillHeldTest : NULL, &nown));
     PetscCall(PetscOptionsSetValue(NULL, "-endpoint_steps", "3"));
     PetscCall(PetscOptionsSetValue(NULL, "-endpoint_sampler", heun ? "heun" : "euler"));
     PetscCall(PetscOptionsSetValue(NULL, "-constraint_norm", "error"));
@@ -347,8 +354,10 @@ int main(int argc, char **argv)
     for (PetscInt i = 0; i < B * n; i++) x1b[i] = (pfreal)(0.5 * cos(0.3 * (double)nat[i % nown] + (double)(i / nown))) + xt[i] * (pfreal)0.1;
     for (size_t i = 0; i < np; i++) dir[i] = (pfreal)sin(1.0 + 0.7 * (double)i);
     PetscCall(PFEndpointCheck(c, net, B, xt, x1b, dir, 1e-6, &an, &fd));
-    PetscCall(PetscSNPrintf(what, sizeof(what), "endpoint fine-tuning through 3 %s steps: gradient vs FD (%.4e)", heun ? "Heun" : "Euler", an));
+    PetscCall(PetscSNPrintf(what, sizeof(what), "endpoint fine-tuning through 3 %s steps%s: gradient vs FD (%.4e)", heun ? "Heun" : "Euler", held ? ", first field held" : "", an));
     Check(what, fabs(an - fd) / PetscMax(fabs(fd), 1e-12), 1e-5);
+    PetscCall(PFConstraintSetHeld(c, NULL, NULL, NULL));
+    PetscCall(PetscFree(held));
     PetscCall(PetscFree2(x1b, dir));
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));

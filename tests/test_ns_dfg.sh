@@ -104,8 +104,15 @@ ok=$("$PY" -c "
 import h5py, numpy as np
 f = h5py.File('sft.h5'); print(bool(np.abs(f['fields/Re'][:] - 50).max() < 1e-4 and np.isfinite(f['fields/u'][:]).all()))" 2>/dev/null)
 holds "the fine-tuned model is still conditioned on Re: samples at Re = 50 keep it: $ok" "'$ok' == 'True'"
+run finetune -model mc.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -o fe.h5
+[ "$RC" -eq 0 ] || fail "endpoint fine-tuning of the Re-conditioned model: $(tail -n 2 err.txt)"
+run sample -model fe.h5 -n 2 -cond_value 55 -sampler heun -sampler_steps 3 -o sfe.h5
+ok=$("$PY" -c "
+import h5py, numpy as np
+f = h5py.File('sfe.h5'); print(bool(np.abs(f['fields/Re'][:] - 55).max() < 1e-4 and np.isfinite(f['fields/u'][:]).all()))" 2>/dev/null)
+holds "endpoint fine-tuning (squared residual: ns has no error norm) keeps Re given: samples at Re = 55 keep it: $ok" "'$ok' == 'True'"
 expect_error "fine-tuning a Re-conditioned model without -cond_range" "-cond_range" finetune -model mc.h5 -constraint adjoint -o x.h5
-expect_error "pbfm fine-tuning of a Re-conditioned model" "-constraint adjoint" finetune -model mc.h5 -constraint pbfm -cond_range 1,2 -o x.h5
+expect_error "pbfm fine-tuning of a Re-conditioned model" "-constraint adjoint or endpoint" finetune -model mc.h5 -constraint pbfm -cond_range 1,2 -o x.h5
 expect_error "a field-conditioned model without its values" "-cond_value" sample -model mc.h5 -n 2 -o x.h5
 expect_error "-cond_value: one value per given field" "one per given field" sample -model mc.h5 -n 2 -cond_value 20,30 -o x.h5
 expect_error "guidance of a field-conditioned model" "conditioned on" infer -model mc.h5 -obs nothing.h5 -o x.h5

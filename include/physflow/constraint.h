@@ -64,6 +64,7 @@ typedef enum {
 PETSC_EXTERN const char *const PFConstraintNorms[];
 /* Defaults of the command's use (norm, weight t^tpow), unless given as
  * -constraint_norm / -pbfm_tpow; call after PFConstraintSetFromOptions */
+/* after PFConstraintSetPhysics: the error norms fall back to l2 for physics without a state solve */
 PETSC_EXTERN PetscErrorCode PFConstraintSetDefaultNorm(PFConstraint c, PFConstraintNorm norm, double tpow);
 PETSC_EXTERN PetscErrorCode PFConstraintGetType(PFConstraint c, PFConstraintType *type);
 PETSC_EXTERN PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combine, double *weight);
@@ -116,19 +117,18 @@ PETSC_EXTERN PetscErrorCode PFGuidedVelocity(void *ctx, double t, PetscInt nloc,
 typedef struct {
   PetscInt steps, subset, iters;
   double   lambda, kappa, clip, tail;
-  /* components given, not generated (a model conditioned on some of its
-   * own fields, e.g. Re): held[n] marks them (NULL: none); they keep their
-   * X_0 values along the trajectory, get no adjoint and no loss;
-   * fill(ctx, it, b, x) writes the held components of the state x[n] of
-   * trajectory b (global index) of iteration it */
-  const PetscBool *held;
-  PetscErrorCode (*fill)(void *ctx, PetscInt it, PetscInt b, pfreal *x);
-  void *fillctx;
 } PFAdjointParams;
 PETSC_EXTERN PetscErrorCode PFConstraintGetComm(PFConstraint c, MPI_Comm *comm);
 PETSC_EXTERN PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjointParams *p);
-/* the held components of adjoint matching (see PFAdjointParams); the arrays are the caller's */
-PETSC_EXTERN PetscErrorCode PFConstraintSetAdjointHeld(PFConstraint c, const PetscBool held[], PetscErrorCode (*fill)(void *, PetscInt, PetscInt, pfreal *), void *ctx);
+/* Fine-tuning (adjoint matching, endpoint) of a model conditioned on some
+ * of its own fields (e.g. Re): held[n] marks the components given, not
+ * generated (NULL: none); they keep their initial values along the
+ * trajectories (no drift, no noise), get no adjoint and no loss;
+ * fill(ctx, it, b, x) writes the held components of the initial state x[n]
+ * of trajectory b (global index) of iteration it.  held is the caller's. */
+typedef PetscErrorCode (*PFHeldFill)(void *ctx, PetscInt it, PetscInt b, pfreal *x);
+PETSC_EXTERN PetscErrorCode PFConstraintSetHeld(PFConstraint c, const PetscBool held[], PFHeldFill fill, void *ctx);
+PETSC_EXTERN PetscErrorCode PFConstraintGetHeld(PFConstraint c, const PetscBool **held, PFHeldFill *fill, void **ctx);
 /* Runs the fine-tuning of ft (initialised to base) on this group's share of
  * B samples per iteration; keys[n]: global component keys of the owned
  * state (noise is keyed by them, so the result does not depend on the

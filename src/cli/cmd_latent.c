@@ -259,7 +259,6 @@ PetscErrorCode PFCommandLatent(MPI_Comm comm)
   }
   PetscCheck(L.Bg >= L.ctx.G, comm, PETSC_ERR_ARG_OUTOFRANGE, "-batch_size %" PetscInt_FMT " must be at least the number of groups (%" PetscInt_FMT ")", L.Bg, L.ctx.G);
   PetscCall(PFCheckWritable(comm, out));
-  PetscCall(PFConstraintSetDefaultNorm(L.lt.c, PF_NORM_ERROR2, 0));
   if (!has_samples) {
     size_t l;
     PetscCall(PetscStrncpy(L.samples, out, sizeof(L.samples)));
@@ -305,6 +304,7 @@ PetscErrorCode PFCommandLatent(MPI_Comm comm)
     PetscCall(PFDataCreateMesh(L.ctx.gcomm, L.samples, L.nstate, state, n, nat, (uint64_t)L.seed, &data));
     PetscCall(PFDataSetNormalization(data, L.smean, L.sstd));
     PetscCall(PFConstraintSetPhysics(L.lt.c, L.ctx.phys, mean, std));
+    PetscCall(PFConstraintSetDefaultNorm(L.lt.c, PF_NORM_ERROR2, 0));
     L.lt.ninputs = nin, L.lt.nstate = L.nstate, L.lt.nown = n, L.lt.phys = L.ctx.phys;
   }
   PetscCall(PFNetMeshSetGraph(L.lt.phi, L.ctx.graph, L.nstate));

@@ -175,7 +175,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
     PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, mean, std));
     if (ctype == PF_CONSTRAINT_PBFM) PetscCall(PFTrainerSetConstraint(tr, constraint));
-    PetscCheck(!mctx.nheld || !finetune || ctype == PF_CONSTRAINT_ADJOINT, comm, PETSC_ERR_SUP, "'%s' is conditioned on %s: fine-tune it with -constraint adjoint (-constraint %s does not hold given fields)", pretrained, mctx.held[0], PFConstraintTypes[ctype]);
+    PetscCheck(!mctx.nheld || !finetune || ctype == PF_CONSTRAINT_ADJOINT || ctype == PF_CONSTRAINT_ENDPOINT, comm, PETSC_ERR_SUP, "'%s' is conditioned on %s: fine-tune it with -constraint adjoint or endpoint (-constraint %s does not hold given fields)", pretrained, mctx.held[0], PFConstraintTypes[ctype]);
     if (finetune) PetscCall(PFCLIMeshFinetuneHeldSetUp(&mctx, constraint, mean, std, seed));
   }
   PetscCall(PFTrainerSetData(tr, data));

@@ -71,6 +71,6 @@ PetscErrorCode PFCLIMeshFinetuneHeldSetUp(PFCLIMeshContext *ctx, PFConstraint c,
     for (PetscInt i = 0; i < nown; i++) ctx->heldmask[f * nown + i] = PETSC_TRUE;
   }
   ctx->held_seed = seed;
-  PetscCall(PFConstraintSetAdjointHeld(c, ctx->heldmask, FillHeld, ctx));
+  PetscCall(PFConstraintSetHeld(c, ctx->heldmask, FillHeld, ctx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

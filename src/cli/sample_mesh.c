@@ -324,7 +324,7 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     PetscCall(PFDatasetWriterWriteRows(w, grank == 0 ? hi - lo : 0, idx, (const double *const *)rows, NULL));
     PetscCall(PFDatasetWriterClose(&w, &complete));
     PetscCheck(complete, world, PETSC_ERR_PLIB, "sample file '%s' incomplete", out);
-    PetscCall(PetscPrintf(world, "physflow sample: %" PetscInt_FMT " fields samples on %s with %s (NFE %" PetscInt_FMT ") in %.3f s (%.1f samples/s on %" PetscInt_FMT " group(s)) -> %s\n", n, mesh->source, st, nfe, t1 - t0, (double)n / (t1 - t0), ctx->G, out));
+    PetscCall(PetscPrintf(world, "physflow sample: %" PetscInt_FMT " field samples on %s with %s (NFE %" PetscInt_FMT ") in %.3f s (%.1f samples/s on %" PetscInt_FMT " group(s)) -> %s\n", n, mesh->source, st, nfe, t1 - t0, (double)n / (t1 - t0), ctx->G, out));
   }
   for (PetscInt f = 0; f < nf; f++) PetscCall(PetscFree(rows[f]));
   PetscCall(PetscFree(idx));

@@ -16,6 +16,8 @@ typedef struct {
   pfreal  *X, *A, *vb;         /* states [K+1][B n], adjoints [K+1][B n], base velocity [K][B n] */
   pfreal  *v, *dv, *dx, *tb, *e;
   const PetscBool *held;       /* [n] given components (NULL: none) */
+  PFHeldFill       fill;
+  void            *fillctx;
 } AMWork;
 
 static inline PetscBool IsHeld(const AMWork *w, PetscInt j) { return (PetscBool)(w->held && w->held[j]); }
@@ -52,8 +54,8 @@ static void SetTime(AMWork *w, double t)
 
 /* 1. trajectories of the model under the memoryless SDE (noise keyed by
  *    iteration, global sample, step and component); X_0 = x0 if given;
- *    held components keep their X_0 values (from p->fill) */
-static PetscErrorCode Rollout(AMWork *w, const PFAdjointParams *p, PFNet ft, const PetscInt keys[], uint64_t seed, PetscInt it, PetscInt lo, const pfreal *x0)
+ *    held components keep their X_0 values (from the fill function) */
+static PetscErrorCode Rollout(AMWork *w, PFNet ft, const PetscInt keys[], uint64_t seed, PetscInt it, PetscInt lo, const pfreal *x0)
 {
   const PetscInt K = w->K;
   const size_t   N = (size_t)w->B * w->n;
@@ -66,7 +68,7 @@ static PetscErrorCode Rollout(AMWork *w, const PFAdjointParams *p, PFNet ft, con
       w->X[(size_t)b * w->n + j] = x0 ? x0[(size_t)b * w->n + j] : (pfreal)PFRNGNormal(&r);
     }
   if (w->held && !x0)
-    for (PetscInt b = 0; b < w->B; b++) PetscCall(p->fill(p->fillctx, it, lo + b, w->X + (size_t)b * w->n));
+    for (PetscInt b = 0; b < w->B; b++) PetscCall(w->fill(w->fillctx, it, lo + b, w->X + (size_t)b * w->n));
   for (PetscInt i = 0; i < K; i++) {
     pfreal *x = w->X + (size_t)i * N, *xn = w->X + (size_t)(i + 1) * N;
     SetTime(w, w->t[i]);
@@ -115,13 +117,13 @@ static PetscErrorCode LeanAdjoint(AMWork *w, PFConstraint c, PFNet base, double 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode WorkCreate(AMWork *w, const PFAdjointParams *p, PetscInt B, PetscInt n)
+static PetscErrorCode WorkCreate(AMWork *w, PFConstraint c, const PFAdjointParams *p, PetscInt B, PetscInt n)
 {
   const PetscInt K = p->steps;
   size_t         N = (size_t)B * n;
 
   PetscFunctionBegin;
-  w->held = p->held;
+  PetscCall(PFConstraintGetHeld(c, &w->held, &w->fill, &w->fillctx));
   w->K = K;
   w->B = B;
   w->n = n;
@@ -154,21 +156,21 @@ PetscErrorCode PFAdjointMatchingCheck(PFConstraint c, PFNet base, const PetscInt
   PetscCall(PFConstraintGetAdjointParams(c, &p));
   PetscCall(PFConstraintGetComm(c, &gcomm));
   PetscCall(PFNetPlan(base, B));
-  PetscCall(WorkCreate(&w, &p, B, base->nin));
+  PetscCall(WorkCreate(&w, c, &p, B, base->nin));
   N = (size_t)B * w.n;
   PetscCall(PetscMalloc3(N, &x0, N, &g, B, &one));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
-  PetscCall(Rollout(&w, &p, base, keys, seed, 0, 0, NULL));
+  PetscCall(Rollout(&w, base, keys, seed, 0, 0, NULL));
   PetscCall(PetscArraycpy(x0, w.X, N));
   PetscCall(LeanAdjoint(&w, c, base, 1.0, &r));
   *an = 0;
   for (size_t q = 0; q < N; q++) *an += (double)w.A[q] * (double)dir[q];
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, an, 1, MPI_DOUBLE, MPI_SUM, gcomm));
   for (size_t q = 0; q < N; q++) x0[q] += (pfreal)h * dir[q];
-  PetscCall(Rollout(&w, &p, base, keys, seed, 0, 0, x0));
+  PetscCall(Rollout(&w, base, keys, seed, 0, 0, x0));
   PetscCall(PFConstraintStateLoss(c, B, 1, w.X + (size_t)w.K * N, one, &rp, g));
   for (size_t q = 0; q < N; q++) x0[q] -= (pfreal)(2 * h) * dir[q];
-  PetscCall(Rollout(&w, &p, base, keys, seed, 0, 0, x0));
+  PetscCall(Rollout(&w, base, keys, seed, 0, 0, x0));
   PetscCall(PFConstraintStateLoss(c, B, 1, w.X + (size_t)w.K * N, one, &rm, g));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &rp, 1, MPI_DOUBLE, MPI_SUM, gcomm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &rm, 1, MPI_DOUBLE, MPI_SUM, gcomm));
@@ -199,13 +201,13 @@ PetscErrorCode PFAdjointMatchingRun(PFConstraint c, MPI_Comm world, PetscInt G, 
   PetscCheck(hi - lo >= 1, world, PETSC_ERR_ARG_OUTOFRANGE, "-batch_size %" PetscInt_FMT " must be at least the number of groups", Bg);
   PetscCall(PFNetPlan(base, hi - lo));
   PetscCall(PFNetPlan(ft, hi - lo));
-  PetscCall(WorkCreate(&w, &p, hi - lo, ft->nin));
+  PetscCall(WorkCreate(&w, c, &p, hi - lo, ft->nin));
   PetscCall(PetscCalloc3(np, &m, np, &vv, np + 2, &red));
   PetscCall(PetscPrintf(world, "physflow finetune: adjoint matching, %" PetscInt_FMT " iterations of %" PetscInt_FMT " trajectories x %" PetscInt_FMT " SDE steps, lambda %g, kappa %g\n", p.iters, Bg, K, p.lambda, p.kappa));
   for (PetscInt it = 0; it < p.iters; it++) {
     double  rloc = 0, lloc = 0;
     pfreal *P, *Gr;
-    PetscCall(Rollout(&w, &p, ft, keys, seed, it, lo, NULL));
+    PetscCall(Rollout(&w, ft, keys, seed, it, lo, NULL));
     PetscCall(LeanAdjoint(&w, c, base, p.lambda, &rloc));
     /* 3. the regression on a subset of steps: a random part of the first
      *    80%, every step of the last 20% */

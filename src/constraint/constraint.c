@@ -22,6 +22,9 @@ struct _p_PFConstraint {
   double              tpow, weight;
   PFAdjointParams     am;
   PFEndpointParams    ep;
+  const PetscBool    *held;    /* fine-tuning: given components (caller's array) */
+  PFHeldFill          fill;
+  void               *fillctx;
   PetscInt            nfields, ninputs, nown, n, nres;
   PetscBool           rank0;       /* rank 0 of the physics' comm */
   double             *mean, *std;
@@ -174,13 +177,22 @@ PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjointParams *p)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFConstraintSetAdjointHeld(PFConstraint c, const PetscBool held[], PetscErrorCode (*fill)(void *, PetscInt, PetscInt, pfreal *), void *ctx)
+PetscErrorCode PFConstraintSetHeld(PFConstraint c, const PetscBool held[], PFHeldFill fill, void *ctx)
 {
   PetscFunctionBegin;
   PetscCheck(!held || fill, c->comm, PETSC_ERR_ARG_NULL, "held components need a fill function");
-  c->am.held    = held;
-  c->am.fill    = fill;
-  c->am.fillctx = ctx;
+  c->held    = held;
+  c->fill    = fill;
+  c->fillctx = ctx;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintGetHeld(PFConstraint c, const PetscBool **held, PFHeldFill *fill, void **ctx)
+{
+  PetscFunctionBegin;
+  if (held) *held = c->held;
+  if (fill) *fill = c->fill;
+  if (ctx) *ctx = c->fillctx;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -463,7 +475,9 @@ PetscErrorCode PFGuidedVelocity(void *vctx, double t, PetscInt nloc, const pfrea
 PetscErrorCode PFConstraintSetDefaultNorm(PFConstraint c, PFConstraintNorm norm, double tpow)
 {
   PetscFunctionBegin;
-  if (!c->norm_set) c->norm = norm;
+  /* the error norms need a state solve (Darcy); other physics (ns) fall
+   * back to the squared residual */
+  if (!c->norm_set) c->norm = (norm == PF_NORM_ERROR || norm == PF_NORM_ERROR2) && c->E0 <= 0 ? PF_NORM_L2 : norm;
   if (!c->tpow_set) c->tpow = tpow;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

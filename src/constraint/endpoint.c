@@ -15,13 +15,25 @@ typedef struct {
   PetscBool heun;
   pfreal  *X, *Y;          /* states x_k [K+1][B n], Heun predictors y_k [K][B n] */
   pfreal  *v, *dv, *g, *gy, *dx, *tb;
+  const PetscBool *held;   /* [n] given components: no velocity (NULL: none) */
 } SamplerWork;
 
-static PetscErrorCode SamplerWorkCreate(PetscInt B, PetscInt n, const PFEndpointParams *p, SamplerWork *w)
+/* zero the held components of B states (velocities, or their cotangents:
+ * a held component does not move, so nothing flows back through its velocity) */
+static void ZeroHeld(const SamplerWork *w, pfreal *v)
+{
+  if (!w->held) return;
+  for (PetscInt b = 0; b < w->B; b++)
+    for (PetscInt j = 0; j < w->n; j++)
+      if (w->held[j]) v[(size_t)b * w->n + j] = 0;
+}
+
+static PetscErrorCode SamplerWorkCreate(PFConstraint c, PetscInt B, PetscInt n, const PFEndpointParams *p, SamplerWork *w)
 {
   const size_t N = (size_t)B * n;
 
   PetscFunctionBegin;
+  PetscCall(PFConstraintGetHeld(c, &w->held, NULL, NULL));
   w->B    = B;
   w->n    = n;
   w->K    = p->steps;
@@ -59,6 +71,7 @@ static PetscErrorCode SamplerForward(SamplerWork *w, PFNet net, const pfreal *x0
     pfreal *x = w->X + (size_t)k * N, *xn = x + N, *y = w->Y + (size_t)k * N;
     SetTime(w, k * h);
     PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
+    ZeroHeld(w, w->v);
     if (!w->heun) {
       for (size_t q = 0; q < N; q++) xn[q] = x[q] + (pfreal)h * w->v[q];
       continue;
@@ -69,6 +82,7 @@ static PetscErrorCode SamplerForward(SamplerWork *w, PFNet net, const pfreal *x0
     }
     SetTime(w, (k + 1) * h);
     PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
+    ZeroHeld(w, w->v);
     for (size_t q = 0; q < N; q++) xn[q] += (pfreal)(h / 2) * w->v[q];
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -91,12 +105,14 @@ static PetscErrorCode SamplerBackward(SamplerWork *w, PFNet net)
       SetTime(w, (k + 1) * h);
       PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
       for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)a * w->g[q];
+      ZeroHeld(w, w->dv);
       PetscCall(PFNetBackward(net, w->B, w->dv, w->gy));
     }
     /* through v(x_k): its weight is h/2 g + h dL/dy (Heun) or h g (Euler) */
     SetTime(w, k * h);
     PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
     for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)a * w->g[q] + (w->heun ? (pfreal)h * w->gy[q] : 0);
+    ZeroHeld(w, w->dv);
     PetscCall(PFNetBackward(net, w->B, w->dv, w->dx));
     for (size_t q = 0; q < N; q++) w->g[q] += w->dx[q] + (w->heun ? w->gy[q] : 0);
   }
@@ -123,7 +139,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   N = (size_t)B * n;
   PetscCall(PFNetPlan(base, B));
   PetscCall(PFNetPlan(ft, B));
-  PetscCall(SamplerWorkCreate(B, n, &p, &w));
+  PetscCall(SamplerWorkCreate(c, B, n, &p, &w));
   PetscCall(PetscMalloc3(N, &x0, N, &x1b, B, &one));
   PetscCall(PetscCalloc1(np + 3, &red));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
@@ -138,6 +154,12 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
         PFRNGInit(&r, seed, PF_RNG_SAMPLE_X0, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)keys[j]);
         x0[(size_t)b * n + j] = (pfreal)PFRNGNormal(&r);
       }
+    if (w.held) {
+      PFHeldFill fill;
+      void      *fctx;
+      PetscCall(PFConstraintGetHeld(c, NULL, &fill, &fctx));
+      for (PetscInt b = 0; b < B; b++) PetscCall(fill(fctx, it, lo + b, x0 + (size_t)b * n));
+    }
     /* the base model's sample from the same noise: the anchor */
     PetscCall(SamplerForward(&w, base, x0));
     PetscCall(PetscArraycpy(x1b, w.X + (size_t)w.K * N, N));
@@ -213,7 +235,7 @@ PetscErrorCode PFEndpointCheck(PFConstraint c, PFNet ft, PetscInt B, const pfrea
   PetscCall(PFConstraintGetEndpointParams(c, &p));
   PetscCall(PFConstraintGetComm(c, &comm));
   PetscCall(PFNetPlan(ft, B));
-  PetscCall(SamplerWorkCreate(B, ft->nin, &p, &w));
+  PetscCall(SamplerWorkCreate(c, B, ft->nin, &p, &w));
   PetscCall(PFNetGetParameters(ft, &np, &P, &Gr));
   PetscCall(CheckLoss(c, &w, ft, x0, x1b, p.anchor, PETSC_TRUE, &L));
   /* parameters are replicated within the group: each rank's gradient is its part */
