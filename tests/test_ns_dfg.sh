@@ -117,6 +117,24 @@ expect_error "a field-conditioned model without its values" "-cond_value" sample
 expect_error "-cond_value: one value per given field" "one per given field" sample -model mc.h5 -n 2 -cond_value 20,30 -o x.h5
 expect_error "guidance of a field-conditioned model" "conditioned on" infer -model mc.h5 -obs nothing.h5 -o x.h5
 expect_error "-condition field without fields" "-cond_fields" train -data d1.h5 -condition field -train_steps 2 -o x.h5
+section "datagen -physics ns -ns_unsteady"
+# two trajectories of two snapshots, a few BDF2 steps from rest each
+U="-physics ns -mesh dfg.msh -Re_min 80 -Re_max 100 -ns_unsteady -ns_snapshots 2 -ns_unsteady_spinup 0.2 -ns_unsteady_every 0.1 -n 4 -seed 5"
+run datagen $U -o u1.h5
+[ "$RC" -eq 0 ] || fail "datagen -ns_unsteady: $(tail -n 2 err.txt)"
+NP=2 run datagen $U -pf_group_size 1 -o u2.h5
+compare "unsteady snapshots, 1 rank vs 2 groups of 1" 1e-7 u1.h5 u2.h5 /fields/u /fields/v /fields/p /params/Re /params/t
+ok=$("$PY" -c "
+import h5py, numpy as np
+f = h5py.File('u1.h5'); Re, t, u = f['params/Re'][:], f['params/t'][:], f['fields/u'][:]
+# D/U_mean = 0.5: snapshots at steps 4 and 6 of dt 0.025
+print(bool(Re[0] == Re[1] and Re[2] == Re[3] and Re[0] != Re[2] and np.allclose(t, [0.1, 0.15, 0.1, 0.15]) and np.abs(u[0] - u[1]).max() > 1e-3))" 2>/dev/null)
+holds "snapshots of one trajectory share its Re, lie at the spin-up + k every times (/params/t) and differ: $ok" "'$ok' == 'True'"
+run eval -physics ns -samples u1.h5 -o ue.json -plot none
+ok=$("$PY" -c "
+import json; d = json.load(open('ue.json')); print('resolve' not in d and d['continuity']['max'] < 0.05 and d['bc_error']['max'] < 0.05)" 2>/dev/null)
+holds "eval of snapshots: continuity and boundary values hold, no steady re-solve: $ok" "'$ok' == 'True'"
+expect_error "-ns_unsteady low fidelity" "not built" datagen $U -fidelity low -low_mesh dfg.msh -o x.h5
 expect_error "ns without a mesh" "needs a Gmsh mesh" datagen -physics ns -n 1 -o x.h5
 gmsh -2 -format msh41 "$(dirname "$GEO")/plate_hole.geo" -clscale 3 -o plate.msh >/dev/null 2>&1
 expect_error "ns on a mesh without an inlet" "inlet" datagen -physics ns -mesh plate.msh -n 1 -o x.h5

@@ -40,6 +40,11 @@ typedef struct {
   Vec      ex, ey;         /* global on dmf: unit x / y velocity on the obstacle */
   PetscInt newton_its, continuation_steps;
   PFNSResidualRef res;     /* the residual of vertex states (nsresidual.c), made on first use */
+  /* snapshots of unsteady solves (PFNSSetSnapshots) */
+  PetscInt        nsnap, snapnown;
+  const PetscInt *snapstep;
+  PetscScalar    *snapuvp;
+  double         *snapcdl;
 } PFNS;
 
 /* Reads -ns_* options (names of the boundary groups: -ns_inlet etc.,
@@ -61,6 +66,11 @@ PETSC_EXTERN PetscErrorCode PFNSSetUnsteady(PFNS *ns);
  * with fixed dt (-ns_ts_* options) to tfinal; the drag and lift of every
  * step (allocated arrays of *nsteps + 1 entries, t[0] = 0) */
 PETSC_EXTERN PetscErrorCode PFNSSolveUnsteady(PFNS *ns, double Re, double dt, double tfinal, PetscInt *nsteps, double **t, double **cd, double **cl);
+/* Snapshots of the next PFNSSolveUnsteady: the vertex values (as
+ * PFNSVertexValues, 3 nown each) after steps step[k], k < n, into
+ * uvp[k * 3 nown]; also c_D, c_L there (cdl[2k], cdl[2k+1]; may be NULL).
+ * The arrays are the caller's; n = 0 turns it off. */
+PETSC_EXTERN PetscErrorCode PFNSSetSnapshots(PFNS *ns, PetscInt n, const PetscInt step[], PetscInt nown, PetscScalar *uvp, double *cdl);
 /* Strouhal number D / (U_mean T) of a lift signal: T the mean spacing of
  * its upward mean crossings over the last `periods` periods; also the max
  * of cd and cl over them (-1 if fewer crossings) */
@@ -91,6 +101,10 @@ PETSC_EXTERN PetscErrorCode PFNSResidualDestroy(PFNS *ns);
 /* Parts of a residual R: the 2-norms of the momentum and continuity rows
  * and the largest boundary-row entry (global) */
 PETSC_EXTERN PetscErrorCode PFNSResidualParts(PFNS *ns, const PetscScalar *R, double *momentum, double *continuity, double *bc);
+/* Zero the momentum rows of a residual (or of a cotangent before the VJP):
+ * what is left, continuity and boundary values, holds at every instant of
+ * an unsteady flow, whose snapshot carries no u_t */
+PETSC_EXTERN PetscErrorCode PFNSResidualZeroMomentumRows(PFNS *ns, PetscScalar *R);
 /* Drag and lift of a vertex state (lifted as for the residual; the
  * solver's boundary values on the constrained dofs) */
 PETSC_EXTERN PetscErrorCode PFNSForcesOfVertex(PFNS *ns, const PetscScalar *x, double *cd, double *cl);

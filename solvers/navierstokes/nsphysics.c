@@ -15,7 +15,18 @@
  * at the viscosity of the state's Re field (its mass-weighted mean), over
  * the owned Taylor-Hood dofs; its VJP includes the Re field (R is affine
  * in nu = U_mean D / Re).  For snapshots of unsteady flow it measures the
- * departure from a steady state (one snapshot has no u_t).  Low fidelity:
+ * departure from a steady state (one snapshot has no u_t).
+ *
+ * Unsteady datasets (-ns_unsteady): trajectory j = i / K of K snapshots
+ * (-ns_snapshots) at Re_j, BDF2 from rest with dt (-ns_unsteady_dt) past a
+ * spin-up (-ns_unsteady_spinup, into the periodic regime), one snapshot
+ * every -ns_unsteady_every time units; times in convective units D/U_mean.
+ * /params holds Re and t.  A group solves a trajectory once and keeps its
+ * snapshots for the samples that follow.  Their residual keeps the
+ * continuity and boundary rows only: they hold at every instant, while the
+ * momentum equation needs u_t, which one snapshot does not carry (eval
+ * still reports the steady momentum residual, as the departure from a
+ * steady state, and quasi-steady forces).  Low fidelity:
  * the same solve on a coarser mesh of the geometry (-low_mesh), its vertex
  * values interpolated (P1) to the fine vertices. */
 #include <math.h>
@@ -35,10 +46,19 @@ typedef struct {
   PFTransfer tp;    /* coarse vertices -> fine vertices (rank 0) */
   double    *cnat, *fnat;
   double     fnorm; /* |R(0)|_2, once computed (0 before) */
+  /* unsteady snapshots */
+  PetscBool    unsteady;
+  PetscInt     K;                     /* snapshots per trajectory */
+  double       dt, spinup, every;     /* convective units D/U_mean */
+  PFNS        *uns;                   /* the unsteady solver (own discretisations) */
+  PetscInt     traj;                  /* the trajectory held in snaps (-1: none) */
+  uint64_t     trajseed;
+  PetscScalar *snaps;                 /* [K][3 nown] */
+  PetscInt    *snapstep;              /* [K] */
 } PFPhysics_NS;
 
 static const char *const NSFields[] = {"Re", "u", "v", "p"};
-static const char *const NSParams[] = {"Re"};
+static const char *const NSParams[] = {"Re", "t"};
 
 static PetscErrorCode SetFromOptions_NS(PFPhysics phys, PetscOptionItems *PetscOptionsObject)
 {
@@ -49,7 +69,14 @@ static PetscErrorCode SetFromOptions_NS(PFPhysics phys, PetscOptionItems *PetscO
   PetscCall(PetscOptionsReal("-Re_min", "Smallest Reynolds number U_mean D / nu of the samples", "PFPhysics", d->Re_min, &d->Re_min, NULL));
   PetscCall(PetscOptionsReal("-Re_max", "Largest Reynolds number (uniform in [Re_min, Re_max])", "PFPhysics", d->Re_max, &d->Re_max, NULL));
   PetscCall(PetscOptionsString("-low_mesh", "-fidelity low: a coarser Gmsh mesh of the same geometry (e.g. gmsh -clscale 2 from the same .geo)", "PFPhysics", d->low_mesh, d->low_mesh, sizeof(d->low_mesh), NULL));
+  PetscCall(PetscOptionsBool("-ns_unsteady", "Snapshots of unsteady flow (BDF2 from rest, after a spin-up) instead of steady states", "PFPhysics", d->unsteady, &d->unsteady, NULL));
+  PetscCall(PetscOptionsInt("-ns_snapshots", "-ns_unsteady: snapshots per trajectory (one Re each)", "PFPhysics", d->K, &d->K, NULL));
+  PetscCall(PetscOptionsReal("-ns_unsteady_dt", "-ns_unsteady: time step, in units D/U_mean", "PFPhysics", d->dt, &d->dt, NULL));
+  PetscCall(PetscOptionsReal("-ns_unsteady_spinup", "-ns_unsteady: time before the first snapshot, in units D/U_mean", "PFPhysics", d->spinup, &d->spinup, NULL));
+  PetscCall(PetscOptionsReal("-ns_unsteady_every", "-ns_unsteady: time between snapshots, in units D/U_mean", "PFPhysics", d->every, &d->every, NULL));
   PetscOptionsHeadEnd();
+  PetscCheck(!d->unsteady || (d->K >= 1 && d->K <= 100000 && d->dt > 0 && d->spinup >= d->dt && d->every >= d->dt && isfinite(d->spinup + d->every)), phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-ns_unsteady needs -ns_snapshots >= 1 and -ns_unsteady_spinup, -ns_unsteady_every >= -ns_unsteady_dt > 0");
+  phys->nparams = d->unsteady ? 2 : 1;
   PetscCheck(d->Re_min > 0 && d->Re_max >= d->Re_min && isfinite(d->Re_max), phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "need 0 < -Re_min <= -Re_max (got %g, %g)", d->Re_min, d->Re_max);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -91,6 +118,19 @@ static PetscErrorCode StateRe(PFPhysics phys, const PetscScalar *x, double *Re, 
  * nu: no viscosity for Re <= 0) */
 static double Viscosity(PFPhysics_NS *d, double Re) { return Re > 0 ? d->ns->U_mean * d->ns->D / Re : 0; }
 
+/* the steady equations' residual of one state, all rows */
+static PetscErrorCode SteadyResidual(PFPhysics phys, const PetscScalar *x, PetscScalar *R)
+{
+  PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
+  double        Re;
+
+  PetscFunctionBegin;
+  PetscCall(StateRe(phys, x, &Re, NULL));
+  PetscCall(PFNSResidualSetViscosity(d->ns, Viscosity(d, Re)));
+  PetscCall(PFNSResidualVertex(d->ns, x + phys->nown, R));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Residual_NS(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R)
 {
   PFPhysics_NS  *d = (PFPhysics_NS *)phys->data;
@@ -98,10 +138,9 @@ static PetscErrorCode Residual_NS(PFPhysics phys, PetscInt B, const PetscScalar 
 
   PetscFunctionBegin;
   for (PetscInt b = 0; b < B; b++) {
-    double Re;
-    PetscCall(StateRe(phys, x + b * n, &Re, NULL));
-    PetscCall(PFNSResidualSetViscosity(d->ns, Viscosity(d, Re)));
-    PetscCall(PFNSResidualVertex(d->ns, x + b * n + phys->nown, R + b * phys->nres));
+    PetscCall(SteadyResidual(phys, x + b * n, R + b * phys->nres));
+    /* snapshots: continuity and boundary rows (see the top of the file) */
+    if (d->unsteady) PetscCall(PFNSResidualZeroMomentumRows(d->ns, R + b * phys->nres));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -117,7 +156,15 @@ static PetscErrorCode ResidualVJP_NS(PFPhysics phys, PetscInt B, const PetscScal
     PetscCall(StateRe(phys, x + b * n, &Re, &M));
     nu = Viscosity(d, Re);
     PetscCall(PFNSResidualSetViscosity(d->ns, nu));
-    PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, v + b * phys->nres, gx + b * n + phys->nown, &dnu));
+    if (d->unsteady) {
+      /* the momentum rows are not part of a snapshot's residual */
+      PetscScalar *w;
+      PetscCall(PetscMalloc1(phys->nres + 1, &w));
+      PetscCall(PetscArraycpy(w, v + b * phys->nres, phys->nres));
+      PetscCall(PFNSResidualZeroMomentumRows(d->ns, w));
+      PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, w, gx + b * n + phys->nown, &dnu));
+      PetscCall(PetscFree(w));
+    } else PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, v + b * phys->nres, gx + b * n + phys->nown, &dnu));
     /* d nu / d Re = -nu / Re, and d Re / d Re_i = m_i / M */
     for (PetscInt i = 0; i < phys->nown; i++) gx[b * n + i] = Re > 0 ? -dnu * nu / Re * phys->mass[i] / M : 0;
   }
@@ -145,17 +192,53 @@ static PetscErrorCode ForcingNorm_NS(PFPhysics phys, double *fnorm)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* sample i's Reynolds number (unsteady: that of its trajectory) */
 static double SampleRe(PFPhysics_NS *d, uint64_t seed, PetscInt index)
 {
   PFRNG r;
-  PFRNGInit(&r, seed, PF_RNG_PDE_INPUT, (uint64_t)index, 0);
+  PFRNGInit(&r, seed, PF_RNG_PDE_INPUT, (uint64_t)(d->unsteady ? index / d->K : index), 0);
   return d->Re_min + (d->Re_max - d->Re_min) * PFRNGUniform(&r);
 }
 
+/* unsteady: the time unit D/U_mean, the steps of the spin-up and between
+ * snapshots, and the step of snapshot k */
+static double   TimeUnit(PFPhysics_NS *d) { return d->ns->D / d->ns->U_mean; }
+static PetscInt StepsOf(PFPhysics_NS *d, double units) { return PetscMax(1, (PetscInt)llround(units / d->dt)); }
+static PetscInt SnapshotStep(PFPhysics_NS *d, PetscInt k) { return StepsOf(d, d->spinup) + k * StepsOf(d, d->every); }
+
 static PetscErrorCode Params_NS(PFPhysics phys, uint64_t seed, PetscInt index, double *values)
 {
+  PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
+
   PetscFunctionBegin;
-  values[0] = SampleRe((PFPhysics_NS *)phys->data, seed, index);
+  values[0] = SampleRe(d, seed, index);
+  if (d->unsteady) values[1] = (double)SnapshotStep(d, index % d->K) * d->dt * TimeUnit(d);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* snapshot index % K of trajectory index / K: solved once per trajectory */
+static PetscErrorCode SolveSnapshot(PFPhysics phys, uint64_t seed, PetscInt index, PetscScalar *uvp)
+{
+  PFPhysics_NS  *d = (PFPhysics_NS *)phys->data;
+  const PetscInt j = index / d->K, nown = phys->nown;
+
+  PetscFunctionBegin;
+  if (!d->uns) {
+    PetscCall(PFNSCreate(phys->mesh, &d->uns));
+    PetscCall(PetscMalloc2((size_t)d->K * 3 * nown + 1, &d->snaps, d->K, &d->snapstep));
+    for (PetscInt k = 0; k < d->K; k++) d->snapstep[k] = SnapshotStep(d, k);
+    d->traj = -1;
+  }
+  if (d->traj != j || d->trajseed != seed) {
+    PetscInt nsteps;
+    double  *t, *cd, *cl, tu = TimeUnit(d);
+    PetscCall(PFNSSetSnapshots(d->uns, d->K, d->snapstep, nown, d->snaps, NULL));
+    PetscCall(PFNSSolveUnsteady(d->uns, SampleRe(d, seed, index), d->dt * tu, (double)d->snapstep[d->K - 1] * d->dt * tu, &nsteps, &t, &cd, &cl));
+    PetscCheck(nsteps >= d->snapstep[d->K - 1], phys->comm, PETSC_ERR_PLIB, "the unsteady solve took %" PetscInt_FMT " steps, fewer than the last snapshot's %" PetscInt_FMT, nsteps, d->snapstep[d->K - 1]);
+    PetscCall(PetscFree3(t, cd, cl));
+    d->traj = j, d->trajseed = seed;
+  }
+  PetscCall(PetscArraycpy(uvp, d->snaps + (size_t)(index % d->K) * 3 * nown, 3 * nown));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -219,6 +302,11 @@ static PetscErrorCode Solve_NS(PFPhysics phys, PFFidelity fid, uint64_t seed, Pe
   PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
 
   PetscFunctionBegin;
+  if (d->unsteady) {
+    PetscCheck(fid != PF_FIDELITY_LOW, phys->comm, PETSC_ERR_SUP, "-ns_unsteady: low-fidelity snapshots are not built (a coarse trajectory drifts out of phase with the fine one)");
+    PetscCall(SolveSnapshot(phys, seed, index, x + phys->nown));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   if (fid == PF_FIDELITY_LOW) {
     PetscCall(SolveLow(phys, SampleRe(d, seed, index), x + phys->nown));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -238,6 +326,7 @@ static PetscErrorCode Solve_NS(PFPhysics phys, PFFidelity fid, uint64_t seed, Pe
 static PetscErrorCode Validate_NS(PFPhysics phys, const PetscScalar *x, PetscInt *n, const char *const **names, double v[])
 {
   static const char *const all[] = {"momentum", "continuity", "bc_error", "resolve", "c_D", "c_L"};
+  static const char *const snap[] = {"momentum", "continuity", "bc_error", "c_D", "c_L"};
   PFPhysics_NS            *d     = (PFPhysics_NS *)phys->data;
   const PetscInt           nown  = phys->nown;
   PetscScalar             *R, *y;
@@ -246,9 +335,17 @@ static PetscErrorCode Validate_NS(PFPhysics phys, const PetscScalar *x, PetscInt
   PetscFunctionBegin;
   PetscCall(PetscMalloc2(phys->nres + 1, &R, 3 * nown + 1, &y));
   PetscCall(ForcingNorm_NS(phys, &F));
-  PetscCall(Residual_NS(phys, 1, x, R));
+  PetscCall(SteadyResidual(phys, x, R));
   PetscCall(PFNSResidualParts(d->ns, R, &mom, &cont, &bc));
   v[0] = mom / F, v[1] = cont / F, v[2] = bc / (1.5 * d->ns->U_mean);
+  if (d->unsteady) {
+    /* a snapshot: no steady re-solve to compare with; quasi-steady forces */
+    PetscCall(PFNSForcesOfVertex(d->ns, x + nown, &v[3], &v[4]));
+    *n = 5;
+    if (names) *names = snap;
+    PetscCall(PetscFree2(R, y));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(StateRe(phys, x, &Re, NULL));
   PetscCall(PFNSReset(d->ns));
   PetscCall(PFNSSolveSteady(d->ns, Re));
@@ -271,6 +368,7 @@ static PetscErrorCode View_NS(PFPhysics phys, PetscViewer viewer)
   PFPhysics_NS *d = (PFPhysics_NS *)phys->data;
 
   PetscFunctionBegin;
+  if (d->unsteady) PetscCall(PetscViewerASCIIPrintf(viewer, "snapshots of unsteady flow: %" PetscInt_FMT " per trajectory, BDF2 dt %g, spin-up %g, every %g (units D/U_mean); residual: continuity and boundary rows\n", d->K, d->dt, d->spinup, d->every));
   PetscCall(PetscViewerASCIIPrintf(viewer, "steady Navier-Stokes, Taylor-Hood P%" PetscInt_FMT "/P%" PetscInt_FMT ", Re in [%g, %g] (U_mean %g, D %g, H %g)\n", d->ns ? d->ns->order : 2, d->ns ? d->ns->order - 1 : 1, d->Re_min, d->Re_max, d->ns ? d->ns->U_mean : 0.2, d->ns ? d->ns->D : 0.1, d->ns ? d->ns->H : 0.41));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -282,6 +380,8 @@ static PetscErrorCode Destroy_NS(PFPhysics phys)
   PetscFunctionBegin;
   PetscCall(PFNSDestroy(&d->ns));
   PetscCall(PFNSDestroy(&d->cns));
+  PetscCall(PFNSDestroy(&d->uns));
+  PetscCall(PetscFree2(d->snaps, d->snapstep));
   PetscCall(PFMeshDestroy(&d->cmesh));
   PetscCall(PetscFree(d->cownnat));
   PetscCall(PetscFree2(d->cnat, d->fnat));
@@ -298,6 +398,11 @@ PetscErrorCode PFPhysicsCreate_NS(PFPhysics phys)
   PetscCall(PetscNew(&d));
   d->Re_min                = 20;
   d->Re_max                = 20;
+  d->K                     = 8;
+  d->dt                    = 0.05; /* DFG 2D-2's 0.005 s at U_mean 1, D 0.1 */
+  d->spinup                = 80;
+  d->every                 = 2;    /* about 1/1.7 of a shedding period (St 0.3) */
+  d->traj                  = -1;
   phys->data               = d;
   phys->nfields            = 4;
   phys->ninputs            = 1;

@@ -343,6 +343,23 @@ PetscErrorCode PFNSResidualDestroy(PFNS *ns)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFNSResidualZeroMomentumRows(PFNS *ns, PetscScalar *R)
+{
+  struct _PFNSResidual *r;
+  const PetscScalar    *am, *ap;
+
+  PetscFunctionBegin;
+  PetscCall(PFNSResidualSetUp(ns));
+  r = ns->res;
+  PetscCall(VecGetArrayRead(r->bcmask, &am));
+  PetscCall(VecGetArrayRead(r->pmask, &ap));
+  for (PetscInt k = 0; k < r->nres; k++)
+    if (PetscRealPart(am[k]) == 0 && PetscRealPart(ap[k]) == 0) R[k] = 0;
+  PetscCall(VecRestoreArrayRead(r->bcmask, &am));
+  PetscCall(VecRestoreArrayRead(r->pmask, &ap));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFNSResidualParts(PFNS *ns, const PetscScalar *R, double *momentum, double *continuity, double *bc)
 {
   struct _PFNSResidual *r;

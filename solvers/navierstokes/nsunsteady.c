@@ -45,10 +45,18 @@ static PetscErrorCode MonitorForces(TS ts, PetscInt step, PetscReal time, Vec u,
     m->t = a, m->cd = b, m->cl = c;
   }
   m->t[m->n] = time, m->cd[m->n] = cd, m->cl[m->n] = cl;
+  for (PetscInt k = 0; k < m->ns->nsnap; k++) {
+    PFNS *ns = m->ns;
+    if (ns->snapstep[k] != step) continue;
+    if (u != ns->u) PetscCall(VecCopy(u, ns->u));
+    PetscCall(PFNSVertexValues(ns, ns->snapnown, ns->snapuvp + (size_t)k * 3 * ns->snapnown));
+    if (ns->snapcdl) ns->snapcdl[2 * k] = cd, ns->snapcdl[2 * k + 1] = cl;
+  }
   m->n++;
   PetscCall(VecCopy(m->prev[0], m->prev[1]));
   PetscCall(VecCopy(u, m->prev[0]));
-  if (step > 0 && step % 100 == 0) PetscCall(PetscPrintf(PetscObjectComm((PetscObject)ts), "  t = %.3f  c_D %.4f  c_L %+.4f\n", (double)time, cd, cl));
+  /* progress of long runs (datasets of snapshots report their own) */
+  if (!m->ns->nsnap && step > 0 && step % 100 == 0) PetscCall(PetscPrintf(PetscObjectComm((PetscObject)ts), "  t = %.3f  c_D %.4f  c_L %+.4f\n", (double)time, cd, cl));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -109,6 +117,13 @@ PetscErrorCode PFNSSolveUnsteady(PFNS *ns, double Re, double dt, double tfinal, 
   PetscCall(VecDestroy(&m.prev[0]));
   PetscCall(VecDestroy(&m.prev[1]));
   *nsteps = m.n - 1, *t = m.t, *cd = m.cd, *cl = m.cl;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSSetSnapshots(PFNS *ns, PetscInt n, const PetscInt step[], PetscInt nown, PetscScalar *uvp, double *cdl)
+{
+  PetscFunctionBegin;
+  ns->nsnap = n, ns->snapstep = step, ns->snapnown = nown, ns->snapuvp = uvp, ns->snapcdl = cdl;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
