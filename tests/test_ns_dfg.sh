@@ -113,6 +113,19 @@ f = h5py.File('sfe.h5'); print(bool(np.abs(f['fields/Re'][:] - 55).max() < 1e-4 
 holds "endpoint fine-tuning (squared residual: ns has no error norm) keeps Re given: samples at Re = 55 keep it: $ok" "'$ok' == 'True'"
 expect_error "fine-tuning a Re-conditioned model without -cond_range" "-cond_range" finetune -model mc.h5 -constraint adjoint -o x.h5
 expect_error "pbfm fine-tuning of a Re-conditioned model" "-constraint adjoint or endpoint" finetune -model mc.h5 -constraint pbfm -cond_range 1,2 -o x.h5
+# inverse: Re and the flow from noisy probes of u, with the Re-conditioned model
+run observe -data d1.h5 -index 1 -field u -nobs 8 -noise 0.01 -seed 1 -o obs.h5
+I="infer -model mc.h5 -infer_type conditional -cond_range 15,40 -obs obs.h5 -n 8"
+run $I -o post1.h5
+[ "$RC" -eq 0 ] || fail "infer Re with the Re-conditioned model: $(tail -n 2 err.txt)"
+grep -q "Re posterior (grid of 64)" out.txt && pass "infer reports Re's gridded posterior: $(grep -o 'Re posterior[^;]*' out.txt)" || fail "no Re posterior in: $(cat out.txt)"
+NP=2 run $I -pf_group_size 1 -o post2.h5
+compare "Re inference, 1 rank vs 2 groups of 1 (the grid split over the groups)" 1e-4 post1.h5 post2.h5 /fields/Re /fields/u
+ok=$("$PY" -c "
+import h5py, numpy as np
+r = h5py.File('post1.h5')['fields/Re'][:]; print(bool(r.min() >= 15 and r.max() <= 40 and np.ptp(r, axis=1).max() < 1e-3))" 2>/dev/null)
+holds "posterior samples: Re uniform over the mesh, inside the prior range: $ok" "'$ok' == 'True'"
+expect_error "Re inference without a prior range" "-cond_range" infer -model mc.h5 -infer_type conditional -obs obs.h5 -o x.h5
 expect_error "a field-conditioned model without its values" "-cond_value" sample -model mc.h5 -n 2 -o x.h5
 expect_error "-cond_value: one value per given field" "one per given field" sample -model mc.h5 -n 2 -cond_value 20,30 -o x.h5
 expect_error "guidance of a field-conditioned model" "conditioned on" infer -model mc.h5 -obs nothing.h5 -o x.h5

@@ -31,6 +31,7 @@
 #include <physflow/meshdata.h>
 #include <physflow/signals.h>
 #include "cli.h"
+#include "infer_given.h"
 
 typedef struct {
   PFCLIMeshContext ctx;
@@ -48,6 +49,10 @@ typedef struct {
   PetscInt         map_its; /* its iterations and objective (last estimate) */
   double           map_J;
   double          *massnat; /* lumped vertex masses, natural order (group leaders) */
+  /* -infer_type conditional of a model given one of its fields (e.g. Re) */
+  double           given_range[2], given_sigma;
+  PetscInt         given_grid;
+  double           given_mean, given_std; /* of the last observation's gridded posterior */
 } Infer;
 
 /* rank 0 of comm: the posterior summaries into the finished samples file
@@ -228,7 +233,7 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   for (PetscInt f = 0; f < nf; f++)
     if (!strcmp(ctx->fields[f], o.field)) field = f;
   PetscCheck(field >= 0, comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s', which the model does not generate", obsfile, o.field);
-  PetscCheck(!inf->cond || !strcmp(o.field, ctx->cond_field), comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s'; the conditional model was trained on sensors of '%s'", obsfile, o.field, ctx->cond_field);
+  PetscCheck(!inf->cond || ctx->nheld || !strcmp(o.field, ctx->cond_field), comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s'; the conditional model was trained on sensors of '%s'", obsfile, o.field, ctx->cond_field);
   PetscCall(PFObsOperatorCreate(ctx->phys, o.nobs, o.coords, &H));
   PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
   PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
@@ -249,7 +254,14 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
     pg.nf = nf - ni, pg.field = field - ni;
     for (PetscInt f = ni; f < nf; f++) pg.mean[f - ni] = inf->mean[f], pg.std[f - ni] = inf->std[f];
   }
-  if (inf->cond) PetscCall(SampleConditional(inf, comm, &o, &H, field, lo, hi - lo, x));
+  if (inf->cond && ctx->nheld) {
+    PFCLIInferGiven ig = {ctx, inf->net, inf->flow, inf->sampler, inf->mean, inf->std, inf->seed, -1, field, &o, &H, {inf->given_range[0], inf->given_range[1]}, inf->given_grid, inf->given_sigma, 0, 0};
+    for (PetscInt f = 0; f < nf; f++)
+      if (!strcmp(ctx->fields[f], ctx->held[0])) ig.given = f;
+    PetscCheck(field != ig.given, comm, PETSC_ERR_ARG_WRONG, "'%s' observes '%s', the model's given field: nothing to infer", obsfile, o.field);
+    PetscCall(PFCLIInferGivenSample(&ig, comm, gid, G, lo, hi - lo, x));
+    inf->given_mean = ig.post_mean, inf->given_std = ig.post_std;
+  } else if (inf->cond) PetscCall(SampleConditional(inf, comm, &o, &H, field, lo, hi - lo, x));
   else if (inf->latent) PetscCall(SampleLatent(inf, &pg, lo, hi - lo, x));
   else if (inf->map) {
     PetscScalar *xs;
@@ -612,13 +624,24 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
   PetscCall(PetscOptionsString("-obs_dir", "Or a campaign: every *.h5 observation file of this directory", "infer", dir, dir, sizeof(dir), &has_dir));
-  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs), latent (a model of the state guided by the likelihood, its inputs from the predictor -latent), or map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options)", "infer", type, type, sizeof(type), NULL));
+  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs; or with -condition field, e.g. Re, and -cond_range: the given value's posterior on a grid), latent (a model of the state guided by the likelihood, its inputs from the predictor -latent), or map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options)", "infer", type, type, sizeof(type), NULL));
   PetscCall(PetscOptionsString("-latent", "-infer_type latent: the predictor of the model's missing inputs (physflow latent)", "infer", latent, latent, sizeof(latent), NULL));
   PetscCall(PetscOptionsInt("-n", "Posterior samples per observation", "infer", inf.n, &inf.n, NULL));
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
   PetscCall(PetscOptionsReal("-infer_residual", "Weight w of the PDE residual term w |R|^2 / (2 |F|^2) in the guidance", "infer", inf.wres, &inf.wres, NULL));
   PetscCall(PetscOptionsInt("-sample_batch", "Samples per network evaluation", "infer", inf.chunk, &inf.chunk, NULL));
+  {
+    PetscInt  nr = 2;
+    PetscBool set;
+    inf.given_grid = 64;
+    PetscCall(PetscOptionsRealArray("-cond_range", "-infer_type conditional, a model given one of its fields (e.g. Re): that value's uniform prior lo,hi", "infer", inf.given_range, &nr, &set));
+    PetscCheck(!set || (nr == 2 && inf.given_range[0] <= inf.given_range[1] && isfinite(inf.given_range[0] + inf.given_range[1])), comm, PETSC_ERR_ARG_WRONG, "-cond_range takes lo,hi (finite, lo <= hi)");
+    if (!set) inf.given_range[0] = inf.given_range[1] = NAN;
+    PetscCall(PetscOptionsInt("-infer_grid", "-cond_range: grid points of the given value's posterior", "infer", inf.given_grid, &inf.given_grid, NULL));
+    PetscCall(PetscOptionsReal("-infer_model_sigma", "-cond_range: the model's own error in the observed field, added to the noise in quadrature", "infer", inf.given_sigma, &inf.given_sigma, NULL));
+    PetscCheck(inf.given_grid >= 2 && inf.given_sigma >= 0 && isfinite(inf.given_sigma), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_grid must be >= 2 and -infer_model_sigma >= 0");
+  }
   PetscCall(PetscOptionsString("-o", "Posterior file (a campaign: the output directory)", "infer", out, out, sizeof(out), NULL));
   PetscOptionsEnd();
   PetscCall(PFSamplerCreate(comm, &inf.sampler));
@@ -638,7 +661,8 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
       if (data[0]) PetscCall(PFCLIFieldOptionsFromFile(comm, data));
     }
     PetscCall(PFCLIMeshSampleOptions(comm, model, &inf.ctx));
-    inf.ctx.allow_condition = (PetscBool)!strcmp(type, "conditional");
+    inf.ctx.allow_condition       = (PetscBool)!strcmp(type, "conditional");
+    inf.ctx.allow_field_condition = inf.ctx.allow_condition;
   }
   if (!strcmp(type, "map")) {
     /* TAO's options (-map_tao_*) are read here, so that they count as used */
@@ -663,7 +687,9 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));
-  PetscCheck(!inf.cond || inf.ctx.ncond, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a conditional model: train one with -condition obs, or use -infer_type guidance", model);
+  PetscCheck(!inf.cond || inf.ctx.ncond || inf.ctx.nheld, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a conditional model: train one with -condition obs, or use -infer_type guidance", model);
+  PetscCheck(!inf.ctx.nheld || inf.ctx.nheld == 1, comm, PETSC_ERR_SUP, "'%s' is given %" PetscInt_FMT " fields: inference of more than one given value is not built", model, inf.ctx.nheld);
+  PetscCheck(!inf.ctx.nheld || isfinite(inf.given_range[0]), comm, PETSC_ERR_ARG_WRONG, "'%s' is conditioned on %s: give that value's prior range, -cond_range lo,hi", model, inf.ctx.held[0]);
   /* guidance and MAP need whole physics states; a conditional model
    * generates what it was trained on; latent: the state and its predictor */
   if (inf.latent) PetscCall(LatentLoad(&inf, latent, model));
@@ -689,6 +715,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     PetscCall(InferOne(&inf, comm, inf.ctx.gid, inf.ctx.G, obs, out, err, cov, &sec));
     if (inf.map) PetscCall(PetscPrintf(comm, "physflow infer: MAP estimate (%" PetscInt_FMT " TAO iterations, objective %.4g) in %.2f s -> %s", inf.map_its, inf.map_J, sec, out));
     else PetscCall(PetscPrintf(comm, "physflow infer: %" PetscInt_FMT " %sposterior samples in %.2f s -> %s", inf.n, inf.cond ? "conditional " : "", sec, out));
+    if (inf.cond && inf.ctx.nheld) PetscCall(PetscPrintf(comm, "; %s posterior (grid of %" PetscInt_FMT "): %.4g +- %.3g", inf.ctx.held[0], inf.given_grid, inf.given_mean, inf.given_std));
     for (PetscInt f = 0; f < inf.ctx.nfields; f++)
       if (isfinite(err[f])) PetscCall(PetscPrintf(comm, "; %s: error of the %s %.4f, 90%% band coverage %.3f", inf.ctx.fields[f], inf.map ? "estimate" : "mean", err[f], cov[f]));
     PetscCall(PetscPrintf(comm, "\n"));
