@@ -28,3 +28,4 @@ for k in 1 4 20; do
   $RUN eval -physics ns -samples s$k.h5 -reference test.h5 -o e$k.json > eval_$k.log
 done
 grep -h "samples in" datagen_test.log sample_*.log
+/usr/bin/python3 "$SRC/bench/ns_speed_report.py" .

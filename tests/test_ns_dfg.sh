@@ -57,6 +57,14 @@ run eval -samples d1.h5 -physics ns -o e.json
 read -r res rs cd < <("$PY" -c "
 import json; j = json.load(open('e.json')); print(j['residual_relative']['median'], j['resolve']['max'], j['c_D']['median'])" 2>/dev/null)
 holds "eval -physics ns on solver data: median relative residual $res (want < 0.05), re-solve distance $rs (want < 1e-8), median c_D $cd (want 3..7 for Re 15..40)" "$res < 0.05 and $rs < 1e-8 and 3 < $cd < 7"
+run eval -samples d1.h5 -reference d1.h5 -physics ns -o er.json
+ok=$("$PY" -c "
+import json, os; j = json.load(open('er.json'))['check_distributions']
+print(j['c_D']['w2'] == 0 and j['c_L']['w2'] == 0 and j['c_D']['ref_std'] > 0.1 and os.path.getsize('er_refchecks.txt') > 0)" 2>/dev/null)
+holds "eval against a reference: drag and lift distributions (W2 0 for the data against themselves), the reference's checks written: $ok" "'$ok' == 'True'"
+if "$PY" -c "import matplotlib" 2>/dev/null; then
+  [ -s er_flow.png ] && [ -s er_forces.png ] && pass "eval -physics ns plots |u| and vorticity (er_flow.png) and drag/lift histograms (er_forces.png)" || fail "no ns plots: $(ls er_* | tr '\n' ' ')"
+fi
 gmsh -2 -format msh41 "$GEO" -clscale 4 -o dfgc.msh >/dev/null 2>&1
 run datagen $G -fidelity low -low_mesh dfgc.msh -o dl.h5
 ok=$("$PY" -c "
@@ -77,6 +85,10 @@ import h5py, numpy as np
 print(bool(np.abs(h5py.File('sc.h5')['fields/Re'][:] - 25).max() < 1e-4))" 2>/dev/null)
 holds "a model conditioned on Re (-condition field -cond_fields Re) samples flows at the given Re = 25 (its Re field held): $ok" "'$ok' == 'True'"
 run sample -model mc.h5 -n 4 -cond_data d1.h5 -o sd.h5
+run eval -samples sd.h5 -reference d1.h5 -physics ns -o esd.json -plot none
+ok=$("$PY" -c "
+import json; j = json.load(open('esd.json'))['check_distributions']; print(j['c_D']['w2'] > 0 and j['c_D']['w2_rel'] > 0)" 2>/dev/null)
+holds "a (5-step) model's drag distribution differs from the solver's (W2 > 0): $ok" "'$ok' == 'True'"
 ok=$("$PY" -c "
 import h5py, numpy as np
 print(bool(np.abs(h5py.File('sd.h5')['fields/Re'][:] - h5py.File('d1.h5')['params/Re'][()][:, None]).max() < 1e-4))" 2>/dev/null)
