@@ -129,6 +129,8 @@ PETSC_EXTERN PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjoi
 typedef PetscErrorCode (*PFHeldFill)(void *ctx, PetscInt it, PetscInt b, pfreal *x);
 PETSC_EXTERN PetscErrorCode PFConstraintSetHeld(PFConstraint c, const PetscBool held[], PFHeldFill fill, void *ctx);
 PETSC_EXTERN PetscErrorCode PFConstraintGetHeld(PFConstraint c, const PetscBool **held, PFHeldFill *fill, void **ctx);
+/* zero the held components of B states x[B][n] (held may be NULL: nothing) */
+PETSC_EXTERN void PFHeldZero(const PetscBool held[], PetscInt B, PetscInt n, pfreal *x);
 /* Runs the fine-tuning of ft (initialised to base) on this group's share of
  * B samples per iteration; keys[n]: global component keys of the owned
  * state (noise is keyed by them, so the result does not depend on the

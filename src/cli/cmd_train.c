@@ -131,7 +131,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     char cond[16];
     PetscCall(PFCLIPeek(comm, pretrained, "data", "condition", NULL, cond, sizeof(cond)));
     PetscCheck(!cond[0] || !strcmp(cond, "field"), comm, PETSC_ERR_SUP, "'%s' is conditioned on observations: fine-tuning such models is not supported yet", pretrained);
-    /* conditioned on its own fields (e.g. Re): adjoint matching holds them */
+    /* conditioned on its own fields (e.g. Re): the fine-tuning holds them */
     if (!strcmp(cond, "field")) PetscCall(PFCLIMeshFinetuneHeldOptions(&mctx, comm, pretrained));
   }
   PetscCheck(!nfmw || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-fm_field_weights applies to PDE data (-data file.h5 made by physflow datagen -physics ...)");

@@ -23,13 +23,7 @@ typedef struct {
 static inline PetscBool IsHeld(const AMWork *w, PetscInt j) { return (PetscBool)(w->held && w->held[j]); }
 
 /* the held components of the B states x[B][n] get no adjoint */
-static void ZeroHeld(const AMWork *w, pfreal *x)
-{
-  if (!w->held) return;
-  for (PetscInt b = 0; b < w->B; b++)
-    for (PetscInt j = 0; j < w->n; j++)
-      if (w->held[j]) x[(size_t)b * w->n + j] = 0;
-}
+static void ZeroHeld(const AMWork *w, pfreal *x) { PFHeldZero(w->held, w->B, w->n, x); }
 
 /* t_i = 1 - (1 - i/K)^2: steps shrink towards t = 1, where the residual's gradient acts */
 static void Grid(AMWork *w, double kappa)

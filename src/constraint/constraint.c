@@ -187,6 +187,14 @@ PetscErrorCode PFConstraintSetHeld(PFConstraint c, const PetscBool held[], PFHel
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+void PFHeldZero(const PetscBool held[], PetscInt B, PetscInt n, pfreal *x)
+{
+  if (!held) return;
+  for (PetscInt b = 0; b < B; b++)
+    for (PetscInt j = 0; j < n; j++)
+      if (held[j]) x[(size_t)b * n + j] = 0;
+}
+
 PetscErrorCode PFConstraintGetHeld(PFConstraint c, const PetscBool **held, PFHeldFill *fill, void **ctx)
 {
   PetscFunctionBegin;

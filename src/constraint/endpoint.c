@@ -20,13 +20,7 @@ typedef struct {
 
 /* zero the held components of B states (velocities, or their cotangents:
  * a held component does not move, so nothing flows back through its velocity) */
-static void ZeroHeld(const SamplerWork *w, pfreal *v)
-{
-  if (!w->held) return;
-  for (PetscInt b = 0; b < w->B; b++)
-    for (PetscInt j = 0; j < w->n; j++)
-      if (w->held[j]) v[(size_t)b * w->n + j] = 0;
-}
+static void ZeroHeld(const SamplerWork *w, pfreal *v) { PFHeldZero(w->held, w->B, w->n, v); }
 
 static PetscErrorCode SamplerWorkCreate(PFConstraint c, PetscInt B, PetscInt n, const PFEndpointParams *p, SamplerWork *w)
 {
