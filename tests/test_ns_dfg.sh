@@ -77,13 +77,13 @@ run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_dept
 [ "$RC" -eq 0 ] && pass "a mesh U-Net trains on the flow data" || fail "training on ns data: $(tail -n 2 err.txt)"
 run sample -model m.h5 -n 2 -o s.h5
 [ "$RC" -eq 0 ] && [ -s s.h5 ] && pass "and samples u, v, p" || fail "sampling the ns model: $(tail -n 2 err.txt)"
-run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -condition field -cond_fields Re -o mc.h5
+run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -condition Re -o mc.h5
 [ "$RC" -eq 0 ] || fail "training conditioned on Re: $(tail -n 2 err.txt)"
 run sample -model mc.h5 -n 3 -cond_value 25 -o sc.h5
 ok=$("$PY" -c "
 import h5py, numpy as np
 print(bool(np.abs(h5py.File('sc.h5')['fields/Re'][:] - 25).max() < 1e-4))" 2>/dev/null)
-holds "a model conditioned on Re (-condition field -cond_fields Re) samples flows at the given Re = 25 (its Re field held): $ok" "'$ok' == 'True'"
+holds "a model conditioned on Re (-condition Re, short for -condition field -cond_fields Re) samples flows at the given Re = 25 (its Re field held): $ok" "'$ok' == 'True'"
 run sample -model mc.h5 -n 4 -cond_data d1.h5 -o sd.h5
 run eval -samples sd.h5 -reference d1.h5 -physics ns -o esd.json -plot none
 ok=$("$PY" -c "
@@ -142,6 +142,7 @@ expect_error "a field-conditioned model without its values" "-cond_value" sample
 expect_error "-cond_value: one value per given field" "one per given field" sample -model mc.h5 -n 2 -cond_value 20,30 -o x.h5
 expect_error "guidance of a field-conditioned model" "conditioned on" infer -model mc.h5 -obs nothing.h5 -o x.h5
 expect_error "-condition field without fields" "-cond_fields" train -data d1.h5 -condition field -train_steps 2 -o x.h5
+expect_error "-condition of a field the data lack" "unknown -condition" train -data d1.h5 -condition Ma -train_steps 2 -o x.h5
 section "datagen -physics ns -ns_unsteady"
 # two trajectories of two snapshots, a few BDF2 steps from rest each
 U="-physics ns -mesh dfg.msh -Re_min 80 -Re_max 100 -ns_unsteady -ns_snapshots 2 -ns_unsteady_spinup 0.2 -ns_unsteady_every 0.1 -n 4 -seed 5"

@@ -74,7 +74,7 @@ PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx)
 
 PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
 {
-  char      cond[16] = "none";
+  char      cond[64] = "none";
   PetscInt  n        = 2;
   PetscBool set;
 
@@ -85,7 +85,7 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
   PetscInt  nn = PF_CLI_MAXFIELDS;
 
   PetscOptionsBegin(comm, NULL, "Conditional models (physflow infer -infer_type conditional; sample -cond_value)", "train");
-  PetscCall(PetscOptionsString("-condition", "none; obs: condition the model on sparse noisy sensors of one field (random sensor sets during training); field: on some of its own fields (-cond_fields), given when sampling", "train", cond, cond, sizeof(cond), NULL));
+  PetscCall(PetscOptionsString("-condition", "none; obs: condition the model on sparse noisy sensors of one field (random sensor sets during training); field: on some of its own fields (-cond_fields), given when sampling; a field's name (e.g. Re): on that field", "train", cond, cond, sizeof(cond), NULL));
   PetscCall(PetscOptionsStringArray("-cond_fields", "-condition field: the fields that are given, not generated (e.g. Re)", "train", names, &nn, NULL));
   PetscCall(PetscOptionsString("-cond_field", "-condition obs: the observed field", "train", ctx->cond_field, ctx->cond_field, sizeof(ctx->cond_field), NULL));
   PetscCall(PetscOptionsIntArray("-cond_nobs", "-condition obs: sensors per training sample, min,max (uniform)", "train", ctx->cond_nobs, &n, &set));
@@ -102,7 +102,21 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
     PetscCall(PetscStrncpy(ctx->held[f], names[f], sizeof(ctx->held[f])));
     PetscCall(PetscFree(names[f]));
   }
-  PetscCheck(!strcmp(cond, "none") || !strcmp(cond, "obs") || !strcmp(cond, "field"), comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown -condition '%s' (available: none, obs, field)", cond);
+  if (strcmp(cond, "none") && strcmp(cond, "obs") && strcmp(cond, "field")) {
+    /* -condition Re: short for -condition field -cond_fields Re */
+    PetscBool known = PETSC_FALSE;
+    if (ctx->phys) {
+      const char *const *pn;
+      PetscInt           np;
+      PetscCall(PFPhysicsGetFields(ctx->phys, &np, &pn, NULL));
+      for (PetscInt f = 0; f < np; f++) known = (PetscBool)(known || !strcmp(pn[f], cond));
+    }
+    PetscCheck(known, comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown -condition '%s' (available: none, obs, field, or one of the data's fields)", cond);
+    PetscCheck(nn == 0 || (nn == 1 && !strcmp(ctx->held[0], cond)), comm, PETSC_ERR_ARG_WRONG, "-condition %s and -cond_fields disagree", cond);
+    PetscCall(PetscStrncpy(ctx->held[0], cond, sizeof(ctx->held[0])));
+    nn = 1;
+    PetscCall(PetscStrncpy(cond, "field", sizeof(cond)));
+  }
   ctx->nheld = strcmp(cond, "field") ? 0 : nn;
   PetscCheck(strcmp(cond, "field") || nn > 0, comm, PETSC_ERR_ARG_WRONG, "-condition field needs the given fields: -cond_fields Re");
   ctx->ncond = strcmp(cond, "obs") ? 0 : 2;
