@@ -115,7 +115,14 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   PetscOptionsEnd();
   if (!has_fmw) nfmw = 0;
   /* PDE datasets: groups, the data's mesh and problem options */
-  if (has_data) PetscCall(PFCLIIsMeshFile(comm, datafile, &is_mesh));
+  if (has_data) {
+    PetscBool readable;
+    PetscCall(PFCLIPeek(comm, datafile, ".", NULL, &readable, NULL, 0));
+    /* finetune defaults to the model's training data, recorded as given
+     * (perhaps relative to another directory) */
+    PetscCheck(readable, comm, PETSC_ERR_FILE_OPEN, "cannot read the data '%s': no such file or not HDF5%s", datafile, finetune ? " (finetune uses the model's training data unless given -data file.h5)" : "");
+    PetscCall(PFCLIIsMeshFile(comm, datafile, &is_mesh));
+  }
   PetscCall(PetscMemzero(&mctx, sizeof(mctx)));
   if (is_mesh) {
     PetscCall(PFCLIMeshContextCreate(comm, datafile, &mctx));
