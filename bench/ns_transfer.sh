@@ -26,9 +26,9 @@ RUN="mpiexec -q -n $NP ./physflow_bin"
 ln -sf "$SP/cyl.msh" cyl.msh
 [ -s test_new.h5 ] || $RUN datagen -physics ns -mesh cyl.msh -Re_min "$RMIN" -Re_max "$RMAX" -n $NTEST -seed 3 -pf_group_size 1 -o test_new.h5 | tail -n 2
 S="-sampler heun -sampler_steps $STEPS -pf_group_size 1"
-[ -s ft_endpoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -constraint endpoint -cond_range "$RMIN,$RMAX" \
+[ -s ft_endpoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -data "$SP/train.h5" -constraint endpoint -cond_range "$RMIN,$RMAX" \
     -endpoint_steps "$STEPS" -train_steps "$ITERS" -batch_size 8 -lr "$LR" -pf_group_size 1 -seed 5 -o ft_endpoint.h5 > ft_endpoint.log 2> ft_endpoint.time; tail -n 3 ft_endpoint.log; cat ft_endpoint.time; }
-[ -s ft_adjoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -constraint adjoint -cond_range "$RMIN,$RMAX" \
+[ -s ft_adjoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -data "$SP/train.h5" -constraint adjoint -cond_range "$RMIN,$RMAX" \
     -am_iters 40 -am_steps 40 -batch_size 8 -lr 1e-4 -pf_group_size 1 -seed 5 -o ft_adjoint.h5 > ft_adjoint.log 2> ft_adjoint.time; tail -n 2 ft_adjoint.log; cat ft_adjoint.time; }
 for m in base ft_endpoint ft_adjoint; do
   M=$([ $m = base ] && echo "$SP/model.h5" || echo $m.h5)
