@@ -88,10 +88,13 @@ int main(int argc, char **argv)
     for (int k = 1; k < 4; k++) {
       double o1 = log2(r1[k - 1] / r1[k]), o2 = log2(r2[k - 1] / r2[k]);
       PetscCall(PetscPrintf(PETSC_COMM_WORLD, "[%s] eps %.2e  first-order remainder %.3e (order %.2f)  corrected %.3e (order %.2f)\n", what[mode], e[k], r1[k], o1, r2[k], o2));
-      if (fabs(o1 - 1) > 0.1 || fabs(o2 - 2) > 0.2) fail = 1;
+      /* a residual linear along dx (a snapshot's: continuity and boundary
+       * rows) leaves a corrected remainder at roundoff, whose order is noise */
+      PetscBool exact = (PetscBool)(r2[k] <= 1e-10 * r1[k] || (r1[k] == 0 && r2[k] == 0));
+      if (!exact && (fabs(o1 - 1) > 0.1 || fabs(o2 - 2) > 0.2)) fail = 1;
     }
   }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS: Taylor remainders fall at orders 1 and 2"));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS: Taylor remainders fall at orders 1 and 2 (or the corrected one is at roundoff: linear)"));
   PetscCall(PetscFree6(x, xe, dx, v, R, gx));
   PetscCall(PFPhysicsDestroy(&ph));
   PetscCall(PetscFinalize());

@@ -101,10 +101,9 @@ PETSC_EXTERN PetscErrorCode PFNSResidualDestroy(PFNS *ns);
 /* Parts of a residual R: the 2-norms of the momentum and continuity rows
  * and the largest boundary-row entry (global) */
 PETSC_EXTERN PetscErrorCode PFNSResidualParts(PFNS *ns, const PetscScalar *R, double *momentum, double *continuity, double *bc);
-/* Zero the momentum rows of a residual (or of a cotangent before the VJP):
- * what is left, continuity and boundary values, holds at every instant of
- * an unsteady flow, whose snapshot carries no u_t */
-PETSC_EXTERN PetscErrorCode PFNSResidualZeroMomentumRows(PFNS *ns, PetscScalar *R);
+/* Scale the momentum, continuity and boundary rows of a residual (or of a
+ * cotangent before the VJP) by wmom, wcont, wbc */
+PETSC_EXTERN PetscErrorCode PFNSResidualScaleRows(PFNS *ns, double wmom, double wcont, double wbc, PetscScalar *R);
 /* Drag and lift of a vertex state (lifted as for the residual; the
  * solver's boundary values on the constrained dofs) */
 PETSC_EXTERN PetscErrorCode PFNSForcesOfVertex(PFNS *ns, const PetscScalar *x, double *cd, double *cl);

@@ -46,6 +46,7 @@ typedef struct {
   PFTransfer tp;    /* coarse vertices -> fine vertices (rank 0) */
   double    *cnat, *fnat;
   double     fnorm; /* |R(0)|_2, once computed (0 before) */
+  double       bcw;                   /* weight of the boundary rows in the residual */
   /* unsteady snapshots */
   PetscBool    unsteady;
   PetscInt     K;                     /* snapshots per trajectory */
@@ -69,12 +70,14 @@ static PetscErrorCode SetFromOptions_NS(PFPhysics phys, PetscOptionItems *PetscO
   PetscCall(PetscOptionsReal("-Re_min", "Smallest Reynolds number U_mean D / nu of the samples", "PFPhysics", d->Re_min, &d->Re_min, NULL));
   PetscCall(PetscOptionsReal("-Re_max", "Largest Reynolds number (uniform in [Re_min, Re_max])", "PFPhysics", d->Re_max, &d->Re_max, NULL));
   PetscCall(PetscOptionsString("-low_mesh", "-fidelity low: a coarser Gmsh mesh of the same geometry (e.g. gmsh -clscale 2 from the same .geo)", "PFPhysics", d->low_mesh, d->low_mesh, sizeof(d->low_mesh), NULL));
+  PetscCall(PetscOptionsReal("-ns_residual_bc_weight", "Weight of the boundary-value rows in the residual of generated states (training losses; eval keeps 1): below 1, the momentum and continuity rows count for more", "PFPhysics", d->bcw, &d->bcw, NULL));
   PetscCall(PetscOptionsBool("-ns_unsteady", "Snapshots of unsteady flow (BDF2 from rest, after a spin-up) instead of steady states", "PFPhysics", d->unsteady, &d->unsteady, NULL));
   PetscCall(PetscOptionsInt("-ns_snapshots", "-ns_unsteady: snapshots per trajectory (one Re each)", "PFPhysics", d->K, &d->K, NULL));
   PetscCall(PetscOptionsReal("-ns_unsteady_dt", "-ns_unsteady: time step, in units D/U_mean", "PFPhysics", d->dt, &d->dt, NULL));
   PetscCall(PetscOptionsReal("-ns_unsteady_spinup", "-ns_unsteady: time before the first snapshot, in units D/U_mean", "PFPhysics", d->spinup, &d->spinup, NULL));
   PetscCall(PetscOptionsReal("-ns_unsteady_every", "-ns_unsteady: time between snapshots, in units D/U_mean", "PFPhysics", d->every, &d->every, NULL));
   PetscOptionsHeadEnd();
+  PetscCheck(d->bcw > 0 && isfinite(d->bcw), phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-ns_residual_bc_weight must be positive");
   PetscCheck(!d->unsteady || (d->K >= 1 && d->K <= 100000 && d->dt > 0 && d->spinup >= d->dt && d->every >= d->dt && isfinite(d->spinup + d->every)), phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "-ns_unsteady needs -ns_snapshots >= 1 and -ns_unsteady_spinup, -ns_unsteady_every >= -ns_unsteady_dt > 0");
   phys->nparams = d->unsteady ? 2 : 1;
   PetscCheck(d->Re_min > 0 && d->Re_max >= d->Re_min && isfinite(d->Re_max), phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "need 0 < -Re_min <= -Re_max (got %g, %g)", d->Re_min, d->Re_max);
@@ -131,6 +134,14 @@ static PetscErrorCode SteadyResidual(PFPhysics phys, const PetscScalar *x, Petsc
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* the rows' weights: snapshots drop the momentum rows; -ns_residual_bc_weight */
+static PetscErrorCode ScaleRows(PFPhysics_NS *d, PetscScalar *R)
+{
+  PetscFunctionBegin;
+  if (d->unsteady || d->bcw != 1) PetscCall(PFNSResidualScaleRows(d->ns, d->unsteady ? 0 : 1, 1, d->bcw, R));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Residual_NS(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *R)
 {
   PFPhysics_NS  *d = (PFPhysics_NS *)phys->data;
@@ -140,7 +151,7 @@ static PetscErrorCode Residual_NS(PFPhysics phys, PetscInt B, const PetscScalar 
   for (PetscInt b = 0; b < B; b++) {
     PetscCall(SteadyResidual(phys, x + b * n, R + b * phys->nres));
     /* snapshots: continuity and boundary rows (see the top of the file) */
-    if (d->unsteady) PetscCall(PFNSResidualZeroMomentumRows(d->ns, R + b * phys->nres));
+    PetscCall(ScaleRows(d, R + b * phys->nres));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -156,12 +167,12 @@ static PetscErrorCode ResidualVJP_NS(PFPhysics phys, PetscInt B, const PetscScal
     PetscCall(StateRe(phys, x + b * n, &Re, &M));
     nu = Viscosity(d, Re);
     PetscCall(PFNSResidualSetViscosity(d->ns, nu));
-    if (d->unsteady) {
-      /* the momentum rows are not part of a snapshot's residual */
+    if (d->unsteady || d->bcw != 1) {
+      /* the rows' weights (a snapshot has no momentum rows) on the cotangent */
       PetscScalar *w;
       PetscCall(PetscMalloc1(phys->nres + 1, &w));
       PetscCall(PetscArraycpy(w, v + b * phys->nres, phys->nres));
-      PetscCall(PFNSResidualZeroMomentumRows(d->ns, w));
+      PetscCall(ScaleRows(d, w));
       PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, w, gx + b * n + phys->nown, &dnu));
       PetscCall(PetscFree(w));
     } else PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, v + b * phys->nres, gx + b * n + phys->nown, &dnu));
@@ -399,6 +410,7 @@ PetscErrorCode PFPhysicsCreate_NS(PFPhysics phys)
   d->Re_min                = 20;
   d->Re_max                = 20;
   d->K                     = 8;
+  d->bcw                   = 1;
   d->dt                    = 0.05; /* DFG 2D-2's 0.005 s at U_mean 1, D 0.1 */
   d->spinup                = 80;
   d->every                 = 2;    /* about 1/1.7 of a shedding period (St 0.3) */

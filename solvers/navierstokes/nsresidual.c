@@ -343,7 +343,7 @@ PetscErrorCode PFNSResidualDestroy(PFNS *ns)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFNSResidualZeroMomentumRows(PFNS *ns, PetscScalar *R)
+PetscErrorCode PFNSResidualScaleRows(PFNS *ns, double wmom, double wcont, double wbc, PetscScalar *R)
 {
   struct _PFNSResidual *r;
   const PetscScalar    *am, *ap;
@@ -353,8 +353,7 @@ PetscErrorCode PFNSResidualZeroMomentumRows(PFNS *ns, PetscScalar *R)
   r = ns->res;
   PetscCall(VecGetArrayRead(r->bcmask, &am));
   PetscCall(VecGetArrayRead(r->pmask, &ap));
-  for (PetscInt k = 0; k < r->nres; k++)
-    if (PetscRealPart(am[k]) == 0 && PetscRealPart(ap[k]) == 0) R[k] = 0;
+  for (PetscInt k = 0; k < r->nres; k++) R[k] *= PetscRealPart(am[k]) > 0 ? wbc : PetscRealPart(ap[k]) > 0 ? wcont : wmom;
   PetscCall(VecRestoreArrayRead(r->bcmask, &am));
   PetscCall(VecRestoreArrayRead(r->pmask, &ap));
   PetscFunctionReturn(PETSC_SUCCESS);
