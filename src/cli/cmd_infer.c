@@ -540,7 +540,7 @@ static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], con
       } else {
         if (grank == 0) {
           unlink(failed);
-          printf("physflow infer: [group %d] %s: error logK %.4f, coverage %.3f, %.2f s\n", (int)ctx->gid, names[next], err[0], cov[0], sec);
+          printf("physflow infer: [group %d] %s: error %s %.4f, coverage %.3f, %.2f s\n", (int)ctx->gid, names[next], ctx->fields[0], err[0], cov[0], sec);
           fflush(stdout);
         }
         ndone++;
