@@ -41,7 +41,7 @@ holds "Taylor test of the NS residual VJP (Re, u, v, p), 1 rank (rc $rc)" "$rc =
 holds "Taylor test of the NS residual VJP, 2 ranks (rc $rc)" "$rc == 0"
 "$VJP" -mesh dfg.msh -Re_min 20 -Re_max 40 -ns_residual_bc_weight 0.1 >v3.txt 2>&1; rc=$?
 holds "Taylor test with the boundary rows weighted 0.1 (-ns_residual_bc_weight), 1 rank (rc $rc)" "$rc == 0"
-"$VJP" -mesh dfg.msh -Re_min 20 -Re_max 40 -ns_unsteady >v4.txt 2>&1; rc=$?
+"$VJP" -mesh dfg.msh -Re_min 20 -Re_max 40 -ns_unsteady -ns_snapshots 1 -ns_unsteady_spinup 0.1 >v4.txt 2>&1; rc=$?
 holds "Taylor test of a snapshot's residual (no momentum rows, -ns_unsteady), 1 rank (rc $rc)" "$rc == 0"
 
 section "datagen -physics ns"
