@@ -112,6 +112,8 @@ typedef struct {
  *        -condition field -cond_fields Re */
 PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextCreate(MPI_Comm world, const char datafile[], PFCLIMeshContext *ctx);
+/* the index of the field name among ctx's modelled fields, -1 if absent */
+PetscInt PFCLIMeshFieldIndex(const PFCLIMeshContext *ctx, const char name[]);
 /* finetune of a model conditioned on its own fields: the given fields
  * (from the model) and -cond_range lo,hi per field */
 PetscErrorCode PFCLIMeshFinetuneHeldOptions(PFCLIMeshContext *ctx, MPI_Comm comm, const char model[]);

@@ -230,8 +230,7 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   PetscLogDouble    t1;
 
   PetscFunctionBegin;
-  for (PetscInt f = 0; f < nf; f++)
-    if (!strcmp(ctx->fields[f], o.field)) field = f;
+  field = PFCLIMeshFieldIndex(ctx, o.field);
   PetscCheck(field >= 0, comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s', which the model does not generate", obsfile, o.field);
   PetscCheck(!inf->cond || ctx->nheld || !strcmp(o.field, ctx->cond_field), comm, PETSC_ERR_ARG_WRONG, "'%s' observes field '%s'; the conditional model was trained on sensors of '%s'", obsfile, o.field, ctx->cond_field);
   PetscCall(PFObsOperatorCreate(ctx->phys, o.nobs, o.coords, &H));
@@ -255,9 +254,7 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
     for (PetscInt f = ni; f < nf; f++) pg.mean[f - ni] = inf->mean[f], pg.std[f - ni] = inf->std[f];
   }
   if (inf->cond && ctx->nheld) {
-    PFCLIInferGiven ig = {ctx, inf->net, inf->flow, inf->sampler, inf->mean, inf->std, inf->seed, -1, field, &o, &H, {inf->given_range[0], inf->given_range[1]}, inf->given_grid, inf->given_sigma, 0, 0};
-    for (PetscInt f = 0; f < nf; f++)
-      if (!strcmp(ctx->fields[f], ctx->held[0])) ig.given = f;
+    PFCLIInferGiven ig = {ctx, inf->net, inf->flow, inf->sampler, inf->mean, inf->std, inf->seed, PFCLIMeshFieldIndex(ctx, ctx->held[0]), field, &o, &H, {inf->given_range[0], inf->given_range[1]}, inf->given_grid, inf->given_sigma, 0, 0};
     PetscCheck(field != ig.given, comm, PETSC_ERR_ARG_WRONG, "'%s' observes '%s', the model's given field: nothing to infer", obsfile, o.field);
     PetscCall(PFCLIInferGivenSample(&ig, comm, gid, G, lo, hi - lo, x));
     inf->given_mean = ig.post_mean, inf->given_std = ig.post_std;

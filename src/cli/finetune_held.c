@@ -61,9 +61,7 @@ PetscErrorCode PFCLIMeshFinetuneHeldSetUp(PFCLIMeshContext *ctx, PFConstraint c,
   PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
   PetscCall(PetscCalloc1(F * nown + 1, &ctx->heldmask));
   for (PetscInt k = 0; k < ctx->nheld; k++) {
-    PetscInt f = -1;
-    for (PetscInt g = 0; g < F; g++)
-      if (!strcmp(ctx->fields[g], ctx->held[k])) f = g;
+    const PetscInt f = PFCLIMeshFieldIndex(ctx, ctx->held[k]);
     PetscCheck(f >= 0, ctx->gcomm, PETSC_ERR_FILE_UNEXPECTED, "the model's given field '%s' is not among its fields", ctx->held[k]);
     ctx->held_index[k] = f;
     ctx->held_mean[k]  = mean[f];

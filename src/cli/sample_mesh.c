@@ -154,9 +154,7 @@ static PetscErrorCode FillHeldFields(PFCLIMeshContext *ctx, const double mean[],
     PetscCall(PetscMalloc1(md.nvert, &row));
   }
   for (PetscInt k = 0; k < ctx->nheld; k++) {
-    PetscInt f = -1;
-    for (PetscInt g = 0; g < nf; g++)
-      if (!strcmp(ctx->fields[g], ctx->held[k])) f = g;
+    const PetscInt f = PFCLIMeshFieldIndex(ctx, ctx->held[k]);
     PetscCheck(f >= 0, ctx->gcomm, PETSC_ERR_FILE_UNEXPECTED, "the model's given field '%s' is not among its fields", ctx->held[k]);
     if (!ctx->ncond_value) {
       PetscBool has;

@@ -137,13 +137,18 @@ PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscInt PFCLIMeshFieldIndex(const PFCLIMeshContext *ctx, const char name[])
+{
+  for (PetscInt g = 0; g < ctx->nfields; g++)
+    if (!strcmp(ctx->fields[g], name)) return g;
+  return -1;
+}
+
 /* The index of each held field (-condition field) among the modelled fields */
 static PetscErrorCode HeldFieldIndex(PFCLIMeshContext *ctx, PetscInt k, PetscInt *f)
 {
   PetscFunctionBegin;
-  *f = -1;
-  for (PetscInt g = 0; g < ctx->nfields; g++)
-    if (!strcmp(ctx->fields[g], ctx->held[k])) *f = g;
+  *f = PFCLIMeshFieldIndex(ctx, ctx->held[k]);
   PetscCheck(*f >= 0, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-cond_fields: '%s' is not one of the modelled fields", ctx->held[k]);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -217,9 +222,7 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     PFDataConditioner dc = {ctx->ncond, PFObsConditionerFill, PFObsConditionerWrite, NULL};
     const double     *mean, *std;
     PFObsConditioner *oc;
-    PetscInt          field = -1;
-    for (PetscInt f = 0; f < ctx->nfields; f++)
-      if (!strcmp(ctx->fields[f], ctx->cond_field)) field = f;
+    const PetscInt    field = PFCLIMeshFieldIndex(ctx, ctx->cond_field);
     PetscCheck(field >= 0, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-cond_field '%s' is not one of the modelled fields", ctx->cond_field);
     PetscCall(PFDataGetNormalization(*data, NULL, &mean, &std));
     PetscCall(PetscNew(&ctx->oc));
