@@ -44,7 +44,6 @@ typedef struct {
   PetscInt        nsnap, snapnown;
   const PetscInt *snapstep;
   PetscScalar    *snapuvp;
-  double         *snapcdl;
 } PFNS;
 
 /* Reads -ns_* options (names of the boundary groups: -ns_inlet etc.,
@@ -68,9 +67,8 @@ PETSC_EXTERN PetscErrorCode PFNSSetUnsteady(PFNS *ns);
 PETSC_EXTERN PetscErrorCode PFNSSolveUnsteady(PFNS *ns, double Re, double dt, double tfinal, PetscInt *nsteps, double **t, double **cd, double **cl);
 /* Snapshots of the next PFNSSolveUnsteady: the vertex values (as
  * PFNSVertexValues, 3 nown each) after steps step[k], k < n, into
- * uvp[k * 3 nown]; also c_D, c_L there (cdl[2k], cdl[2k+1]; may be NULL).
- * The arrays are the caller's; n = 0 turns it off. */
-PETSC_EXTERN PetscErrorCode PFNSSetSnapshots(PFNS *ns, PetscInt n, const PetscInt step[], PetscInt nown, PetscScalar *uvp, double *cdl);
+ * uvp[k * 3 nown].  The arrays are the caller's; n = 0 turns it off. */
+PETSC_EXTERN PetscErrorCode PFNSSetSnapshots(PFNS *ns, PetscInt n, const PetscInt step[], PetscInt nown, PetscScalar *uvp);
 /* Strouhal number D / (U_mean T) of a lift signal: T the mean spacing of
  * its upward mean crossings over the last `periods` periods; also the max
  * of cd and cl over them (-1 if fewer crossings) */

@@ -135,10 +135,12 @@ static PetscErrorCode SteadyResidual(PFPhysics phys, const PetscScalar *x, Petsc
 }
 
 /* the rows' weights: snapshots drop the momentum rows; -ns_residual_bc_weight */
+static PetscBool RowsWeighted(PFPhysics_NS *d) { return (PetscBool)(d->unsteady || d->bcw != 1); }
+
 static PetscErrorCode ScaleRows(PFPhysics_NS *d, PetscScalar *R)
 {
   PetscFunctionBegin;
-  if (d->unsteady || d->bcw != 1) PetscCall(PFNSResidualScaleRows(d->ns, d->unsteady ? 0 : 1, 1, d->bcw, R));
+  if (RowsWeighted(d)) PetscCall(PFNSResidualScaleRows(d->ns, d->unsteady ? 0 : 1, 1, d->bcw, R));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -160,25 +162,27 @@ static PetscErrorCode ResidualVJP_NS(PFPhysics phys, PetscInt B, const PetscScal
 {
   PFPhysics_NS  *d = (PFPhysics_NS *)phys->data;
   const PetscInt n = phys->nfields * phys->nown;
+  PetscScalar   *w = NULL; /* the weighted cotangent of one state */
 
   PetscFunctionBegin;
+  if (RowsWeighted(d)) PetscCall(PetscMalloc1(phys->nres + 1, &w));
   for (PetscInt b = 0; b < B; b++) {
-    double Re, M, dnu, nu;
+    double             Re, M, dnu, nu;
+    const PetscScalar *vb = v + b * phys->nres;
     PetscCall(StateRe(phys, x + b * n, &Re, &M));
     nu = Viscosity(d, Re);
     PetscCall(PFNSResidualSetViscosity(d->ns, nu));
-    if (d->unsteady || d->bcw != 1) {
+    if (w) {
       /* the rows' weights (a snapshot has no momentum rows) on the cotangent */
-      PetscScalar *w;
-      PetscCall(PetscMalloc1(phys->nres + 1, &w));
-      PetscCall(PetscArraycpy(w, v + b * phys->nres, phys->nres));
+      PetscCall(PetscArraycpy(w, vb, phys->nres));
       PetscCall(ScaleRows(d, w));
-      PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, w, gx + b * n + phys->nown, &dnu));
-      PetscCall(PetscFree(w));
-    } else PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, v + b * phys->nres, gx + b * n + phys->nown, &dnu));
+      vb = w;
+    }
+    PetscCall(PFNSResidualVertexVJP(d->ns, x + b * n + phys->nown, vb, gx + b * n + phys->nown, &dnu));
     /* d nu / d Re = -nu / Re, and d Re / d Re_i = m_i / M */
     for (PetscInt i = 0; i < phys->nown; i++) gx[b * n + i] = Re > 0 ? -dnu * nu / Re * phys->mass[i] / M : 0;
   }
+  PetscCall(PetscFree(w));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -243,7 +247,7 @@ static PetscErrorCode SolveSnapshot(PFPhysics phys, uint64_t seed, PetscInt inde
   if (d->traj != j || d->trajseed != seed) {
     PetscInt nsteps;
     double  *t, *cd, *cl, tu = TimeUnit(d);
-    PetscCall(PFNSSetSnapshots(d->uns, d->K, d->snapstep, nown, d->snaps, NULL));
+    PetscCall(PFNSSetSnapshots(d->uns, d->K, d->snapstep, nown, d->snaps));
     PetscCall(PFNSSolveUnsteady(d->uns, SampleRe(d, seed, index), d->dt * tu, (double)d->snapstep[d->K - 1] * d->dt * tu, &nsteps, &t, &cd, &cl));
     PetscCheck(nsteps >= d->snapstep[d->K - 1], phys->comm, PETSC_ERR_PLIB, "the unsteady solve took %" PetscInt_FMT " steps, fewer than the last snapshot's %" PetscInt_FMT, nsteps, d->snapstep[d->K - 1]);
     PetscCall(PetscFree3(t, cd, cl));

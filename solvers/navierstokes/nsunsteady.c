@@ -50,7 +50,6 @@ static PetscErrorCode MonitorForces(TS ts, PetscInt step, PetscReal time, Vec u,
     if (ns->snapstep[k] != step) continue;
     if (u != ns->u) PetscCall(VecCopy(u, ns->u));
     PetscCall(PFNSVertexValues(ns, ns->snapnown, ns->snapuvp + (size_t)k * 3 * ns->snapnown));
-    if (ns->snapcdl) ns->snapcdl[2 * k] = cd, ns->snapcdl[2 * k + 1] = cl;
   }
   m->n++;
   PetscCall(VecCopy(m->prev[0], m->prev[1]));
@@ -120,10 +119,10 @@ PetscErrorCode PFNSSolveUnsteady(PFNS *ns, double Re, double dt, double tfinal, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFNSSetSnapshots(PFNS *ns, PetscInt n, const PetscInt step[], PetscInt nown, PetscScalar *uvp, double *cdl)
+PetscErrorCode PFNSSetSnapshots(PFNS *ns, PetscInt n, const PetscInt step[], PetscInt nown, PetscScalar *uvp)
 {
   PetscFunctionBegin;
-  ns->nsnap = n, ns->snapstep = step, ns->snapnown = nown, ns->snapuvp = uvp, ns->snapcdl = cdl;
+  ns->nsnap = n, ns->snapstep = step, ns->snapnown = nown, ns->snapuvp = uvp;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
