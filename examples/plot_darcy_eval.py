@@ -11,30 +11,21 @@ files (--runs; EVALPREFIX is the eval JSON path without .json), of the
 re-solve consistency, one colour per run.
 """
 import argparse
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.tri as mtri  # noqa: E402
 import numpy as np  # noqa: E402
+from meshplot import die as _die, open_mesh_file, triangulation  # noqa: E402
 
 
 def die(msg):
-    print(f"plot_darcy_eval.py: error: {msg}", file=sys.stderr)
-    sys.exit(1)
+    _die("plot_darcy_eval.py", msg)
 
 
 def load(path):
-    import h5py
-    try:
-        f = h5py.File(path, "r")
-    except Exception as e:  # noqa: BLE001
-        die(f"cannot open {path}: {e}")
-    if "fields" not in f or "coords" not in f:
-        die(f"{path} is not a mesh dataset/samples file")
-    return f
+    return open_mesh_file(path, ("fields", "coords"), "plot_darcy_eval.py", "{path} is not a mesh dataset/samples file")
 
 
 def main():
@@ -47,10 +38,7 @@ def main():
     ap.add_argument("--runs", nargs="*", default=[], help="LABEL=EVALPREFIX: residual and re-solve histograms per eval run")
     a = ap.parse_args()
     S, R = load(a.samples), load(a.reference)
-    xy = R["coords"][:]
-    cells = R["cells"][:].astype(int)
-    tris = cells if cells.shape[1] == 3 else np.vstack([cells[:, [0, 1, 2]], cells[:, [0, 2, 3]]])
-    tri = mtri.Triangulation(xy[:, 0], xy[:, 1], tris)
+    _, _, tri = triangulation(R)
     fields = [k for k in R["fields"].keys() if k in S["fields"]]
     fig, ax = plt.subplots(2, 2 * len(fields), figsize=(3.3 * 2 * len(fields), 6.0), squeeze=False)
     for j, name in enumerate(fields):

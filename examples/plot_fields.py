@@ -6,19 +6,16 @@ One row per sample, one column per field; quads are split into triangles for
 matplotlib's tripcolor (Gouraud shading of the nodal values).
 """
 import argparse
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.tri as mtri  # noqa: E402
-import numpy as np  # noqa: E402
+from meshplot import die as _die, open_mesh_file, triangulation  # noqa: E402
 
 
 def die(msg):
-    print(f"plot_fields.py: error: {msg}", file=sys.stderr)
-    sys.exit(1)
+    _die("plot_fields.py", msg)
 
 
 def main():
@@ -29,18 +26,8 @@ def main():
     ap.add_argument("--fields", default=None)
     ap.add_argument("--title", default=None)
     a = ap.parse_args()
-    try:
-        import h5py
-        f = h5py.File(a.file, "r")
-    except Exception as e:  # noqa: BLE001
-        die(f"cannot open {a.file}: {e}")
-    for need in ("coords", "cells", "fields"):
-        if need not in f:
-            die(f"{a.file} has no /{need}: not a mesh dataset or samples file")
-    xy = f["coords"][:]
-    cells = f["cells"][:].astype(int)
-    tris = cells if cells.shape[1] == 3 else np.vstack([cells[:, [0, 1, 2]], cells[:, [0, 2, 3]]])
-    tri = mtri.Triangulation(xy[:, 0], xy[:, 1], tris)
+    f = open_mesh_file(a.file, ("coords", "cells", "fields"), "plot_fields.py", "{path} has no /{need}: not a mesh dataset or samples file")
+    _, _, tri = triangulation(f)
     fields = a.fields.split(",") if a.fields else list(f["fields"].keys())
     n = f["fields"][fields[0]].shape[0]
     rows = [int(s) for s in a.samples.split(",") if int(s) < n]

@@ -11,31 +11,21 @@ histograms of the drag and lift coefficients of the samples against the
 reference's.
 """
 import argparse
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.tri as mtri  # noqa: E402
 import numpy as np  # noqa: E402
+from meshplot import die as _die, open_mesh_file, triangulation  # noqa: E402
 
 
 def die(msg):
-    print(f"plot_ns_eval.py: error: {msg}", file=sys.stderr)
-    sys.exit(1)
+    _die("plot_ns_eval.py", msg)
 
 
 def load(path):
-    import h5py
-    try:
-        f = h5py.File(path, "r")
-    except Exception as e:  # noqa: BLE001
-        die(f"cannot open {path}: {e}")
-    for need in ("coords", "cells", "fields/u", "fields/v"):
-        if need not in f:
-            die(f"{path} has no /{need}: not Navier-Stokes fields")
-    return f
+    return open_mesh_file(path, ("coords", "cells", "fields/u", "fields/v"), "plot_ns_eval.py", "{path} has no /{need}: not Navier-Stokes fields")
 
 
 def vorticity(xy, tris, u, v):
@@ -71,10 +61,7 @@ def main():
     if a.reference:
         files.append(("solver", load(a.reference)))
     f0 = files[0][1]
-    xy = f0["coords"][:]
-    cells = f0["cells"][:].astype(int)
-    tris = cells if cells.shape[1] == 3 else np.vstack([cells[:, [0, 1, 2]], cells[:, [0, 2, 3]]])
-    tri = mtri.Triangulation(xy[:, 0], xy[:, 1], tris)
+    xy, tris, tri = triangulation(f0)
     rows = []
     for lab, f in files:
         n = min(a.n, f["fields/u"].shape[0])
