@@ -63,6 +63,17 @@ PETSC_EXTERN PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, con
  * solution for its inputs (exact for a PDE linear in the state).  Optional
  * (-constraint_norm error needs it); collective. */
 PETSC_EXTERN PetscErrorCode PFPhysicsStateJacobianSolve(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscBool transpose, const PetscScalar *r, PetscScalar *y);
+/* For a physics nonlinear in its state (ns): e = the Newton step of each of
+ * B states (x: all fields), over the state fields only [B][(nfields -
+ * ninputs) nown]: x - e is Newton's update at the state's inputs, so e is
+ * the distance to the solution to first order.  gx (optional, [B][nfields
+ * nown]): the gradient of |e|_M^2 = sum_i mass_i |e_i|^2 with respect to
+ * the state fields at fixed inputs (the inputs' entries are 0).  scale
+ * (optional): the squared size of a typical state per unit area (|e|_M^2 /
+ * (scale |domain|) is relative).  B = 0 only returns scale.  Optional
+ * (-constraint_norm error of a nonlinear physics); collective. */
+PETSC_EXTERN PetscErrorCode PFPhysicsNewtonStep(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *e, PetscScalar *gx, double *scale);
+PETSC_EXTERN PetscErrorCode PFPhysicsHasNewtonStep(PFPhysics phys, PetscBool *has);
 /* Mesh-independent size of a residual: ||R||_2 / ||F||_2 (F the forcing) and mean |R_i| */
 PETSC_EXTERN PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, double *relative, double *meanabs);
 

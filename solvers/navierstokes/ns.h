@@ -96,6 +96,13 @@ PETSC_EXTERN PetscErrorCode PFNSResidualSetViscosity(PFNS *ns, double nu);
 PETSC_EXTERN PetscErrorCode PFNSResidualVertex(PFNS *ns, const PetscScalar *x, PetscScalar *R);
 PETSC_EXTERN PetscErrorCode PFNSResidualVertexVJP(PFNS *ns, const PetscScalar *x, const PetscScalar *v, PetscScalar *gx, double *dnu);
 PETSC_EXTERN PetscErrorCode PFNSResidualDestroy(PFNS *ns);
+/* The Newton step of a vertex state, e [3 nown] = the vertex values of
+ * J^{-1} R(x) (J: the residual's Jacobian, identity on the Dirichlet rows):
+ * x - e is Newton's update, e the state's distance to the solution to first
+ * order.  gx (optional) [3 nown]: the exact gradient of sum_i mass_i |e_i|^2
+ * (u, v, p) with respect to x, at fixed nu.  One LU factorisation per call
+ * (-ns_newton_ksp_*, -ns_newton_pc_*); collective. */
+PETSC_EXTERN PetscErrorCode PFNSResidualNewtonStep(PFNS *ns, const PetscScalar *x, const PetscScalar *mass, PetscScalar *e, PetscScalar *gx);
 /* Parts of a residual R: the 2-norms of the momentum and continuity rows
  * and the largest boundary-row entry (global) */
 PETSC_EXTERN PetscErrorCode PFNSResidualParts(PFNS *ns, const PetscScalar *R, double *momentum, double *continuity, double *bc);

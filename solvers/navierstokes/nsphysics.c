@@ -186,6 +186,29 @@ static PetscErrorCode ResidualVJP_NS(PFPhysics phys, PetscInt B, const PetscScal
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Newton steps of the flow fields (u, v, p) at each state's Re; the scale
+ * of a state is U_mean^2 per unit area (|e|_M^2 / (U_mean^2 |domain|) is the
+ * mean-square step relative to the mean inflow speed) */
+static PetscErrorCode NewtonStep_NS(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *e, PetscScalar *gx, double *scale)
+{
+  PFPhysics_NS  *d = (PFPhysics_NS *)phys->data;
+  const PetscInt n = phys->nfields * phys->nown;
+
+  PetscFunctionBegin;
+  PetscCheck(!d->unsteady || B == 0, phys->comm, PETSC_ERR_SUP, "-ns_unsteady: a snapshot has no steady Newton step (its momentum equation needs u_t); use -constraint_norm l2");
+  if (scale) *scale = d->ns->U_mean * d->ns->U_mean;
+  for (PetscInt b = 0; b < B; b++) {
+    double Re;
+    PetscCall(StateRe(phys, x + b * n, &Re, NULL));
+    PetscCheck(Re > 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "a state's Reynolds number is %g: no Newton step of the viscous equations", Re);
+    PetscCall(PFNSResidualSetViscosity(d->ns, Viscosity(d, Re)));
+    PetscCall(PFNSResidualNewtonStep(d->ns, x + b * n + phys->nown, phys->mass, e + b * 3 * phys->nown, gx ? gx + b * n + phys->nown : NULL));
+    if (gx)
+      for (PetscInt i = 0; i < phys->nown; i++) gx[b * n + i] = 0; /* at fixed Re */
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* the residual's scale: |R(0)|_2, the inflow's boundary values (it does
  * not depend on nu: assembled once, on first use) */
 static PetscErrorCode ForcingNorm_NS(PFPhysics phys, double *fnorm)
@@ -433,6 +456,7 @@ PetscErrorCode PFPhysicsCreate_NS(PFPhysics phys)
   phys->ops.residual       = Residual_NS;
   phys->ops.residualvjp    = ResidualVJP_NS;
   phys->ops.forcingnorm    = ForcingNorm_NS;
+  phys->ops.newtonstep     = NewtonStep_NS;
   phys->ops.validate       = Validate_NS;
   phys->ops.view           = View_NS;
   phys->ops.destroy        = Destroy_NS;

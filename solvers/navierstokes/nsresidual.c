@@ -26,6 +26,8 @@ struct _PFNSResidual {
   Mat      J;
   Vec      bcmask, g; /* global on dmr: 1 on constrained dofs, their values */
   Vec      pmask;     /* 1 on the pressure dofs (the continuity rows) */
+  KSP      ksp;       /* Newton steps: the residual's Jacobian, its Dirichlet rows the identity */
+  IS       bcrows;    /* global indices of the constrained rows */
   PetscInt nown, nres;
   PetscInt *vdof;     /* [nown]: local (global-vector) index of each owned vertex's u dof; p's is pdof */
   PetscInt *pdof;
@@ -64,6 +66,9 @@ PetscErrorCode PFNSResidualSetUp(PFNS *ns)
   PetscCall(SNESSetDM(r->snes, r->dmr));
   PetscCall(DMPlexSetSNESLocalFEM(r->dmr, ns, ns, ns));
   PetscCall(DMCreateMatrix(r->dmr, &r->J));
+  /* Newton steps zero the Dirichlet rows of J in place; each assembly
+   * refills them (MatZeroEntries keeps the pattern) */
+  PetscCall(MatSetOption(r->J, MAT_KEEP_NONZERO_PATTERN, PETSC_TRUE));
   /* the owned vertices' dofs in the global vector (the order of
    * PFNSGetOwnedVertices: owned vertex points in point order) */
   PetscCall(DMGetGlobalSection(r->dmr, &gs));
@@ -124,6 +129,17 @@ PetscErrorCode PFNSResidualSetUp(PFNS *ns)
   PetscCall(DMCreateGlobalVector(r->dmr, &r->g));
   PetscCall(DMLocalToGlobal(r->dmr, l, INSERT_VALUES, r->g));
   PetscCall(VecPointwiseMult(r->g, r->g, r->bcmask));
+  {
+    /* the constrained rows' global indices, for the Newton step's Jacobian */
+    const PetscScalar *a;
+    PetscInt          *rows, nbc = 0;
+    PetscCall(PetscMalloc1(r->nres + 1, &rows));
+    PetscCall(VecGetArrayRead(r->bcmask, &a));
+    for (PetscInt k = 0; k < r->nres; k++)
+      if (PetscRealPart(a[k]) > 0) rows[nbc++] = rstart + k;
+    PetscCall(VecRestoreArrayRead(r->bcmask, &a));
+    PetscCall(ISCreateGeneral(ns->mesh->comm, nbc, rows, PETSC_OWN_POINTER, &r->bcrows));
+  }
   /* the pressure dofs */
   PetscCall(VecSet(l, 0));
   PetscCall(VecGetArray(l, &am));
@@ -186,11 +202,31 @@ static PetscErrorCode Lift(PFNS *ns, const PetscScalar *x, Vec X, Vec Xl)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* R = P_int F(X) + P_bc (X - g) into the global vector Rv (X lifted) */
+static PetscErrorCode AssembleResidual(struct _PFNSResidual *r, Vec X, Vec Rv)
+{
+  PetscScalar       *ar;
+  const PetscScalar *ax, *am, *ag;
+
+  PetscFunctionBegin;
+  PetscCall(SNESComputeFunction(r->snes, X, Rv));
+  PetscCall(VecGetArray(Rv, &ar));
+  PetscCall(VecGetArrayRead(X, &ax));
+  PetscCall(VecGetArrayRead(r->bcmask, &am));
+  PetscCall(VecGetArrayRead(r->g, &ag));
+  for (PetscInt k = 0; k < r->nres; k++)
+    if (PetscRealPart(am[k]) > 0) ar[k] = ax[k] - ag[k];
+  PetscCall(VecRestoreArray(Rv, &ar));
+  PetscCall(VecRestoreArrayRead(X, &ax));
+  PetscCall(VecRestoreArrayRead(r->bcmask, &am));
+  PetscCall(VecRestoreArrayRead(r->g, &ag));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFNSResidualVertex(PFNS *ns, const PetscScalar *x, PetscScalar *R)
 {
   struct _PFNSResidual *r;
   Vec                   X, Xl, F;
-  const PetscScalar    *af, *ax, *am, *ag;
 
   PetscFunctionBegin;
   PetscCall(PFNSResidualSetUp(ns));
@@ -199,18 +235,166 @@ PetscErrorCode PFNSResidualVertex(PFNS *ns, const PetscScalar *x, PetscScalar *R
   PetscCall(DMGetGlobalVector(r->dmr, &F));
   PetscCall(DMGetLocalVector(r->dmr, &Xl));
   PetscCall(Lift(ns, x, X, Xl));
-  PetscCall(SNESComputeFunction(r->snes, X, F));
-  PetscCall(VecGetArrayRead(F, &af));
-  PetscCall(VecGetArrayRead(X, &ax));
-  PetscCall(VecGetArrayRead(r->bcmask, &am));
-  PetscCall(VecGetArrayRead(r->g, &ag));
-  for (PetscInt k = 0; k < r->nres; k++) R[k] = PetscRealPart(am[k]) > 0 ? ax[k] - ag[k] : af[k];
-  PetscCall(VecRestoreArrayRead(F, &af));
-  PetscCall(VecRestoreArrayRead(X, &ax));
-  PetscCall(VecRestoreArrayRead(r->bcmask, &am));
-  PetscCall(VecRestoreArrayRead(r->g, &ag));
+  PetscCall(AssembleResidual(r, X, F));
+  {
+    const PetscScalar *af;
+    PetscCall(VecGetArrayRead(F, &af));
+    PetscCall(PetscArraycpy(R, af, r->nres));
+    PetscCall(VecRestoreArrayRead(F, &af));
+  }
   PetscCall(DMRestoreLocalVector(r->dmr, &Xl));
   PetscCall(DMRestoreGlobalVector(r->dmr, &F));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* gx = L^T W (W global, Wl local work): the vertex entries, plus each
+ * owned edge's velocity entries half to each of its vertices (ghost
+ * vertices' shares summed into their owners over the point SF) */
+static PetscErrorCode LiftTranspose(PFNS *ns, Vec W, Vec Wl, PetscScalar *gx)
+{
+  struct _PFNSResidual *r    = ns->res;
+  const PetscInt        nown = r->nown;
+  PetscSection          ls, gs;
+  PetscSF               sf;
+  PetscInt              pStart, pEnd, n = 0;
+  PetscScalar          *acc;
+  const PetscScalar    *aw, *a;
+
+  PetscFunctionBegin;
+  PetscCall(DMGlobalToLocal(r->dmr, W, INSERT_VALUES, Wl));
+  PetscCall(DMGetLocalSection(r->dmr, &ls));
+  PetscCall(DMGetGlobalSection(r->dmr, &gs));
+  PetscCall(DMPlexGetChart(r->dmr, &pStart, &pEnd));
+  PetscCall(PetscCalloc1(2 * (pEnd - pStart) + 2, &acc));
+  PetscCall(VecGetArrayRead(Wl, &aw));
+  for (PetscInt e = r->eStart; e < r->eEnd; e++) {
+    const PetscInt *cone;
+    PetscInt        goff, oe;
+    PetscCall(PetscSectionGetOffset(gs, e, &goff));
+    if (goff < 0) continue; /* a ghost edge: its owner counts it */
+    PetscCall(DMPlexGetCone(r->dmr, e, &cone));
+    PetscCall(PetscSectionGetFieldOffset(ls, e, 0, &oe));
+    for (PetscInt k = 0; k < 2; k++)
+      for (PetscInt c = 0; c < 2; c++) acc[c * (pEnd - pStart) + cone[k] - pStart] += 0.5 * aw[oe + c];
+  }
+  PetscCall(VecRestoreArrayRead(Wl, &aw));
+  PetscCall(DMGetPointSF(r->dmr, &sf));
+  for (PetscInt c = 0; c < 2; c++) {
+    /* one component at a time: MPI_SUM on a plain type */
+    PetscScalar *ac = acc + c * (pEnd - pStart);
+    PetscCall(PetscSFReduceBegin(sf, MPIU_SCALAR, ac, ac, MPI_SUM));
+    PetscCall(PetscSFReduceEnd(sf, MPIU_SCALAR, ac, ac, MPI_SUM));
+  }
+  PetscCall(VecGetArrayRead(W, &a));
+  for (PetscInt v = r->vStart; v < r->vEnd; v++) {
+    PetscInt off;
+    PetscCall(PetscSectionGetOffset(gs, v, &off));
+    if (off < 0) continue;
+    gx[n]            = a[r->vdof[n]] + acc[v - pStart];
+    gx[nown + n]     = a[r->vdof[n] + 1] + acc[(pEnd - pStart) + v - pStart];
+    gx[2 * nown + n] = a[r->pdof[n]];
+    n++;
+  }
+  PetscCall(VecRestoreArrayRead(W, &a));
+  PetscCall(PetscFree(acc));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The Newton step of a vertex state: d = J^{-1} R(L x) with J = P_int F'(L x)
+ * + P_bc (the residual's Jacobian in the Taylor-Hood dofs), whose vertex
+ * values e approximate the state's distance to the solution at its nu
+ * (x - e is Newton's update).  One LU solve (MUMPS by default; options
+ * -ns_newton_ksp_*, -ns_newton_pc_*) per state. */
+static PetscErrorCode NewtonKSP(PFNS *ns, KSP *ksp)
+{
+  struct _PFNSResidual *r = ns->res;
+  PC                    pc;
+
+  PetscFunctionBegin;
+  if (!r->ksp) {
+    PetscCall(KSPCreate(ns->mesh->comm, &r->ksp));
+    PetscCall(KSPSetOptionsPrefix(r->ksp, "ns_newton_"));
+    PetscCall(KSPSetType(r->ksp, KSPPREONLY));
+    PetscCall(KSPGetPC(r->ksp, &pc));
+    PetscCall(PCSetType(pc, PCLU));
+    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+    PetscCall(KSPSetErrorIfNotConverged(r->ksp, PETSC_TRUE));
+    PetscCall(KSPSetFromOptions(r->ksp));
+  }
+  *ksp = r->ksp;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNSResidualNewtonStep(PFNS *ns, const PetscScalar *x, const PetscScalar *mass, PetscScalar *e, PetscScalar *gx)
+{
+  struct _PFNSResidual *r;
+  Vec                   X, Xl, Rv, D, G, Z, W;
+  KSP                   ksp = NULL;
+  const PetscScalar    *ad, *am;
+  PetscScalar          *a;
+  const PetscInt       *rows;
+  PetscInt              nbc, nown;
+
+  PetscFunctionBegin;
+  PetscCall(PFNSResidualSetUp(ns));
+  r    = ns->res;
+  nown = r->nown;
+  PetscCall(NewtonKSP(ns, &ksp));
+  PetscCall(DMGetGlobalVector(r->dmr, &X));
+  PetscCall(DMGetGlobalVector(r->dmr, &Rv));
+  PetscCall(DMGetGlobalVector(r->dmr, &D));
+  PetscCall(DMGetLocalVector(r->dmr, &Xl));
+  PetscCall(Lift(ns, x, X, Xl));
+  PetscCall(AssembleResidual(r, X, Rv));
+  PetscCall(SNESComputeJacobian(r->snes, X, r->J, r->J));
+  PetscCall(ISGetLocalSize(r->bcrows, &nbc));
+  PetscCall(ISGetIndices(r->bcrows, &rows));
+  PetscCall(MatZeroRows(r->J, nbc, rows, 1.0, NULL, NULL));
+  PetscCall(ISRestoreIndices(r->bcrows, &rows));
+  PetscCall(KSPSetOperators(ksp, r->J, r->J));
+  PetscCall(KSPSolve(ksp, Rv, D));
+  PetscCall(VecGetArrayRead(D, &ad));
+  for (PetscInt i = 0; i < nown; i++) e[i] = ad[r->vdof[i]], e[nown + i] = ad[r->vdof[i] + 1], e[2 * nown + i] = ad[r->pdof[i]];
+  PetscCall(VecRestoreArrayRead(D, &ad));
+  if (gx) {
+    /* q = sum_i m_i |e_i|^2, e = P d, d = J(X)^{-1} R(X), X = L x:
+     *   dd = dX - J^{-1} (dJ[dX] d),  dq = 2 g . dd  with g = P^T M e;
+     * F is quadratic in X (and J's Dirichlet rows constant), so with
+     * z = J^{-T} g zeroed on the Dirichlet rows,
+     *   z . dJ[dX] d = z . F''(d, dX) = ((F'(X + d) - F'(X))^T z) . dX
+     * and dq/dx = L^T (2 g - 2 (F'(X + d) - F'(X))^T z).  One transposed
+     * solve (the same factors) and one more Jacobian. */
+    PetscCall(DMGetGlobalVector(r->dmr, &G));
+    PetscCall(DMGetGlobalVector(r->dmr, &Z));
+    PetscCall(DMGetGlobalVector(r->dmr, &W));
+    PetscCall(VecSet(G, 0));
+    PetscCall(VecGetArray(G, &a));
+    for (PetscInt i = 0; i < nown; i++) a[r->vdof[i]] = mass[i] * e[i], a[r->vdof[i] + 1] = mass[i] * e[nown + i], a[r->pdof[i]] = mass[i] * e[2 * nown + i];
+    PetscCall(VecRestoreArray(G, &a));
+    PetscCall(KSPSolveTranspose(ksp, G, Z));
+    PetscCall(VecGetArray(Z, &a));
+    PetscCall(VecGetArrayRead(r->bcmask, &am));
+    for (PetscInt k = 0; k < r->nres; k++)
+      if (PetscRealPart(am[k]) > 0) a[k] = 0;
+    PetscCall(VecRestoreArrayRead(r->bcmask, &am));
+    PetscCall(VecRestoreArray(Z, &a));
+    /* W = 2 g + 2 F'(X)^T z - 2 F'(X + d)^T z (J's zeroed rows meet z's zeros) */
+    PetscCall(MatMultTranspose(r->J, Z, W));
+    PetscCall(VecAXPY(W, 1.0, G));
+    PetscCall(VecAXPY(X, 1.0, D));
+    PetscCall(SNESComputeJacobian(r->snes, X, r->J, r->J));
+    PetscCall(MatMultTranspose(r->J, Z, D));
+    PetscCall(VecAXPY(W, -1.0, D));
+    PetscCall(VecScale(W, 2.0));
+    PetscCall(LiftTranspose(ns, W, Xl, gx));
+    PetscCall(DMRestoreGlobalVector(r->dmr, &W));
+    PetscCall(DMRestoreGlobalVector(r->dmr, &Z));
+    PetscCall(DMRestoreGlobalVector(r->dmr, &G));
+  }
+  PetscCall(DMRestoreLocalVector(r->dmr, &Xl));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &D));
+  PetscCall(DMRestoreGlobalVector(r->dmr, &Rv));
   PetscCall(DMRestoreGlobalVector(r->dmr, &X));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -219,16 +403,12 @@ PetscErrorCode PFNSResidualVertexVJP(PFNS *ns, const PetscScalar *x, const Petsc
 {
   struct _PFNSResidual *r;
   Vec                   X, Xl, Vint, W, Wl;
-  PetscScalar          *a, *acc;
-  const PetscScalar    *am, *aw;
-  PetscSection          ls;
-  PetscSF               sf;
-  PetscInt              pStart, pEnd, nown;
+  PetscScalar          *a;
+  const PetscScalar    *am;
 
   PetscFunctionBegin;
   PetscCall(PFNSResidualSetUp(ns));
-  r    = ns->res;
-  nown = r->nown;
+  r = ns->res;
   PetscCall(DMGetGlobalVector(r->dmr, &X));
   PetscCall(DMGetGlobalVector(r->dmr, &Vint));
   PetscCall(DMGetGlobalVector(r->dmr, &W));
@@ -247,52 +427,7 @@ PetscErrorCode PFNSResidualVertexVJP(PFNS *ns, const PetscScalar *x, const Petsc
     if (PetscRealPart(am[k]) > 0) a[k] += v[k];
   PetscCall(VecRestoreArray(W, &a));
   PetscCall(VecRestoreArrayRead(r->bcmask, &am));
-  /* L^T: each owned edge's velocity entries go half to each of its
-   * vertices (ghost vertices' shares are summed into their owners) */
-  PetscCall(DMGlobalToLocal(r->dmr, W, INSERT_VALUES, Wl));
-  PetscCall(DMGetLocalSection(r->dmr, &ls));
-  PetscCall(DMPlexGetChart(r->dmr, &pStart, &pEnd));
-  PetscCall(PetscCalloc1(2 * (pEnd - pStart) + 2, &acc));
-  PetscCall(VecGetArrayRead(Wl, &aw));
-  {
-    PetscSection gs;
-    PetscCall(DMGetGlobalSection(r->dmr, &gs));
-    for (PetscInt e = r->eStart; e < r->eEnd; e++) {
-      const PetscInt *cone;
-      PetscInt        goff, oe;
-      PetscCall(PetscSectionGetOffset(gs, e, &goff));
-      if (goff < 0) continue; /* a ghost edge: its owner counts it */
-      PetscCall(DMPlexGetCone(r->dmr, e, &cone));
-      PetscCall(PetscSectionGetFieldOffset(ls, e, 0, &oe));
-      for (PetscInt k = 0; k < 2; k++)
-        for (PetscInt c = 0; c < 2; c++) acc[c * (pEnd - pStart) + cone[k] - pStart] += 0.5 * aw[oe + c];
-    }
-  }
-  PetscCall(DMGetPointSF(r->dmr, &sf));
-  for (PetscInt c = 0; c < 2; c++) {
-    /* one component at a time: MPI_SUM on a plain type */
-    PetscScalar *ac = acc + c * (pEnd - pStart);
-    PetscCall(PetscSFReduceBegin(sf, MPIU_SCALAR, ac, ac, MPI_SUM));
-    PetscCall(PetscSFReduceEnd(sf, MPIU_SCALAR, ac, ac, MPI_SUM));
-  }
-  PetscCall(VecGetArray(W, &a));
-  {
-    PetscInt n = 0;
-    PetscSection gs;
-    PetscCall(DMGetGlobalSection(r->dmr, &gs));
-    for (PetscInt v = r->vStart; v < r->vEnd; v++) {
-      PetscInt off;
-      PetscCall(PetscSectionGetOffset(gs, v, &off));
-      if (off < 0) continue;
-      gx[n]            = a[r->vdof[n]] + acc[v - pStart];
-      gx[nown + n]     = a[r->vdof[n] + 1] + acc[(pEnd - pStart) + v - pStart];
-      gx[2 * nown + n] = a[r->pdof[n]];
-      n++;
-    }
-  }
-  PetscCall(VecRestoreArray(W, &a));
-  PetscCall(VecRestoreArrayRead(Wl, &aw));
-  PetscCall(PetscFree(acc));
+  PetscCall(LiftTranspose(ns, W, Wl, gx));
   if (dnu) {
     /* R is affine in nu: dR/dnu = F(L x; nu = 1) - F(L x; nu = 0) on the
      * interior rows */
@@ -333,6 +468,8 @@ PetscErrorCode PFNSResidualDestroy(PFNS *ns)
   PetscFunctionBegin;
   if (!r) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(MatDestroy(&r->J));
+  PetscCall(KSPDestroy(&r->ksp));
+  PetscCall(ISDestroy(&r->bcrows));
   PetscCall(SNESDestroy(&r->snes));
   PetscCall(VecDestroy(&r->bcmask));
   PetscCall(VecDestroy(&r->pmask));

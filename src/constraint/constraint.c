@@ -28,7 +28,8 @@ struct _p_PFConstraint {
   PetscInt            nfields, ninputs, nown, n, nres;
   PetscBool           rank0;       /* rank 0 of the physics' comm */
   double             *mean, *std;
-  double              F1, F2, E0;  /* |R(0)|_1, |R(0)|_2^2, |J_p^{-1} R(0)|_M^2 */
+  double              F1, F2, E0;  /* |R(0)|_1, |R(0)|_2^2, |J_p^{-1} R(0)|_M^2 (Newton: scale |domain|) */
+  PetscBool           newton;      /* the error norms by the physics' Newton step (nonlinear state) */
   PFConstraintNorm    norm;
   /* optional anchor of the input fields (endpoint fine-tuning) */
   const pfreal       *anchor;
@@ -115,6 +116,13 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
     for (PetscInt i = 0; i < c->nown; i++) e0 += PetscRealPart(phys->mass[i] * u[i] * PetscConj(u[i]));
     PetscCallMPI(MPI_Allreduce(&e0, &c->E0, 1, MPI_DOUBLE, MPI_SUM, c->comm));
     PetscCall(PetscFree(u));
+  }
+  PetscCall(PFPhysicsHasNewtonStep(phys, &c->newton));
+  if (c->newton) {
+    /* a nonlinear physics (ns): the error is its Newton step */
+    double scale;
+    PetscCall(PFPhysicsNewtonStep(phys, 0, NULL, NULL, NULL, &scale));
+    c->E0 = scale * c->Mtot;
   }
   PetscCall(PetscFree2(zero, R));
   c->maxB = 0;
@@ -240,9 +248,57 @@ static PetscErrorCode EnsureWork(PFConstraint c, PetscInt B, PetscInt K)
   PetscCall(PetscFree2(c->wb, c->cm));
   PetscCall(PetscMalloc2(B, &c->wb, B, &c->cm));
   PetscCall(PetscMalloc6((size_t)(K + 1) * N, &c->X, (size_t)B * (K + 1), &c->s, B, &c->dt, N, &c->v, N, &c->g, N, &c->dx));
-  PetscCall(PetscMalloc5(N, &c->xs, (size_t)B * PetscMax(c->nres, c->nown), &c->R, (size_t)B * PetscMax(c->nres, c->nown), &c->vr, N, &c->gx, (size_t)B * c->nown, &c->e));
+  PetscCall(PetscMalloc5(N, &c->xs, (size_t)B * PetscMax(c->nres, c->nown), &c->R, (size_t)B * PetscMax(c->nres, c->nown), &c->vr, N, &c->gx, (size_t)B * (c->nfields - c->ninputs) * c->nown, &c->e));
   c->maxB = B;
   c->maxK = K;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One state's error-norm loss, s its squared error (sl: this rank's share,
+ * sg: the whole, needed by the square root): adds this rank's share of the
+ * loss to lsum, returns d(loss)/d(s) */
+static double ErrorNormTerm(PFConstraint c, double w, double sl, double sg, double *lsum)
+{
+  if (c->norm == PF_NORM_ERROR) {
+    double r = sqrt(sg);
+    *lsum += sg > 0 ? w * r * sl / sg : 0; /* this rank's share of w sqrt(s) */
+    return sg > 0 ? w / (2 * r) : 0;
+  }
+  *lsum += w * sl;
+  return w;
+}
+
+/* The error norms of a nonlinear physics (ns): e = the Newton step of the
+ * state fields (x - e is Newton's update), s = |e|_M^2 / E0 over all state
+ * fields, its exact gradient from the physics (for ns: one factorisation,
+ * a solve and a transposed solve per state).  The gradient is taken at
+ * fixed inputs, so they must be held (given) in fine-tuning.  (The
+ * Gauss-Newton gradient 2 M e / E0 alone is right along e but not along
+ * rough directions, where the convection term's change of J matters:
+ * fine-tuning with it diverged.) */
+static PetscErrorCode NewtonErrorLoss(PFConstraint c, PetscInt B, PetscInt Bg, const double w[], double *lsum)
+{
+  const PetscInt     n = c->n, nown = c->nown, nin = c->ninputs, ns = (c->nfields - nin) * nown;
+  const PetscScalar *mass;
+  double            *sl, *sg;
+
+  PetscFunctionBegin;
+  for (PetscInt j = 0; j < nin * nown; j++)
+    PetscCheck(c->held && c->held[j], c->comm, PETSC_ERR_SUP, "-constraint_norm %s of physics %s: the Newton step's gradient covers the flow fields only, so the input fields must be given (fine-tune a conditional model with -cond_range), or use -constraint_norm l2", PFConstraintNorms[c->norm], c->phys->type);
+  PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
+  PetscCall(PFPhysicsNewtonStep(c->phys, B, c->xs, c->e, c->gx, NULL));
+  PetscCall(PetscCalloc2(B, &sl, B, &sg));
+  for (PetscInt b = 0; b < B; b++)
+    for (PetscInt q = 0; q < ns; q++) {
+      const PetscScalar eq = c->e[(size_t)b * ns + q];
+      sl[b] += PetscRealPart(mass[q % nown] * eq * PetscConj(eq)) / c->E0;
+    }
+  if (c->norm == PF_NORM_ERROR) PetscCallMPI(MPI_Allreduce(sl, sg, (PetscMPIInt)B, MPI_DOUBLE, MPI_SUM, c->comm));
+  for (PetscInt b = 0; b < B; b++) {
+    const double scale = ErrorNormTerm(c, w[b], sl[b], sg[b], lsum);
+    for (PetscInt q = 0; q < n; q++) c->gx[(size_t)b * n + q] *= scale / (c->E0 * (double)Bg);
+  }
+  PetscCall(PetscFree2(sl, sg));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -283,15 +339,7 @@ static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, con
       sg[b] += pm[b] * pm[b] * c->Mtot / c->E0;
     }
   for (PetscInt b = 0; b < B; b++) {
-    double scale; /* d(loss_b)/d(s_b) */
-    if (c->norm == PF_NORM_ERROR) {
-      double r = sqrt(sg[b]);
-      *lsum += sg[b] > 0 ? w[b] * r * sl[b] / sg[b] : 0; /* this rank's share of w sqrt(s) */
-      scale = sg[b] > 0 ? w[b] / (2 * r) : 0;
-    } else {
-      *lsum += w[b] * sl[b];
-      scale = w[b];
-    }
+    const double scale = ErrorNormTerm(c, w[b], sl[b], sg[b], lsum); /* d(loss_b)/d(s_b) */
     /* d(pm^2 |D| / E0)/dp_i = 2 pm m_i / E0, added to the state's gradient after the VJP */
     c->cm[b] = gauge ? 2 * scale * pm[b] / (c->E0 * (double)Bg) : 0;
     for (PetscInt i = 0; i < nown; i++) {
@@ -308,7 +356,8 @@ static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, con
 
 PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, const pfreal *x, const double w[], double *lsum, pfreal *gx)
 {
-  const PetscInt n = c->n, nown = c->nown;
+  const PetscInt  n = c->n, nown = c->nown;
+  const PetscBool errnorm = (PetscBool)(c->norm == PF_NORM_ERROR || c->norm == PF_NORM_ERROR2);
 
   PetscFunctionBegin;
   PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
@@ -320,28 +369,31 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
         size_t j  = (size_t)b * n + (size_t)f * nown + i;
         c->xs[j] = c->mean[f] + c->std[f] * (double)x[j];
       }
-  PetscCall(PFPhysicsResidual(c->phys, B, c->xs, c->R));
-  if (c->norm == PF_NORM_ERROR || c->norm == PF_NORM_ERROR2) PetscCall(ErrorNormLoss(c, B, Bg, w, lsum));
-  else
-    for (PetscInt b = 0; b < B; b++) {
-      double wb = w[b] / (c->norm == PF_NORM_L2 ? c->F2 : c->F1);
-      for (PetscInt i = 0; i < c->nres; i++) {
-        double r = PetscRealPart(c->R[(size_t)b * c->nres + i]);
-        if (c->norm == PF_NORM_L2) {
-          *lsum += wb * r * r;
-          c->vr[(size_t)b * c->nres + i] = 2 * wb / (double)Bg * r;
-        } else {
-          *lsum += wb * fabs(r);
-          c->vr[(size_t)b * c->nres + i] = wb / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+  if (errnorm && c->newton) PetscCall(NewtonErrorLoss(c, B, Bg, w, lsum)); /* sets c->gx */
+  else {
+    PetscCall(PFPhysicsResidual(c->phys, B, c->xs, c->R));
+    if (errnorm) PetscCall(ErrorNormLoss(c, B, Bg, w, lsum));
+    else
+      for (PetscInt b = 0; b < B; b++) {
+        double wb = w[b] / (c->norm == PF_NORM_L2 ? c->F2 : c->F1);
+        for (PetscInt i = 0; i < c->nres; i++) {
+          double r = PetscRealPart(c->R[(size_t)b * c->nres + i]);
+          if (c->norm == PF_NORM_L2) {
+            *lsum += wb * r * r;
+            c->vr[(size_t)b * c->nres + i] = 2 * wb / (double)Bg * r;
+          } else {
+            *lsum += wb * fabs(r);
+            c->vr[(size_t)b * c->nres + i] = wb / (double)Bg * (r > 0 ? 1 : (r < 0 ? -1 : 0));
+          }
         }
       }
+    PetscCall(PFPhysicsResidualVJP(c->phys, B, c->xs, c->vr, c->gx));
+    if (errnorm && c->phys->state_mean_zero) {
+      const PetscScalar *mass;
+      PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
+      for (PetscInt b = 0; b < B; b++)
+        for (PetscInt i = 0; i < nown; i++) c->gx[(size_t)b * n + (size_t)c->ninputs * nown + i] += c->cm[b] * mass[i];
     }
-  PetscCall(PFPhysicsResidualVJP(c->phys, B, c->xs, c->vr, c->gx));
-  if ((c->norm == PF_NORM_ERROR || c->norm == PF_NORM_ERROR2) && c->phys->state_mean_zero) {
-    const PetscScalar *mass;
-    PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
-    for (PetscInt b = 0; b < B; b++)
-      for (PetscInt i = 0; i < nown; i++) c->gx[(size_t)b * n + (size_t)c->ninputs * nown + i] += c->cm[b] * mass[i];
   }
   for (PetscInt b = 0; b < B; b++)
     for (PetscInt f = 0; f < c->nfields; f++)
@@ -483,8 +535,8 @@ PetscErrorCode PFGuidedVelocity(void *vctx, double t, PetscInt nloc, const pfrea
 PetscErrorCode PFConstraintSetDefaultNorm(PFConstraint c, PFConstraintNorm norm, double tpow)
 {
   PetscFunctionBegin;
-  /* the error norms need a state solve (Darcy); other physics (ns) fall
-   * back to the squared residual */
+  /* the error norms need a state solve (Darcy) or a Newton step (ns);
+   * other physics fall back to the squared residual */
   if (!c->norm_set) c->norm = (norm == PF_NORM_ERROR || norm == PF_NORM_ERROR2) && c->E0 <= 0 ? PF_NORM_L2 : norm;
   if (!c->tpow_set) c->tpow = tpow;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -196,6 +196,21 @@ PetscErrorCode PFPhysicsStateJacobianSolve(PFPhysics phys, PetscInt B, const Pet
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsNewtonStep(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *e, PetscScalar *gx, double *scale)
+{
+  PetscFunctionBegin;
+  PetscCheck(phys->ops.newtonstep, phys->comm, PETSC_ERR_SUP, "physics %s has no Newton step (needed by -constraint_norm error of a nonlinear physics)", phys->type);
+  PetscCall(phys->ops.newtonstep(phys, B, x, e, gx, scale));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsHasNewtonStep(PFPhysics phys, PetscBool *has)
+{
+  PetscFunctionBegin;
+  *has = (PetscBool)(phys->ops.newtonstep != NULL);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsResidualNorms(PFPhysics phys, const PetscScalar *R, double *relative, double *meanabs)
 {
   double   loc[3] = {0, 0, 0}, glob[3], fnorm;

@@ -9,6 +9,7 @@ struct _PFPhysicsOps {
   PetscErrorCode (*residual)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*residualvjp)(PFPhysics, PetscInt, const PetscScalar *, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*jacobiansolve)(PFPhysics, PetscInt, const PetscScalar *, PetscBool, const PetscScalar *, PetscScalar *);
+  PetscErrorCode (*newtonstep)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *, PetscScalar *, double *);
   PetscErrorCode (*forcingnorm)(PFPhysics, double *);
   PetscErrorCode (*boundaryflux)(PFPhysics, PetscInt, const char[], PetscInt, const PetscScalar *, double *, PetscScalar *);
   PetscErrorCode (*latent)(PFPhysics, PetscInt *);
