@@ -120,13 +120,27 @@ ok=$("$PY" -c "
 import h5py, numpy as np
 f = h5py.File('sft.h5'); print(bool(np.abs(f['fields/Re'][:] - 50).max() < 1e-4 and np.isfinite(f['fields/u'][:]).all()))" 2>/dev/null)
 holds "the fine-tuned model is still conditioned on Re: samples at Re = 50 keep it: $ok" "'$ok' == 'True'"
-run finetune -model mc.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -o fe.h5
+FE="finetune -model mc.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2"
+run $FE -o fe.h5
 [ "$RC" -eq 0 ] || fail "endpoint fine-tuning of the Re-conditioned model: $(tail -n 2 err.txt)"
+cp out.txt fe1.txt
+NP=2 run $FE -pf_group_size 2 -o fe2.h5
+cp out.txt fe2.txt
+ok=$("$PY" - <<'PYEOF'
+import re
+def first(f):
+    return float(re.search(r"iteration +1/2 +residual of the samples (\S+)", open(f).read()).group(1))
+a, b = first("fe1.txt"), first("fe2.txt")
+print(a > 0 and abs(a - b) <= 1e-4 * a)
+PYEOF
+)
+holds "endpoint fine-tuning in the Newton-step error norm (the default for ns): first iteration's loss, 1 rank vs the mesh split over 2 ranks, agree to 1e-4 (the printed digits): $ok" "'$ok' == 'True'"
+expect_error "the Newton-step error norm of an unconditional model (Re not held)" "input fields must be given" finetune -model m.h5 -data d1.h5 -constraint endpoint -constraint_norm error -train_steps 1 -batch_size 2 -o x.h5
 run sample -model fe.h5 -n 2 -cond_value 55 -sampler heun -sampler_steps 3 -o sfe.h5
 ok=$("$PY" -c "
 import h5py, numpy as np
 f = h5py.File('sfe.h5'); print(bool(np.abs(f['fields/Re'][:] - 55).max() < 1e-4 and np.isfinite(f['fields/u'][:]).all()))" 2>/dev/null)
-holds "endpoint fine-tuning (squared residual: ns has no error norm) keeps Re given: samples at Re = 55 keep it: $ok" "'$ok' == 'True'"
+holds "endpoint fine-tuning keeps Re given: samples at Re = 55 keep it: $ok" "'$ok' == 'True'"
 expect_error "fine-tuning a Re-conditioned model without -cond_range" "-cond_range" finetune -model mc.h5 -constraint adjoint -o x.h5
 expect_error "pbfm fine-tuning of a Re-conditioned model" "-constraint adjoint or endpoint" finetune -model mc.h5 -constraint pbfm -cond_range 1,2 -o x.h5
 # inverse: Re and the flow from noisy probes of u, with the Re-conditioned model

@@ -74,7 +74,7 @@ static PetscErrorCode CheckNewtonStep(PFPhysics ph, PetscInt n, PetscInt nf, con
   PetscCall(PFPhysicsResidual(ph, 1, xp, R));
   PetscCall(PFPhysicsResidualNorms(ph, R, &relu, NULL));
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "Newton update: |R|/|R(0)| perturbed %.3e -> updated %.3e (solver state %.3e; want updated < 2x solver)\n", relp, relu, rel0));
-  if (!(relu < 2 * rel0 && relp > 10 * rel0)) *fail = 1;
+  if (!(relu < 2 * rel0 && relp > 5 * rel0)) *fail = 1;
   /* Taylor test of grad q, q = |e|_M^2, at the perturbed state, along d */
   for (PetscInt q = 0; q < ns; q++) xp[n + q] += e1[q];
   {
@@ -131,7 +131,12 @@ int main(int argc, char **argv)
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "solver state: |R| / |R(0)| = %.3e (want < 0.05)\n", rel));
     if (!(rel < 0.05)) fail = 1;
   }
-  PetscCall(CheckNewtonStep(ph, n, nf, nat, x, R, &fail));
+  {
+    /* a snapshot (-ns_unsteady) has no steady Newton step */
+    PetscBool unsteady = PETSC_FALSE;
+    PetscCall(PetscOptionsGetBool(NULL, NULL, "-ns_unsteady", &unsteady, NULL));
+    if (!unsteady) PetscCall(CheckNewtonStep(ph, n, nf, nat, x, R, &fail));
+  }
   /* a generic state near it; directions keyed by natural vertex */
   for (PetscInt f = 0; f < nf; f++)
     for (PetscInt i = 0; i < n; i++) {
