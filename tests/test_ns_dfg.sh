@@ -12,9 +12,9 @@
 # one-line errors.
 # The residual of vertex states and its VJP: Taylor test (test_ns_vjp) on 1
 # and 2 ranks.
-# Usage: test_ns_dfg.sh TEST_NS_DFG GEOFILE PHYSFLOW TEST_NS_VJP
+# Usage: test_ns_dfg.sh TEST_NS_DFG GEOFILE PHYSFLOW TEST_NS_VJP TEST_NS_ENDPOINT
 . "$(dirname "$0")/common.sh"
-DFG=$1; GEO=$2; BIN=$3; VJP=$4
+DFG=$1; GEO=$2; BIN=$3; VJP=$4; EPT=$5
 command -v gmsh >/dev/null || { echo "gmsh not installed: skipped"; exit 77; }
 enter_scratch pf_test_ns
 gmsh -2 -format msh41 "$GEO" -clscale 2 -o dfg.msh >gmsh.log 2>&1 || { fail "gmsh failed: $(tail -n 2 gmsh.log)"; exit 1; }
@@ -43,6 +43,13 @@ holds "Taylor test of the NS residual VJP, 2 ranks (rc $rc)" "$rc == 0"
 holds "Taylor test with the boundary rows weighted 0.1 (-ns_residual_bc_weight), 1 rank (rc $rc)" "$rc == 0"
 "$VJP" -mesh dfg.msh -Re_min 20 -Re_max 40 -ns_unsteady -ns_snapshots 1 -ns_unsteady_spinup 0.1 >v4.txt 2>&1; rc=$?
 holds "Taylor test of a snapshot's residual (no momentum rows, -ns_unsteady), 1 rank (rc $rc)" "$rc == 0"
+# endpoint fine-tuning's parameter gradient through the sampler, Re held, in
+# the Newton-step error norm and the squared residual, against FD
+"$EPT" -mesh dfg.msh >ep1.txt 2>&1; rc=$?
+sed "s/^/       /" ep1.txt
+holds "endpoint gradient vs FD (error norm, l2), 1 rank (rc $rc)" "$rc == 0"
+"$MPIEXEC" -q -n 2 --oversubscribe "$EPT" -mesh dfg.msh >ep2.txt 2>&1; rc=$?
+holds "endpoint gradient vs FD, 2 ranks (rc $rc)" "$rc == 0"
 
 section "datagen -physics ns"
 G="-physics ns -mesh dfg.msh -Re_min 15 -Re_max 40 -n 4 -seed 3"

@@ -320,6 +320,14 @@ static PetscErrorCode NewtonKSP(PFNS *ns, KSP *ksp)
     PetscCall(PCSetType(pc, PCLU));
     PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
     PetscCall(KSPSetErrorIfNotConverged(r->ksp, PETSC_TRUE));
+    {
+      /* generated states far from a solution give Jacobians whose pivoting
+       * outgrows MUMPS's default workspace estimate (INFOG(1) = -9): 200%
+       * more than its estimate unless the user says otherwise */
+      PetscBool set;
+      PetscCall(PetscOptionsHasName(NULL, "ns_newton_", "-mat_mumps_icntl_14", &set));
+      if (!set) PetscCall(PetscOptionsSetValue(NULL, "-ns_newton_mat_mumps_icntl_14", "200"));
+    }
     PetscCall(KSPSetFromOptions(r->ksp));
   }
   *ksp = r->ksp;

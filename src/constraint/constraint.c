@@ -30,6 +30,7 @@ struct _p_PFConstraint {
   double             *mean, *std;
   double              F1, F2, E0;  /* |R(0)|_1, |R(0)|_2^2, |J_p^{-1} R(0)|_M^2 (Newton: scale |domain|) */
   PetscBool           newton;      /* the error norms by the physics' Newton step (nonlinear state) */
+  PetscBool           newton_gn;   /* ... with the Gauss-Newton gradient 2 M e (else exact) */
   PFConstraintNorm    norm;
   /* optional anchor of the input fields (endpoint fine-tuning) */
   const pfreal       *anchor;
@@ -138,6 +139,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
   PetscCall(PetscOptionsBool("-pbfm_unroll_grow", "Grow the unrolled steps from 1 to -pbfm_unroll over training (else always -pbfm_unroll)", "PFConstraint", c->grow, &c->grow, NULL));
   PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, &c->tpow_set));
+  PetscCall(PetscOptionsBool("-constraint_newton_gauss", "Error norm of a nonlinear physics (ns): the Gauss-Newton gradient 2 M e (J frozen: the gradient of the distance to the solution, to first order) instead of the exact gradient of |J^-1 R|_M^2", "PFConstraint", c->newton_gn, &c->newton_gn, NULL));
   PetscCall(PetscOptionsEnum("-constraint_norm", "Size of the residual: l1 (PBFM's |R|_1/|F|_1), l2 (|R|_2^2/|F|_2^2), error (|J_p^-1 R|_M/|u0|_M, the distance to the solution) or error2 (its square); default l1 for pbfm, l2 for adjoint and guidance, error for endpoint", "PFConstraint", PFConstraintNorms, (PetscEnum)c->norm, (PetscEnum *)&c->norm, &c->norm_set));
   PetscCall(PetscOptionsEnum("-constraint_combine", "Combine the flow-matching and residual gradients: config or sum", "PFConstraint", PFConstraintCombines, (PetscEnum)c->combine, (PetscEnum *)&c->combine, NULL));
   PetscCall(PetscOptionsReal("-constraint_weight", "Weight of the residual gradient with -constraint_combine sum", "PFConstraint", c->weight, &c->weight, NULL));
@@ -272,10 +274,12 @@ static double ErrorNormTerm(PFConstraint c, double w, double sl, double sg, doub
  * state fields (x - e is Newton's update), s = |e|_M^2 / E0 over all state
  * fields, its exact gradient from the physics (for ns: one factorisation,
  * a solve and a transposed solve per state).  The gradient is taken at
- * fixed inputs, so they must be held (given) in fine-tuning.  (The
- * Gauss-Newton gradient 2 M e / E0 alone is right along e but not along
- * rough directions, where the convection term's change of J matters:
- * fine-tuning with it diverged.) */
+ * fixed inputs, so they must be held (given) in fine-tuning.
+ * -constraint_newton_gauss: the Gauss-Newton gradient 2 M e / E0 instead (J
+ * frozen), the gradient of the distance to the solution |x - x*|_M^2 / E0
+ * to first order (x - e ~ x*): wrong for |e|^2 along rough directions, where
+ * the convection term's Jacobian changes like 1/h, but free of the rough
+ * minimisers of |J^-1 R| that the exact gradient can lead to. */
 static PetscErrorCode NewtonErrorLoss(PFConstraint c, PetscInt B, PetscInt Bg, const double w[], double *lsum)
 {
   const PetscInt     n = c->n, nown = c->nown, nin = c->ninputs, ns = (c->nfields - nin) * nown;
@@ -286,7 +290,7 @@ static PetscErrorCode NewtonErrorLoss(PFConstraint c, PetscInt B, PetscInt Bg, c
   for (PetscInt j = 0; j < nin * nown; j++)
     PetscCheck(c->held && c->held[j], c->comm, PETSC_ERR_SUP, "-constraint_norm %s of physics %s: the Newton step's gradient covers the flow fields only, so the input fields must be given (fine-tune a conditional model with -cond_range), or use -constraint_norm l2", PFConstraintNorms[c->norm], c->phys->type);
   PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
-  PetscCall(PFPhysicsNewtonStep(c->phys, B, c->xs, c->e, c->gx, NULL));
+  PetscCall(PFPhysicsNewtonStep(c->phys, B, c->xs, c->e, c->newton_gn ? NULL : c->gx, NULL));
   PetscCall(PetscCalloc2(B, &sl, B, &sg));
   for (PetscInt b = 0; b < B; b++)
     for (PetscInt q = 0; q < ns; q++) {
@@ -296,6 +300,10 @@ static PetscErrorCode NewtonErrorLoss(PFConstraint c, PetscInt B, PetscInt Bg, c
   if (c->norm == PF_NORM_ERROR) PetscCallMPI(MPI_Allreduce(sl, sg, (PetscMPIInt)B, MPI_DOUBLE, MPI_SUM, c->comm));
   for (PetscInt b = 0; b < B; b++) {
     const double scale = ErrorNormTerm(c, w[b], sl[b], sg[b], lsum);
+    if (c->newton_gn) {
+      for (PetscInt q = 0; q < nin * nown; q++) c->gx[(size_t)b * n + q] = 0;
+      for (PetscInt q = 0; q < ns; q++) c->gx[(size_t)b * n + (size_t)nin * nown + q] = 2 * mass[q % nown] * c->e[(size_t)b * ns + q];
+    }
     for (PetscInt q = 0; q < n; q++) c->gx[(size_t)b * n + q] *= scale / (c->E0 * (double)Bg);
   }
   PetscCall(PetscFree2(sl, sg));

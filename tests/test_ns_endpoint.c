@@ -1,0 +1,95 @@
+/* Endpoint fine-tuning of a Re-conditioned Navier-Stokes model in the
+ * Newton-step error norm: the gradient with respect to the network's
+ * parameters (back-propagation through 3 Heun steps of the sampler, the
+ * Re field held, the exact gradient of |J^-1 R|_M at the samples) against
+ * central differences along one parameter direction.  Also with the
+ * squared residual (-constraint_norm l2).  Double-precision networks.
+ *   test_ns_endpoint -mesh dfg.msh   (1 or more ranks) */
+#include <math.h>
+#include <physflow.h>
+#include <physflow/physics.h>
+#include <physflow/constraint.h>
+#include <physflow/net.h>
+#include <physflow/meshgraph.h>
+
+/* the held Re field (normalised units) of trajectory b */
+static PetscErrorCode FillRe(void *ctx, PetscInt it, PetscInt b, pfreal *x)
+{
+  const PetscInt nown = *(const PetscInt *)ctx;
+  (void)it;
+  for (PetscInt i = 0; i < nown; i++) x[i] = (pfreal)(0.2 + 0.1 * (double)b);
+  return PETSC_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+  PFPhysics         ph;
+  PFMesh            mesh;
+  PFMeshGraph       g;
+  PFNet             net;
+  PFConstraint      c;
+  PetscInt          nown, n;
+  const PetscInt   *nat, B = 2, nf = 4;
+  const double      mean[4] = {40, 0.15, 0, 0.05}, std[4] = {10, 0.1, 0.05, 0.05};
+  const char *const norms[2] = {"error", "l2"};
+  size_t            np;
+  pfreal           *P, *Gr, *xt, *x1b, *dir;
+  PetscBool        *held;
+  int               fail = 0;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(PFPhysicsCreate(PETSC_COMM_WORLD, &ph));
+  PetscCall(PFPhysicsSetType(ph, "ns"));
+  PetscCall(PFPhysicsSetFromOptions(ph));
+  PetscCall(PFPhysicsSetUp(ph));
+  PetscCall(PFPhysicsGetMesh(ph, &mesh));
+  PetscCall(PFPhysicsGetVertexMap(ph, &nown, &nat));
+  PetscCall(PFMeshGraphCreate(mesh, &g));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_width", "4"));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_depth", "1"));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_groups", "2"));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_temb_dim", "4"));
+  PetscCall(PetscOptionsSetValue(NULL, "-mesh_levels", "2"));
+  PetscCall(PetscOptionsSetValue(NULL, "-endpoint_steps", "3"));
+  PetscCall(PetscOptionsSetValue(NULL, "-endpoint_sampler", "heun"));
+  PetscCall(PFNetCreate(PETSC_COMM_WORLD, &net));
+  PetscCall(PFNetSetType(net, PFNETMESHUNET));
+  PetscCall(PFNetSetFromOptions(net));
+  PetscCall(PFNetMeshSetGraph(net, g, nf));
+  PetscCall(PFNetSetUp(net));
+  PetscCall(PFNetInitializeWeights(net, 5));
+  PetscCall(PFNetPlan(net, B));
+  PetscCall(PFNetGetParameters(net, &np, &P, &Gr));
+  for (size_t i = 0; i < np; i++) P[i] += (pfreal)(0.05 * sin(2.0 + (double)i));
+  n = nf * nown;
+  PetscCall(PetscMalloc4(n, &held, (size_t)B * n, &xt, (size_t)B * n, &x1b, np, &dir));
+  for (PetscInt j = 0; j < n; j++) held[j] = (PetscBool)(j < nown);
+  /* starting noise keyed by natural vertex: the same on any number of ranks */
+  for (PetscInt i = 0; i < B * n; i++) {
+    PFRNG r;
+    PFRNGInit(&r, 3, PF_RNG_TEST, (uint64_t)(i / nown), (uint32_t)nat[i % nown]);
+    xt[i]  = (pfreal)PFRNGNormal(&r);
+    x1b[i] = 0;
+  }
+  for (size_t i = 0; i < np; i++) dir[i] = (pfreal)sin(1.0 + 0.7 * (double)i);
+  for (int k = 0; k < 2; k++) {
+    double an, fd, rel;
+    PetscCall(PetscOptionsSetValue(NULL, "-constraint_norm", norms[k]));
+    PetscCall(PFConstraintCreate(PETSC_COMM_WORLD, &c));
+    PetscCall(PFConstraintSetPhysics(c, ph, mean, std));
+    PetscCall(PFConstraintSetFromOptions(c));
+    PetscCall(PFConstraintSetHeld(c, held, FillRe, &nown));
+    PetscCall(PFEndpointCheck(c, net, B, xt, x1b, dir, 2.5e-6, &an, &fd));
+    rel = fabs(an - fd) / PetscMax(fabs(fd), 1e-12);
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  endpoint gradient, -constraint_norm %-5s Re held: %.8e vs FD %.8e, rel %.2e (tol 1e-5) %s\n", norms[k], an, fd, rel, rel <= 1e-5 ? "ok" : "FAIL"));
+    if (!(rel <= 1e-5)) fail = 1;
+    PetscCall(PFConstraintDestroy(&c));
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
+  PetscCall(PetscFree4(held, xt, x1b, dir));
+  PetscCall(PFNetDestroy(&net));
+  PetscCall(PFMeshGraphDestroy(&g));
+  PetscCall(PFPhysicsDestroy(&ph));
+  PetscCall(PetscFinalize());
+  return fail;
+}
