@@ -142,6 +142,10 @@ print(a > 0 and abs(a - b) <= 1e-4 * a)
 PYEOF
 )
 holds "endpoint fine-tuning in the Newton-step error norm (the default for ns): first iteration's loss, 1 rank vs the mesh split over 2 ranks, agree to 1e-4 (the printed digits): $ok" "'$ok' == 'True'"
+run $FE -endpoint_train_only up1,down1 -o fo.h5
+ok=$(grep -oE "training [0-9]+ of [0-9]+ parameters" out.txt | awk '{print ($2 > 0 && $2 < $4) ? "True" : "False"}')
+holds "-endpoint_train_only up1,down1 trains a part of the parameters ($(grep -oE 'training [0-9]+ of [0-9]+' out.txt)): $ok" "'$ok' == 'True'"
+expect_error "-endpoint_train_only with a prefix no parameter has" "no parameter view" $FE -endpoint_train_only bogus -o x.h5
 expect_error "the Newton-step error norm of an unconditional model (Re not held)" "input fields must be given" finetune -model m.h5 -data d1.h5 -constraint endpoint -constraint_norm error -train_steps 1 -batch_size 2 -o x.h5
 run sample -model fe.h5 -n 2 -cond_value 55 -sampler heun -sampler_steps 3 -o sfe.h5
 ok=$("$PY" -c "

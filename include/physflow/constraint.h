@@ -166,6 +166,7 @@ typedef struct {
   PetscInt  steps;
   double    anchor;
   PetscBool heun; /* the sampler: Heun (else Euler) */
+  char      train_only[256]; /* comma-separated prefixes of the trained parameter views ("": all) */
 } PFEndpointParams;
 PETSC_EXTERN PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p);
 /* Test of the sampler's back-propagation: the gradient of the loss above

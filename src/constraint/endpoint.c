@@ -2,6 +2,7 @@
  * the fine-tuned model's own Heun or Euler samples, differentiated through
  * the sampler, with the input fields anchored to the base model's sample for
  * the same noise. */
+#include <string.h>
 #include <physflow/constraint.h>
 #include <physflow/optim.h>
 #include <physflow/private/netimpl.h>
@@ -113,13 +114,45 @@ static PetscErrorCode SamplerBackward(SamplerWork *w, PFNet net)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -endpoint_train_only a,b,...: the parameter views whose names start with
+ * one of the prefixes are trained, the others frozen (their gradient is
+ * zeroed, so AdamW leaves them).  mask[np]: 1 trained, 0 frozen; NULL when
+ * the list is empty (all trained). */
+static PetscErrorCode TrainedMask(MPI_Comm comm, PFNet ft, const char list[], pfreal **mask)
+{
+  char               buf[256], *tok, *save = NULL;
+  PetscInt           nv;
+  const PFParamView *vw;
+  size_t             np, ntrained = 0;
+
+  PetscFunctionBegin;
+  *mask = NULL;
+  if (!list[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PFNetGetParameters(ft, &np, NULL, NULL));
+  PetscCall(PFNetGetParamViews(ft, &nv, &vw));
+  PetscCall(PetscCalloc1(np + 1, mask));
+  PetscCall(PetscStrncpy(buf, list, sizeof(buf)));
+  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    size_t len = strlen(tok);
+    for (PetscInt k = 0; k < nv; k++) {
+      const size_t sz = (size_t)vw[k].rows * (size_t)vw[k].cols;
+      if (strncmp(vw[k].name, tok, len) || (*mask)[vw[k].offset] != 0) continue;
+      for (size_t q = 0; q < sz; q++) (*mask)[vw[k].offset + q] = 1;
+      ntrained += sz;
+    }
+  }
+  PetscCheck(ntrained > 0, comm, PETSC_ERR_ARG_WRONG, "-endpoint_train_only %s: no parameter view of the network starts with these prefixes", list);
+  PetscCall(PetscPrintf(comm, "physflow finetune: training %zu of %zu parameters (-endpoint_train_only %s)\n", ntrained, np, list));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt Bg, PFTrainer tr, uint64_t seed)
 {
   PFEndpointParams p;
   SamplerWork      w;
   PetscInt         lo, hi, B, n = ft->nin, iters, it0;
   size_t           N, np = ft->nparams;
-  pfreal          *x0, *x1b, *m, *vv, *red;
+  pfreal          *x0, *x1b, *m, *vv, *red, *mask;
   double          *one, lr, *history;
   PFAdamWParams    adam;
 
@@ -136,6 +169,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(SamplerWorkCreate(c, B, n, &p, &w));
   PetscCall(PetscMalloc3(N, &x0, N, &x1b, B, &one));
   PetscCall(PetscCalloc1(np + 3, &red));
+  PetscCall(TrainedMask(world, ft, p.train_only, &mask));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
   PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.heun ? "heun" : "euler", p.steps));
   for (PetscInt it = it0; it < iters; it++) {
@@ -172,6 +206,8 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     red[np + 2] = (pfreal)(PFSignalsReceived() ? 1 : 0);
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, red, (PetscMPIInt)(np + 3), MPIU_PFREAL, MPI_SUM, world));
     PetscCall(PetscArraycpy(Gr, red, np));
+    if (mask)
+      for (size_t q = 0; q < np; q++) Gr[q] *= mask[q];
     /* cosine decay: the late iterations average out the batch noise */
     PFAdamWStep(np, &adam, lr * 0.5 * (1 + cos(M_PI * (double)it / (double)iters)), it + 1, P, Gr, m, vv);
     history[it] = (double)(red[np] + red[np + 1]);
@@ -187,6 +223,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(SamplerWorkDestroy(&w));
   PetscCall(PetscFree3(x0, x1b, one));
   PetscCall(PetscFree(red));
+  PetscCall(PetscFree(mask));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
