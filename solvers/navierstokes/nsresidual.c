@@ -28,6 +28,7 @@ struct _PFNSResidual {
   Vec      pmask;     /* 1 on the pressure dofs (the continuity rows) */
   KSP      ksp;       /* Newton steps: the residual's Jacobian, its Dirichlet rows the identity */
   IS       bcrows;    /* global indices of the constrained rows */
+  PetscBool ksp_setup; /* the factorisation's options applied */
   PetscInt nown, nres;
   PetscInt *vdof;     /* [nown]: local (global-vector) index of each owned vertex's u dof; p's is pdof */
   PetscInt *pdof;
@@ -320,14 +321,6 @@ static PetscErrorCode NewtonKSP(PFNS *ns, KSP *ksp)
     PetscCall(PCSetType(pc, PCLU));
     PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
     PetscCall(KSPSetErrorIfNotConverged(r->ksp, PETSC_TRUE));
-    {
-      /* generated states far from a solution give Jacobians whose pivoting
-       * outgrows MUMPS's default workspace estimate (INFOG(1) = -9): 200%
-       * more than its estimate unless the user says otherwise */
-      PetscBool set;
-      PetscCall(PetscOptionsHasName(NULL, "ns_newton_", "-mat_mumps_icntl_14", &set));
-      if (!set) PetscCall(PetscOptionsSetValue(NULL, "-ns_newton_mat_mumps_icntl_14", "200"));
-    }
     PetscCall(KSPSetFromOptions(r->ksp));
   }
   *ksp = r->ksp;
@@ -361,6 +354,28 @@ PetscErrorCode PFNSResidualNewtonStep(PFNS *ns, const PetscScalar *x, const Pets
   PetscCall(MatZeroRows(r->J, nbc, rows, 1.0, NULL, NULL));
   PetscCall(ISRestoreIndices(r->bcrows, &rows));
   PetscCall(KSPSetOperators(ksp, r->J, r->J));
+  if (!r->ksp_setup) {
+    /* generated states far from a solution give Jacobians whose pivoting
+     * outgrows MUMPS's default workspace estimate (INFOG(1) = -9): 200%
+     * more than its estimate unless -ns_newton_mat_mumps_icntl_14 says */
+    PC            pc;
+    MatSolverType st;
+    PetscBool     lu, mumps = PETSC_FALSE, set;
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(PetscObjectTypeCompare((PetscObject)pc, PCLU, &lu));
+    if (lu) {
+      PetscCall(PCFactorGetMatSolverType(pc, &st));
+      PetscCall(PetscStrcmp(st, MATSOLVERMUMPS, &mumps));
+    }
+    PetscCall(PetscOptionsHasName(NULL, "ns_newton_", "-mat_mumps_icntl_14", &set));
+    if (mumps && !set) {
+      Mat F;
+      PetscCall(PCFactorSetUpMatSolverType(pc));
+      PetscCall(PCFactorGetMatrix(pc, &F));
+      PetscCall(MatMumpsSetIcntl(F, 14, 200));
+    }
+    r->ksp_setup = PETSC_TRUE;
+  }
   PetscCall(KSPSolve(ksp, Rv, D));
   PetscCall(VecGetArrayRead(D, &ad));
   for (PetscInt i = 0; i < nown; i++) e[i] = ad[r->vdof[i]], e[nown + i] = ad[r->vdof[i] + 1], e[2 * nown + i] = ad[r->pdof[i]];

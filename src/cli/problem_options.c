@@ -11,7 +11,7 @@
 static PetscBool ProblemOption(const char *name)
 {
   static const char *const skip[] = {"-darcy_ksp_", "-darcy_pc_", "-darcy_low_", "-darcy_spde_", "-darcy_field", "-darcy_corr_length", "-darcy_kl_terms", "-darcy_logk_std", NULL};
-  static const char *const ns_skip[] = {"-ns_snes_", "-ns_ts_", "-ns_residual_", "-ns_ksp_", "-ns_pc_", "-ns_fieldsplit_", "-ns_schur_mass", NULL};
+  static const char *const ns_skip[] = {"-ns_snes_", "-ns_ts_", "-ns_residual_", "-ns_newton_", "-ns_ksp_", "-ns_pc_", "-ns_fieldsplit_", "-ns_schur_mass", NULL};
   if (!strcmp(name, "-mesh") || !strcmp(name, "-mesh_faces")) return PETSC_TRUE;
   if (!strncmp(name, "-ns_", 4)) {
     /* Navier-Stokes: the geometry, inflow and boundary groups, not the solver */
