@@ -152,6 +152,8 @@ ok=$("$PY" -c "
 import h5py, numpy as np
 f = h5py.File('sfe.h5'); print(bool(np.abs(f['fields/Re'][:] - 55).max() < 1e-4 and np.isfinite(f['fields/u'][:]).all()))" 2>/dev/null)
 holds "endpoint fine-tuning keeps Re given: samples at Re = 55 keep it: $ok" "'$ok' == 'True'"
+run eval -samples sfe.h5 -physics ns -o efe.json -plot none
+holds "eval of the Newton-fine-tuned model's samples (its solver options are not problem options) (rc $RC)" "$RC == 0"
 expect_error "fine-tuning a Re-conditioned model without -cond_range" "-cond_range" finetune -model mc.h5 -constraint adjoint -o x.h5
 expect_error "pbfm fine-tuning of a Re-conditioned model" "-constraint adjoint or endpoint" finetune -model mc.h5 -constraint pbfm -cond_range 1,2 -o x.h5
 # inverse: Re and the flow from noisy probes of u, with the Re-conditioned model
