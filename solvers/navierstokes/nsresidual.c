@@ -174,18 +174,48 @@ PetscErrorCode PFNSResidualGetSize(PFNS *ns, PetscInt *nres)
  * (ghost vertices), then every local edge's velocity dofs the mean of its
  * vertices'.  X: global (vertex dofs set, edge dofs set for owned edges),
  * Xl: local */
+/* X = 0 but for the owned vertices' dofs: (u, v, p) of x [3 nown], each
+ * vertex's values times w[i] (w NULL: 1) */
+static PetscErrorCode SetVertexValues(struct _PFNSResidual *r, const PetscScalar *x, const PetscScalar *w, Vec X)
+{
+  const PetscInt nown = r->nown;
+  PetscScalar   *a;
+
+  PetscFunctionBegin;
+  PetscCall(VecSet(X, 0));
+  PetscCall(VecGetArray(X, &a));
+  for (PetscInt i = 0; i < nown; i++) {
+    const PetscScalar s = w ? w[i] : 1;
+    a[r->vdof[i]] = s * x[i], a[r->vdof[i] + 1] = s * x[nown + i], a[r->pdof[i]] = s * x[2 * nown + i];
+  }
+  PetscCall(VecRestoreArray(X, &a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* zero a global vector's Dirichlet rows */
+static PetscErrorCode ZeroDirichletRows(struct _PFNSResidual *r, Vec V)
+{
+  PetscScalar       *a;
+  const PetscScalar *am;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetArray(V, &a));
+  PetscCall(VecGetArrayRead(r->bcmask, &am));
+  for (PetscInt k = 0; k < r->nres; k++)
+    if (PetscRealPart(am[k]) > 0) a[k] = 0;
+  PetscCall(VecRestoreArrayRead(r->bcmask, &am));
+  PetscCall(VecRestoreArray(V, &a));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Lift(PFNS *ns, const PetscScalar *x, Vec X, Vec Xl)
 {
   struct _PFNSResidual *r = ns->res;
   PetscSection          ls;
   PetscScalar          *a;
-  const PetscInt        nown = r->nown;
 
   PetscFunctionBegin;
-  PetscCall(VecSet(X, 0));
-  PetscCall(VecGetArray(X, &a));
-  for (PetscInt i = 0; i < nown; i++) a[r->vdof[i]] = x[i], a[r->vdof[i] + 1] = x[nown + i], a[r->pdof[i]] = x[2 * nown + i];
-  PetscCall(VecRestoreArray(X, &a));
+  PetscCall(SetVertexValues(r, x, NULL, X));
   PetscCall(DMGlobalToLocal(r->dmr, X, INSERT_VALUES, Xl));
   PetscCall(DMGetLocalSection(r->dmr, &ls));
   PetscCall(VecGetArray(Xl, &a));
@@ -332,8 +362,7 @@ PetscErrorCode PFNSResidualNewtonStep(PFNS *ns, const PetscScalar *x, const Pets
   struct _PFNSResidual *r;
   Vec                   X, Xl, Rv, D, G, Z, W;
   KSP                   ksp = NULL;
-  const PetscScalar    *ad, *am;
-  PetscScalar          *a;
+  const PetscScalar    *ad;
   const PetscInt       *rows;
   PetscInt              nbc, nown;
 
@@ -391,17 +420,9 @@ PetscErrorCode PFNSResidualNewtonStep(PFNS *ns, const PetscScalar *x, const Pets
     PetscCall(DMGetGlobalVector(r->dmr, &G));
     PetscCall(DMGetGlobalVector(r->dmr, &Z));
     PetscCall(DMGetGlobalVector(r->dmr, &W));
-    PetscCall(VecSet(G, 0));
-    PetscCall(VecGetArray(G, &a));
-    for (PetscInt i = 0; i < nown; i++) a[r->vdof[i]] = mass[i] * e[i], a[r->vdof[i] + 1] = mass[i] * e[nown + i], a[r->pdof[i]] = mass[i] * e[2 * nown + i];
-    PetscCall(VecRestoreArray(G, &a));
+    PetscCall(SetVertexValues(r, e, mass, G));
     PetscCall(KSPSolveTranspose(ksp, G, Z));
-    PetscCall(VecGetArray(Z, &a));
-    PetscCall(VecGetArrayRead(r->bcmask, &am));
-    for (PetscInt k = 0; k < r->nres; k++)
-      if (PetscRealPart(am[k]) > 0) a[k] = 0;
-    PetscCall(VecRestoreArrayRead(r->bcmask, &am));
-    PetscCall(VecRestoreArray(Z, &a));
+    PetscCall(ZeroDirichletRows(r, Z));
     /* W = 2 g + 2 F'(X)^T z - 2 F'(X + d)^T z (J's zeroed rows meet z's zeros) */
     PetscCall(MatMultTranspose(r->J, Z, W));
     PetscCall(VecAXPY(W, 1.0, G));
@@ -441,10 +462,11 @@ PetscErrorCode PFNSResidualVertexVJP(PFNS *ns, const PetscScalar *x, const Petsc
   PetscCall(SNESComputeJacobian(r->snes, X, r->J, r->J));
   /* W = F'^T (P_int v) + P_bc v */
   PetscCall(VecGetArray(Vint, &a));
-  PetscCall(VecGetArrayRead(r->bcmask, &am));
-  for (PetscInt k = 0; k < r->nres; k++) a[k] = PetscRealPart(am[k]) > 0 ? 0 : v[k];
+  PetscCall(PetscArraycpy(a, v, r->nres));
   PetscCall(VecRestoreArray(Vint, &a));
+  PetscCall(ZeroDirichletRows(r, Vint));
   PetscCall(MatMultTranspose(r->J, Vint, W));
+  PetscCall(VecGetArrayRead(r->bcmask, &am));
   PetscCall(VecGetArray(W, &a));
   for (PetscInt k = 0; k < r->nres; k++)
     if (PetscRealPart(am[k]) > 0) a[k] += v[k];
