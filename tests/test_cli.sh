@@ -67,13 +67,12 @@ expect_error "train -constraint endpoint on toy data" "needs PDE data" train -to
 expect_error "train -constraint_norm bogus" "bogus" train -toy moons -constraint pbfm -constraint_norm bogus -o t.h5
 expect_error "train -endpoint_steps 0" "-endpoint_steps" train -toy moons -endpoint_steps 0 -o t.h5
 expect_error "train -fm_field_weights on toy data" "applies to PDE data" train -toy moons -fm_field_weights 1,0 -train_steps 2 -o t.h5
-expect_error "sample -guidance bogus" "unknown -guidance" sample -model nothing.h5 -guidance bogus
+expect_error "sample of a missing model (with an option only a conditional model has)" "cannot read model" sample -model nothing.h5 -cond_data x.h5
 
 # ---------------------------------------------------------------------------
 section "option typos"
 expect_error "train -train_step (typo)" "-train_step" train -toy moons -train_step 5 -o x.h5
 if [ -e x.h5 ]; then fail "typo run created x.h5"; else pass "typo run created no x.h5"; fi
-expect_error "sample -sampler_step (typo)" "-sampler_step" sample -model nothing.h5 -sampler_step 5 -o y.h5
 expect_error "datagen -nn (typo)" "-nn" datagen -toy moons -nn 5 -o y.h5
 if ls x.h5* y.h5* >/dev/null 2>&1; then fail "typo runs left files: $(ls x.h5* y.h5* 2>/dev/null)"; else pass "typo runs left no output or temporary files"; fi
 
@@ -123,6 +122,9 @@ expect_error "datagen -n 0" "-n must be positive" datagen -toy moons -n 0 -o bad
 expect_error "train -mlp_width 0" "-mlp_width" train $TINY -mlp_width 0 -o bad.h5
 expect_error "train -flow_type bogus" "bogus" train $TINY -flow_type bogus -o bad.h5
 expect_error "sample -sampler bogus" "bogus" sample -model model.h5 -sampler bogus -o bad.h5
+expect_error "sample -guidance bogus" "unknown -guidance" sample -model model.h5 -guidance bogus -o bad.h5
+expect_error "sample -sampler_step (typo)" "-sampler_step" sample -model model.h5 -sampler_step 5 -o y.h5
+if ls y.h5* >/dev/null 2>&1; then fail "sample typo run left files: $(ls y.h5*)"; else pass "sample typo run left no output or temporary files"; fi
 expect_error "train -toy bogus" "bogus" train -toy bogus -o bad.h5
 expect_error "datagen -toy bogus" "bogus" datagen -toy bogus -o bad.h5
 expect_error "train -train_steps -5" "-train_steps" train $TINY -train_steps -5 -o bad.h5

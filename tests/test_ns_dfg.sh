@@ -44,10 +44,11 @@ holds "Taylor test with the boundary rows weighted 0.1 (-ns_residual_bc_weight),
 "$VJP" -mesh dfg.msh -Re_min 20 -Re_max 40 -ns_unsteady -ns_snapshots 1 -ns_unsteady_spinup 0.1 >v4.txt 2>&1; rc=$?
 holds "Taylor test of a snapshot's residual (no momentum rows, -ns_unsteady), 1 rank (rc $rc)" "$rc == 0"
 # endpoint fine-tuning's parameter gradient through the sampler, Re held, in
-# the Newton-step error norm and the squared residual, against FD
+# the Newton-step error norm and the squared residual (also with the states'
+# anchor to a base sample), against FD
 "$EPT" -mesh dfg.msh >ep1.txt 2>&1; rc=$?
 sed "s/^/       /" ep1.txt
-holds "endpoint gradient vs FD (error norm, l2), 1 rank (rc $rc)" "$rc == 0"
+holds "endpoint gradient vs FD (error norm, l2, l2 + state anchor), 1 rank (rc $rc)" "$rc == 0"
 "$MPIEXEC" -q -n 2 --oversubscribe "$EPT" -mesh dfg.msh >ep2.txt 2>&1; rc=$?
 holds "endpoint gradient vs FD, 2 ranks (rc $rc)" "$rc == 0"
 

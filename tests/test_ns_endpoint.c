@@ -3,7 +3,8 @@
  * parameters (back-propagation through 3 Heun steps of the sampler, the
  * Re field held, the exact gradient of |J^-1 R|_M at the samples) against
  * central differences along one parameter direction.  Also with the
- * squared residual (-constraint_norm l2).  Double-precision networks.
+ * squared residual (-constraint_norm l2), and with it the states' anchor
+ * to a base sample (-endpoint_state_anchor).  Double-precision networks.
  *   test_ns_endpoint -mesh dfg.msh   (1 or more ranks) */
 #include <math.h>
 #include <physflow.h>
@@ -31,7 +32,7 @@ int main(int argc, char **argv)
   PetscInt          nown, n;
   const PetscInt   *nat, B = 2, nf = 4;
   const double      mean[4] = {40, 0.15, 0, 0.05}, std[4] = {10, 0.1, 0.05, 0.05};
-  const char *const norms[2] = {"error", "l2"};
+  const char *const norms[3] = {"error", "l2", "l2"}, *const state_anchor[3] = {"0", "0", "0.5"};
   size_t            np;
   pfreal           *P, *Gr, *xt, *x1b, *dir;
   PetscBool        *held;
@@ -72,16 +73,17 @@ int main(int argc, char **argv)
     x1b[i] = 0;
   }
   for (size_t i = 0; i < np; i++) dir[i] = (pfreal)sin(1.0 + 0.7 * (double)i);
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < 3; k++) {
     double an, fd, rel;
     PetscCall(PetscOptionsSetValue(NULL, "-constraint_norm", norms[k]));
+    PetscCall(PetscOptionsSetValue(NULL, "-endpoint_state_anchor", state_anchor[k]));
     PetscCall(PFConstraintCreate(PETSC_COMM_WORLD, &c));
     PetscCall(PFConstraintSetPhysics(c, ph, mean, std));
     PetscCall(PFConstraintSetFromOptions(c));
     PetscCall(PFConstraintSetHeld(c, held, FillRe, &nown));
     PetscCall(PFEndpointCheck(c, net, B, xt, x1b, dir, 2.5e-6, &an, &fd));
     rel = fabs(an - fd) / PetscMax(fabs(fd), 1e-12);
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  endpoint gradient, -constraint_norm %-5s Re held: %.8e vs FD %.8e, rel %.2e (tol 1e-5) %s\n", norms[k], an, fd, rel, rel <= 1e-5 ? "ok" : "FAIL"));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  endpoint gradient, -constraint_norm %-5s -endpoint_state_anchor %-3s Re held: %.8e vs FD %.8e, rel %.2e (tol 1e-5) %s\n", norms[k], state_anchor[k], an, fd, rel, rel <= 1e-5 ? "ok" : "FAIL"));
     if (!(rel <= 1e-5)) fail = 1;
     PetscCall(PFConstraintDestroy(&c));
   }

@@ -145,7 +145,8 @@ PETSC_EXTERN PetscErrorCode PFAdjointMatchingCheck(PFConstraint c, PFNet base, c
 
 /* Anchor the input fields of the states given to PFConstraintStateLoss (and
  * so of the unrolled estimate) to anchor[B][n] (normalised, same layout):
- * the loss gains weight |x_in - anchor_in|_M^2/|domain| per state.  NULL
+ * the loss gains weight |x_in - anchor_in|_M^2/|domain| per state (and the
+ * state fields the same with the endpoint's -endpoint_state_anchor).  NULL
  * removes it.  *last (if not NULL) receives this rank's anchor part of the
  * losses since the previous call. */
 PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *anchor, double weight, double *last);
@@ -157,7 +158,10 @@ PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *
  * its input fields are anchored to the frozen base model's endpoint for the
  * same noise, so the inputs' distribution stays the base's sample by sample
  * while the state is made consistent with them:
- *   L = (1/B) sum_b [ R(E_K(x0_b)) + beta |E_K(x0_b)_in - E_K^base(x0_b)_in|_M^2/|D| ]
+ *   L = (1/B) sum_b [ R(E_K(x0_b)) + beta |E_K(x0_b)_in - E_K^base(x0_b)_in|_M^2/|D|
+ *                    + gamma |E_K(x0_b)_st - E_K^base(x0_b)_st|_M^2/|D| ]
+ * (gamma = -endpoint_state_anchor, default 0: a trust region around the base
+ * model's flows where the residual leaves the state loosely constrained)
  * differentiated through the K steps (recomputing each network evaluation's
  * forward before its backward), as
  * in DRaFT (Clark et al. 2024, direct reward fine-tuning through the
@@ -165,6 +169,7 @@ PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *
 typedef struct {
   PetscInt  steps;
   double    anchor;
+  double    state_anchor; /* the states' anchor weight (0: none) */
   PetscBool heun; /* the sampler: Heun (else Euler) */
   char      train_only[256]; /* comma-separated prefixes of the trained parameter views ("": all) */
 } PFEndpointParams;

@@ -186,8 +186,6 @@ PetscErrorCode PFCommandDistill(MPI_Comm comm)
   if (!student_steps) student_steps = type == PF_DISTILL_PIDDM ? 1 : 2;
   if (!help) {
     PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the teacher: -model teacher.h5");
-    PetscCall(PFCLIPeek(comm, model, "arch", NULL, &set, NULL, 0));
-    PetscCheck(set, comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': no such file, not HDF5, or not a model", model);
     PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
     PetscCheck(is_mesh, comm, PETSC_ERR_ARG_WRONG, "distill works on models of PDE fields (mesh networks); '%s' is not one", model);
     PetscCall(PFCLIPeek(comm, model, "flow", "flow_type", NULL, val, sizeof(val)));

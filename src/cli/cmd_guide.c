@@ -198,8 +198,6 @@ PetscErrorCode PFCommandGuide(MPI_Comm comm)
   PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the base model: -model base.h5");
   {
     PetscBool set;
-    PetscCall(PFCLIPeek(comm, model, "arch", NULL, &set, NULL, 0));
-    PetscCheck(set, comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': no such file, not HDF5, or not a model", model);
     PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
     PetscCall(PFCLIPeek(comm, model, "guide", NULL, &set, NULL, 0));
     PetscCheck(!set, comm, PETSC_ERR_ARG_WRONG, "'%s' is already a guided model: guide its base model", model);

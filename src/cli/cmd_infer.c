@@ -646,9 +646,6 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PFSamplerSetSteps(inf.sampler, 10));
   PetscCall(PFSamplerSetFromOptions(inf.sampler));
   if (has_model) {
-    PetscBool set;
-    PetscCall(PFCLIPeek(comm, model, "arch", NULL, &set, NULL, 0));
-    PetscCheck(set, comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': no such file, not HDF5, or not a model", model);
     PetscCall(PFCLIIsMeshModel(comm, model, &is_mesh));
     PetscCheck(is_mesh, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a mesh (PDE field) model: infer needs fields on a mesh", model);
     {

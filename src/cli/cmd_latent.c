@@ -236,9 +236,6 @@ PetscErrorCode PFCommandLatent(MPI_Comm comm)
   PetscCall(PFSamplerSetType(sampler, PFSAMPLERHEUN));
   PetscCall(PFSamplerSetSteps(sampler, 10));
   if (has_model) {
-    PetscBool set;
-    PetscCall(PFCLIPeek(comm, L.model, "arch", NULL, &set, NULL, 0));
-    PetscCheck(set, comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': no such file, not HDF5, or not a model", L.model);
     PetscCall(PFCLIIsMeshModel(comm, L.model, &is_mesh));
     PetscCheck(is_mesh, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a mesh (PDE field) model", L.model);
     PetscCall(PFCLIModelSamplerDefaults(comm, L.model, sampler));

@@ -5,15 +5,49 @@
  * field), so the file does not depend on the layout. */
 #include <physflow/constraint.h>
 #include <physflow/dataset.h>
+#include <physflow/h5util.h>
 #include <physflow/meshdata.h>
 #include <string.h>
 #include "cli.h"
 
-PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mesh)
+/* why path is not a model file ("" if it is one), found on rank 0 */
+static PetscErrorCode ModelFileProblem(MPI_Comm comm, const char path[], char why[], size_t len)
 {
-  char type[64];
+  PetscMPIInt rank;
 
   PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  why[0] = 0;
+  if (rank == 0) {
+    PetscBool exists;
+    PetscCall(PetscTestFile(path, 'r', &exists));
+    if (!exists) PetscCall(PetscStrncpy(why, "no such file or not readable", len));
+    else if (H5Fis_hdf5(path) <= 0) PetscCall(PetscStrncpy(why, "not an HDF5 file (or truncated)", len));
+    else {
+      hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+      char  kind[64] = "";
+      if (fid < 0) PetscCall(PetscStrncpy(why, "a corrupt HDF5 file", len));
+      else {
+        if (H5Aexists(fid, "kind") <= 0 || PFH5ReadAttrString(fid, "kind", kind, sizeof(kind))) PetscCall(PetscStrncpy(why, "not a physflow file (no 'kind' attribute)", len));
+        else if (strcmp(kind, "model")) PetscCall(PetscSNPrintf(why, len, "a physflow '%s' file, not a model", kind));
+        else if (H5Lexists(fid, "arch", H5P_DEFAULT) <= 0) PetscCall(PetscStrncpy(why, "no network in it (incomplete?)", len));
+        H5Fclose(fid);
+      }
+    }
+  }
+  PetscCallMPI(MPI_Bcast(why, (PetscMPIInt)len, MPI_CHAR, 0, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mesh)
+{
+  char type[64], why[128];
+
+  PetscFunctionBegin;
+  /* an error here, so that a mistyped path is the error, not the options that
+   * only the model's type would have registered */
+  PetscCall(ModelFileProblem(comm, path, why, sizeof(why)));
+  PetscCheck(!why[0], comm, PETSC_ERR_FILE_OPEN, "cannot read model '%s': %s", path, why);
   PetscCall(PFCLIPeek(comm, path, "arch", "net_type", NULL, type, sizeof(type)));
   PetscBool unet;
   PetscCall(PetscStrcmp(type, PFNETMESH, mesh));

@@ -158,9 +158,10 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsInt("-endpoint_steps", "Endpoint fine-tuning: steps of the sampler it differentiates (then sample with -sampler_steps the same)", "PFConstraint", c->ep.steps, &c->ep.steps, NULL));
   PetscCall(PetscOptionsString("-endpoint_train_only", "Endpoint fine-tuning: train only the parameter views whose names start with one of these comma-separated prefixes (e.g. out,up0: the finest level's decoder); the rest stay frozen", "PFConstraint", c->ep.train_only, c->ep.train_only, sizeof(c->ep.train_only), NULL));
   PetscCall(PetscOptionsReal("-endpoint_anchor", "Endpoint fine-tuning: weight of the inputs' anchor to the base model's samples", "PFConstraint", c->ep.anchor, &c->ep.anchor, NULL));
+  PetscCall(PetscOptionsReal("-endpoint_state_anchor", "Endpoint fine-tuning: weight of the states' (flow fields') anchor to the base model's samples, a trust region where the residual's rows leave the state loosely constrained (0: none)", "PFConstraint", c->ep.state_anchor, &c->ep.state_anchor, NULL));
   PetscOptionsEnd();
   PetscCheck(c->am.steps >= 4 && c->am.steps <= 4096 && c->am.subset >= 0 && c->am.iters >= 1 && c->am.lambda >= 0 && c->am.kappa >= 0 && c->am.kappa < 1 && c->am.clip > 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching needs 4 <= -am_steps <= 4096 (the noise keys), -am_subset >= 0, -am_iters >= 1, -am_lambda >= 0, 0 <= -am_kappa < 1, -am_clip > 0");
-  PetscCheck(c->ep.steps >= 1 && c->ep.steps <= PF_CONSTRAINT_MAXUNROLL && c->ep.anchor >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "endpoint fine-tuning needs 1 <= -endpoint_steps <= %d and -endpoint_anchor >= 0", PF_CONSTRAINT_MAXUNROLL);
+  PetscCheck(c->ep.steps >= 1 && c->ep.steps <= PF_CONSTRAINT_MAXUNROLL && c->ep.anchor >= 0 && c->ep.state_anchor >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "endpoint fine-tuning needs 1 <= -endpoint_steps <= %d and -endpoint_anchor, -endpoint_state_anchor >= 0", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->tpow >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_tpow must be >= 0");
   PetscCheck(c->weight >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-constraint_weight must be >= 0");
@@ -411,18 +412,22 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
         gx[j]    = (pfreal)(c->std[f] * PetscRealPart(c->gx[j]));
       }
   if (c->anchor) {
-    /* anchor_w |x_in - anchor|_M^2 / |domain| per state (normalised units) */
+    /* anchor_w |x_in - anchor|_M^2 / |domain| per state (normalised units),
+     * and the states' fields with the endpoint's state-anchor weight */
     const PetscScalar *mass;
     double             a = 0;
     PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
     for (PetscInt b = 0; b < B; b++)
-      for (PetscInt f = 0; f < c->ninputs; f++)
+      for (PetscInt f = 0; f < c->nfields; f++) {
+        const double wf = f < c->ninputs ? c->anchor_w : c->ep.state_anchor;
+        if (wf == 0) continue;
         for (PetscInt i = 0; i < nown; i++) {
           size_t j = (size_t)b * n + (size_t)f * nown + i;
           double d = (double)x[j] - (double)c->anchor[j], m = PetscRealPart(mass[i]) / c->Mtot;
-          a += c->anchor_w * m * d * d;
-          gx[j] += (pfreal)(2 * c->anchor_w * m * d / (double)Bg);
+          a += wf * m * d * d;
+          gx[j] += (pfreal)(2 * wf * m * d / (double)Bg);
         }
+      }
     *lsum += a;
     c->anchor_sum += a;
   }
@@ -488,7 +493,7 @@ PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "constraint adjoint: adjoint matching, %" PetscInt_FMT " iterations x %" PetscInt_FMT " SDE steps, lambda %g, kappa %g\n", c->am.iters, c->am.steps, c->am.lambda, c->am.kappa));
     break;
   case PF_CONSTRAINT_ENDPOINT:
-    PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: residual of the %" PetscInt_FMT "-step %s sampler's samples, inputs anchored with weight %g\n", c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.anchor));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: residual of the %" PetscInt_FMT "-step %s sampler's samples, inputs anchored with weight %g, states with %g\n", c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.anchor, c->ep.state_anchor));
     break;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
