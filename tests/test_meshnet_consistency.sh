@@ -3,14 +3,15 @@
 # global batch, the loss history and final parameters agree (relative 1e-5)
 # for (groups G, ranks per group P) = (1,1), (1,2), (2,1), (1,4), (2,2),
 # for the single-level meshnet and the 3-level meshunet (whose coarse grids
-# are partitioned, and transferred between, differently on every layout).
+# are partitioned, and transferred between, differently on every layout),
+# also with -mesh_geometry_features (boundary flags found per partition).
 . "$(dirname "$0")/common.sh"
 enter_scratch pf_test_meshnet
 "$BIN" datagen -physics darcy -mesh_faces 11 -n 40 -seed 3 -o d.h5 >/dev/null || { echo "FAIL: datagen"; exit 1; }
 common="-data d.h5 -mesh_width 8 -mesh_depth 1 -mesh_groups 2 -train_steps 40 -batch_size 4 -lr 2e-3 -seed 5 -monitor_every 1000"
-for net in "meshnet" "meshunet -mesh_levels 3"; do
+for net in "meshnet" "meshunet -mesh_levels 3" "meshunet -mesh_levels 3 -mesh_geometry_features"; do
   opts="$common -net_type $net"
-  tag=${net%% *}
+  tag=$(echo "${net%% *}" "${net##* }" | sed 's/ 3$//; s/ -mesh_geometry_features/+features/')
   # shellcheck disable=SC2086
   "$BIN" train $opts -o ref.h5 >/dev/null || { echo "FAIL: serial training ($tag)"; exit 1; }
   for gp in "1 2" "2 1" "1 4" "2 2"; do

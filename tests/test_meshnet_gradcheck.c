@@ -38,6 +38,19 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-test_faces", &faces, NULL));
   PetscCall(PFMeshCreate(PETSC_COMM_WORLD, file, faces, &mesh));
   PetscCall(PFMeshGraphCreate(mesh, &g));
+  {
+    /* the boundary vertices (-mesh_geometry_features' flag channel): their
+     * global count must not depend on the partition (-test_boundary_vertices N) */
+    PetscInt *flag, cnt = 0, expect = -1;
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-test_boundary_vertices", &expect, NULL));
+    PetscCall(PetscMalloc1(g->nown + 1, &flag));
+    PetscCall(PFMeshGraphBoundaryVertices(g, flag));
+    for (PetscInt i = 0; i < g->nown; i++) cnt += flag[i];
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &cnt, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "boundary vertices: %" PetscInt_FMT "%s\n", cnt, expect < 0 ? "" : (cnt == expect ? " (as expected)" : " (WRONG)")));
+    if (expect >= 0 && cnt != expect) fail = 1;
+    PetscCall(PetscFree(flag));
+  }
   PetscCall(PetscOptionsSetValue(NULL, "-mesh_width", "4"));
   PetscCall(PetscOptionsSetValue(NULL, "-mesh_depth", "2"));
   PetscCall(PetscOptionsSetValue(NULL, "-mesh_groups", "2"));

@@ -51,6 +51,9 @@ struct _p_PFMeshGraph {
 
 PETSC_EXTERN PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *g);
 PETSC_EXTERN PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g);
+/* flag[nown]: 1 for the owned vertices on the domain's boundary (in the
+ * closure of a face with one cell; partition faces are not boundary), else 0 */
+PETSC_EXTERN PetscErrorCode PFMeshGraphBoundaryVertices(PFMeshGraph g, PetscInt flag[]);
 /* Y[nown][nk*F] = the nk operators kinds[] applied to X[nown][F]
  * (operator k's result in columns k*F..k*F+F-1 of each row).  Collective. */
 PETSC_EXTERN PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *X, pfreal *Y);

@@ -17,7 +17,18 @@
  * most 4/3 of its finest level.
  *
  * Input/output layout (PFNet's): x[b][f*nown + i] (fields of the owned
- * vertices, the PFPhysics order); internally vertex-major [nown][B][C]. */
+ * vertices, the PFPhysics order); internally vertex-major [nown][B][C].
+ *
+ * -mesh_geometry_features: h = Conv_in(x) + feat W_f, 3 static channels per
+ * vertex embedded pointwise: whether it lies on the domain's boundary and
+ * its position scaled to [-1, 1] over the mesh's bounding box (the
+ * node-type and position inputs of mesh GNNs such as MeshGraphNets, Pfaff
+ * et al. 2021).  Pointwise, not through Conv_in's operators: the Laplacian
+ * of a position is zero up to rounding, whose partition-dependent noise
+ * Adam would amplify into partition-dependent weights.  Without them a
+ * boundary vertex differs from its neighbours only through the state, and
+ * early in sampling the state is noise: Dirichlet values (no-slip on an
+ * obstacle) must be inferred from the flow around them. */
 #include <math.h>
 #include <physflow/h5util.h>
 #include <physflow/meshlevels.h>
@@ -31,11 +42,13 @@ typedef struct {
   /* options */
   PetscInt     width, depth, temb, groups, nfields, levels;
   PetscInt     level_faces[PF_MESHLEVELS_MAX][2]; /* from a model file; 0: derive from the mesh */
+  PetscInt     nfeat;                             /* static input channels per vertex (0 or 3) */
+  pfreal      *feat;                              /* [nown][nfeat] */
   PFMeshGraph  graph;
   PFMeshLevels lv;
   /* layers */
   PFMeshConv   in, out;
-  size_t       o_in, o_out, o_nout, o_tW, o_tb;
+  size_t       o_in, o_out, o_nout, o_tW, o_tb, o_feat;
   PetscInt     nblocks;
   PFMeshBlock  blk[MESHNET_MAXBLOCKS]; /* down blocks of levels 0..L-1, then up blocks of L-2..0 */
   /* workspace (per planned batch B) */
@@ -63,6 +76,11 @@ static PetscErrorCode SetFromOptions_Mesh(PFNet net, PetscOptionItems *PetscOpti
   PetscCall(PetscOptionsInt("-mesh_depth", "Residual blocks (per level and direction for meshunet)", "PFNet", m->depth, &m->depth, NULL));
   PetscCall(PetscOptionsInt("-mesh_groups", "Groups of the group norms", "PFNet", m->groups, &m->groups, NULL));
   PetscCall(PetscOptionsInt("-mesh_temb_dim", "Sinusoidal time-embedding features", "PFNet", m->temb, &m->temb, NULL));
+  {
+    PetscBool geo = (PetscBool)(m->nfeat > 0);
+    PetscCall(PetscOptionsBool("-mesh_geometry_features", "Give the input layer each vertex's position and whether it is on the domain's boundary (3 static channels)", "PFNet", geo, &geo, NULL));
+    m->nfeat = geo ? 3 : 0;
+  }
   if (IsUNet(net)) {
     PetscInt  faces[2 * PF_MESHLEVELS_MAX], nf = 2 * PF_MESHLEVELS_MAX;
     PetscBool set;
@@ -86,6 +104,27 @@ static PetscErrorCode SetFromOptions_Mesh(PFNet net, PetscOptionItems *PetscOpti
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* the static channels: boundary flag, x and y scaled to [-1, 1] */
+static PetscErrorCode SetUpFeatures(PFNet_Mesh *m)
+{
+  const PetscInt n = m->graph->nown;
+  PetscInt      *bnd;
+
+  PetscFunctionBegin;
+  PetscCall(PetscFree(m->feat));
+  if (!m->nfeat) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc1(n * m->nfeat + 1, &m->feat));
+  PetscCall(PetscMalloc1(n + 1, &bnd));
+  PetscCall(PFMeshGraphBoundaryVertices(m->graph, bnd));
+  for (PetscInt i = 0; i < n; i++) {
+    pfreal *f = m->feat + i * m->nfeat;
+    f[0]      = (pfreal)bnd[i];
+    for (int d = 0; d < 2; d++) f[1 + d] = (pfreal)(2 * (m->graph->xy[2 * i + d] - m->lv->lo[d]) / (m->lv->hi[d] - m->lv->lo[d]) - 1);
+  }
+  PetscCall(PetscFree(bnd));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode SetUp_Mesh(PFNet net)
 {
   PFNet_Mesh *m = (PFNet_Mesh *)net->data;
@@ -103,9 +142,11 @@ static PetscErrorCode SetUp_Mesh(PFNet net)
     m->level_faces[l][0] = m->lv->faces[l][0];
     m->level_faces[l][1] = m->lv->faces[l][1];
   }
+  PetscCall(SetUpFeatures(m));
   PFMeshConvInit(&m->in, m->graph, m->nfields, C);
   PFMeshConvInit(&m->out, m->graph, C, m->nfields);
   PetscCall(PFMeshConvAddParams(net, "in", &m->in, &m->o_in));
+  if (m->nfeat) PetscCall(PFNetAddParam(net, "in.features", m->nfeat, C, PF_INIT_FANIN_UNIFORM, m->nfeat, &m->o_feat));
   PetscCall(PFNetAddParam(net, "time.W", m->temb, C, PF_INIT_FANIN_UNIFORM, m->temb, &m->o_tW));
   PetscCall(PFNetAddParam(net, "time.b", 1, C, PF_INIT_FANIN_UNIFORM, m->temb, &m->o_tb));
   m->nblocks = 0;
@@ -195,6 +236,36 @@ static PetscErrorCode BindWorkspace_Mesh(PFNet net, PetscInt B)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* h0 += feat Wf: the static channels' pointwise embedding */
+static void FeaturesForward(PFNet_Mesh *m, PetscInt B, const pfreal *Wf, pfreal *h0)
+{
+  const PetscInt n = m->graph->nown, C = m->width;
+
+  for (PetscInt i = 0; i < n; i++) {
+    const pfreal *f = m->feat + (size_t)i * m->nfeat;
+    for (PetscInt b = 0; b < B; b++) {
+      pfreal *h = h0 + ((size_t)i * B + b) * C;
+      for (PetscInt k = 0; k < m->nfeat; k++)
+        for (PetscInt c = 0; c < C; c++) h[c] += f[k] * Wf[k * C + c];
+    }
+  }
+}
+
+/* dWf += feat^T dh0 (this rank's vertices: a partial sum like every gradient) */
+static void FeaturesBackward(PFNet_Mesh *m, PetscInt B, const pfreal *dh0, pfreal *dWf)
+{
+  const PetscInt n = m->graph->nown, C = m->width;
+
+  for (PetscInt i = 0; i < n; i++) {
+    const pfreal *f = m->feat + (size_t)i * m->nfeat;
+    for (PetscInt b = 0; b < B; b++) {
+      const pfreal *g = dh0 + ((size_t)i * B + b) * C;
+      for (PetscInt k = 0; k < m->nfeat; k++)
+        for (PetscInt c = 0; c < C; c++) dWf[k * C + c] += f[k] * g[c];
+    }
+  }
+}
+
 static PetscErrorCode Forward_Mesh(PFNet net, PetscInt B, const pfreal *x, const pfreal *t, pfreal *v)
 {
   PFNet_Mesh    *m = (PFNet_Mesh *)net->data;
@@ -210,6 +281,7 @@ static PetscErrorCode Forward_Mesh(PFNet net, PetscInt B, const pfreal *x, const
   PFDenseForward(B, m->temb, C, m->tembv, P + m->o_tW, P + m->o_tb, m->tpre);
   PFActivationForward(PF_ACT_SILU, B * C, m->tpre, m->tact);
   PetscCall(PFMeshConvForward(&m->in, B, m->xin, m->h0));
+  if (m->nfeat) FeaturesForward(m, B, P + m->o_feat, m->h0);
   h = m->h0;
   for (PetscInt l = 0; l < L; l++) {
     for (PetscInt i = 0; i < D; i++, k++) {
@@ -279,6 +351,7 @@ static PetscErrorCode Backward_Mesh(PFNet net, PetscInt B, const pfreal *dv, pfr
   /* the shared time MLP: its parameter gradients are partial sums too */
   PFActivationBackward(PF_ACT_SILU, B * C, m->tpre, m->dtacc, 0, m->dtacc);
   PFDenseBackward(B, m->temb, C, m->tembv, P + m->o_tW, m->dtacc, 0, NULL, Gr + m->o_tW, Gr + m->o_tb);
+  if (m->nfeat) FeaturesBackward(m, B, m->g[0][0], Gr + m->o_feat);
   PetscCall(PFMeshConvBackward(&m->in, B, m->g[0][0], dx ? m->xin : NULL));
   if (dx) PFMeshFromVertexMajor(B, F, n, m->xin, dx);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -291,7 +364,7 @@ static PetscErrorCode Flops_Mesh(PFNet net, double *flops)
 
   PetscFunctionBegin;
   /* GEMM flops per sample (this rank's vertices): 4 stacked operators */
-  *flops = 2.0 * n * (4 * F * C + 4 * C * F);
+  *flops = 2.0 * n * (4 * F * C + 4 * C * F + (double)m->nfeat * C);
   for (PetscInt k = 0; k < m->nblocks; k++) *flops += 2.0 * (double)m->blk[k].g->nown * 2 * 4 * C * C;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -301,7 +374,7 @@ static PetscErrorCode View_Mesh(PFNet net, PetscViewer viewer)
   PFNet_Mesh *m = (PFNet_Mesh *)net->data;
 
   PetscFunctionBegin;
-  PetscCall(PetscViewerASCIIPrintf(viewer, "%s: %" PetscInt_FMT " fields, width %" PetscInt_FMT ", %" PetscInt_FMT " residual blocks%s, %" PetscInt_FMT " norm groups, operators I, d/dx, d/dy, Laplacian (h = %.4g)\n", net->type, m->nfields, m->width, m->depth, m->levels > 1 ? " per level and direction" : "", m->groups, m->graph ? m->graph->h : 0.0));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "%s: %" PetscInt_FMT " fields, width %" PetscInt_FMT ", %" PetscInt_FMT " residual blocks%s, %" PetscInt_FMT " norm groups, operators I, d/dx, d/dy, Laplacian (h = %.4g)%s\n", net->type, m->nfields, m->width, m->depth, m->levels > 1 ? " per level and direction" : "", m->groups, m->graph ? m->graph->h : 0.0, m->nfeat ? ", geometry inputs (boundary flag, x, y) embedded pointwise" : ""));
   if (m->lv && m->levels > 1) {
     char line[256], part[48];
     PetscCall(PetscSNPrintf(line, sizeof(line), "  levels: the data mesh"));
@@ -325,6 +398,7 @@ static PetscErrorCode WriteArch_Mesh(PFNet net, hid_t g)
   PetscCall(PFH5WriteAttrInt(g, "mesh_temb_dim", m->temb));
   PetscCall(PFH5WriteAttrInt(g, "mesh_levels", m->levels));
   PetscCall(PFH5WriteAttrInt(g, "nfields", m->nfields));
+  if (m->nfeat) PetscCall(PFH5WriteAttrInt(g, "mesh_features", m->nfeat));
   if (m->levels > 1) {
     /* the box levels' cells per direction: "nx ny nx ny ..." for levels 1.. */
     char list[256] = "", item[32];
@@ -348,6 +422,8 @@ static PetscErrorCode ReadArch_Mesh(PFNet net, hid_t g)
   PetscCall(PFH5ReadAttrInt(g, "mesh_temb_dim", &m->temb));
   PetscCall(PFH5ReadAttrInt(g, "nfields", &m->nfields));
   m->levels = 1;
+  m->nfeat  = 0; /* files from before -mesh_geometry_features */
+  if (H5Aexists(g, "mesh_features") > 0) PetscCall(PFH5ReadAttrInt(g, "mesh_features", &m->nfeat));
   if (H5Aexists(g, "mesh_levels") > 0) PetscCall(PFH5ReadAttrInt(g, "mesh_levels", &m->levels));
   if (H5Aexists(g, "mesh_level_faces") > 0 && m->levels > 1 && m->levels <= PF_MESHLEVELS_MAX) {
     char  list[256], *p = list, *end;
@@ -360,7 +436,7 @@ static PetscErrorCode ReadArch_Mesh(PFNet net, hid_t g)
         p                    = end;
       }
   }
-  PetscCheck(m->width > 0 && m->depth >= 0 && m->depth <= MESHNET_MAXDEPTH && m->groups > 0 && m->nfields > 0 && m->levels >= 1 && m->levels <= PF_MESHLEVELS_MAX, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "corrupt mesh network architecture in the model file");
+  PetscCheck(m->width > 0 && m->depth >= 0 && m->depth <= MESHNET_MAXDEPTH && m->groups > 0 && m->nfields > 0 && m->levels >= 1 && m->levels <= PF_MESHLEVELS_MAX && (m->nfeat == 0 || m->nfeat == 3), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "corrupt mesh network architecture in the model file");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -400,6 +476,7 @@ static PetscErrorCode Destroy_Mesh(PFNet net)
 
   PetscFunctionBegin;
   PetscCall(PFMeshLevelsDestroy(&m->lv));
+  PetscCall(PetscFree(m->feat));
   PetscCall(PetscFree(net->data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -279,6 +279,58 @@ PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMes
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFMeshGraphBoundaryVertices(PFMeshGraph g, PetscInt flag[])
+{
+  PetscSF      psf;
+  PetscSection lsec;
+  PetscInt     pStart, pEnd, fStart, fEnd, vStart, vEnd, nroots, *supp, *tot, *all, *loc;
+
+  PetscFunctionBegin;
+  /* a face's cells over all ranks: the local support sizes, summed over the
+   * point SF's copies of the face (a partition face has one cell on each
+   * side: not a boundary face) */
+  PetscCall(DMPlexGetChart(g->dm, &pStart, &pEnd));
+  PetscCall(DMPlexGetHeightStratum(g->dm, 1, &fStart, &fEnd));
+  PetscCall(DMPlexGetDepthStratum(g->dm, 0, &vStart, &vEnd));
+  PetscCall(PetscCalloc3(pEnd - pStart + 1, &supp, pEnd - pStart + 1, &tot, pEnd - pStart + 1, &all));
+  for (PetscInt f = fStart; f < fEnd; f++) PetscCall(DMPlexGetSupportSize(g->dm, f, &supp[f - pStart]));
+  PetscCall(PetscArraycpy(tot, supp, pEnd - pStart));
+  PetscCall(DMGetPointSF(g->dm, &psf));
+  PetscCall(PetscSFGetGraph(psf, &nroots, NULL, NULL, NULL));
+  if (nroots >= 0) {
+    PetscCall(PetscSFReduceBegin(psf, MPIU_INT, supp, tot, MPI_SUM));
+    PetscCall(PetscSFReduceEnd(psf, MPIU_INT, supp, tot, MPI_SUM));
+  }
+  PetscCall(PetscArraycpy(all, tot, pEnd - pStart));
+  if (nroots >= 0) {
+    PetscCall(PetscSFBcastBegin(psf, MPIU_INT, tot, all, MPI_REPLACE));
+    PetscCall(PetscSFBcastEnd(psf, MPIU_INT, tot, all, MPI_REPLACE));
+  }
+  /* the vertices of the boundary faces, on the local vertices */
+  PetscCall(DMGetLocalSection(g->dm, &lsec));
+  PetscCall(PetscCalloc1(g->nloc + 1, &loc));
+  for (PetscInt f = fStart; f < fEnd; f++) {
+    const PetscInt *cone;
+    PetscInt        nc;
+    if (all[f - pStart] != 1) continue;
+    PetscCall(DMPlexGetConeSize(g->dm, f, &nc));
+    PetscCall(DMPlexGetCone(g->dm, f, &cone));
+    for (PetscInt q = 0; q < nc; q++) {
+      PetscInt off;
+      if (cone[q] < vStart || cone[q] >= vEnd) continue;
+      PetscCall(PetscSectionGetOffset(lsec, cone[q], &off));
+      loc[off] = 1;
+    }
+  }
+  /* a vertex whose boundary faces all live on other ranks learns it here */
+  for (PetscInt i = 0; i < g->nown; i++) flag[i] = 0;
+  PetscCall(PetscSFReduceBegin(g->sf, MPIU_INT, loc, flag, MPI_MAX));
+  PetscCall(PetscSFReduceEnd(g->sf, MPIU_INT, loc, flag, MPI_MAX));
+  PetscCall(PetscFree(loc));
+  PetscCall(PetscFree3(supp, tot, all));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 void PFMeshToVertexMajor(PetscInt B, PetscInt F, PetscInt n, const pfreal *x, pfreal *y)
 {
   for (PetscInt b = 0; b < B; b++)
