@@ -16,6 +16,9 @@
 #     posterior over the union of both ranges) for NOBS held-out flows of
 #     each range, base and fine-tuned models.
 # Usage: bench/ns_transfer.sh BUILD SPEED_OUT OUT [NP] [RMIN] [RMAX] [ITERS] [LR] [STEPS]
+# Environment: FT_OPTS extra options of the endpoint fine-tuning (e.g.
+# "-constraint_norm l2 -endpoint_state_anchor 1"); ADJOINT=0 skips adjoint
+# matching, PROBES=0 the Re inference.
 set -euo pipefail
 BUILD=$(readlink -f "${1:-build}"); SP=$(readlink -f "${2:-bench_ns_speed}"); OUT=$(readlink -m "${3:-bench_ns_transfer}")
 NP=${4:-2}; RMIN=${5:-60}; RMAX=${6:-80}; ITERS=${7:-300}; LR=${8:-3e-4}; STEPS=${9:-4}; NTEST=32; NOBS=10
@@ -27,10 +30,11 @@ ln -sf "$SP/cyl.msh" cyl.msh
 [ -s test_new.h5 ] || $RUN datagen -physics ns -mesh cyl.msh -Re_min "$RMIN" -Re_max "$RMAX" -n $NTEST -seed 3 -pf_group_size 1 -o test_new.h5 | tail -n 2
 S="-sampler heun -sampler_steps $STEPS -pf_group_size 1"
 [ -s ft_endpoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -data "$SP/train.h5" -constraint endpoint -cond_range "$RMIN,$RMAX" \
-    -endpoint_steps "$STEPS" -train_steps "$ITERS" -batch_size 8 -lr "$LR" -pf_group_size 1 -seed 5 -o ft_endpoint.h5 > ft_endpoint.log 2> ft_endpoint.time; tail -n 3 ft_endpoint.log; cat ft_endpoint.time; }
-[ -s ft_adjoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -data "$SP/train.h5" -constraint adjoint -cond_range "$RMIN,$RMAX" \
+    -endpoint_steps "$STEPS" -train_steps "$ITERS" -batch_size 8 -lr "$LR" -pf_group_size 1 -seed 5 ${FT_OPTS:-} -o ft_endpoint.h5 > ft_endpoint.log 2> ft_endpoint.time; tail -n 3 ft_endpoint.log; cat ft_endpoint.time; }
+[ "${ADJOINT:-1}" = 0 ] || [ -s ft_adjoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -data "$SP/train.h5" -constraint adjoint -cond_range "$RMIN,$RMAX" \
     -am_iters 40 -am_steps 40 -batch_size 8 -lr 1e-4 -pf_group_size 1 -seed 5 -o ft_adjoint.h5 > ft_adjoint.log 2> ft_adjoint.time; tail -n 2 ft_adjoint.log; cat ft_adjoint.time; }
 for m in base ft_endpoint ft_adjoint; do
+  [ $m != ft_adjoint ] || [ -s ft_adjoint.h5 ] || continue
   M=$([ $m = base ] && echo "$SP/model.h5" || echo $m.h5)
   [ -s s_$m.h5 ] || $RUN sample -model "$M" -n $NTEST -cond_data test_new.h5 $S -o s_$m.h5 | tail -n 1
   [ -s e_$m.json ] || $RUN eval -physics ns -samples s_$m.h5 -reference test_new.h5 -o e_$m.json > /dev/null
@@ -41,6 +45,7 @@ done
 [ -s s_base_old.h5 ] || $RUN sample -model "$SP/model.h5" -n $NTEST -cond_data "$SP/test.h5" $S -o s_base_old.h5 | tail -n 1
 [ -s e_base_old.json ] || $RUN eval -physics ns -samples s_base_old.h5 -reference "$SP/test.h5" -o e_base_old.json > /dev/null
 # Re from probes: held-out flows of both ranges
+[ "${PROBES:-1}" = 0 ] && { /usr/bin/python3 "$(dirname "$(readlink -f "$0")")/ns_transfer_report.py" .; exit 0; }
 mkdir -p obs
 for i in $(seq 0 $((NOBS - 1))); do
   [ -s obs/new_$i.h5 ] || ./physflow_bin observe -data test_new.h5 -index $i -field u -nobs 8 -noise 0.005 -seed $((100 + i)) -o obs/new_$i.h5 > /dev/null
