@@ -143,6 +143,27 @@ print(a > 0 and abs(a - b) <= 1e-4 * a)
 PYEOF
 )
 holds "endpoint fine-tuning in the Newton-step error norm (the default for ns): first iteration's loss, 1 rank vs the mesh split over 2 ranks, agree to 1e-4 (the printed digits): $ok" "'$ok' == 'True'"
+# a model with the vertices' boundary flag and position as inputs, endpoint
+# fine-tuned in the squared residual with the states anchored to the base's
+run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -condition Re -mesh_geometry_features -o mg.h5
+[ "$RC" -eq 0 ] || fail "training with -mesh_geometry_features: $(tail -n 2 err.txt)"
+FG="finetune -model mg.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -constraint_norm l2 -endpoint_state_anchor 1"
+run $FG -o fg1.h5
+cp out.txt fg1.txt
+NP=2 run $FG -pf_group_size 2 -o fg2.h5
+cp out.txt fg2.txt
+ok=$("$PY" - <<'PYEOF'
+import re
+def first(f):
+    m = re.search(r"iteration +2/2 +residual of the samples (\S+) +anchor (\S+)", open(f).read())
+    return [float(v) for v in m.groups()]
+a, b = first("fg1.txt"), first("fg2.txt")
+print(a[0] > 0 and a[1] > 0 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)))
+PYEOF
+)
+holds "a -mesh_geometry_features model, endpoint fine-tuned (l2, -endpoint_state_anchor 1): second iteration's residual and anchor, 1 rank vs the mesh split over 2 ranks, agree to 1e-4: $ok" "'$ok' == 'True'"
+run sample -model fg1.h5 -n 2 -cond_value 50 -o sfg.h5
+[ "$RC" -eq 0 ] && [ -s sfg.h5 ] && pass "and the fine-tuned model samples" || fail "sampling the fine-tuned geometry-features model: $(tail -n 2 err.txt)"
 run $FE -endpoint_train_only up1,down1 -o fo.h5
 ok=$(grep -oE "training [0-9]+ of [0-9]+ parameters" out.txt | awk '{print ($2 > 0 && $2 < $4) ? "True" : "False"}')
 holds "-endpoint_train_only up1,down1 trains a part of the parameters ($(grep -oE 'training [0-9]+ of [0-9]+' out.txt)): $ok" "'$ok' == 'True'"

@@ -39,6 +39,11 @@ static PetscErrorCode ModelArchOptions(MPI_Comm comm, const char path[])
       PetscCall(PetscSNPrintf(item, sizeof(item), " -mesh_level_faces %s", v));
       PetscCall(PetscStrlcat(opts, item, sizeof(opts)));
     }
+    if (H5Aexists(g, "mesh_features") > 0) {
+      PetscInt nf;
+      PetscCall(PFH5ReadAttrInt(g, "mesh_features", &nf));
+      if (nf > 0) PetscCall(PetscStrlcat(opts, " -mesh_geometry_features true", sizeof(opts)));
+    }
     if (H5Aexists(g, "mlp_act") > 0) {
       PetscCall(PFH5ReadAttrString(g, "mlp_act", v, sizeof(v)));
       PetscCall(PetscSNPrintf(item, sizeof(item), " -mlp_act %s", v));
