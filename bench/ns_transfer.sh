@@ -22,6 +22,7 @@
 set -euo pipefail
 BUILD=$(readlink -f "${1:-build}"); SP=$(readlink -f "${2:-bench_ns_speed}"); OUT=$(readlink -m "${3:-bench_ns_transfer}")
 NP=${4:-2}; RMIN=${5:-60}; RMAX=${6:-80}; ITERS=${7:-300}; LR=${8:-3e-4}; STEPS=${9:-4}; NTEST=32; NOBS=10
+HERE=$(dirname "$(readlink -f "$0")")   # before the cd: $0 may be relative
 mkdir -p "$OUT"; cd "$OUT"
 cp "$BUILD/physflow" ./physflow_bin
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
@@ -45,7 +46,7 @@ done
 [ -s s_base_old.h5 ] || $RUN sample -model "$SP/model.h5" -n $NTEST -cond_data "$SP/test.h5" $S -o s_base_old.h5 | tail -n 1
 [ -s e_base_old.json ] || $RUN eval -physics ns -samples s_base_old.h5 -reference "$SP/test.h5" -o e_base_old.json > /dev/null
 # Re from probes: held-out flows of both ranges
-[ "${PROBES:-1}" = 0 ] && { /usr/bin/python3 "$(dirname "$(readlink -f "$0")")/ns_transfer_report.py" .; exit 0; }
+[ "${PROBES:-1}" = 0 ] && { /usr/bin/python3 "$HERE/ns_transfer_report.py" .; exit 0; }
 mkdir -p obs
 for i in $(seq 0 $((NOBS - 1))); do
   [ -s obs/new_$i.h5 ] || ./physflow_bin observe -data test_new.h5 -index $i -field u -nobs 8 -noise 0.005 -seed $((100 + i)) -o obs/new_$i.h5 > /dev/null
@@ -63,4 +64,4 @@ print('%.4g' % np.sqrt(np.mean((h5py.File('$SO')['fields/u'][:] - h5py.File('$SP
   echo "$m: model error in u (RMS) $MS" | tee model_sigma_$m.txt
   [ -s post_$m/summary.json ] || $RUN infer -model "$M" -infer_type conditional -cond_range 20,$RMAX -infer_grid 81 -infer_model_sigma "$MS" -obs_dir obs -n 32 $S -o post_$m > infer_$m.log
 done
-/usr/bin/python3 "$(dirname "$(readlink -f "$0")")/ns_transfer_report.py" .
+/usr/bin/python3 "$HERE/ns_transfer_report.py" .

@@ -158,10 +158,12 @@ def first(f):
     m = re.search(r"iteration +2/2 +residual of the samples (\S+) +anchor (\S+)", open(f).read())
     return [float(v) for v in m.groups()]
 a, b = first("fg1.txt"), first("fg2.txt")
-print(a[0] > 0 and a[1] > 0 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)))
+# the anchor after one step is Adam's first (sign-like) update squared: its
+# weights with rounding-size gradients flip with the partition, hence 1e-3
+print(a[0] > 0 and a[1] > 0 and abs(a[0] - b[0]) <= 1e-4 * a[0] and abs(a[1] - b[1]) <= 1e-3 * a[1])
 PYEOF
 )
-holds "a -mesh_geometry_features model, endpoint fine-tuned (l2, -endpoint_state_anchor 1): second iteration's residual and anchor, 1 rank vs the mesh split over 2 ranks, agree to 1e-4: $ok" "'$ok' == 'True'"
+holds "a -mesh_geometry_features model, endpoint fine-tuned (l2, -endpoint_state_anchor 1): second iteration's residual and anchor, 1 rank vs the mesh split over 2 ranks, agree to 1e-4 and 1e-3: $ok" "'$ok' == 'True'"
 run sample -model fg1.h5 -n 2 -cond_value 50 -o sfg.h5
 [ "$RC" -eq 0 ] && [ -s sfg.h5 ] && pass "and the fine-tuned model samples" || fail "sampling the fine-tuned geometry-features model: $(tail -n 2 err.txt)"
 run $FE -endpoint_train_only up1,down1 -o fo.h5

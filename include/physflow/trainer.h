@@ -58,6 +58,10 @@ PETSC_EXTERN PetscErrorCode PFTrainerGetStep(PFTrainer tr, PetscInt *step);
  * its progress with PFTrainerSetStep. */
 PETSC_EXTERN PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscInt *step, double *lr, PFAdamWParams *adam, pfreal **m, pfreal **v, double **history);
 PETSC_EXTERN PetscErrorCode PFTrainerSetStep(PFTrainer tr, PetscInt step);
+/* the learning rate of (0-based) step s under the trainer's schedule
+ * (-lr, -lr_schedule, -lr_warmup, -lr_min_factor, -lr_schedule_steps):
+ * for loops that run in the trainer's state (endpoint fine-tuning) */
+PETSC_EXTERN PetscErrorCode PFTrainerGetLearningRate(PFTrainer tr, PetscInt s, double *lr);
 PETSC_EXTERN PetscErrorCode PFTrainerGetHistory(PFTrainer tr, PetscInt *n, const double **loss);
 PETSC_EXTERN PetscErrorCode PFTrainerView(PFTrainer tr, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFTrainerDestroy(PFTrainer *tr);

@@ -208,8 +208,11 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     PetscCall(PetscArraycpy(Gr, red, np));
     if (mask)
       for (size_t q = 0; q < np; q++) Gr[q] *= mask[q];
-    /* cosine decay: the late iterations average out the batch noise */
-    PFAdamWStep(np, &adam, lr * 0.5 * (1 + cos(M_PI * (double)it / (double)iters)), it + 1, P, Gr, m, vv);
+    /* the trainer's schedule (by default a cosine decay over the
+     * iterations: the late ones average out the batch noise; -lr_warmup
+     * keeps Adam's first, sign-like steps small) */
+    PetscCall(PFTrainerGetLearningRate(tr, it, &lr));
+    PFAdamWStep(np, &adam, lr, it + 1, P, Gr, m, vv);
     history[it] = (double)(red[np] + red[np + 1]);
     PetscCall(PFTrainerSetStep(tr, it + 1));
     if (it == it0 || (it + 1) % 10 == 0 || it + 1 == iters)

@@ -503,6 +503,13 @@ PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscI
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFTrainerGetLearningRate(PFTrainer tr, PetscInt s, double *lr)
+{
+  PetscFunctionBegin;
+  *lr = PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon < 0 ? tr->train_steps : tr->lr_horizon, s);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFTrainerSetStep(PFTrainer tr, PetscInt step)
 {
   PetscFunctionBegin;
