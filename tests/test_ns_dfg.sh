@@ -107,12 +107,17 @@ print(bool(np.abs(h5py.File('sd.h5')['fields/Re'][:] - h5py.File('d1.h5')['param
 holds "and at the Reynolds numbers of a dataset's samples (-cond_data): $ok" "'$ok' == 'True'"
 # physics fine-tuning of the Re-conditioned model for a Re range it was not
 # trained on: Re stays given (held) along the adjoint-matching trajectories
+# run_1_and_2 TAG GROUP_SIZE CMD...: CMD on 1 rank (-o TAG1.h5, output in
+# TAG1.txt, errors in TAG1.err, exit code in RC1) and on 2 ranks with -pf_group_size
+# GROUP_SIZE (TAG2.h5, TAG2.txt): the runs whose printed losses are compared
+run_1_and_2() {
+  local tag=$1 gs=$2; shift 2
+  run "$@" -o "${tag}1.h5"; RC1=$RC; cp out.txt "${tag}1.txt"; cp err.txt "${tag}1.err"
+  NP=2 run "$@" -pf_group_size "$gs" -o "${tag}2.h5"; cp out.txt "${tag}2.txt"
+}
 FT="finetune -model mc.h5 -constraint adjoint -cond_range 45,60 -am_iters 2 -am_steps 10 -batch_size 2"
-run $FT -o ft1.h5
-[ "$RC" -eq 0 ] || fail "adjoint fine-tuning of the Re-conditioned model: $(tail -n 2 err.txt)"
-cp out.txt ft1.txt
-NP=2 run $FT -pf_group_size 1 -o ft2.h5
-cp out.txt ft2.txt
+run_1_and_2 ft 1 $FT
+[ "$RC1" -eq 0 ] || fail "adjoint fine-tuning of the Re-conditioned model: $(tail -n 2 ft1.err)"
 ok=$("$PY" - <<'PYEOF'
 import re
 def first(f):
@@ -129,11 +134,8 @@ import h5py, numpy as np
 f = h5py.File('sft.h5'); print(bool(np.abs(f['fields/Re'][:] - 50).max() < 1e-4 and np.isfinite(f['fields/u'][:]).all()))" 2>/dev/null)
 holds "the fine-tuned model is still conditioned on Re: samples at Re = 50 keep it: $ok" "'$ok' == 'True'"
 FE="finetune -model mc.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2"
-run $FE -o fe.h5
-[ "$RC" -eq 0 ] || fail "endpoint fine-tuning of the Re-conditioned model: $(tail -n 2 err.txt)"
-cp out.txt fe1.txt
-NP=2 run $FE -pf_group_size 2 -o fe2.h5
-cp out.txt fe2.txt
+run_1_and_2 fe 2 $FE
+[ "$RC1" -eq 0 ] || fail "endpoint fine-tuning of the Re-conditioned model: $(tail -n 2 fe1.err)"
 ok=$("$PY" - <<'PYEOF'
 import re
 def first(f):
@@ -148,10 +150,7 @@ holds "endpoint fine-tuning in the Newton-step error norm (the default for ns): 
 run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -condition Re -mesh_geometry_features -o mg.h5
 [ "$RC" -eq 0 ] || fail "training with -mesh_geometry_features: $(tail -n 2 err.txt)"
 FG="finetune -model mg.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -constraint_norm l2 -endpoint_state_anchor 1"
-run $FG -o fg1.h5
-cp out.txt fg1.txt
-NP=2 run $FG -pf_group_size 2 -o fg2.h5
-cp out.txt fg2.txt
+run_1_and_2 fg 2 $FG
 ok=$("$PY" - <<'PYEOF'
 import re
 def first(f):
@@ -171,7 +170,7 @@ ok=$(grep -oE "training [0-9]+ of [0-9]+ parameters" out.txt | awk '{print ($2 >
 holds "-endpoint_train_only up1,down1 trains a part of the parameters ($(grep -oE 'training [0-9]+ of [0-9]+' out.txt)): $ok" "'$ok' == 'True'"
 expect_error "-endpoint_train_only with a prefix no parameter has" "no parameter view" $FE -endpoint_train_only bogus -o x.h5
 expect_error "the Newton-step error norm of an unconditional model (Re not held)" "input fields must be given" finetune -model m.h5 -data d1.h5 -constraint endpoint -constraint_norm error -train_steps 1 -batch_size 2 -o x.h5
-run sample -model fe.h5 -n 2 -cond_value 55 -sampler heun -sampler_steps 3 -o sfe.h5
+run sample -model fe1.h5 -n 2 -cond_value 55 -sampler heun -sampler_steps 3 -o sfe.h5
 ok=$("$PY" -c "
 import h5py, numpy as np
 f = h5py.File('sfe.h5'); print(bool(np.abs(f['fields/Re'][:] - 55).max() < 1e-4 and np.isfinite(f['fields/u'][:]).all()))" 2>/dev/null)
