@@ -17,6 +17,7 @@
  *  -darcy_dirichlet) runs only the state-loss checks, on that mesh. */
 #include <math.h>
 #include <physflow.h>
+#include "small_meshnet.h"
 #include <physflow/constraint.h>
 #include <physflow/meshgraph.h>
 #include <physflow/private/netimpl.h>
@@ -223,20 +224,8 @@ int main(int argc, char **argv)
   PetscCall(PFPhysicsGetMesh(ph, &mesh));
   PetscCall(PFPhysicsGetVertexMap(ph, &nown, &nat));
   PetscCall(PFMeshGraphCreate(mesh, &g));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_width", "4"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_depth", "1"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_groups", "2"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_temb_dim", "4"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_levels", "2"));
-  PetscCall(PFNetCreate(PETSC_COMM_WORLD, &net));
-  PetscCall(PFNetSetType(net, PFNETMESHUNET));
-  PetscCall(PFNetSetFromOptions(net));
-  PetscCall(PFNetMeshSetGraph(net, g, 2));
-  PetscCall(PFNetSetUp(net));
-  PetscCall(PFNetInitializeWeights(net, 5));
-  PetscCall(PFNetPlan(net, B));
+  PetscCall(TestSmallMeshNet(g, PFNETMESHUNET, 2, "1", "2", 5, 2.0, B, &net));
   PetscCall(PFNetGetParameters(net, &np, &P, &Gr));
-  for (size_t i = 0; i < np; i++) P[i] += (pfreal)(0.05 * sin(2.0 + (double)i));
   PetscCheck(g->nown == nown, PETSC_COMM_WORLD, PETSC_ERR_PLIB, "graph and physics disagree on the owned vertices");
   n = 2 * nown;
   PetscCall(PetscMalloc3((size_t)B * n + 1, &xt, (size_t)B * n + 1, &v, np + 1, &G0));

@@ -4,6 +4,7 @@
  * central differences of the global loss L = sum(v * R).  1 and 2 ranks. */
 #include <math.h>
 #include <physflow.h>
+#include "small_meshnet.h"
 #include <physflow/meshgraph.h>
 #include <physflow/private/netimpl.h>
 
@@ -51,20 +52,9 @@ int main(int argc, char **argv)
     if (expect >= 0 && cnt != expect) fail = 1;
     PetscCall(PetscFree(flag));
   }
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_width", "4"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_depth", "2"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_groups", "2"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_temb_dim", "4"));
-  PetscCall(PFNetCreate(PETSC_COMM_WORLD, &net));
-  PetscCall(PFNetSetType(net, type));
-  PetscCall(PFNetSetFromOptions(net));
-  PetscCall(PFNetMeshSetGraph(net, g, F));
-  PetscCall(PFNetSetUp(net));
-  PetscCall(PFNetInitializeWeights(net, 11));
-  PetscCall(PFNetPlan(net, B));
+  /* -mesh_levels from the command line */
+  PetscCall(TestSmallMeshNet(g, type, F, "2", NULL, 11, 1.0, B, &net));
   PetscCall(PFNetGetParameters(net, &np, &P, &Gr));
-  /* norms start at gamma = 1, beta = 0: perturb them so their gradients are generic */
-  for (size_t i = 0; i < np; i++) P[i] += (pfreal)(0.05 * sin(1.0 + (double)i));
   nin = net->nin;
   PetscCall(PetscMalloc4(B * nin + 1, &x, B * nin + 1, &dx, B * nin + 1, &v, B * nin + 1, &R));
   for (PetscInt i = 0; i < g->nown; i++) {

@@ -26,7 +26,7 @@ run_check "3-level U-Net gradient check, 2 ranks" "$MPIEXEC" -q -n 2 --oversubsc
 # the boundary flag's vertex count the same on 1 and 2 ranks
 run_check "3-level U-Net with geometry features, gradient check, 2 ranks" "$MPIEXEC" -q -n 2 --oversubscribe "$GRADCHECK" -test_net_type meshunet -mesh_levels 3 -test_mesh plate.msh -mesh_geometry_features
 nb2=$(grep -o 'boundary vertices: [0-9]*' log.txt | grep -o '[0-9]*$')
-"$GRADCHECK" -test_net_type meshunet -mesh_levels 1 -mesh_depth 0 -test_mesh plate.msh >log1.txt 2>&1
+"$GRADCHECK" -test_net_type meshunet -mesh_levels 1 -test_mesh plate.msh >log1.txt 2>&1
 nb1=$(grep -o 'boundary vertices: [0-9]*' log1.txt | grep -o '[0-9]*$')
 if [ -n "$nb1" ] && [ "$nb1" -gt 0 ] && [ "$nb1" = "$nb2" ]; then pass "boundary vertices of plate.msh: $nb1 on 1 rank, $nb2 on 2 ranks"; else fail "boundary vertices of plate.msh: '$nb1' on 1 rank, '$nb2' on 2 ranks"; fi
 run_check "state losses, -darcy_dirichlet hole, 2 ranks" "$MPIEXEC" -q -n 2 --oversubscribe "$CONSTRAINT" -test_mesh plate.msh -darcy_dirichlet hole

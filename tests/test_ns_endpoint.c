@@ -8,6 +8,7 @@
  *   test_ns_endpoint -mesh dfg.msh   (1 or more ranks) */
 #include <math.h>
 #include <physflow.h>
+#include "small_meshnet.h"
 #include <physflow/physics.h>
 #include <physflow/constraint.h>
 #include <physflow/net.h>
@@ -46,22 +47,10 @@ int main(int argc, char **argv)
   PetscCall(PFPhysicsGetMesh(ph, &mesh));
   PetscCall(PFPhysicsGetVertexMap(ph, &nown, &nat));
   PetscCall(PFMeshGraphCreate(mesh, &g));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_width", "4"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_depth", "1"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_groups", "2"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_temb_dim", "4"));
-  PetscCall(PetscOptionsSetValue(NULL, "-mesh_levels", "2"));
   PetscCall(PetscOptionsSetValue(NULL, "-endpoint_steps", "3"));
   PetscCall(PetscOptionsSetValue(NULL, "-endpoint_sampler", "heun"));
-  PetscCall(PFNetCreate(PETSC_COMM_WORLD, &net));
-  PetscCall(PFNetSetType(net, PFNETMESHUNET));
-  PetscCall(PFNetSetFromOptions(net));
-  PetscCall(PFNetMeshSetGraph(net, g, nf));
-  PetscCall(PFNetSetUp(net));
-  PetscCall(PFNetInitializeWeights(net, 5));
-  PetscCall(PFNetPlan(net, B));
+  PetscCall(TestSmallMeshNet(g, PFNETMESHUNET, nf, "1", "2", 5, 2.0, B, &net));
   PetscCall(PFNetGetParameters(net, &np, &P, &Gr));
-  for (size_t i = 0; i < np; i++) P[i] += (pfreal)(0.05 * sin(2.0 + (double)i));
   n = nf * nown;
   PetscCall(PetscMalloc4(n, &held, (size_t)B * n, &xt, (size_t)B * n, &x1b, np, &dir));
   for (PetscInt j = 0; j < n; j++) held[j] = (PetscBool)(j < nown);
