@@ -55,12 +55,14 @@ PETSC_EXTERN PetscErrorCode PFTrainerGetStep(PFTrainer tr, PetscInt *step);
  * endpoint): the trainer's AdamW state, so that its checkpoint holds the
  * loop's state and -resume continues it bitwise.  m, v: the AdamW moments
  * [nparams]; history: the loss per step [train_steps + 1]; the loop reports
- * its progress with PFTrainerSetStep. */
-PETSC_EXTERN PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscInt *step, double *lr, PFAdamWParams *adam, pfreal **m, pfreal **v, double **history);
+ * its progress with PFTrainerSetStep and takes its learning rates from
+ * PFTrainerGetLearningRate. */
+PETSC_EXTERN PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscInt *step, PFAdamWParams *adam, pfreal **m, pfreal **v, double **history);
 PETSC_EXTERN PetscErrorCode PFTrainerSetStep(PFTrainer tr, PetscInt step);
 /* the learning rate of (0-based) step s under the trainer's schedule
- * (-lr, -lr_schedule, -lr_warmup, -lr_min_factor, -lr_schedule_steps):
- * for loops that run in the trainer's state (endpoint fine-tuning) */
+ * (-lr, -lr_schedule, -lr_warmup, -lr_min_factor, -lr_schedule_steps), after
+ * PFTrainerSetUp: for loops that run in the trainer's state (endpoint
+ * fine-tuning) */
 PETSC_EXTERN PetscErrorCode PFTrainerGetLearningRate(PFTrainer tr, PetscInt s, double *lr);
 PETSC_EXTERN PetscErrorCode PFTrainerGetHistory(PFTrainer tr, PetscInt *n, const double **loss);
 PETSC_EXTERN PetscErrorCode PFTrainerView(PFTrainer tr, PetscViewer viewer);

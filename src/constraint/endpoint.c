@@ -158,7 +158,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
 
   PetscFunctionBegin;
   PetscCall(PFConstraintGetEndpointParams(c, &p));
-  PetscCall(PFTrainerGetLoopState(tr, &iters, &it0, &lr, &adam, &m, &vv, &history));
+  PetscCall(PFTrainerGetLoopState(tr, &iters, &it0, &adam, &m, &vv, &history));
   lo = (PetscInt)(((PetscInt64)gid * Bg) / G);
   hi = (PetscInt)(((PetscInt64)(gid + 1) * Bg) / G);
   B  = hi - lo;

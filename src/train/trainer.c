@@ -191,6 +191,12 @@ PetscErrorCode PFTrainerSetUp(PFTrainer tr)
 
 /* One optimisation step; returns the global mean loss and whether any rank
  * received a stop signal (both travel in the gradient allreduce). */
+/* the learning rate of 0-based step s (after PFTrainerSetUp resolved the horizon) */
+static double ScheduledLR(PFTrainer tr, PetscInt s)
+{
+  return PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon, s);
+}
+
 static PetscErrorCode TrainStep(PFTrainer tr, double *loss, PetscBool *stop, double *gnorm)
 {
   const PetscInt n  = tr->n;
@@ -263,7 +269,7 @@ static PetscErrorCode TrainStep(PFTrainer tr, double *loss, PetscBool *stop, dou
     pfreal c = (pfreal)(tr->grad_clip / *gnorm);
     for (size_t i = 0; i < np; i++) grads[i] *= c;
   }
-  double lr = PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon, tr->step);
+  double lr = ScheduledLR(tr, tr->step);
   PFAdamWStep(np, &tr->adam, lr, tr->step + 1, params, grads, tr->m, tr->vv);
   PFEMAUpdate(np, tr->ema_decay, tr->step, params, tr->ema);
   PetscCall(PetscLogEventEnd(PF_EVENT_Optimizer, 0, 0, 0, 0));
@@ -297,7 +303,7 @@ PetscErrorCode PFTrainerTrain(PFTrainer tr, PetscBool *interrupted)
       double eta  = (double)(tr->train_steps - tr->step) * (double)tr->Bg / rate;
       char res[64] = "";
       if (tr->constraint) PetscCall(PetscSNPrintf(res, sizeof(res), "  residual %.4f (unroll %" PetscInt_FMT ")", tr->rhistory[tr->step - 1], PFConstraintUnrollSteps(tr->constraint, tr->step - 1, tr->train_steps)));
-      PetscCall(PetscPrintf(tr->comm, "  step %6" PetscInt_FMT "/%" PetscInt_FMT "  loss %.5f%s  lr %.2e  |g| %.3e  %.0f samples/s  ETA %.0fs\n", tr->step, tr->train_steps, loss, res, PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon, tr->step - 1), gnorm, rate, eta));
+      PetscCall(PetscPrintf(tr->comm, "  step %6" PetscInt_FMT "/%" PetscInt_FMT "  loss %.5f%s  lr %.2e  |g| %.3e  %.0f samples/s  ETA %.0fs\n", tr->step, tr->train_steps, loss, res, ScheduledLR(tr, tr->step - 1), gnorm, rate, eta));
       tlast = tnow;
     }
     if (stop) {
@@ -489,13 +495,12 @@ PetscErrorCode PFTrainerSetSampler(PFTrainer tr, const char type[], PetscInt ste
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscInt *step, double *lr, PFAdamWParams *adam, pfreal **m, pfreal **v, double **history)
+PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscInt *step, PFAdamWParams *adam, pfreal **m, pfreal **v, double **history)
 {
   PetscFunctionBegin;
   PetscCheck(tr->setupcalled, tr->comm, PETSC_ERR_ORDER, "PFTrainerSetUp must come first");
   *train_steps = tr->train_steps;
   *step        = tr->step;
-  *lr          = tr->lr;
   *adam        = tr->adam;
   *m           = tr->m;
   *v           = tr->vv;
@@ -506,7 +511,8 @@ PetscErrorCode PFTrainerGetLoopState(PFTrainer tr, PetscInt *train_steps, PetscI
 PetscErrorCode PFTrainerGetLearningRate(PFTrainer tr, PetscInt s, double *lr)
 {
   PetscFunctionBegin;
-  *lr = PFLearningRate(tr->lr_schedule, tr->lr, tr->lr_min_factor, tr->lr_warmup, tr->lr_horizon < 0 ? tr->train_steps : tr->lr_horizon, s);
+  PetscCheck(tr->setupcalled, tr->comm, PETSC_ERR_ORDER, "PFTrainerSetUp must come first");
+  *lr = ScheduledLR(tr, s);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
