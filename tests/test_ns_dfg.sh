@@ -66,9 +66,11 @@ f = h5py.File('d1.h5'); Re = f['params/Re'][:]; u = f['fields/u'][:]; x = f['coo
 print(bool(np.all((Re >= 15) & (Re <= 40)) and np.ptp(Re) > 1 and abs(u[:, x < 1e-9].max() / 0.3 - 1) < 1e-3 and np.all(ReF == Re[:, None])))" 2>/dev/null)
 holds "Re in [15, 40] and varied (the Re field equal to /params/Re), u on the inlet peaks at the parabola's 0.3: $ok" "'$ok' == 'True'"
 run eval -samples d1.h5 -physics ns -o e.json
-read -r res rs cd < <("$PY" -c "
-import json; j = json.load(open('e.json')); print(j['residual_relative']['median'], j['resolve']['max'], j['c_D']['median'])" 2>/dev/null)
+read -r res rs cd bc < <("$PY" -c "
+import json; j = json.load(open('e.json')); print(j['residual_relative']['median'], j['resolve']['max'], j['c_D']['median'], j['bc_error']['max'])" 2>/dev/null)
 holds "eval -physics ns on solver data: median relative residual $res (want < 0.05), re-solve distance $rs (want < 1e-8), median c_D $cd (want 3..7 for Re 15..40)" "$res < 0.05 and $rs < 1e-8 and 3 < $cd < 7"
+# the Dirichlet rows compare the lifted state with the lifted vertex data
+holds "eval -physics ns on solver data: Dirichlet rows exactly zero (max bc_error $bc, want < 1e-12)" "$bc < 1e-12"
 run eval -samples d1.h5 -reference d1.h5 -physics ns -o er.json
 ok=$("$PY" -c "
 import json, os; j = json.load(open('er.json'))['check_distributions']
@@ -165,6 +167,39 @@ PYEOF
 holds "a -mesh_geometry_features model, endpoint fine-tuned (l2, -endpoint_state_anchor 1): second iteration's residual and anchor, 1 rank vs the mesh split over 2 ranks, agree to 1e-4 and 1e-3: $ok" "'$ok' == 'True'"
 run sample -model fg1.h5 -n 2 -cond_value 50 -o sfg.h5
 [ "$RC" -eq 0 ] && [ -s sfg.h5 ] && pass "and the fine-tuned model samples" || fail "sampling the fine-tuned geometry-features model: $(tail -n 2 err.txt)"
+# -pin_constant: the vertex values equal in every training sample (the
+# Dirichlet data) are held by the model, so samples carry them exactly
+run train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 5 -batch_size 2 -condition Re -pin_constant -o mp.h5
+[ "$RC" -eq 0 ] || fail "training with -pin_constant: $(tail -n 2 err.txt)"
+ok=$("$PY" -c "
+import h5py, numpy as np
+f = h5py.File('mp.h5'); P = f['data/pinned'][:]; xy = h5py.File('d1.h5')['coords'][:]
+x, y = xy[:, 0], xy[:, 1]
+bc = (x < 1e-9) | (y < 1e-9) | (y > 0.41 - 1e-9) | (np.abs(np.hypot(x - 0.2, y - 0.2) - 0.05) < 1e-6)
+fin = np.isfinite(P)
+print(bool(fin.shape == (4, len(x)) and not fin[0].any() and not fin[3].any() and (fin[1] == bc).all() and (fin[2] == bc).all() and bc.sum() > 20))" 2>/dev/null)
+holds "the pinned values (/data/pinned) are u and v on the inlet, walls and cylinder, nothing else: $ok" "'$ok' == 'True'"
+run sample -model mp.h5 -n 2 -cond_value 30 -sampler heun -sampler_steps 3 -o sp.h5
+run eval -samples sp.h5 -physics ns -o ep.json -plot none
+ok=$("$PY" -c "
+import h5py, json, numpy as np
+P = h5py.File('mp.h5')['data/pinned'][:]; s = h5py.File('sp.h5')
+e = max(np.abs(s['fields/' + f][:][:, np.isfinite(P[k])] - P[k][np.isfinite(P[k])]).max() for k, f in ((1, 'u'), (2, 'v')))
+free = np.ptp(s['fields/u'][:][:, ~np.isfinite(P[1])])
+print(bool(e < 1e-6 and free > 0.01 and json.load(open('ep.json'))['bc_error']['max'] < 1e-6))" 2>/dev/null)
+holds "a 5-step pinned model's samples meet the boundary data exactly (bc_error < 1e-6), the other values are generated: $ok" "'$ok' == 'True'"
+FP="finetune -model mp.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -constraint_norm l2"
+run_1_and_2 fp 2 $FP
+ok=$("$PY" - <<'PYEOF'
+import re, h5py, numpy as np
+def second(f):
+    return float(re.search(r"iteration +2/2 +residual of the samples (\S+)", open(f).read()).group(1))
+a, b = second("fp1.txt"), second("fp2.txt")
+same = np.array_equal(h5py.File("fp1.h5")["data/pinned"][:], h5py.File("mp.h5")["data/pinned"][:], equal_nan=True)
+print(a > 0 and abs(a - b) <= 1e-4 * a and same)
+PYEOF
+)
+holds "endpoint fine-tuning of the pinned model: second iteration's residual 1 rank vs 2 agree to 1e-4, the tuned model keeps the pins: $ok" "'$ok' == 'True'"
 run $FE -endpoint_train_only up1,down1 -o fo.h5
 ok=$(grep -oE "training [0-9]+ of [0-9]+ parameters" out.txt | awk '{print ($2 > 0 && $2 < $4) ? "True" : "False"}')
 holds "-endpoint_train_only up1,down1 trains a part of the parameters ($(grep -oE 'training [0-9]+ of [0-9]+' out.txt)): $ok" "'$ok' == 'True'"

@@ -30,6 +30,12 @@ PETSC_EXTERN PetscErrorCode PFDataCreateMesh(MPI_Comm comm, const char path[], P
 PETSC_EXTERN PetscErrorCode PFDataSetNormalization(PFData data, const double mean[], const double std[]);
 PETSC_EXTERN PetscErrorCode PFDataGetNormalization(PFData data, PetscInt *nfields, const double **mean, const double **std);
 PETSC_EXTERN PetscErrorCode PFDataGetSampleSize(PFData data, PetscInt *n);
+/* Mesh data: per field and vertex (natural order, [nfields, nvert]) the
+ * value if it is the same in every sample (e.g. Dirichlet data), else NaN */
+PETSC_EXTERN PetscErrorCode PFDataGetConstantValues(PFData data, PetscInt *nvert, const double **values);
+/* The vertex values a model of these data holds fixed ([nfields, nvert],
+ * NaN: generated; NULL: none), recorded by PFDataWriteH5 as /data/pinned */
+PETSC_EXTERN PetscErrorCode PFDataSetPinnedValues(PFData data, const double values[]);
 /* Conditioning channels of mesh data (a conditional model's inputs): each
  * sample becomes nfields + nchannels blocks of nown values; after a
  * sample's fields are read, fill(ctx, draw, fields, channels) writes its

@@ -55,5 +55,11 @@ PETSC_EXTERN PetscErrorCode PFFlowSetComponentKeys(PFFlow flow, PetscInt n, cons
  * at every t (x_t = x1, target 0), sampling leaves the caller's values in
  * them (no noise) and zeroes their velocity.  held NULL: none.  cfm only. */
 PETSC_EXTERN PetscErrorCode PFFlowSetHeldComponents(PFFlow flow, PetscInt n, const PetscBool held[]);
+/* Pinned components: held components whose value the model fixes (a
+ * vertex value that is the same in every training sample, e.g. Dirichlet
+ * data): sampling starts them at values[d] (finite; NaN: the caller's
+ * value), so they stay there.  After PFFlowSetHeldComponents (which
+ * clears them); NULL: none. */
+PETSC_EXTERN PetscErrorCode PFFlowSetPinnedValues(PFFlow flow, PetscInt n, const pfreal values[]);
 PETSC_EXTERN PetscErrorCode PFFlowWriteH5(PFFlow flow, hid_t fid);
 PETSC_EXTERN PetscErrorCode PFFlowCreateFromH5(MPI_Comm comm, hid_t fid, const char path[], PFFlow *flow);

@@ -104,6 +104,13 @@ typedef struct {
   PetscReal  cond_range[2 * PF_CLI_MAXFIELDS];
   PetscInt   ncond_range;
   PetscBool *heldmask;                /* [F n] owned components */
+  /* pinned vertex values (train -pin_constant): a field's value at a vertex
+   * that is the same in every training sample (Dirichlet data) is held
+   * there, not generated; recorded in the model as /data/pinned */
+  PetscBool  pin_constant;
+  char       pin_model[PETSC_MAX_PATH_LEN]; /* finetune: the pretrained model whose pins to keep */
+  double    *pin_phys;                /* [nfields, nvert] natural order, physical units, NaN: generated; NULL: none */
+  pfreal    *pinval;                  /* [F n] owned components, normalised (PFCLIMeshFlowSetUp) */
   double     held_mean[PF_CLI_MAXFIELDS], held_std[PF_CLI_MAXFIELDS];
   PetscInt   held_index[PF_CLI_MAXFIELDS];
   uint64_t   held_seed;
@@ -122,7 +129,10 @@ PetscErrorCode PFCLIMeshFinetuneHeldOptions(PFCLIMeshContext *ctx, MPI_Comm comm
 PetscErrorCode PFCLIMeshFinetuneHeldSetUp(PFCLIMeshContext *ctx, PFConstraint c, const double mean[], const double std[], uint64_t seed);
 PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx);
-PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow);
+/* noise keys, held and pinned components (mean/std: the model's normalisation) */
+PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow, const double mean[], const double std[]);
+/* a model's pinned vertex values (/data/pinned) into ctx->pin_phys, if it has them */
+PetscErrorCode PFCLIMeshReadPinned(PFCLIMeshContext *ctx, const char model[]);
 PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mesh);
 PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIMeshContext *ctx);
 /* Sets up ctx and loads a mesh model on its group: network (EMA or raw

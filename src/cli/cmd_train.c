@@ -145,6 +145,8 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     PetscCheck(!cond[0] || !strcmp(cond, "field"), comm, PETSC_ERR_SUP, "'%s' is conditioned on observations: fine-tuning such models is not supported yet", pretrained);
     /* conditioned on its own fields (e.g. Re): the fine-tuning holds them */
     if (!strcmp(cond, "field")) PetscCall(PFCLIMeshFinetuneHeldOptions(&mctx, comm, pretrained));
+    /* its pinned vertex values stay pinned */
+    PetscCall(PetscStrncpy(mctx.pin_model, pretrained, sizeof(mctx.pin_model)));
   }
   PetscCheck(!nfmw || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-fm_field_weights applies to PDE data (-data file.h5 made by physflow datagen -physics ...)");
   PetscCall(PFNetCreate(comm, &net));
@@ -180,6 +182,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     PetscCall(PFH5ReadArray(fid, pretrained, "data/std", H5T_NATIVE_DOUBLE, (size_t)nf, std));
     PetscCall(PFH5Close(&fid));
     PetscCall(PFDataSetNormalization(data, mean, std));
+    PetscCall(PFCLIMeshFlowSetUp(&mctx, flow, mean, std)); /* pinned values in the model's units */
   }
   PetscCheck((ctype != PF_CONSTRAINT_ADJOINT && ctype != PF_CONSTRAINT_ENDPOINT) || finetune, comm, PETSC_ERR_ARG_WRONG, "-constraint %s fine-tunes a pretrained model: use physflow finetune -model pre.h5 -constraint %s", PFConstraintTypes[ctype], PFConstraintTypes[ctype]);
   if (ctype != PF_CONSTRAINT_NONE) {

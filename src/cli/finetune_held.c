@@ -5,6 +5,7 @@
  * outside the range the model was trained on: the transfer of one base
  * model to new regimes by the physics alone (Tauberschmidt et al. 2025). */
 #include <physflow/constraint.h>
+#include <math.h>
 #include <string.h>
 #include "cli.h"
 
@@ -31,7 +32,8 @@ PetscErrorCode PFCLIMeshFinetuneHeldOptions(PFCLIMeshContext *ctx, MPI_Comm comm
 }
 
 /* the given fields of trajectory b of iteration it: one uniform draw per
- * field, keyed by (seed, it, b), constant over the mesh, normalised */
+ * field, keyed by (seed, it, b), constant over the mesh, normalised; and
+ * the model's pinned vertex values */
 static PetscErrorCode FillHeld(void *vctx, PetscInt it, PetscInt b, pfreal *x)
 {
   PFCLIMeshContext *ctx = (PFCLIMeshContext *)vctx;
@@ -39,6 +41,9 @@ static PetscErrorCode FillHeld(void *vctx, PetscInt it, PetscInt b, pfreal *x)
 
   PetscFunctionBegin;
   PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
+  if (ctx->pinval)
+    for (PetscInt c = 0; c < ctx->nfields * nown; c++)
+      if (isfinite((double)ctx->pinval[c])) x[c] = ctx->pinval[c];
   for (PetscInt k = 0; k < ctx->nheld; k++) {
     PFRNG          r;
     const PetscInt f  = ctx->held_index[k];
@@ -56,10 +61,12 @@ PetscErrorCode PFCLIMeshFinetuneHeldSetUp(PFCLIMeshContext *ctx, PFConstraint c,
   PetscInt nown, F = ctx->nfields;
 
   PetscFunctionBegin;
-  if (!ctx->nheld) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCheck(ctx->ncond_range, ctx->gcomm, PETSC_ERR_ARG_WRONG, "the model is conditioned on %s: give the values to fine-tune for with -cond_range lo,hi", ctx->held[0]);
+  if (!ctx->nheld && !ctx->pinval) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCheck(!ctx->nheld || ctx->ncond_range, ctx->gcomm, PETSC_ERR_ARG_WRONG, "the model is conditioned on %s: give the values to fine-tune for with -cond_range lo,hi", ctx->held[0]);
   PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
   PetscCall(PetscCalloc1(F * nown + 1, &ctx->heldmask));
+  if (ctx->pinval)
+    for (PetscInt c = 0; c < F * nown; c++) ctx->heldmask[c] = (PetscBool)isfinite((double)ctx->pinval[c]);
   for (PetscInt k = 0; k < ctx->nheld; k++) {
     const PetscInt f = PFCLIMeshFieldIndex(ctx, ctx->held[k]);
     PetscCheck(f >= 0, ctx->gcomm, PETSC_ERR_FILE_UNEXPECTED, "the model's given field '%s' is not among its fields", ctx->held[k]);

@@ -124,7 +124,8 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
   PetscCall(PFH5ReadArray(fid, model, "data/mean", H5T_NATIVE_DOUBLE, (size_t)nf, mean));
   PetscCall(PFH5ReadArray(fid, model, "data/std", H5T_NATIVE_DOUBLE, (size_t)nf, std));
   PetscCall(PFH5Close(&fid));
-  PetscCall(PFCLIMeshFlowSetUp(ctx, *flow));
+  PetscCall(PFCLIMeshReadPinned(ctx, model));
+  PetscCall(PFCLIMeshFlowSetUp(ctx, *flow, mean, std));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -96,6 +96,7 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
     PetscCheck(!strcmp(enc, "voronoi") || !strcmp(enc, "point"), comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown -cond_encoding '%s' (available: voronoi, point)", enc);
     ctx->cond_voronoi = (PetscBool)!strcmp(enc, "voronoi");
   }
+  PetscCall(PetscOptionsBool("-pin_constant", "Hold the vertex values that are the same in every training sample (e.g. Dirichlet boundary data) fixed: given, not generated, so every sample has them exactly", "train", ctx->pin_constant, &ctx->pin_constant, NULL));
   PetscOptionsEnd();
   if (set && n == 1) ctx->cond_nobs[1] = ctx->cond_nobs[0];
   for (PetscInt f = 0; f < nn; f++) {
@@ -131,6 +132,8 @@ PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx)
   if (ctx->oc) PetscCall(PFObsConditionerDestroy(ctx->oc));
   PetscCall(PetscFree(ctx->oc));
   PetscCall(PetscFree(ctx->heldmask));
+  PetscCall(PetscFree(ctx->pin_phys));
+  PetscCall(PetscFree(ctx->pinval));
   PetscCall(PFMeshGraphDestroy(&ctx->graph));
   PetscCall(PFPhysicsDestroy(&ctx->phys));
   if (ctx->gcomm != MPI_COMM_NULL && ctx->gcomm) PetscCallMPI(MPI_Comm_free(&ctx->gcomm));
@@ -170,10 +173,11 @@ static PetscErrorCode WriteHeldFields(void *vctx, hid_t g)
 }
 
 /* noise keys of the local components (field f, owned vertex i); held:
- * the conditioning channels (after the fields) and the given fields */
-PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow)
+ * the conditioning channels (after the fields), the given fields and the
+ * pinned vertex values */
+PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow, const double mean[], const double std[])
 {
-  PetscInt        n, *keys, F = ctx->nfields + ctx->ncond;
+  PetscInt        n, *keys, F = ctx->nfields + ctx->ncond, nvert = 0;
   const PetscInt *nat;
 
   PetscFunctionBegin;
@@ -183,18 +187,50 @@ PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow)
     for (PetscInt i = 0; i < n; i++) keys[f * n + i] = nat[i] * F + f;
   PetscCall(PFFlowSetComponentKeys(flow, F * n, keys));
   PetscCall(PetscFree(keys));
-  if (ctx->ncond || ctx->nheld) {
+  PetscCall(PetscFree(ctx->pinval));
+  if (ctx->pin_phys) {
+    PFMesh mesh;
+    PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
+    nvert = mesh->nvert;
+    PetscCall(PetscMalloc1(F * n + 1, &ctx->pinval));
+    for (PetscInt c = 0; c < F * n; c++) ctx->pinval[c] = (pfreal)NAN;
+    for (PetscInt f = 0; f < ctx->nfields; f++)
+      for (PetscInt i = 0; i < n; i++) {
+        const double v = ctx->pin_phys[(size_t)f * nvert + nat[i]];
+        if (isfinite(v)) ctx->pinval[f * n + i] = (pfreal)((v - mean[f]) / std[f]);
+      }
+  }
+  if (ctx->ncond || ctx->nheld || ctx->pinval) {
     PetscBool *held;
     PetscCall(PetscMalloc1(F * n + 1, &held));
-    for (PetscInt c = 0; c < F * n; c++) held[c] = (PetscBool)(c >= ctx->nfields * n);
+    for (PetscInt c = 0; c < F * n; c++) held[c] = (PetscBool)(c >= ctx->nfields * n || (ctx->pinval && isfinite((double)ctx->pinval[c])));
     for (PetscInt k = 0; k < ctx->nheld; k++) {
       PetscInt f;
       PetscCall(HeldFieldIndex(ctx, k, &f));
       for (PetscInt i = 0; i < n; i++) held[f * n + i] = PETSC_TRUE;
     }
     PetscCall(PFFlowSetHeldComponents(flow, F * n, held));
+    PetscCall(PFFlowSetPinnedValues(flow, F * n, ctx->pinval));
     PetscCall(PetscFree(held));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIMeshReadPinned(PFCLIMeshContext *ctx, const char model[])
+{
+  PetscBool has;
+  PFMesh    mesh;
+  hid_t     fid;
+
+  PetscFunctionBegin;
+  PetscCall(PetscFree(ctx->pin_phys));
+  PetscCall(PFCLIPeek(ctx->gcomm, model, "data/pinned", NULL, &has, NULL, 0));
+  if (!has) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
+  PetscCall(PetscMalloc1((size_t)ctx->nfields * mesh->nvert + 1, &ctx->pin_phys));
+  PetscCall(PFH5OpenRead(model, &fid));
+  PetscCall(PFH5ReadArray(fid, model, "data/pinned", H5T_NATIVE_DOUBLE, (size_t)ctx->nfields * mesh->nvert, ctx->pin_phys));
+  PetscCall(PFH5Close(&fid));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -247,8 +283,24 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     PFDataConditioner dc = {0, NULL, WriteHeldFields, ctx};
     PetscCall(PFDataSetConditioner(*data, &dc));
   }
+  if (ctx->pin_model[0]) PetscCall(PFCLIMeshReadPinned(ctx, ctx->pin_model));
+  if (ctx->pin_phys) PetscCall(PFDataSetPinnedValues(*data, ctx->pin_phys)); /* fine-tuning: the model's */
+  else if (ctx->pin_constant) {
+    const double *cv;
+    PetscInt      nvert, npin = 0;
+    PetscCall(PFDataGetConstantValues(*data, &nvert, &cv));
+    PetscCall(PetscMalloc1((size_t)ctx->nfields * nvert + 1, &ctx->pin_phys));
+    PetscCall(PetscArraycpy(ctx->pin_phys, cv, (size_t)ctx->nfields * nvert));
+    for (PetscInt k = 0; k < ctx->nfields * nvert; k++) npin += isfinite(cv[k]) ? 1 : 0;
+    PetscCall(PetscPrintf(ctx->gcomm, "physflow train: -pin_constant: %" PetscInt_FMT " of %" PetscInt_FMT " vertex values are the same in every sample of '%s'; the model holds them\n", npin, ctx->nfields * nvert, datafile));
+    PetscCall(PFDataSetPinnedValues(*data, ctx->pin_phys));
+  }
   PetscCall(PFNetMeshSetGraph(net, ctx->graph, ctx->nfields + ctx->ncond));
-  PetscCall(PFCLIMeshFlowSetUp(ctx, flow));
+  {
+    const double *mean, *std;
+    PetscCall(PFDataGetNormalization(*data, NULL, &mean, &std));
+    PetscCall(PFCLIMeshFlowSetUp(ctx, flow, mean, std));
+  }
   {
     /* per-field factors: fine-tuning on low-fidelity data trusts its inputs
      * (exact) more than its states (a coarse solve), e.g. 1,0.1 */
@@ -262,6 +314,9 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     PetscCall(PetscCalloc1((ctx->nfields + ctx->ncond) * n + 1, &w));
     for (PetscInt f = 0; f < ctx->nfields; f++)
       for (PetscInt i = 0; i < n; i++) w[f * n + i] = (pfreal)(fw[f] * PetscRealPart(mass[i]) / (M * ctx->nfields));
+    if (ctx->pinval)
+      for (PetscInt c = 0; c < ctx->nfields * n; c++)
+        if (isfinite((double)ctx->pinval[c])) w[c] = 0; /* pinned: nothing to learn */
     for (PetscInt k = 0; k < ctx->nheld; k++) {
       /* given fields are inputs: nothing to learn */
       PetscInt f;

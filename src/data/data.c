@@ -14,6 +14,9 @@ struct _p_PFData {
   char       physics[32]; /* the dataset's "physics" attribute, if any */
   PetscInt  *ownnat;
   double    *fmean, *fstd, *row;
+  double    *pin;    /* [nfields, nvert] natural order: a vertex's value if
+                        the same in every sample, else NaN (physical units) */
+  PetscBool  pinned; /* a model of these data holds the pin values (/data/pinned) */
   PFDataConditioner cond; /* nchannels 0: none */
   MPI_Comm  comm;
   PetscBool is_toy;
@@ -82,15 +85,24 @@ PetscErrorCode PFDataCreateMesh(MPI_Comm comm, const char path[], PetscInt nfiel
   PetscCheck(d->N > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds no samples", path);
   /* per-field normalisation over every sample and vertex (in double); the
    * model stores it so samples come back in physical units */
+  PetscCall(PetscMalloc1((size_t)nfields * d->md.nvert + 1, &d->pin));
   for (PetscInt f = 0; f < nfields; f++) {
-    double s = 0, q = 0;
+    double  s = 0, q = 0;
+    double *pin = d->pin + (size_t)f * d->md.nvert;
     for (PetscInt i = 0; i < d->N; i++) {
       PetscCall(PFMeshDataReadRows(&d->md, fields[f], i, 1, d->row));
       for (PetscInt v = 0; v < d->md.nvert; v++) {
         s += d->row[v];
         q += d->row[v] * d->row[v];
+        /* bitwise equal in every sample: values a solver imposes (Dirichlet
+         * data) are computed the same way each time */
+        if (i == 0) pin[v] = d->row[v];
+        else if (pin[v] != d->row[v]) pin[v] = NAN;
       }
     }
+    /* one sample says nothing about what varies */
+    if (d->N < 2)
+      for (PetscInt v = 0; v < d->md.nvert; v++) pin[v] = NAN;
     double cnt = (double)d->N * (double)d->md.nvert;
     d->fmean[f] = s / cnt;
     d->fstd[f]  = sqrt(PetscMax(q / cnt - d->fmean[f] * d->fmean[f], 0.0));
@@ -119,6 +131,24 @@ PetscErrorCode PFDataGetNormalization(PFData data, PetscInt *nfields, const doub
   if (nfields) *nfields = data->is_mesh ? data->nfields : 0;
   if (mean) *mean = data->fmean;
   if (std) *std = data->fstd;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataGetConstantValues(PFData data, PetscInt *nvert, const double **values)
+{
+  PetscFunctionBegin;
+  PetscCheck(data->is_mesh, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "only mesh data have vertex values");
+  *nvert  = data->md.nvert;
+  *values = data->pin;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDataSetPinnedValues(PFData data, const double values[])
+{
+  PetscFunctionBegin;
+  PetscCheck(data->is_mesh, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "only mesh data have vertex values");
+  data->pinned = (PetscBool)(values != NULL);
+  if (values && values != data->pin) PetscCall(PetscArraycpy(data->pin, values, (size_t)data->nfields * data->md.nvert));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -225,6 +255,10 @@ PetscErrorCode PFDataWriteH5(PFData data, hid_t fid)
     H5Gclose(g);
     PetscCall(PFH5WriteArray(fid, "data/mean", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fmean));
     PetscCall(PFH5WriteArray(fid, "data/std", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, data->fstd));
+    if (data->pinned) {
+      hsize_t pdims[2] = {(hsize_t)data->nfields, (hsize_t)data->md.nvert};
+      PetscCall(PFH5WriteArray(fid, "data/pinned", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2, pdims, data->pin));
+    }
     g = H5Gopen2(fid, "data", H5P_DEFAULT);
   }
   if (data->is_toy) PetscCall(PFH5WriteAttrString(g, "toy", PFToyTypes[data->toy]));
@@ -242,6 +276,7 @@ PetscErrorCode PFDataDestroy(PFData *data)
   if ((*data)->is_mesh) {
     PetscCall(PFMeshDataClose(&(*data)->md));
     PetscCall(PetscFree5((*data)->fields, (*data)->ownnat, (*data)->fmean, (*data)->fstd, (*data)->row));
+    PetscCall(PetscFree((*data)->pin));
   }
   PetscCall(PetscFree((*data)->perm));
   PetscCall(PetscFree(*data));

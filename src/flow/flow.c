@@ -78,6 +78,7 @@ PetscErrorCode PFFlowDestroy(PFFlow *flow)
   PetscCall(PetscFree((*flow)->vp_alphabar));
   PetscCall(PetscFree((*flow)->keys));
   PetscCall(PetscFree((*flow)->held));
+  PetscCall(PetscFree((*flow)->pinval));
   PetscCall(PetscFree(*flow));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -110,11 +111,26 @@ PetscErrorCode PFFlowSetHeldComponents(PFFlow flow, PetscInt n, const PetscBool 
 {
   PetscFunctionBegin;
   PetscCall(PetscFree(flow->held));
+  PetscCall(PetscFree(flow->pinval));
   flow->nheld = 0;
   if (!held) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscMalloc1(n + 1, &flow->held));
   PetscCall(PetscArraycpy(flow->held, held, n));
   flow->nheld = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFFlowSetPinnedValues(PFFlow flow, PetscInt n, const pfreal values[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(flow->pinval));
+  if (!values) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCheck(flow->held && flow->nheld == n, flow->comm, PETSC_ERR_ORDER, "pinned values need the held components of states of %" PetscInt_FMT " components set first", n);
+  PetscCall(PetscMalloc1(n + 1, &flow->pinval));
+  for (PetscInt d = 0; d < n; d++) {
+    PetscCheck(!isfinite((double)values[d]) || flow->held[d], flow->comm, PETSC_ERR_ARG_WRONG, "pinned component %" PetscInt_FMT " is not held", d);
+    flow->pinval[d] = values[d];
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -128,7 +144,8 @@ static PetscErrorCode CheckHeld(PFFlow flow, PetscInt n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* noise into the generated components of nloc states (held ones keep x's values) */
+/* noise into the generated components of nloc states (held ones keep x's
+ * values, pinned ones take theirs) */
 static void SampleNoise(PFFlow flow, uint64_t seed, PetscInt gidx0, PetscInt nloc, PetscInt n, pfreal *x, pfreal *z)
 {
   for (PetscInt j = 0; j < nloc; j++) {
@@ -139,6 +156,7 @@ static void SampleNoise(PFFlow flow, uint64_t seed, PetscInt gidx0, PetscInt nlo
     PFFlowNoise(flow, seed, PF_RNG_SAMPLE_X0, (uint64_t)(gidx0 + j), n, z);
     for (PetscInt d = 0; d < n; d++)
       if (!flow->held[d]) x[j * n + d] = z[d];
+      else if (flow->pinval && isfinite((double)flow->pinval[d])) x[j * n + d] = flow->pinval[d];
   }
 }
 

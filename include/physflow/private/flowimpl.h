@@ -17,6 +17,7 @@ struct _p_PFFlow {
    * component that is an input, not a generated value */
   PetscInt   nheld;
   PetscBool *held;
+  pfreal    *pinval; /* [nheld] a held component's fixed value (NaN: the caller's), or NULL */
 };
 
 PETSC_INTERN PetscErrorCode PFFlowVPSetUp(PFFlow flow);
