@@ -67,6 +67,8 @@ expect_error "train -constraint endpoint on toy data" "needs PDE data" train -to
 expect_error "train -constraint_norm bogus" "bogus" train -toy moons -constraint pbfm -constraint_norm bogus -o t.h5
 expect_error "train -endpoint_steps 0" "-endpoint_steps" train -toy moons -endpoint_steps 0 -o t.h5
 expect_error "train -endpoint_state_anchor -1" "-endpoint_state_anchor" train -toy moons -endpoint_state_anchor -1 -o t.h5
+expect_error "train -endpoint_probe -1" "-endpoint_probe" train -toy moons -endpoint_probe 1e-6,-1 -o t.h5
+expect_error "train -endpoint_update bogus" "bogus" train -toy moons -endpoint_update bogus -o t.h5
 expect_error "train -fm_field_weights on toy data" "applies to PDE data" train -toy moons -fm_field_weights 1,0 -train_steps 2 -o t.h5
 expect_error "train -pin_constant on toy data" "-pin_constant needs PDE data" train -toy moons -pin_constant -train_steps 2 -o t.h5
 expect_error "sample of a missing model (with an option only a conditional model has)" "cannot read model" sample -model nothing.h5 -cond_data x.h5

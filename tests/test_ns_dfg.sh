@@ -188,7 +188,7 @@ e = max(np.abs(s['fields/' + f][:][:, np.isfinite(P[k])] - P[k][np.isfinite(P[k]
 free = np.ptp(s['fields/u'][:][:, ~np.isfinite(P[1])])
 print(bool(e < 1e-6 and free > 0.01 and json.load(open('ep.json'))['bc_error']['max'] < 1e-6))" 2>/dev/null)
 holds "a 5-step pinned model's samples meet the boundary data exactly (bc_error < 1e-6), the other values are generated: $ok" "'$ok' == 'True'"
-FP="finetune -model mp.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -constraint_norm l2"
+FP="finetune -model mp.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -constraint_norm l2 -endpoint_update gd -lr 1e-4 -endpoint_probe 1e-6,1e-5"
 run_1_and_2 fp 2 $FP
 ok=$("$PY" - <<'PYEOF'
 import re, h5py, numpy as np
@@ -199,7 +199,16 @@ same = np.array_equal(h5py.File("fp1.h5")["data/pinned"][:], h5py.File("mp.h5")[
 print(a > 0 and abs(a - b) <= 1e-4 * a and same)
 PYEOF
 )
-holds "endpoint fine-tuning of the pinned model: second iteration's residual 1 rank vs 2 agree to 1e-4, the tuned model keeps the pins: $ok" "'$ok' == 'True'"
+holds "endpoint fine-tuning of the pinned model (-endpoint_update gd): second iteration's residual 1 rank vs 2 agree to 1e-4, the tuned model keeps the pins: $ok" "'$ok' == 'True'"
+ok=$("$PY" - <<'PYEOF'
+import re
+def probes(f):
+    return [float(x) for pair in re.findall(r"probe: step \S+ +along -sign\(g\) loss (\S+) \(\S+\) +along -g loss (\S+)", open(f).read()) for x in pair]
+a, b = probes("fp1.txt"), probes("fp2.txt")
+print(len(a) == 4 and len(b) == 4 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)))
+PYEOF
+)
+holds "-endpoint_probe 1e-6,1e-5 prints the first batch's loss after each step size along -sign(g) and -g, the same on 1 and 2 ranks: $ok" "'$ok' == 'True'"
 run $FE -endpoint_train_only up1,down1 -o fo.h5
 ok=$(grep -oE "training [0-9]+ of [0-9]+ parameters" out.txt | awk '{print ($2 > 0 && $2 < $4) ? "True" : "False"}')
 holds "-endpoint_train_only up1,down1 trains a part of the parameters ($(grep -oE 'training [0-9]+ of [0-9]+' out.txt)): $ok" "'$ok' == 'True'"

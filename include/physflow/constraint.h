@@ -172,6 +172,9 @@ typedef struct {
   double    state_anchor; /* the states' anchor weight (0: none) */
   PetscBool heun; /* the sampler: Heun (else Euler) */
   char      train_only[256]; /* comma-separated prefixes of the trained parameter views ("": all) */
+  PetscInt  nprobe;          /* -endpoint_probe: step sizes to try on the first batch (0: none) */
+  PetscBool gd;              /* -endpoint_update gd: steps along the (momentum) gradient of RMS lr, not AdamW */
+  double    probe[8];
 } PFEndpointParams;
 PETSC_EXTERN PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p);
 /* Test of the sampler's back-propagation: the gradient of the loss above

@@ -133,6 +133,8 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
 
 PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
 {
+  PetscBool set;
+
   PetscFunctionBegin;
   PetscOptionsBegin(c->comm, NULL, "Physics constraint options", "PFConstraint");
   PetscCall(PetscOptionsEnum("-constraint", "Physics in training: none or pbfm (train, finetune); adjoint or endpoint (finetune)", "PFConstraint", PFConstraintTypes, (PetscEnum)c->type, (PetscEnum *)&c->type, NULL));
@@ -159,7 +161,17 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsString("-endpoint_train_only", "Endpoint fine-tuning: train only the parameter views whose names start with one of these comma-separated prefixes (e.g. out,up0: the finest level's decoder); the rest stay frozen", "PFConstraint", c->ep.train_only, c->ep.train_only, sizeof(c->ep.train_only), NULL));
   PetscCall(PetscOptionsReal("-endpoint_anchor", "Endpoint fine-tuning: weight of the inputs' anchor to the base model's samples", "PFConstraint", c->ep.anchor, &c->ep.anchor, NULL));
   PetscCall(PetscOptionsReal("-endpoint_state_anchor", "Endpoint fine-tuning: weight of the states' (flow fields') anchor to the base model's samples, a trust region where the residual's rows leave the state loosely constrained (0: none)", "PFConstraint", c->ep.state_anchor, &c->ep.state_anchor, NULL));
+  {
+    const char *const upd[] = {"adamw", "gd", "PFEndpointUpdate", "PF_", NULL};
+    PetscEnum         e     = (PetscEnum)c->ep.gd;
+    PetscCall(PetscOptionsEnum("-endpoint_update", "Endpoint fine-tuning: the parameter update, adamw (the trainer's) or gd (the momentum gradient scaled to an RMS of -lr per parameter: a step along the gradient of a fixed length, for losses whose gradient sits in few, stiff parameters)", "PFConstraint", upd, e, &e, NULL));
+    c->ep.gd = e ? PETSC_TRUE : PETSC_FALSE;
+  }
+  c->ep.nprobe = 8;
+  PetscCall(PetscOptionsRealArray("-endpoint_probe", "Endpoint fine-tuning: before the first update, the first batch's loss after a step of each of these sizes along -sign(gradient) (Adam's first step) and along the gradient scaled to that RMS, printed (a step-size diagnostic)", "PFConstraint", c->ep.probe, &c->ep.nprobe, &set));
+  if (!set) c->ep.nprobe = 0;
   PetscOptionsEnd();
+  for (PetscInt k = 0; k < c->ep.nprobe; k++) PetscCheck(c->ep.probe[k] > 0 && PetscIsNormalReal(c->ep.probe[k]), c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-endpoint_probe step sizes must be positive");
   PetscCheck(c->am.steps >= 4 && c->am.steps <= 4096 && c->am.subset >= 0 && c->am.iters >= 1 && c->am.lambda >= 0 && c->am.kappa >= 0 && c->am.kappa < 1 && c->am.clip > 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching needs 4 <= -am_steps <= 4096 (the noise keys), -am_subset >= 0, -am_iters >= 1, -am_lambda >= 0, 0 <= -am_kappa < 1, -am_clip > 0");
   PetscCheck(c->ep.steps >= 1 && c->ep.steps <= PF_CONSTRAINT_MAXUNROLL && c->ep.anchor >= 0 && c->ep.state_anchor >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "endpoint fine-tuning needs 1 <= -endpoint_steps <= %d and -endpoint_anchor, -endpoint_state_anchor >= 0", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);

@@ -146,6 +146,75 @@ static PetscErrorCode TrainedMask(MPI_Comm comm, PFNet ft, const char list[], pf
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* the world's mean loss of the batch from noise x0 (anchored to x1b) */
+static PetscErrorCode BatchLoss(PFConstraint c, SamplerWork *w, PFNet ft, const pfreal *x0, const pfreal *x1b, double anchor, PetscInt Bg, const double *one, MPI_Comm world, double *L)
+{
+  double loc = 0;
+
+  PetscFunctionBegin;
+  PetscCall(SamplerForward(w, ft, x0));
+  PetscCall(PFConstraintSetAnchor(c, x1b, anchor, NULL));
+  PetscCall(PFConstraintStateLoss(c, w->B, Bg, w->X + (size_t)w->K * w->B * w->n, one, &loc, w->g));
+  PetscCall(PFConstraintSetAnchor(c, NULL, 0, NULL));
+  PetscCallMPI(MPI_Allreduce(&loc, L, 1, MPI_DOUBLE, MPI_SUM, world));
+  *L /= (double)Bg;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -endpoint_probe: the batch's loss after steps of the given sizes along
+ * -sign(G) (what Adam's first update does) and along -G scaled to the
+ * same RMS per parameter; the parameters are restored.  Tells a step that
+ * overshoots on this very batch from one that does not carry to others. */
+static PetscErrorCode Probe(PFConstraint c, SamplerWork *w, PFNet ft, const PFEndpointParams *p, const pfreal *x0, const pfreal *x1b, PetscInt Bg, const double *one, const pfreal *G, const pfreal *mask, MPI_Comm world, double L0)
+{
+  size_t  np = ft->nparams;
+  pfreal *P, *save;
+  double  rms = 0, cnt = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PFNetGetParameters(ft, NULL, &P, NULL));
+  PetscCall(PetscMalloc1(np, &save));
+  PetscCall(PetscArraycpy(save, P, np));
+  for (size_t q = 0; q < np; q++)
+    if (!mask || mask[q] != 0) rms += (double)G[q] * (double)G[q], cnt += 1;
+  rms = sqrt(rms / PetscMax(cnt, 1.0));
+  PetscCall(PetscPrintf(world, "  probe: loss of the first batch %.6e (gradient RMS %.3e over %.0f parameters)\n", L0, rms, cnt));
+  for (PetscInt k = 0; k < p->nprobe; k++) {
+    const double h = p->probe[k];
+    double       Ls, Lg;
+    for (size_t q = 0; q < np; q++) P[q] = save[q] - (pfreal)(G[q] > 0 ? h : G[q] < 0 ? -h : 0);
+    PetscCall(BatchLoss(c, w, ft, x0, x1b, p->anchor, Bg, one, world, &Ls));
+    for (size_t q = 0; q < np; q++) P[q] = save[q] - (pfreal)(rms > 0 ? h * (double)G[q] / rms : 0);
+    PetscCall(BatchLoss(c, w, ft, x0, x1b, p->anchor, Bg, one, world, &Lg));
+    PetscCall(PetscPrintf(world, "  probe: step %.1e  along -sign(g) loss %.6e (%+.2e)  along -g loss %.6e (%+.2e)\n", h, Ls, Ls - L0, Lg, Lg - L0));
+  }
+  PetscCall(PetscArraycpy(P, save, np));
+  PetscCall(PetscFree(save));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -endpoint_update gd: m = b1 m + (1 - b1) G, P -= lr m / rms(m) (the
+ * RMS over the trained parameters).  AdamW's per-parameter scaling moves
+ * every parameter by ~lr whatever its share of the gradient; where the
+ * gradient sits in a few stiff parameters (the fine levels' output) and
+ * the rest is rounding noise, that sign-like step raises the loss at any
+ * size (measured with -endpoint_probe), while a step along the gradient
+ * lowers it.  Deterministic (m is the same on every rank). */
+static PetscErrorCode GradientStep(size_t np, double b1, double lr, const pfreal *mask, pfreal *P, const pfreal *G, pfreal *m)
+{
+  double rms = 0, cnt = 0;
+
+  PetscFunctionBegin;
+  for (size_t q = 0; q < np; q++) {
+    m[q] = (pfreal)(b1 * (double)m[q] + (1 - b1) * (double)G[q]);
+    if (!mask || mask[q] != 0) rms += (double)m[q] * (double)m[q], cnt += 1;
+  }
+  rms = sqrt(rms / PetscMax(cnt, 1.0));
+  if (rms > 0)
+    for (size_t q = 0; q < np; q++) P[q] -= (pfreal)(lr * (double)m[q] / rms);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt Bg, PFTrainer tr, uint64_t seed)
 {
   PFEndpointParams p;
@@ -208,11 +277,13 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     PetscCall(PetscArraycpy(Gr, red, np));
     if (mask)
       for (size_t q = 0; q < np; q++) Gr[q] *= mask[q];
+    if (it == it0 && p.nprobe) PetscCall(Probe(c, &w, ft, &p, x0, x1b, Bg, one, Gr, mask, world, (double)(red[np] + red[np + 1])));
     /* the trainer's schedule (by default a cosine decay over the
      * iterations: the late ones average out the batch noise; -lr_warmup
      * keeps Adam's first, sign-like steps small) */
     PetscCall(PFTrainerGetLearningRate(tr, it, &lr));
-    PFAdamWStep(np, &adam, lr, it + 1, P, Gr, m, vv);
+    if (p.gd) PetscCall(GradientStep(np, adam.beta1, lr, mask, P, Gr, m));
+    else PFAdamWStep(np, &adam, lr, it + 1, P, Gr, m, vv);
     history[it] = (double)(red[np] + red[np + 1]);
     PetscCall(PFTrainerSetStep(tr, it + 1));
     if (it == it0 || (it + 1) % 10 == 0 || it + 1 == iters)
