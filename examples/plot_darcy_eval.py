@@ -87,7 +87,7 @@ def main():
         ax[0][0].set_ylabel("samples")
         ax[0][0].legend(fontsize=8)
         if ncol == 2:
-            ax[0][1].set_xlabel("log10 re-solve distance ||p - p_solver(logK)|| / ||p_solver||")
+            ax[0][1].set_xlabel("log10 re-solve distance (state vs the solver's for its inputs)")
             ax[0][1].legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(a.out + "_residuals.png", dpi=100)
