@@ -209,6 +209,17 @@ print(len(a) == 4 and len(b) == 4 and all(abs(x - y) <= 1e-4 * x for x, y in zip
 PYEOF
 )
 holds "-endpoint_probe 1e-6,1e-5 prints the first batch's loss after each step size along -sign(g) and -g, the same on 1 and 2 ranks: $ok" "'$ok' == 'True'"
+ok=$("$PY" - <<'PYEOF'
+import re
+def val(f):
+    t = open(f).read()
+    return [float(re.search(r"validation batch \(2 fixed samples\): loss of the base model (\S+)", t).group(1))] + \
+           [float(v) for v in re.findall(r"iteration +\d+/2 .*validation batch loss (\S+)", t)]
+a, b = val("fp1.txt"), val("fp2.txt")
+print(len(a) == 3 and len(b) == 3 and a[0] > 0 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)))
+PYEOF
+)
+holds "the fixed validation batch's loss (base model, then after iterations 1 and 2) is printed, the same on 1 and 2 ranks: $ok" "'$ok' == 'True'"
 run $FE -endpoint_train_only up1,down1 -o fo.h5
 ok=$(grep -oE "training [0-9]+ of [0-9]+ parameters" out.txt | awk '{print ($2 > 0 && $2 < $4) ? "True" : "False"}')
 holds "-endpoint_train_only up1,down1 trains a part of the parameters ($(grep -oE 'training [0-9]+ of [0-9]+' out.txt)): $ok" "'$ok' == 'True'"

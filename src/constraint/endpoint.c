@@ -215,13 +215,36 @@ static PetscErrorCode GradientStep(size_t np, double b1, double lr, const pfreal
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* the starting points of iteration it's trajectories (it < 0: the fixed
+ * validation batch): noise keyed by (seed, iteration, global sample,
+ * component), partition-independent, then the held components */
+static PetscErrorCode BatchNoise(PFConstraint c, SamplerWork *w, uint64_t seed, PetscInt it, PetscInt lo, const PetscInt keys[], pfreal *x0)
+{
+  const PetscInt n = w->n;
+
+  PetscFunctionBegin;
+  for (PetscInt b = 0; b < w->B; b++)
+    for (PetscInt j = 0; j < n; j++) {
+      PFRNG r;
+      PFRNGInit(&r, it < 0 ? seed + 11 : seed, PF_RNG_SAMPLE_X0, (uint64_t)(it < 0 ? 0 : it) * 1000003u + (uint64_t)(lo + b), (uint32_t)keys[j]);
+      x0[(size_t)b * n + j] = (pfreal)PFRNGNormal(&r);
+    }
+  if (w->held) {
+    PFHeldFill fill;
+    void      *fctx;
+    PetscCall(PFConstraintGetHeld(c, NULL, &fill, &fctx));
+    for (PetscInt b = 0; b < w->B; b++) PetscCall(fill(fctx, it, lo + b, x0 + (size_t)b * n));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt Bg, PFTrainer tr, uint64_t seed)
 {
   PFEndpointParams p;
   SamplerWork      w;
   PetscInt         lo, hi, B, n = ft->nin, iters, it0;
   size_t           N, np = ft->nparams;
-  pfreal          *x0, *x1b, *m, *vv, *red, *mask;
+  pfreal          *x0, *x1b, *x0v, *x1bv, *m, *vv, *red, *mask;
   double          *one, lr, *history;
   PFAdamWParams    adam;
 
@@ -240,23 +263,23 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(PetscCalloc1(np + 3, &red));
   PetscCall(TrainedMask(world, ft, p.train_only, &mask));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
+  /* a fixed validation batch and its base samples: the printed losses of
+   * the training batches differ by 2x between batches of the same model,
+   * this one moves only with the model */
+  PetscCall(PetscMalloc2(N, &x0v, N, &x1bv));
+  PetscCall(BatchNoise(c, &w, seed, -1, lo, keys, x0v));
+  PetscCall(SamplerForward(&w, base, x0v));
+  PetscCall(PetscArraycpy(x1bv, w.X + (size_t)w.K * N, N));
+  {
+    double Lb;
+    PetscCall(BatchLoss(c, &w, base, x0v, x1bv, p.anchor, Bg, one, world, &Lb));
+    PetscCall(PetscPrintf(world, "  validation batch (%" PetscInt_FMT " fixed samples): loss of the base model %.4e\n", Bg, Lb));
+  }
   PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps));
   for (PetscInt it = it0; it < iters; it++) {
     double  lloc = 0, aloc;
     pfreal *P, *Gr;
-    /* noise keyed by (iteration, global sample, component): partition-independent */
-    for (PetscInt b = 0; b < B; b++)
-      for (PetscInt j = 0; j < n; j++) {
-        PFRNG r;
-        PFRNGInit(&r, seed, PF_RNG_SAMPLE_X0, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)keys[j]);
-        x0[(size_t)b * n + j] = (pfreal)PFRNGNormal(&r);
-      }
-    if (w.held) {
-      PFHeldFill fill;
-      void      *fctx;
-      PetscCall(PFConstraintGetHeld(c, NULL, &fill, &fctx));
-      for (PetscInt b = 0; b < B; b++) PetscCall(fill(fctx, it, lo + b, x0 + (size_t)b * n));
-    }
+    PetscCall(BatchNoise(c, &w, seed, it, lo, keys, x0));
     /* the base model's sample from the same noise: the anchor */
     PetscCall(SamplerForward(&w, base, x0));
     PetscCall(PetscArraycpy(x1b, w.X + (size_t)w.K * N, N));
@@ -286,8 +309,12 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     else PFAdamWStep(np, &adam, lr, it + 1, P, Gr, m, vv);
     history[it] = (double)(red[np] + red[np + 1]);
     PetscCall(PFTrainerSetStep(tr, it + 1));
-    if (it == it0 || (it + 1) % 10 == 0 || it + 1 == iters)
-      PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  residual of the samples %.4e  anchor %.4e\n", it + 1, iters, (double)red[np], (double)red[np + 1]));
+    if (it == it0 || (it + 1) % 10 == 0 || it + 1 == iters) {
+      /* the validation loss after this iteration's update */
+      double Lv;
+      PetscCall(BatchLoss(c, &w, ft, x0v, x1bv, p.anchor, Bg, one, world, &Lv));
+      PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  residual of the samples %.4e  anchor %.4e  validation batch loss %.4e\n", it + 1, iters, (double)red[np], (double)red[np + 1], Lv));
+    }
     if (red[np + 2] > 0) {
       /* SIGTERM/SIGUSR1: the caller writes the checkpoint; -resume continues */
       PetscCall(PetscPrintf(world, "physflow finetune: signal received: stopping after %" PetscInt_FMT " of %" PetscInt_FMT " iterations (continue with -resume)\n", it + 1, iters));
@@ -296,6 +323,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   }
   PetscCall(SamplerWorkDestroy(&w));
   PetscCall(PetscFree3(x0, x1b, one));
+  PetscCall(PetscFree2(x0v, x1bv));
   PetscCall(PetscFree(red));
   PetscCall(PetscFree(mask));
   PetscFunctionReturn(PETSC_SUCCESS);
