@@ -233,6 +233,7 @@ holds "endpoint fine-tuning keeps Re given: samples at Re = 55 keep it: $ok" "'$
 run eval -samples sfe.h5 -physics ns -o efe.json -plot none
 holds "eval of the Newton-fine-tuned model's samples (its solver options are not problem options) (rc $RC)" "$RC == 0"
 expect_error "fine-tuning a Re-conditioned model without -cond_range" "-cond_range" finetune -model mc.h5 -constraint adjoint -o x.h5
+expect_error "pbfm training of a pinned model" "does not hold given fields or pinned" train -data d1.h5 -net_type meshunet -mesh_levels 2 -mesh_width 8 -mesh_depth 1 -train_steps 2 -batch_size 2 -pin_constant -constraint pbfm -o x.h5
 expect_error "pbfm fine-tuning of a Re-conditioned model" "-constraint adjoint or endpoint" finetune -model mc.h5 -constraint pbfm -cond_range 1,2 -o x.h5
 # inverse: Re and the flow from noisy probes of u, with the Re-conditioned model
 run observe -data d1.h5 -index 1 -field u -nobs 8 -noise 0.01 -seed 1 -o obs.h5

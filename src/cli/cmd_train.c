@@ -192,6 +192,8 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, mean, std));
     if (ctype == PF_CONSTRAINT_PBFM) PetscCall(PFTrainerSetConstraint(tr, constraint));
     PetscCheck(!mctx.nheld || !finetune || ctype == PF_CONSTRAINT_ADJOINT || ctype == PF_CONSTRAINT_ENDPOINT, comm, PETSC_ERR_SUP, "'%s' is conditioned on %s: fine-tune it with -constraint adjoint or endpoint (-constraint %s does not hold given fields)", pretrained, mctx.held[0], PFConstraintTypes[ctype]);
+    /* PBFM's x1 estimate integrates the network's velocity everywhere */
+    PetscCheck(ctype != PF_CONSTRAINT_PBFM || !(mctx.nheld || mctx.pinval), comm, PETSC_ERR_SUP, "-constraint pbfm does not hold given fields or pinned values: train with flow matching alone (-constraint none), then fine-tune with -constraint endpoint or adjoint");
     if (finetune) PetscCall(PFCLIMeshFinetuneHeldSetUp(&mctx, constraint, mean, std, seed));
   }
   PetscCall(PFTrainerSetData(tr, data));

@@ -268,7 +268,7 @@ PetscErrorCode PFFlowCoupledPairs(PFFlow flow, uint64_t seed, PetscInt step, Pet
   PetscCall(PetscStrcmp(flow->type, PFFLOWOTCFM, &ot));
   PetscCheck(!vp && !ot, flow->comm, PETSC_ERR_SUP, "coupled (noise, sample) pairs need a cfm flow, not '%s'", flow->type);
   PetscCheck(t_fixed <= 1, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "fixed training time %g beyond 1", t_fixed);
-  PetscCheck(!flow->held, flow->comm, PETSC_ERR_SUP, "coupled pairs (distillation) of a conditional model are not supported");
+  PetscCheck(!flow->held, flow->comm, PETSC_ERR_SUP, "coupled pairs (distillation) of a model with held components (given fields, pinned values, conditioning channels) are not supported");
   /* the noise sample rows[j] was generated from, as PFFlowSample draws it */
   for (PetscInt j = 0; j < nloc; j++) PFFlowNoise(flow, noise_seed, PF_RNG_SAMPLE_X0, (uint64_t)rows[j], n, target + j * n);
   PathPairs(flow, seed, step, gidx0, nloc, n, x1, t_fixed, xt, t, target);
