@@ -30,5 +30,16 @@ vg "$BIN" infer -model mc.h5 -obs ob.h5 -infer_type conditional -n 2 -sampler_st
 "$BIN" train -data dd.h5 -fields p $MU -train_steps 2 -batch_size 2 -o mp.h5 > log 2>&1
 vg "$BIN" latent -model mp.h5 -n 2 -sampler_steps 2 $MU -train_steps 2 -batch_size 2 -eval_data dd.h5 -eval_n 2 -o phi.h5 > log 2>&1 || { echo "FAIL: latent under valgrind"; cat log; fail=1; }
 vg "$BIN" infer -model mp.h5 -latent phi.h5 -infer_type latent -obs ob.h5 -n 2 -sampler_steps 2 -o pl.h5 > log 2>&1 || { echo "FAIL: latent infer under valgrind"; cat log; fail=1; }
-[ $fail = 0 ] && echo "valgrind: train, sample, datagen, eval (toy and Darcy/mesh network), observe, infer (guidance, map, conditional, latent), latent, guide clean"
+# pinned boundary values (Navier-Stokes on a coarse DFG mesh; the solver runs outside valgrind):
+# training, sampling and endpoint fine-tuning with its probe, validation batch and gradient steps
+if command -v gmsh > /dev/null; then
+  gmsh -2 -format msh41 "$(dirname "$SUPP")/../examples/meshes/dfg_cylinder.geo" -clscale 4 -o c.msh > /dev/null 2>&1
+  "$BIN" datagen -physics ns -mesh c.msh -Re_min 20 -Re_max 30 -n 3 -seed 1 -o dn.h5 > log 2>&1 || { echo "FAIL: ns datagen"; cat log; fail=1; }
+  vg "$BIN" train -data dn.h5 $MU -train_steps 2 -batch_size 2 -condition Re -pin_constant -o mn.h5 > log 2>&1 || { echo "FAIL: pinned train under valgrind"; cat log; fail=1; }
+  vg "$BIN" sample -model mn.h5 -n 2 -cond_value 25 -sampler_steps 2 -o sn.h5 > log 2>&1 || { echo "FAIL: pinned sample under valgrind"; cat log; fail=1; }
+  vg "$BIN" finetune -model mn.h5 -constraint endpoint -cond_range 25,30 -train_steps 2 -endpoint_steps 2 -batch_size 2 -constraint_norm l2 -endpoint_update gd -lr 1e-4 -endpoint_probe 1e-6 -o fn.h5 > log 2>&1 || { echo "FAIL: pinned endpoint finetune under valgrind"; cat log; fail=1; }
+else
+  echo "FAIL: gmsh not found"; fail=1
+fi
+[ $fail = 0 ] && echo "valgrind: train, sample, datagen, eval (toy and Darcy/mesh network), observe, infer (guidance, map, conditional, latent), latent, guide, pinned ns train/sample/endpoint finetune clean"
 exit $fail
