@@ -125,7 +125,8 @@ PETSC_EXTERN PetscErrorCode PFConstraintGetAdjointParams(PFConstraint c, PFAdjoi
  * generated (NULL: none); they keep their initial values along the
  * trajectories (no drift, no noise), get no adjoint and no loss;
  * fill(ctx, it, b, x) writes the held components of the initial state x[n]
- * of trajectory b (global index) of iteration it.  held is the caller's. */
+ * of trajectory b (global index) of iteration it (it = -1: the endpoint
+ * fine-tuning's fixed validation batch).  held is the caller's. */
 typedef PetscErrorCode (*PFHeldFill)(void *ctx, PetscInt it, PetscInt b, pfreal *x);
 PETSC_EXTERN PetscErrorCode PFConstraintSetHeld(PFConstraint c, const PetscBool held[], PFHeldFill fill, void *ctx);
 PETSC_EXTERN PetscErrorCode PFConstraintGetHeld(PFConstraint c, const PetscBool **held, PFHeldFill *fill, void **ctx);

@@ -263,6 +263,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(PetscCalloc1(np + 3, &red));
   PetscCall(TrainedMask(world, ft, p.train_only, &mask));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
+  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps));
   /* a fixed validation batch and its base samples: the printed losses of
    * the training batches differ by 2x between batches of the same model,
    * this one moves only with the model */
@@ -275,7 +276,6 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     PetscCall(BatchLoss(c, &w, base, x0v, x1bv, p.anchor, Bg, one, world, &Lb));
     PetscCall(PetscPrintf(world, "  validation batch (%" PetscInt_FMT " fixed samples): loss of the base model %.4e\n", Bg, Lb));
   }
-  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps));
   for (PetscInt it = it0; it < iters; it++) {
     double  lloc = 0, aloc;
     pfreal *P, *Gr;
@@ -333,24 +333,18 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
  * grad, its parameter gradient in the net's gradient buffer */
 static PetscErrorCode CheckLoss(PFConstraint c, SamplerWork *w, PFNet ft, const pfreal *x0, const pfreal *x1b, double anchor, PetscBool grad, double *L)
 {
-  const size_t N = (size_t)w->B * w->n;
-  double       loc, *one;
-  MPI_Comm     comm;
+  double  *one;
+  MPI_Comm comm;
 
   PetscFunctionBegin;
   PetscCall(PFConstraintGetComm(c, &comm));
   PetscCall(PetscMalloc1(w->B, &one));
   for (PetscInt b = 0; b < w->B; b++) one[b] = 1;
-  PetscCall(SamplerForward(w, ft, x0));
-  PetscCall(PFConstraintSetAnchor(c, x1b, anchor, NULL));
-  PetscCall(PFConstraintStateLoss(c, w->B, w->B, w->X + (size_t)w->K * N, one, &loc, w->g));
-  PetscCall(PFConstraintSetAnchor(c, NULL, 0, NULL));
+  PetscCall(BatchLoss(c, w, ft, x0, x1b, anchor, w->B, one, comm, L));
   if (grad) {
     PetscCall(PFNetZeroGradient(ft));
     PetscCall(SamplerBackward(w, ft));
   }
-  PetscCallMPI(MPI_Allreduce(&loc, L, 1, MPI_DOUBLE, MPI_SUM, comm));
-  *L /= (double)w->B;
   PetscCall(PetscFree(one));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
