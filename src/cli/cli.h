@@ -131,8 +131,8 @@ PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx);
 /* noise keys, held and pinned components (mean/std: the model's normalisation) */
 PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow, const double mean[], const double std[]);
-/* a model's pinned vertex values (/data/pinned) into ctx->pin_phys, if it has them */
-PetscErrorCode PFCLIMeshReadPinned(PFCLIMeshContext *ctx, const char model[]);
+/* a model's pinned vertex values (/data/pinned of the open model file fid) into ctx->pin_phys, if it has them */
+PetscErrorCode PFCLIMeshReadPinned(PFCLIMeshContext *ctx, hid_t fid, const char model[]);
 PetscErrorCode PFCLIIsMeshModel(MPI_Comm comm, const char path[], PetscBool *mesh);
 PetscErrorCode PFCLIMeshSampleOptions(MPI_Comm world, const char model[], PFCLIMeshContext *ctx);
 /* Sets up ctx and loads a mesh model on its group: network (EMA or raw

@@ -123,8 +123,8 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
   ctx->nfields = nf;
   PetscCall(PFH5ReadArray(fid, model, "data/mean", H5T_NATIVE_DOUBLE, (size_t)nf, mean));
   PetscCall(PFH5ReadArray(fid, model, "data/std", H5T_NATIVE_DOUBLE, (size_t)nf, std));
+  PetscCall(PFCLIMeshReadPinned(ctx, fid, model));
   PetscCall(PFH5Close(&fid));
-  PetscCall(PFCLIMeshReadPinned(ctx, model));
   PetscCall(PFCLIMeshFlowSetUp(ctx, *flow, mean, std));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -216,21 +216,16 @@ PetscErrorCode PFCLIMeshFlowSetUp(PFCLIMeshContext *ctx, PFFlow flow, const doub
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFCLIMeshReadPinned(PFCLIMeshContext *ctx, const char model[])
+PetscErrorCode PFCLIMeshReadPinned(PFCLIMeshContext *ctx, hid_t fid, const char model[])
 {
-  PetscBool has;
-  PFMesh    mesh;
-  hid_t     fid;
+  PFMesh mesh;
 
   PetscFunctionBegin;
   PetscCall(PetscFree(ctx->pin_phys));
-  PetscCall(PFCLIPeek(ctx->gcomm, model, "data/pinned", NULL, &has, NULL, 0));
-  if (!has) PetscFunctionReturn(PETSC_SUCCESS);
+  if (H5Lexists(fid, "data", H5P_DEFAULT) <= 0 || H5Lexists(fid, "data/pinned", H5P_DEFAULT) <= 0) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
   PetscCall(PetscMalloc1((size_t)ctx->nfields * mesh->nvert + 1, &ctx->pin_phys));
-  PetscCall(PFH5OpenRead(model, &fid));
   PetscCall(PFH5ReadArray(fid, model, "data/pinned", H5T_NATIVE_DOUBLE, (size_t)ctx->nfields * mesh->nvert, ctx->pin_phys));
-  PetscCall(PFH5Close(&fid));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -283,7 +278,12 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     PFDataConditioner dc = {0, NULL, WriteHeldFields, ctx};
     PetscCall(PFDataSetConditioner(*data, &dc));
   }
-  if (ctx->pin_model[0]) PetscCall(PFCLIMeshReadPinned(ctx, ctx->pin_model));
+  if (ctx->pin_model[0]) {
+    hid_t fid;
+    PetscCall(PFH5OpenRead(ctx->pin_model, &fid));
+    PetscCall(PFCLIMeshReadPinned(ctx, fid, ctx->pin_model));
+    PetscCall(PFH5Close(&fid));
+  }
   if (ctx->pin_phys) PetscCall(PFDataSetPinnedValues(*data, ctx->pin_phys)); /* fine-tuning: the model's */
   else if (ctx->pin_constant) {
     const double *cv;

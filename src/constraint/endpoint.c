@@ -146,19 +146,37 @@ static PetscErrorCode TrainedMask(MPI_Comm comm, PFNet ft, const char list[], pf
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* the world's mean loss of the batch from noise x0 (anchored to x1b) */
-static PetscErrorCode BatchLoss(PFConstraint c, SamplerWork *w, PFNet ft, const pfreal *x0, const pfreal *x1b, double anchor, PetscInt Bg, const double *one, MPI_Comm world, double *L)
+/* the world's mean loss of the samples the sampler work holds (anchored to x1b) */
+static PetscErrorCode SamplesLoss(PFConstraint c, SamplerWork *w, const pfreal *x1b, double anchor, PetscInt Bg, const double *one, MPI_Comm world, double *L)
 {
   double loc = 0;
 
   PetscFunctionBegin;
-  PetscCall(SamplerForward(w, ft, x0));
   PetscCall(PFConstraintSetAnchor(c, x1b, anchor, NULL));
   PetscCall(PFConstraintStateLoss(c, w->B, Bg, w->X + (size_t)w->K * w->B * w->n, one, &loc, w->g));
   PetscCall(PFConstraintSetAnchor(c, NULL, 0, NULL));
   PetscCallMPI(MPI_Allreduce(&loc, L, 1, MPI_DOUBLE, MPI_SUM, world));
   *L /= (double)Bg;
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the same for the batch from noise x0 */
+static PetscErrorCode BatchLoss(PFConstraint c, SamplerWork *w, PFNet ft, const pfreal *x0, const pfreal *x1b, double anchor, PetscInt Bg, const double *one, MPI_Comm world, double *L)
+{
+  PetscFunctionBegin;
+  PetscCall(SamplerForward(w, ft, x0));
+  PetscCall(SamplesLoss(c, w, x1b, anchor, Bg, one, world, L));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the RMS of v over the trained parameters (mask NULL: all), and their number */
+static double TrainedRMS(size_t np, const pfreal *v, const pfreal *mask, double *cnt)
+{
+  double s = 0, c = 0;
+  for (size_t q = 0; q < np; q++)
+    if (!mask || mask[q] != 0) s += (double)v[q] * (double)v[q], c += 1;
+  if (cnt) *cnt = c;
+  return sqrt(s / PetscMax(c, 1.0));
 }
 
 /* -endpoint_probe: the batch's loss after steps of the given sizes along
@@ -169,15 +187,12 @@ static PetscErrorCode Probe(PFConstraint c, SamplerWork *w, PFNet ft, const PFEn
 {
   size_t  np = ft->nparams;
   pfreal *P, *save;
-  double  rms = 0, cnt = 0;
+  double  cnt, rms = TrainedRMS(np, G, mask, &cnt);
 
   PetscFunctionBegin;
   PetscCall(PFNetGetParameters(ft, NULL, &P, NULL));
   PetscCall(PetscMalloc1(np, &save));
   PetscCall(PetscArraycpy(save, P, np));
-  for (size_t q = 0; q < np; q++)
-    if (!mask || mask[q] != 0) rms += (double)G[q] * (double)G[q], cnt += 1;
-  rms = sqrt(rms / PetscMax(cnt, 1.0));
   PetscCall(PetscPrintf(world, "  probe: loss of the first batch %.6e (gradient RMS %.3e over %.0f parameters)\n", L0, rms, cnt));
   for (PetscInt k = 0; k < p->nprobe; k++) {
     const double h = p->probe[k];
@@ -202,14 +217,11 @@ static PetscErrorCode Probe(PFConstraint c, SamplerWork *w, PFNet ft, const PFEn
  * lowers it.  Deterministic (m is the same on every rank). */
 static PetscErrorCode GradientStep(size_t np, double b1, double lr, const pfreal *mask, pfreal *P, const pfreal *G, pfreal *m)
 {
-  double rms = 0, cnt = 0;
+  double rms;
 
   PetscFunctionBegin;
-  for (size_t q = 0; q < np; q++) {
-    m[q] = (pfreal)(b1 * (double)m[q] + (1 - b1) * (double)G[q]);
-    if (!mask || mask[q] != 0) rms += (double)m[q] * (double)m[q], cnt += 1;
-  }
-  rms = sqrt(rms / PetscMax(cnt, 1.0));
+  for (size_t q = 0; q < np; q++) m[q] = (pfreal)(b1 * (double)m[q] + (1 - b1) * (double)G[q]);
+  rms = TrainedRMS(np, m, mask, NULL);
   if (rms > 0)
     for (size_t q = 0; q < np; q++) P[q] -= (pfreal)(lr * (double)m[q] / rms);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -273,7 +285,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(PetscArraycpy(x1bv, w.X + (size_t)w.K * N, N));
   {
     double Lb;
-    PetscCall(BatchLoss(c, &w, base, x0v, x1bv, p.anchor, Bg, one, world, &Lb));
+    PetscCall(SamplesLoss(c, &w, x1bv, p.anchor, Bg, one, world, &Lb));
     PetscCall(PetscPrintf(world, "  validation batch (%" PetscInt_FMT " fixed samples): loss of the base model %.4e\n", Bg, Lb));
   }
   for (PetscInt it = it0; it < iters; it++) {
