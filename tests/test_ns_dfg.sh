@@ -200,6 +200,18 @@ print(a > 0 and abs(a - b) <= 1e-4 * a and same)
 PYEOF
 )
 holds "endpoint fine-tuning of the pinned model (-endpoint_update gd): second iteration's residual 1 rank vs 2 agree to 1e-4, the tuned model keeps the pins: $ok" "'$ok' == 'True'"
+# finetune -pin_constant: a model trained without pins holds the boundary
+# data from the fine-tuning on (the data's constant values, as in training)
+run finetune -model mc.h5 -constraint endpoint -cond_range 45,60 -train_steps 1 -endpoint_steps 3 -batch_size 2 -pin_constant -o fpc.h5
+[ "$RC" -eq 0 ] || fail "finetune -pin_constant of an unpinned model: $(tail -n 2 err.txt)"
+run sample -model fpc.h5 -n 2 -cond_value 50 -sampler heun -sampler_steps 3 -o spc.h5
+ok=$("$PY" -c "
+import h5py, numpy as np
+P = h5py.File('fpc.h5')['data/pinned'][:]; s = h5py.File('spc.h5')
+same = np.array_equal(P, h5py.File('mp.h5')['data/pinned'][:], equal_nan=True)
+e = max(np.abs(s['fields/' + f][:][:, np.isfinite(P[k])] - P[k][np.isfinite(P[k])]).max() for k, f in ((1, 'u'), (2, 'v')))
+print(bool(same and e < 1e-6))" 2>/dev/null)
+holds "finetune -pin_constant pins an unpinned model at the training data's boundary values (as train -pin_constant), its samples meet them to 1e-6: $ok" "'$ok' == 'True'"
 ok=$("$PY" - <<'PYEOF'
 import re
 def probes(f):

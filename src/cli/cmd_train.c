@@ -84,7 +84,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   uint64_t  seed;
 
   char      pretrained[PETSC_MAX_PATH_LEN] = "";
-  PetscBool has_pre = PETSC_FALSE, init_ema = PETSC_TRUE, has_fmw = PETSC_FALSE;
+  PetscBool has_pre = PETSC_FALSE, init_ema = PETSC_TRUE, has_fmw = PETSC_FALSE, pin_ft = PETSC_FALSE;
   PetscReal fmw[PF_CLI_MAXFIELDS];
   PetscInt  nfmw = 0;
   const char *cmd = spec->cmd;
@@ -96,6 +96,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     PetscOptionsBegin(comm, NULL, "physflow finetune: physics-constrained fine-tuning of a pretrained model", "finetune");
     PetscCall(PetscOptionsString("-model", "Pretrained model (written by train)", "finetune", pretrained, pretrained, sizeof(pretrained), &has_pre));
     PetscCall(PetscOptionsBool("-use_ema", "Start from the model's EMA weights (else its raw weights)", "finetune", init_ema, &init_ema, NULL));
+    PetscCall(PetscOptionsBool("-pin_constant", "Hold the vertex values that are the same in every sample of the data (the Dirichlet boundary data) from now on, if the model does not already: the fine-tuned model has them exactly", "finetune", pin_ft, &pin_ft, NULL));
     PetscOptionsEnd();
     if (has_pre) {
       PetscBool set;
@@ -145,8 +146,10 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     PetscCheck(!cond[0] || !strcmp(cond, "field"), comm, PETSC_ERR_SUP, "'%s' is conditioned on observations: fine-tuning such models is not supported yet", pretrained);
     /* conditioned on its own fields (e.g. Re): the fine-tuning holds them */
     if (!strcmp(cond, "field")) PetscCall(PFCLIMeshFinetuneHeldOptions(&mctx, comm, pretrained));
-    /* its pinned vertex values stay pinned */
+    /* its pinned vertex values stay pinned; -pin_constant pins a model that
+     * has none (PFCLIMeshTrainSetUp: the model's pins first) */
     PetscCall(PetscStrncpy(mctx.pin_model, pretrained, sizeof(mctx.pin_model)));
+    mctx.pin_constant = pin_ft;
   }
   PetscCheck(!nfmw || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-fm_field_weights applies to PDE data (-data file.h5 made by physflow datagen -physics ...)");
   PetscCall(PFNetCreate(comm, &net));
@@ -163,7 +166,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   PetscCheck(!finetune || has_pre, comm, PETSC_ERR_ARG_WRONG, "give the pretrained model: -model pretrained.h5");
   PetscCheck(has_toy != has_data, comm, PETSC_ERR_ARG_WRONG, "give exactly one data source: -toy moons|8gaussians|checkerboard or -data file.h5");
   PetscCheck(!mctx.ncond || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-condition obs needs PDE data (-data file.h5 made by physflow datagen -physics ...)");
-  PetscCheck(!mctx.pin_constant || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-pin_constant needs PDE data (-data file.h5 made by physflow datagen -physics ...)");
+  PetscCheck(!(mctx.pin_constant || pin_ft) || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-pin_constant needs PDE data (-data file.h5 made by physflow datagen -physics ...)");
 
   PetscCall(PFTrainerGetSeed(tr, &seed));
   if (has_toy) PetscCall(PFDataCreateToy(comm, (PFToyType)toy, seed, &data));
