@@ -16,6 +16,7 @@
 #     posterior over the union of both ranges) for NOBS held-out flows of
 #     each range, base and fine-tuned models.
 # Usage: bench/ns_transfer.sh BUILD SPEED_OUT OUT [NP] [RMIN] [RMAX] [ITERS] [LR] [STEPS]
+# The same fine-tuning with 0 iterations (ft_zero.h5) is the control.
 # Environment: FT_OPTS extra options of the endpoint fine-tuning (e.g.
 # "-constraint_norm l2 -endpoint_state_anchor 1"); ADJOINT=0 skips adjoint
 # matching, PROBES=0 the Re inference.
@@ -32,9 +33,13 @@ ln -sf "$SP/cyl.msh" cyl.msh
 S="-sampler heun -sampler_steps $STEPS -pf_group_size 1"
 [ -s ft_endpoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -data "$SP/train.h5" -constraint endpoint -cond_range "$RMIN,$RMAX" \
     -endpoint_steps "$STEPS" -train_steps "$ITERS" -batch_size 8 -lr "$LR" -pf_group_size 1 -seed 5 ${FT_OPTS:-} -o ft_endpoint.h5 > ft_endpoint.log 2> ft_endpoint.time; tail -n 3 ft_endpoint.log; cat ft_endpoint.time; }
+# the control: the same command with no update (-train_steps 0), so what
+# the options alone do (e.g. -pin_constant) is told from what the steps do
+[ -s ft_zero.h5 ] || $RUN finetune -model "$SP/model.h5" -data "$SP/train.h5" -constraint endpoint -cond_range "$RMIN,$RMAX" \
+    -endpoint_steps "$STEPS" -train_steps 0 -batch_size 8 -pf_group_size 1 -seed 5 ${FT_OPTS:-} -o ft_zero.h5 > ft_zero.log
 [ "${ADJOINT:-1}" = 0 ] || [ -s ft_adjoint.h5 ] || { /usr/bin/time -f "%e s %M KB" $RUN finetune -model "$SP/model.h5" -data "$SP/train.h5" -constraint adjoint -cond_range "$RMIN,$RMAX" \
     -am_iters 40 -am_steps 40 -batch_size 8 -lr 1e-4 -pf_group_size 1 -seed 5 -o ft_adjoint.h5 > ft_adjoint.log 2> ft_adjoint.time; tail -n 2 ft_adjoint.log; cat ft_adjoint.time; }
-for m in base ft_endpoint ft_adjoint; do
+for m in base ft_zero ft_endpoint ft_adjoint; do
   [ $m != ft_adjoint ] || [ -s ft_adjoint.h5 ] || continue
   M=$([ $m = base ] && echo "$SP/model.h5" || echo $m.h5)
   [ -s s_$m.h5 ] || $RUN sample -model "$M" -n $NTEST -cond_data test_new.h5 $S -o s_$m.h5 | tail -n 1

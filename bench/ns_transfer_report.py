@@ -22,6 +22,7 @@ def load(name):
 print("| model | Re range | residual |R|/|F| (median) | momentum (median) | continuity (median) | re-solve (median) | c_D mean / ref | c_D W2 (rel. to ref std) | c_L W2 | fields SWD |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 rows = [("solver (reference)", "new", "e_base.json", True), ("base", "new", "e_base.json", False),
+        ("the fine-tuning's options, 0 iterations", "new", "e_ft_zero.json", False),
         ("fine-tuned, endpoint", "new", "e_ft_endpoint.json", False), ("fine-tuned, adjoint matching", "new", "e_ft_adjoint.json", False),
         ("solver (reference)", "trained", "e_base_old.json", True), ("base", "trained", "e_base_old.json", False),
         ("fine-tuned, endpoint", "trained", "e_ft_old.json", False)]
