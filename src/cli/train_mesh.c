@@ -292,7 +292,8 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     PetscCall(PetscMalloc1((size_t)ctx->nfields * nvert + 1, &ctx->pin_phys));
     PetscCall(PetscArraycpy(ctx->pin_phys, cv, (size_t)ctx->nfields * nvert));
     for (PetscInt k = 0; k < ctx->nfields * nvert; k++) npin += isfinite(cv[k]) ? 1 : 0;
-    PetscCall(PetscPrintf(ctx->gcomm, "physflow: -pin_constant: %" PetscInt_FMT " of %" PetscInt_FMT " vertex values are the same in every sample of '%s'; the model holds them\n", npin, ctx->nfields * nvert, datafile));
+    if (ctx->gid == 0) /* once, not once per rank group */
+      PetscCall(PetscPrintf(ctx->gcomm, "physflow: -pin_constant: %" PetscInt_FMT " of %" PetscInt_FMT " vertex values are the same in every sample of '%s'; the model holds them\n", npin, ctx->nfields * nvert, datafile));
     PetscCall(PFDataSetPinnedValues(*data, ctx->pin_phys));
   }
   PetscCall(PFNetMeshSetGraph(net, ctx->graph, ctx->nfields + ctx->ncond));
