@@ -166,7 +166,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   PetscCheck(!finetune || has_pre, comm, PETSC_ERR_ARG_WRONG, "give the pretrained model: -model pretrained.h5");
   PetscCheck(has_toy != has_data, comm, PETSC_ERR_ARG_WRONG, "give exactly one data source: -toy moons|8gaussians|checkerboard or -data file.h5");
   PetscCheck(!mctx.ncond || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-condition obs needs PDE data (-data file.h5 made by physflow datagen -physics ...)");
-  PetscCheck(!(mctx.pin_constant || pin_ft) || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-pin_constant needs PDE data (-data file.h5 made by physflow datagen -physics ...)");
+  PetscCheck(!mctx.pin_constant || is_mesh, comm, PETSC_ERR_ARG_WRONG, "-pin_constant needs PDE data (-data file.h5 made by physflow datagen -physics ...)");
 
   PetscCall(PFTrainerGetSeed(tr, &seed));
   if (has_toy) PetscCall(PFDataCreateToy(comm, (PFToyType)toy, seed, &data));
