@@ -212,6 +212,31 @@ same = np.array_equal(P, h5py.File('mp.h5')['data/pinned'][:], equal_nan=True)
 e = max(np.abs(s['fields/' + f][:][:, np.isfinite(P[k])] - P[k][np.isfinite(P[k])]).max() for k, f in ((1, 'u'), (2, 'v')))
 print(bool(same and e < 1e-6))" 2>/dev/null)
 holds "finetune -pin_constant pins an unpinned model at the training data's boundary values (as train -pin_constant), its samples meet them to 1e-6: $ok" "'$ok' == 'True'"
+# -endpoint_newton: Newton targets of the model's own samples fitted by
+# flow matching (no back-propagation through the sampler)
+FN="finetune -model mp.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -endpoint_newton 2 -endpoint_newton_t 2 -lr 1e-4"
+run_1_and_2 fn 2 $FN
+[ "$RC1" -eq 0 ] || fail "finetune -endpoint_newton: $(tail -n 2 fn1.err)"
+ok=$("$PY" - <<'PYEOF'
+import re
+def first(f):
+    m = re.search(r"iteration +1/2 +error norm of the samples (\S+) +flow-matching loss of the targets (\S+)", open(f).read())
+    return [float(v) for v in m.groups()]
+a, b = first("fn1.txt"), first("fn2.txt")
+print(a[0] > 0 and a[1] > 0 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)))
+PYEOF
+)
+holds "finetune -endpoint_newton 2: first iteration's error norm and flow-matching loss of the Newton targets, 1 rank vs 2, agree to 1e-4: $ok" "'$ok' == 'True'"
+# sample -newton_polish: Newton steps of the PDE on each generated flow
+run sample -model fn1.h5 -n 2 -cond_value 50 -sampler heun -sampler_steps 3 -newton_polish 3 -o snp.h5
+read -r before after < <(sed -n 's/.*-newton_polish 3: .* \(\S*\) before, \(\S*\) after/\1 \2/p' out.txt)
+# a 5-step model's flows are far from any solution: the damped steps must
+# not make them worse (convergence from near a solution: test_ns_endpoint)
+holds "sample -newton_polish 3 (damped Newton steps on each sample) never raises the error norm: ${before:-?} before, ${after:-?} after" "0 < ${after:-1} <= ${before:-0}"
+ok=$("$PY" -c "
+import h5py; print(h5py.File('snp.h5').attrs['newton_polish'] == 3)" 2>/dev/null)
+holds "the samples file records -newton_polish: $ok" "'$ok' == 'True'"
+expect_error "a negative -newton_polish" "must be >= 0" sample -model mc.h5 -n 1 -cond_value 30 -newton_polish -1 -o x.h5
 ok=$("$PY" - <<'PYEOF'
 import re
 def probes(f):

@@ -152,6 +152,22 @@ PETSC_EXTERN PetscErrorCode PFAdjointMatchingCheck(PFConstraint c, PFNet base, c
  * losses since the previous call. */
 PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *anchor, double weight, double *last);
 
+/* Newton targets of B states (normalised units, as the network sees
+ * them): xt = x - e with e the physics' Newton step of the state fields at
+ * the states' inputs (x - e is one Newton update towards the solution);
+ * the input fields are copied.  esq[b] (optional): |e_b|_M^2 over the
+ * error norm's scale, summed over the group (the squared error norm).
+ * Only for a physics with a Newton step (ns). */
+PETSC_EXTERN PetscErrorCode PFConstraintNewtonTarget(PFConstraint c, PetscInt B, const pfreal *x, pfreal *xt, double esq[]);
+/* steps damped Newton steps from each of B states x (normalised units) to
+ * xt: each step is the Newton target's, halved until the error norm falls
+ * (at most 6 halvings; if none falls, the state stays and its iteration
+ * ends), so the error norm of xt is never above that of x.  esq0[b], esq[b]
+ * (optional): the squared error norm of x and of xt (one Newton step more
+ * than the steps taken).  States one by one: steps + 1 Newton steps each,
+ * more when a step is halved. */
+PETSC_EXTERN PetscErrorCode PFConstraintNewtonSolve(PFConstraint c, PetscInt B, const pfreal *x, PetscInt steps, pfreal *xt, double esq0[], double esq[]);
+
 /* Endpoint fine-tuning (-constraint endpoint, finetune only): the PDE on
  * what the sampler produces.  For noise x0, the fine-tuned model's sample
  * x1 = E_K(x0) (K Heun or Euler steps from t = 0: the sampler it is then
@@ -166,7 +182,18 @@ PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *
  * differentiated through the K steps (recomputing each network evaluation's
  * forward before its backward), as
  * in DRaFT (Clark et al. 2024, direct reward fine-tuning through the
- * sampler) with the anchor in place of its KL-free drift. */
+ * sampler) with the anchor in place of its KL-free drift.
+ *
+ * -endpoint_newton k: Newton targets instead (physics with a Newton step,
+ * ns).  The sample x1 = E_K(x0) is moved k Newton steps of the PDE towards
+ * its solution, x* = N^k(x1) (inputs held), and the network regresses the
+ * straight path from the noise to it, the flow-matching loss of the pair
+ * (x0, x*) at -endpoint_newton_t random times t:
+ *   L = (1/B) sum_b mean_t |v(x_t, t) - (x*_b - x0_b)|^2,  x_t = (1-t) x0_b + t x*_b
+ * (x* held fixed): a Gauss-Newton step on the error norm taken in sample
+ * space, fitted by the network's own training loss (one evaluation per
+ * time, no back-propagation through the sampler), as reflow fits its
+ * teacher's pairs (Liu et al. 2023). */
 typedef struct {
   PetscInt  steps;
   double    anchor;
@@ -176,6 +203,8 @@ typedef struct {
   PetscInt  nprobe;          /* -endpoint_probe: step sizes to try on the first batch (0: none) */
   PetscBool gd;              /* -endpoint_update gd: steps along the (momentum) gradient of RMS lr, not AdamW */
   double    probe[8];
+  PetscInt  newton;          /* -endpoint_newton k > 0: regress Newton targets (k steps from the sample) instead of back-propagating through the sampler */
+  PetscInt  newton_t;        /* ... flow-matching times drawn per sample and iteration */
 } PFEndpointParams;
 PETSC_EXTERN PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p);
 /* Test of the sampler's back-propagation: the gradient of the loss above

@@ -79,6 +79,7 @@ typedef struct {
   double      guidance_tpow;  /* its weight t^p */
   PetscInt    guidance_smooth; /* low-pass applications on its gradient */
   PetscBool   straightness;   /* sampling: report the Euler paths' straightness */
+  PetscInt    newton_polish;  /* sampling: Newton steps of the physics applied to each sample (0: none) */
   PFCLIRefine refine;         /* sampling: PIDDM noise refinement (steps 0: off) */
   PetscReal   fm_weights[PF_CLI_MAXFIELDS]; /* training: per-field factors of the flow-matching loss */
   PetscInt    nfm_weights;                  /* 0: all 1 */

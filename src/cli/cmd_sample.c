@@ -46,7 +46,9 @@ PetscErrorCode PFCommandSample(MPI_Comm comm)
     PetscOptionsBegin(comm, NULL, "physflow sample: field-conditioned models", "sample");
     PetscCall(PetscOptionsRealArray("-cond_value", "Values of the given fields (train -condition field), one constant per field", "sample", mctx.cond_value, &mctx.ncond_value, NULL));
     PetscCall(PetscOptionsString("-cond_data", "Or a dataset: sample j takes the given fields of its row j (mod its size)", "sample", mctx.cond_data, mctx.cond_data, sizeof(mctx.cond_data), NULL));
+    PetscCall(PetscOptionsInt("-newton_polish", "Newton steps of the physics applied to each sample after sampling (physics with a Newton step, ns; 0: none): the model as a solver's initial guess", "sample", mctx.newton_polish, &mctx.newton_polish, NULL));
     PetscOptionsEnd();
+    PetscCheck(mctx.newton_polish >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-newton_polish must be >= 0");
   }
   PetscCall(PFCLIRefineOptions(comm, &refine));
   PetscCall(PFCLIOptionsDone(comm, "sample", &help));

@@ -67,6 +67,7 @@ PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
   c->ep.steps  = 10;
   c->ep.anchor = 10;
   c->ep.heun   = PETSC_TRUE;
+  c->ep.newton_t = 4;
   *cp        = c;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -167,12 +168,15 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
     PetscCall(PetscOptionsEnum("-endpoint_update", "Endpoint fine-tuning: the parameter update, adamw (the trainer's) or gd (the momentum gradient scaled to an RMS of -lr per parameter: a step along the gradient of a fixed length, for losses whose gradient sits in few, stiff parameters)", "PFConstraint", upd, e, &e, NULL));
     c->ep.gd = e ? PETSC_TRUE : PETSC_FALSE;
   }
+  PetscCall(PetscOptionsInt("-endpoint_newton", "Endpoint fine-tuning: k > 0 regresses Newton targets (k Newton steps of the PDE from each sample; ns) by the flow-matching loss on (noise, target) pairs instead of back-propagating the residual through the sampler (0)", "PFConstraint", c->ep.newton, &c->ep.newton, NULL));
+  PetscCall(PetscOptionsInt("-endpoint_newton_t", "Endpoint fine-tuning with -endpoint_newton: flow-matching times per sample and iteration", "PFConstraint", c->ep.newton_t, &c->ep.newton_t, NULL));
   c->ep.nprobe = 8;
   PetscCall(PetscOptionsRealArray("-endpoint_probe", "Endpoint fine-tuning: before the first update, the first batch's loss after a step of each of these sizes along -sign(gradient) (Adam's first step) and along the gradient scaled to that RMS, printed (a step-size diagnostic)", "PFConstraint", c->ep.probe, &c->ep.nprobe, &set));
   if (!set) c->ep.nprobe = 0;
   PetscOptionsEnd();
   for (PetscInt k = 0; k < c->ep.nprobe; k++) PetscCheck(c->ep.probe[k] > 0 && PetscIsNormalReal(c->ep.probe[k]), c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-endpoint_probe step sizes must be positive");
   PetscCheck(c->am.steps >= 4 && c->am.steps <= 4096 && c->am.subset >= 0 && c->am.iters >= 1 && c->am.lambda >= 0 && c->am.kappa >= 0 && c->am.kappa < 1 && c->am.clip > 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "adjoint matching needs 4 <= -am_steps <= 4096 (the noise keys), -am_subset >= 0, -am_iters >= 1, -am_lambda >= 0, 0 <= -am_kappa < 1, -am_clip > 0");
+  PetscCheck(c->ep.newton >= 0 && c->ep.newton <= 20 && c->ep.newton_t >= 1, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-endpoint_newton must be in [0, 20] and -endpoint_newton_t >= 1");
   PetscCheck(c->ep.steps >= 1 && c->ep.steps <= PF_CONSTRAINT_MAXUNROLL && c->ep.anchor >= 0 && c->ep.state_anchor >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "endpoint fine-tuning needs 1 <= -endpoint_steps <= %d and -endpoint_anchor, -endpoint_state_anchor >= 0", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->tpow >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_tpow must be >= 0");
@@ -446,6 +450,76 @@ PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, co
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFConstraintNewtonTarget(PFConstraint c, PetscInt B, const pfreal *x, pfreal *xt, double esq[])
+{
+  const PetscInt     n = c->n, nown = c->nown, nin = c->ninputs, ns = (c->nfields - nin) * nown;
+  const PetscScalar *mass;
+
+  PetscFunctionBegin;
+  PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
+  PetscCheck(c->newton, c->comm, PETSC_ERR_SUP, "Newton targets need a physics with a Newton step of its state (ns); physics %s has none", c->phys->type);
+  PetscCall(EnsureWork(c, PetscMax(B, 1), 1));
+  for (PetscInt b = 0; b < B; b++)
+    for (PetscInt f = 0; f < c->nfields; f++)
+      for (PetscInt i = 0; i < nown; i++) {
+        size_t j  = (size_t)b * n + (size_t)f * nown + i;
+        c->xs[j] = c->mean[f] + c->std[f] * (double)x[j];
+      }
+  PetscCall(PFPhysicsNewtonStep(c->phys, B, c->xs, c->e, NULL, NULL));
+  PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
+  for (PetscInt b = 0; b < B; b++) {
+    double s = 0;
+    for (PetscInt q = 0; q < nin * nown; q++) xt[(size_t)b * n + q] = x[(size_t)b * n + q];
+    for (PetscInt q = 0; q < ns; q++) {
+      const PetscInt    f  = nin + q / nown;
+      const PetscScalar eq = c->e[(size_t)b * ns + q];
+      const size_t      j  = (size_t)b * n + (size_t)nin * nown + q;
+      xt[j] = (pfreal)((double)x[j] - PetscRealPart(eq) / c->std[f]);
+      s += PetscRealPart(mass[q % nown] * eq * PetscConj(eq)) / c->E0;
+    }
+    if (esq) esq[b] = s;
+  }
+  if (esq) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, esq, (PetscMPIInt)B, MPI_DOUBLE, MPI_SUM, c->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintNewtonSolve(PFConstraint c, PetscInt B, const pfreal *x, PetscInt steps, pfreal *xt, double esq0[], double esq[])
+{
+  const size_t n = (size_t)c->n;
+  pfreal      *y, *cand, *ycand;
+
+  PetscFunctionBegin;
+  PetscCheck(steps >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "Newton steps must be >= 0");
+  PetscCall(PetscMalloc3(n, &y, n, &cand, n, &ycand));
+  for (PetscInt b = 0; b < B; b++) {
+    pfreal *xb = xt + (size_t)b * n;
+    double  ecur;
+    PetscCall(PetscArraycpy(xb, x + (size_t)b * n, n));
+    PetscCall(PFConstraintNewtonTarget(c, 1, xb, y, &ecur));
+    if (esq0) esq0[b] = ecur;
+    for (PetscInt k = 0; k < steps; k++) {
+      /* backtracking on the error norm: a full step from far away (a poor
+       * sample) can overshoot; after 6 halvings without a decrease the
+       * state is left where it is (far from a solution the Newton step
+       * need not lower |J^-1 R|) */
+      double    ecand = 0;
+      PetscBool ok    = PETSC_FALSE;
+      for (double alpha = 1; alpha >= 1.0 / 64 && !ok; alpha /= 2) {
+        for (size_t q = 0; q < n; q++) cand[q] = xb[q] + (pfreal)alpha * (y[q] - xb[q]);
+        PetscCall(PFConstraintNewtonTarget(c, 1, cand, ycand, &ecand));
+        ok = (PetscBool)(isfinite(ecand) && ecand < ecur);
+      }
+      if (!ok) break;
+      PetscCall(PetscArraycpy(xb, cand, n));
+      PetscCall(PetscArraycpy(y, ycand, n));
+      ecur = ecand;
+    }
+    if (esq) esq[b] = ecur;
+  }
+  PetscCall(PetscFree3(y, cand, ycand));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt B, PetscInt Bg, const pfreal *xt, const pfreal *t, const pfreal *v0, PetscInt nun, double *lsum, pfreal *dxt)
 {
   const PetscInt n = c->n;
@@ -505,7 +579,8 @@ PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "constraint adjoint: adjoint matching, %" PetscInt_FMT " iterations x %" PetscInt_FMT " SDE steps, lambda %g, kappa %g\n", c->am.iters, c->am.steps, c->am.lambda, c->am.kappa));
     break;
   case PF_CONSTRAINT_ENDPOINT:
-    PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: residual of the %" PetscInt_FMT "-step %s sampler's samples, inputs anchored with weight %g, states with %g\n", c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.anchor, c->ep.state_anchor));
+    if (c->ep.newton) PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: Newton targets (%" PetscInt_FMT " steps) of the %" PetscInt_FMT "-step %s sampler's samples, fitted by flow matching at %" PetscInt_FMT " times per sample\n", c->ep.newton, c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.newton_t));
+    else PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: residual of the %" PetscInt_FMT "-step %s sampler's samples, inputs anchored with weight %g, states with %g\n", c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.anchor, c->ep.state_anchor));
     break;
   }
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -250,13 +250,64 @@ static PetscErrorCode BatchNoise(PFConstraint c, SamplerWork *w, uint64_t seed, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -endpoint_newton: the Newton targets x* of the samples the sampler work
+ * holds (k Newton steps each) and the parameter gradient of the
+ * flow-matching loss of the pairs (x0, x*) at newton_t random times per
+ * sample, accumulated in the net's gradient buffer.  Adds to *lerr this
+ * rank's share of the samples' error norm (first Newton step) and to *lfm
+ * its share of the loss, both already divided by Bg.  xs, tmp: [B n] work */
+static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft, const PFEndpointParams *p, const pfreal *x0, uint64_t seed, PetscInt it, PetscInt lo, PetscInt Bg, pfreal *xs, pfreal *tmp, double *lerr, double *lfm)
+{
+  const PetscInt n = w->n;
+  const size_t   N = (size_t)w->B * n;
+  double        *esq, nfree = 0, fm = 0;
+  PetscMPIInt    grank;
+  MPI_Comm       gcomm;
+
+  PetscFunctionBegin;
+  PetscCall(PFConstraintGetComm(c, &gcomm));
+  PetscCallMPI(MPI_Comm_rank(gcomm, &grank));
+  PetscCall(PetscMalloc1(w->B + 1, &esq));
+  /* k damped Newton steps (the last one's size is then known too) */
+  PetscCall(PFConstraintNewtonSolve(c, w->B, w->X + (size_t)w->K * N, p->newton, xs, esq, NULL));
+  /* the error norms are group sums: one rank of the group reports them */
+  if (grank == 0)
+    for (PetscInt b = 0; b < w->B; b++) *lerr += sqrt(esq[b]) / (double)Bg;
+  PetscCall(PetscFree(esq));
+  /* the free components of one state over the group: the loss is a mean */
+  for (PetscInt j = 0; j < n; j++) nfree += w->held && w->held[j] ? 0 : 1;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nfree, 1, MPI_DOUBLE, MPI_SUM, gcomm));
+  for (PetscInt r = 0; r < p->newton_t; r++) {
+    const double scale = 1.0 / ((double)Bg * (double)p->newton_t * PetscMax(nfree, 1.0));
+    for (PetscInt b = 0; b < w->B; b++) {
+      PFRNG rng;
+      PFRNGInit(&rng, seed, PF_RNG_FLOW_TIME, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)r);
+      w->tb[b] = (pfreal)PFRNGUniform(&rng);
+      for (PetscInt j = 0; j < n; j++) {
+        const size_t q = (size_t)b * n + j;
+        tmp[q]         = (1 - w->tb[b]) * x0[q] + w->tb[b] * xs[q];
+      }
+    }
+    PetscCall(PFNetForward(ft, w->B, tmp, w->tb, w->v));
+    for (size_t q = 0; q < N; q++) {
+      const double d = (double)w->v[q] - ((double)xs[q] - (double)x0[q]);
+      w->dv[q]       = (pfreal)(2 * scale * d);
+      if (!(w->held && w->held[q % n])) fm += scale * d * d;
+    }
+    ZeroHeld(w, w->dv);
+    PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
+  }
+  *lfm += fm;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G, PetscInt gid, PFNet base, PFNet ft, const PetscInt keys[], PetscInt Bg, PFTrainer tr, uint64_t seed)
 {
   PFEndpointParams p;
   SamplerWork      w;
   PetscInt         lo, hi, B, n = ft->nin, iters, it0;
   size_t           N, np = ft->nparams;
-  pfreal          *x0, *x1b, *x0v, *x1bv, *m, *vv, *red, *mask;
+  pfreal          *x0, *x1b, *x0v, *x1bv, *m, *vv, *red, *mask, *xs = NULL, *tmp = NULL;
   double          *one, lr, *history;
   PFAdamWParams    adam;
 
@@ -275,6 +326,10 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(PetscCalloc1(np + 3, &red));
   PetscCall(TrainedMask(world, ft, p.train_only, &mask));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
+  if (p.newton) {
+    PetscCall(PetscMalloc2(N, &xs, N, &tmp));
+    PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted by flow matching at %" PetscInt_FMT " times per sample (no back-propagation through the sampler)\n", p.newton, p.newton_t));
+  }
   PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps));
   /* a fixed validation batch and its base samples: the printed losses of
    * the training batches differ by 2x between batches of the same model,
@@ -292,16 +347,26 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     double  lloc = 0, aloc;
     pfreal *P, *Gr;
     PetscCall(BatchNoise(c, &w, seed, it, lo, keys, x0));
-    /* the base model's sample from the same noise: the anchor */
-    PetscCall(SamplerForward(&w, base, x0));
-    PetscCall(PetscArraycpy(x1b, w.X + (size_t)w.K * N, N));
     PetscCall(PFNetZeroGradient(ft));
     PetscCall(PFNetGetParameters(ft, NULL, &P, &Gr));
-    PetscCall(SamplerForward(&w, ft, x0));
-    PetscCall(PFConstraintSetAnchor(c, x1b, p.anchor, NULL));
-    PetscCall(PFConstraintStateLoss(c, B, Bg, w.X + (size_t)w.K * N, one, &lloc, w.g));
-    PetscCall(PFConstraintSetAnchor(c, NULL, 0, &aloc));
-    PetscCall(SamplerBackward(&w, ft));
+    if (p.newton) {
+      /* Newton targets: the error norm of the samples and the fit's loss
+       * take the residual's and the anchor's places in the report */
+      double lerr = 0, lfm = 0;
+      PetscCall(SamplerForward(&w, ft, x0));
+      PetscCall(NewtonFitGradient(c, &w, ft, &p, x0, seed, it, lo, Bg, xs, tmp, &lerr, &lfm));
+      lloc = (lerr + lfm) * (double)Bg;
+      aloc = lfm * (double)Bg;
+    } else {
+      /* the base model's sample from the same noise: the anchor */
+      PetscCall(SamplerForward(&w, base, x0));
+      PetscCall(PetscArraycpy(x1b, w.X + (size_t)w.K * N, N));
+      PetscCall(SamplerForward(&w, ft, x0));
+      PetscCall(PFConstraintSetAnchor(c, x1b, p.anchor, NULL));
+      PetscCall(PFConstraintStateLoss(c, B, Bg, w.X + (size_t)w.K * N, one, &lloc, w.g));
+      PetscCall(PFConstraintSetAnchor(c, NULL, 0, &aloc));
+      PetscCall(SamplerBackward(&w, ft));
+    }
     /* one allreduce over the world (gradient, residual part, anchor part,
      * signal); the losses are sums over each group's vertices */
     PetscCall(PetscArraycpy(red, Gr, np));
@@ -325,7 +390,8 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
       /* the validation loss after this iteration's update */
       double Lv;
       PetscCall(BatchLoss(c, &w, ft, x0v, x1bv, p.anchor, Bg, one, world, &Lv));
-      PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  residual of the samples %.4e  anchor %.4e  validation batch loss %.4e\n", it + 1, iters, (double)red[np], (double)red[np + 1], Lv));
+      if (p.newton) PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  error norm of the samples %.4e  flow-matching loss of the targets %.4e  validation batch loss %.4e\n", it + 1, iters, (double)red[np], (double)red[np + 1], Lv));
+      else PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  residual of the samples %.4e  anchor %.4e  validation batch loss %.4e\n", it + 1, iters, (double)red[np], (double)red[np + 1], Lv));
     }
     if (red[np + 2] > 0) {
       /* SIGTERM/SIGUSR1: the caller writes the checkpoint; -resume continues */
@@ -336,6 +402,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(SamplerWorkDestroy(&w));
   PetscCall(PetscFree3(x0, x1b, one));
   PetscCall(PetscFree2(x0v, x1bv));
+  PetscCall(PetscFree2(xs, tmp));
   PetscCall(PetscFree(red));
   PetscCall(PetscFree(mask));
   PetscFunctionReturn(PETSC_SUCCESS);
