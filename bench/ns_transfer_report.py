@@ -19,8 +19,8 @@ def load(name):
         return None
 
 
-print("| model | Re range | residual |R|/|F| (median) | momentum (median) | continuity (median) | re-solve (median) | c_D mean / ref | c_D W2 (rel. to ref std) | c_L W2 | fields SWD |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| model | Re range | residual |R|/|F| (median) | momentum (median) | continuity (median) | re-solve (median) | c_D mean / ref | c_D W2 (rel. to ref std) | c_L mean / ref | c_L W2 | fields SWD |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 rows = [("solver (reference)", "new", "e_base.json", True), ("base", "new", "e_base.json", False),
         ("the fine-tuning's options, 0 iterations", "new", "e_ft_zero.json", False),
         ("fine-tuned, endpoint", "new", "e_ft_endpoint.json", False), ("fine-tuned, adjoint matching", "new", "e_ft_adjoint.json", False),
@@ -33,12 +33,12 @@ for label, rng, f, ref in rows:
     s = d["reference"] if ref else d
     cd = d["check_distributions"]
     if ref:
-        print("| %s | %s | %.3g | %.3g | %.3g | - | %.4f | - | - | - |" % (
-            label, rng, s["residual_relative"]["median"], s["momentum"]["median"], s["continuity"]["median"], cd["c_D"]["ref_mean"]))
+        print("| %s | %s | %.3g | %.3g | %.3g | - | %.4f | - | %.4f | - | - |" % (
+            label, rng, s["residual_relative"]["median"], s["momentum"]["median"], s["continuity"]["median"], cd["c_D"]["ref_mean"], cd["c_L"]["ref_mean"]))
         continue
-    print("| %s | %s | %.3g | %.3g | %.3g | %.3g | %.4f / %.4f | %.4f (%.3f) | %.4f | %.4g |" % (
+    print("| %s | %s | %.3g | %.3g | %.3g | %.3g | %.4f / %.4f | %.4f (%.3f) | %.4f / %.4f | %.4f | %.4g |" % (
         label, rng, s["residual_relative"]["median"], s["momentum"]["median"], s["continuity"]["median"], s["resolve"]["median"],
-        cd["c_D"]["mean"], cd["c_D"]["ref_mean"], cd["c_D"]["w2"], cd["c_D"]["w2_rel"] or float("nan"), cd["c_L"]["w2"],
+        cd["c_D"]["mean"], cd["c_D"]["ref_mean"], cd["c_D"]["w2"], cd["c_D"]["w2_rel"] or float("nan"), cd["c_L"]["mean"], cd["c_L"]["ref_mean"], cd["c_L"]["w2"],
         d["distribution"]["field_sliced_wasserstein"]))
 b, e = load("e_base.json"), load("e_ft_endpoint.json")
 if b and e:

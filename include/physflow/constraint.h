@@ -193,7 +193,12 @@ PETSC_EXTERN PetscErrorCode PFConstraintNewtonSolve(PFConstraint c, PetscInt B, 
  * (x* held fixed): a Gauss-Newton step on the error norm taken in sample
  * space, fitted by the network's own training loss (one evaluation per
  * time, no back-propagation through the sampler), as reflow fits its
- * teacher's pairs (Liu et al. 2023). */
+ * teacher's pairs (Liu et al. 2023).  -endpoint_newton_fit sampler: the
+ * velocities at the sampler's own states s_j (the 2K Heun evaluations)
+ * regress their current values shifted by the target's offset,
+ *   L = (1/B) sum_b mean_j |v(s_j, t_j) - sg(v(s_j, t_j)) - (x*_b - x1_b)|^2,
+ * which moves the endpoint by x* - x1 to first order (the Heun weights sum
+ * to 1) without asking the paths to straighten. */
 typedef struct {
   PetscInt  steps;
   double    anchor;
@@ -204,7 +209,8 @@ typedef struct {
   PetscBool gd;              /* -endpoint_update gd: steps along the (momentum) gradient of RMS lr, not AdamW */
   double    probe[8];
   PetscInt  newton;          /* -endpoint_newton k > 0: regress Newton targets (k steps from the sample) instead of back-propagating through the sampler */
-  PetscInt  newton_t;        /* ... flow-matching times drawn per sample and iteration */
+  PetscInt  newton_t;        /* ... flow-matching times drawn per sample and iteration (fit straight) */
+  PetscBool newton_sampler;  /* ... fit the sampler's own states' velocities shifted by x* - x1 (else the straight path) */
 } PFEndpointParams;
 PETSC_EXTERN PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p);
 /* Test of the sampler's back-propagation: the gradient of the loss above

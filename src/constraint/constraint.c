@@ -170,6 +170,12 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   }
   PetscCall(PetscOptionsInt("-endpoint_newton", "Endpoint fine-tuning: k > 0 regresses Newton targets (k Newton steps of the PDE from each sample; ns) by the flow-matching loss on (noise, target) pairs instead of back-propagating the residual through the sampler (0)", "PFConstraint", c->ep.newton, &c->ep.newton, NULL));
   PetscCall(PetscOptionsInt("-endpoint_newton_t", "Endpoint fine-tuning with -endpoint_newton: flow-matching times per sample and iteration", "PFConstraint", c->ep.newton_t, &c->ep.newton_t, NULL));
+  {
+    const char *const fit[] = {"straight", "sampler", "PFEndpointNewtonFit", "PF_", NULL};
+    PetscEnum         e     = (PetscEnum)c->ep.newton_sampler;
+    PetscCall(PetscOptionsEnum("-endpoint_newton_fit", "Endpoint fine-tuning with -endpoint_newton: fit the straight path from the noise to the target (flow matching on the pair) or the sampler's own velocities shifted by the target's offset", "PFConstraint", fit, e, &e, NULL));
+    c->ep.newton_sampler = e ? PETSC_TRUE : PETSC_FALSE;
+  }
   c->ep.nprobe = 8;
   PetscCall(PetscOptionsRealArray("-endpoint_probe", "Endpoint fine-tuning: before the first update, the first batch's loss after a step of each of these sizes along -sign(gradient) (Adam's first step) and along the gradient scaled to that RMS, printed (a step-size diagnostic)", "PFConstraint", c->ep.probe, &c->ep.nprobe, &set));
   if (!set) c->ep.nprobe = 0;
@@ -579,7 +585,7 @@ PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "constraint adjoint: adjoint matching, %" PetscInt_FMT " iterations x %" PetscInt_FMT " SDE steps, lambda %g, kappa %g\n", c->am.iters, c->am.steps, c->am.lambda, c->am.kappa));
     break;
   case PF_CONSTRAINT_ENDPOINT:
-    if (c->ep.newton) PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: Newton targets (%" PetscInt_FMT " steps) of the %" PetscInt_FMT "-step %s sampler's samples, fitted by flow matching at %" PetscInt_FMT " times per sample\n", c->ep.newton, c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.newton_t));
+    if (c->ep.newton) PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: Newton targets (%" PetscInt_FMT " steps) of the %" PetscInt_FMT "-step %s sampler's samples, fitted %s\n", c->ep.newton, c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.newton_sampler ? "at the sampler's states" : "by flow matching on the straight path"));
     else PetscCall(PetscViewerASCIIPrintf(viewer, "constraint endpoint: residual of the %" PetscInt_FMT "-step %s sampler's samples, inputs anchored with weight %g, states with %g\n", c->ep.steps, c->ep.heun ? "Heun" : "Euler", c->ep.anchor, c->ep.state_anchor));
     break;
   }

@@ -277,6 +277,28 @@ static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft
   /* the free components of one state over the group: the loss is a mean */
   for (PetscInt j = 0; j < n; j++) nfree += w->held && w->held[j] ? 0 : 1;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nfree, 1, MPI_DOUBLE, MPI_SUM, gcomm));
+  if (p->newton_sampler) {
+    /* each network evaluation of the sampler regresses its own value plus
+     * the offset d = x* - x1: the loss's gradient there is -2 d (its value
+     * |d|^2 at the current weights) */
+    const PetscInt nev   = w->heun ? 2 * w->K : w->K;
+    const double   scale = 1.0 / ((double)Bg * (double)nev * PetscMax(nfree, 1.0));
+    const pfreal  *x1    = w->X + (size_t)w->K * N;
+    for (size_t q = 0; q < N; q++) {
+      const double d = (double)xs[q] - (double)x1[q];
+      w->dv[q]       = (pfreal)(-2 * scale * d);
+      if (!(w->held && w->held[q % n])) fm += (double)nev * scale * d * d;
+    }
+    ZeroHeld(w, w->dv);
+    for (PetscInt k = 0; k < w->K; k++)
+      for (PetscInt e = 0; e < (w->heun ? 2 : 1); e++) {
+        SetTime(w, (double)(k + e) / (double)w->K);
+        PetscCall(PFNetForward(ft, w->B, (e ? w->Y : w->X) + (size_t)k * N, w->tb, w->v));
+        PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
+      }
+    *lfm += fm;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   for (PetscInt r = 0; r < p->newton_t; r++) {
     const double scale = 1.0 / ((double)Bg * (double)p->newton_t * PetscMax(nfree, 1.0));
     for (PetscInt b = 0; b < w->B; b++) {
@@ -328,7 +350,8 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
   if (p.newton) {
     PetscCall(PetscMalloc2(N, &xs, N, &tmp));
-    PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted by flow matching at %" PetscInt_FMT " times per sample (no back-propagation through the sampler)\n", p.newton, p.newton_t));
+    if (p.newton_sampler) PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted at the sampler's own states (their velocities shifted by the target's offset; no back-propagation through the sampler)\n", p.newton));
+    else PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted by flow matching on the straight path at %" PetscInt_FMT " times per sample (no back-propagation through the sampler)\n", p.newton, p.newton_t));
   }
   PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps));
   /* a fixed validation batch and its base samples: the printed losses of
