@@ -19,7 +19,8 @@
 # The same fine-tuning with 0 iterations (ft_zero.h5) is the control.
 # Environment: FT_OPTS extra options of the endpoint fine-tuning (e.g.
 # "-constraint_norm l2 -endpoint_state_anchor 1"); ADJOINT=0 skips adjoint
-# matching, PROBES=0 the Re inference.
+# matching, PROBES=0 the Re inference; EXTRA_SEEDS="1 2" also samples and
+# evaluates base, control and endpoint models from those noise seeds.
 set -euo pipefail
 BUILD=$(readlink -f "${1:-build}"); SP=$(readlink -f "${2:-bench_ns_speed}"); OUT=$(readlink -m "${3:-bench_ns_transfer}")
 NP=${4:-2}; RMIN=${5:-60}; RMAX=${6:-80}; ITERS=${7:-300}; LR=${8:-3e-4}; STEPS=${9:-4}; NTEST=32; NOBS=10
@@ -44,6 +45,15 @@ for m in base ft_zero ft_endpoint ft_adjoint; do
   M=$([ $m = base ] && echo "$SP/model.h5" || echo $m.h5)
   [ -s s_$m.h5 ] || $RUN sample -model "$M" -n $NTEST -cond_data test_new.h5 $S -o s_$m.h5 | tail -n 1
   [ -s e_$m.json ] || $RUN eval -physics ns -samples s_$m.h5 -reference test_new.h5 -o e_$m.json > /dev/null
+done
+# the same comparison from other noise (EXTRA_SEEDS="1 2"): 32 samples
+# give W2 distances that move by ~20% between noise draws
+for sd in ${EXTRA_SEEDS:-}; do
+  for m in base ft_zero ft_endpoint; do
+    M=$([ $m = base ] && echo "$SP/model.h5" || echo $m.h5)
+    [ -s s_${m}_seed$sd.h5 ] || $RUN sample -model "$M" -n $NTEST -seed "$sd" -cond_data test_new.h5 $S -o s_${m}_seed$sd.h5 | tail -n 1
+    [ -s e_${m}_seed$sd.json ] || $RUN eval -physics ns -samples s_${m}_seed$sd.h5 -reference test_new.h5 -plot none -o e_${m}_seed$sd.json > /dev/null
+  done
 done
 # the fine-tuned model back in the trained range
 [ -s s_ft_old.h5 ] || $RUN sample -model ft_endpoint.h5 -n $NTEST -cond_data "$SP/test.h5" $S -o s_ft_old.h5 | tail -n 1

@@ -47,6 +47,21 @@ if b and e:
         b["residual_relative"]["median"] / e["residual_relative"]["median"],
         e["check_distributions"]["c_D"]["w2"] / b["check_distributions"]["c_D"]["w2"],
         e["check_distributions"]["c_L"]["w2"] / b["check_distributions"]["c_L"]["w2"]))
+seeds = sorted({int(f.split("_seed")[1][:-5]) for f in os.listdir(".") if f.startswith("e_base_seed") and f.endswith(".json")})
+if seeds:
+    print()
+    print("| sample noise seed | model | residual (median) | re-solve (median) | c_D W2 | c_L mean | c_L W2 | c_L W2 / base's |")
+    print("|---|---|---|---|---|---|---|---|")
+    for sd in [0] + seeds:
+        sfx = "" if sd == 0 else "_seed%d" % sd
+        base = load("e_base%s.json" % sfx)
+        for m, label in (("base", "base"), ("ft_zero", "control (0 iterations)"), ("ft_endpoint", "fine-tuned, endpoint")):
+            d = load("e_%s%s.json" % (m, sfx))
+            if d is None or base is None:
+                continue
+            cd = d["check_distributions"]
+            print("| %d | %s | %.3g | %.3g | %.4f | %.4f | %.4f | %.2f |" % (sd, label, d["residual_relative"]["median"], d["resolve"]["median"], cd["c_D"]["w2"],
+                                                                   cd["c_L"]["mean"], cd["c_L"]["w2"], cd["c_L"]["w2"] / base["check_distributions"]["c_L"]["w2"]))
 print()
 print("| model | observations | ok | Re error of the posterior mean, new range (mean) | trained range | Re in the 90% band | s per observation |")
 print("|---|---|---|---|---|---|---|")
