@@ -238,6 +238,17 @@ print(a[0] > 0 and a[1] > 0 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)
 PYEOF
 )
 holds "-endpoint_newton_fit sampler (the sampler's own velocities shifted): second iteration's error norm and loss, 1 rank vs 2, agree to 1e-4: $ok" "'$ok' == 'True'"
+run $FN -endpoint_newton_fit sampler -endpoint_newton_metric physical -o fsp.h5
+ok=$("$PY" - <<'PYEOF'
+import re
+def first(f):
+    m = re.search(r"iteration +1/2 +error norm of the samples (\S+) +flow-matching loss of the targets (\S+)", open(f).read())
+    return [float(v) for v in m.groups()]
+a, b = first("out.txt"), first("fs1.txt")
+print(a[0] == b[0] and a[1] > 0 and abs(a[1] - b[1]) > 1e-3 * b[1])
+PYEOF
+)
+holds "-endpoint_newton_metric physical: the same samples and targets (error norm), a differently weighted loss: $ok" "'$ok' == 'True'"
 # sample -newton_polish: Newton steps of the PDE on each generated flow
 run sample -model fn1.h5 -n 2 -cond_value 50 -sampler heun -sampler_steps 3 -newton_polish 3 -o snp.h5
 read -r before after < <(sed -n 's/.*-newton_polish 3: .* \(\S*\) before, \(\S*\) after/\1 \2/p' out.txt)

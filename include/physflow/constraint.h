@@ -159,6 +159,10 @@ PETSC_EXTERN PetscErrorCode PFConstraintSetAnchor(PFConstraint c, const pfreal *
  * error norm's scale, summed over the group (the squared error norm).
  * Only for a physics with a Newton step (ns). */
 PETSC_EXTERN PetscErrorCode PFConstraintNewtonTarget(PFConstraint c, PetscInt B, const pfreal *x, pfreal *xt, double esq[]);
+/* w[n] (one state's components): the weights of the squared error norm
+ * in normalised units, m_i std_f^2 / E0 on the state fields, 0 on the
+ * inputs, so that sum_q w_q d_q^2 = |d|_M^2 / E0 in physical units */
+PETSC_EXTERN PetscErrorCode PFConstraintErrorNormWeights(PFConstraint c, pfreal w[]);
 /* steps damped Newton steps from each of B states x (normalised units) to
  * xt: each step is the Newton target's, halved until the error norm falls
  * (at most 6 halvings; if none falls, the state stays and its iteration
@@ -211,6 +215,7 @@ typedef struct {
   PetscInt  newton;          /* -endpoint_newton k > 0: regress Newton targets (k steps from the sample) instead of back-propagating through the sampler */
   PetscInt  newton_t;        /* ... flow-matching times drawn per sample and iteration (fit straight) */
   PetscBool newton_sampler;  /* ... fit the sampler's own states' velocities shifted by x* - x1 (else the straight path) */
+  PetscBool newton_physical; /* ... the fit's distance in the error norm's physical units (else the mean over normalised components) */
 } PFEndpointParams;
 PETSC_EXTERN PetscErrorCode PFConstraintGetEndpointParams(PFConstraint c, PFEndpointParams *p);
 /* Test of the sampler's back-propagation: the gradient of the loss above

@@ -169,6 +169,12 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
     c->ep.gd = e ? PETSC_TRUE : PETSC_FALSE;
   }
   PetscCall(PetscOptionsInt("-endpoint_newton", "Endpoint fine-tuning: k > 0 regresses Newton targets (k Newton steps of the PDE from each sample; ns) by the flow-matching loss on (noise, target) pairs instead of back-propagating the residual through the sampler (0)", "PFConstraint", c->ep.newton, &c->ep.newton, NULL));
+  {
+    const char *const met[] = {"normalised", "physical", "PFEndpointNewtonMetric", "PF_", NULL};
+    PetscEnum         e     = (PetscEnum)c->ep.newton_physical;
+    PetscCall(PetscOptionsEnum("-endpoint_newton_metric", "Endpoint fine-tuning with -endpoint_newton: the fit's squared distance, normalised (mean over the components in the network's units) or physical (|.|_M^2 of the fields over the error norm's scale: the squared error norm)", "PFConstraint", met, e, &e, NULL));
+    c->ep.newton_physical = e ? PETSC_TRUE : PETSC_FALSE;
+  }
   PetscCall(PetscOptionsInt("-endpoint_newton_t", "Endpoint fine-tuning with -endpoint_newton: flow-matching times per sample and iteration", "PFConstraint", c->ep.newton_t, &c->ep.newton_t, NULL));
   {
     const char *const fit[] = {"straight", "sampler", "PFEndpointNewtonFit", "PF_", NULL};
@@ -486,6 +492,18 @@ PetscErrorCode PFConstraintNewtonTarget(PFConstraint c, PetscInt B, const pfreal
     if (esq) esq[b] = s;
   }
   if (esq) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, esq, (PetscMPIInt)B, MPI_DOUBLE, MPI_SUM, c->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintErrorNormWeights(PFConstraint c, pfreal w[])
+{
+  const PetscScalar *mass;
+
+  PetscFunctionBegin;
+  PetscCheck(c->phys && c->E0 > 0, c->comm, PETSC_ERR_ORDER, "the error norm's weights need the physics (and its scale) first");
+  PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
+  for (PetscInt f = 0; f < c->nfields; f++)
+    for (PetscInt i = 0; i < c->nown; i++) w[(size_t)f * c->nown + i] = f < c->ninputs ? 0 : (pfreal)(PetscRealPart(mass[i]) * c->std[f] * c->std[f] / c->E0);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -261,6 +261,7 @@ static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft
   const PetscInt n = w->n;
   const size_t   N = (size_t)w->B * n;
   double        *esq, nfree = 0, fm = 0;
+  pfreal        *wq;
   PetscMPIInt    grank;
   MPI_Comm       gcomm;
 
@@ -274,20 +275,28 @@ static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft
   if (grank == 0)
     for (PetscInt b = 0; b < w->B; b++) *lerr += sqrt(esq[b]) / (double)Bg;
   PetscCall(PetscFree(esq));
-  /* the free components of one state over the group: the loss is a mean */
-  for (PetscInt j = 0; j < n; j++) nfree += w->held && w->held[j] ? 0 : 1;
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nfree, 1, MPI_DOUBLE, MPI_SUM, gcomm));
+  /* per-component weights of the fit: the mean over one state's free
+   * components (over the group), or the squared error norm's */
+  PetscCall(PetscMalloc1(n + 1, &wq));
+  if (p->newton_physical) PetscCall(PFConstraintErrorNormWeights(c, wq));
+  else {
+    for (PetscInt j = 0; j < n; j++) nfree += w->held && w->held[j] ? 0 : 1;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nfree, 1, MPI_DOUBLE, MPI_SUM, gcomm));
+    for (PetscInt j = 0; j < n; j++) wq[j] = (pfreal)(1.0 / PetscMax(nfree, 1.0));
+  }
+  for (PetscInt j = 0; j < n; j++)
+    if (w->held && w->held[j]) wq[j] = 0;
   if (p->newton_sampler) {
     /* each network evaluation of the sampler regresses its own value plus
      * the offset d = x* - x1: the loss's gradient there is -2 d (its value
      * |d|^2 at the current weights) */
     const PetscInt nev   = w->heun ? 2 * w->K : w->K;
-    const double   scale = 1.0 / ((double)Bg * (double)nev * PetscMax(nfree, 1.0));
+    const double   scale = 1.0 / ((double)Bg * (double)nev);
     const pfreal  *x1    = w->X + (size_t)w->K * N;
     for (size_t q = 0; q < N; q++) {
-      const double d = (double)xs[q] - (double)x1[q];
-      w->dv[q]       = (pfreal)(-2 * scale * d);
-      if (!(w->held && w->held[q % n])) fm += (double)nev * scale * d * d;
+      const double d = (double)xs[q] - (double)x1[q], wd = scale * (double)wq[q % n];
+      w->dv[q]       = (pfreal)(-2 * wd * d);
+      fm += (double)nev * wd * d * d;
     }
     ZeroHeld(w, w->dv);
     for (PetscInt k = 0; k < w->K; k++)
@@ -297,10 +306,11 @@ static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft
         PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
       }
     *lfm += fm;
+    PetscCall(PetscFree(wq));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   for (PetscInt r = 0; r < p->newton_t; r++) {
-    const double scale = 1.0 / ((double)Bg * (double)p->newton_t * PetscMax(nfree, 1.0));
+    const double scale = 1.0 / ((double)Bg * (double)p->newton_t);
     for (PetscInt b = 0; b < w->B; b++) {
       PFRNG rng;
       PFRNGInit(&rng, seed, PF_RNG_FLOW_TIME, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)r);
@@ -312,14 +322,15 @@ static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft
     }
     PetscCall(PFNetForward(ft, w->B, tmp, w->tb, w->v));
     for (size_t q = 0; q < N; q++) {
-      const double d = (double)w->v[q] - ((double)xs[q] - (double)x0[q]);
-      w->dv[q]       = (pfreal)(2 * scale * d);
-      if (!(w->held && w->held[q % n])) fm += scale * d * d;
+      const double d = (double)w->v[q] - ((double)xs[q] - (double)x0[q]), wd = scale * (double)wq[q % n];
+      w->dv[q]       = (pfreal)(2 * wd * d);
+      fm += wd * d * d;
     }
     ZeroHeld(w, w->dv);
     PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
   }
   *lfm += fm;
+  PetscCall(PetscFree(wq));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
