@@ -85,6 +85,7 @@ section "(d) bad input"
 expect_error "(d) toy observable on a mesh model" "mesh" guide -model base.h5 -observable x0 -observable_shift 1 -o x.h5
 expect_error "(d) boundary_flux without a group" "-observable_group" guide -model base.h5 -observable boundary_flux -observable_shift 1 -o x.h5
 expect_error "(d) unknown boundary group" "no boundary group" guide -model base.h5 -observable boundary_flux -observable_group outlet -observable_shift 1 -o x.h5
+expect_error "sample -newton_polish of a Darcy model (no Newton step)" "needs a physics with a Newton step" sample -model base.h5 -n 2 -newton_polish 1 -o x.h5
 expect_error "(d) region without vertices" "no mesh vertex" guide -model base.h5 -observable mean_logK -observable_region 0.01,0.02,0.01,0.02 -observable_shift 1 -o x.h5
 expect_error "(d) path guidance without a threshold" "-path_threshold" guide -model base.h5 -guide_type path -observable boundary_flux -observable_group 2 -o x.h5
 expect_error "(d) quantile outside (0, 1)" "-path_quantile" guide -model base.h5 -guide_type path -observable boundary_flux -observable_group 2 -path_quantile 1.5 -o x.h5

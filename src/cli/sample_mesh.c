@@ -268,7 +268,12 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
     PetscBool guided;
     PetscCall(PFCLIPeek(world, model, "guide", NULL, &guided, NULL, 0));
     if (guided) PetscCall(PFCLIMeshCheckAllFields(ctx, model, "a guided model"));
-    if (ctx->newton_polish > 0) PetscCall(PFCLIMeshCheckAllFields(ctx, model, "-newton_polish"));
+    if (ctx->newton_polish > 0) {
+      PetscBool has;
+      PetscCall(PFCLIMeshCheckAllFields(ctx, model, "-newton_polish"));
+      PetscCall(PFPhysicsHasNewtonStep(ctx->phys, &has));
+      PetscCheck(has, world, PETSC_ERR_SUP, "-newton_polish needs a physics with a Newton step of its state (ns); '%s' is not one", model);
+    }
   }
   PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
   nf = ctx->nfields;

@@ -251,11 +251,13 @@ static PetscErrorCode BatchNoise(PFConstraint c, SamplerWork *w, uint64_t seed, 
 }
 
 /* -endpoint_newton: the Newton targets x* of the samples the sampler work
- * holds (k Newton steps each) and the parameter gradient of the
- * flow-matching loss of the pairs (x0, x*) at newton_t random times per
- * sample, accumulated in the net's gradient buffer.  Adds to *lerr this
- * rank's share of the samples' error norm (first Newton step) and to *lfm
- * its share of the loss, both already divided by Bg.  xs, tmp: [B n] work */
+ * holds (k damped Newton steps each) and the parameter gradient of the fit
+ * (include/physflow/constraint.h), accumulated in the net's gradient
+ * buffer: flow matching on the straight path x0 -> x* at newton_t random
+ * times per sample, or (newton_sampler) the sampler's own evaluations
+ * shifted by x* - x1.  Adds to *lerr this rank's share of the samples'
+ * error norm and to *lfm its share of the fit's loss, both already
+ * divided by Bg.  xs, tmp: [B n] work */
 static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft, const PFEndpointParams *p, const pfreal *x0, uint64_t seed, PetscInt it, PetscInt lo, PetscInt Bg, pfreal *xs, pfreal *tmp, double *lerr, double *lfm)
 {
   const PetscInt n = w->n;
