@@ -11,7 +11,8 @@
 # sample on them, also conditioned on Re (-condition field); bad input gets
 # one-line errors.
 # The residual of vertex states and its VJP: Taylor test (test_ns_vjp) on 1
-# and 2 ranks.
+# and 2 ranks.  Fine-tuning for a new Re range (adjoint matching, endpoint,
+# Newton targets) and sample -newton_polish: 1 and 2 ranks agree.
 # Usage: test_ns_dfg.sh TEST_NS_DFG GEOFILE PHYSFLOW TEST_NS_VJP TEST_NS_ENDPOINT
 . "$(dirname "$0")/common.sh"
 DFG=$1; GEO=$2; BIN=$3; VJP=$4; EPT=$5
