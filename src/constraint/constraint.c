@@ -132,6 +132,19 @@ PetscErrorCode PFConstraintSetPhysics(PFConstraint c, PFPhysics phys, const doub
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A two-valued enum option stored as a PetscBool: names[0] is false,
+ * names[1] true (names ends as PetscOptionsEnum wants it); called between
+ * PetscOptionsBegin/End, whose PetscOptionsObject it takes */
+static PetscErrorCode BoolEnumOption(PetscOptionItems *PetscOptionsObject, const char opt[], const char text[], const char *const names[], PetscBool *v)
+{
+  PetscEnum e = (PetscEnum)*v;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsEnum(opt, text, "PFConstraint", names, e, &e, NULL));
+  *v = e ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
 {
   PetscBool set;
@@ -153,34 +166,26 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsReal("-am_kappa", "Adjoint matching: noise reduction kappa of the memoryless schedule", "PFConstraint", c->am.kappa, &c->am.kappa, NULL));
   PetscCall(PetscOptionsReal("-am_clip", "Adjoint matching: per-term loss clip", "PFConstraint", c->am.clip, &c->am.clip, NULL));
   {
-    const char *const smp[] = {"euler", "heun", "PFEndpointSampler", "PF_", NULL};
-    PetscEnum         e     = (PetscEnum)c->ep.heun;
-    PetscCall(PetscOptionsEnum("-endpoint_sampler", "Endpoint fine-tuning: the sampler it differentiates (then sample with it)", "PFConstraint", smp, e, &e, NULL));
-    c->ep.heun = e ? PETSC_TRUE : PETSC_FALSE;
+    const char *const names[] = {"euler", "heun", "PFEndpointSampler", "PF_", NULL};
+    PetscCall(BoolEnumOption(PetscOptionsObject, "-endpoint_sampler", "Endpoint fine-tuning: the sampler it differentiates (then sample with it)", names, &c->ep.heun));
   }
   PetscCall(PetscOptionsInt("-endpoint_steps", "Endpoint fine-tuning: steps of the sampler it differentiates (then sample with -sampler_steps the same)", "PFConstraint", c->ep.steps, &c->ep.steps, NULL));
   PetscCall(PetscOptionsString("-endpoint_train_only", "Endpoint fine-tuning: train only the parameter views whose names start with one of these comma-separated prefixes (e.g. out,up0: the finest level's decoder); the rest stay frozen", "PFConstraint", c->ep.train_only, c->ep.train_only, sizeof(c->ep.train_only), NULL));
   PetscCall(PetscOptionsReal("-endpoint_anchor", "Endpoint fine-tuning: weight of the inputs' anchor to the base model's samples", "PFConstraint", c->ep.anchor, &c->ep.anchor, NULL));
   PetscCall(PetscOptionsReal("-endpoint_state_anchor", "Endpoint fine-tuning: weight of the states' (flow fields') anchor to the base model's samples, a trust region where the residual's rows leave the state loosely constrained (0: none)", "PFConstraint", c->ep.state_anchor, &c->ep.state_anchor, NULL));
   {
-    const char *const upd[] = {"adamw", "gd", "PFEndpointUpdate", "PF_", NULL};
-    PetscEnum         e     = (PetscEnum)c->ep.gd;
-    PetscCall(PetscOptionsEnum("-endpoint_update", "Endpoint fine-tuning: the parameter update, adamw (the trainer's) or gd (the momentum gradient scaled to an RMS of -lr per parameter: a step along the gradient of a fixed length, for losses whose gradient sits in few, stiff parameters)", "PFConstraint", upd, e, &e, NULL));
-    c->ep.gd = e ? PETSC_TRUE : PETSC_FALSE;
+    const char *const names[] = {"adamw", "gd", "PFEndpointUpdate", "PF_", NULL};
+    PetscCall(BoolEnumOption(PetscOptionsObject, "-endpoint_update", "Endpoint fine-tuning: the parameter update, adamw (the trainer's) or gd (the momentum gradient scaled to an RMS of -lr per parameter: a step along the gradient of a fixed length, for losses whose gradient sits in few, stiff parameters)", names, &c->ep.gd));
   }
   PetscCall(PetscOptionsInt("-endpoint_newton", "Endpoint fine-tuning: k > 0 regresses Newton targets (k Newton steps of the PDE from each sample; ns) by the flow-matching loss on (noise, target) pairs instead of back-propagating the residual through the sampler (0)", "PFConstraint", c->ep.newton, &c->ep.newton, NULL));
   {
-    const char *const met[] = {"normalised", "physical", "PFEndpointNewtonMetric", "PF_", NULL};
-    PetscEnum         e     = (PetscEnum)c->ep.newton_physical;
-    PetscCall(PetscOptionsEnum("-endpoint_newton_metric", "Endpoint fine-tuning with -endpoint_newton: the fit's squared distance, normalised (mean over the components in the network's units) or physical (|.|_M^2 of the fields over the error norm's scale: the squared error norm)", "PFConstraint", met, e, &e, NULL));
-    c->ep.newton_physical = e ? PETSC_TRUE : PETSC_FALSE;
+    const char *const names[] = {"normalised", "physical", "PFEndpointNewtonMetric", "PF_", NULL};
+    PetscCall(BoolEnumOption(PetscOptionsObject, "-endpoint_newton_metric", "Endpoint fine-tuning with -endpoint_newton: the fit's squared distance, normalised (mean over the components in the network's units) or physical (|.|_M^2 of the fields over the error norm's scale: the squared error norm)", names, &c->ep.newton_physical));
   }
   PetscCall(PetscOptionsInt("-endpoint_newton_t", "Endpoint fine-tuning with -endpoint_newton: flow-matching times per sample and iteration", "PFConstraint", c->ep.newton_t, &c->ep.newton_t, NULL));
   {
-    const char *const fit[] = {"straight", "sampler", "PFEndpointNewtonFit", "PF_", NULL};
-    PetscEnum         e     = (PetscEnum)c->ep.newton_sampler;
-    PetscCall(PetscOptionsEnum("-endpoint_newton_fit", "Endpoint fine-tuning with -endpoint_newton: fit the straight path from the noise to the target (flow matching on the pair) or the sampler's own velocities shifted by the target's offset", "PFConstraint", fit, e, &e, NULL));
-    c->ep.newton_sampler = e ? PETSC_TRUE : PETSC_FALSE;
+    const char *const names[] = {"straight", "sampler", "PFEndpointNewtonFit", "PF_", NULL};
+    PetscCall(BoolEnumOption(PetscOptionsObject, "-endpoint_newton_fit", "Endpoint fine-tuning with -endpoint_newton: fit the straight path from the noise to the target (flow matching on the pair) or the sampler's own velocities shifted by the target's offset", names, &c->ep.newton_sampler));
   }
   c->ep.nprobe = 8;
   PetscCall(PetscOptionsRealArray("-endpoint_probe", "Endpoint fine-tuning: before the first update, the first batch's loss after a step of each of these sizes along -sign(gradient) (Adam's first step) and along the gradient scaled to that RMS, printed (a step-size diagnostic)", "PFConstraint", c->ep.probe, &c->ep.nprobe, &set));
