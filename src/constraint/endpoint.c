@@ -250,69 +250,71 @@ static PetscErrorCode BatchNoise(PFConstraint c, SamplerWork *w, uint64_t seed, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* -endpoint_newton: the Newton targets x* of the samples the sampler work
- * holds (k damped Newton steps each) and the parameter gradient of the fit
- * (include/physflow/constraint.h), accumulated in the net's gradient
- * buffer: flow matching on the straight path x0 -> x* at newton_t random
- * times per sample, or (newton_sampler) the sampler's own evaluations
- * shifted by x* - x1.  Adds to *lerr this rank's share of the samples'
- * error norm and to *lfm its share of the fit's loss, both already
- * divided by Bg.  xs, tmp: [B n] work */
-static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft, const PFEndpointParams *p, const pfreal *x0, uint64_t seed, PetscInt it, PetscInt lo, PetscInt Bg, pfreal *xs, pfreal *tmp, double *lerr, double *lfm)
+/* -endpoint_newton: the fit's per-component weights of one state: the mean
+ * over its free components (counted over the group), or the squared error
+ * norm's (-endpoint_newton_metric physical); 0 on the held components.
+ * The same every iteration: computed once per run. */
+static PetscErrorCode NewtonFitWeights(PFConstraint c, const SamplerWork *w, const PFEndpointParams *p, pfreal wq[])
 {
   const PetscInt n = w->n;
-  const size_t   N = (size_t)w->B * n;
-  double        *esq, nfree = 0, fm = 0;
-  pfreal        *wq;
-  PetscMPIInt    grank;
+  double         nfree = 0;
   MPI_Comm       gcomm;
 
   PetscFunctionBegin;
-  PetscCall(PFConstraintGetComm(c, &gcomm));
-  PetscCallMPI(MPI_Comm_rank(gcomm, &grank));
-  PetscCall(PetscMalloc1(w->B + 1, &esq));
-  /* k damped Newton steps (the last one's size is then known too) */
-  PetscCall(PFConstraintNewtonSolve(c, w->B, w->X + (size_t)w->K * N, p->newton, xs, esq, NULL));
-  /* the error norms are group sums: one rank of the group reports them */
-  if (grank == 0)
-    for (PetscInt b = 0; b < w->B; b++) *lerr += sqrt(esq[b]) / (double)Bg;
-  PetscCall(PetscFree(esq));
-  /* per-component weights of the fit: the mean over one state's free
-   * components (over the group), or the squared error norm's */
-  PetscCall(PetscMalloc1(n + 1, &wq));
   if (p->newton_physical) PetscCall(PFConstraintErrorNormWeights(c, wq));
   else {
+    PetscCall(PFConstraintGetComm(c, &gcomm));
     for (PetscInt j = 0; j < n; j++) nfree += w->held && w->held[j] ? 0 : 1;
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nfree, 1, MPI_DOUBLE, MPI_SUM, gcomm));
     for (PetscInt j = 0; j < n; j++) wq[j] = (pfreal)(1.0 / PetscMax(nfree, 1.0));
   }
   for (PetscInt j = 0; j < n; j++)
     if (w->held && w->held[j]) wq[j] = 0;
-  if (p->newton_sampler) {
-    /* each network evaluation of the sampler regresses its own value plus
-     * the offset d = x* - x1: the loss's gradient there is -2 d (its value
-     * |d|^2 at the current weights) */
-    const PetscInt nev   = w->heun ? 2 * w->K : w->K;
-    const double   scale = 1.0 / ((double)Bg * (double)nev);
-    const pfreal  *x1    = w->X + (size_t)w->K * N;
-    for (size_t q = 0; q < N; q++) {
-      const double d = (double)xs[q] - (double)x1[q], wd = scale * (double)wq[q % n];
-      w->dv[q]       = (pfreal)(-2 * wd * d);
-      fm += (double)nev * wd * d * d;
-    }
-    ZeroHeld(w, w->dv);
-    for (PetscInt k = 0; k < w->K; k++)
-      for (PetscInt e = 0; e < (w->heun ? 2 : 1); e++) {
-        SetTime(w, (double)(k + e) / (double)w->K);
-        PetscCall(PFNetForward(ft, w->B, (e ? w->Y : w->X) + (size_t)k * N, w->tb, w->v));
-        PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
-      }
-    *lfm += fm;
-    PetscCall(PetscFree(wq));
-    PetscFunctionReturn(PETSC_SUCCESS);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -endpoint_newton_fit sampler: each network evaluation of the sampler
+ * (its states kept in w) regresses its own value plus the offset
+ * d = x* - x1: the loss's gradient there is -2 d, its value |d|^2 at the
+ * current weights.  Returns this rank's share of the loss over Bg. */
+static PetscErrorCode SamplerFitGradient(SamplerWork *w, PFNet ft, PetscInt Bg, const pfreal wq[], const pfreal *xs, double *lfm)
+{
+  const PetscInt n = w->n, nev = w->heun ? 2 * w->K : w->K;
+  const size_t   N     = (size_t)w->B * n;
+  const double   scale = 1.0 / ((double)Bg * (double)nev);
+  const pfreal  *x1    = w->X + (size_t)w->K * N;
+  double         fm    = 0;
+
+  PetscFunctionBegin;
+  for (size_t q = 0; q < N; q++) {
+    const double d = (double)xs[q] - (double)x1[q], wd = scale * (double)wq[q % n];
+    w->dv[q]       = (pfreal)(-2 * wd * d);
+    fm += (double)nev * wd * d * d;
   }
+  ZeroHeld(w, w->dv);
+  for (PetscInt k = 0; k < w->K; k++)
+    for (PetscInt e = 0; e < (w->heun ? 2 : 1); e++) {
+      SetTime(w, (double)(k + e) / (double)w->K);
+      PetscCall(PFNetForward(ft, w->B, (e ? w->Y : w->X) + (size_t)k * N, w->tb, w->v));
+      PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
+    }
+  *lfm = fm;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -endpoint_newton_fit straight: flow matching on the straight path from
+ * the noise x0 to x* at newton_t random times per sample (keyed by seed,
+ * iteration, global sample and draw).  tmp: [B n] work.  Returns this
+ * rank's share of the loss over Bg. */
+static PetscErrorCode StraightFitGradient(SamplerWork *w, PFNet ft, const PFEndpointParams *p, PetscInt Bg, const pfreal wq[], const pfreal *x0, const pfreal *xs, uint64_t seed, PetscInt it, PetscInt lo, pfreal *tmp, double *lfm)
+{
+  const PetscInt n     = w->n;
+  const size_t   N     = (size_t)w->B * n;
+  const double   scale = 1.0 / ((double)Bg * (double)p->newton_t);
+  double         fm    = 0;
+
+  PetscFunctionBegin;
   for (PetscInt r = 0; r < p->newton_t; r++) {
-    const double scale = 1.0 / ((double)Bg * (double)p->newton_t);
     for (PetscInt b = 0; b < w->B; b++) {
       PFRNG rng;
       PFRNGInit(&rng, seed, PF_RNG_FLOW_TIME, (uint64_t)it * 1000003u + (uint64_t)(lo + b), (uint32_t)r);
@@ -331,8 +333,34 @@ static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft
     ZeroHeld(w, w->dv);
     PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
   }
-  *lfm += fm;
-  PetscCall(PetscFree(wq));
+  *lfm = fm;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -endpoint_newton, one iteration after the sampler's forward pass: the
+ * Newton targets x* of the samples w holds (k damped Newton steps each)
+ * and the parameter gradient of the fit, accumulated in the net's gradient
+ * buffer.  Returns this rank's share of the samples' error norm (lerr) and
+ * of the fit's loss (lfm), both over Bg.  xs, tmp: [B n] work */
+static PetscErrorCode NewtonFitGradient(PFConstraint c, SamplerWork *w, PFNet ft, const PFEndpointParams *p, const pfreal wq[], const pfreal *x0, uint64_t seed, PetscInt it, PetscInt lo, PetscInt Bg, pfreal *xs, pfreal *tmp, double *lerr, double *lfm)
+{
+  const size_t N = (size_t)w->B * w->n;
+  double      *esq;
+  PetscMPIInt  grank;
+  MPI_Comm     gcomm;
+
+  PetscFunctionBegin;
+  PetscCall(PFConstraintGetComm(c, &gcomm));
+  PetscCallMPI(MPI_Comm_rank(gcomm, &grank));
+  PetscCall(PetscMalloc1(w->B + 1, &esq));
+  PetscCall(PFConstraintNewtonSolve(c, w->B, w->X + (size_t)w->K * N, p->newton, xs, esq, NULL));
+  /* the error norms are group sums: one rank of the group reports them */
+  *lerr = 0;
+  if (grank == 0)
+    for (PetscInt b = 0; b < w->B; b++) *lerr += sqrt(esq[b]) / (double)Bg;
+  PetscCall(PetscFree(esq));
+  if (p->newton_sampler) PetscCall(SamplerFitGradient(w, ft, Bg, wq, xs, lfm));
+  else PetscCall(StraightFitGradient(w, ft, p, Bg, wq, x0, xs, seed, it, lo, tmp, lfm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -342,7 +370,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   SamplerWork      w;
   PetscInt         lo, hi, B, n = ft->nin, iters, it0;
   size_t           N, np = ft->nparams;
-  pfreal          *x0, *x1b, *x0v, *x1bv, *m, *vv, *red, *mask, *xs = NULL, *tmp = NULL;
+  pfreal          *x0, *x1b, *x0v, *x1bv, *m, *vv, *red, *mask, *xs = NULL, *tmp = NULL, *wq = NULL;
   double          *one, lr, *history;
   PFAdamWParams    adam;
 
@@ -362,7 +390,8 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(TrainedMask(world, ft, p.train_only, &mask));
   for (PetscInt b = 0; b < B; b++) one[b] = 1;
   if (p.newton) {
-    PetscCall(PetscMalloc2(N, &xs, N, &tmp));
+    PetscCall(PetscMalloc3(N, &xs, N, &tmp, n, &wq));
+    PetscCall(NewtonFitWeights(c, &w, &p, wq));
     if (p.newton_sampler) PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted at the sampler's own states (their velocities shifted by the target's offset; no back-propagation through the sampler)\n", p.newton));
     else PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted by flow matching on the straight path at %" PetscInt_FMT " times per sample (no back-propagation through the sampler)\n", p.newton, p.newton_t));
   }
@@ -390,7 +419,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
        * take the residual's and the anchor's places in the report */
       double lerr = 0, lfm = 0;
       PetscCall(SamplerForward(&w, ft, x0));
-      PetscCall(NewtonFitGradient(c, &w, ft, &p, x0, seed, it, lo, Bg, xs, tmp, &lerr, &lfm));
+      PetscCall(NewtonFitGradient(c, &w, ft, &p, wq, x0, seed, it, lo, Bg, xs, tmp, &lerr, &lfm));
       lloc = (lerr + lfm) * (double)Bg;
       aloc = lfm * (double)Bg;
     } else {
@@ -438,7 +467,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(SamplerWorkDestroy(&w));
   PetscCall(PetscFree3(x0, x1b, one));
   PetscCall(PetscFree2(x0v, x1bv));
-  PetscCall(PetscFree2(xs, tmp));
+  PetscCall(PetscFree3(xs, tmp, wq));
   PetscCall(PetscFree(red));
   PetscCall(PetscFree(mask));
   PetscFunctionReturn(PETSC_SUCCESS);
