@@ -216,40 +216,28 @@ holds "finetune -pin_constant pins an unpinned model at the training data's boun
 # -endpoint_newton: Newton targets of the model's own samples fitted by
 # flow matching (no back-propagation through the sampler)
 FN="finetune -model mp.h5 -constraint endpoint -cond_range 45,60 -train_steps 2 -endpoint_steps 3 -batch_size 2 -endpoint_newton 2 -endpoint_newton_t 2 -lr 1e-4"
+# newton_losses FILE ITER: the error norm of the samples and the fit's loss
+# printed for iteration ITER of 2
+newton_losses() {
+  sed -n "s/.*iteration *$2\/2 *error norm of the samples \([^ ]*\) *flow-matching loss of the targets \([^ ]*\).*/\1 \2/p" "$1"
+}
+# agree A B: two pairs of positive losses equal to 1e-4 (relative)
+agree() {
+  "$PY" -c "
+a, b = [float(v) for v in '$1'.split()], [float(v) for v in '$2'.split()]
+print(len(a) == 2 and len(b) == 2 and min(a) > 0 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)))" 2>/dev/null
+}
 run_1_and_2 fn 2 $FN
 [ "$RC1" -eq 0 ] || fail "finetune -endpoint_newton: $(tail -n 2 fn1.err)"
-ok=$("$PY" - <<'PYEOF'
-import re
-def first(f):
-    m = re.search(r"iteration +1/2 +error norm of the samples (\S+) +flow-matching loss of the targets (\S+)", open(f).read())
-    return [float(v) for v in m.groups()]
-a, b = first("fn1.txt"), first("fn2.txt")
-print(a[0] > 0 and a[1] > 0 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)))
-PYEOF
-)
+ok=$(agree "$(newton_losses fn1.txt 1)" "$(newton_losses fn2.txt 1)")
 holds "finetune -endpoint_newton 2: first iteration's error norm and flow-matching loss of the Newton targets, 1 rank vs 2, agree to 1e-4: $ok" "'$ok' == 'True'"
 run_1_and_2 fs 2 $FN -endpoint_newton_fit sampler
-ok=$("$PY" - <<'PYEOF'
-import re
-def second(f):
-    m = re.search(r"iteration +2/2 +error norm of the samples (\S+) +flow-matching loss of the targets (\S+)", open(f).read())
-    return [float(v) for v in m.groups()]
-a, b = second("fs1.txt"), second("fs2.txt")
-print(a[0] > 0 and a[1] > 0 and all(abs(x - y) <= 1e-4 * x for x, y in zip(a, b)))
-PYEOF
-)
+ok=$(agree "$(newton_losses fs1.txt 2)" "$(newton_losses fs2.txt 2)")
 holds "-endpoint_newton_fit sampler (the sampler's own velocities shifted): second iteration's error norm and loss, 1 rank vs 2, agree to 1e-4: $ok" "'$ok' == 'True'"
 run $FN -endpoint_newton_fit sampler -endpoint_newton_metric physical -o fsp.h5
-ok=$("$PY" - <<'PYEOF'
-import re
-def first(f):
-    m = re.search(r"iteration +1/2 +error norm of the samples (\S+) +flow-matching loss of the targets (\S+)", open(f).read())
-    return [float(v) for v in m.groups()]
-a, b = first("out.txt"), first("fs1.txt")
-print(a[0] == b[0] and a[1] > 0 and abs(a[1] - b[1]) > 1e-3 * b[1])
-PYEOF
-)
-holds "-endpoint_newton_metric physical: the same samples and targets (error norm), a differently weighted loss: $ok" "'$ok' == 'True'"
+read -r ea la < <(newton_losses out.txt 1)
+read -r eb lb < <(newton_losses fs1.txt 1)
+holds "-endpoint_newton_metric physical: the same samples and targets (error norm ${ea:-?} = ${eb:-?}), a differently weighted loss (${la:-?} vs ${lb:-?})" "'${ea:-x}' == '${eb:-y}' and ${la:-0} > 0 and abs(${la:-0} - ${lb:-0}) > 1e-3 * ${lb:-0}"
 # sample -newton_polish: Newton steps of the PDE on each generated flow
 run sample -model fn1.h5 -n 2 -cond_value 50 -sampler heun -sampler_steps 3 -newton_polish 3 -o snp.h5
 read -r before after < <(sed -n 's/.*-newton_polish 3: .* \(\S*\) before, \(\S*\) after/\1 \2/p' out.txt)
