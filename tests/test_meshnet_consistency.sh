@@ -22,6 +22,27 @@ for net in "meshnet" "meshunet -mesh_levels 3" "meshunet -mesh_levels 3 -mesh_ge
     compare "$tag G=$1 P=$2 vs serial" 1e-5 ref.h5 g$1p$2.h5 /history/loss /params /ema
   done
 done
+# PBFM training (the unrolled residual loss), also on a sub-batch
+# (-pbfm_batch: evenly spaced rows of the global batch, the same rows on
+# every layout); -pbfm_batch equal to the batch is the default
+opts="$common -net_type meshunet -mesh_levels 3 -train_steps 12 -constraint pbfm -pbfm_unroll 2"
+# shellcheck disable=SC2086
+"$BIN" train $opts -o pb_ref.h5 >/dev/null || { echo "FAIL: serial PBFM training"; exit 1; }
+# shellcheck disable=SC2086
+"$BIN" train $opts -pbfm_batch 4 -o pb_all.h5 >/dev/null || { echo "FAIL: PBFM training, -pbfm_batch 4"; exit 1; }
+compare "pbfm -pbfm_batch 4 (the batch) vs default" 1e-6 pb_ref.h5 pb_all.h5 /history/loss /params
+# shellcheck disable=SC2086
+"$BIN" train $opts -pbfm_batch 2 -o pb_sub.h5 >/dev/null || { echo "FAIL: serial PBFM training, -pbfm_batch 2"; exit 1; }
+for gp in "2 1" "1 2"; do
+  set -- $gp
+  # shellcheck disable=SC2086
+  "$MPIEXEC" -q -n 2 "$BIN" train $opts -pbfm_batch 2 -pf_group_size $2 -o pb_g$1p$2.h5 >log.txt 2>&1 || { echo "FAIL: PBFM -pbfm_batch 2 with G=$1 P=$2"; cat log.txt; nfail=$((nfail + 1)); continue; }
+  compare "pbfm -pbfm_batch 2 G=$1 P=$2 vs serial" 1e-5 pb_sub.h5 pb_g$1p$2.h5 /history/loss /params
+done
+# the sub-batch changes the update (else the option would do nothing)
+if "$PY" "$CMP" pb_ref.h5 pb_sub.h5 --dataset /params --rtol 1e-3 >/dev/null 2>&1; then
+  fail "-pbfm_batch 2 trained the same parameters as the whole batch"
+else pass "-pbfm_batch 2 gives other parameters than the whole batch"; fi
 printf "%b" "$SUMMARY"
 echo "test_meshnet_consistency: $npass passed, $nfail failed"
 [ $nfail -eq 0 ]

@@ -68,6 +68,9 @@ PETSC_EXTERN const char *const PFConstraintNorms[];
 PETSC_EXTERN PetscErrorCode PFConstraintSetDefaultNorm(PFConstraint c, PFConstraintNorm norm, double tpow);
 PETSC_EXTERN PetscErrorCode PFConstraintGetType(PFConstraint c, PFConstraintType *type);
 PETSC_EXTERN PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combine, double *weight);
+/* Whether row j of a global batch of Bg enters the residual loss
+ * (-pbfm_batch k: k rows evenly spaced; default all) */
+PETSC_EXTERN PetscBool      PFConstraintResidualRow(PFConstraint c, PetscInt j, PetscInt Bg);
 /* Unrolled steps at training step `step` of `total` */
 PETSC_EXTERN PetscInt       PFConstraintUnrollSteps(PFConstraint c, PetscInt step, PetscInt total);
 /* The residual loss of this rank's B training states (x_t, t, and v0 = the

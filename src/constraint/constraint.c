@@ -19,6 +19,7 @@ struct _p_PFConstraint {
   PFConstraintCombine combine;
   PetscInt            unroll;      /* final number of unrolled steps */
   PetscBool           grow;        /* grow 1 -> unroll over training */
+  PetscInt            rbatch;      /* samples of the global batch in the residual loss (0: all) */
   double              tpow, weight;
   PFAdjointParams     am;
   PFEndpointParams    ep;
@@ -154,6 +155,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsEnum("-constraint", "Physics in training: none or pbfm (train, finetune); adjoint or endpoint (finetune)", "PFConstraint", PFConstraintTypes, (PetscEnum)c->type, (PetscEnum *)&c->type, NULL));
   PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
   PetscCall(PetscOptionsBool("-pbfm_unroll_grow", "Grow the unrolled steps from 1 to -pbfm_unroll over training (else always -pbfm_unroll)", "PFConstraint", c->grow, &c->grow, NULL));
+  PetscCall(PetscOptionsInt("-pbfm_batch", "Samples of each global batch whose unrolled residual enters the loss, evenly spaced in the batch (0: all of them; fewer trade gradient noise for the unroll's cost)", "PFConstraint", c->rbatch, &c->rbatch, NULL));
   PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, &c->tpow_set));
   PetscCall(PetscOptionsBool("-constraint_newton_gauss", "Error norm of a nonlinear physics (ns): the Gauss-Newton gradient 2 M e (J frozen: the gradient of the distance to the solution, to first order) instead of the exact gradient of |J^-1 R|_M^2", "PFConstraint", c->newton_gn, &c->newton_gn, NULL));
   PetscCall(PetscOptionsEnum("-constraint_norm", "Size of the residual: l1 (PBFM's |R|_1/|F|_1), l2 (|R|_2^2/|F|_2^2), error (|J_p^-1 R|_M/|u0|_M, the distance to the solution) or error2 (its square); default l1 for pbfm, l2 for adjoint and guidance, error for endpoint", "PFConstraint", PFConstraintNorms, (PetscEnum)c->norm, (PetscEnum *)&c->norm, &c->norm_set));
@@ -196,6 +198,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCheck(c->ep.newton >= 0 && c->ep.newton <= 20 && c->ep.newton_t >= 1, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-endpoint_newton must be in [0, 20] and -endpoint_newton_t >= 1");
   PetscCheck(c->ep.steps >= 1 && c->ep.steps <= PF_CONSTRAINT_MAXUNROLL && c->ep.anchor >= 0 && c->ep.state_anchor >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "endpoint fine-tuning needs 1 <= -endpoint_steps <= %d and -endpoint_anchor, -endpoint_state_anchor >= 0", PF_CONSTRAINT_MAXUNROLL);
   PetscCheck(c->unroll >= 1 && c->unroll <= PF_CONSTRAINT_MAXUNROLL, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_unroll must be in [1, %d]", PF_CONSTRAINT_MAXUNROLL);
+  PetscCheck(c->rbatch >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_batch must be >= 0 (0: the whole batch)");
   PetscCheck(c->tpow >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-pbfm_tpow must be >= 0");
   PetscCheck(c->weight >= 0, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "-constraint_weight must be >= 0");
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -262,6 +265,14 @@ PetscErrorCode PFConstraintGetCombine(PFConstraint c, PFConstraintCombine *combi
   if (combine) *combine = c->combine;
   if (weight) *weight = c->weight;
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscBool PFConstraintResidualRow(PFConstraint c, PetscInt j, PetscInt Bg)
+{
+  /* row j is chosen when floor(j k / Bg) steps up at it: k rows spread
+   * evenly over the batch, the same rows whatever the group layout */
+  const PetscInt64 k = (c->rbatch <= 0 || c->rbatch >= Bg) ? Bg : c->rbatch;
+  return (PetscBool)(((PetscInt64)(j + 1) * k) / Bg > ((PetscInt64)j * k) / Bg);
 }
 
 PetscInt PFConstraintUnrollSteps(PFConstraint c, PetscInt step, PetscInt total)
@@ -602,7 +613,8 @@ PetscErrorCode PFConstraintView(PFConstraint c, PetscViewer viewer)
   case PF_CONSTRAINT_NONE:
     break;
   case PF_CONSTRAINT_PBFM:
-    PetscCall(PetscViewerASCIIPrintf(viewer, "constraint pbfm: %s residual of the x1 estimate unrolled 1 -> %" PetscInt_FMT " Euler steps, weight t^%g, gradients combined by %s%s\n", PFConstraintNorms[c->norm], c->unroll, c->tpow, PFConstraintCombines[c->combine], c->combine == PF_COMBINE_SUM ? " (weighted)" : " (ConFIG)"));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "constraint pbfm: %s residual of the x1 estimate unrolled %s%" PetscInt_FMT " Euler steps, weight t^%g, gradients combined by %s%s\n", PFConstraintNorms[c->norm], c->grow ? "1 -> " : "", c->unroll, c->tpow, PFConstraintCombines[c->combine], c->combine == PF_COMBINE_SUM ? " (weighted)" : " (ConFIG)"));
+    if (c->rbatch > 0) PetscCall(PetscViewerASCIIPrintf(viewer, "  residual loss on %" PetscInt_FMT " samples of each batch (-pbfm_batch)\n", c->rbatch));
     break;
   case PF_CONSTRAINT_ADJOINT:
     PetscCall(PetscViewerASCIIPrintf(viewer, "constraint adjoint: adjoint matching, %" PetscInt_FMT " iterations x %" PetscInt_FMT " SDE steps, lambda %g, kappa %g\n", c->am.iters, c->am.steps, c->am.lambda, c->am.kappa));

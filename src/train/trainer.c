@@ -229,13 +229,27 @@ static PetscErrorCode TrainStep(PFTrainer tr, double *loss, PetscBool *stop, dou
      * one allreduce carries [g_fm, g_residual, losses, stop flag] */
     double   rlocal = 0;
     PetscInt nun    = PFConstraintUnrollSteps(tr->constraint, tr->step, tr->train_steps);
+    PetscInt nres = 0, kres = 0;
     PetscCall(PetscArraycpy(tr->gfm, grads, np));
     PetscCall(PFNetZeroGradient(tr->net));
-    if (tr->nloc > 0) PetscCall(PFConstraintResidualGradient(tr->constraint, tr->net, tr->nloc, tr->Bg, tr->xt, tr->t, tr->v, nun, &rlocal, NULL));
+    /* -pbfm_batch: this rank's rows of the residual loss, packed to the
+     * front (x_t, t and v are not needed after this) */
+    for (PetscInt j = 0; j < tr->Bg; j++) {
+      if (!PFConstraintResidualRow(tr->constraint, j, tr->Bg)) continue;
+      kres++;
+      if (j < tr->gidx0 || j >= tr->gidx0 + tr->nloc) continue;
+      if (j - tr->gidx0 != nres) {
+        PetscCall(PetscArraycpy(tr->xt + (size_t)nres * n, tr->xt + (size_t)(j - tr->gidx0) * n, n));
+        PetscCall(PetscArraycpy(tr->v + (size_t)nres * n, tr->v + (size_t)(j - tr->gidx0) * n, n));
+        tr->t[nres] = tr->t[j - tr->gidx0];
+      }
+      nres++;
+    }
+    if (nres > 0) PetscCall(PFConstraintResidualGradient(tr->constraint, tr->net, nres, kres, tr->xt, tr->t, tr->v, nun, &rlocal, NULL));
     PetscCall(PetscArraycpy(tr->reduce, tr->gfm, np));
     PetscCall(PetscArraycpy(tr->reduce + np, grads, np));
     tr->reduce[2 * np]     = (pfreal)(local / (double)tr->Bg);
-    tr->reduce[2 * np + 1] = (pfreal)(rlocal / (double)tr->Bg);
+    tr->reduce[2 * np + 1] = (pfreal)(rlocal / (double)kres);
     tr->reduce[2 * np + 2] = (pfreal)(PFSignalsReceived() ? 1 : 0);
     PetscCall(PetscLogEventBegin(PF_EVENT_Allreduce, 0, 0, 0, 0));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tr->reduce, (int)(2 * np + 3), MPIU_PFREAL, MPI_SUM, tr->comm));
