@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Table of bench/pbfm64.sh (issue 6's 64x64 benchmark): one row per model
+from its eval file (physics of the samples, mean/std-field errors against
+the held-out solver data) and the times and peak memory of the steps that
+made it; then the issue's target ratios. Writes DIR/pbfm64.md and prints it.
+
+usage: pbfm64_report.py DIR
+"""
+import json
+import os
+import re
+import sys
+
+D = sys.argv[1] if len(sys.argv) > 1 else "bench64"
+
+# name, eval file, training steps whose wall time it cost (in order), sampler
+ROWS = [
+    ("flow matching, high-fidelity data", "fm", ["train_fm"], "heun 10"),
+    ("PBFM, high-fidelity data", "pbfm", ["train_pbfm"], "heun 10"),
+    ("pretrained, low-fidelity data", "pre", ["train_pre"], "heun 10"),
+    ("pretrained + adjoint matching", "am", ["train_pre", "ft_adjoint"], "heun 10"),
+    ("pretrained + PBFM on the low-fi data", "pbft", ["train_pre", "ft_pbfm"], "heun 10"),
+    ("pretrained + endpoint", "ep", ["train_pre", "ft_endpoint"], "heun 5"),
+    ("flow matching + DPS guidance (scale 10)", "dps", ["train_fm"], "heun 10 + DPS"),
+]
+
+
+def step_time(name):
+    """(wall s, peak RSS MB) of a step: time_NAME.txt, else the training log's total."""
+    path = os.path.join(D, "time_%s.txt" % name)
+    if os.path.exists(path):
+        wall, rss = open(path).read().strip().splitlines()[-1].split(",")
+        return float(wall), float(rss) / 1024
+    log = os.path.join(D, name + ".log")
+    if os.path.exists(log):
+        m = re.search(r"(\d+) steps in ([0-9.]+) s", open(log).read())
+        if m:
+            return float(m.group(2)), None
+    return None, None
+
+
+def load(tag):
+    path = os.path.join(D, "e_%s.json" % tag)
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def dist_error(e):
+    d = e["distribution"]
+    return sum(d[f][k] for f in ("logK", "p") for k in ("mean_error", "std_error")) / 4
+
+
+def fmt(x, spec="%.3g"):
+    return "" if x is None else spec % x
+
+
+lines = ["| model | training s (steps) | peak RSS MB | sampler, s per sample | residual mean (median) | re-solve median"
+         " | logK mean / std err | p mean / std err | distribution error | field SWD |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+sol = load("lowfi")
+res = {}
+for label, tag, steps, sampler in ROWS:
+    e = load(tag)
+    if e is None:
+        continue
+    walls = [step_time(s) for s in steps]
+    wall = sum(w for w, _ in walls if w is not None)
+    rss = max([m for _, m in walls if m is not None] + [0]) or None
+    swall, _ = step_time("sample_" + tag)
+    n = e["n_samples"]
+    d = e["distribution"]
+    res[tag] = dict(resid=e["residual_relative"]["mean"], resolve=e["resolve"]["median"], dist=dist_error(e), wall=wall,
+                    steps=walls)
+    lines.append("| %s | %.0f (%s) | %s | %s, %s | %.3g (%.3g) | %.3g | %.3f / %.3f | %.3f / %.3f | %.3f | %.3f |" % (
+        label, wall, " + ".join(fmt(w, "%.0f") for w, _ in walls), fmt(rss, "%.0f"), sampler,
+        fmt(swall / n if swall else None, "%.3f"), e["residual_relative"]["mean"], e["residual_relative"]["median"],
+        e["resolve"]["median"], d["logK"]["mean_error"], d["logK"]["std_error"], d["p"]["mean_error"],
+        d["p"]["std_error"], dist_error(e), d["field_sliced_wasserstein"]))
+if sol is not None:
+    lines.append("| low-fidelity data itself | | | | %.3g (%.3g) | %.3g | | | | |" % (
+        sol["residual_relative"]["mean"], sol["residual_relative"]["median"], sol["resolve"]["median"]))
+    r = sol["reference"]
+    lines.append("| solver data (test64.h5) | | | | %.3g (%.3g) | %.3g | | | | |" % (
+        r["residual_relative"]["mean"], r["residual_relative"]["median"], r["resolve"]["median"]))
+
+lines += ["", "Targets (issue 6):", ""]
+if "fm" in res and "pbfm" in res:
+    fm, pb = res["fm"], res["pbfm"]
+    lines.append("- PBFM mean residual %.3g vs plain FM %.3g: %.2fx lower (target >= 8x); distribution error %.2fx"
+                 " plain FM's (target <= 1.1x); re-solve %.3g vs %.3g" % (
+                     pb["resid"], fm["resid"], fm["resid"] / pb["resid"], pb["dist"] / fm["dist"], pb["resolve"],
+                     fm["resolve"]))
+hf = res.get("fm", {}).get("wall")
+for tag, step in (("am", "ft_adjoint"), ("pbft", "ft_pbfm"), ("ep", "ft_endpoint")):
+    w, _ = step_time(step)
+    if hf and w and tag in res and "pre" in res:
+        lines.append("- %s: fine-tuning %.0f s = %.0f%% of the high-fidelity training (target <= 25%%); re-solve %.3g ->"
+                     " %.3g (%.1fx), distribution error %.3f (%.2fx plain FM's)" % (
+                         step, w, 100 * w / hf, res["pre"]["resolve"], res[tag]["resolve"],
+                         res["pre"]["resolve"] / res[tag]["resolve"], res[tag]["dist"],
+                         res[tag]["dist"] / res["fm"]["dist"]))
+st = os.path.join(D, "step_time.txt")
+if os.path.exists(st):
+    times = dict((l.split()[0], float(l.split()[1])) for l in open(st) if len(l.split()) == 2)
+    if "plain" in times:
+        for k, v in times.items():
+            if k != "plain":
+                lines.append("- time per training step, %s: %.2fx plain flow matching's (target <= 2x with 4 unrolled"
+                             " steps; 30 steps each, batch 16, 2 ranks)" % (k, v / times["plain"]))
+text = "\n".join(lines) + "\n"
+open(os.path.join(D, "pbfm64.md"), "w").write(text)
+print(text)
