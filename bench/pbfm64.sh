@@ -34,18 +34,20 @@ step datagen_train train64.h5 $RUN datagen -physics darcy -n 4000 -seed 1 -o tra
 step datagen_test test64.h5 $RUN datagen -physics darcy -n 1000 -seed 1000 -o test64.h5
 step datagen_lowfi lowfi64.h5 $RUN datagen -physics darcy -n 4000 -seed 2000 -fidelity low -low_coarsen 3 -o lowfi64.h5
 
-# time per training step, back to back on an otherwise idle machine:
-# plain, PBFM with 4 unrolled steps on the whole batch and on PBFM_BATCH rows
+# time per training step and peak memory (largest rank), back to back on an
+# otherwise idle machine: plain, PBFM with 4 unrolled steps on the whole
+# batch (activations kept, and recomputed) and on PBFM_BATCH rows
 if [ ! -s step_time.txt ]; then
   rm -f step_time.part
   for v in "plain:" "pbfm4:-constraint pbfm -pbfm_unroll 4 -pbfm_unroll_grow 0" \
+           "pbfm4_recompute:-constraint pbfm -pbfm_unroll 4 -pbfm_unroll_grow 0 -pbfm_keep_activations 0" \
            "pbfm4_batch$PBFM_BATCH:-constraint pbfm -pbfm_unroll 4 -pbfm_unroll_grow 0 -pbfm_batch $PBFM_BATCH"; do
     # shellcheck disable=SC2086
-    $RUN train -data train64.h5 $ARCH -train_steps 30 -batch_size 16 -seed 1 ${v#*:} -o steptime.h5 >steptime.log 2>&1 \
-      || { echo "pbfm64: step-time run ${v%%:*} failed"; cat steptime.log; exit 1; }
-    echo "${v%%:*} $(grep -oE '30 steps in [0-9.]+ s' steptime.log | awk '{print $4}')" >>step_time.part
+    /usr/bin/time -f "%M" -o steptime.rss $RUN train -data train64.h5 $ARCH -train_steps 30 -batch_size 16 -seed 1 ${v#*:} \
+      -o steptime.h5 >steptime.log 2>&1 || { echo "pbfm64: step-time run ${v%%:*} failed"; cat steptime.log; exit 1; }
+    echo "${v%%:*} $(grep -oE '30 steps in [0-9.]+ s' steptime.log | awk '{print $4}') $(cat steptime.rss)" >>step_time.part
   done
-  rm -f steptime.h5 steptime.log; mv step_time.part step_time.txt
+  rm -f steptime.h5 steptime.log steptime.rss; mv step_time.part step_time.txt
 fi
 
 # the models; PBFM, the longest, last (a run stopped before it has the rest)

@@ -100,12 +100,15 @@ for tag, step in (("am", "ft_adjoint"), ("pbft", "ft_pbfm"), ("ep", "ft_endpoint
                          res[tag]["dist"] / res["fm"]["dist"]))
 st = os.path.join(D, "step_time.txt")
 if os.path.exists(st):
-    times = dict((l.split()[0], float(l.split()[1])) for l in open(st) if len(l.split()) == 2)
+    rows = [l.split() for l in open(st) if len(l.split()) >= 2]
+    times = dict((r[0], float(r[1])) for r in rows)
+    rss = dict((r[0], float(r[2]) / 1024) for r in rows if len(r) >= 3)
     if "plain" in times:
         for k, v in times.items():
             if k != "plain":
-                lines.append("- time per training step, %s: %.2fx plain flow matching's (target <= 2x with 4 unrolled"
-                             " steps; 30 steps each, batch 16, 2 ranks)" % (k, v / times["plain"]))
+                lines.append("- time per training step, %s: %.2fx plain flow matching's, peak RSS %s MB vs %s MB"
+                             " (target <= 2x with 4 unrolled steps; 30 steps each, batch 16, 2 ranks)" % (
+                                 k, v / times["plain"], fmt(rss.get(k), "%.0f"), fmt(rss.get("plain"), "%.0f")))
 text = "\n".join(lines) + "\n"
 open(os.path.join(D, "pbfm64.md"), "w").write(text)
 print(text)

@@ -16,8 +16,13 @@
  * Chu & Thuerey 2024: a direction with equal, positive projections on both
  * unit gradients) or by a weighted sum (-constraint_combine config|sum).
  *
- * Back-propagation through the unroll recomputes each step's forward (the
- * network keeps one set of activations), so memory does not grow with n. */
+ * Back-propagation through the unroll keeps each step's activations in an
+ * activation set of its own (PFNetSelectActivations; memory n sets of the
+ * residual rows), or with -pbfm_keep_activations 0 recomputes each step's
+ * forward so that memory does not grow with n.  -pbfm_batch k puts only k
+ * evenly spaced rows of each batch in the residual loss: each unrolled step
+ * costs a forward and a backward of its rows, so n steps on the whole batch
+ * cost at least n times a plain step; on B/n rows about one. */
 #include <physflow/net.h>
 #include <physflow/physics.h>
 

@@ -44,6 +44,13 @@ PETSC_EXTERN PetscErrorCode PFNetForwardAtTime(PFNet net, PetscInt nloc, const p
 /* Accumulates dL/dtheta into the gradient buffer for the last Forward's
  * inputs; writes dL/dx into dx if it is not NULL. */
 PETSC_EXTERN PetscErrorCode PFNetBackward(PFNet net, PetscInt B, const pfreal *dv, pfreal *dx);
+/* Activation sets: a chain of forwards whose backwards come later in reverse
+ * order (an unrolled sampler) keeps each forward's activations in a set of
+ * its own instead of recomputing them.  Set 0 is the planned workspace (the
+ * default); set k in [1, 64] is allocated on first use for B rows (grown
+ * when a later call asks for more).  Forward and Backward use the selected
+ * set; select 0 again before anything else evaluates the net. */
+PETSC_EXTERN PetscErrorCode PFNetSelectActivations(PFNet net, PetscInt k, PetscInt B);
 PETSC_EXTERN PetscErrorCode PFNetZeroGradient(PFNet net);
 PETSC_EXTERN PetscErrorCode PFNetGetParameters(PFNet net, size_t *n, pfreal **params, pfreal **grads);
 PETSC_EXTERN PetscErrorCode PFNetGetParamViews(PFNet net, PetscInt *nviews, const PFParamView **views);

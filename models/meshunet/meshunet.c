@@ -233,6 +233,27 @@ static PetscErrorCode BindWorkspace_Mesh(PFNet net, PetscInt B)
   PFMeshConvBindWorkspace(&m->out, B, w);
   w += PFMeshConvWorkspaceSize(&m->out, B);
   for (PetscInt k = 0; k < m->nblocks; k++) w = PFMeshBlockBindWorkspace(&m->blk[k], B, w);
+  /* the blocks' saved inputs (their backward reads them) point into this
+   * binding: the same walk as Forward_Mesh, so that a re-bound activation
+   * set (PFNetSelectActivations) is consistent without a forward */
+  {
+    const pfreal *h = m->h0;
+    PetscInt      k = 0;
+    for (PetscInt l = 0; l < m->levels; l++) {
+      for (PetscInt i = 0; i < m->depth; i++, k++) {
+        m->blk[k].hin = h;
+        h             = m->blk[k].hout;
+      }
+      if (l + 1 < m->levels) h = m->down[l];
+    }
+    for (PetscInt l = m->levels - 2; l >= 0; l--) {
+      h = m->up[l];
+      for (PetscInt i = 0; i < m->depth; i++, k++) {
+        m->blk[k].hin = h;
+        h             = m->blk[k].hout;
+      }
+    }
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

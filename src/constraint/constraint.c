@@ -20,6 +20,7 @@ struct _p_PFConstraint {
   PetscInt            unroll;      /* final number of unrolled steps */
   PetscBool           grow;        /* grow 1 -> unroll over training */
   PetscInt            rbatch;      /* samples of the global batch in the residual loss (0: all) */
+  PetscBool           keep;        /* keep each unrolled step's activations (else recompute them) */
   double              tpow, weight;
   PFAdjointParams     am;
   PFEndpointParams    ep;
@@ -56,6 +57,7 @@ PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
   c->combine = PF_COMBINE_CONFIG;
   c->unroll  = 4;
   c->grow    = PETSC_TRUE;
+  c->keep    = PETSC_TRUE;
   c->tpow    = 1;
   c->weight  = 1;
   c->am.steps  = 40;
@@ -156,6 +158,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
   PetscCall(PetscOptionsInt("-pbfm_unroll", "Euler steps of the x1 estimate at the end of training (grows from 1)", "PFConstraint", c->unroll, &c->unroll, NULL));
   PetscCall(PetscOptionsBool("-pbfm_unroll_grow", "Grow the unrolled steps from 1 to -pbfm_unroll over training (else always -pbfm_unroll)", "PFConstraint", c->grow, &c->grow, NULL));
   PetscCall(PetscOptionsInt("-pbfm_batch", "Samples of each global batch whose unrolled residual enters the loss, evenly spaced in the batch (0: all of them; fewer trade gradient noise for the unroll's cost)", "PFConstraint", c->rbatch, &c->rbatch, NULL));
+  PetscCall(PetscOptionsBool("-pbfm_keep_activations", "Keep every unrolled step's network activations for the backward pass (memory: one activation set of the residual rows per step); else recompute each step's forward (memory flat in the steps)", "PFConstraint", c->keep, &c->keep, NULL));
   PetscCall(PetscOptionsReal("-pbfm_tpow", "Residual weight t^p", "PFConstraint", c->tpow, &c->tpow, &c->tpow_set));
   PetscCall(PetscOptionsBool("-constraint_newton_gauss", "Error norm of a nonlinear physics (ns): the Gauss-Newton gradient 2 M e (J frozen: the gradient of the distance to the solution, to first order) instead of the exact gradient of |J^-1 R|_M^2", "PFConstraint", c->newton_gn, &c->newton_gn, NULL));
   PetscCall(PetscOptionsEnum("-constraint_norm", "Size of the residual: l1 (PBFM's |R|_1/|F|_1), l2 (|R|_2^2/|F|_2^2), error (|J_p^-1 R|_M/|u0|_M, the distance to the solution) or error2 (its square); default l1 for pbfm, l2 for adjoint and guidance, error for endpoint", "PFConstraint", PFConstraintNorms, (PetscEnum)c->norm, (PetscEnum *)&c->norm, &c->norm_set));
@@ -581,6 +584,7 @@ PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt 
     pfreal       *xn = c->X + (size_t)(k + 1) * N, *sk = c->s + (size_t)k * B;
     if (k > 0) {
       for (PetscInt b = 0; b < B; b++) sk[b] = t[b] + (pfreal)k * c->dt[b];
+      if (c->keep) PetscCall(PFNetSelectActivations(net, k, B));
       PetscCall(PFNetForward(net, B, xk, sk, c->v));
       vk = c->v;
     }
@@ -591,17 +595,21 @@ PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet net, PetscInt 
   for (PetscInt b = 0; b < B; b++) c->wb[b] = pow((double)t[b], c->tpow);
   PetscCall(PFConstraintStateLoss(c, B, Bg, c->X + (size_t)nun * N, c->wb, lsum, c->g));
   /* backward through the unroll, last step first: g = dL/dx_{k+1};
-   * dL/dx_k = g + J_v^T (dt g), dL/dtheta += (dv/dtheta)^T (dt g).  Each
-   * step's forward is recomputed, except the last one, whose activations
-   * are the network's current ones (when it is not the flow-matching one). */
+   * dL/dx_k = g + J_v^T (dt g), dL/dtheta += (dv/dtheta)^T (dt g).  Step
+   * k >= 1 finds its activations in set k (-pbfm_keep_activations) or
+   * recomputes them, except the last step, whose activations are the
+   * network's current ones; step 0's forward was the flow-matching one
+   * (whose backward has used its activations) and is recomputed. */
   for (PetscInt k = nun - 1; k >= 0; k--) {
     const pfreal *xk = c->X + (size_t)k * N;
-    if (k < nun - 1 || k == 0) PetscCall(PFNetForward(net, B, xk, c->s + (size_t)k * B, c->v));
+    if (c->keep) PetscCall(PFNetSelectActivations(net, k, B));
+    if (k == 0 || (!c->keep && k < nun - 1)) PetscCall(PFNetForward(net, B, xk, c->s + (size_t)k * B, c->v));
     for (PetscInt b = 0; b < B; b++)
       for (PetscInt i = 0; i < n; i++) c->v[(size_t)b * n + i] = c->dt[b] * c->g[(size_t)b * n + i];
     PetscCall(PFNetBackward(net, B, c->v, c->dx));
     for (size_t j = 0; j < N; j++) c->g[j] += c->dx[j];
   }
+  /* (the loop ends in set 0, the planned workspace) */
   if (dxt) PetscCall(PetscArraycpy(dxt, c->g, N));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -181,14 +181,46 @@ PetscErrorCode PFNetPlan(PFNet net, PetscInt maxbatch)
   PetscCall(PetscCalloc1(n, &net->work));
   net->nwork    = n;
   net->maxbatch = maxbatch;
+  net->bound    = maxbatch;
   PetscCall(net->ops.bindworkspace(net, maxbatch));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFNetSelectActivations(PFNet net, PetscInt k, PetscInt B)
+{
+  pfreal *planned = net->work;
+
+  PetscFunctionBegin;
+  PetscCheck(net->maxbatch > 0, net->comm, PETSC_ERR_ORDER, "call PFNetPlan first");
+  PetscCheck(k >= 0 && k < PF_NET_MAXSETS, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "activation set %" PetscInt_FMT " out of range [0, %d]", k, PF_NET_MAXSETS - 1);
+  if (k == 0) {
+    net->bound = net->maxbatch;
+    PetscCall(net->ops.bindworkspace(net, net->maxbatch));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCheck(B > 0, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "an activation set needs a positive batch");
+  {
+    size_t n;
+    PetscCall(net->ops.workspacesize(net, B, &n));
+    if (n > net->nxwork[k]) {
+      PetscCall(PetscFree(net->xwork[k]));
+      PetscCall(PetscCalloc1(n, &net->xwork[k]));
+      net->nxwork[k] = n;
+    }
+  }
+  /* the implementations bind into net->work: point it at the set for the
+   * call (the layers keep pointing there until the next selection) */
+  net->work  = net->xwork[k];
+  net->bound = B;
+  PetscCall(net->ops.bindworkspace(net, B));
+  net->work = planned;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PFNetForward(PFNet net, PetscInt B, const pfreal *x, const pfreal *t, pfreal *v)
 {
   PetscFunctionBegin;
-  PetscCheck(B <= net->maxbatch, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "batch %" PetscInt_FMT " exceeds the planned %" PetscInt_FMT "; call PFNetPlan", B, net->maxbatch);
+  PetscCheck(B <= net->bound, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "batch %" PetscInt_FMT " exceeds the %s %" PetscInt_FMT "; call PFNetPlan", B, net->bound == net->maxbatch ? "planned" : "selected activation set's", net->bound);
   PetscCall(PetscLogEventBegin(PF_EVENT_Forward, 0, 0, 0, 0));
   PetscCall(net->ops.forward(net, B, x, t, v));
   PetscCall(PetscLogEventEnd(PF_EVENT_Forward, 0, 0, 0, 0));
@@ -271,6 +303,7 @@ PetscErrorCode PFNetDestroy(PFNet *net)
   PetscCall(PetscFree((*net)->inits));
   PetscCall(PetscFree((*net)->fanin));
   PetscCall(PetscFree((*net)->work));
+  for (PetscInt k = 0; k < PF_NET_MAXSETS; k++) PetscCall(PetscFree((*net)->xwork[k]));
   PetscCall(PetscFree(*net));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

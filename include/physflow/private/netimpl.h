@@ -1,5 +1,6 @@
 #pragma once
 #include <physflow/net.h>
+#define PF_NET_MAXSETS 65
 
 typedef enum {
   PF_INIT_FANIN_UNIFORM, /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's Linear default */
@@ -40,6 +41,11 @@ struct _p_PFNet {
   PetscInt maxbatch;
   size_t   nwork;
   pfreal  *work;
+  /* extra activation sets (PFNetSelectActivations): set k >= 1 holds
+   * nxwork[k] values; bound = rows of the set the layers point into */
+  pfreal  *xwork[PF_NET_MAXSETS];
+  size_t   nxwork[PF_NET_MAXSETS];
+  PetscInt bound;
 };
 
 /* Used by implementations' setup: declare the next parameter block */
