@@ -14,6 +14,9 @@ vg "$BIN" eval -samples s.h5 -reference r.h5 -plot none > log 2>&1 || { echo "FA
 # U-Net (2 levels), mesh sampling and the physics/distribution evaluation (tiny sizes)
 vg "$BIN" datagen -physics darcy -mesh_faces 4 -n 3 -darcy_kl_terms 8 -o dd.h5 > log 2>&1 || { echo "FAIL: darcy datagen under valgrind"; cat log; fail=1; }
 vg "$BIN" train -data dd.h5 -net_type meshunet -mesh_levels 2 -mesh_width 4 -mesh_depth 1 -mesh_groups 2 -mesh_temb_dim 4 -train_steps 2 -batch_size 2 -o mm.h5 > log 2>&1 || { echo "FAIL: meshunet train under valgrind"; cat log; fail=1; }
+# PBFM: 3 unrolled steps in their own activation sets, on 1 row of the batch
+vg "$BIN" train -data dd.h5 -net_type meshunet -mesh_levels 2 -mesh_width 4 -mesh_depth 1 -mesh_groups 2 -mesh_temb_dim 4 -train_steps 2 -batch_size 2 \
+  -constraint pbfm -pbfm_unroll 3 -pbfm_unroll_grow 0 -pbfm_batch 1 -o mpb.h5 > log 2>&1 || { echo "FAIL: PBFM train under valgrind"; cat log; fail=1; }
 vg "$BIN" sample -model mm.h5 -n 2 -sampler_steps 2 -o ms.h5 > log 2>&1 || { echo "FAIL: mesh sample under valgrind"; cat log; fail=1; }
 vg "$BIN" eval -physics darcy -samples ms.h5 -reference dd.h5 > log 2>&1 || { echo "FAIL: darcy eval under valgrind"; cat log; fail=1; }
 /usr/bin/python3 -c "import json,sys; json.loads(open('log').read().strip().splitlines()[-1])" || { echo "FAIL: eval printed invalid JSON"; fail=1; }
