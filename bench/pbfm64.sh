@@ -22,14 +22,21 @@ RUN="mpiexec -q -n 2 $BIN"
 ARCH="-net_type meshunet -mesh_levels 4 -mesh_width 32 -mesh_depth 2 -mesh_groups 8"
 TRAIN="$ARCH -train_steps $STEPS -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 -checkpoint_every 500"
 cd "$D"
-# step NAME OUTPUT COMMAND...: run COMMAND (log NAME.log, time_NAME.txt) unless OUTPUT exists
+# step NAME OUTPUT COMMAND...: run COMMAND (log NAME.log, wall time and peak
+# RSS in time_NAME.txt) unless it has finished before: time_NAME.txt holds
+# just "seconds,KB" only after a successful run (a failed or killed one adds
+# a status line, and an interrupted training leaves a checkpoint as OUTPUT:
+# the step starts again); an OUTPUT without a log was made by hand
 step() {
   local name=$1 out=$2
   shift 2
-  [ -s "$out" ] && return 0
+  grep -qxE '[0-9.]+,[0-9]+' "time_$name.txt" 2>/dev/null && [ "$(wc -l <"time_$name.txt")" -eq 1 ] && [ -s "$out" ] && return 0
+  [ -s "$out" ] && [ ! -e "$name.log" ] && return 0
   echo "$(date +%H:%M:%S) $name"
+  rm -f "time_$name.txt"
   /usr/bin/time -f "%e,%M" -o "time_$name.txt" "$@" >"$name.log" 2>&1 || { echo "pbfm64: $name failed (see $D/$name.log)"; exit 1; }
 }
+
 step datagen_train train64.h5 $RUN datagen -physics darcy -n 4000 -seed 1 -o train64.h5
 step datagen_test test64.h5 $RUN datagen -physics darcy -n 1000 -seed 1000 -o test64.h5
 step datagen_lowfi lowfi64.h5 $RUN datagen -physics darcy -n 4000 -seed 2000 -fidelity low -low_coarsen 3 -o lowfi64.h5
