@@ -27,14 +27,22 @@ cd "$D"
 # just "seconds,KB" only after a successful run (a failed or killed one adds
 # a status line, and an interrupted training leaves a checkpoint as OUTPUT:
 # the step starts again); an OUTPUT without a log was made by hand
+finished() { # NAME OUTPUT
+  grep -qxE '[0-9.]+,[0-9]+' "time_$1.txt" 2>/dev/null && [ "$(wc -l <"time_$1.txt")" -eq 1 ] && [ -s "$2" ]
+}
 step() {
   local name=$1 out=$2
   shift 2
-  grep -qxE '[0-9.]+,[0-9]+' "time_$name.txt" 2>/dev/null && [ "$(wc -l <"time_$name.txt")" -eq 1 ] && [ -s "$out" ] && return 0
+  finished "$name" "$out" && return 0
   [ -s "$out" ] && [ ! -e "$name.log" ] && return 0
   echo "$(date +%H:%M:%S) $name"
   rm -f "time_$name.txt"
-  /usr/bin/time -f "%e,%M" -o "time_$name.txt" "$@" >"$name.log" 2>&1 || { echo "pbfm64: $name failed (see $D/$name.log)"; exit 1; }
+  /usr/bin/time -f "%e,%M" -o "time_$name.txt" "$@" >>"$name.log" 2>&1 || { echo "pbfm64: $name failed (see $D/$name.log)"; exit 1; }
+}
+# the options that continue an interrupted training from its checkpoint
+# (the log keeps every segment's "N steps in S s"; the report adds them)
+resume() { # NAME OUTPUT
+  if [ -s "$2" ] && [ -e "$1.log" ] && ! finished "$1" "$2"; then echo "-resume $2"; fi
 }
 
 step datagen_train train64.h5 $RUN datagen -physics darcy -n 4000 -seed 1 -o train64.h5
@@ -58,8 +66,10 @@ if [ ! -s step_time.txt ]; then
 fi
 
 # the models; PBFM, the longest, last (a run stopped before it has the rest)
-step train_fm unet64.h5 $RUN train -data train64.h5 $TRAIN -o unet64.h5
-step train_pre pre64.h5 $RUN train -data lowfi64.h5 $TRAIN -o pre64.h5
+# shellcheck disable=SC2046
+step train_fm unet64.h5 $RUN train -data train64.h5 $TRAIN $(resume train_fm unet64.h5) -o unet64.h5
+# shellcheck disable=SC2046
+step train_pre pre64.h5 $RUN train -data lowfi64.h5 $TRAIN $(resume train_pre pre64.h5) -o pre64.h5
 step ft_adjoint am64.h5 $RUN finetune -model pre64.h5 -constraint adjoint -constraint_norm error2 -am_lambda 300 -am_iters 20 -am_steps 40 \
   -batch_size 8 -lr 3e-4 -pf_group_size 1 -o am64.h5
 step ft_pbfm pbft64.h5 $RUN finetune -model pre64.h5 -data lowfi64.h5 -constraint pbfm -constraint_norm error2 -train_steps 300 -pbfm_unroll 2 \
@@ -79,6 +89,8 @@ step eval_lowfi e_lowfi.json $RUN eval -physics darcy -samples lowfi64.h5 -refer
 for m in fm:unet64 pre:pre64 am:am64 pbft:pbft64; do sample_eval "${m%%:*}" "${m#*:}.h5" -sampler heun -sampler_steps 10; done
 sample_eval ep ep64.h5 -sampler heun -sampler_steps 5
 sample_eval dps unet64.h5 -sampler heun -sampler_steps 10 -guidance dps -guidance_scale 10
-step train_pbfm pbfm64.h5 $RUN train -data train64.h5 $TRAIN -constraint pbfm -pbfm_unroll 4 -pbfm_batch "$PBFM_BATCH" -o pbfm64.h5
+# shellcheck disable=SC2046
+step train_pbfm pbfm64.h5 $RUN train -data train64.h5 $TRAIN -constraint pbfm -pbfm_unroll 4 -pbfm_batch "$PBFM_BATCH" \
+  $(resume train_pbfm pbfm64.h5) -o pbfm64.h5
 sample_eval pbfm pbfm64.h5 -sampler heun -sampler_steps 10
 /usr/bin/python3 "$SRC/pbfm64_report.py" "$D"

@@ -28,14 +28,15 @@ ROWS = [
 def step_time(name):
     """(wall s, peak RSS MB) of a step: time_NAME.txt, else the training log's total."""
     path = os.path.join(D, "time_%s.txt" % name)
+    log = os.path.join(D, name + ".log")
+    # a training continued from a checkpoint: the sum of its segments
+    segments = re.findall(r"\d+ steps in ([0-9.]+) s", open(log).read()) if os.path.exists(log) else []
     if os.path.exists(path):
         wall, rss = open(path).read().strip().splitlines()[-1].split(",")
-        return float(wall), float(rss) / 1024
-    log = os.path.join(D, name + ".log")
-    if os.path.exists(log):
-        m = re.search(r"(\d+) steps in ([0-9.]+) s", open(log).read())
-        if m:
-            return float(m.group(2)), None
+        wall = sum(map(float, segments)) if len(segments) > 1 else float(wall)
+        return wall, float(rss) / 1024
+    if segments:
+        return sum(map(float, segments)), None
     return None, None
 
 
