@@ -216,6 +216,29 @@ expect_error "(g) physflow latent with a model of all fields" "state fields only
 expect_error "(g) -latent not a predictor" "expected a 'latent' file" infer -model ponly16.h5 -latent uncond.h5 -infer_type latent -obs o0.h5 -o x.h5
 [ ! -e x.h5 ] && pass "(g) no output written by the failed runs" || fail "(g) x.h5 written"
 
+section "(h) -infer_type mcmc: reference posterior by pCN chains"
+# logK observed: a linear-Gaussian problem in the KL coefficients, whose
+# posterior mean is the MAP estimate; the chains' mean must converge to it
+run observe -data test.h5 -index 2 -field logK -nobs 12 -noise 0.3 -seed 4 -o ok_lin.h5
+run infer -model base.h5 -obs ok_lin.h5 -infer_type map -o map_lin.h5
+run infer -model base.h5 -obs ok_lin.h5 -infer_type mcmc -n 200 -mcmc_thin 100 -o mc_lin.h5
+[ "$RC" -eq 0 ] || fail "(h) mcmc: $(tail -n 2 err.txt)"
+read -r dev acc < <("$PY" - <<'PYEOF'
+import h5py, numpy as np
+a = h5py.File("map_lin.h5"); b = h5py.File("mc_lin.h5")
+m = a["posterior/logK/mean"][:]; mm = b["posterior/logK/mean"][:]; sd = b["posterior/logK/std"][:]
+print("%.4f %.4f" % (np.sqrt(np.mean(((mm - m) / sd) ** 2)), b["posterior"].attrs["mcmc_acceptance"]))
+PYEOF
+)
+holds "(h) linear-Gaussian: RMS of (chain mean - MAP) / posterior std $dev (want < 0.12), acceptance $acc (want 0.1-0.5)" "$dev < 0.12 and 0.1 < $acc < 0.5"
+run infer -model base.h5 -obs o0.h5 -infer_type mcmc -n 40 -mcmc_burn 400 -mcmc_thin 5 -o mc.h5
+NP=2 run infer -model base.h5 -obs o0.h5 -infer_type mcmc -n 40 -mcmc_burn 400 -mcmc_thin 5 -pf_group_size 1 -o mc2g.h5
+compare "(h) mcmc samples, 1 rank vs 2 groups of 1 (whole chains)" 1e-12 mc.h5 mc2g.h5 /fields/logK /fields/p
+NP=2 run infer -model base.h5 -obs o0.h5 -infer_type mcmc -n 40 -mcmc_burn 400 -mcmc_thin 5 -o mc2.h5
+compare "(h) mcmc samples, 1 rank vs 2 ranks (one group)" 1e-6 mc.h5 mc2.h5 /fields/logK /fields/p
+expect_error "(h) -mcmc_chains above -n" "mcmc_chains <= -n" infer -model base.h5 -obs o0.h5 -infer_type mcmc -n 4 -mcmc_chains 8 -o x.h5
+expect_error "(h) -mcmc_beta 0" "0 < -mcmc_beta" infer -model base.h5 -obs o0.h5 -infer_type mcmc -mcmc_beta 0 -o x.h5
+
 echo
 echo "== summary"
 printf "%b" "$SUMMARY"

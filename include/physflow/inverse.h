@@ -56,7 +56,25 @@ PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const doub
 /* J at xi[m] and its gradient gxi[m] (may be NULL); x: work [nf nown],
  * on return the state at xi */
 PETSC_EXTERN PetscErrorCode PFMAPObjective(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double *J, double gxi[]);
-PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscScalar *x, PetscInt *its, double *J);
+/* xi: if not NULL, receives the estimate's latent variables [m] */
+PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscScalar *x, PetscInt *its, double *J, double xi[]);
+
+/* Reference posterior by MCMC (src/inverse/mcmc.c): a preconditioned
+ * Crank-Nicolson chain on the latent prior variables xi, whose target is
+ * exp(-J(xi)) with J the MAP objective above (exact up to the discretisation
+ * and the chain's length; one state solve per step, no gradient).  The
+ * chain starts at xi0 (NULL: the prior mean), adapts its step beta during
+ * the burn-in towards 25% acceptance, then keeps every thin-th state:
+ * X [rows][nf nown] (physical units).  Random numbers: (seed, chain).
+ * Collective on the physics' comm. */
+typedef struct {
+  PetscInt burn, thin;
+  double   beta; /* initial step in (0, 1] */
+} PFMCMCParams;
+typedef struct {
+  double acceptance, beta, final_misfit; /* after the burn-in */
+} PFMCMCStats;
+PETSC_EXTERN PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const PFMCMCParams *p, const double xi0[], uint64_t seed, PetscInt chain, PetscInt rows, PetscScalar *X, PFMCMCStats *st);
 
 /* Training a conditional model (-condition obs): every training sample
  * gets a random sensor set of one field -- k sensors, k uniform in

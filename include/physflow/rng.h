@@ -21,7 +21,8 @@ typedef enum {
   PF_RNG_PDE_INPUT   = 10, /* random coefficients of a PDE sample */
   PF_RNG_PDE_NOISE   = 11, /* observational noise added to solutions */
   PF_RNG_OBS         = 12, /* which entries are observed, and their noise */
-  PF_RNG_COND        = 13  /* random conditions of a conditional model's training samples */
+  PF_RNG_COND        = 13, /* random conditions of a conditional model's training samples */
+  PF_RNG_MCMC        = 14  /* proposals and acceptances of a reference MCMC chain */
 } PFRNGPurpose;
 
 typedef struct {

@@ -32,6 +32,7 @@
 #include <physflow/signals.h>
 #include "cli.h"
 #include "infer_given.h"
+#include "infer_mcmc.h"
 
 typedef struct {
   PFCLIMeshContext ctx;
@@ -42,6 +43,8 @@ typedef struct {
   PetscInt         n, seed, chunk;
   double           scale, wres;
   PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
+  PetscBool        mcmc;    /* -infer_type mcmc: reference samples by pCN chains */
+  PFCLIInferMCMC   mc;
   PetscBool        cond;    /* -infer_type conditional: a model trained with observation channels */
   PetscBool        noted;   /* the noise-mismatch note was printed */
   PetscBool        latent;  /* -infer_type latent: a state model and its predictor phi (-latent) */
@@ -103,10 +106,17 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   g = H5Gopen2(fid, "posterior", H5P_DEFAULT);
   PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write /posterior");
   PetscCall(PFH5WriteAttrString(g, "observations", obsfile));
-  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : inf->cond ? "conditional" : inf->latent ? "latent" : "guidance"));
+  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : inf->mcmc ? "mcmc" : inf->cond ? "conditional" : inf->latent ? "latent" : "guidance"));
   if (inf->map) {
     PetscCall(PFH5WriteAttrInt(g, "map_iterations", inf->map_its));
     PetscCall(PFH5WriteAttrReal(g, "map_objective", inf->map_J));
+  }
+  if (inf->mcmc) {
+    PetscCall(PFH5WriteAttrInt(g, "mcmc_chains", inf->mc.chains));
+    PetscCall(PFH5WriteAttrInt(g, "mcmc_burn", inf->mc.p.burn));
+    PetscCall(PFH5WriteAttrInt(g, "mcmc_thin", inf->mc.p.thin));
+    PetscCall(PFH5WriteAttrReal(g, "mcmc_acceptance", inf->mc.acceptance));
+    PetscCall(PFH5WriteAttrReal(g, "mcmc_beta", inf->mc.beta));
   }
   PetscCall(PFH5WriteAttrString(g, "observed_field", o->field));
   PetscCall(PFH5WriteAttrInt(g, "nobs", o->nobs));
@@ -241,6 +251,7 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   lo = (PetscInt)(((PetscInt64)gid * inf->n) / G);
   hi = (PetscInt)(((PetscInt64)(gid + 1) * inf->n) / G);
   if (inf->map) lo = 0, hi = gid == 0 ? 1 : 0; /* one estimate, by the first group */
+  if (inf->mcmc) PFCLIInferMCMCRows(&inf->mc, gid, G, &lo, &hi);
   PetscCall(PetscMemzero(&pg, sizeof(pg)));
   pg.net = inf->net, pg.phys = ctx->phys, pg.H = &H, pg.nf = nf, pg.nown = nown, pg.field = field;
   for (PetscInt f = 0; f < nf; f++) pg.mean[f] = inf->mean[f], pg.std[f] = inf->std[f];
@@ -260,11 +271,12 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
     inf->given_mean = ig.post_mean, inf->given_std = ig.post_std;
   } else if (inf->cond) PetscCall(SampleConditional(inf, comm, &o, &H, field, lo, hi - lo, x));
   else if (inf->latent) PetscCall(SampleLatent(inf, &pg, lo, hi - lo, x));
+  else if (inf->mcmc) PetscCall(PFCLIInferMCMCSample(&inf->mc, comm, gid, G, &o, &H, field, x));
   else if (inf->map) {
     PetscScalar *xs;
     PetscCall(PetscMalloc1((size_t)nf * nown + 1, &xs));
     if (hi > lo) {
-      PetscCall(PFMAPEstimate(ctx->phys, &H, field, o.values, o.sigma, xs, &inf->map_its, &inf->map_J));
+      PetscCall(PFMAPEstimate(ctx->phys, &H, field, o.values, o.sigma, xs, &inf->map_its, &inf->map_J, NULL));
       /* the writer below takes normalised states */
       for (PetscInt f = 0; f < nf; f++)
         for (PetscInt i = 0; i < nown; i++) x[f * nown + i] = (pfreal)((PetscRealPart(xs[f * nown + i]) - inf->mean[f]) / inf->std[f]);
@@ -621,7 +633,13 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
   PetscCall(PetscOptionsString("-obs_dir", "Or a campaign: every *.h5 observation file of this directory", "infer", dir, dir, sizeof(dir), &has_dir));
-  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs; or with -condition field, e.g. Re, and -cond_range: the given value's posterior on a grid), latent (a model of the state guided by the likelihood, its inputs from the predictor -latent), or map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options)", "infer", type, type, sizeof(type), NULL));
+  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs; or with -condition field, e.g. Re, and -cond_range: the given value's posterior on a grid), latent (a model of the state guided by the likelihood, its inputs from the predictor -latent), map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options) or mcmc (reference samples of the exact posterior by pCN chains on the prior's latent variables, -mcmc_*: slow, a yardstick)", "infer", type, type, sizeof(type), NULL));
+  inf.mc.p.burn = 2000, inf.mc.p.thin = 20, inf.mc.p.beta = 0.2, inf.mc.chains = 4, inf.mc.from_map = PETSC_TRUE;
+  PetscCall(PetscOptionsInt("-mcmc_burn", "-infer_type mcmc: burn-in steps of each chain (the step size adapts during them)", "infer", inf.mc.p.burn, &inf.mc.p.burn, NULL));
+  PetscCall(PetscOptionsInt("-mcmc_thin", "-infer_type mcmc: chain steps per kept sample", "infer", inf.mc.p.thin, &inf.mc.p.thin, NULL));
+  PetscCall(PetscOptionsReal("-mcmc_beta", "-infer_type mcmc: initial pCN step in (0, 1]", "infer", inf.mc.p.beta, &inf.mc.p.beta, NULL));
+  PetscCall(PetscOptionsInt("-mcmc_chains", "-infer_type mcmc: independent chains the samples are split over (whole chains per rank group)", "infer", inf.mc.chains, &inf.mc.chains, NULL));
+  PetscCall(PetscOptionsBool("-mcmc_from_map", "-infer_type mcmc: start every chain at the MAP estimate (else at the prior mean)", "infer", inf.mc.from_map, &inf.mc.from_map, NULL));
   PetscCall(PetscOptionsString("-latent", "-infer_type latent: the predictor of the model's missing inputs (physflow latent)", "infer", latent, latent, sizeof(latent), NULL));
   PetscCall(PetscOptionsInt("-n", "Posterior samples per observation", "infer", inf.n, &inf.n, NULL));
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
@@ -672,15 +690,18 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the model: -model m.h5");
   PetscCheck(has_obs != has_dir, comm, PETSC_ERR_ARG_WRONG, "give one observation file (-obs obs.h5) or a campaign directory (-obs_dir DIR)");
   inf.map  = (PetscBool)!strcmp(type, "map");
+  inf.mcmc = (PetscBool)!strcmp(type, "mcmc");
   inf.cond   = (PetscBool)!strcmp(type, "conditional");
   inf.latent = (PetscBool)!strcmp(type, "latent");
-  PetscCheck(inf.map || inf.cond || inf.latent || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented (available: guidance, conditional, latent, map)", type);
+  PetscCheck(inf.map || inf.mcmc || inf.cond || inf.latent || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented (available: guidance, conditional, latent, map, mcmc)", type);
+  PetscCheck(!inf.mcmc || (inf.mc.p.burn >= 0 && inf.mc.p.thin >= 1 && inf.mc.p.beta > 0 && inf.mc.p.beta <= 1 && inf.mc.chains >= 1 && inf.mc.chains <= inf.n), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_type mcmc needs -mcmc_burn >= 0, -mcmc_thin >= 1, 0 < -mcmc_beta <= 1 and 1 <= -mcmc_chains <= -n");
   PetscCheck(!inf.latent || latent[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs the predictor: -latent phi.h5 (physflow latent)");
   PetscCheck(!inf.latent || inf.wres == 0, comm, PETSC_ERR_SUP, "-infer_residual is not available with -infer_type latent (the state model alone has no residual)");
   PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));
+  inf.mc.ctx = &inf.ctx, inf.mc.mean = inf.mean, inf.mc.std = inf.std, inf.mc.n = inf.n, inf.mc.seed = inf.seed;
   PetscCheck(!inf.cond || inf.ctx.ncond || inf.ctx.nheld, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a conditional model: train one with -condition obs, or use -infer_type guidance", model);
   PetscCheck(!inf.ctx.nheld || inf.ctx.nheld == 1, comm, PETSC_ERR_SUP, "'%s' is given %" PetscInt_FMT " fields: inference of more than one given value is not built", model, inf.ctx.nheld);
   PetscCheck(!inf.ctx.nheld || isfinite(inf.given_range[0]), comm, PETSC_ERR_ARG_WRONG, "'%s' is conditioned on %s: give that value's prior range, -cond_range lo,hi", model, inf.ctx.held[0]);
@@ -710,6 +731,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     if (inf.map) PetscCall(PetscPrintf(comm, "physflow infer: MAP estimate (%" PetscInt_FMT " TAO iterations, objective %.4g) in %.2f s -> %s", inf.map_its, inf.map_J, sec, out));
     else PetscCall(PetscPrintf(comm, "physflow infer: %" PetscInt_FMT " %sposterior samples in %.2f s -> %s", inf.n, inf.cond ? "conditional " : "", sec, out));
     if (inf.cond && inf.ctx.nheld) PetscCall(PetscPrintf(comm, "; %s posterior (grid of %" PetscInt_FMT "): %.4g +- %.3g", inf.ctx.held[0], inf.given_grid, inf.given_mean, inf.given_std));
+    if (inf.mcmc) PetscCall(PetscPrintf(comm, "; %" PetscInt_FMT " pCN chain(s), acceptance %.3f, step %.3g", inf.mc.chains, inf.mc.acceptance, inf.mc.beta));
     for (PetscInt f = 0; f < inf.ctx.nfields; f++)
       if (isfinite(err[f])) PetscCall(PetscPrintf(comm, "; %s: error of the %s %.4f, 90%% band coverage %.3f", inf.ctx.fields[f], inf.map ? "estimate" : "mean", err[f], cov[f]));
     PetscCall(PetscPrintf(comm, "\n"));

@@ -123,7 +123,7 @@ PetscErrorCode PFMAPObjective(PFPhysics phys, PFObsOperator *H, PetscInt field, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscScalar *x, PetscInt *its, double *J)
+PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscScalar *x, PetscInt *its, double *J, double xi[])
 {
   MAPCtx c = {.phys = phys, .H = H, .field = field, .y = y, .sigma = sigma};
   Tao    tao;
@@ -171,6 +171,7 @@ PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, c
     PetscCall(ObjectiveGradient(tao, X, &f, G, &c));
     PetscCheck(f < PETSC_INFINITY, phys->comm, PETSC_ERR_NOT_CONVERGED, "MAP: the solve at the optimiser's final point failed");
     *J = f;
+    if (xi) PetscCall(PetscArraycpy(xi, c.xi, c.m));
     PetscCall(VecDestroy(&G));
   }
   PetscCall(TaoDestroy(&tao));
