@@ -15,7 +15,7 @@ os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
 print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for k in (16, 64):
-    for t in ("map", "conditional", "conditional_fast", "guidance", "latent"):
+    for t in ("map", "conditional", "conditional_fast", "guidance", "latent", "mcmc"):
         path = "post_%s_%d/summary.csv" % (t, k)
         if not os.path.exists(path):
             continue
@@ -33,3 +33,27 @@ for k in (16, 64):
         cov = lambda a: "-" if np.all(np.isnan(a)) else "%.3f" % np.nanmean(a)
         print("| %s | %d | %d / %d | %.4f (%.4f) | %.4f | %s | %s | %.2f | %.2f |" % (
             t, k, len(rows), n, e.mean(), np.median(e), ep.mean(), cov(c), cov(cp), s.mean(), 2 * wall / max(n, 1)))
+
+# the same methods on the observations the MCMC reference has (the first
+# NSUB): error and coverage against the exact posterior's on equal terms
+print()
+print("On the observations with an MCMC reference:")
+print()
+print("| method | sensors | observations | error logK mean | error p mean | coverage logK | coverage p |")
+print("|---|---|---|---|---|---|---|")
+for k in (16, 64):
+    ref = "post_mcmc_%d/summary.csv" % k
+    if not os.path.exists(ref):
+        continue
+    keep = set(r["observation"] for r in csv.DictReader(open(ref)) if r["status"] == "ok")
+    for t in ("map", "conditional", "conditional_fast", "guidance", "latent", "mcmc"):
+        path = "post_%s_%d/summary.csv" % (t, k)
+        if not os.path.exists(path):
+            continue
+        rows = [r for r in csv.DictReader(open(path)) if r["status"] == "ok" and r["observation"] in keep]
+        if not rows:
+            continue
+        f = lambda key: np.array([float(r[key] or "nan") for r in rows])
+        cov = lambda a: "-" if np.all(np.isnan(a)) else "%.3f" % np.nanmean(a)
+        print("| %s | %d | %d | %.4f | %.4f | %s | %s |" % (t, k, len(rows), f("error_logK").mean(), f("error_p").mean(),
+                                                          cov(f("coverage_logK")), cov(f("coverage_p"))))
