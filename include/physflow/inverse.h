@@ -72,7 +72,7 @@ typedef struct {
   double   beta; /* initial step in (0, 1] */
 } PFMCMCParams;
 typedef struct {
-  double acceptance, beta, final_misfit; /* after the burn-in */
+  double acceptance, beta; /* after the burn-in */
 } PFMCMCStats;
 PETSC_EXTERN PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const PFMCMCParams *p, const double xi0[], uint64_t seed, PetscInt chain, PetscInt rows, PetscScalar *X, PFMCMCStats *st);
 

@@ -90,9 +90,8 @@ PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, con
     }
     if (s >= p->burn && (s - p->burn + 1) % p->thin == 0) PetscCall(PetscArraycpy(X + (size_t)((s - p->burn) / p->thin) * ns, x[cur], ns));
   }
-  st->acceptance   = rows * p->thin > 0 ? (double)acc / (double)(rows * p->thin) : NAN;
-  st->beta         = beta;
-  st->final_misfit = phi;
+  st->acceptance = rows * p->thin > 0 ? (double)acc / (double)(rows * p->thin) : NAN;
+  st->beta       = beta;
   PetscCall(PetscFree3(xi[0], mf.r, x[0]));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
