@@ -216,6 +216,7 @@ typedef struct {
   double    anchor;
   double    state_anchor; /* the states' anchor weight (0: none) */
   PetscBool heun; /* the sampler: Heun (else Euler) */
+  PetscBool keep; /* keep each network evaluation's activations for the backward (else recompute them) */
   char      train_only[256]; /* comma-separated prefixes of the trained parameter views ("": all) */
   PetscInt  nprobe;          /* -endpoint_probe: step sizes to try on the first batch (0: none) */
   PetscBool gd;              /* -endpoint_update gd: steps along the (momentum) gradient of RMS lr, not AdamW */

@@ -53,6 +53,12 @@ PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const doub
  * whose solve fails has J = inf).  x [nf nown]: on return the MAP
  * state (physical units); *its, *J: TAO's iterations and final objective.
  * Collective on the physics' comm. */
+/* The forward half of both: the inputs from xi[m], the state solved for
+ * them (x [nf nown], physical units), the scaled residuals of the
+ * observations r[nobs] = (H x_field - y) / sigma and the misfit
+ * phi = |r|^2 / 2.  A failed solve returns PETSC_ERR_NOT_CONVERGED to the
+ * caller (a trial point outside the solver's domain). */
+PETSC_EXTERN PetscErrorCode PFObsMisfit(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double r[], double *phi);
 /* J at xi[m] and its gradient gxi[m] (may be NULL); x: work [nf nown],
  * on return the state at xi */
 PETSC_EXTERN PetscErrorCode PFMAPObjective(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double *J, double gxi[]);

@@ -70,6 +70,7 @@ PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
   c->ep.steps  = 10;
   c->ep.anchor = 10;
   c->ep.heun   = PETSC_TRUE;
+  c->ep.keep   = PETSC_TRUE;
   c->ep.newton_t = 4;
   *cp        = c;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -175,6 +176,7 @@ PetscErrorCode PFConstraintSetFromOptions(PFConstraint c)
     PetscCall(BoolEnumOption(PetscOptionsObject, "-endpoint_sampler", "Endpoint fine-tuning: the sampler it differentiates (then sample with it)", names, &c->ep.heun));
   }
   PetscCall(PetscOptionsInt("-endpoint_steps", "Endpoint fine-tuning: steps of the sampler it differentiates (then sample with -sampler_steps the same)", "PFConstraint", c->ep.steps, &c->ep.steps, NULL));
+  PetscCall(PetscOptionsBool("-endpoint_keep_activations", "Endpoint fine-tuning: keep every network evaluation's activations for the backward through the sampler (memory: one activation set of the group's batch per evaluation, 2 x -endpoint_steps for Heun; at most 65 evaluations); else recompute each evaluation's forward (memory flat in the steps)", "PFConstraint", c->ep.keep, &c->ep.keep, NULL));
   PetscCall(PetscOptionsString("-endpoint_train_only", "Endpoint fine-tuning: train only the parameter views whose names start with one of these comma-separated prefixes (e.g. out,up0: the finest level's decoder); the rest stay frozen", "PFConstraint", c->ep.train_only, c->ep.train_only, sizeof(c->ep.train_only), NULL));
   PetscCall(PetscOptionsReal("-endpoint_anchor", "Endpoint fine-tuning: weight of the inputs' anchor to the base model's samples", "PFConstraint", c->ep.anchor, &c->ep.anchor, NULL));
   PetscCall(PetscOptionsReal("-endpoint_state_anchor", "Endpoint fine-tuning: weight of the states' (flow fields') anchor to the base model's samples, a trust region where the residual's rows leave the state loosely constrained (0: none)", "PFConstraint", c->ep.state_anchor, &c->ep.state_anchor, NULL));

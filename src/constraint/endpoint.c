@@ -14,6 +14,7 @@
 typedef struct {
   PetscInt B, n, K;
   PetscBool heun;
+  PetscBool keep;          /* each network evaluation of a kept forward has an activation set of its own */
   pfreal  *X, *Y;          /* states x_k [K+1][B n], Heun predictors y_k [K][B n] */
   pfreal  *v, *dv, *g, *gy, *dx, *tb;
   const PetscBool *held;   /* [n] given components: no velocity (NULL: none) */
@@ -33,6 +34,8 @@ static PetscErrorCode SamplerWorkCreate(PFConstraint c, PetscInt B, PetscInt n, 
   w->n    = n;
   w->K    = p->steps;
   w->heun = p->heun;
+  /* evaluation e (Heun: 2k at x_k, 2k+1 at y_k) keeps its activations in set e */
+  w->keep = (PetscBool)(p->keep && (w->heun ? 2 * w->K : w->K) <= PF_NET_MAXSETS);
   PetscCall(PetscMalloc6((size_t)(w->K + 1) * N, &w->X, (size_t)w->K * N, &w->Y, N, &w->v, N, &w->dv, N, &w->g, N, &w->gy));
   PetscCall(PetscMalloc2(N, &w->dx, B, &w->tb));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -46,6 +49,15 @@ static PetscErrorCode SamplerWorkDestroy(SamplerWork *w)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* with activations kept, evaluation e of the sampler runs in activation set
+ * e; set 0 is the planned workspace, which every other forward uses */
+static PetscErrorCode UseSet(const SamplerWork *w, PFNet net, PetscBool keep, PetscInt e)
+{
+  PetscFunctionBegin;
+  if (keep) PetscCall(PFNetSelectActivations(net, e, w->B));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static void SetTime(SamplerWork *w, double t)
 {
   for (PetscInt b = 0; b < w->B; b++) w->tb[b] = (pfreal)t;
@@ -54,17 +66,20 @@ static void SetTime(SamplerWork *w, double t)
 /* The sampler from t = 0 to 1 in K steps, keeping its states:
  *   Euler  x_{k+1} = x_k + h v(x_k, t_k)
  *   Heun   y_k = x_k + h v(x_k, t_k),  x_{k+1} = x_k + h/2 (v(x_k, t_k) + v(y_k, t_k + h))
- * (physflow sample's euler and heun) */
-static PetscErrorCode SamplerForward(SamplerWork *w, PFNet net, const pfreal *x0)
+ * (physflow sample's euler and heun).  keep (a backward follows; w->keep
+ * on): each evaluation's activations stay in a set of their own. */
+static PetscErrorCode SamplerForward(SamplerWork *w, PFNet net, const pfreal *x0, PetscBool keep)
 {
   const size_t N = (size_t)w->B * w->n;
   const double h = 1.0 / (double)w->K;
 
   PetscFunctionBegin;
+  keep = (PetscBool)(keep && w->keep);
   PetscCall(PetscArraycpy(w->X, x0, N));
   for (PetscInt k = 0; k < w->K; k++) {
     pfreal *x = w->X + (size_t)k * N, *xn = x + N, *y = w->Y + (size_t)k * N;
     SetTime(w, k * h);
+    PetscCall(UseSet(w, net, keep, w->heun ? 2 * k : k));
     PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
     ZeroHeld(w, w->v);
     if (!w->heun) {
@@ -76,16 +91,20 @@ static PetscErrorCode SamplerForward(SamplerWork *w, PFNet net, const pfreal *x0
       xn[q] = x[q] + (pfreal)(h / 2) * w->v[q];
     }
     SetTime(w, (k + 1) * h);
+    PetscCall(UseSet(w, net, keep, 2 * k + 1));
     PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
     ZeroHeld(w, w->v);
     for (size_t q = 0; q < N; q++) xn[q] += (pfreal)(h / 2) * w->v[q];
   }
+  PetscCall(UseSet(w, net, keep, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Back-propagates g = dL/dx_K through the sampler into the net's parameter
- * gradient, recomputing each network evaluation's forward before its
- * backward (the network keeps one set of activations) */
+ * gradient.  Each network evaluation's backward finds its activations in
+ * its own set (w->keep: the forward was SamplerForward(..., PETSC_TRUE)) or
+ * recomputes its forward first (one set of activations: memory flat in the
+ * steps, 2K - 1 more forwards for Heun).  Ends in set 0. */
 static PetscErrorCode SamplerBackward(SamplerWork *w, PFNet net)
 {
   const size_t N = (size_t)w->B * w->n;
@@ -98,14 +117,16 @@ static PetscErrorCode SamplerBackward(SamplerWork *w, PFNet net)
     if (w->heun) {
       /* through v(y_k): dL/dy = J_y^T (h/2 g) */
       SetTime(w, (k + 1) * h);
-      PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
+      PetscCall(UseSet(w, net, w->keep, 2 * k + 1));
+      if (!w->keep) PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
       for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)a * w->g[q];
       ZeroHeld(w, w->dv);
       PetscCall(PFNetBackward(net, w->B, w->dv, w->gy));
     }
     /* through v(x_k): its weight is h/2 g + h dL/dy (Heun) or h g (Euler) */
     SetTime(w, k * h);
-    PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
+    PetscCall(UseSet(w, net, w->keep, w->heun ? 2 * k : k));
+    if (!w->keep) PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
     for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)a * w->g[q] + (w->heun ? (pfreal)h * w->gy[q] : 0);
     ZeroHeld(w, w->dv);
     PetscCall(PFNetBackward(net, w->B, w->dv, w->dx));
@@ -160,11 +181,11 @@ static PetscErrorCode SamplesLoss(PFConstraint c, SamplerWork *w, const pfreal *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* the same for the batch from noise x0 */
-static PetscErrorCode BatchLoss(PFConstraint c, SamplerWork *w, PFNet ft, const pfreal *x0, const pfreal *x1b, double anchor, PetscInt Bg, const double *one, MPI_Comm world, double *L)
+/* the same for the batch from noise x0 (keep: a backward follows) */
+static PetscErrorCode BatchLoss(PFConstraint c, SamplerWork *w, PFNet ft, const pfreal *x0, const pfreal *x1b, double anchor, PetscInt Bg, const double *one, MPI_Comm world, PetscBool keep, double *L)
 {
   PetscFunctionBegin;
-  PetscCall(SamplerForward(w, ft, x0));
+  PetscCall(SamplerForward(w, ft, x0, keep));
   PetscCall(SamplesLoss(c, w, x1b, anchor, Bg, one, world, L));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -198,9 +219,9 @@ static PetscErrorCode Probe(PFConstraint c, SamplerWork *w, PFNet ft, const PFEn
     const double h = p->probe[k];
     double       Ls, Lg;
     for (size_t q = 0; q < np; q++) P[q] = save[q] - (pfreal)(G[q] > 0 ? h : G[q] < 0 ? -h : 0);
-    PetscCall(BatchLoss(c, w, ft, x0, x1b, p->anchor, Bg, one, world, &Ls));
+    PetscCall(BatchLoss(c, w, ft, x0, x1b, p->anchor, Bg, one, world, PETSC_FALSE, &Ls));
     for (size_t q = 0; q < np; q++) P[q] = save[q] - (pfreal)(rms > 0 ? h * (double)G[q] / rms : 0);
-    PetscCall(BatchLoss(c, w, ft, x0, x1b, p->anchor, Bg, one, world, &Lg));
+    PetscCall(BatchLoss(c, w, ft, x0, x1b, p->anchor, Bg, one, world, PETSC_FALSE, &Lg));
     PetscCall(PetscPrintf(world, "  probe: step %.1e  along -sign(g) loss %.6e (%+.2e)  along -g loss %.6e (%+.2e)\n", h, Ls, Ls - L0, Lg, Lg - L0));
   }
   PetscCall(PetscArraycpy(P, save, np));
@@ -295,9 +316,11 @@ static PetscErrorCode SamplerFitGradient(SamplerWork *w, PFNet ft, PetscInt Bg, 
   for (PetscInt k = 0; k < w->K; k++)
     for (PetscInt e = 0; e < (w->heun ? 2 : 1); e++) {
       SetTime(w, (double)(k + e) / (double)w->K);
-      PetscCall(PFNetForward(ft, w->B, (e ? w->Y : w->X) + (size_t)k * N, w->tb, w->v));
+      PetscCall(UseSet(w, ft, w->keep, w->heun ? 2 * k + e : k));
+      if (!w->keep) PetscCall(PFNetForward(ft, w->B, (e ? w->Y : w->X) + (size_t)k * N, w->tb, w->v));
       PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
     }
+  PetscCall(UseSet(w, ft, w->keep, 0));
   *lfm = fm;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -395,13 +418,13 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     if (p.newton_sampler) PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted at the sampler's own states (their velocities shifted by the target's offset; no back-propagation through the sampler)\n", p.newton));
     else PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted by flow matching on the straight path at %" PetscInt_FMT " times per sample (no back-propagation through the sampler)\n", p.newton, p.newton_t));
   }
-  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps));
+  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT "); activations %s\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps, w.keep && (!p.newton || p.newton_sampler) ? "kept per evaluation" : "recomputed in the backward"));
   /* a fixed validation batch and its base samples: the printed losses of
    * the training batches differ by 2x between batches of the same model,
    * this one moves only with the model */
   PetscCall(PetscMalloc2(N, &x0v, N, &x1bv));
   PetscCall(BatchNoise(c, &w, seed, -1, lo, keys, x0v));
-  PetscCall(SamplerForward(&w, base, x0v));
+  PetscCall(SamplerForward(&w, base, x0v, PETSC_FALSE));
   PetscCall(PetscArraycpy(x1bv, w.X + (size_t)w.K * N, N));
   {
     double Lb;
@@ -418,15 +441,15 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
       /* Newton targets: the error norm of the samples and the fit's loss
        * take the residual's and the anchor's places in the report */
       double lerr = 0, lfm = 0;
-      PetscCall(SamplerForward(&w, ft, x0));
+      PetscCall(SamplerForward(&w, ft, x0, (PetscBool)p.newton_sampler));
       PetscCall(NewtonFitGradient(c, &w, ft, &p, wq, x0, seed, it, lo, Bg, xs, tmp, &lerr, &lfm));
       lloc = (lerr + lfm) * (double)Bg;
       aloc = lfm * (double)Bg;
     } else {
       /* the base model's sample from the same noise: the anchor */
-      PetscCall(SamplerForward(&w, base, x0));
+      PetscCall(SamplerForward(&w, base, x0, PETSC_FALSE));
       PetscCall(PetscArraycpy(x1b, w.X + (size_t)w.K * N, N));
-      PetscCall(SamplerForward(&w, ft, x0));
+      PetscCall(SamplerForward(&w, ft, x0, PETSC_TRUE));
       PetscCall(PFConstraintSetAnchor(c, x1b, p.anchor, NULL));
       PetscCall(PFConstraintStateLoss(c, B, Bg, w.X + (size_t)w.K * N, one, &lloc, w.g));
       PetscCall(PFConstraintSetAnchor(c, NULL, 0, &aloc));
@@ -454,7 +477,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     if (it == it0 || (it + 1) % 10 == 0 || it + 1 == iters) {
       /* the validation loss after this iteration's update */
       double Lv;
-      PetscCall(BatchLoss(c, &w, ft, x0v, x1bv, p.anchor, Bg, one, world, &Lv));
+      PetscCall(BatchLoss(c, &w, ft, x0v, x1bv, p.anchor, Bg, one, world, PETSC_FALSE, &Lv));
       if (p.newton) PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  error norm of the samples %.4e  flow-matching loss of the targets %.4e  validation batch loss %.4e\n", it + 1, iters, (double)red[np], (double)red[np + 1], Lv));
       else PetscCall(PetscPrintf(world, "  iteration %4" PetscInt_FMT "/%" PetscInt_FMT "  residual of the samples %.4e  anchor %.4e  validation batch loss %.4e\n", it + 1, iters, (double)red[np], (double)red[np + 1], Lv));
     }
@@ -484,7 +507,7 @@ static PetscErrorCode CheckLoss(PFConstraint c, SamplerWork *w, PFNet ft, const 
   PetscCall(PFConstraintGetComm(c, &comm));
   PetscCall(PetscMalloc1(w->B, &one));
   for (PetscInt b = 0; b < w->B; b++) one[b] = 1;
-  PetscCall(BatchLoss(c, w, ft, x0, x1b, anchor, w->B, one, comm, L));
+  PetscCall(BatchLoss(c, w, ft, x0, x1b, anchor, w->B, one, comm, grad, L));
   if (grad) {
     PetscCall(PFNetZeroGradient(ft));
     PetscCall(SamplerBackward(w, ft));

@@ -14,22 +14,37 @@ typedef struct {
   TaoConvergedReason reason;
 } MAPCtx;
 
+PetscErrorCode PFObsMisfit(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double r[], double *phi)
+{
+  PetscInt       n;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetVertexMap(phys, &n, NULL));
+  PetscCall(PFPhysicsInputsFromLatent(phys, xi, x));
+  /* a failed solve goes back to the caller as is: a trial point outside
+   * the solver's domain, not an error of the run */
+  ierr = PFPhysicsSolve(phys, PF_FIDELITY_HIGH, 0, 0, x);
+  if (ierr == PETSC_ERR_NOT_CONVERGED) PetscFunctionReturn(ierr);
+  PetscCall(ierr);
+  PetscCall(PFObsOperatorApply(H, x + field * n, r));
+  *phi = 0;
+  for (PetscInt j = 0; j < H->nobs; j++) {
+    r[j] = (r[j] - y[j]) / sigma;
+    *phi += 0.5 * r[j] * r[j];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* J(c->xi) and its gradient gxi (c->gxi) */
 static PetscErrorCode Evaluate(MAPCtx *c, double *Jout)
 {
   const PetscInt n = c->n;
-  double         J = 0;
+  double         J;
 
   PetscFunctionBegin;
-  /* forward: inputs, state, predicted observations */
-  PetscCall(PFPhysicsInputsFromLatent(c->phys, c->xi, c->x));
-  PetscCall(PFPhysicsSolve(c->phys, PF_FIDELITY_HIGH, 0, 0, c->x));
-  PetscCall(PFObsOperatorApply(c->H, c->x + c->field * n, c->r));
-  for (PetscInt j = 0; j < c->H->nobs; j++) {
-    c->r[j] = (c->r[j] - c->y[j]) / c->sigma;
-    J += 0.5 * c->r[j] * c->r[j];
-    c->r[j] /= c->sigma;
-  }
+  PetscCall(PFObsMisfit(c->phys, c->H, c->field, c->y, c->sigma, c->xi, c->x, c->r, &J));
+  for (PetscInt j = 0; j < c->H->nobs; j++) c->r[j] /= c->sigma; /* dJ/d(H x) */
   for (PetscInt k = 0; k < c->m; k++) J += 0.5 * c->xi[k] * c->xi[k];
   /* dJ/dx of the observed field */
   PetscCall(PetscArrayzero(c->b, n));

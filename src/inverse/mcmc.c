@@ -16,40 +16,31 @@
 typedef struct {
   PFPhysics      phys;
   PFObsOperator *H;
-  PetscInt       field, n;
+  PetscInt       field;
   const double  *y;
   double         sigma, *r;
 } Misfit;
 
-/* Phi(xi) = |H x_f(xi) - y|^2 / (2 sigma^2) with x the inputs from xi and
- * the state solved for them (into x); a failed solve is Phi = inf */
+/* Phi(xi) (PFObsMisfit, state into x), a failed solve as Phi = inf, the
+ * same on every rank of the group (its first rank's value) */
 static PetscErrorCode MisfitEvaluate(Misfit *mf, const double xi[], PetscScalar *x, double *phi)
 {
   PetscErrorCode ierr;
-  double         J = 0;
+  PetscMPIInt    size;
 
   PetscFunctionBegin;
-  PetscCall(PFPhysicsInputsFromLatent(mf->phys, xi, x));
-  ierr = PFPhysicsSolve(mf->phys, PF_FIDELITY_HIGH, 0, 0, x);
-  if (ierr == PETSC_ERR_NOT_CONVERGED) J = PETSC_INFINITY;
-  else {
-    PetscCall(ierr);
-    PetscCall(PFObsOperatorApply(mf->H, x + mf->field * mf->n, mf->r));
-    for (PetscInt j = 0; j < mf->H->nobs; j++) J += 0.5 * PetscSqr((mf->r[j] - mf->y[j]) / mf->sigma);
-  }
-  {
-    PetscMPIInt size;
-    PetscCallMPI(MPI_Comm_size(mf->H->comm, &size));
-    if (size > 1) PetscCallMPI(MPI_Bcast(&J, 1, MPI_DOUBLE, 0, mf->H->comm));
-  }
-  *phi = J;
+  ierr = PFObsMisfit(mf->phys, mf->H, mf->field, mf->y, mf->sigma, xi, x, mf->r, phi);
+  if (ierr == PETSC_ERR_NOT_CONVERGED) *phi = PETSC_INFINITY;
+  else PetscCall(ierr);
+  PetscCallMPI(MPI_Comm_size(mf->H->comm, &size));
+  if (size > 1) PetscCallMPI(MPI_Bcast(phi, 1, MPI_DOUBLE, 0, mf->H->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const PFMCMCParams *p, const double xi0[], uint64_t seed, PetscInt chain, PetscInt rows, PetscScalar *X, PFMCMCStats *st)
 {
   Misfit       mf = {.phys = phys, .H = H, .field = field, .y = y, .sigma = sigma};
-  PetscInt     m, nf, acc = 0, acc_window = 0, steps, cur = 0;
+  PetscInt     m, n, nf, acc = 0, acc_window = 0, steps, cur = 0;
   double      *xi[2], phi, beta = p->beta;
   PetscScalar *x[2];
   size_t       ns;
@@ -59,9 +50,9 @@ PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, con
   PetscCall(PFPhysicsGetLatentSize(phys, &m));
   PetscCheck(m > 0, phys->comm, PETSC_ERR_SUP, "MCMC needs a latent prior map of the inputs (Darcy: -darcy_field kl)");
   PetscCheck(p->burn >= 0 && p->thin >= 1 && beta > 0 && beta <= 1, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "MCMC needs burn-in >= 0, thinning >= 1 and a step in (0, 1]");
-  PetscCall(PFPhysicsGetVertexMap(phys, &mf.n, NULL));
+  PetscCall(PFPhysicsGetVertexMap(phys, &n, NULL));
   PetscCall(PFPhysicsGetFields(phys, &nf, NULL, NULL));
-  ns = (size_t)nf * mf.n;
+  ns = (size_t)nf * n;
   /* the current state and the proposal, [cur] and [1 - cur] */
   PetscCall(PetscMalloc3(2 * m, &xi[0], H->nobs + 1, &mf.r, 2 * ns + 1, &x[0]));
   xi[1] = xi[0] + m, x[1] = x[0] + ns;
