@@ -12,11 +12,12 @@
 # Usage: bench/pbfm64.sh BUILD DIR [NSAMP]
 #   env: PBFM_BATCH (residual rows per batch of PBFM training, 0 = all; 4),
 #        STEPS (training steps, 3000), EP_ITERS (endpoint iterations, 150),
-#        EP2_ITERS, EP2_LR (the second endpoint row: 100, 3e-4)
+#        EP2_ITERS, EP2_LR (the second endpoint row: 100, 3e-4; Heun 5),
+#        EP3_ITERS (the third, Heun 10 at EP2_LR: 50)
 set -euo pipefail
 BUILD=${1:-build}; mkdir -p "${2:-bench64}"; D=$(readlink -f "${2:-bench64}"); NSAMP=${3:-500}
 SRC=$(cd "$(dirname "$0")" && pwd)
-STEPS=${STEPS:-3000}; PBFM_BATCH=${PBFM_BATCH:-4}; EP_ITERS=${EP_ITERS:-150}; EP2_ITERS=${EP2_ITERS:-100}; EP2_LR=${EP2_LR:-3e-4}
+STEPS=${STEPS:-3000}; PBFM_BATCH=${PBFM_BATCH:-4}; EP_ITERS=${EP_ITERS:-150}; EP2_ITERS=${EP2_ITERS:-100}; EP2_LR=${EP2_LR:-3e-4}; EP3_ITERS=${EP3_ITERS:-50}
 cp "$BUILD/physflow" "$D/physflow_bin"; BIN=$D/physflow_bin
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 RUN="mpiexec -q -n 2 $BIN"
@@ -82,6 +83,10 @@ step ft_endpoint ep64.h5 $RUN finetune -model pre64.h5 -constraint endpoint -end
 # sign-like steps at 1e-3 raised the loss 14x in ft_endpoint)
 step ft_endpoint2 ep2_64.h5 $RUN finetune -model pre64.h5 -constraint endpoint -endpoint_steps 5 -train_steps "$EP2_ITERS" -endpoint_anchor 3 \
   -batch_size 8 -lr "$EP2_LR" -lr_warmup 10 -pf_group_size 1 -o ep2_64.h5
+# and through the 10-step sampler the other rows use, in the same budget
+# (each iteration costs twice as much: EP3_ITERS iterations)
+step ft_endpoint3 ep3_64.h5 $RUN finetune -model pre64.h5 -constraint endpoint -endpoint_steps 10 -train_steps "$EP3_ITERS" -endpoint_anchor 3 \
+  -batch_size 8 -lr "$EP2_LR" -lr_warmup 5 -pf_group_size 1 -o ep3_64.h5
 
 # samples (Heun 10; the endpoint model with the 5-step sampler it was tuned for) and eval
 SAMP="-n $NSAMP -sample_batch 16 -seed 7"
@@ -95,6 +100,10 @@ step eval_lowfi e_lowfi.json $RUN eval -physics darcy -samples lowfi64.h5 -refer
 for m in fm:unet64 pre:pre64 am:am64 pbft:pbft64; do sample_eval "${m%%:*}" "${m#*:}.h5" -sampler heun -sampler_steps 10; done
 sample_eval ep ep64.h5 -sampler heun -sampler_steps 5
 sample_eval ep2 ep2_64.h5 -sampler heun -sampler_steps 5
+sample_eval ep3 ep3_64.h5 -sampler heun -sampler_steps 10
+# the pretrained model through the endpoint rows' 5-step sampler: what of
+# their distribution error the coarser sampler itself brings
+sample_eval pre5 pre64.h5 -sampler heun -sampler_steps 5
 sample_eval dps unet64.h5 -sampler heun -sampler_steps 10 -guidance dps -guidance_scale 10
 # shellcheck disable=SC2046
 step train_pbfm pbfm64.h5 $RUN train -data train64.h5 $TRAIN -constraint pbfm -pbfm_unroll 4 -pbfm_batch "$PBFM_BATCH" \

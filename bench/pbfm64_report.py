@@ -18,10 +18,12 @@ ROWS = [
     ("flow matching, high-fidelity data", "fm", ["train_fm"], "heun 10"),
     ("PBFM, high-fidelity data", "pbfm", ["train_pbfm"], "heun 10"),
     ("pretrained, low-fidelity data", "pre", ["train_pre"], "heun 10"),
+    ("pretrained, low-fidelity data, 5-step sampler", "pre5", ["train_pre"], "heun 5"),
     ("pretrained + adjoint matching", "am", ["train_pre", "ft_adjoint"], "heun 10"),
     ("pretrained + PBFM on the low-fi data", "pbft", ["train_pre", "ft_pbfm"], "heun 10"),
     ("pretrained + endpoint", "ep", ["train_pre", "ft_endpoint"], "heun 5"),
     ("pretrained + endpoint, warmed-up rate", "ep2", ["train_pre", "ft_endpoint2"], "heun 5"),
+    ("pretrained + endpoint through Heun 10", "ep3", ["train_pre", "ft_endpoint3"], "heun 10"),
     ("flow matching + DPS guidance (scale 10)", "dps", ["train_fm"], "heun 10 + DPS"),
 ]
 
@@ -105,7 +107,7 @@ if hf and os.path.exists(st):
         lines.append("- high-fidelity training: %.0f s measured, %.0f s at the idle step time; the ratios use %.0f s" % (
             hf, idle, min(hf, idle)))
         hf = min(hf, idle)
-for tag, step in (("am", "ft_adjoint"), ("pbft", "ft_pbfm"), ("ep", "ft_endpoint"), ("ep2", "ft_endpoint2")):
+for tag, step in (("am", "ft_adjoint"), ("pbft", "ft_pbfm"), ("ep", "ft_endpoint"), ("ep2", "ft_endpoint2"), ("ep3", "ft_endpoint3")):
     w, _ = step_time(step)
     if hf and w and tag in res and "pre" in res:
         lines.append("- %s: fine-tuning %.0f s = %.0f%% of the high-fidelity training (target <= 25%%); re-solve %.3g ->"
