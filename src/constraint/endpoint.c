@@ -418,7 +418,14 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
     if (p.newton_sampler) PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted at the sampler's own states (their velocities shifted by the target's offset; no back-propagation through the sampler)\n", p.newton));
     else PetscCall(PetscPrintf(world, "physflow finetune: Newton targets: %" PetscInt_FMT " Newton step(s) from each sample, fitted by flow matching on the straight path at %" PetscInt_FMT " times per sample (no back-propagation through the sampler)\n", p.newton, p.newton_t));
   }
-  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT "); activations %s\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps, w.keep && (!p.newton || p.newton_sampler) ? "kept per evaluation" : "recomputed in the backward"));
+  PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps));
+  if (w.keep && (!p.newton || p.newton_sampler)) {
+    /* the extra sets (set 0 is the planned workspace): the memory to expect */
+    const PetscInt nev = p.heun ? 2 * p.steps : p.steps;
+    size_t         nw;
+    PetscCall(ft->ops.workspacesize(ft, B, &nw));
+    PetscCall(PetscPrintf(world, "  activations of the %" PetscInt_FMT " network evaluations kept for the backward: %" PetscInt_FMT " extra sets, %.0f MB on rank 0 (-endpoint_keep_activations 0: recompute them instead)\n", nev, nev - 1, (double)(nev - 1) * (double)nw * sizeof(pfreal) / 1048576.0));
+  }
   /* a fixed validation batch and its base samples: the printed losses of
    * the training batches differ by 2x between batches of the same model,
    * this one moves only with the model */
