@@ -53,7 +53,8 @@ PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const doub
  * whose solve fails has J = inf).  x [nf nown]: on return the MAP
  * state (physical units); *its, *J: TAO's iterations and final objective.
  * Collective on the physics' comm. */
-/* The forward half of both: the inputs from xi[m], the state solved for
+/* The forward half of the MAP objective below and of the pCN chains'
+ * misfit (PFMCMCChain): the inputs from xi[m], the state solved for
  * them (x [nf nown], physical units), the scaled residuals of the
  * observations r[nobs] = (H x_field - y) / sigma and the misfit
  * phi = |r|^2 / 2.  A failed solve returns PETSC_ERR_NOT_CONVERGED to the
