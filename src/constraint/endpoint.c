@@ -24,6 +24,9 @@ typedef struct {
  * a held component does not move, so nothing flows back through its velocity) */
 static void ZeroHeld(const SamplerWork *w, pfreal *v) { PFHeldZero(w->held, w->B, w->n, v); }
 
+/* network evaluations of one pass of the sampler: 2 per Heun step, 1 per Euler step */
+static PetscInt NumEvals(const SamplerWork *w) { return w->heun ? 2 * w->K : w->K; }
+
 static PetscErrorCode SamplerWorkCreate(PFConstraint c, PetscInt B, PetscInt n, const PFEndpointParams *p, SamplerWork *w)
 {
   const size_t N = (size_t)B * n;
@@ -34,8 +37,7 @@ static PetscErrorCode SamplerWorkCreate(PFConstraint c, PetscInt B, PetscInt n, 
   w->n    = n;
   w->K    = p->steps;
   w->heun = p->heun;
-  /* evaluation e (Heun: 2k at x_k, 2k+1 at y_k) keeps its activations in set e */
-  w->keep = (PetscBool)(p->keep && (w->heun ? 2 * w->K : w->K) <= PF_NET_MAXSETS);
+  w->keep = (PetscBool)(p->keep && NumEvals(w) <= PF_NET_MAXSETS);
   PetscCall(PetscMalloc6((size_t)(w->K + 1) * N, &w->X, (size_t)w->K * N, &w->Y, N, &w->v, N, &w->dv, N, &w->g, N, &w->gy));
   PetscCall(PetscMalloc2(N, &w->dx, B, &w->tb));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -49,12 +51,14 @@ static PetscErrorCode SamplerWorkDestroy(SamplerWork *w)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* with activations kept, evaluation e of the sampler runs in activation set
- * e; set 0 is the planned workspace, which every other forward uses */
-static PetscErrorCode UseSet(const SamplerWork *w, PFNet net, PetscBool keep, PetscInt e)
+/* with activations kept, the sampler's network evaluations run in
+ * activation sets of their own, numbered in order: step k's evaluation at
+ * x_k (e = 0) and, for Heun, at y_k (e = 1) is set 2k + e (Euler: k).  Set
+ * 0 is the planned workspace, which every other forward uses. */
+static PetscErrorCode UseSet(const SamplerWork *w, PFNet net, PetscBool keep, PetscInt k, PetscInt e)
 {
   PetscFunctionBegin;
-  if (keep) PetscCall(PFNetSelectActivations(net, e, w->B));
+  if (keep) PetscCall(PFNetSelectActivations(net, w->heun ? 2 * k + e : k, w->B));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -79,7 +83,7 @@ static PetscErrorCode SamplerForward(SamplerWork *w, PFNet net, const pfreal *x0
   for (PetscInt k = 0; k < w->K; k++) {
     pfreal *x = w->X + (size_t)k * N, *xn = x + N, *y = w->Y + (size_t)k * N;
     SetTime(w, k * h);
-    PetscCall(UseSet(w, net, keep, w->heun ? 2 * k : k));
+    PetscCall(UseSet(w, net, keep, k, 0));
     PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
     ZeroHeld(w, w->v);
     if (!w->heun) {
@@ -91,12 +95,12 @@ static PetscErrorCode SamplerForward(SamplerWork *w, PFNet net, const pfreal *x0
       xn[q] = x[q] + (pfreal)(h / 2) * w->v[q];
     }
     SetTime(w, (k + 1) * h);
-    PetscCall(UseSet(w, net, keep, 2 * k + 1));
+    PetscCall(UseSet(w, net, keep, k, 1));
     PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
     ZeroHeld(w, w->v);
     for (size_t q = 0; q < N; q++) xn[q] += (pfreal)(h / 2) * w->v[q];
   }
-  PetscCall(UseSet(w, net, keep, 0));
+  PetscCall(UseSet(w, net, keep, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -117,7 +121,7 @@ static PetscErrorCode SamplerBackward(SamplerWork *w, PFNet net)
     if (w->heun) {
       /* through v(y_k): dL/dy = J_y^T (h/2 g) */
       SetTime(w, (k + 1) * h);
-      PetscCall(UseSet(w, net, w->keep, 2 * k + 1));
+      PetscCall(UseSet(w, net, w->keep, k, 1));
       if (!w->keep) PetscCall(PFNetForward(net, w->B, y, w->tb, w->v));
       for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)a * w->g[q];
       ZeroHeld(w, w->dv);
@@ -125,7 +129,7 @@ static PetscErrorCode SamplerBackward(SamplerWork *w, PFNet net)
     }
     /* through v(x_k): its weight is h/2 g + h dL/dy (Heun) or h g (Euler) */
     SetTime(w, k * h);
-    PetscCall(UseSet(w, net, w->keep, w->heun ? 2 * k : k));
+    PetscCall(UseSet(w, net, w->keep, k, 0));
     if (!w->keep) PetscCall(PFNetForward(net, w->B, x, w->tb, w->v));
     for (size_t q = 0; q < N; q++) w->dv[q] = (pfreal)a * w->g[q] + (w->heun ? (pfreal)h * w->gy[q] : 0);
     ZeroHeld(w, w->dv);
@@ -300,7 +304,7 @@ static PetscErrorCode NewtonFitWeights(PFConstraint c, const SamplerWork *w, con
  * current weights.  Returns this rank's share of the loss over Bg. */
 static PetscErrorCode SamplerFitGradient(SamplerWork *w, PFNet ft, PetscInt Bg, const pfreal wq[], const pfreal *xs, double *lfm)
 {
-  const PetscInt n = w->n, nev = w->heun ? 2 * w->K : w->K;
+  const PetscInt n = w->n, nev = NumEvals(w);
   const size_t   N     = (size_t)w->B * n;
   const double   scale = 1.0 / ((double)Bg * (double)nev);
   const pfreal  *x1    = w->X + (size_t)w->K * N;
@@ -316,11 +320,11 @@ static PetscErrorCode SamplerFitGradient(SamplerWork *w, PFNet ft, PetscInt Bg, 
   for (PetscInt k = 0; k < w->K; k++)
     for (PetscInt e = 0; e < (w->heun ? 2 : 1); e++) {
       SetTime(w, (double)(k + e) / (double)w->K);
-      PetscCall(UseSet(w, ft, w->keep, w->heun ? 2 * k + e : k));
+      PetscCall(UseSet(w, ft, w->keep, k, e));
       if (!w->keep) PetscCall(PFNetForward(ft, w->B, (e ? w->Y : w->X) + (size_t)k * N, w->tb, w->v));
       PetscCall(PFNetBackward(ft, w->B, w->dv, w->dx));
     }
-  PetscCall(UseSet(w, ft, w->keep, 0));
+  PetscCall(UseSet(w, ft, w->keep, 0, 0));
   *lfm = fm;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -421,7 +425,7 @@ PetscErrorCode PFEndpointFinetuneRun(PFConstraint c, MPI_Comm world, PetscInt G,
   PetscCall(PetscPrintf(world, "physflow finetune: endpoint fine-tuning, iterations %" PetscInt_FMT "..%" PetscInt_FMT " of %" PetscInt_FMT " samples through the %" PetscInt_FMT "-step %s sampler, anchor %g, state anchor %g (sample the result with -sampler %s -sampler_steps %" PetscInt_FMT ")\n", it0 + 1, iters, Bg, p.steps, p.heun ? "Heun" : "Euler", p.anchor, p.state_anchor, p.heun ? "heun" : "euler", p.steps));
   if (w.keep && (!p.newton || p.newton_sampler)) {
     /* the extra sets (set 0 is the planned workspace): the memory to expect */
-    const PetscInt nev = p.heun ? 2 * p.steps : p.steps;
+    const PetscInt nev = NumEvals(&w);
     size_t         nw;
     PetscCall(ft->ops.workspacesize(ft, B, &nw));
     PetscCall(PetscPrintf(world, "  activations of the %" PetscInt_FMT " network evaluations kept for the backward: %" PetscInt_FMT " extra sets, %.0f MB on rank 0 (-endpoint_keep_activations 0: recompute them instead)\n", nev, nev - 1, (double)(nev - 1) * (double)nw * sizeof(pfreal) / 1048576.0));
