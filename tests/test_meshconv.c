@@ -62,7 +62,7 @@ int main(int argc, char **argv)
   {
     double L;
     PetscCall(Loss(&c, B, X, R, Y, &L));
-    PetscCall(PFMeshConvBackward(&c, B, R, dX)); /* dL/dY = R */
+    PetscCall(PFMeshConvBackward(&c, B, X, R, dX)); /* dL/dY = R */
     /* each rank holds its vertices' share of the weight gradient; the
      * trainer's allreduce of the flat gradient sums them */
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, G, (PetscMPIInt)np, MPIU_PFREAL, MPI_SUM, PETSC_COMM_WORLD));

@@ -5,10 +5,11 @@
  *
  * on vertex-major features X [nown][B][Cin] (a row of B*Cin values per owned
  * vertex, so one halo exchange moves every sample and channel of a vertex).
- * The operator outputs are concatenated per (vertex, sample) into
- * Z [nown*B][nk*Cin], so the channel mixing is ONE GEMM with M = nown*B:
- * the samples of a batch fill the GEMM's M dimension, and the GEMM, not the
- * memory-bound sparse products, dominates the cost for realistic widths. */
+ * The operator outputs land per (vertex, sample) side by side in
+ * T [nown*B][ng*Cin], so the channel mixing is two GEMMs with M = nown*B
+ * (X W_0 and T W_1..): the samples of a batch fill the GEMM's M dimension,
+ * and the GEMMs, not the memory-bound sparse products, dominate the cost
+ * for realistic widths. */
 #include <physflow/meshgraph.h>
 #include <physflow/nn.h>
 
@@ -20,8 +21,8 @@ typedef struct {
   PetscInt     ng;                      /* graph operators besides the identity */
   PFMeshOpKind kinds[PF_MESHCONV_MAXOPS];
   pfreal      *W, *b, *dW, *db;         /* views into the network buffers: W [(1+ng)*Cin][Cout] */
-  pfreal      *Z;                       /* saved for the backward: [nown*B][(1+ng)*Cin] */
-  pfreal      *tmp;                     /* [nown][ng][B*Cin] */
+  pfreal      *T;                       /* saved for the backward: [nown*B][ng*Cin] */
+  pfreal      *tmp;                     /* the backward's dT, same layout */
 } PFMeshConv;
 
 PETSC_EXTERN PetscInt       PFMeshConvNumParams(const PFMeshConv *c);
@@ -29,8 +30,9 @@ PETSC_EXTERN void           PFMeshConvBindParams(PFMeshConv *c, pfreal *params, 
 PETSC_EXTERN size_t         PFMeshConvWorkspaceSize(const PFMeshConv *c, PetscInt B);
 PETSC_EXTERN void           PFMeshConvBindWorkspace(PFMeshConv *c, PetscInt B, pfreal *work);
 PETSC_EXTERN PetscErrorCode PFMeshConvForward(PFMeshConv *c, PetscInt B, const pfreal *X, pfreal *Y);
-/* accumulates dW, db; dX (may be NULL) is overwritten */
-PETSC_EXTERN PetscErrorCode PFMeshConvBackward(PFMeshConv *c, PetscInt B, const pfreal *dY, pfreal *dX);
+/* accumulates dW, db; dX (may be NULL) is overwritten, and may be the
+ * forward's input X itself */
+PETSC_EXTERN PetscErrorCode PFMeshConvBackward(PFMeshConv *c, PetscInt B, const pfreal *X, const pfreal *dY, pfreal *dX);
 
 /* Group normalisation of vertex-major mesh features X [S][B][C] (S owned
  * vertices of this rank): statistics per (sample, group of C/G channels) over

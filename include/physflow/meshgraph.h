@@ -42,7 +42,8 @@ struct _p_PFMeshGraph {
   PetscInt  *loc2own;      /* owned index of a local vertex, or -1 (ghost) */
   pfreal    *minv;         /* inverse lumped mass of owned vertices */
   double     h;            /* mean cell size */
-  PFLocalCSR op[PF_MESHOP_N];
+  PFLocalCSR op[PF_MESHOP_N]; /* one sparsity pattern, checked at creation */
+  PetscInt  *cscptr, *cscrow, *cscpos, *cscwork; /* the pattern by columns; cscpos: the entry's CSR position */
   double    *xy;           /* [nown][2] coordinates of the owned vertices */
   PFRowSF    rows;         /* the section SF moving rows of F values */
   size_t  nwork, nwown;
@@ -60,6 +61,12 @@ PETSC_EXTERN PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const P
 /* dX[nown][F] (+)= sum_k A_k^T dY_k, the adjoint of PFMeshGraphApply;
  * beta = 0 overwrites dX, 1 accumulates. Collective. */
 PETSC_EXTERN PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *dY, pfreal beta, pfreal *dX);
+/* The same with the rows cut into F/blk blocks of blk values, each block's
+ * nk results side by side: row layout [F/blk][nk][blk] (blk = F is the
+ * layout above).  The mesh convolution's [sample][operator][channel] rows
+ * are then a matrix its GEMM reads in place. */
+PETSC_EXTERN PetscErrorCode PFMeshGraphApplyBlocked(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, PetscInt blk, const pfreal *X, pfreal *Y);
+PETSC_EXTERN PetscErrorCode PFMeshGraphApplyTransposeBlocked(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, PetscInt blk, const pfreal *dY, pfreal beta, pfreal *dX);
 
 /* Layouts of B states of F fields on the n owned vertices: the state layout
  * x[b][f*n + i] (PFPhysics, PFNet) <-> vertex-major y[i][b][f] (rows of B*F

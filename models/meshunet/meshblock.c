@@ -126,7 +126,7 @@ PetscErrorCode PFMeshBlockBackward(PFNet net, PFMeshBlock *b, PetscInt B, const 
 
   PetscFunctionBegin;
   /* hout = hin + conv2(a2): dh flows to both */
-  PetscCall(PFMeshConvBackward(&b->c2, B, dh, da));
+  PetscCall(PFMeshConvBackward(&b->c2, B, b->a2, dh, da));
   PFActivationBackward(PF_ACT_SILU, (PetscInt)(V * C), b->n2, da, 0, da);
   PetscCall(PFMeshNormBackward(b->g->comm, n, B, C, G, b->w, b->z1, P + b->o_n2, b->stats + 2 * BG, b->stats + 3 * BG, da, dz, Gr + b->o_n2, Gr + b->o_n2 + C));
   /* z1 = conv1(a1) + tproj: the projection's gradient sums over vertices */
@@ -134,7 +134,7 @@ PetscErrorCode PFMeshBlockBackward(PFNet net, PFMeshBlock *b, PetscInt B, const 
   for (size_t r = 0; r < V; r++)
     for (PetscInt c = 0; c < C; c++) dtp[(r % B) * C + c] += dz[r * C + c];
   PFDenseBackward(B, C, C, s, P + b->o_pW, dtp, 1, ds, Gr + b->o_pW, Gr + b->o_pb);
-  PetscCall(PFMeshConvBackward(&b->c1, B, dz, da));
+  PetscCall(PFMeshConvBackward(&b->c1, B, b->a1, dz, da));
   PFActivationBackward(PF_ACT_SILU, (PetscInt)(V * C), b->n1, da, 0, da);
   PetscCall(PFMeshNormBackward(b->g->comm, n, B, C, G, b->w, b->hin, P + b->o_n1, b->stats, b->stats + BG, da, dz, Gr + b->o_n1, Gr + b->o_n1 + C));
   for (size_t r = 0; r < V * C; r++) dh[r] += dz[r];

@@ -14,50 +14,45 @@ void PFMeshConvBindParams(PFMeshConv *c, pfreal *params, pfreal *grads)
 size_t PFMeshConvWorkspaceSize(const PFMeshConv *c, PetscInt B)
 {
   const size_t nb = (size_t)c->g->nown * (size_t)B;
-  return nb * (size_t)(1 + c->ng) * (size_t)c->Cin + nb * (size_t)c->ng * (size_t)c->Cin;
+  return 2 * nb * (size_t)c->ng * (size_t)c->Cin;
 }
 
 void PFMeshConvBindWorkspace(PFMeshConv *c, PetscInt B, pfreal *work)
 {
   const size_t nb = (size_t)c->g->nown * (size_t)B;
-  c->Z            = work;
-  c->tmp          = work + nb * (size_t)(1 + c->ng) * (size_t)c->Cin;
+  c->T            = work;
+  c->tmp          = work + nb * (size_t)c->ng * (size_t)c->Cin;
 }
 
+/* Y = X W_0 + b + T W_1.., T = [A_1 X, A_2 X, ...] per (vertex, sample): two
+ * GEMMs over the same rows, reading X and T where they are (no copy into a
+ * concatenated [X, T] matrix) */
 PetscErrorCode PFMeshConvForward(PFMeshConv *c, PetscInt B, const pfreal *X, pfreal *Y)
 {
-  const PetscInt nown = c->g->nown, Cin = c->Cin, K = (1 + c->ng) * Cin, F = B * Cin;
+  const PetscInt M = c->g->nown * B, Cin = c->Cin, Cout = c->Cout, KT = c->ng * Cin;
 
   PetscFunctionBegin;
-  if (c->ng) PetscCall(PFMeshGraphApply(c->g, c->ng, c->kinds, F, X, c->tmp));
-  /* Z[(v,b)] = [X[v][b], (A_1 X)[v][b], ...] */
-  for (PetscInt v = 0; v < nown; v++)
-    for (PetscInt b = 0; b < B; b++) {
-      pfreal *z = c->Z + ((size_t)v * B + b) * K;
-      PetscCall(PetscArraycpy(z, X + ((size_t)v * B + b) * Cin, Cin));
-      for (PetscInt k = 0; k < c->ng; k++) PetscCall(PetscArraycpy(z + (1 + k) * Cin, c->tmp + ((size_t)v * c->ng + k) * F + (size_t)b * Cin, Cin));
-    }
-  PFDenseForward(nown * B, K, c->Cout, c->Z, c->W, c->b, Y);
+  PFDenseForward(M, Cin, Cout, X, c->W, c->b, Y);
+  if (!c->ng) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PFMeshGraphApplyBlocked(c->g, c->ng, c->kinds, B * Cin, Cin, X, c->T));
+  pf_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)Cout, (int)KT, 1, c->T, (int)KT, c->W + (size_t)Cin * Cout, (int)Cout, 1, Y, (int)Cout);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFMeshConvBackward(PFMeshConv *c, PetscInt B, const pfreal *dY, pfreal *dX)
+PetscErrorCode PFMeshConvBackward(PFMeshConv *c, PetscInt B, const pfreal *X, const pfreal *dY, pfreal *dX)
 {
-  const PetscInt nown = c->g->nown, Cin = c->Cin, K = (1 + c->ng) * Cin, F = B * Cin;
-  pfreal        *dZ = c->Z; /* Z is no longer needed once dW is formed: reuse it */
+  const PetscInt M = c->g->nown * B, Cin = c->Cin, Cout = c->Cout, KT = c->ng * Cin;
+  const pfreal  *WT = c->W + (size_t)Cin * Cout;
 
   PetscFunctionBegin;
-  /* dW += Z^T dY and db first (they read Z), then dZ = dY W^T into Z */
-  PFDenseBackward(nown * B, K, c->Cout, c->Z, c->W, dY, 0, NULL, c->dW, c->db);
+  /* the weight gradients first: X may share its storage with dX */
+  PFDenseBackward(M, Cin, Cout, X, c->W, dY, 0, NULL, c->dW, c->db);
+  if (c->ng) pf_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)KT, (int)Cout, (int)M, 1, c->T, (int)KT, dY, (int)Cout, 1, c->dW + (size_t)Cin * Cout, (int)Cout);
   if (!dX) PetscFunctionReturn(PETSC_SUCCESS);
-  pf_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(nown * B), (int)K, (int)c->Cout, 1, dY, (int)c->Cout, c->W, (int)c->Cout, 0, dZ, (int)K);
-  /* identity part straight into dX, graph parts gathered for the transpose */
-  for (PetscInt v = 0; v < nown; v++)
-    for (PetscInt b = 0; b < B; b++) {
-      const pfreal *z = dZ + ((size_t)v * B + b) * K;
-      PetscCall(PetscArraycpy(dX + ((size_t)v * B + b) * Cin, z, Cin));
-      for (PetscInt k = 0; k < c->ng; k++) PetscCall(PetscArraycpy(c->tmp + ((size_t)v * c->ng + k) * F + (size_t)b * Cin, z + (1 + k) * Cin, Cin));
-    }
-  if (c->ng) PetscCall(PFMeshGraphApplyTranspose(c->g, c->ng, c->kinds, F, c->tmp, 1, dX));
+  /* dX = dY W_0^T + sum_k A_k^T (dY W_k^T) */
+  pf_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)Cin, (int)Cout, 1, dY, (int)Cout, c->W, (int)Cout, 0, dX, (int)Cin);
+  if (!c->ng) PetscFunctionReturn(PETSC_SUCCESS);
+  pf_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)KT, (int)Cout, 1, dY, (int)Cout, WT, (int)Cout, 0, c->tmp, (int)KT);
+  PetscCall(PFMeshGraphApplyTransposeBlocked(c->g, c->ng, c->kinds, B * Cin, Cin, c->tmp, 1, dX));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

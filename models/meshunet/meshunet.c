@@ -346,7 +346,7 @@ static PetscErrorCode Backward_Mesh(PFNet net, PetscInt B, const pfreal *dv, pfr
    * blocks' scratch, g[l][3] the skip's gradient */
   hlast = m->nblocks ? m->blk[m->nblocks - 1].hout : (L > 1 ? m->up[0] : m->h0);
   PFMeshToVertexMajor(B, F, n, dv, m->g[0][2]);
-  PetscCall(PFMeshConvBackward(&m->out, B, m->g[0][2], m->g[0][1]));
+  PetscCall(PFMeshConvBackward(&m->out, B, m->aout, m->g[0][2], m->g[0][1]));
   PFActivationBackward(PF_ACT_SILU, (PetscInt)(V * C), m->nout, m->g[0][1], 0, m->g[0][1]);
   PetscCall(PFMeshNormBackward(m->graph->comm, n, B, C, m->groups, m->lv->w[0], hlast, P + m->o_nout, m->outstats, m->outstats + (size_t)B * m->groups, m->g[0][1], m->g[0][0], Gr + m->o_nout, Gr + m->o_nout + C));
   PetscCall(PetscArrayzero(m->dtacc, (size_t)B * C));
@@ -373,7 +373,7 @@ static PetscErrorCode Backward_Mesh(PFNet net, PetscInt B, const pfreal *dv, pfr
   PFActivationBackward(PF_ACT_SILU, B * C, m->tpre, m->dtacc, 0, m->dtacc);
   PFDenseBackward(B, m->temb, C, m->tembv, P + m->o_tW, m->dtacc, 0, NULL, Gr + m->o_tW, Gr + m->o_tb);
   if (m->nfeat) FeaturesBackward(m, B, m->g[0][0], Gr + m->o_feat);
-  PetscCall(PFMeshConvBackward(&m->in, B, m->g[0][0], dx ? m->xin : NULL));
+  PetscCall(PFMeshConvBackward(&m->in, B, m->xin, m->g[0][0], dx ? m->xin : NULL));
   if (dx) PFMeshFromVertexMajor(B, F, n, m->xin, dx);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

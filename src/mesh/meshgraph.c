@@ -1,3 +1,4 @@
+#include <string.h>
 #include <petscsf.h>
 #include <physflow/meshgraph.h>
 
@@ -156,6 +157,33 @@ PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *graph)
   PetscCall(BuildCSR(g->nloc, nt, tri[PF_MESHOP_DY], g->h, &g->op[PF_MESHOP_DY]));
   PetscCall(BuildCSR(g->nloc, nt, tri[PF_MESHOP_LAP], -g->h * g->h, &g->op[PF_MESHOP_LAP]));
   PetscCall(BuildCSR(g->nloc, nt, tri[PF_MESHOP_AVG], 1.0, &g->op[PF_MESHOP_AVG]));
+  /* the operators come from the same element closures, so they share one
+   * sparsity pattern (no entry is dropped): the products below rely on it */
+  for (int k = 1; k < PF_MESHOP_N; k++) {
+    PetscBool same;
+    PetscCall(PetscArraycmp(g->op[k].rowptr, g->op[0].rowptr, g->nloc + 1, &same));
+    if (same) PetscCall(PetscArraycmp(g->op[k].col, g->op[0].col, g->op[0].rowptr[g->nloc], &same));
+    PetscCheck(same, PETSC_COMM_SELF, PETSC_ERR_PLIB, "mesh operator %d has a sparsity pattern of its own", k);
+  }
+  /* the pattern by columns (rows in increasing order within a column), so
+   * the transposed products gather into each output row as the forward ones
+   * do, and add in the same order as a row-by-row scatter would */
+  {
+    const PetscInt nnz = g->op[0].rowptr[g->nloc];
+    PetscInt      *next;
+    PetscCall(PetscCalloc1(g->nloc + 1, &g->cscptr));
+    PetscCall(PetscMalloc3(nnz + 1, &g->cscrow, nnz + 1, &g->cscpos, g->nloc + 1, &g->cscwork));
+    next = g->cscwork;
+    for (PetscInt z = 0; z < nnz; z++) g->cscptr[g->op[0].col[z] + 1]++;
+    for (PetscInt c = 0; c < g->nloc; c++) g->cscptr[c + 1] += g->cscptr[c];
+    PetscCall(PetscArraycpy(next, g->cscptr, g->nloc));
+    for (PetscInt r = 0; r < g->nloc; r++)
+      for (PetscInt z = g->op[0].rowptr[r]; z < g->op[0].rowptr[r + 1]; z++) {
+        const PetscInt q = next[g->op[0].col[z]]++;
+        g->cscrow[q]     = r;
+        g->cscpos[q]     = z;
+      }
+  }
   for (int k = 0; k < PF_MESHOP_N; k++) PetscCall(PetscFree(tri[k]));
   PetscCall(PetscFree(mloc));
   PetscCall(PetscFree(mown));
@@ -174,6 +202,8 @@ PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g)
     PetscCall(PetscFree2((*g)->op[k].col, (*g)->op[k].val));
   }
   PetscCall(PetscFree3((*g)->ownnat, (*g)->loc2own, (*g)->minv));
+  PetscCall(PetscFree((*g)->cscptr));
+  PetscCall(PetscFree3((*g)->cscrow, (*g)->cscpos, (*g)->cscwork));
   PetscCall(PetscFree((*g)->wloc));
   PetscCall(PetscFree((*g)->wloc2));
   PetscCall(PetscFree((*g)->wown));
@@ -198,6 +228,36 @@ static PetscErrorCode EnsureWork(PFMeshGraph g, size_t n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The sparse products accumulate PF_MESHGRAPH_CHUNK channels at a time in
+ * four 32-byte vector registers (GCC/Clang vector extensions), so each output
+ * value is written once instead of once per matrix entry. */
+typedef pfreal PFVec __attribute__((vector_size(32)));
+#define PF_VEC_LEN ((PetscInt)(sizeof(PFVec) / sizeof(pfreal)))
+
+typedef struct {
+  PFVec v[4];
+} PFChunk;
+
+static inline PFVec PFVecLoad(const pfreal *p)
+{
+  PFVec v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+static inline void ChunkZero(PFChunk *c)
+{
+  for (int i = 0; i < 4; i++) c->v[i] = (PFVec){0};
+}
+
+/* c += a x[0..4*PF_VEC_LEN) */
+static inline void ChunkAxpy(PFChunk *c, pfreal a, const pfreal *x)
+{
+  for (int i = 0; i < 4; i++) c->v[i] += a * PFVecLoad(x + i * PF_VEC_LEN);
+}
+
+static inline void ChunkStore(const PFChunk *c, pfreal *y) { memcpy(y, c->v, sizeof(c->v)); }
+
 /* owned rows -> every local copy (halo exchange) */
 static PetscErrorCode Broadcast(PFMeshGraph g, PetscInt F, const pfreal *own, pfreal *loc)
 {
@@ -214,27 +274,38 @@ static PetscErrorCode ReduceAdd(PFMeshGraph g, PetscInt F, const pfreal *loc, pf
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *X, pfreal *Y)
+PetscErrorCode PFMeshGraphApplyBlocked(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, PetscInt blk, const pfreal *X, pfreal *Y)
 {
-  const size_t W = (size_t)nk * (size_t)F;
+  const size_t   W = (size_t)nk * (size_t)F;
+  const PetscInt nb = F / blk;
 
   PetscFunctionBegin;
+  PetscCheck(blk > 0 && F % blk == 0, g->comm, PETSC_ERR_ARG_INCOMP, "row length %" PetscInt_FMT " is not a multiple of the block %" PetscInt_FMT, F, blk);
   PetscCall(EnsureWork(g, (size_t)g->nloc * PetscMax(W, (size_t)F)));
   /* halo: owned rows to every local copy */
   PetscCall(Broadcast(g, F, X, g->wloc));
-  /* local products of the rank's cells */
+  /* local products of the rank's cells: block j of operator k at
+   * j*nk*blk + k*blk of the output row */
   for (PetscInt r = 0; r < g->nloc; r++) {
     pfreal *y = g->wloc2 + (size_t)r * W;
-    for (size_t i = 0; i < W; i++) y[i] = 0;
-    for (PetscInt k = 0; k < nk; k++) {
-      const PFLocalCSR *A  = &g->op[kinds[k]];
-      pfreal           *yk = y + (size_t)k * F;
-      for (PetscInt z = A->rowptr[r]; z < A->rowptr[r + 1]; z++) {
-        const pfreal  a = A->val[z];
-        const pfreal *x = g->wloc + (size_t)A->col[z] * F;
-        for (PetscInt f = 0; f < F; f++) yk[f] += a * x[f];
+    for (PetscInt j = 0; j < nb; j++)
+      for (PetscInt k = 0; k < nk; k++) {
+        const PFLocalCSR *A = &g->op[kinds[k]];
+        pfreal           *yk = y + ((size_t)j * nk + k) * blk;
+        const size_t      off = (size_t)j * blk;
+        PetscInt          f0  = 0;
+        for (; f0 + 4 * PF_VEC_LEN <= blk; f0 += 4 * PF_VEC_LEN) {
+          PFChunk acc;
+          ChunkZero(&acc);
+          for (PetscInt z = A->rowptr[r]; z < A->rowptr[r + 1]; z++) ChunkAxpy(&acc, A->val[z], g->wloc + (size_t)A->col[z] * F + off + f0);
+          ChunkStore(&acc, yk + f0);
+        }
+        for (; f0 < blk; f0++) { /* channels left over */
+          pfreal acc = 0;
+          for (PetscInt z = A->rowptr[r]; z < A->rowptr[r + 1]; z++) acc += A->val[z] * g->wloc[(size_t)A->col[z] * F + off + f0];
+          yk[f0] = acc;
+        }
       }
-    }
   }
   /* ghost rows are partial sums: add them into their owners */
   PetscCall(ReduceAdd(g, (PetscInt)W, g->wloc2, 0, Y));
@@ -245,12 +316,21 @@ PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind k
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *dY, pfreal beta, pfreal *dX)
+PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *X, pfreal *Y)
 {
-  const size_t W = (size_t)nk * (size_t)F;
-  pfreal      *Z;
+  PetscFunctionBegin;
+  PetscCall(PFMeshGraphApplyBlocked(g, nk, kinds, F, F, X, Y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMeshGraphApplyTransposeBlocked(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, PetscInt blk, const pfreal *dY, pfreal beta, pfreal *dX)
+{
+  const size_t   W = (size_t)nk * (size_t)F;
+  const PetscInt nb = F / blk;
+  pfreal        *Z;
 
   PetscFunctionBegin;
+  PetscCheck(blk > 0 && F % blk == 0, g->comm, PETSC_ERR_ARG_INCOMP, "row length %" PetscInt_FMT " is not a multiple of the block %" PetscInt_FMT, F, blk);
   PetscCall(EnsureWork(g, (size_t)g->nloc * PetscMax(W, (size_t)F)));
   /* transpose of the scaling: M_L^{-1} dY, then to every local copy */
   if ((size_t)g->nown * W + 1 > g->nwown) {
@@ -262,20 +342,38 @@ PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMes
   for (PetscInt i = 0; i < g->nown; i++)
     for (size_t j = 0; j < W; j++) Z[(size_t)i * W + j] = g->minv[i] * dY[(size_t)i * W + j];
   PetscCall(Broadcast(g, (PetscInt)W, Z, g->wloc2));
-  for (size_t i = 0; i < (size_t)g->nloc * F; i++) g->wloc[i] = 0;
-  for (PetscInt r = 0; r < g->nloc; r++) {
-    const pfreal *z = g->wloc2 + (size_t)r * W;
-    for (PetscInt k = 0; k < nk; k++) {
-      const PFLocalCSR *A  = &g->op[kinds[k]];
-      const pfreal     *zk = z + (size_t)k * F;
-      for (PetscInt q = A->rowptr[r]; q < A->rowptr[r + 1]; q++) {
-        const pfreal a = A->val[q];
-        pfreal      *x = g->wloc + (size_t)A->col[q] * F;
-        for (PetscInt f = 0; f < F; f++) x[f] += a * zk[f];
+  /* x_c = sum over the rows r of column c (increasing) and the operators
+   * of a_k(r, c) z_{r,k}: gathered per output row like the forward */
+  for (PetscInt c = 0; c < g->nloc; c++) {
+    pfreal *x = g->wloc + (size_t)c * F;
+    for (PetscInt j = 0; j < nb; j++) {
+      const size_t off = (size_t)j * nk * blk;
+      PetscInt     f0  = 0;
+      for (; f0 + 4 * PF_VEC_LEN <= blk; f0 += 4 * PF_VEC_LEN) {
+        PFChunk acc;
+        ChunkZero(&acc);
+        for (PetscInt q = g->cscptr[c]; q < g->cscptr[c + 1]; q++) {
+          const pfreal *z = g->wloc2 + (size_t)g->cscrow[q] * W + off + f0;
+          for (PetscInt k = 0; k < nk; k++) ChunkAxpy(&acc, g->op[kinds[k]].val[g->cscpos[q]], z + (size_t)k * blk);
+        }
+        ChunkStore(&acc, x + (size_t)j * blk + f0);
+      }
+      for (; f0 < blk; f0++) {
+        pfreal acc = 0;
+        for (PetscInt q = g->cscptr[c]; q < g->cscptr[c + 1]; q++)
+          for (PetscInt k = 0; k < nk; k++) acc += g->op[kinds[k]].val[g->cscpos[q]] * g->wloc2[(size_t)g->cscrow[q] * W + off + (size_t)k * blk + f0];
+        x[(size_t)j * blk + f0] = acc;
       }
     }
   }
   PetscCall(ReduceAdd(g, F, g->wloc, beta, dX));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFMeshGraphApplyTranspose(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *dY, pfreal beta, pfreal *dX)
+{
+  PetscFunctionBegin;
+  PetscCall(PFMeshGraphApplyTransposeBlocked(g, nk, kinds, F, F, dY, beta, dX));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
