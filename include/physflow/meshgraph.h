@@ -6,11 +6,12 @@
  * PFPhysics field arrays: the P1/Q1 global vector order), as rows of F
  * contiguous values ([nown][F], F = batch x channels).  An operator
  *     Y = M_L^{-1} sum_cells E_cell X          (E: element matrices)
- * is applied the libCEED way: broadcast owned rows to the local (owned +
- * ghost) vertices, multiply by the locally assembled matrix of the rank's
- * cells (CSR, rows and columns local), sum the ghost rows back to their
- * owners (SF reduce), scale by the inverse lumped mass.  Its transpose runs
- * the same steps backwards.  Operators (dimensionless: scaled by the mean
+ * is applied the libCEED way: broadcast owned rows to the ghost vertices,
+ * multiply by the locally assembled matrix of the rank's cells (CSR, rows
+ * and columns local; owned rows read and written in place, only ghost rows
+ * travel), sum the ghost rows' partial sums into their owners (SF gather),
+ * scale by the inverse lumped mass.  Its transpose runs the same steps
+ * backwards, gathering by columns.  Operators (dimensionless: scaled by the mean
  * cell size h):
  *   PF_MESHOP_DX, PF_MESHOP_DY   h M_L^{-1} int phi_i d(phi_j)/dx, /dy
  *   PF_MESHOP_LAP                h^2 M_L^{-1} (-int grad phi_i . grad phi_j)
@@ -45,7 +46,7 @@ struct _p_PFMeshGraph {
   PFLocalCSR op[PF_MESHOP_N]; /* one sparsity pattern, checked at creation */
   PetscInt  *cscptr, *cscrow, *cscpos, *cscwork; /* the pattern by columns; cscpos: the entry's CSR position */
   double    *xy;           /* [nown][2] coordinates of the owned vertices */
-  PFRowSF    rows;         /* the section SF moving rows of F values */
+  PFRowSF    ghosts;       /* the section SF restricted to the ghost leaves, moving rows of F values */
   size_t  nwork, nwown;
   pfreal *wloc, *wloc2, *wown;
 };

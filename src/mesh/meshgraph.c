@@ -143,7 +143,19 @@ PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *graph)
     nt += nb * nb;
     PetscCall(DMPlexRestoreClosureIndices(g->dm, lsec, lsec, c, PETSC_TRUE, &n, &idx, NULL, NULL));
   }
-  PetscCall(PFRowSFSetUp(&g->rows, g->sf));
+  /* the section SF restricted to the ghost leaves: the products read and
+   * write owned rows in place, so only ghost rows travel */
+  {
+    PetscInt *ghost, ng = 0;
+    PetscSF   gsf;
+    PetscCall(PetscMalloc1(g->nloc + 1, &ghost));
+    for (PetscInt l = 0; l < g->nloc; l++)
+      if (g->loc2own[l] < 0) ghost[ng++] = l;
+    PetscCall(PetscSFCreateEmbeddedLeafSF(g->sf, ng, ghost, &gsf));
+    PetscCall(PFRowSFSetUp(&g->ghosts, gsf));
+    PetscCall(PetscSFDestroy(&gsf));
+    PetscCall(PetscFree(ghost));
+  }
   /* lumped mass: sum the local contributions on the owners */
   PetscCall(PetscSFReduceBegin(g->sf, MPI_DOUBLE, mloc, mown, MPI_SUM));
   PetscCall(PetscSFReduceEnd(g->sf, MPI_DOUBLE, mloc, mown, MPI_SUM));
@@ -207,7 +219,7 @@ PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g)
   PetscCall(PetscFree((*g)->wloc));
   PetscCall(PetscFree((*g)->wloc2));
   PetscCall(PetscFree((*g)->wown));
-  PetscCall(PFRowSFDestroy(&(*g)->rows));
+  PetscCall(PFRowSFDestroy(&(*g)->ghosts));
   PetscCall(PetscSFDestroy(&(*g)->sf));
   PetscCall(PetscFree((*g)->xy));
   PetscCall(DMDestroy(&(*g)->dm));
@@ -256,22 +268,23 @@ static inline void ChunkAxpy(PFChunk *c, pfreal a, const pfreal *x)
   for (int i = 0; i < 4; i++) c->v[i] += a * PFVecLoad(x + i * PF_VEC_LEN);
 }
 
-static inline void ChunkStore(const PFChunk *c, pfreal *y) { memcpy(y, c->v, sizeof(c->v)); }
-
-/* owned rows -> every local copy (halo exchange) */
-static PetscErrorCode Broadcast(PFMeshGraph g, PetscInt F, const pfreal *own, pfreal *loc)
+/* y = c, or y = beta y + c */
+static inline void ChunkStore(const PFChunk *c, pfreal beta, pfreal *y)
 {
-  PetscFunctionBegin;
-  PetscCall(PFRowSFBcast(&g->rows, F, own, loc));
-  PetscFunctionReturn(PETSC_SUCCESS);
+  if (beta == 0) memcpy(y, c->v, sizeof(c->v));
+  else
+    for (int i = 0; i < 4; i++) {
+      const PFVec v = beta * PFVecLoad(y + i * PF_VEC_LEN) + c->v[i];
+      memcpy(y + i * PF_VEC_LEN, &v, sizeof(v));
+    }
 }
 
-/* own = beta own + sum of the local copies' rows (reverse halo exchange) */
-static PetscErrorCode ReduceAdd(PFMeshGraph g, PetscInt F, const pfreal *loc, pfreal beta, pfreal *own)
+/* The row of local vertex l: an owned vertex's row lives in the owned array
+ * (own, rows of F), a ghost's in the local one (ghost, indexed by l); only
+ * ghost rows travel through the SF */
+static inline const pfreal *LocalRow(PFMeshGraph g, PetscInt l, size_t F, const pfreal *own, const pfreal *ghost)
 {
-  PetscFunctionBegin;
-  PetscCall(PFRowSFGatherSum(&g->rows, F, loc, beta, own));
-  PetscFunctionReturn(PETSC_SUCCESS);
+  return g->loc2own[l] >= 0 ? own + (size_t)g->loc2own[l] * F : ghost + (size_t)l * F;
 }
 
 PetscErrorCode PFMeshGraphApplyBlocked(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, PetscInt blk, const pfreal *X, pfreal *Y)
@@ -282,33 +295,34 @@ PetscErrorCode PFMeshGraphApplyBlocked(PFMeshGraph g, PetscInt nk, const PFMeshO
   PetscFunctionBegin;
   PetscCheck(blk > 0 && F % blk == 0, g->comm, PETSC_ERR_ARG_INCOMP, "row length %" PetscInt_FMT " is not a multiple of the block %" PetscInt_FMT, F, blk);
   PetscCall(EnsureWork(g, (size_t)g->nloc * PetscMax(W, (size_t)F)));
-  /* halo: owned rows to every local copy */
-  PetscCall(Broadcast(g, F, X, g->wloc));
+  /* halo: owned rows to the ghost copies */
+  PetscCall(PFRowSFBcast(&g->ghosts, F, X, g->wloc));
   /* local products of the rank's cells: block j of operator k at
-   * j*nk*blk + k*blk of the output row */
+   * j*nk*blk + k*blk of the output row; an owned vertex's row goes straight
+   * into Y, a ghost's (a partial sum) to the work rows */
   for (PetscInt r = 0; r < g->nloc; r++) {
-    pfreal *y = g->wloc2 + (size_t)r * W;
+    pfreal *y = (pfreal *)LocalRow(g, r, W, Y, g->wloc2);
     for (PetscInt j = 0; j < nb; j++)
       for (PetscInt k = 0; k < nk; k++) {
-        const PFLocalCSR *A = &g->op[kinds[k]];
-        pfreal           *yk = y + ((size_t)j * nk + k) * blk;
+        const PFLocalCSR *A   = &g->op[kinds[k]];
+        pfreal           *yk  = y + ((size_t)j * nk + k) * blk;
         const size_t      off = (size_t)j * blk;
         PetscInt          f0  = 0;
         for (; f0 + 4 * PF_VEC_LEN <= blk; f0 += 4 * PF_VEC_LEN) {
           PFChunk acc;
           ChunkZero(&acc);
-          for (PetscInt z = A->rowptr[r]; z < A->rowptr[r + 1]; z++) ChunkAxpy(&acc, A->val[z], g->wloc + (size_t)A->col[z] * F + off + f0);
-          ChunkStore(&acc, yk + f0);
+          for (PetscInt z = A->rowptr[r]; z < A->rowptr[r + 1]; z++) ChunkAxpy(&acc, A->val[z], LocalRow(g, A->col[z], F, X, g->wloc) + off + f0);
+          ChunkStore(&acc, 0, yk + f0);
         }
         for (; f0 < blk; f0++) { /* channels left over */
           pfreal acc = 0;
-          for (PetscInt z = A->rowptr[r]; z < A->rowptr[r + 1]; z++) acc += A->val[z] * g->wloc[(size_t)A->col[z] * F + off + f0];
+          for (PetscInt z = A->rowptr[r]; z < A->rowptr[r + 1]; z++) acc += A->val[z] * LocalRow(g, A->col[z], F, X, g->wloc)[off + f0];
           yk[f0] = acc;
         }
       }
   }
   /* ghost rows are partial sums: add them into their owners */
-  PetscCall(ReduceAdd(g, (PetscInt)W, g->wloc2, 0, Y));
+  PetscCall(PFRowSFGatherSum(&g->ghosts, (PetscInt)W, g->wloc2, 1, Y));
   for (PetscInt i = 0; i < g->nown; i++) {
     pfreal *y = Y + (size_t)i * W;
     for (size_t j = 0; j < W; j++) y[j] *= g->minv[i];
@@ -341,11 +355,13 @@ PetscErrorCode PFMeshGraphApplyTransposeBlocked(PFMeshGraph g, PetscInt nk, cons
   Z = g->wown;
   for (PetscInt i = 0; i < g->nown; i++)
     for (size_t j = 0; j < W; j++) Z[(size_t)i * W + j] = g->minv[i] * dY[(size_t)i * W + j];
-  PetscCall(Broadcast(g, (PetscInt)W, Z, g->wloc2));
+  PetscCall(PFRowSFBcast(&g->ghosts, (PetscInt)W, Z, g->wloc2));
   /* x_c = sum over the rows r of column c (increasing) and the operators
-   * of a_k(r, c) z_{r,k}: gathered per output row like the forward */
+   * of a_k(r, c) z_{r,k}: gathered per output row like the forward; an
+   * owned vertex's result goes straight into dX */
   for (PetscInt c = 0; c < g->nloc; c++) {
-    pfreal *x = g->wloc + (size_t)c * F;
+    pfreal      *x  = (pfreal *)LocalRow(g, c, F, dX, g->wloc);
+    const pfreal bx = g->loc2own[c] >= 0 ? beta : 0;
     for (PetscInt j = 0; j < nb; j++) {
       const size_t off = (size_t)j * nk * blk;
       PetscInt     f0  = 0;
@@ -353,20 +369,21 @@ PetscErrorCode PFMeshGraphApplyTransposeBlocked(PFMeshGraph g, PetscInt nk, cons
         PFChunk acc;
         ChunkZero(&acc);
         for (PetscInt q = g->cscptr[c]; q < g->cscptr[c + 1]; q++) {
-          const pfreal *z = g->wloc2 + (size_t)g->cscrow[q] * W + off + f0;
+          const pfreal *z = LocalRow(g, g->cscrow[q], W, Z, g->wloc2) + off + f0;
           for (PetscInt k = 0; k < nk; k++) ChunkAxpy(&acc, g->op[kinds[k]].val[g->cscpos[q]], z + (size_t)k * blk);
         }
-        ChunkStore(&acc, x + (size_t)j * blk + f0);
+        ChunkStore(&acc, bx, x + (size_t)j * blk + f0);
       }
       for (; f0 < blk; f0++) {
-        pfreal acc = 0;
+        pfreal acc = 0, *xf = x + (size_t)j * blk + f0;
         for (PetscInt q = g->cscptr[c]; q < g->cscptr[c + 1]; q++)
-          for (PetscInt k = 0; k < nk; k++) acc += g->op[kinds[k]].val[g->cscpos[q]] * g->wloc2[(size_t)g->cscrow[q] * W + off + (size_t)k * blk + f0];
-        x[(size_t)j * blk + f0] = acc;
+          for (PetscInt k = 0; k < nk; k++) acc += g->op[kinds[k]].val[g->cscpos[q]] * LocalRow(g, g->cscrow[q], W, Z, g->wloc2)[off + (size_t)k * blk + f0];
+        *xf = bx == 0 ? acc : bx * *xf + acc;
       }
     }
   }
-  PetscCall(ReduceAdd(g, F, g->wloc, beta, dX));
+  /* the ghosts' partial sums into their owners */
+  PetscCall(PFRowSFGatherSum(&g->ghosts, F, g->wloc, 1, dX));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
