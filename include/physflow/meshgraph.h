@@ -57,7 +57,8 @@ PETSC_EXTERN PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g);
  * closure of a face with one cell; partition faces are not boundary), else 0 */
 PETSC_EXTERN PetscErrorCode PFMeshGraphBoundaryVertices(PFMeshGraph g, PetscInt flag[]);
 /* Y[nown][nk*F] = the nk operators kinds[] applied to X[nown][F]
- * (operator k's result in columns k*F..k*F+F-1 of each row).  Collective. */
+ * (operator k's result in columns k*F..k*F+F-1 of each row); Y must not
+ * overlap X (owned rows are written while neighbours are read).  Collective. */
 PETSC_EXTERN PetscErrorCode PFMeshGraphApply(PFMeshGraph g, PetscInt nk, const PFMeshOpKind kinds[], PetscInt F, const pfreal *X, pfreal *Y);
 /* dX[nown][F] (+)= sum_k A_k^T dY_k, the adjoint of PFMeshGraphApply;
  * beta = 0 overwrites dX, 1 accumulates. Collective. */
