@@ -12,10 +12,11 @@ import sys
 import numpy as np
 
 os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
+METHODS = ("map", "conditional", "conditional_fast", "conditional_mean", "guidance", "latent", "mcmc")
 print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for k in (16, 64):
-    for t in ("map", "conditional", "conditional_fast", "guidance", "latent", "mcmc"):
+    for t in METHODS:
         path = "post_%s_%d/summary.csv" % (t, k)
         if not os.path.exists(path):
             continue
@@ -46,7 +47,7 @@ for k in (16, 64):
     if not os.path.exists(ref):
         continue
     keep = set(r["observation"] for r in csv.DictReader(open(ref)) if r["status"] == "ok")
-    for t in ("map", "conditional", "conditional_fast", "guidance", "latent", "mcmc"):
+    for t in METHODS:
         path = "post_%s_%d/summary.csv" % (t, k)
         if not os.path.exists(path):
             continue

@@ -12,6 +12,10 @@
 #                encoding, cond64.h5);
 #   conditional_fast  the same model with 16 samples of 4 Euler steps (the
 #                cost a campaign would choose for speed);
+#   conditional_mean  the same model, ONE Euler step from noise: at t = 0
+#                the velocity is E[x1 | obs] - x0, so the step lands on the
+#                model's posterior mean (one network evaluation; no spread,
+#                so no bands: 2 identical samples);
 #   mcmc         the exact posterior by pCN chains (4 chains of 2000
 #                burn-in + 16 x 50 steps, one solve each): the Bayes-optimal
 #                yardstick of error and coverage, on the first NSUB;
@@ -48,12 +52,13 @@ for k in 16 64; do
     [ -s "$f" ] || "$BIN" observe -data "$B64/test64.h5" -index $i -field p -nobs $k -noise 0.01 -seed 7 -o "$f" >/dev/null
     [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
-  for t in map conditional conditional_fast guidance latent mcmc; do
+  for t in map conditional conditional_fast conditional_mean guidance latent mcmc; do
     samp="-n $NPOST -sampler heun -sampler_steps 10"
     case $t in
       map) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map" ;;
       conditional) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional" ;;
       conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
+      conditional_mean) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       guidance) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type guidance" ;;
       latent) args="-model $B64/ponly64.h5 -latent $B64/phi64.h5 -obs_dir sub$k -infer_type latent" ;;
       mcmc) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type mcmc"; samp="-n 64 -mcmc_chains 4 -mcmc_burn 2000 -mcmc_thin 50" ;;
