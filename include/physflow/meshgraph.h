@@ -44,7 +44,7 @@ struct _p_PFMeshGraph {
   pfreal    *minv;         /* inverse lumped mass of owned vertices */
   double     h;            /* mean cell size */
   PFLocalCSR op[PF_MESHOP_N]; /* one sparsity pattern, checked at creation */
-  PetscInt  *cscptr, *cscrow, *cscpos, *cscwork; /* the pattern by columns; cscpos: the entry's CSR position */
+  PetscInt  *cscptr, *cscrow, *cscpos; /* the pattern by columns; cscpos: the entry's CSR position */
   double    *xy;           /* [nown][2] coordinates of the owned vertices */
   PFRowSF    ghosts;       /* the section SF restricted to the ghost leaves, moving rows of F values */
   size_t  nwork, nwown;

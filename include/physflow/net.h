@@ -54,6 +54,8 @@ PETSC_EXTERN PetscErrorCode PFNetSelectActivations(PFNet net, PetscInt k, PetscI
 PETSC_EXTERN PetscErrorCode PFNetZeroGradient(PFNet net);
 PETSC_EXTERN PetscErrorCode PFNetGetParameters(PFNet net, size_t *n, pfreal **params, pfreal **grads);
 PETSC_EXTERN PetscErrorCode PFNetGetParamViews(PFNet net, PetscInt *nviews, const PFParamView **views);
+/* GEMM flops of one sample's forward through the whole network (a mesh
+ * network sums its ranks' shares: collective on the net's group) */
 PETSC_EXTERN PetscErrorCode PFNetGetFlops(PFNet net, double *flops_per_sample_forward);
 PETSC_EXTERN PetscErrorCode PFNetView(PFNet net, PetscViewer viewer);
 PETSC_EXTERN PetscErrorCode PFNetDestroy(PFNet *net);

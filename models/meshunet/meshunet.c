@@ -384,9 +384,12 @@ static PetscErrorCode Flops_Mesh(PFNet net, double *flops)
   double      n = (double)m->graph->nown, C = (double)m->width, F = (double)m->nfields;
 
   PetscFunctionBegin;
-  /* GEMM flops per sample (this rank's vertices): 4 stacked operators */
+  /* GEMM flops per sample, 4 stacked operators: this rank's vertices, then
+   * summed over the ranks sharing the mesh, so the trainer's rate is the
+   * whole network's on a mesh split as on a batch split (collective) */
   *flops = 2.0 * n * (4 * F * C + 4 * C * F + (double)m->nfeat * C);
   for (PetscInt k = 0; k < m->nblocks; k++) *flops += 2.0 * (double)m->blk[k].g->nown * 2 * 4 * C * C;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flops, 1, MPI_DOUBLE, MPI_SUM, m->graph->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -184,8 +184,8 @@ PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *graph)
     const PetscInt nnz = g->op[0].rowptr[g->nloc];
     PetscInt      *next;
     PetscCall(PetscCalloc1(g->nloc + 1, &g->cscptr));
-    PetscCall(PetscMalloc3(nnz + 1, &g->cscrow, nnz + 1, &g->cscpos, g->nloc + 1, &g->cscwork));
-    next = g->cscwork;
+    PetscCall(PetscMalloc2(nnz + 1, &g->cscrow, nnz + 1, &g->cscpos));
+    PetscCall(PetscMalloc1(g->nloc + 1, &next));
     for (PetscInt z = 0; z < nnz; z++) g->cscptr[g->op[0].col[z] + 1]++;
     for (PetscInt c = 0; c < g->nloc; c++) g->cscptr[c + 1] += g->cscptr[c];
     PetscCall(PetscArraycpy(next, g->cscptr, g->nloc));
@@ -195,6 +195,7 @@ PetscErrorCode PFMeshGraphCreate(PFMesh mesh, PFMeshGraph *graph)
         g->cscrow[q]     = r;
         g->cscpos[q]     = z;
       }
+    PetscCall(PetscFree(next));
   }
   for (int k = 0; k < PF_MESHOP_N; k++) PetscCall(PetscFree(tri[k]));
   PetscCall(PetscFree(mloc));
@@ -215,7 +216,7 @@ PetscErrorCode PFMeshGraphDestroy(PFMeshGraph *g)
   }
   PetscCall(PetscFree3((*g)->ownnat, (*g)->loc2own, (*g)->minv));
   PetscCall(PetscFree((*g)->cscptr));
-  PetscCall(PetscFree3((*g)->cscrow, (*g)->cscpos, (*g)->cscwork));
+  PetscCall(PetscFree2((*g)->cscrow, (*g)->cscpos));
   PetscCall(PetscFree((*g)->wloc));
   PetscCall(PetscFree((*g)->wloc2));
   PetscCall(PetscFree((*g)->wown));
@@ -240,8 +241,8 @@ static PetscErrorCode EnsureWork(PFMeshGraph g, size_t n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The sparse products accumulate PF_MESHGRAPH_CHUNK channels at a time in
- * four 32-byte vector registers (GCC/Clang vector extensions), so each output
+/* The sparse products accumulate 4 x PF_VEC_LEN channels (32 floats) at a
+ * time in four 32-byte vector registers (GCC/Clang vector extensions), so each output
  * value is written once instead of once per matrix entry. */
 typedef pfreal PFVec __attribute__((vector_size(32)));
 #define PF_VEC_LEN ((PetscInt)(sizeof(PFVec) / sizeof(pfreal)))
