@@ -26,6 +26,11 @@
 #      of p is closer to the truth than the unconditional model's prior
 #      mean (mean over 4 observations), its samples are the same on 1 and
 #      2 ranks; conditional models are refused where they do not apply.
+#      The ensemble Kalman estimate (-infer_type kalman, a linear baseline
+#      from prior samples) is closer to the truth than the prior, the same
+#      on 1 and 2 ranks; a model with Kalman input channels (-cond_kalman)
+#      trains the same on 1 rank and 2 groups, samples a campaign, and
+#      without its ensemble file says so.
 #  (g) -infer_type latent: a model of p alone and its label-free predictor
 #      phi (physflow latent): the training is the same on 1 rank, 2 groups
 #      of 1 and one group of 2; the residual of (phi(x), x) falls; phi(p)
@@ -177,6 +182,27 @@ run train $CA -train_steps 3 -condition obs -cond_encoding point -o cpoint.h5
 run infer -model cpoint.h5 -obs o0.h5 -infer_type conditional -n 4 -o pp.h5
 enc=$("$PY" -c "import h5py; a = h5py.File('cpoint.h5')['data'].attrs['cond_encoding']; print(a.decode() if isinstance(a, bytes) else a)" 2>/dev/null)
 holds "(f) the point encoding trains, is recorded ('$enc') and samples (rc $RC)" "$RC == 0 and '$enc' == 'point'"
+# the ensemble Kalman estimate: the linear baseline, and input channels of a conditional model
+run infer -model uncond.h5 -obs_dir obsf -infer_type kalman -cond_kalman_data data.h5 -o campk
+ek=$("$PY" -c "
+import csv; rows = list(csv.DictReader(open('campk/summary.csv'))); print('%.4f' % (sum(float(r['error_p']) for r in rows) / len(rows) if len(rows) == 4 else float('nan')))" 2>/dev/null)
+holds "(f) Kalman baseline: error of p $ek, unconditional prior $eu (want < 0.5 x prior)" "$ek < 0.5 * $eu"
+run infer -model uncond.h5 -obs obsf/o1.h5 -infer_type kalman -cond_kalman_data data.h5 -o pk1.h5
+NP=2 run infer -model uncond.h5 -obs obsf/o1.h5 -infer_type kalman -cond_kalman_data data.h5 -o pk2.h5
+compare "(f) Kalman estimate, 1 rank vs 2 ranks (one group)" 1e-9 pk1.h5 pk2.h5 /fields/logK /fields/p
+expect_error "(f) -cond_kalman with more members than the ensemble has" "the Kalman ensemble wants 48" train $CA -train_steps 2 -condition obs -cond_kalman 48 -cond_kalman_data test.h5 -o x.h5
+run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -cond_kalman 48 -o ckal1.h5
+NP=2 run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -cond_kalman 48 -pf_group_size 1 -o ckal2.h5
+compare "(f) conditional training with Kalman channels, 1 rank vs 2 groups of 1" 1e-6 ckal1.h5 ckal2.h5 /history/loss
+run infer -model ckal1.h5 -obs_dir obsf -infer_type conditional -n 4 -o campck
+nk=$(grep -c "," campck/summary.csv 2>/dev/null)
+holds "(f) a Kalman-conditioned model samples a campaign (rc $RC, summary lines $nk)" "$RC == 0 and $nk == 5"
+mv data.h5 data_moved.h5
+expect_error "(f) a Kalman-conditioned model without its ensemble" "give its dataset with -cond_kalman_data" infer -model ckal1.h5 -obs o0.h5 -infer_type conditional -n 4 -o x.h5
+run infer -model ckal1.h5 -obs o0.h5 -infer_type conditional -n 4 -cond_kalman_data data_moved.h5 -o pck.h5
+holds "(f) ... and with -cond_kalman_data pointing to it (rc $RC)" "$RC == 0"
+mv data_moved.h5 data.h5
+expect_error "(f) -infer_type kalman without an ensemble" "needs the ensemble" infer -model uncond.h5 -obs o0.h5 -infer_type kalman -o x.h5
 [ ! -e x.h5 ] && pass "(f) no output written by the failed runs" || fail "(f) x.h5 written"
 
 section "(g) latent predictor"

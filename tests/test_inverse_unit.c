@@ -10,12 +10,18 @@
  *   - the conditioning encoding (mask = H^T 1, value = H^T yhat) and random
  *     sensor operators (inside the mesh: H 1 = 1);
  *   - a flow's held (conditioning) components: training pairs keep them
- *     (x_t = x1, target 0), sampling keeps the caller's values.
+ *     (x_t = x1, target 0), sampling keeps the caller's values;
+ *   - the ensemble Kalman estimate (PFKalman): with almost no noise it
+ *     reproduces the observations at the sensors (the ensemble spans more
+ *     directions than there are sensors), with huge noise it is the
+ *     ensemble mean, and the unobserved field moves with the observed one.
  * Run on 1 and 2 ranks. */
 #include <math.h>
 #include <physflow.h>
 #include <physflow/inverse.h>
 #include <physflow/physics.h>
+#include <physflow/h5util.h>
+#include <physflow/kalman.h>
 
 static int fail = 0;
 static PetscErrorCode Expect(PetscBool ok, const char what[], double value)
@@ -129,6 +135,88 @@ static PetscErrorCode HeldComponents(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* an ensemble of N smooth two-field states (natural order) in a dataset
+ * file: logK = sum_q a_q phi_q, p = sum_q a_q psi_q (a_q random) */
+static PetscErrorCode WriteEnsemble(PFPhysics ph, const char path[], PetscInt N)
+{
+  PFMesh      mesh;
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(PFPhysicsGetMesh(ph, &mesh));
+  if (rank == 0) {
+    const PetscInt nv = mesh->nvert;
+    double        *K, *P;
+    hsize_t        d[2] = {(hsize_t)N, (hsize_t)nv}, dc[2] = {(hsize_t)nv, 2};
+    hid_t          fid;
+    PetscCall(PetscMalloc2((size_t)N * nv, &K, (size_t)N * nv, &P));
+    for (PetscInt s = 0; s < N; s++) {
+      double a[16];
+      for (int q = 0; q < 16; q++) {
+        PFRNG r;
+        PFRNGInit(&r, 9, PF_RNG_TEST, 7, (uint32_t)(16 * s + q));
+        a[q] = PFRNGNormal(&r) / (1 + q);
+      }
+      for (PetscInt i = 0; i < nv; i++) {
+        const double x = mesh->coords[2 * i], y = mesh->coords[2 * i + 1];
+        K[s * nv + i] = P[s * nv + i] = 0;
+        for (int q = 0; q < 16; q++) {
+          K[s * nv + i] += a[q] * cos(M_PI * (q % 4) * x) * cos(M_PI * (q / 4) * y);
+          P[s * nv + i] += 0.1 * a[q] * sin(M_PI * (1 + q % 4) * x) * cos(M_PI * (q / 4) * y);
+        }
+      }
+    }
+    fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    PetscCheck(fid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot create %s", path);
+    H5Gclose(H5Gcreate2(fid, "fields", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    PetscCall(PFH5WriteArray(fid, "coords", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2, dc, mesh->coords));
+    PetscCall(PFH5WriteArray(fid, "fields/logK", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2, d, K));
+    PetscCall(PFH5WriteArray(fid, "fields/p", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2, d, P));
+    H5Fclose(fid);
+    PetscCall(PetscFree2(K, P));
+  }
+  PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode KalmanChecks(PFPhysics ph, PFObsOperator *H)
+{
+  const char *const fields[2] = {"logK", "p"};
+  const double      mean[2] = {0.1, -0.2}, sd[2] = {2, 0.5};
+  const char        path[]  = "test_inverse_unit_ensemble.h5";
+  PFKalman          k;
+  PetscInt          n, nobs = H->nobs;
+  const PetscInt   *nat;
+  double            y[12], hx[12], dev = 0, dmean = 0, moved = 0;
+  pfreal           *x;
+  PetscScalar      *f;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetVertexMap(ph, &n, &nat));
+  PetscCall(WriteEnsemble(ph, path, 40));
+  PetscCall(PFKalmanCreate(PETSC_COMM_WORLD, path, 40, 2, fields, n, nat, mean, sd, &k));
+  PetscCall(PetscMalloc2(2 * n + 1, &x, n + 1, &f));
+  for (PetscInt j = 0; j < nobs; j++) y[j] = 0.4 * sin(2.0 * j);
+  /* noise 1e-6: the estimate of p passes through the observations */
+  PetscCall(PFKalmanEstimate(&k, H, 1, y, 1e-6, x));
+  for (PetscInt i = 0; i < n; i++) f[i] = (PetscScalar)x[n + i];
+  PetscCall(PFObsOperatorApply(H, f, hx));
+  for (PetscInt j = 0; j < nobs; j++) dev = PetscMax(dev, fabs(hx[j] - y[j]));
+  for (PetscInt i = 0; i < n; i++) moved = PetscMax(moved, fabs((double)x[i] - k.m[i]));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &moved, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PetscCall(Expect((PetscBool)(dev < 1e-4), "Kalman, noise 1e-6: max |H x_p - y|", dev));
+  PetscCall(Expect((PetscBool)(moved > 1e-2), "Kalman: the unobserved logK moves (max |x - m|)", moved));
+  /* noise 1e6: the ensemble mean */
+  PetscCall(PFKalmanEstimate(&k, H, 1, y, 1e6, x));
+  for (PetscInt i = 0; i < 2 * n; i++) dmean = PetscMax(dmean, fabs((double)x[i] - k.m[i]));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dmean, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PetscCall(Expect((PetscBool)(dmean < 1e-6), "Kalman, noise 1e6: max |x - ensemble mean|", dmean));
+  PetscCall(PetscFree2(x, f));
+  PetscCall(PFKalmanDestroy(&k));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PFPhysics       ph;
@@ -199,6 +287,7 @@ int main(int argc, char **argv)
   /* the MAP gradient: p observed (pure Neumann), logK observed */
   PetscCall(TaylorMAP(ph, &H, 1, "p, pure Neumann"));
   PetscCall(TaylorMAP(ph, &H, 0, "logK"));
+  PetscCall(KalmanChecks(ph, &H));
   PetscCall(PFObsOperatorDestroy(&H));
   PetscCall(PFPhysicsDestroy(&ph));
   PetscCall(MakePhysics(PETSC_TRUE, &ph));

@@ -16,6 +16,7 @@
  *  2. NFE = N, 2N, 4N, and equals the number of velocity calls counted here;
  *  3. dopri5 with atol = rtol = 1e-8 reaches error < 1e-6, and its NFE is
  *     1 + 6 * (attempted steps) (FSAL) and matches the counted calls;
+ *  3b. heun with a final Euler step: order 2, NFE 2N - 1, never at t = 1;
  *  4. PFSamplerSetType rejects an unknown name with PETSC_ERR_ARG_UNKNOWN_TYPE
  *     and leaves the type unchanged; a vp-only type cannot integrate an ODE. */
 #include <math.h>
@@ -35,6 +36,7 @@ static void Report(PetscBool ok, const char *what)
 
 typedef struct {
   PetscInt ncalls; /* velocity evaluations seen, to cross-check the NFE */
+  double   tmax;   /* the latest time the velocity was evaluated at */
 } FieldCtx;
 
 static PetscErrorCode Velocity(void *vctx, double t, PetscInt nloc, const pfreal *x, pfreal *v)
@@ -47,6 +49,7 @@ static PetscErrorCode Velocity(void *vctx, double t, PetscInt nloc, const pfreal
     v[i * NDIM + 1] = (pfreal)(-2.0 * t * (double)x[i * NDIM + 1]);
   }
   ctx->ncalls++;
+  ctx->tmax = PetscMax(ctx->tmax, t);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -158,6 +161,40 @@ static PetscErrorCode TestBadType(PFSampler s)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* heun with -sampler_final_euler: still second order (one O(h^2) local
+ * error at the end), 2N - 1 evaluations, none at t = 1 */
+static PetscErrorCode TestFinalEuler(PFSampler s)
+{
+  const PetscInt Ns[2] = {32, 64};
+  double         err[2], p;
+  PetscBool      ok = PETSC_TRUE;
+  char           msg[256];
+
+  PetscFunctionBegin;
+  printf("heun, last step Euler:\n");
+  PetscCall(PFSamplerSetType(s, PFSAMPLERHEUN));
+  PetscCall(PFSamplerSetFinalEuler(s, PETSC_TRUE));
+  for (int j = 0; j < 2; j++) {
+    pfreal   x[NLOC * NDIM];
+    FieldCtx ctx = {0, -1};
+    PetscInt nfe = 0;
+    PetscCall(PFSamplerSetSteps(s, Ns[j]));
+    for (PetscInt i = 0; i < NLOC; i++)
+      for (PetscInt k = 0; k < NDIM; k++) x[i * NDIM + k] = (pfreal)X0[i][k];
+    PetscCall(PFSamplerIntegrate(s, Velocity, &ctx, NLOC, NDIM, 0.0, 1.0, x, &nfe));
+    err[j] = 0;
+    for (PetscInt i = 0; i < NLOC; i++) err[j] = PetscMax(err[j], PetscMax(fabs((double)x[i * NDIM] - X0[i][0] * exp(sin(1.0))), fabs((double)x[i * NDIM + 1] - X0[i][1] * exp(-1.0))));
+    printf("    N = %3" PetscInt_FMT "  err %.3e  NFE %4" PetscInt_FMT " (counted %4" PetscInt_FMT ")  latest t %.6f\n", Ns[j], err[j], nfe, ctx.ncalls, ctx.tmax);
+    if (nfe != 2 * Ns[j] - 1 || ctx.ncalls != nfe || ctx.tmax > 1 - 1.0 / Ns[j] + 1e-12) ok = PETSC_FALSE;
+  }
+  p = log2(err[0] / err[1]);
+  snprintf(msg, sizeof msg, "heun + final Euler observed order %.3f in [1.8, 2.2]", p);
+  Report((PetscBool)(fabs(p - 2) <= 0.2), msg);
+  Report(ok, "heun + final Euler: NFE = 2N - 1 (counted), no evaluation after t = 1 - h");
+  PetscCall(PFSamplerSetFinalEuler(s, PETSC_FALSE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PFSampler s;
@@ -167,6 +204,7 @@ int main(int argc, char **argv)
   PetscCall(TestOrder(s, PFSAMPLEREULER, 1.0, 0.2, 1));
   PetscCall(TestOrder(s, PFSAMPLERHEUN, 2.0, 0.2, 2));
   PetscCall(TestOrder(s, PFSAMPLERRK4, 4.0, 0.3, 4));
+  PetscCall(TestFinalEuler(s));
   PetscCall(TestDopri5(s));
   PetscCall(TestBadType(s));
   PetscCall(PFSamplerDestroy(&s));

@@ -16,6 +16,7 @@
  * states; the group of ranks sharing the mesh evaluates it collectively. */
 #include <physflow/net.h>
 #include <physflow/obs.h>
+#include <physflow/kalman.h>
 
 typedef struct {
   PFNet          net;
@@ -100,6 +101,8 @@ typedef struct {
   PetscBool voronoi;         /* the Voronoi encoding (else the point one) */
   const double *xy;          /* voronoi: [nown][2] owned vertex coordinates */
   double    area;            /* voronoi: the domain's area */
+  PFKalman    *kalman;       /* not NULL: the Kalman estimate's channels follow the encoding's two */
+  const char  *kalman_data;  /* its ensemble's dataset (recorded in the model) */
   PetscScalar *f;            /* work [nown] */
   double      *y, *xyobs;    /* work [nobs_max], [2 nobs_max] */
 } PFObsConditioner;

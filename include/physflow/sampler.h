@@ -25,6 +25,8 @@ PETSC_EXTERN PetscErrorCode PFSamplerCreate(MPI_Comm comm, PFSampler *s);
 PETSC_EXTERN PetscErrorCode PFSamplerSetType(PFSampler s, PFSamplerType type);
 PETSC_EXTERN PetscErrorCode PFSamplerGetType(PFSampler s, PFSamplerType *type);
 PETSC_EXTERN PetscErrorCode PFSamplerSetSteps(PFSampler s, PetscInt steps);
+/* heun, rk4: make the last step an Euler step (the velocity is never evaluated at t1) */
+PETSC_EXTERN PetscErrorCode PFSamplerSetFinalEuler(PFSampler s, PetscBool flg);
 PETSC_EXTERN PetscErrorCode PFSamplerGetSteps(PFSampler s, PetscInt *steps);
 PETSC_EXTERN PetscErrorCode PFSamplerSetTolerances(PFSampler s, double atol, double rtol);
 PETSC_EXTERN PetscErrorCode PFSamplerSetFromOptions(PFSampler s);

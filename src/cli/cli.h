@@ -92,6 +92,9 @@ typedef struct {
   PetscBool         cond_voronoi;    /* the Voronoi encoding (else point) */
   PetscBool         allow_condition; /* the command handles conditional models */
   PFObsConditioner *oc;              /* training: the random sensor sets */
+  PetscInt          cond_kalman;     /* > 0: also the ensemble Kalman estimate of every field (PFKalman, N members) */
+  char              cond_kalman_data[PETSC_MAX_PATH_LEN]; /* its ensemble's dataset */
+  PFKalman          kalman;
   /* a model conditioned on some of its own fields (train -condition field
    * -cond_fields Re): they are held, not generated */
   PetscInt  nheld;

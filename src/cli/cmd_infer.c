@@ -43,6 +43,8 @@ typedef struct {
   PetscInt         n, seed, chunk;
   double           scale, wres;
   PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
+  PetscBool        kalman;  /* -infer_type kalman: the ensemble Kalman estimate of -cond_kalman_data (a baseline) */
+  PetscBool        single;  /* map or kalman: one estimate, no spread */
   PetscBool        mcmc;    /* -infer_type mcmc: reference samples by pCN chains */
   PFCLIInferMCMC   mc;
   PetscBool        cond;    /* -infer_type conditional: a model trained with observation channels */
@@ -70,16 +72,16 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   PetscFunctionBegin;
   PetscCall(PFMeshDataOpen(tmp, &md));
   nv = md.nvert;
-  PetscCall(PetscMalloc2((size_t)(inf->map ? 1 : inf->n) * nv, &X, 4 * (size_t)nv * nf, &S));
+  PetscCall(PetscMalloc2((size_t)(inf->single ? 1 : inf->n) * nv, &X, 4 * (size_t)nv * nf, &S));
   for (PetscInt f = 0; f < nf; f++) {
     const double *truth = NULL;
     PetscBool     has;
     PetscCall(PFMeshDataHasField(&md, inf->ctx.fields[f], &has));
-    PetscCall(PFMeshDataReadRows(&md, inf->ctx.fields[f], 0, inf->map ? 1 : inf->n, X));
+    PetscCall(PFMeshDataReadRows(&md, inf->ctx.fields[f], 0, inf->single ? 1 : inf->n, X));
     for (PetscInt k = 0; k < o->ntruth; k++)
       if (!strcmp(o->truthname[k], inf->ctx.fields[f]) && o->nvert == nv) truth = o->truth + (size_t)k * nv;
     double *Sf = S + 4 * (size_t)nv * f;
-    if (inf->map) {
+    if (inf->single) {
       /* one estimate: no spread, no band */
       double e2 = 0, t2 = 0;
       for (PetscInt v = 0; v < nv; v++) {
@@ -106,7 +108,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   g = H5Gopen2(fid, "posterior", H5P_DEFAULT);
   PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write /posterior");
   PetscCall(PFH5WriteAttrString(g, "observations", obsfile));
-  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : inf->mcmc ? "mcmc" : inf->cond ? "conditional" : inf->latent ? "latent" : "guidance"));
+  PetscCall(PFH5WriteAttrString(g, "infer_type", inf->map ? "map" : inf->kalman ? "kalman" : inf->mcmc ? "mcmc" : inf->cond ? "conditional" : inf->latent ? "latent" : "guidance"));
   if (inf->map) {
     PetscCall(PFH5WriteAttrInt(g, "map_iterations", inf->map_its));
     PetscCall(PFH5WriteAttrReal(g, "map_objective", inf->map_J));
@@ -165,6 +167,11 @@ static PetscErrorCode SampleConditional(Infer *inf, MPI_Comm comm, const PFObs *
   for (PetscInt j = 0; j < nloc; j++) {
     PetscCall(PetscArraycpy(x + ((size_t)j * F + nf) * nown, mask, nown));
     PetscCall(PetscArraycpy(x + ((size_t)j * F + nf + 1) * nown, val, nown));
+  }
+  if (ctx->cond_kalman) {
+    /* with the training noise, as the model saw it */
+    PetscCall(PFKalmanEstimate(&ctx->kalman, H, field, yhat, ctx->cond_noise / inf->std[field], x + (size_t)(nf + 2) * nown));
+    for (PetscInt j = 1; j < nloc; j++) PetscCall(PetscArraycpy(x + ((size_t)j * F + nf + 2) * nown, x + (size_t)(nf + 2) * nown, (size_t)nf * nown));
   }
   PetscCall(PFFlowSample(inf->flow, inf->net, inf->sampler, (uint64_t)inf->seed, lo, nloc, x, &nfe));
   /* drop the channels: sample j's fields move to j nf nown (never forward) */
@@ -250,7 +257,7 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   lo = (PetscInt)(((PetscInt64)gid * inf->n) / G);
   hi = (PetscInt)(((PetscInt64)(gid + 1) * inf->n) / G);
-  if (inf->map) lo = 0, hi = gid == 0 ? 1 : 0; /* one estimate, by the first group */
+  if (inf->single) lo = 0, hi = gid == 0 ? 1 : 0; /* one estimate, by the first group */
   if (inf->mcmc) PFCLIInferMCMCRows(&inf->mc, gid, G, &lo, &hi);
   PetscCall(PetscMemzero(&pg, sizeof(pg)));
   pg.net = inf->net, pg.phys = ctx->phys, pg.H = &H, pg.nf = nf, pg.nown = nown, pg.field = field;
@@ -272,7 +279,15 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   } else if (inf->cond) PetscCall(SampleConditional(inf, comm, &o, &H, field, lo, hi - lo, x));
   else if (inf->latent) PetscCall(SampleLatent(inf, &pg, lo, hi - lo, x));
   else if (inf->mcmc) PetscCall(PFCLIInferMCMCSample(&inf->mc, comm, gid, G, &o, &H, field, x));
-  else if (inf->map) {
+  else if (inf->kalman) {
+    if (hi > lo) {
+      double *yhat;
+      PetscCall(PetscMalloc1(o.nobs, &yhat));
+      for (PetscInt j = 0; j < o.nobs; j++) yhat[j] = (o.values[j] - inf->mean[field]) / inf->std[field];
+      PetscCall(PFKalmanEstimate(&ctx->kalman, &H, field, yhat, o.sigma / inf->std[field], x));
+      PetscCall(PetscFree(yhat));
+    }
+  } else if (inf->map) {
     PetscScalar *xs;
     PetscCall(PetscMalloc1((size_t)nf * nown + 1, &xs));
     if (hi > lo) {
@@ -296,7 +311,7 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
   PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.inprogress.h5", out));
   {
-    PFDatasetLayout L = {inf->map ? 1 : inf->n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples"};
+    PFDatasetLayout L = {inf->single ? 1 : inf->n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples"};
     PFDatasetWriter w;
     PetscBool       complete;
     PetscCall(PFDatasetWriterCreate(comm, tmp, &L, mesh->coords, mesh->cells, PETSC_FALSE, &w));
@@ -622,7 +637,7 @@ static PetscErrorCode LatentLoad(Infer *inf, const char path[], const char model
 PetscErrorCode PFCommandInfer(MPI_Comm comm)
 {
   Infer       inf;
-  char        latent[PETSC_MAX_PATH_LEN] = "", model[PETSC_MAX_PATH_LEN] = "", obs[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "posterior.h5", type[32] = "guidance";
+  char        latent[PETSC_MAX_PATH_LEN] = "", model[PETSC_MAX_PATH_LEN] = "", obs[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "posterior.h5", type[32] = "guidance", kdata[PETSC_MAX_PATH_LEN] = "";
   PetscBool   has_model, has_obs, has_dir, help, is_mesh = PETSC_FALSE;
   PetscMPIInt grank;
 
@@ -633,7 +648,8 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
   PetscCall(PetscOptionsString("-obs_dir", "Or a campaign: every *.h5 observation file of this directory", "infer", dir, dir, sizeof(dir), &has_dir));
-  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs; or with -condition field, e.g. Re, and -cond_range: the given value's posterior on a grid), latent (a model of the state guided by the likelihood, its inputs from the predictor -latent), map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options) or mcmc (reference samples of the exact posterior by pCN chains on the prior's latent variables, -mcmc_*: slow, a yardstick)", "infer", type, type, sizeof(type), NULL));
+  PetscCall(PetscOptionsString("-cond_kalman_data", "-infer_type conditional with a model trained with -cond_kalman: its ensemble's dataset (default: the one recorded in the model)", "infer", kdata, kdata, sizeof(kdata), NULL));
+  PetscCall(PetscOptionsString("-infer_type", "guidance (an unconditional model guided by the likelihood), conditional (a model trained with -condition obs; or with -condition field, e.g. Re, and -cond_range: the given value's posterior on a grid), latent (a model of the state guided by the likelihood, its inputs from the predictor -latent), map (the PDE-constrained MAP estimate by TAO, a baseline; -map_tao_* options), kalman (the ensemble Kalman estimate from the prior samples of -cond_kalman_data, a linear baseline) or mcmc (reference samples of the exact posterior by pCN chains on the prior's latent variables, -mcmc_*: slow, a yardstick)", "infer", type, type, sizeof(type), NULL));
   inf.mc.p.burn = 2000, inf.mc.p.thin = 20, inf.mc.p.beta = 0.2, inf.mc.chains = 4, inf.mc.from_map = PETSC_TRUE;
   PetscCall(PetscOptionsInt("-mcmc_burn", "-infer_type mcmc: burn-in steps of each chain (the step size adapts during them)", "infer", inf.mc.p.burn, &inf.mc.p.burn, NULL));
   PetscCall(PetscOptionsInt("-mcmc_thin", "-infer_type mcmc: chain steps per kept sample", "infer", inf.mc.p.thin, &inf.mc.p.thin, NULL));
@@ -675,6 +691,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     PetscCall(PFCLIMeshSampleOptions(comm, model, &inf.ctx));
     inf.ctx.allow_condition       = (PetscBool)!strcmp(type, "conditional");
     inf.ctx.allow_field_condition = inf.ctx.allow_condition;
+    PetscCall(PetscStrncpy(inf.ctx.cond_kalman_data, kdata, sizeof(inf.ctx.cond_kalman_data))); /* the context is created above */
   }
   if (!strcmp(type, "map")) {
     /* TAO's options (-map_tao_*) are read here, so that they count as used */
@@ -689,11 +706,14 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   if (help) goto done;
   PetscCheck(has_model, comm, PETSC_ERR_ARG_WRONG, "give the model: -model m.h5");
   PetscCheck(has_obs != has_dir, comm, PETSC_ERR_ARG_WRONG, "give one observation file (-obs obs.h5) or a campaign directory (-obs_dir DIR)");
-  inf.map  = (PetscBool)!strcmp(type, "map");
+  inf.map    = (PetscBool)!strcmp(type, "map");
+  inf.kalman = (PetscBool)!strcmp(type, "kalman");
+  inf.single = (PetscBool)(inf.map || inf.kalman);
   inf.mcmc = (PetscBool)!strcmp(type, "mcmc");
   inf.cond   = (PetscBool)!strcmp(type, "conditional");
   inf.latent = (PetscBool)!strcmp(type, "latent");
-  PetscCheck(inf.map || inf.mcmc || inf.cond || inf.latent || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented (available: guidance, conditional, latent, map, mcmc)", type);
+  PetscCheck(inf.map || inf.kalman || inf.mcmc || inf.cond || inf.latent || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented (available: guidance, conditional, latent, map, kalman, mcmc)", type);
+  PetscCheck(!inf.kalman || inf.ctx.cond_kalman_data[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type kalman needs the ensemble: -cond_kalman_data prior_samples.h5");
   PetscCheck(!inf.mcmc || (inf.mc.p.burn >= 0 && inf.mc.p.thin >= 1 && inf.mc.p.beta > 0 && inf.mc.p.beta <= 1 && inf.mc.chains >= 1 && inf.mc.chains <= inf.n), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_type mcmc needs -mcmc_burn >= 0, -mcmc_thin >= 1, 0 < -mcmc_beta <= 1 and 1 <= -mcmc_chains <= -n");
   PetscCheck(!inf.latent || latent[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs the predictor: -latent phi.h5 (physflow latent)");
   PetscCheck(!inf.latent || inf.wres == 0, comm, PETSC_ERR_SUP, "-infer_residual is not available with -infer_type latent (the state model alone has no residual)");
@@ -701,6 +721,19 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));
+  if (inf.kalman && !inf.cond) inf.ctx.cond_kalman = -1; /* the baseline: every sample of the ensemble */
+  if (inf.ctx.cond_kalman) {
+    /* the model's Kalman input channels: the ensemble it was trained with (or the baseline's) */
+    const char     *names[PF_CLI_MAXFIELDS];
+    const PetscInt *nat;
+    PetscInt        nown;
+    PetscBool       exists;
+    for (PetscInt f = 0; f < inf.ctx.nfields; f++) names[f] = inf.ctx.fields[f];
+    PetscCall(PetscTestFile(inf.ctx.cond_kalman_data, 'r', &exists));
+    PetscCheck(exists, comm, PETSC_ERR_FILE_OPEN, "the Kalman ensemble '%s' cannot be read (%s): give its dataset with -cond_kalman_data", inf.ctx.cond_kalman_data, inf.kalman ? "-infer_type kalman" : model);
+    PetscCall(PFPhysicsGetVertexMap(inf.ctx.phys, &nown, &nat));
+    PetscCall(PFKalmanCreate(inf.ctx.gcomm, inf.ctx.cond_kalman_data, inf.ctx.cond_kalman, inf.ctx.nfields, names, nown, nat, inf.mean, inf.std, &inf.ctx.kalman));
+  }
   inf.mc.ctx = &inf.ctx, inf.mc.mean = inf.mean, inf.mc.std = inf.std, inf.mc.n = inf.n, inf.mc.seed = inf.seed;
   PetscCheck(!inf.cond || inf.ctx.ncond || inf.ctx.nheld, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a conditional model: train one with -condition obs, or use -infer_type guidance", model);
   PetscCheck(!inf.ctx.nheld || inf.ctx.nheld == 1, comm, PETSC_ERR_SUP, "'%s' is given %" PetscInt_FMT " fields: inference of more than one given value is not built", model, inf.ctx.nheld);
@@ -728,12 +761,13 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   else {
     double err[PF_CLI_MAXFIELDS], cov[PF_CLI_MAXFIELDS], sec;
     PetscCall(InferOne(&inf, comm, inf.ctx.gid, inf.ctx.G, obs, out, err, cov, &sec));
-    if (inf.map) PetscCall(PetscPrintf(comm, "physflow infer: MAP estimate (%" PetscInt_FMT " TAO iterations, objective %.4g) in %.2f s -> %s", inf.map_its, inf.map_J, sec, out));
+    if (inf.kalman) PetscCall(PetscPrintf(comm, "physflow infer: ensemble Kalman estimate (%" PetscInt_FMT " members) in %.2f s -> %s", inf.ctx.kalman.N, sec, out));
+    else if (inf.map) PetscCall(PetscPrintf(comm, "physflow infer: MAP estimate (%" PetscInt_FMT " TAO iterations, objective %.4g) in %.2f s -> %s", inf.map_its, inf.map_J, sec, out));
     else PetscCall(PetscPrintf(comm, "physflow infer: %" PetscInt_FMT " %sposterior samples in %.2f s -> %s", inf.n, inf.cond ? "conditional " : "", sec, out));
     if (inf.cond && inf.ctx.nheld) PetscCall(PetscPrintf(comm, "; %s posterior (grid of %" PetscInt_FMT "): %.4g +- %.3g", inf.ctx.held[0], inf.given_grid, inf.given_mean, inf.given_std));
     if (inf.mcmc) PetscCall(PetscPrintf(comm, "; %" PetscInt_FMT " pCN chain(s), acceptance %.3f, step %.3g", inf.mc.chains, inf.mc.acceptance, inf.mc.beta));
     for (PetscInt f = 0; f < inf.ctx.nfields; f++)
-      if (isfinite(err[f])) PetscCall(PetscPrintf(comm, "; %s: error of the %s %.4f, 90%% band coverage %.3f", inf.ctx.fields[f], inf.map ? "estimate" : "mean", err[f], cov[f]));
+      if (isfinite(err[f])) PetscCall(PetscPrintf(comm, "; %s: error of the %s %.4f, 90%% band coverage %.3f", inf.ctx.fields[f], inf.single ? "estimate" : "mean", err[f], cov[f]));
     PetscCall(PetscPrintf(comm, "\n"));
   }
 done:

@@ -5,7 +5,9 @@
  * take different samples of each batch, and one allreduce over the world
  * sums the gradient. */
 #include <physflow/meshgraph.h>
+#include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <physflow/h5util.h>
 #include "cli.h"
 
@@ -96,6 +98,8 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
     PetscCheck(!strcmp(enc, "voronoi") || !strcmp(enc, "point"), comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown -cond_encoding '%s' (available: voronoi, point)", enc);
     ctx->cond_voronoi = (PetscBool)!strcmp(enc, "voronoi");
   }
+  PetscCall(PetscOptionsInt("-cond_kalman", "-condition obs: N > 0 adds the ensemble Kalman (linear MMSE) estimate of every field from the sensors as input channels, from N samples of -cond_kalman_data (0: off)", "train", ctx->cond_kalman, &ctx->cond_kalman, NULL));
+  PetscCall(PetscOptionsString("-cond_kalman_data", "-condition obs -cond_kalman N: the ensemble's dataset (default: the training data; recorded in the model, which infer reads)", "train", ctx->cond_kalman_data, ctx->cond_kalman_data, sizeof(ctx->cond_kalman_data), NULL));
   PetscCall(PetscOptionsBool("-pin_constant", "Hold the vertex values that are the same in every training sample (e.g. Dirichlet boundary data) fixed: given, not generated, so every sample has them exactly", "train", ctx->pin_constant, &ctx->pin_constant, NULL));
   PetscOptionsEnd();
   if (set && n == 1) ctx->cond_nobs[1] = ctx->cond_nobs[0];
@@ -122,6 +126,8 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
   PetscCheck(strcmp(cond, "field") || nn > 0, comm, PETSC_ERR_ARG_WRONG, "-condition field needs the given fields: -cond_fields Re");
   ctx->ncond = strcmp(cond, "obs") ? 0 : 2;
   PetscCheck(!ctx->ncond || (ctx->cond_nobs[0] >= 1 && ctx->cond_nobs[1] >= ctx->cond_nobs[0]), comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_nobs min,max needs 1 <= min <= max");
+  PetscCheck(ctx->cond_kalman >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_kalman must be >= 0 (ensemble members; 0: off)");
+  PetscCheck(!ctx->cond_kalman || ctx->ncond, comm, PETSC_ERR_ARG_WRONG, "-cond_kalman needs -condition obs");
   PetscCheck(!ctx->ncond || (ctx->cond_noise > 0 && isfinite(ctx->cond_noise)), comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_noise must be positive");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -130,6 +136,7 @@ PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx)
 {
   PetscFunctionBegin;
   if (ctx->oc) PetscCall(PFObsConditionerDestroy(ctx->oc));
+  if (ctx->kalman.N) PetscCall(PFKalmanDestroy(&ctx->kalman));
   PetscCall(PetscFree(ctx->oc));
   PetscCall(PetscFree(ctx->heldmask));
   PetscCall(PetscFree(ctx->pin_phys));
@@ -250,18 +257,28 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
   PetscCall(PFPhysicsGetDomainMeasure(ctx->phys, &M));
   if (ctx->ncond) {
     /* random sensor sets of the observed field, encoded after the fields */
-    PFDataConditioner dc = {ctx->ncond, PFObsConditionerFill, PFObsConditionerWrite, NULL};
+    PFDataConditioner dc;
     const double     *mean, *std;
     PFObsConditioner *oc;
     const PetscInt    field = PFCLIMeshFieldIndex(ctx, ctx->cond_field);
     PetscCheck(field >= 0, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-cond_field '%s' is not one of the modelled fields", ctx->cond_field);
     PetscCall(PFDataGetNormalization(*data, NULL, &mean, &std));
+    if (ctx->cond_kalman) {
+      char abs[PATH_MAX];
+      if (!ctx->cond_kalman_data[0]) PetscCall(PetscStrncpy(ctx->cond_kalman_data, datafile, sizeof(ctx->cond_kalman_data)));
+      /* recorded absolute: infer may run elsewhere */
+      if (realpath(ctx->cond_kalman_data, abs)) PetscCall(PetscStrncpy(ctx->cond_kalman_data, abs, sizeof(ctx->cond_kalman_data)));
+      PetscCall(PFKalmanCreate(ctx->gcomm, ctx->cond_kalman_data, ctx->cond_kalman, ctx->nfields, names, n, nat, mean, std, &ctx->kalman));
+      ctx->ncond = 2 + ctx->nfields;
+    }
+    dc = (PFDataConditioner){ctx->ncond, PFObsConditionerFill, PFObsConditionerWrite, NULL};
     PetscCall(PetscNew(&ctx->oc));
     oc = ctx->oc;
     oc->phys = ctx->phys, oc->field = field, oc->nown = n, oc->seed = seed;
     oc->nobs_min = ctx->cond_nobs[0], oc->nobs_max = ctx->cond_nobs[1], oc->noise = ctx->cond_noise;
     oc->mean = mean[field], oc->std = std[field];
     oc->voronoi = ctx->cond_voronoi;
+    if (ctx->cond_kalman) oc->kalman = &ctx->kalman, oc->kalman_data = ctx->cond_kalman_data;
     if (oc->voronoi) {
       /* the network's vertex order is the physics': its coordinates */
       for (PetscInt i = 0; i < n; i++) PetscCheck(ctx->graph->ownnat[i] == nat[i], PETSC_COMM_SELF, PETSC_ERR_PLIB, "mesh graph and physics order the owned vertices differently");

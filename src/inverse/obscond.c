@@ -76,6 +76,7 @@ PetscErrorCode PFObsConditionerFill(void *ctx, uint64_t draw, const pfreal *fiel
   for (PetscInt j = 0; j < k; j++) oc->y[j] += oc->noise / oc->std * PFRNGNormal(&r);
   if (oc->voronoi) PetscCall(PFObsEncodeVoronoi(k, oc->xyobs, oc->y, oc->area, oc->nown, oc->xy, channels, channels + oc->nown));
   else PetscCall(PFObsEncode(&H, oc->nown, oc->y, channels, channels + oc->nown));
+  if (oc->kalman) PetscCall(PFKalmanEstimate(oc->kalman, &H, oc->field, oc->y, oc->noise / oc->std, channels + 2 * oc->nown));
   PetscCall(PFObsOperatorDestroy(&H));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -91,6 +92,10 @@ PetscErrorCode PFObsConditionerWrite(void *ctx, hid_t g)
   PetscCall(PFH5WriteAttrInt(g, "cond_nobs_max", oc->nobs_max));
   PetscCall(PFH5WriteAttrReal(g, "cond_noise", oc->noise));
   PetscCall(PFH5WriteAttrString(g, "cond_encoding", oc->voronoi ? "voronoi" : "point"));
+  if (oc->kalman) {
+    PetscCall(PFH5WriteAttrInt(g, "cond_kalman", oc->kalman->N));
+    PetscCall(PFH5WriteAttrString(g, "cond_kalman_data", oc->kalman_data));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

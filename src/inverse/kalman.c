@@ -1,0 +1,131 @@
+/* The ensemble Kalman (linear minimum-mean-square-error) estimate of every
+ * field from sparse noisy sensors of one of them, an input channel set of
+ * conditional models (train -condition obs -cond_kalman N; issue 7).
+ *
+ * Why: the conditional U-Net fed only the sensors' Voronoi encoding has to
+ * learn the whole inversion, a global map from 16-64 point values to
+ * fields; at 64x64 its posterior mean of logK was 9-11% worse than the TAO
+ * MAP. The best LINEAR estimator of the fields from the sensor values,
+ * computed from an ensemble of prior samples,
+ *   x_lin = m + C_xy (C_yy + s^2 I)^-1 (y - H m_f),
+ *   C_xy = A^T Y / (N-1), C_yy = Y^T Y / (N-1), Y = A_f H^T,
+ * (A: the ensemble's anomalies; Evensen 1994's ensemble Kalman analysis of
+ * the mean) is within 1-3% of the MAP's error on the same campaigns and
+ * costs two small dense products per sensor set, no PDE solve.  Given it as
+ * input, the network's job shrinks to the nonlinear correction and the
+ * spread.  Amortised inference with physics-derived summary inputs is the
+ * idea of Orozco et al. 2023 (adjoint-based summaries for conditional
+ * normalising flows); this is its linear-Gaussian, solve-free variant.
+ *
+ * Units: the model's normalised units ((x - mean_f) / std_f), so the sensor
+ * noise is s = sigma / std_f.  Distributed like the fields: each rank of the
+ * mesh holds its owned vertices' rows of A; Y is summed over the ranks. */
+#include <math.h>
+#include <physflow/kalman.h>
+#include <physflow/meshdata.h>
+
+PetscErrorCode PFKalmanCreate(MPI_Comm comm, const char path[], PetscInt N, PetscInt nf, const char *const fields[], PetscInt nown, const PetscInt ownnat[], const double mean[], const double std[], PFKalman *k)
+{
+  PFMeshData md;
+  double    *row;
+  const size_t W = (size_t)nf * nown;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(k, sizeof(*k)));
+  k->comm = comm, k->nf = nf, k->nown = nown;
+  PetscCall(PFMeshDataOpen(path, &md));
+  for (PetscInt f = 0; f < nf; f++) {
+    PetscBool has;
+    PetscCall(PFMeshDataHasField(&md, fields[f], &has));
+    PetscCheck(has, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' (the Kalman ensemble) has no field '%s'", path, fields[f]);
+  }
+  if (N <= 0) N = md.nsamples;
+  PetscCheck(N >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "the Kalman ensemble needs at least 2 samples (got %" PetscInt_FMT ")", N);
+  PetscCheck(md.nsamples >= N, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds %" PetscInt_FMT " samples; the Kalman ensemble wants %" PetscInt_FMT, path, md.nsamples, N);
+  k->N = N;
+  PetscCall(PetscMalloc2((size_t)N * W + 1, &k->A, W + 1, &k->m));
+  PetscCall(PetscMalloc1(md.nvert, &row));
+  for (PetscInt f = 0; f < nf; f++) {
+    for (PetscInt n = 0; n < N; n++) {
+      PetscCall(PFMeshDataReadRows(&md, fields[f], n, 1, row));
+      for (PetscInt i = 0; i < nown; i++) k->A[(size_t)n * W + (size_t)f * nown + i] = (row[ownnat[i]] - mean[f]) / std[f];
+    }
+  }
+  PetscCall(PetscFree(row));
+  PetscCall(PFMeshDataClose(&md));
+  /* the ensemble mean, then the anomalies */
+  for (size_t j = 0; j < W; j++) {
+    double s = 0;
+    for (PetscInt n = 0; n < N; n++) s += k->A[(size_t)n * W + j];
+    k->m[j] = s / N;
+  }
+  for (PetscInt n = 0; n < N; n++)
+    for (size_t j = 0; j < W; j++) k->A[(size_t)n * W + j] -= k->m[j];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* In-place Cholesky factor (lower) of the SPD matrix C [k][k] and the
+ * solve C w = b; C_yy is SPD by the s^2 I term. */
+static PetscErrorCode CholeskySolve(PetscInt k, double *C, double *w)
+{
+  PetscFunctionBegin;
+  for (PetscInt j = 0; j < k; j++) {
+    double d = C[j * k + j];
+    for (PetscInt p = 0; p < j; p++) d -= C[j * k + p] * C[j * k + p];
+    PetscCheck(d > 0, PETSC_COMM_SELF, PETSC_ERR_MAT_CH_ZRPVT, "the Kalman estimate's sensor covariance is not positive definite");
+    C[j * k + j] = sqrt(d);
+    for (PetscInt i = j + 1; i < k; i++) {
+      double s = C[i * k + j];
+      for (PetscInt p = 0; p < j; p++) s -= C[i * k + p] * C[j * k + p];
+      C[i * k + j] = s / C[j * k + j];
+    }
+  }
+  for (PetscInt i = 0; i < k; i++) {
+    for (PetscInt p = 0; p < i; p++) w[i] -= C[i * k + p] * w[p];
+    w[i] /= C[i * k + i];
+  }
+  for (PetscInt i = k - 1; i >= 0; i--) {
+    for (PetscInt p = i + 1; p < k; p++) w[i] -= C[p * k + i] * w[p];
+    w[i] /= C[i * k + i];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFKalmanEstimate(PFKalman *k, PFObsOperator *H, PetscInt field, const double y[], double s, pfreal *out)
+{
+  const PetscInt N = k->N, K = H->nobs;
+  const size_t   W = (size_t)k->nf * k->nown;
+  double        *Y, *C, *w, *z, *hm, *x;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc6((size_t)N * K, &Y, (size_t)K * K, &C, K, &w, N, &z, K, &hm, W + 1, &x));
+  /* Y = A_f H^T and H m_f, both summed over the ranks sharing the mesh */
+  PetscCall(PetscArrayzero(Y, (size_t)N * K));
+  PetscCall(PetscArrayzero(hm, K));
+  for (PetscInt e = 0; e < H->nent; e++) {
+    const size_t col = (size_t)field * k->nown + H->vert[e];
+    hm[H->obs[e]] += H->w[e] * k->m[col];
+    for (PetscInt n = 0; n < N; n++) Y[(size_t)n * K + H->obs[e]] += H->w[e] * k->A[(size_t)n * W + col];
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, Y, (PetscMPIInt)(N * K), MPI_DOUBLE, MPI_SUM, H->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, hm, (PetscMPIInt)K, MPI_DOUBLE, MPI_SUM, H->comm));
+  /* (C_yy + s^2 I) w = y - H m_f; every rank solves the same small system */
+  cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)K, (int)N, 1.0 / (N - 1), Y, (int)K, 0.0, C, (int)K);
+  for (PetscInt j = 0; j < K; j++) C[j * K + j] += s * s, w[j] = y[j] - hm[j];
+  PetscCall(CholeskySolve(K, C, w));
+  /* x_lin = m + A^T (Y w) / (N-1) */
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0 / (N - 1), Y, (int)K, w, 1, 0.0, z, 1);
+  PetscCall(PetscArraycpy(x, k->m, W));
+  cblas_dgemv(CblasRowMajor, CblasTrans, (int)N, (int)W, 1.0, k->A, (int)W, z, 1, 1.0, x, 1);
+  for (size_t j = 0; j < W; j++) out[j] = (pfreal)x[j];
+  PetscCall(PetscFree6(Y, C, w, z, hm, x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFKalmanDestroy(PFKalman *k)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree2(k->A, k->m));
+  k->N = 0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
