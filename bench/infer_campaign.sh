@@ -16,6 +16,13 @@
 #                the velocity is E[x1 | obs] - x0, so the step lands on the
 #                model's posterior mean (one network evaluation; no spread,
 #                so no bands: 2 identical samples);
+#   kalman       the ensemble Kalman estimate (linear MMSE) from 4000 prior
+#                samples of a separate datagen run (ens64.h5): the linear
+#                baseline, no PDE solve, no network;
+#   conditional_kalman, conditional_kalman_mean  a U-Net of the same size
+#                whose inputs also hold that Kalman estimate of both fields
+#                (train -cond_kalman 4000 -cond_kalman_data ens64.h5,
+#                condk64.h5), 32 x Heun 10 and one Euler step;
 #   mcmc         the exact posterior by pCN chains (4 chains of 2000
 #                burn-in + 16 x 50 steps, one solve each): the Bayes-optimal
 #                yardstick of error and coverage, on the first NSUB;
@@ -40,6 +47,10 @@ ARCH="-net_type meshunet -mesh_levels 4 -mesh_width 32 -mesh_depth 2 -mesh_group
 cd "$B64"
 [ -s cond64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 3000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -condition obs -cond_nobs 16,64 -cond_noise 0.01 -cond_encoding voronoi -o cond64.h5 >"$OUT/train_cond64.log"
+[ -s ens64.h5 ] || $RUN datagen -physics darcy -n 4000 -seed 3000 -o ens64.h5 >"$OUT/datagen_ens64.log"
+[ -s condk64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 3000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
+  -condition obs -cond_nobs 16,64 -cond_noise 0.01 -cond_encoding voronoi -cond_kalman 4000 -cond_kalman_data ens64.h5 \
+  -pf_group_size 1 -o condk64.h5 >"$OUT/train_condk64.log"
 [ -s ponly64.h5 ] || $RUN train -data train64.h5 -fields p $ARCH -train_steps 2000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -o ponly64.h5 >"$OUT/train_ponly64.log"
 [ -s phi64.h5 ] || $RUN latent -model ponly64.h5 -n 512 $ARCH -train_steps 600 -batch_size 16 -lr 1e-3 \
@@ -52,11 +63,14 @@ for k in 16 64; do
     [ -s "$f" ] || "$BIN" observe -data "$B64/test64.h5" -index $i -field p -nobs $k -noise 0.01 -seed 7 -o "$f" >/dev/null
     [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
-  for t in map conditional conditional_fast conditional_mean guidance latent mcmc; do
+  for t in map kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean guidance latent mcmc; do
     samp="-n $NPOST -sampler heun -sampler_steps 10"
     case $t in
       map) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map" ;;
+      kalman) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type kalman -cond_kalman_data $B64/ens64.h5" ;;
       conditional) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional" ;;
+      conditional_kalman) args="-model $B64/condk64.h5 -obs_dir obs$k -infer_type conditional" ;;
+      conditional_kalman_mean) args="-model $B64/condk64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
       conditional_mean) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       guidance) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type guidance" ;;

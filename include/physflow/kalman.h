@@ -10,7 +10,7 @@
 typedef struct {
   MPI_Comm comm;
   PetscInt N, nf, nown; /* ensemble members, fields, owned vertices */
-  double  *A;           /* [N][nf nown] anomalies */
+  double  *A;           /* [nf nown][N] anomalies, by vertex */
   double  *m;           /* [nf nown] ensemble mean */
 } PFKalman;
 

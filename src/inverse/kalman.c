@@ -48,19 +48,19 @@ PetscErrorCode PFKalmanCreate(MPI_Comm comm, const char path[], PetscInt N, Pets
   for (PetscInt f = 0; f < nf; f++) {
     for (PetscInt n = 0; n < N; n++) {
       PetscCall(PFMeshDataReadRows(&md, fields[f], n, 1, row));
-      for (PetscInt i = 0; i < nown; i++) k->A[(size_t)n * W + (size_t)f * nown + i] = (row[ownnat[i]] - mean[f]) / std[f];
+      for (PetscInt i = 0; i < nown; i++) k->A[((size_t)f * nown + i) * N + n] = (row[ownnat[i]] - mean[f]) / std[f];
     }
   }
   PetscCall(PetscFree(row));
   PetscCall(PFMeshDataClose(&md));
-  /* the ensemble mean, then the anomalies */
+  /* the ensemble mean, then the anomalies; stored by vertex ([W][N]) so a
+   * sensor's vertices are contiguous member vectors */
   for (size_t j = 0; j < W; j++) {
-    double s = 0;
-    for (PetscInt n = 0; n < N; n++) s += k->A[(size_t)n * W + j];
+    double *a = k->A + j * N, s = 0;
+    for (PetscInt n = 0; n < N; n++) s += a[n];
     k->m[j] = s / N;
+    for (PetscInt n = 0; n < N; n++) a[n] -= k->m[j];
   }
-  for (PetscInt n = 0; n < N; n++)
-    for (size_t j = 0; j < W; j++) k->A[(size_t)n * W + j] -= k->m[j];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -99,24 +99,26 @@ PetscErrorCode PFKalmanEstimate(PFKalman *k, PFObsOperator *H, PetscInt field, c
 
   PetscFunctionBegin;
   PetscCall(PetscMalloc6((size_t)N * K, &Y, (size_t)K * K, &C, K, &w, N, &z, K, &hm, W + 1, &x));
-  /* Y = A_f H^T and H m_f, both summed over the ranks sharing the mesh */
+  /* Y^T = H A_f^T ([K][N]) and H m_f, both summed over the ranks sharing the mesh */
   PetscCall(PetscArrayzero(Y, (size_t)N * K));
   PetscCall(PetscArrayzero(hm, K));
   for (PetscInt e = 0; e < H->nent; e++) {
-    const size_t col = (size_t)field * k->nown + H->vert[e];
+    const size_t  col = (size_t)field * k->nown + H->vert[e];
+    const double *a   = k->A + col * N;
+    double       *y   = Y + (size_t)H->obs[e] * N;
     hm[H->obs[e]] += H->w[e] * k->m[col];
-    for (PetscInt n = 0; n < N; n++) Y[(size_t)n * K + H->obs[e]] += H->w[e] * k->A[(size_t)n * W + col];
+    for (PetscInt n = 0; n < N; n++) y[n] += H->w[e] * a[n];
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, Y, (PetscMPIInt)(N * K), MPI_DOUBLE, MPI_SUM, H->comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, hm, (PetscMPIInt)K, MPI_DOUBLE, MPI_SUM, H->comm));
   /* (C_yy + s^2 I) w = y - H m_f; every rank solves the same small system */
-  cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)K, (int)N, 1.0 / (N - 1), Y, (int)K, 0.0, C, (int)K);
+  cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)K, (int)N, 1.0 / (N - 1), Y, (int)N, 0.0, C, (int)K);
   for (PetscInt j = 0; j < K; j++) C[j * K + j] += s * s, w[j] = y[j] - hm[j];
   PetscCall(CholeskySolve(K, C, w));
   /* x_lin = m + A^T (Y w) / (N-1) */
-  cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0 / (N - 1), Y, (int)K, w, 1, 0.0, z, 1);
+  cblas_dgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0 / (N - 1), Y, (int)N, w, 1, 0.0, z, 1);
   PetscCall(PetscArraycpy(x, k->m, W));
-  cblas_dgemv(CblasRowMajor, CblasTrans, (int)N, (int)W, 1.0, k->A, (int)W, z, 1, 1.0, x, 1);
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)W, (int)N, 1.0, k->A, (int)N, z, 1, 1.0, x, 1);
   for (size_t j = 0; j < W; j++) out[j] = (pfreal)x[j];
   PetscCall(PetscFree6(Y, C, w, z, hm, x));
   PetscFunctionReturn(PETSC_SUCCESS);
