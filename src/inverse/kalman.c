@@ -19,7 +19,8 @@
  *
  * Units: the model's normalised units ((x - mean_f) / std_f), so the sensor
  * noise is s = sigma / std_f.  Distributed like the fields: each rank of the
- * mesh holds its owned vertices' rows of A; Y is summed over the ranks. */
+ * mesh holds the member values of its owned vertices (A stored [vertex][member]);
+ * Y is summed over the ranks. */
 #include <math.h>
 #include <physflow/kalman.h>
 #include <physflow/meshdata.h>
