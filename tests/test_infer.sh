@@ -154,14 +154,14 @@ for i in 0 1 2 3; do "$BIN" observe -data test.h5 -index $i -nobs 16 -noise 0.01
 run infer -model cond.h5 -obs_dir obsf -infer_type conditional -n 32 -o campc
 [ "$RC" -eq 0 ] || fail "(f) conditional campaign on 1 rank: $(tail -n 2 err.txt)"
 run infer -model uncond.h5 -obs_dir obsf -infer_scale 0 -n 32 -o campu
-read -r ec eu < <("$PY" - <<'PYEOF'
-import csv
-def mean_err(d):
-    rows = list(csv.DictReader(open(d + "/summary.csv")))
-    return sum(float(r["error_p"]) for r in rows) / len(rows) if len(rows) == 4 else float("nan")
-print("%.4f %.4f" % (mean_err("campc"), mean_err("campu")))
-PYEOF
-)
+# campaign_mean DIR [COLUMN]: the mean of a summary column (default error_p)
+# over the campaign's 4 observations (nan unless all 4 are there)
+campaign_mean() {
+  "$PY" -c "
+import csv; rows = list(csv.DictReader(open('$1/summary.csv'))); print('%.4f' % (sum(float(r['${2:-error_p}']) for r in rows) / len(rows) if len(rows) == 4 else float('nan')))" 2>/dev/null
+}
+ec=$(campaign_mean campc)
+eu=$(campaign_mean campu)
 holds "(f) error of the posterior mean of p: conditional $ec, unconditional prior $eu (want conditional < 0.8 x prior)" "$ec < 0.8 * $eu"
 run infer -model cond.h5 -obs obsf/o1.h5 -infer_type conditional -n 8 -o pc1.h5
 NP=2 run infer -model cond.h5 -obs obsf/o1.h5 -infer_type conditional -n 8 -o pc2.h5
@@ -184,8 +184,7 @@ enc=$("$PY" -c "import h5py; a = h5py.File('cpoint.h5')['data'].attrs['cond_enco
 holds "(f) the point encoding trains, is recorded ('$enc') and samples (rc $RC)" "$RC == 0 and '$enc' == 'point'"
 # the ensemble Kalman estimate: the linear baseline, and input channels of a conditional model
 run infer -model uncond.h5 -obs_dir obsf -infer_type kalman -cond_kalman_data data.h5 -o campk
-ek=$("$PY" -c "
-import csv; rows = list(csv.DictReader(open('campk/summary.csv'))); print('%.4f' % (sum(float(r['error_p']) for r in rows) / len(rows) if len(rows) == 4 else float('nan')))" 2>/dev/null)
+ek=$(campaign_mean campk)
 holds "(f) Kalman baseline: error of p $ek, unconditional prior $eu (want < 0.5 x prior)" "$ek < 0.5 * $eu"
 run infer -model uncond.h5 -obs obsf/o1.h5 -infer_type kalman -cond_kalman_data data.h5 -o pk1.h5
 NP=2 run infer -model uncond.h5 -obs obsf/o1.h5 -infer_type kalman -cond_kalman_data data.h5 -o pk2.h5
@@ -225,14 +224,9 @@ holds "(g) phi(p) against the true logK of 8 solver samples: mean relative error
 run infer -model ponly16.h5 -latent phi.h5 -infer_type latent -obs_dir obsf -n 32 -o campl
 [ "$RC" -eq 0 ] || fail "(g) latent campaign: $(tail -n 2 err.txt)"
 run infer -model ponly16.h5 -latent phi.h5 -infer_type latent -obs_dir obsf -n 32 -infer_scale 0 -o campl0
-read -r el el0 elk < <("$PY" - <<'PYEOF'
-import csv
-def mean(d, k):
-    rows = list(csv.DictReader(open(d + "/summary.csv")))
-    return sum(float(r[k]) for r in rows) / len(rows) if len(rows) == 4 else float("nan")
-print("%.4f %.4f %.4f" % (mean("campl", "error_p"), mean("campl0", "error_p"), mean("campl", "error_logK")))
-PYEOF
-)
+el=$(campaign_mean campl)
+el0=$(campaign_mean campl0)
+elk=$(campaign_mean campl error_logK)
 holds "(g) latent posterior mean of p: guided $el, unguided $el0 (want guided < 0.8 x unguided); logK error $elk (want < 1)" "$el < 0.8 * $el0 and $elk < 1"
 expect_error "(g) -infer_type latent without -latent" "-latent phi.h5" infer -model ponly16.h5 -infer_type latent -obs o0.h5 -o x.h5
 expect_error "(g) -infer_type latent with a model of all fields" "state fields only" infer -model uncond.h5 -latent phi.h5 -infer_type latent -obs o0.h5 -o x.h5

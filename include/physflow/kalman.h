@@ -8,7 +8,6 @@
 #include <physflow/real.h>
 
 typedef struct {
-  MPI_Comm comm;
   PetscInt N, nf, nown; /* ensemble members, fields, owned vertices */
   double  *A;           /* [nf nown][N] anomalies, by vertex */
   double  *m;           /* [nf nown] ensemble mean */

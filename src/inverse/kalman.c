@@ -31,9 +31,11 @@ PetscErrorCode PFKalmanCreate(MPI_Comm comm, const char path[], PetscInt N, Pets
   double    *row;
   const size_t W = (size_t)nf * nown;
 
+  const PetscInt block = 256; /* rows per HDF5 read */
+
   PetscFunctionBegin;
   PetscCall(PetscMemzero(k, sizeof(*k)));
-  k->comm = comm, k->nf = nf, k->nown = nown;
+  k->nf = nf, k->nown = nown;
   PetscCall(PFMeshDataOpen(path, &md));
   for (PetscInt f = 0; f < nf; f++) {
     PetscBool has;
@@ -45,13 +47,14 @@ PetscErrorCode PFKalmanCreate(MPI_Comm comm, const char path[], PetscInt N, Pets
   PetscCheck(md.nsamples >= N, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds %" PetscInt_FMT " samples; the Kalman ensemble wants %" PetscInt_FMT, path, md.nsamples, N);
   k->N = N;
   PetscCall(PetscMalloc2((size_t)N * W + 1, &k->A, W + 1, &k->m));
-  PetscCall(PetscMalloc1(md.nvert, &row));
-  for (PetscInt f = 0; f < nf; f++) {
-    for (PetscInt n = 0; n < N; n++) {
-      PetscCall(PFMeshDataReadRows(&md, fields[f], n, 1, row));
-      for (PetscInt i = 0; i < nown; i++) k->A[((size_t)f * nown + i) * N + n] = (row[ownnat[i]] - mean[f]) / std[f];
+  PetscCall(PetscMalloc1((size_t)PetscMin(block, N) * md.nvert, &row));
+  for (PetscInt f = 0; f < nf; f++)
+    for (PetscInt n0 = 0; n0 < N; n0 += block) {
+      const PetscInt nb = PetscMin(block, N - n0);
+      PetscCall(PFMeshDataReadRows(&md, fields[f], n0, nb, row));
+      for (PetscInt b = 0; b < nb; b++)
+        for (PetscInt i = 0; i < nown; i++) k->A[((size_t)f * nown + i) * N + n0 + b] = (row[(size_t)b * md.nvert + ownnat[i]] - mean[f]) / std[f];
     }
-  }
   PetscCall(PetscFree(row));
   PetscCall(PFMeshDataClose(&md));
   /* the ensemble mean, then the anomalies; stored by vertex ([W][N]) so a
