@@ -30,7 +30,11 @@
 #      from prior samples) is closer to the truth than the prior, the same
 #      on 1 and 2 ranks; a model with Kalman input channels (-cond_kalman)
 #      trains the same on 1 rank and 2 groups, samples a campaign, and
-#      without its ensemble file says so.
+#      without its ensemble file says so; with the adjoint summary
+#      (-cond_kalman_adjoint: the forward solve and the misfit gradient at
+#      the Kalman estimate as further channels) the same on 1 rank and 2
+#      groups, recorded, sampled; the MAP and Kalman campaigns' summary.json
+#      is strict JSON (null, not nan, for a single estimate's coverage).
 #  (g) -infer_type latent: a model of p alone and its label-free predictor
 #      phi (physflow latent): the training is the same on 1 rank, 2 groups
 #      of 1 and one group of 2; the residual of (phi(x), x) falls; phi(p)
@@ -196,6 +200,19 @@ compare "(f) conditional training with Kalman channels, 1 rank vs 2 groups of 1"
 run infer -model ckal1.h5 -obs_dir obsf -infer_type conditional -n 4 -o campck
 nk=$(grep -c "," campck/summary.csv 2>/dev/null)
 holds "(f) a Kalman-conditioned model samples a campaign (rc $RC, summary lines $nk)" "$RC == 0 and $nk == 5"
+expect_error "(f) -cond_kalman_adjoint without -cond_kalman" "needs -cond_kalman N" train $CA -train_steps 2 -condition obs -cond_kalman_adjoint -o x.h5
+run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -cond_kalman 48 -cond_kalman_adjoint -o ckadj1.h5
+NP=2 run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -cond_kalman 48 -cond_kalman_adjoint -pf_group_size 1 -o ckadj2.h5
+compare "(f) conditional training with Kalman and adjoint-summary channels, 1 rank vs 2 groups of 1" 1e-6 ckadj1.h5 ckadj2.h5 /history/loss
+run infer -model ckadj1.h5 -obs_dir obsf -infer_type conditional -n 4 -o campca
+nk=$(grep -c "," campca/summary.csv 2>/dev/null)
+rec=$("$PY" -c "import h5py; print(int(h5py.File('ckadj1.h5')['data'].attrs['cond_kalman_adjoint']))" 2>/dev/null)
+holds "(f) the adjoint-summary model is recorded ($rec) and samples a campaign (rc $RC, summary lines $nk)" "$RC == 0 and '$rec' == '1' and $nk == 5"
+"$PY" -c "
+import json
+def strict(c): raise ValueError(c)
+d = json.load(open('campk/summary.json'), parse_constant=strict)
+assert len(d['results']) == 4 and all(r['coverage_p'] is None for r in d['results'])" 2>err.txt && pass "(f) campaign summary.json: strict JSON, null coverage for the Kalman estimate" || fail "(f) summary.json: $(tail -n 1 err.txt)"
 mv data.h5 data_moved.h5
 expect_error "(f) a Kalman-conditioned model without its ensemble" "give its dataset with -cond_kalman_data" infer -model ckal1.h5 -obs o0.h5 -infer_type conditional -n 4 -o x.h5
 run infer -model ckal1.h5 -obs o0.h5 -infer_type conditional -n 4 -cond_kalman_data data_moved.h5 -o pck.h5

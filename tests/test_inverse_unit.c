@@ -14,7 +14,11 @@
  *   - the ensemble Kalman estimate (PFKalman): with almost no noise it
  *     reproduces the observations at the sensors (the ensemble spans more
  *     directions than there are sensors), with huge noise it is the
- *     ensemble mean, and the unobserved field moves with the observed one.
+ *     ensemble mean, and the unobserved field moves with the observed one;
+ *   - its adjoint summary (PFKalmanAdjointSummary): the state channel is
+ *     the forward solve at the estimate's inputs, the gradient channel
+ *     (sinh of it: a density) matches central differences of the sensor
+ *     misfit.
  * Run on 1 and 2 ranks. */
 #include <math.h>
 #include <physflow.h>
@@ -180,6 +184,63 @@ static PetscErrorCode WriteEnsemble(PFPhysics ph, const char path[], PetscInt N)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* the normalised sensor misfit |H p^(x) - y|^2 / 2 of the solve at the
+ * normalised inputs xin (+ eps d), and the normalised state p^ */
+static PetscErrorCode Misfit(PFPhysics ph, PFObsOperator *H, const double mean[], const double sd[], const pfreal *xin, const double *d, double eps, const double y[], PetscScalar *X, double *J)
+{
+  PetscInt n;
+  double   hx[12];
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetVertexMap(ph, &n, NULL));
+  for (PetscInt i = 0; i < n; i++) X[i] = ((double)xin[i] + eps * d[i]) * sd[0] + mean[0];
+  PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 0, 0, X));
+  for (PetscInt i = 0; i < n; i++) X[n + i] = (X[n + i] - mean[1]) / sd[1];
+  PetscCall(PFObsOperatorApply(H, X + n, hx));
+  *J = 0;
+  for (PetscInt j = 0; j < H->nobs; j++) *J += 0.5 * (hx[j] - y[j]) * (hx[j] - y[j]);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode AdjointSummaryChecks(PFPhysics ph, PFObsOperator *H, PFKalman *k, const char *const fields[], const double mean[], const double sd[], const double y[])
+{
+  PetscInt           n;
+  const PetscInt    *nat;
+  const PetscScalar *mass;
+  pfreal            *x, *s;
+  PetscScalar       *X;
+  double            *d, Jp, Jm, dJ = 0, dstate = 0;
+  const double       eps = 1e-4;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetVertexMap(ph, &n, &nat));
+  PetscCall(PFPhysicsGetVertexMass(ph, &mass));
+  PetscCall(PetscMalloc4(2 * n + 1, &x, 2 * n + 1, &s, 2 * n + 1, &X, n + 1, &d));
+  PetscCall(PFKalmanSetPhysics(k, ph, fields));
+  PetscCall(PFKalmanEstimate(k, H, 1, y, 0.1, x));
+  PetscCall(PFKalmanAdjointSummary(k, H, 1, y, x, s));
+  /* the state channel: the solve at the estimate's inputs */
+  PetscCall(Misfit(ph, H, mean, sd, x, d, 0, y, X, &Jp));
+  for (PetscInt i = 0; i < n; i++) dstate = PetscMax(dstate, fabs((double)s[n + i] - PetscRealPart(X[n + i])));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dstate, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PetscCall(Expect((PetscBool)(dstate < 1e-5), "adjoint summary: max |state channel - solve at the estimate's inputs|", dstate));
+  /* the gradient channel: sum_i s_i mass_i d_i = dJ/d eps, d keyed by the natural index */
+  for (PetscInt i = 0; i < n; i++) {
+    d[i] = sin(1.0 + 0.37 * nat[i]);
+    dJ += sinh((double)s[i]) * PetscRealPart(mass[i]) * d[i];
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dJ, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  PetscCall(Misfit(ph, H, mean, sd, x, d, eps, y, X, &Jp));
+  PetscCall(Misfit(ph, H, mean, sd, x, d, -eps, y, X, &Jm));
+  {
+    const double fd = (Jp - Jm) / (2 * eps), rel = fabs(dJ - fd) / fabs(fd);
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "     adjoint summary: directional derivative %.8e, central difference %.8e\n", dJ, fd));
+    PetscCall(Expect((PetscBool)(rel < 1e-4 && fabs(fd) > 1e-8), "adjoint summary: gradient channel vs central difference, relative", rel));
+  }
+  PetscCall(PetscFree4(x, s, X, d));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode KalmanChecks(PFPhysics ph, PFObsOperator *H)
 {
   const char *const fields[2] = {"logK", "p"};
@@ -212,6 +273,7 @@ static PetscErrorCode KalmanChecks(PFPhysics ph, PFObsOperator *H)
   for (PetscInt i = 0; i < 2 * n; i++) dmean = PetscMax(dmean, fabs((double)x[i] - k.m[i]));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dmean, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
   PetscCall(Expect((PetscBool)(dmean < 1e-6), "Kalman, noise 1e6: max |x - ensemble mean|", dmean));
+  PetscCall(AdjointSummaryChecks(ph, H, &k, fields, mean, sd, y));
   PetscCall(PetscFree2(x, f));
   PetscCall(PFKalmanDestroy(&k));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -103,6 +103,7 @@ typedef struct {
   double    area;            /* voronoi: the domain's area */
   PFKalman    *kalman;       /* not NULL: the Kalman estimate's channels follow the encoding's two */
   const char  *kalman_data;  /* its ensemble's dataset (recorded in the model) */
+  PetscBool    kalman_adjoint; /* and the adjoint summary's channels after them (PFKalmanAdjointSummary) */
   PetscScalar *f;            /* work [nown] */
   double      *y, *xyobs;    /* work [nobs_max], [2 nobs_max] */
 } PFObsConditioner;

@@ -94,6 +94,7 @@ typedef struct {
   PFObsConditioner *oc;              /* training: the random sensor sets */
   PetscInt          cond_kalman;     /* > 0: also the ensemble Kalman estimate of every field (PFKalman, N members) */
   char              cond_kalman_data[PETSC_MAX_PATH_LEN]; /* its ensemble's dataset */
+  PetscBool         cond_kalman_adjoint; /* and the adjoint summary at that estimate (PFKalmanAdjointSummary) */
   PFKalman          kalman;
   /* a model conditioned on some of its own fields (train -condition field
    * -cond_fields Re): they are held, not generated */

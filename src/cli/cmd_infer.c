@@ -170,8 +170,10 @@ static PetscErrorCode SampleConditional(Infer *inf, MPI_Comm comm, const PFObs *
   }
   if (ctx->cond_kalman) {
     /* with the training noise, as the model saw it */
+    const PetscInt nk = ctx->cond_kalman_adjoint ? 2 * nf : nf;
     PetscCall(PFKalmanEstimate(&ctx->kalman, H, field, yhat, ctx->cond_noise / inf->std[field], x + (size_t)(nf + 2) * nown));
-    for (PetscInt j = 1; j < nloc; j++) PetscCall(PetscArraycpy(x + ((size_t)j * F + nf + 2) * nown, x + (size_t)(nf + 2) * nown, (size_t)nf * nown));
+    if (ctx->cond_kalman_adjoint) PetscCall(PFKalmanAdjointSummary(&ctx->kalman, H, field, yhat, x + (size_t)(nf + 2) * nown, x + (size_t)(2 * nf + 2) * nown));
+    for (PetscInt j = 1; j < nloc; j++) PetscCall(PetscArraycpy(x + ((size_t)j * F + nf + 2) * nown, x + (size_t)(nf + 2) * nown, (size_t)nk * nown));
   }
   PetscCall(PFFlowSample(inf->flow, inf->net, inf->sampler, (uint64_t)inf->seed, lo, nloc, x, &nfe));
   /* drop the channels: sample j's fields move to j nf nown (never forward) */
@@ -401,6 +403,14 @@ static void Stem(const char name[], char stem[], size_t len)
   if (l > 3 && !strcmp(stem + l - 3, ".h5")) stem[l - 3] = 0;
 }
 
+/* ", "key": v, JSON's null for a value that is not finite (a single
+ * estimate's coverage): JSON has no NaN */
+static void JSONMember(FILE *js, const char *prefix, const char *name, double v)
+{
+  if (isfinite(v)) fprintf(js, ", \"%s%s\": %.6g", prefix, name, v);
+  else fprintf(js, ", \"%s%s\": null", prefix, name);
+}
+
 /* world rank 0: summary.csv and summary.json of the campaign */
 static PetscErrorCode WriteSummary(Infer *inf, const char dir[], const char outdir[], PetscInt n, char (*names)[256])
 {
@@ -460,7 +470,7 @@ static PetscErrorCode WriteSummary(Infer *inf, const char dir[], const char outd
       fprintf(js, ", \"seconds\": %.4f", v[0]);
       for (PetscInt f = 0; f < nf; f++) {
         fprintf(csv, ",%.6g,%.6g", v[1 + 2 * f], v[2 + 2 * f]);
-        if (isfinite(v[1 + 2 * f])) fprintf(js, ", \"error_%s\": %.6g, \"coverage_%s\": %.6g", inf->ctx.fields[f], v[1 + 2 * f], inf->ctx.fields[f], v[2 + 2 * f]);
+        if (isfinite(v[1 + 2 * f])) JSONMember(js, "error_", inf->ctx.fields[f], v[1 + 2 * f]), JSONMember(js, "coverage_", inf->ctx.fields[f], v[2 + 2 * f]);
       }
       fprintf(csv, ",\n");
     } else {
@@ -733,6 +743,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     PetscCheck(exists, comm, PETSC_ERR_FILE_OPEN, "the Kalman ensemble '%s' cannot be read (%s): give its dataset with -cond_kalman_data", inf.ctx.cond_kalman_data, inf.kalman ? "-infer_type kalman" : model);
     PetscCall(PFPhysicsGetVertexMap(inf.ctx.phys, &nown, &nat));
     PetscCall(PFKalmanCreate(inf.ctx.gcomm, inf.ctx.cond_kalman_data, inf.ctx.cond_kalman, inf.ctx.nfields, names, nown, nat, inf.mean, inf.std, &inf.ctx.kalman));
+    if (inf.ctx.cond_kalman_adjoint) PetscCall(PFKalmanSetPhysics(&inf.ctx.kalman, inf.ctx.phys, names));
   }
   inf.mc.ctx = &inf.ctx, inf.mc.mean = inf.mean, inf.mc.std = inf.std, inf.mc.n = inf.n, inf.mc.seed = inf.seed;
   PetscCheck(!inf.cond || inf.ctx.ncond || inf.ctx.nheld, comm, PETSC_ERR_ARG_WRONG, "'%s' is not a conditional model: train one with -condition obs, or use -infer_type guidance", model);

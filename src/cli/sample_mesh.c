@@ -111,6 +111,7 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
       if (H5Aexists(g, "cond_kalman") > 0) {
         PetscCall(PFH5ReadAttrInt(g, "cond_kalman", &ctx->cond_kalman));
         if (!ctx->cond_kalman_data[0]) PetscCall(PFH5ReadAttrString(g, "cond_kalman_data", ctx->cond_kalman_data, sizeof(ctx->cond_kalman_data)));
+        ctx->cond_kalman_adjoint = (PetscBool)(H5Aexists(g, "cond_kalman_adjoint") > 0);
       }
     }
     H5Gclose(g);
@@ -126,7 +127,7 @@ PetscErrorCode PFCLIMeshModelLoad(PFCLIMeshContext *ctx, const char model[], Pet
   nf = 0;
   for (char *tok = strtok(fields, ","); tok && nf < PF_CLI_MAXFIELDS; tok = strtok(NULL, ",")) PetscCall(PetscStrncpy(ctx->fields[nf++], tok, sizeof(ctx->fields[0])));
   ctx->nfields = nf;
-  if (ctx->cond_kalman) ctx->ncond = 2 + nf; /* the Kalman estimate of every field follows the encoding */
+  if (ctx->cond_kalman) ctx->ncond = 2 + (ctx->cond_kalman_adjoint ? 2 : 1) * nf; /* the Kalman estimate of every field follows the encoding, then its adjoint summary */
   PetscCall(PFH5ReadArray(fid, model, "data/mean", H5T_NATIVE_DOUBLE, (size_t)nf, mean));
   PetscCall(PFH5ReadArray(fid, model, "data/std", H5T_NATIVE_DOUBLE, (size_t)nf, std));
   PetscCall(PFCLIMeshReadPinned(ctx, fid, model));

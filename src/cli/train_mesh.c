@@ -100,6 +100,7 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
   }
   PetscCall(PetscOptionsInt("-cond_kalman", "-condition obs: N > 0 adds the ensemble Kalman (linear MMSE) estimate of every field from the sensors as input channels, from N samples of -cond_kalman_data (0: off)", "train", ctx->cond_kalman, &ctx->cond_kalman, NULL));
   PetscCall(PetscOptionsString("-cond_kalman_data", "-condition obs -cond_kalman N: the ensemble's dataset (default: the training data; recorded in the model, which infer reads)", "train", ctx->cond_kalman_data, ctx->cond_kalman_data, sizeof(ctx->cond_kalman_data), NULL));
+  PetscCall(PetscOptionsBool("-cond_kalman_adjoint", "-condition obs -cond_kalman N: also the PDE's view of that estimate as input channels, the forward solve's state at its inputs and the sensor misfit's gradient with respect to them (one forward and one adjoint solve per sensor set)", "train", ctx->cond_kalman_adjoint, &ctx->cond_kalman_adjoint, NULL));
   PetscCall(PetscOptionsBool("-pin_constant", "Hold the vertex values that are the same in every training sample (e.g. Dirichlet boundary data) fixed: given, not generated, so every sample has them exactly", "train", ctx->pin_constant, &ctx->pin_constant, NULL));
   PetscOptionsEnd();
   if (set && n == 1) ctx->cond_nobs[1] = ctx->cond_nobs[0];
@@ -128,6 +129,7 @@ PetscErrorCode PFCLIMeshConditionOptions(MPI_Comm comm, PFCLIMeshContext *ctx)
   PetscCheck(!ctx->ncond || (ctx->cond_nobs[0] >= 1 && ctx->cond_nobs[1] >= ctx->cond_nobs[0]), comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_nobs min,max needs 1 <= min <= max");
   PetscCheck(ctx->cond_kalman >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_kalman must be >= 0 (ensemble members; 0: off)");
   PetscCheck(!ctx->cond_kalman || ctx->ncond, comm, PETSC_ERR_ARG_WRONG, "-cond_kalman needs -condition obs");
+  PetscCheck(!ctx->cond_kalman_adjoint || ctx->cond_kalman, comm, PETSC_ERR_ARG_WRONG, "-cond_kalman_adjoint needs -cond_kalman N");
   PetscCheck(!ctx->ncond || (ctx->cond_noise > 0 && isfinite(ctx->cond_noise)), comm, PETSC_ERR_ARG_OUTOFRANGE, "-cond_noise must be positive");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -270,6 +272,10 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
       if (realpath(ctx->cond_kalman_data, abs)) PetscCall(PetscStrncpy(ctx->cond_kalman_data, abs, sizeof(ctx->cond_kalman_data)));
       PetscCall(PFKalmanCreate(ctx->gcomm, ctx->cond_kalman_data, ctx->cond_kalman, ctx->nfields, names, n, nat, mean, std, &ctx->kalman));
       ctx->ncond = 2 + ctx->nfields;
+      if (ctx->cond_kalman_adjoint) {
+        PetscCall(PFKalmanSetPhysics(&ctx->kalman, ctx->phys, names));
+        ctx->ncond += ctx->nfields;
+      }
     }
     dc = (PFDataConditioner){ctx->ncond, PFObsConditionerFill, PFObsConditionerWrite, NULL};
     PetscCall(PetscNew(&ctx->oc));
@@ -278,7 +284,7 @@ PetscErrorCode PFCLIMeshTrainSetUp(PFCLIMeshContext *ctx, const char datafile[],
     oc->nobs_min = ctx->cond_nobs[0], oc->nobs_max = ctx->cond_nobs[1], oc->noise = ctx->cond_noise;
     oc->mean = mean[field], oc->std = std[field];
     oc->voronoi = ctx->cond_voronoi;
-    if (ctx->cond_kalman) oc->kalman = &ctx->kalman, oc->kalman_data = ctx->cond_kalman_data;
+    if (ctx->cond_kalman) oc->kalman = &ctx->kalman, oc->kalman_data = ctx->cond_kalman_data, oc->kalman_adjoint = ctx->cond_kalman_adjoint;
     if (oc->voronoi) {
       /* the network's vertex order is the physics': its coordinates */
       for (PetscInt i = 0; i < n; i++) PetscCheck(ctx->graph->ownnat[i] == nat[i], PETSC_COMM_SELF, PETSC_ERR_PLIB, "mesh graph and physics order the owned vertices differently");

@@ -47,6 +47,9 @@ PetscErrorCode PFKalmanCreate(MPI_Comm comm, const char path[], PetscInt N, Pets
   PetscCheck(md.nsamples >= N, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' holds %" PetscInt_FMT " samples; the Kalman ensemble wants %" PetscInt_FMT, path, md.nsamples, N);
   k->N = N;
   PetscCall(PetscMalloc2((size_t)N * W + 1, &k->A, W + 1, &k->m));
+  PetscCall(PetscMalloc2(nf, &k->mean, nf, &k->std));
+  PetscCall(PetscArraycpy(k->mean, mean, nf));
+  PetscCall(PetscArraycpy(k->std, std, nf));
   PetscCall(PetscMalloc1((size_t)PetscMin(block, N) * md.nvert, &row));
   for (PetscInt f = 0; f < nf; f++)
     for (PetscInt n0 = 0; n0 < N; n0 += block) {
@@ -132,6 +135,9 @@ PetscErrorCode PFKalmanDestroy(PFKalman *k)
 {
   PetscFunctionBegin;
   PetscCall(PetscFree2(k->A, k->m));
+  PetscCall(PetscFree2(k->mean, k->std));
+  PetscCall(PetscFree2(k->X, k->g));
+  PetscCall(PetscFree(k->r));
   k->N = 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

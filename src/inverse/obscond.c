@@ -76,7 +76,11 @@ PetscErrorCode PFObsConditionerFill(void *ctx, uint64_t draw, const pfreal *fiel
   for (PetscInt j = 0; j < k; j++) oc->y[j] += oc->noise / oc->std * PFRNGNormal(&r);
   if (oc->voronoi) PetscCall(PFObsEncodeVoronoi(k, oc->xyobs, oc->y, oc->area, oc->nown, oc->xy, channels, channels + oc->nown));
   else PetscCall(PFObsEncode(&H, oc->nown, oc->y, channels, channels + oc->nown));
-  if (oc->kalman) PetscCall(PFKalmanEstimate(oc->kalman, &H, oc->field, oc->y, oc->noise / oc->std, channels + 2 * oc->nown));
+  if (oc->kalman) {
+    pfreal *xlin = channels + 2 * oc->nown;
+    PetscCall(PFKalmanEstimate(oc->kalman, &H, oc->field, oc->y, oc->noise / oc->std, xlin));
+    if (oc->kalman_adjoint) PetscCall(PFKalmanAdjointSummary(oc->kalman, &H, oc->field, oc->y, xlin, xlin + oc->kalman->nf * oc->nown));
+  }
   PetscCall(PFObsOperatorDestroy(&H));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -95,6 +99,7 @@ PetscErrorCode PFObsConditionerWrite(void *ctx, hid_t g)
   if (oc->kalman) {
     PetscCall(PFH5WriteAttrInt(g, "cond_kalman", oc->kalman->N));
     PetscCall(PFH5WriteAttrString(g, "cond_kalman_data", oc->kalman_data));
+    if (oc->kalman_adjoint) PetscCall(PFH5WriteAttrInt(g, "cond_kalman_adjoint", 1));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
