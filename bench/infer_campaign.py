@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
-METHODS = ("map", "kalman", "conditional", "conditional_fast", "conditional_mean", "conditional_kalman", "conditional_kalman_mean", "guidance", "latent", "mcmc")
+METHODS = ("map", "kalman", "conditional", "conditional_fast", "conditional_mean", "conditional_kalman", "conditional_kalman_mean", "conditional_kadj", "conditional_kadj_mean", "guidance", "latent", "mcmc")
 print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for k in (16, 64):

@@ -23,6 +23,10 @@
 #                whose inputs also hold that Kalman estimate of both fields
 #                (train -cond_kalman 4000 -cond_kalman_data ens64.h5,
 #                condk64.h5), 32 x Heun 10 and one Euler step;
+#   conditional_kadj, conditional_kadj_mean  the same with the adjoint
+#                summary channels too (-cond_kalman_adjoint: the forward
+#                solve and the misfit gradient at the Kalman estimate),
+#                6000 steps (condka64.h5);
 #   mcmc         the exact posterior by pCN chains (4 chains of 2000
 #                burn-in + 16 x 50 steps, one solve each): the Bayes-optimal
 #                yardstick of error and coverage, on the first NSUB;
@@ -51,6 +55,9 @@ cd "$B64"
 [ -s condk64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 3000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -condition obs -cond_nobs 16,64 -cond_noise 0.01 -cond_encoding voronoi -cond_kalman 4000 -cond_kalman_data ens64.h5 \
   -pf_group_size 1 -o condk64.h5 >"$OUT/train_condk64.log"
+[ -s condka64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 6000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
+  -condition obs -cond_nobs 16,64 -cond_noise 0.01 -cond_encoding voronoi -cond_kalman 4000 -cond_kalman_data ens64.h5 \
+  -cond_kalman_adjoint -pf_group_size 1 -o condka64.h5 >"$OUT/train_condka64.log"
 [ -s ponly64.h5 ] || $RUN train -data train64.h5 -fields p $ARCH -train_steps 2000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -o ponly64.h5 >"$OUT/train_ponly64.log"
 [ -s phi64.h5 ] || $RUN latent -model ponly64.h5 -n 512 $ARCH -train_steps 600 -batch_size 16 -lr 1e-3 \
@@ -63,7 +70,7 @@ for k in 16 64; do
     [ -s "$f" ] || "$BIN" observe -data "$B64/test64.h5" -index $i -field p -nobs $k -noise 0.01 -seed 7 -o "$f" >/dev/null
     [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
-  for t in map kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean guidance latent mcmc; do
+  for t in map kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean guidance latent mcmc; do
     samp="-n $NPOST -sampler heun -sampler_steps 10"
     case $t in
       map) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map" ;;
@@ -71,6 +78,8 @@ for k in 16 64; do
       conditional) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional" ;;
       conditional_kalman) args="-model $B64/condk64.h5 -obs_dir obs$k -infer_type conditional" ;;
       conditional_kalman_mean) args="-model $B64/condk64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj) args="-model $B64/condka64.h5 -obs_dir obs$k -infer_type conditional" ;;
+      conditional_kadj_mean) args="-model $B64/condka64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
       conditional_mean) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       guidance) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type guidance" ;;
