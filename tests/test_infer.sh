@@ -200,6 +200,8 @@ compare "(f) conditional training with Kalman channels, 1 rank vs 2 groups of 1"
 run infer -model ckal1.h5 -obs_dir obsf -infer_type conditional -n 4 -o campck
 nk=$(grep -c "," campck/summary.csv 2>/dev/null)
 holds "(f) a Kalman-conditioned model samples a campaign (rc $RC, summary lines $nk)" "$RC == 0 and $nk == 5"
+NP=3 run infer -model ckal1.h5 -obs obsf/o1.h5 -infer_type conditional -n 2 -pf_group_size 1 -o pck3.h5
+holds "(f) ... with a group that gets no sample (-n 2 on 3 groups of 1; rc $RC)" "$RC == 0"
 expect_error "(f) -cond_kalman_adjoint without -cond_kalman" "needs -cond_kalman N" train $CA -train_steps 2 -condition obs -cond_kalman_adjoint -o x.h5
 run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -cond_kalman 48 -cond_kalman_adjoint -o ckadj1.h5
 NP=2 run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -cond_kalman 48 -cond_kalman_adjoint -pf_group_size 1 -o ckadj2.h5

@@ -151,6 +151,10 @@ static PetscErrorCode SampleConditional(Infer *inf, MPI_Comm comm, const PFObs *
   pfreal           *mask, *val;
 
   PetscFunctionBegin;
+  /* a group with no samples (-n below the group count) has no room for the
+   * channels; its ranks skip together (everything below is collective on
+   * the group only) */
+  if (!nloc) PetscFunctionReturn(PETSC_SUCCESS);
   if (!inf->noted && fabs(log(o->sigma / ctx->cond_noise)) > log(2.0)) {
     /* the model's posterior is for its training noise */
     PetscCall(PetscPrintf(comm, "physflow infer: note: the observations' noise (%g) differs from the conditional model's training noise (%g): its posterior is for the latter\n", o->sigma, ctx->cond_noise));
