@@ -219,16 +219,15 @@ static PetscErrorCode AdjointSummaryChecks(PFPhysics ph, PFObsOperator *H, PFKal
   PetscCall(PFKalmanSetPhysics(k, ph, fields));
   PetscCall(PFKalmanEstimate(k, H, 1, y, 0.1, x));
   PetscCall(PFKalmanAdjointSummary(k, H, 1, y, x, s));
+  /* a direction d keyed by the natural index */
+  for (PetscInt i = 0; i < n; i++) d[i] = sin(1.0 + 0.37 * nat[i]);
   /* the state channel: the solve at the estimate's inputs */
   PetscCall(Misfit(ph, H, mean, sd, x, d, 0, y, X, &Jp));
   for (PetscInt i = 0; i < n; i++) dstate = PetscMax(dstate, fabs((double)s[n + i] - PetscRealPart(X[n + i])));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dstate, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
   PetscCall(Expect((PetscBool)(dstate < 1e-5), "adjoint summary: max |state channel - solve at the estimate's inputs|", dstate));
-  /* the gradient channel: sum_i s_i mass_i d_i = dJ/d eps, d keyed by the natural index */
-  for (PetscInt i = 0; i < n; i++) {
-    d[i] = sin(1.0 + 0.37 * nat[i]);
-    dJ += sinh((double)s[i]) * PetscRealPart(mass[i]) * d[i];
-  }
+  /* the gradient channel: sum_i sinh(s_i) mass_i d_i = dJ/d eps */
+  for (PetscInt i = 0; i < n; i++) dJ += sinh((double)s[i]) * PetscRealPart(mass[i]) * d[i];
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dJ, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
   PetscCall(Misfit(ph, H, mean, sd, x, d, eps, y, X, &Jp));
   PetscCall(Misfit(ph, H, mean, sd, x, d, -eps, y, X, &Jm));

@@ -61,6 +61,12 @@ PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const doub
  * phi = |r|^2 / 2.  A failed solve returns PETSC_ERR_NOT_CONVERGED to the
  * caller (a trial point outside the solver's domain). */
 PETSC_EXTERN PetscErrorCode PFObsMisfit(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double r[], double *phi);
+/* The backward half: gx [nf nown] = d(r . H x_field)/dx for all fields
+ * when x (physical units) is the PDE solution for its inputs, i.e. the
+ * misfit's gradient for dJ/d(H x_field) = r; for a state field it goes
+ * through the PDE (one adjoint solve) into the input fields.  b: work
+ * [nown].  Collective on the physics' comm. */
+PETSC_EXTERN PetscErrorCode PFObsMisfitGradient(PFPhysics phys, PFObsOperator *H, PetscInt field, const PetscScalar *x, const double r[], PetscScalar *b, PetscScalar *gx);
 /* J at xi[m] and its gradient gxi[m] (may be NULL); x: work [nf nown],
  * on return the state at xi */
 PETSC_EXTERN PetscErrorCode PFMAPObjective(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double *J, double gxi[]);

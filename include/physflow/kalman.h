@@ -17,6 +17,7 @@ typedef struct {
   PFPhysics    phys;
   PetscInt     ninputs;
   PetscScalar *X, *g;   /* [nf nown] a physical state, its misfit gradient */
+  PetscScalar *b;       /* [nown] work */
   double      *r;       /* [nobs] (grown on demand) */
   PetscInt     rcap;
 } PFKalman;

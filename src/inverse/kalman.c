@@ -136,7 +136,7 @@ PetscErrorCode PFKalmanDestroy(PFKalman *k)
   PetscFunctionBegin;
   PetscCall(PetscFree2(k->A, k->m));
   PetscCall(PetscFree2(k->mean, k->std));
-  PetscCall(PetscFree2(k->X, k->g));
+  PetscCall(PetscFree3(k->X, k->g, k->b));
   PetscCall(PetscFree(k->r));
   k->N = 0;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -23,7 +23,7 @@
  * (loss 3x the Kalman-only run's at step 600); asinh keeps the sign and
  * small values and turns the peaks into ~5. */
 #include <math.h>
-#include <physflow/kalman.h>
+#include <physflow/inverse.h>
 
 PetscErrorCode PFKalmanSetPhysics(PFKalman *k, PFPhysics phys, const char *const fields[])
 {
@@ -41,8 +41,8 @@ PetscErrorCode PFKalmanSetPhysics(PFKalman *k, PFPhysics phys, const char *const
     PetscCheck(same, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "the Kalman adjoint summary needs the physics' fields in its order: field %" PetscInt_FMT " is '%s', the physics' '%s'", f, fields[f], names[f]);
   }
   k->phys = phys;
-  PetscCall(PetscFree2(k->X, k->g));
-  PetscCall(PetscMalloc2((size_t)nf * nown + 1, &k->X, (size_t)nf * nown + 1, &k->g));
+  PetscCall(PetscFree3(k->X, k->g, k->b));
+  PetscCall(PetscMalloc3((size_t)nf * nown + 1, &k->X, (size_t)nf * nown + 1, &k->g, nown + 1, &k->b));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -70,20 +70,11 @@ PetscErrorCode PFKalmanAdjointSummary(PFKalman *k, PFObsOperator *H, PetscInt fi
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(ierr);
-  /* r = H x_field - y and dJ/dx_field = H^T r / std_field (physical units) */
-  for (PetscInt i = 0; i < nown; i++) g[i] = (X[field * nown + i] - k->mean[field]) / k->std[field];
-  PetscCall(PFObsOperatorApply(H, g, k->r));
+  /* r = (H x_field - y) / std_field: dJ/d(H x_field) in physical units */
+  for (PetscInt i = 0; i < nown; i++) k->b[i] = (X[field * nown + i] - k->mean[field]) / k->std[field];
+  PetscCall(PFObsOperatorApply(H, k->b, k->r));
   for (PetscInt j = 0; j < K; j++) k->r[j] = (k->r[j] - y[j]) / k->std[field];
-  PetscCall(PetscArrayzero(g, nf * nown));
-  PetscCall(PFObsOperatorApplyTransposeAdd(H, k->r, g + field * nown));
-  if (field >= ni) {
-    /* a state field: dJ/d(inputs) through the PDE, into the input fields of a fresh array */
-    PetscScalar *gp;
-    PetscCall(PetscMalloc1(nown + 1, &gp));
-    PetscCall(PetscArraycpy(gp, g + field * nown, nown));
-    PetscCall(PFPhysicsStateAdjoint(k->phys, X, gp, g));
-    PetscCall(PetscFree(gp));
-  }
+  PetscCall(PFObsMisfitGradient(k->phys, H, field, X, k->r, k->b, g));
   PetscCall(PFPhysicsGetVertexMass(k->phys, &mass));
   for (PetscInt f = 0; f < nf; f++)
     for (PetscInt i = 0; i < nown; i++) {

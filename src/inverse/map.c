@@ -36,26 +36,35 @@ PetscErrorCode PFObsMisfit(PFPhysics phys, PFObsOperator *H, PetscInt field, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFObsMisfitGradient(PFPhysics phys, PFObsOperator *H, PetscInt field, const PetscScalar *x, const double r[], PetscScalar *b, PetscScalar *gx)
+{
+  PetscInt n, nf, ni;
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetVertexMap(phys, &n, NULL));
+  PetscCall(PFPhysicsGetFields(phys, &nf, NULL, &ni));
+  PetscCall(PetscArrayzero(b, n));
+  PetscCall(PFObsOperatorApplyTransposeAdd(H, r, b));
+  PetscCall(PetscArrayzero(gx, nf * n));
+  if (field < ni) {
+    for (PetscInt i = 0; i < n; i++) gx[field * n + i] = b[i];
+  } else {
+    /* a state field: through the PDE (the adjoint) */
+    PetscCall(PFPhysicsStateAdjoint(phys, x, b, gx));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* J(c->xi) and its gradient gxi (c->gxi) */
 static PetscErrorCode Evaluate(MAPCtx *c, double *Jout)
 {
-  const PetscInt n = c->n;
-  double         J;
+  double J;
 
   PetscFunctionBegin;
   PetscCall(PFObsMisfit(c->phys, c->H, c->field, c->y, c->sigma, c->xi, c->x, c->r, &J));
   for (PetscInt j = 0; j < c->H->nobs; j++) c->r[j] /= c->sigma; /* dJ/d(H x) */
   for (PetscInt k = 0; k < c->m; k++) J += 0.5 * c->xi[k] * c->xi[k];
-  /* dJ/dx of the observed field */
-  PetscCall(PetscArrayzero(c->b, n));
-  PetscCall(PFObsOperatorApplyTransposeAdd(c->H, c->r, c->b));
-  PetscCall(PetscArrayzero(c->gx, c->nf * n));
-  if (c->field < c->phys->ninputs) {
-    for (PetscInt i = 0; i < n; i++) c->gx[c->field * n + i] = c->b[i];
-  } else {
-    /* a state field: through the PDE (the adjoint) */
-    PetscCall(PFPhysicsStateAdjoint(c->phys, c->x, c->b, c->gx));
-  }
+  PetscCall(PFObsMisfitGradient(c->phys, c->H, c->field, c->x, c->r, c->b, c->gx));
   PetscCall(PFPhysicsLatentVJP(c->phys, c->gx, c->gxi));
   for (PetscInt k = 0; k < c->m; k++) c->gxi[k] += c->xi[k];
   *Jout = J;
