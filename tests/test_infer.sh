@@ -77,6 +77,17 @@ holds "(b) error of the posterior mean of p: guided $eg, unguided $e0 (want guid
 holds "(b) 90% band coverage of p: $cg (want > 0.5)" "$cg > 0.5"
 has=$("$PY" -c "import h5py; f=h5py.File('post.h5'); print(all('posterior/%s/%s' % (a, b) in f for a in ('logK', 'p') for b in ('mean', 'std', 'q05', 'q95')))" 2>/dev/null)
 holds "(b) /posterior/<field>/{mean,std,q05,q95} written: $has" "'$has' == 'True'"
+# the 90% band: by default the predictive order statistics (wider than the
+# 32 samples' own 5% / 95% quantiles, which cover 0.9 x 31/33 on average)
+run infer -model base.h5 -obs o0.h5 -n 32 -infer_band sample -o post_sb.h5
+read -r bp bs wider < <("$PY" - <<'PYEOF'
+import h5py, numpy as np
+a = h5py.File("post.h5"); b = h5py.File("post_sb.h5")
+w = lambda f: f["posterior/p/q95"][:] - f["posterior/p/q05"][:]
+print(a["posterior"].attrs["band"].decode(), b["posterior"].attrs["band"].decode(), bool(np.all(w(a) >= w(b) - 1e-12) and np.mean(w(a)) > np.mean(w(b))))
+PYEOF
+)
+holds "(b) band attribute '$bp' (default) / '$bs' (-infer_band sample); the predictive band is the wider at every vertex: $wider" "'$bp' == 'predictive' and '$bs' == 'sample' and '$wider' == 'True'"
 run infer -model base.h5 -obs o0.h5 -infer_type map -o map.h5
 em=$(attr map.h5 error_p 2>/dev/null); it=$(attr map.h5 map_iterations 2>/dev/null)
 holds "(b) TAO MAP estimate: error of p $em after $it iterations (want < 0.1, fewer than 500 iterations)" "$em < 0.1 and $it < 500"
@@ -149,6 +160,12 @@ CA="-data data.h5 -net_type meshunet -mesh_levels 2 -mesh_width 16 -mesh_depth 1
 run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -o cshort1.h5
 NP=2 run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -pf_group_size 1 -o cshort2.h5
 compare "(f) conditional training, 1 rank vs 2 groups of 1 (random sensor sets keyed per sample)" 1e-6 cshort1.h5 cshort2.h5 /history/loss
+run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -flow_t0_fraction 0.5 -o ct01.h5
+NP=2 run train $CA -train_steps 30 -condition obs -cond_nobs 8,24 -flow_t0_fraction 0.5 -pf_group_size 1 -o ct02.h5
+compare "(f) -flow_t0_fraction 0.5, 1 rank vs 2 groups of 1" 1e-6 ct01.h5 ct02.h5 /history/loss
+differ=$("$PY" -c "import h5py, numpy as np; print(not np.allclose(h5py.File('ct01.h5')['history/loss'][:], h5py.File('cshort1.h5')['history/loss'][:]))" 2>/dev/null)
+holds "(f) -flow_t0_fraction changes the training (loss history differs): $differ" "'$differ' == 'True'"
+expect_error "(f) -flow_t0_fraction 1" "flow_t0_fraction must be in" train $CA -train_steps 2 -flow_t0_fraction 1 -o x.h5
 run train $CA -train_steps 1500 -condition obs -cond_nobs 8,24 -o cond.h5
 [ "$RC" -eq 0 ] || fail "(f) conditional training: $(tail -n 2 err.txt)"
 run train $CA -train_steps 1500 -o uncond.h5
@@ -270,6 +287,22 @@ print("%.4f %.4f" % (np.sqrt(np.mean(((mm - m) / sd) ** 2)), b["posterior"].attr
 PYEOF
 )
 holds "(h) linear-Gaussian: RMS of (chain mean - MAP) / posterior std $dev (want < 0.12), acceptance $acc (want 0.1-0.5)" "$dev < 0.12 and 0.1 < $acc < 0.5"
+# the Laplace proposal: exact for this linear-Gaussian problem, so the
+# step adapts to 1 (independent draws) and nearly every proposal is accepted
+run infer -model base.h5 -obs ok_lin.h5 -infer_type mcmc -mcmc_proposal laplace -n 200 -mcmc_burn 200 -mcmc_thin 2 -o mcl_lin.h5
+[ "$RC" -eq 0 ] || fail "(h) mcmc laplace: $(tail -n 2 err.txt)"
+read -r dev acc beta < <("$PY" - <<'PYEOF'
+import h5py, numpy as np
+a = h5py.File("map_lin.h5"); b = h5py.File("mcl_lin.h5")
+m = a["posterior/logK/mean"][:]; mm = b["posterior/logK/mean"][:]; sd = b["posterior/logK/std"][:]
+print("%.4f %.4f %.4f" % (np.sqrt(np.mean(((mm - m) / sd) ** 2)), b["posterior"].attrs["mcmc_acceptance"], b["posterior"].attrs["mcmc_beta"]))
+PYEOF
+)
+holds "(h) linear-Gaussian, Laplace proposal: RMS of (chain mean - MAP) / posterior std $dev (want < 0.12), acceptance $acc (want > 0.95), step $beta (want 1)" "$dev < 0.12 and $acc > 0.95 and $beta == 1"
+run infer -model base.h5 -obs o0.h5 -infer_type mcmc -mcmc_proposal laplace -n 40 -mcmc_burn 100 -mcmc_thin 2 -o mcl.h5
+NP=2 run infer -model base.h5 -obs o0.h5 -infer_type mcmc -mcmc_proposal laplace -n 40 -mcmc_burn 100 -mcmc_thin 2 -pf_group_size 1 -o mcl2g.h5
+compare "(h) mcmc laplace samples, 1 rank vs 2 groups of 1 (whole chains)" 1e-12 mcl.h5 mcl2g.h5 /fields/logK /fields/p
+expect_error "(h) -mcmc_proposal laplace without the MAP start" "needs -mcmc_from_map" infer -model base.h5 -obs o0.h5 -infer_type mcmc -mcmc_proposal laplace -mcmc_from_map 0 -o x.h5
 run infer -model base.h5 -obs o0.h5 -infer_type mcmc -n 40 -mcmc_burn 400 -mcmc_thin 5 -o mc.h5
 NP=2 run infer -model base.h5 -obs o0.h5 -infer_type mcmc -n 40 -mcmc_burn 400 -mcmc_thin 5 -pf_group_size 1 -o mc2g.h5
 compare "(h) mcmc samples, 1 rank vs 2 groups of 1 (whole chains)" 1e-12 mc.h5 mc2g.h5 /fields/logK /fields/p

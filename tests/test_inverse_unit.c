@@ -278,6 +278,66 @@ static PetscErrorCode KalmanChecks(PFPhysics ph, PFObsOperator *H)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -flow_t0_fraction 0.5: about half of the training rows at t = 0, every
+ * other row at the time it has without the option (the fraction's draw
+ * comes after the time's in the row's stream) */
+static PetscErrorCode T0Fraction(void)
+{
+  const PetscInt B = 4000;
+  PFFlow         flow[2];
+  pfreal        *x1, *xt, *t[2], *u;
+  PetscInt       zeros = 0;
+  double         moved = 0;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc5(B, &x1, B, &xt, B, &t[0], B, &t[1], B, &u));
+  for (PetscInt j = 0; j < B; j++) x1[j] = 1;
+  for (int k = 0; k < 2; k++) {
+    PetscCall(PFFlowCreate(PETSC_COMM_SELF, &flow[k]));
+    if (k) PetscCall(PetscOptionsSetValue(NULL, "-flow_t0_fraction", "0.5"));
+    PetscCall(PFFlowSetFromOptions(flow[k]));
+    if (k) PetscCall(PetscOptionsClearValue(NULL, "-flow_t0_fraction"));
+    PetscCall(PFFlowTrainingPairs(flow[k], 5, 3, B, 0, B, 1, x1, xt, t[k], u));
+    PetscCall(PFFlowDestroy(&flow[k]));
+  }
+  for (PetscInt j = 0; j < B; j++) {
+    if (t[1][j] == 0) zeros++;
+    else moved = PetscMax(moved, fabs((double)(t[1][j] - t[0][j])));
+  }
+  PetscCall(Expect((PetscBool)(fabs(zeros / (double)B - 0.5) < 0.03), "-flow_t0_fraction 0.5: share of rows at t = 0 - 0.5", zeros / (double)B - 0.5));
+  PetscCall(Expect((PetscBool)(moved == 0), "-flow_t0_fraction: the other rows' times unchanged", moved));
+  PetscCall(PetscFree5(x1, xt, t[0], t[1], u));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The 90% band from N = 32 exact samples: the truth drawn from the same
+ * distribution as the samples, independently at each of nv vertices.
+ * Uniform draws: the coverage of a band between interpolated order
+ * statistics is then exactly linear in their positions (with normal
+ * tails the interpolation adds ~0.01).  The samples' own 5-95% quantiles
+ * cover 0.9 (N-1)/(N+1) = 0.845 on average, the predictive band 0.9
+ * (standard error of either ~0.002 here). */
+static PetscErrorCode BandCoverage(void)
+{
+  const PetscInt N = 32, nv = 40000;
+  double        *X, *m, *t, *S, err, cov[2];
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc4((size_t)N * nv, &X, nv, &m, nv, &t, 4 * (size_t)nv, &S));
+  for (PetscInt v = 0; v < nv; v++) {
+    PFRNG r;
+    PFRNGInit(&r, 11, PF_RNG_TEST, 9, (uint32_t)v);
+    for (PetscInt i = 0; i < N; i++) X[(size_t)i * nv + v] = PFRNGUniform(&r);
+    t[v] = PFRNGUniform(&r), m[v] = 1;
+  }
+  for (int pred = 0; pred < 2; pred++) PetscCall(PFPosteriorStats(N, nv, X, m, t, PFPosteriorBandLevel(N, 0.9, (PetscBool)pred), S, S + nv, S + 2 * nv, S + 3 * nv, &err, &cov[pred]));
+  PetscCall(Expect((PetscBool)(fabs(cov[0] - 0.9 * (N - 1) / (N + 1)) < 0.01), "band of the samples' 5-95% quantiles: coverage - 0.845", cov[0] - 0.9 * (N - 1) / (N + 1)));
+  PetscCall(Expect((PetscBool)(fabs(cov[1] - 0.9) < 0.01), "predictive band: coverage - 0.9", cov[1] - 0.9));
+  PetscCall(Expect((PetscBool)(PFPosteriorBandLevel(10, 0.9, PETSC_TRUE) == 0 && fabs(PFPosteriorBandLevel(39, 0.9, PETSC_TRUE) - 1.0 / 38) < 1e-15), "band levels for N = 10 (0: the range) and 39 (1/38)", PFPosteriorBandLevel(39, 0.9, PETSC_TRUE) - 1.0 / 38));
+  PetscCall(PetscFree4(X, m, t, S));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PFPhysics       ph;
@@ -362,13 +422,15 @@ int main(int argc, char **argv)
   {
     double X[10], m[2] = {1, 1}, t[2] = {2, 20}, mean[2], sd[2], q05[2], q95[2], err, cov;
     for (int i = 0; i < 5; i++) X[2 * i] = i, X[2 * i + 1] = i + 10;
-    PetscCall(PFPosteriorStats(5, 2, X, m, t, mean, sd, q05, q95, &err, &cov));
+    PetscCall(PFPosteriorStats(5, 2, X, m, t, 0.05, mean, sd, q05, q95, &err, &cov));
     PetscCall(Expect((PetscBool)(fabs(mean[0] - 2) < 1e-14 && fabs(mean[1] - 12) < 1e-14), "posterior mean - (2, 12)", fabs(mean[0] - 2) + fabs(mean[1] - 12)));
     PetscCall(Expect((PetscBool)(fabs(sd[0] - sqrt(2.5)) < 1e-14), "posterior std - sqrt(2.5)", sd[0] - sqrt(2.5)));
     PetscCall(Expect((PetscBool)(fabs(q05[0] - 0.2) < 1e-14 && fabs(q95[0] - 3.8) < 1e-14), "quantiles - (0.2, 3.8)", fabs(q05[0] - 0.2) + fabs(q95[0] - 3.8)));
     PetscCall(Expect((PetscBool)(fabs(err - 8 / sqrt(404.0)) < 1e-14), "relative error - 8/sqrt(404)", err - 8 / sqrt(404.0)));
     PetscCall(Expect((PetscBool)(fabs(cov - 0.5) < 1e-14), "coverage - 1/2", cov - 0.5));
   }
+  PetscCall(BandCoverage());
+  PetscCall(T0Fraction());
   PetscCall(HeldComponents());
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
   PetscCall(PetscFinalize());

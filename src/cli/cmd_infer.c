@@ -7,7 +7,11 @@
  * (include/physflow/inverse.h).  post.h5 is a samples file (eval and
  * ParaView read it) plus /posterior/<field>/{mean,std,q05,q95} and, when
  * the observation file holds the truth, the error of the posterior mean
- * and the coverage of the 90% band as attributes of /posterior.
+ * and the coverage of the 90% band as attributes of /posterior.  The band
+ * (q05, q95) is by default the predictive one (PFPosteriorBandLevel): the
+ * order statistics a further exact draw falls between with probability
+ * 0.9, not the N samples' own 5% and 95% quantiles, which hold only
+ * 0.9 (N - 1)/(N + 1) of the posterior on average.
  *
  * One observation: the N samples are split over the groups of ranks.  A
  * campaign: each group takes whole observations, the next one from a
@@ -45,6 +49,7 @@ typedef struct {
   PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
   PetscBool        kalman;  /* -infer_type kalman: the ensemble Kalman estimate of -cond_kalman_data (a baseline) */
   PetscBool        single;  /* map or kalman: one estimate, no spread */
+  PetscBool        band_predictive; /* -infer_band predictive (default) or sample */
   PetscBool        mcmc;    /* -infer_type mcmc: reference samples by pCN chains */
   PFCLIInferMCMC   mc;
   PetscBool        cond;    /* -infer_type conditional: a model trained with observation channels */
@@ -91,7 +96,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
       }
       err[f] = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
       cov[f] = NAN;
-    } else PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
+    } else PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive), Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
   }
   PetscCall(PFMeshDataClose(&md));
   fid = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -119,6 +124,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
     PetscCall(PFH5WriteAttrInt(g, "mcmc_thin", inf->mc.p.thin));
     PetscCall(PFH5WriteAttrReal(g, "mcmc_acceptance", inf->mc.acceptance));
     PetscCall(PFH5WriteAttrReal(g, "mcmc_beta", inf->mc.beta));
+    PetscCall(PFH5WriteAttrString(g, "mcmc_proposal", inf->mc.p.laplace ? "laplace" : "pcn"));
   }
   PetscCall(PFH5WriteAttrString(g, "observed_field", o->field));
   PetscCall(PFH5WriteAttrInt(g, "nobs", o->nobs));
@@ -126,6 +132,10 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   PetscCall(PFH5WriteAttrReal(g, "infer_scale", inf->scale));
   PetscCall(PFH5WriteAttrReal(g, "infer_residual", inf->wres));
   PetscCall(PFH5WriteAttrReal(g, "seconds", seconds));
+  if (!inf->single) {
+    PetscCall(PFH5WriteAttrString(g, "band", inf->band_predictive ? "predictive" : "sample"));
+    PetscCall(PFH5WriteAttrReal(g, "band_level", PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive)));
+  }
   for (PetscInt f = 0; f < nf; f++) {
     char name[96];
     PetscCall(PetscSNPrintf(name, sizeof(name), "error_%s", inf->ctx.fields[f]));
@@ -652,12 +662,12 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
 {
   Infer       inf;
   char        latent[PETSC_MAX_PATH_LEN] = "", model[PETSC_MAX_PATH_LEN] = "", obs[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "posterior.h5", type[32] = "guidance", kdata[PETSC_MAX_PATH_LEN] = "";
-  PetscBool   has_model, has_obs, has_dir, help, is_mesh = PETSC_FALSE;
+  PetscBool   has_model, has_obs, has_dir, help, is_mesh = PETSC_FALSE, beta_set = PETSC_FALSE;
   PetscMPIInt grank;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(&inf, sizeof(inf)));
-  inf.n = 64, inf.scale = 1, inf.chunk = 16;
+  inf.n = 64, inf.scale = 1, inf.chunk = 16, inf.band_predictive = PETSC_TRUE;
   PetscOptionsBegin(comm, NULL, "physflow infer: posterior samples of hidden fields from observations", "infer");
   PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
@@ -667,11 +677,24 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   inf.mc.p.burn = 2000, inf.mc.p.thin = 20, inf.mc.p.beta = 0.2, inf.mc.chains = 4, inf.mc.from_map = PETSC_TRUE;
   PetscCall(PetscOptionsInt("-mcmc_burn", "-infer_type mcmc: burn-in steps of each chain (the step size adapts during them)", "infer", inf.mc.p.burn, &inf.mc.p.burn, NULL));
   PetscCall(PetscOptionsInt("-mcmc_thin", "-infer_type mcmc: chain steps per kept sample", "infer", inf.mc.p.thin, &inf.mc.p.thin, NULL));
-  PetscCall(PetscOptionsReal("-mcmc_beta", "-infer_type mcmc: initial pCN step in (0, 1]", "infer", inf.mc.p.beta, &inf.mc.p.beta, NULL));
+  PetscCall(PetscOptionsReal("-mcmc_beta", "-infer_type mcmc: initial pCN step in (0, 1] (default 0.2; with -mcmc_proposal laplace 1: its proposal is already posterior-sized)", "infer", inf.mc.p.beta, &inf.mc.p.beta, &beta_set));
   PetscCall(PetscOptionsInt("-mcmc_chains", "-infer_type mcmc: independent chains the samples are split over (whole chains per rank group)", "infer", inf.mc.chains, &inf.mc.chains, NULL));
+  {
+    const char *props[] = {"pcn", "laplace", "PFMCMCProposal", "PF_MCMC_PROPOSAL_", NULL};
+    PetscEnum   pr      = (PetscEnum)inf.mc.p.laplace;
+    PetscCall(PetscOptionsEnum("-mcmc_proposal", "-infer_type mcmc: pcn (steps sized to the prior) or laplace (generalised pCN around the Laplace approximation at the MAP: steps sized to the posterior; one adjoint solve per observation per chain)", "infer", props, pr, &pr, NULL));
+    inf.mc.p.laplace = (PetscBool)(pr == 1);
+    if (inf.mc.p.laplace && !beta_set) inf.mc.p.beta = 1;
+  }
   PetscCall(PetscOptionsBool("-mcmc_from_map", "-infer_type mcmc: start every chain at the MAP estimate (else at the prior mean)", "infer", inf.mc.from_map, &inf.mc.from_map, NULL));
   PetscCall(PetscOptionsString("-latent", "-infer_type latent: the predictor of the model's missing inputs (physflow latent)", "infer", latent, latent, sizeof(latent), NULL));
   PetscCall(PetscOptionsInt("-n", "Posterior samples per observation", "infer", inf.n, &inf.n, NULL));
+  {
+    const char *bands[] = {"sample", "predictive", "PFInferBand", "PF_INFER_BAND_", NULL};
+    PetscEnum   b       = (PetscEnum)inf.band_predictive;
+    PetscCall(PetscOptionsEnum("-infer_band", "The 90% band from N samples: predictive (the order statistics a further exact draw falls between with probability 0.9) or sample (the samples' own 5% / 95% quantiles: 0.9 (N-1)/(N+1) on average)", "infer", bands, b, &b, NULL));
+    inf.band_predictive = (PetscBool)(b == 1);
+  }
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
   PetscCall(PetscOptionsReal("-infer_residual", "Weight w of the PDE residual term w |R|^2 / (2 |F|^2) in the guidance", "infer", inf.wres, &inf.wres, NULL));
@@ -729,9 +752,11 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(inf.map || inf.kalman || inf.mcmc || inf.cond || inf.latent || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented (available: guidance, conditional, latent, map, kalman, mcmc)", type);
   PetscCheck(!inf.kalman || inf.ctx.cond_kalman_data[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type kalman needs the ensemble: -cond_kalman_data prior_samples.h5");
   PetscCheck(!inf.mcmc || (inf.mc.p.burn >= 0 && inf.mc.p.thin >= 1 && inf.mc.p.beta > 0 && inf.mc.p.beta <= 1 && inf.mc.chains >= 1 && inf.mc.chains <= inf.n), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_type mcmc needs -mcmc_burn >= 0, -mcmc_thin >= 1, 0 < -mcmc_beta <= 1 and 1 <= -mcmc_chains <= -n");
+  PetscCheck(!inf.mcmc || !inf.mc.p.laplace || inf.mc.from_map, comm, PETSC_ERR_ARG_INCOMP, "-mcmc_proposal laplace is centred at the MAP: it needs -mcmc_from_map (the default)");
   PetscCheck(!inf.latent || latent[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs the predictor: -latent phi.h5 (physflow latent)");
   PetscCheck(!inf.latent || inf.wres == 0, comm, PETSC_ERR_SUP, "-infer_residual is not available with -infer_type latent (the state model alone has no residual)");
   PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");
+  if (!inf.single && inf.band_predictive && PFPosteriorBandLevel(inf.n, 0.9, PETSC_TRUE) == 0) PetscCall(PetscPrintf(comm, "note: with -n %" PetscInt_FMT " samples the 90%% band is their range, which holds only %.0f%% of the posterior on average (-n 19 or more for 90%%)\n", inf.n, 100.0 * (inf.n - 1) / (inf.n + 1)));
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));

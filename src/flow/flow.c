@@ -52,10 +52,17 @@ PetscErrorCode PFFlowSetFromOptions(PFFlow flow)
   PetscCall(PetscOptionsString("-flow_type", "Probability path: cfm, otcfm, vp (DDPM baseline)", "PFFlowSetType", type, type, sizeof(type), &set));
   PetscCall(PetscOptionsReal("-flow_sigma_min", "Noise left at t = 1 on the OT path", "PFFlow", flow->sigma_min, &flow->sigma_min, NULL));
   PetscCall(PetscOptionsInt("-vp_timesteps", "DDPM diffusion steps T", "PFFlow", flow->vp_T, &flow->vp_T, NULL));
+  PetscCall(PetscOptionsReal("-flow_t0_fraction", "Training: share of the rows at t = 0 exactly, where x0 + v is E[x1 | conditions], the one-step posterior mean of a conditional model (else t ~ U(0,1))", "PFFlow", flow->t0_fraction, &flow->t0_fraction, NULL));
   PetscOptionsEnd();
+  PetscCheck(flow->t0_fraction >= 0 && flow->t0_fraction < 1, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "-flow_t0_fraction must be in [0,1), got %g", flow->t0_fraction);
   PetscCheck(flow->sigma_min >= 0 && flow->sigma_min < 1, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "-flow_sigma_min must be in [0,1), got %g", flow->sigma_min);
   PetscCheck(flow->vp_T >= 2, flow->comm, PETSC_ERR_ARG_OUTOFRANGE, "-vp_timesteps must be >= 2");
   PetscCall(PFFlowSetType(flow, type));
+  {
+    PetscBool vp;
+    PetscCall(PetscStrcmp(flow->type, PFFLOWVP, &vp));
+    PetscCheck(!(vp && flow->t0_fraction > 0), flow->comm, PETSC_ERR_ARG_INCOMP, "-flow_t0_fraction is for the straight paths (cfm, otcfm), not vp");
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -168,11 +175,16 @@ static void ZeroHeld(PFFlow flow, PetscInt nloc, PetscInt n, pfreal *v)
       if (flow->held[d]) v[j * n + d] = 0;
 }
 
-static double FlowTime(uint64_t seed, PetscInt step, PetscInt j)
+/* t ~ U(0, 1), or t = 0 with probability t0_fraction (the second draw of
+ * the row's stream, so a fraction of 0 leaves every other time as it was) */
+static double FlowTime(uint64_t seed, PetscInt step, PetscInt j, double t0_fraction)
 {
-  PFRNG r;
+  PFRNG  r;
+  double t;
   PFRNGInit(&r, seed, PF_RNG_FLOW_TIME, (uint64_t)step, (uint32_t)j);
-  return PFRNGUniform(&r);
+  t = PFRNGUniform(&r);
+  if (t0_fraction > 0 && PFRNGUniform(&r) < t0_fraction) t = 0;
+  return t;
 }
 
 /* OT-CFM: all ranks gather the global batch of data and redraw the global
@@ -221,7 +233,7 @@ static void PathPairs(PFFlow flow, uint64_t seed, PetscInt step, PetscInt gidx0,
   double s = flow->sigma_min;
 
   for (PetscInt j = 0; j < nloc; j++) {
-    double tj = t_fixed >= 0 ? t_fixed : FlowTime(seed, step, gidx0 + j);
+    double tj = t_fixed >= 0 ? t_fixed : FlowTime(seed, step, gidx0 + j, flow->t0_fraction);
     t[j]      = (pfreal)tj;
     for (PetscInt d = 0; d < n; d++) {
       double x0 = (double)target[j * n + d], x1d = (double)x1[j * n + d];

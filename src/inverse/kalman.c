@@ -22,6 +22,7 @@
  * mesh holds the member values of its owned vertices (A stored [vertex][member]);
  * Y is summed over the ranks. */
 #include <math.h>
+#include <physflow/dense.h>
 #include <physflow/kalman.h>
 #include <physflow/meshdata.h>
 
@@ -71,33 +72,6 @@ PetscErrorCode PFKalmanCreate(MPI_Comm comm, const char path[], PetscInt N, Pets
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* In-place Cholesky factor (lower) of the SPD matrix C [k][k] and the
- * solve C w = b; C_yy is SPD by the s^2 I term. */
-static PetscErrorCode CholeskySolve(PetscInt k, double *C, double *w)
-{
-  PetscFunctionBegin;
-  for (PetscInt j = 0; j < k; j++) {
-    double d = C[j * k + j];
-    for (PetscInt p = 0; p < j; p++) d -= C[j * k + p] * C[j * k + p];
-    PetscCheck(d > 0, PETSC_COMM_SELF, PETSC_ERR_MAT_CH_ZRPVT, "the Kalman estimate's sensor covariance is not positive definite");
-    C[j * k + j] = sqrt(d);
-    for (PetscInt i = j + 1; i < k; i++) {
-      double s = C[i * k + j];
-      for (PetscInt p = 0; p < j; p++) s -= C[i * k + p] * C[j * k + p];
-      C[i * k + j] = s / C[j * k + j];
-    }
-  }
-  for (PetscInt i = 0; i < k; i++) {
-    for (PetscInt p = 0; p < i; p++) w[i] -= C[i * k + p] * w[p];
-    w[i] /= C[i * k + i];
-  }
-  for (PetscInt i = k - 1; i >= 0; i--) {
-    for (PetscInt p = i + 1; p < k; p++) w[i] -= C[p * k + i] * w[p];
-    w[i] /= C[i * k + i];
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 PetscErrorCode PFKalmanEstimate(PFKalman *k, PFObsOperator *H, PetscInt field, const double y[], double s, pfreal *out)
 {
   const PetscInt N = k->N, K = H->nobs;
@@ -121,7 +95,9 @@ PetscErrorCode PFKalmanEstimate(PFKalman *k, PFObsOperator *H, PetscInt field, c
   /* (C_yy + s^2 I) w = y - H m_f; every rank solves the same small system */
   cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)K, (int)N, 1.0 / (N - 1), Y, (int)N, 0.0, C, (int)K);
   for (PetscInt j = 0; j < K; j++) C[j * K + j] += s * s, w[j] = y[j] - hm[j];
-  PetscCall(CholeskySolve(K, C, w));
+  PetscCall(PFCholeskyFactor(K, C)); /* SPD by the s^2 I term */
+  PFCholeskySolveLower(K, C, w);
+  PFCholeskySolveUpper(K, C, w);
   /* x_lin = m + A^T (Y w) / (N-1) */
   cblas_dgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0 / (N - 1), Y, (int)N, w, 1, 0.0, z, 1);
   PetscCall(PetscArraycpy(x, k->m, W));

@@ -17,12 +17,22 @@ static double Quantile(const double *s, PetscInt N, double q)
   return s[k] + (u - (double)k) * (s[k + 1] - s[k]);
 }
 
-PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double *mean, double *std, double *q05, double *q95, double *err, double *cov)
+double PFPosteriorBandLevel(PetscInt N, double mass, PetscBool predictive)
+{
+  double u;
+
+  if (!predictive || N < 2) return 0.5 * (1 - mass);
+  u = 0.5 * (double)(N + 1) * (1 - mass);
+  return u <= 1 ? 0 : (u - 1) / (double)(N - 1);
+}
+
+PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double lo, double *mean, double *std, double *q05, double *q95, double *err, double *cov)
 {
   double *col, e2 = 0, t2 = 0, in = 0;
 
   PetscFunctionBegin;
   PetscCheck(N >= 2, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "posterior statistics need at least 2 samples");
+  PetscCheck(lo >= 0 && lo < 0.5, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "band level %g outside [0, 0.5)", lo);
   PetscCall(PetscMalloc1(N, &col));
   for (PetscInt v = 0; v < nv; v++) {
     double s = 0, ss = 0;
@@ -34,8 +44,8 @@ PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const 
     for (PetscInt i = 0; i < N; i++) ss += (col[i] - mean[v]) * (col[i] - mean[v]);
     std[v] = sqrt(ss / (N - 1));
     qsort(col, (size_t)N, sizeof(double), CompareDouble);
-    q05[v] = Quantile(col, N, 0.05);
-    q95[v] = Quantile(col, N, 0.95);
+    q05[v] = Quantile(col, N, lo);
+    q95[v] = Quantile(col, N, 1 - lo);
     if (truth) {
       e2 += m[v] * (mean[v] - truth[v]) * (mean[v] - truth[v]);
       t2 += m[v] * truth[v] * truth[v];

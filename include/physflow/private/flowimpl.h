@@ -5,6 +5,7 @@ struct _p_PFFlow {
   MPI_Comm  comm;
   char      type[16];
   double    sigma_min; /* cfm/otcfm */
+  double    t0_fraction; /* cfm: share of training rows at t = 0 exactly (-flow_t0_fraction) */
   /* vp (DDPM) schedule */
   PetscInt  vp_T;
   double    vp_beta0, vp_beta1;
