@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
-METHODS = ("map", "kalman", "conditional", "conditional_fast", "conditional_mean", "conditional_kalman", "conditional_kalman_mean", "conditional_kadj", "conditional_kadj_mean", "guidance", "latent", "mcmc")
+METHODS = ("map", "kalman", "conditional", "conditional_fast", "conditional_mean", "conditional_kalman", "conditional_kalman_mean", "conditional_kadj", "conditional_kadj_mean", "conditional_kadj_t0", "conditional_kadj_t0_mean", "guidance", "latent", "mcmc", "mcmc_laplace")
 print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for k in (16, 64):
@@ -45,7 +45,9 @@ print()
 print("| method | sensors | observations | error logK mean | error p mean | coverage logK | coverage p |")
 print("|---|---|---|---|---|---|---|")
 for k in (16, 64):
-    ref = "post_mcmc_%d/summary.csv" % k
+    ref = "post_mcmc_laplace_%d/summary.csv" % k  # the better-mixing chains if run
+    if not os.path.exists(ref):
+        ref = "post_mcmc_%d/summary.csv" % k
     if not os.path.exists(ref):
         continue
     keep = set(r["observation"] for r in csv.DictReader(open(ref)) if r["status"] == "ok")

@@ -27,9 +27,15 @@
 #                summary channels too (-cond_kalman_adjoint: the forward
 #                solve and the misfit gradient at the Kalman estimate),
 #                6000 steps (condka64.h5);
+#   conditional_kadj_t0, conditional_kadj_t0_mean  that model resumed 2000
+#                steps with -flow_t0_fraction 0.5 (condka64_t0.h5);
 #   mcmc         the exact posterior by pCN chains (4 chains of 2000
 #                burn-in + 16 x 50 steps, one solve each): the Bayes-optimal
 #                yardstick of error and coverage, on the first NSUB;
+#   mcmc_laplace the same posterior by generalised pCN around the Laplace
+#                approximation at the MAP (-mcmc_proposal laplace, 4 chains
+#                of 500 burn-in + 16 x 10 steps): steps sized to the
+#                posterior, the better-mixing yardstick;
 #   latent       a U-Net of p alone (ponly64.h5) guided by the likelihood,
 #                logK from its label-free predictor phi (physflow latent,
 #                phi64.h5, which also reports phi's error on 200 solver
@@ -38,7 +44,8 @@
 # map and conditional take all NOBS observations; guidance and latent,
 # which cost ~40 s per observation, the first NSUB.  bench/infer_campaign.py
 # tabulates error of the posterior mean / MAP logK against the truth, 90%
-# band coverage and time per observation.
+# band coverage (the predictive band, infer's default) and time per
+# observation.
 # Usage: bench/infer_campaign.sh BUILD BENCH64_DIR [NOBS] [NPOST] [NSUB]
 set -euo pipefail
 BUILD=${1:-build}; B64=$(readlink -f "${2:-bench64}"); NOBS=${3:-200}; NPOST=${4:-32}; NSUB=${5:-20}
@@ -58,6 +65,10 @@ cd "$B64"
 [ -s condka64.h5 ] || $RUN train -data train64.h5 $ARCH -train_steps 6000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -condition obs -cond_nobs 16,64 -cond_noise 0.01 -cond_encoding voronoi -cond_kalman 4000 -cond_kalman_data ens64.h5 \
   -cond_kalman_adjoint -pf_group_size 1 -o condka64.h5 >"$OUT/train_condka64.log"
+# condka64.h5 resumed 2000 steps with half of each batch at t = 0 (where the one-step mean is evaluated)
+[ -s condka64_t0.h5 ] || { cp condka64.h5 condka64_t0.h5 && $RUN train -data train64.h5 $ARCH -train_steps 8000 -lr_schedule_steps 8000 \
+  -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 -condition obs -cond_nobs 16,64 -cond_noise 0.01 -cond_encoding voronoi -cond_kalman 4000 \
+  -cond_kalman_data ens64.h5 -cond_kalman_adjoint -pf_group_size 1 -flow_t0_fraction 0.5 -resume condka64_t0.h5 -o condka64_t0.h5 >"$OUT/train_condka64_t0.log"; }
 [ -s ponly64.h5 ] || $RUN train -data train64.h5 -fields p $ARCH -train_steps 2000 -batch_size 16 -lr 1e-3 -lr_warmup 100 -seed 1 \
   -o ponly64.h5 >"$OUT/train_ponly64.log"
 [ -s phi64.h5 ] || $RUN latent -model ponly64.h5 -n 512 $ARCH -train_steps 600 -batch_size 16 -lr 1e-3 \
@@ -70,7 +81,7 @@ for k in 16 64; do
     [ -s "$f" ] || "$BIN" observe -data "$B64/test64.h5" -index $i -field p -nobs $k -noise 0.01 -seed 7 -o "$f" >/dev/null
     [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
-  for t in map kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean guidance latent mcmc; do
+  for t in map kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean conditional_kadj_t0 conditional_kadj_t0_mean guidance latent mcmc mcmc_laplace; do
     samp="-n $NPOST -sampler heun -sampler_steps 10"
     case $t in
       map) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map" ;;
@@ -80,11 +91,14 @@ for k in 16 64; do
       conditional_kalman_mean) args="-model $B64/condk64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       conditional_kadj) args="-model $B64/condka64.h5 -obs_dir obs$k -infer_type conditional" ;;
       conditional_kadj_mean) args="-model $B64/condka64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj_t0) args="-model $B64/condka64_t0.h5 -obs_dir sub$k -infer_type conditional" ;;
+      conditional_kadj_t0_mean) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
       conditional_mean) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       guidance) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type guidance" ;;
       latent) args="-model $B64/ponly64.h5 -latent $B64/phi64.h5 -obs_dir sub$k -infer_type latent" ;;
       mcmc) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type mcmc"; samp="-n 64 -mcmc_chains 4 -mcmc_burn 2000 -mcmc_thin 50" ;;
+      mcmc_laplace) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type mcmc -mcmc_proposal laplace"; samp="-n 64 -mcmc_chains 4 -mcmc_burn 500 -mcmc_thin 10 -mcmc_beta 0.2" ;;
     esac
     /usr/bin/time -f "%e" -o "wall_${t}_$k.txt" $RUN infer $args $samp -pf_group_size 1 -o post_${t}_$k >"log_${t}_$k.txt"
   done
