@@ -17,10 +17,9 @@
  * exp(Psi(xi) - Psi(xi')) with Psi = Phi + |xi|^2/2 - |xi - mu|^2_{Gamma^-1}/2,
  * the posterior's departure from its Laplace approximation (0 for a
  * linear-Gaussian problem: an exact independence sampler at beta = 1).
- * Every rank of the
- * physics' group runs the same chain (same random numbers, the misfit
- * broadcast from the group's first rank) around collective solves, as the
- * MAP estimate does. */
+ * Every rank of the physics' group runs the same chain (same random
+ * numbers, the misfit and the Laplace factor broadcast from the group's
+ * first rank) around collective solves, as the MAP estimate does. */
 #include <physflow/dense.h>
 #include <physflow/inverse.h>
 #include <physflow/rng.h>
@@ -51,8 +50,9 @@ static PetscErrorCode MisfitEvaluate(Misfit *mf, const double xi[], PetscScalar 
 }
 
 /* The lower Cholesky factor L of Gamma^-1 = I + G^T G / sigma^2 at xi0
- * (state x0 there), G [nobs][m] = d(H x_f)/dxi one row per observation
- * (the misfit gradient for a unit residual); the group's first rank's */
+ * (state x0 there), G [nobs][m] = d(H x_f)/dxi, one row per observation
+ * (the misfit gradient for a unit residual: one adjoint solve each); the
+ * group's first rank's L on every rank, so the chains stay identical */
 static PetscErrorCode LaplaceFactor(Misfit *mf, PetscInt m, const PetscScalar *x0, double *L)
 {
   const PetscInt k = mf->H->nobs;
