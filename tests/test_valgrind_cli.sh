@@ -24,6 +24,7 @@ vg "$BIN" eval -physics darcy -samples ms.h5 -reference dd.h5 > log 2>&1 || { ec
 vg "$BIN" observe -data dd.h5 -index 1 -nobs 4 -noise 0.01 -o ob.h5 > log 2>&1 || { echo "FAIL: observe under valgrind"; cat log; fail=1; }
 vg "$BIN" infer -model mm.h5 -obs ob.h5 -n 2 -sampler_steps 2 -o po.h5 > log 2>&1 || { echo "FAIL: infer under valgrind"; cat log; fail=1; }
 vg "$BIN" infer -model mm.h5 -obs ob.h5 -infer_type map -map_tao_max_it 3 -o pm.h5 > log 2>&1 || { echo "FAIL: infer -infer_type map under valgrind"; cat log; fail=1; }
+vg "$BIN" infer -model mm.h5 -obs ob.h5 -infer_type mcmc -mcmc_proposal laplace -map_tao_max_it 3 -n 4 -mcmc_chains 2 -mcmc_burn 3 -mcmc_thin 1 -o pmc.h5 > log 2>&1 || { echo "FAIL: infer -infer_type mcmc (laplace) under valgrind"; cat log; fail=1; }
 vg "$BIN" guide -model mm.h5 -observable mean_logK -observable_region 0,0.5,0,0.5 -observable_shift 0.5 -guide_samples 4 -guide_tune_samples 2 -guide_tune_evals 4 -sampler_steps 2 -o gm.h5 > log 2>&1 || { echo "FAIL: guide under valgrind"; cat log; fail=1; }
 vg "$BIN" sample -model gm.h5 -n 2 -o gs.h5 > log 2>&1 || { echo "FAIL: guided sample under valgrind"; cat log; fail=1; }
 # conditional models (observation channels) and the latent predictor
@@ -44,5 +45,5 @@ if command -v gmsh > /dev/null; then
 else
   echo "FAIL: gmsh not found"; fail=1
 fi
-[ $fail = 0 ] && echo "valgrind: train, sample, datagen, eval (toy and Darcy/mesh network), observe, infer (guidance, map, conditional, latent), latent, guide, pinned ns train/sample/endpoint finetune clean"
+[ $fail = 0 ] && echo "valgrind: train, sample, datagen, eval (toy and Darcy/mesh network), observe, infer (guidance, map, mcmc with the Laplace proposal, conditional, latent), latent, guide, pinned ns train/sample/endpoint finetune clean"
 exit $fail

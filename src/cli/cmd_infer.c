@@ -730,8 +730,9 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     inf.ctx.allow_field_condition = inf.ctx.allow_condition;
     PetscCall(PetscStrncpy(inf.ctx.cond_kalman_data, kdata, sizeof(inf.ctx.cond_kalman_data))); /* the context is created above */
   }
-  if (!strcmp(type, "map")) {
-    /* TAO's options (-map_tao_*) are read here, so that they count as used */
+  if (!strcmp(type, "map") || !strcmp(type, "mcmc")) {
+    /* TAO's options (-map_tao_*: also of the MAP the chains start at) are
+     * read here, so that they count as used */
     Tao tao;
     PetscCall(TaoCreate(PETSC_COMM_SELF, &tao));
     PetscCall(TaoSetType(tao, TAOBLMVM));
