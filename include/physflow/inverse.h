@@ -93,22 +93,26 @@ PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, Pets
  * chain starts at xi0 (NULL: the prior mean), adapts its step beta during
  * the burn-in towards 25% acceptance, then keeps every thin-th state:
  * X [rows][nf nown] (physical units).  Random numbers: (seed, chain).
- * laplace (needs xi0, the MAP): generalised pCN (Rudolf & Sprungk 2018),
- * the same AR(1) proposal around the Laplace approximation N(xi0, Gamma),
- * Gamma^-1 = I + G^T G / sigma^2 with G = d(H x_f)/dxi at xi0 (one
- * adjoint solve per observation, once per chain): its steps are sized to
- * the posterior instead of the prior, and the acceptance corrects for the
+ * L (NULL: pCN; else the factor of PFMCMCLaplaceFactor at xi0, the MAP):
+ * generalised pCN (Rudolf & Sprungk 2018), the same AR(1) proposal around
+ * the Laplace approximation N(xi0, Gamma): its steps are sized to the
+ * posterior instead of the prior, and the acceptance corrects for the
  * difference between the posterior and its Laplace approximation.
  * Collective on the physics' comm. */
 typedef struct {
-  PetscInt  burn, thin;
-  double    beta;    /* initial step in (0, 1] */
-  PetscBool laplace; /* propose around the Laplace approximation at xi0 (below) */
+  PetscInt burn, thin;
+  double   beta; /* initial step in (0, 1] */
 } PFMCMCParams;
 typedef struct {
   double acceptance, beta; /* after the burn-in */
 } PFMCMCStats;
-PETSC_EXTERN PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const PFMCMCParams *p, const double xi0[], uint64_t seed, PetscInt chain, PetscInt rows, PetscScalar *X, PFMCMCStats *st);
+/* The Laplace approximation at the MAP xi0 whose state is x0 (physical
+ * units): L [m][m], the lower Cholesky factor of Gamma^-1 = I + G^T G /
+ * sigma^2, G = d(H x_f)/dxi (one adjoint solve per observation), the
+ * group's first rank's on every rank.  Once per observation: every chain
+ * of it shares it. */
+PETSC_EXTERN PetscErrorCode PFMCMCLaplaceFactor(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const PetscScalar *x0, double *L);
+PETSC_EXTERN PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const PFMCMCParams *p, const double xi0[], const double L[], uint64_t seed, PetscInt chain, PetscInt rows, PetscScalar *X, PFMCMCStats *st);
 
 /* Training a conditional model (-condition obs): every training sample
  * gets a random sensor set of one field -- k sensors, k uniform in

@@ -124,7 +124,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
     PetscCall(PFH5WriteAttrInt(g, "mcmc_thin", inf->mc.p.thin));
     PetscCall(PFH5WriteAttrReal(g, "mcmc_acceptance", inf->mc.acceptance));
     PetscCall(PFH5WriteAttrReal(g, "mcmc_beta", inf->mc.beta));
-    PetscCall(PFH5WriteAttrString(g, "mcmc_proposal", inf->mc.p.laplace ? "laplace" : "pcn"));
+    PetscCall(PFH5WriteAttrString(g, "mcmc_proposal", inf->mc.laplace ? "laplace" : "pcn"));
   }
   PetscCall(PFH5WriteAttrString(g, "observed_field", o->field));
   PetscCall(PFH5WriteAttrInt(g, "nobs", o->nobs));
@@ -681,10 +681,10 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-mcmc_chains", "-infer_type mcmc: independent chains the samples are split over (whole chains per rank group)", "infer", inf.mc.chains, &inf.mc.chains, NULL));
   {
     const char *props[] = {"pcn", "laplace", "PFMCMCProposal", "PF_MCMC_PROPOSAL_", NULL};
-    PetscEnum   pr      = (PetscEnum)inf.mc.p.laplace;
-    PetscCall(PetscOptionsEnum("-mcmc_proposal", "-infer_type mcmc: pcn (steps sized to the prior) or laplace (generalised pCN around the Laplace approximation at the MAP: steps sized to the posterior; one adjoint solve per observation per chain)", "infer", props, pr, &pr, NULL));
-    inf.mc.p.laplace = (PetscBool)(pr == 1);
-    if (inf.mc.p.laplace && !beta_set) inf.mc.p.beta = 1;
+    PetscEnum   pr      = (PetscEnum)inf.mc.laplace;
+    PetscCall(PetscOptionsEnum("-mcmc_proposal", "-infer_type mcmc: pcn (steps sized to the prior) or laplace (generalised pCN around the Laplace approximation at the MAP: steps sized to the posterior; one adjoint solve per sensor, once per observation)", "infer", props, pr, &pr, NULL));
+    inf.mc.laplace = (PetscBool)(pr == 1);
+    if (inf.mc.laplace && !beta_set) inf.mc.p.beta = 1;
   }
   PetscCall(PetscOptionsBool("-mcmc_from_map", "-infer_type mcmc: start every chain at the MAP estimate (else at the prior mean)", "infer", inf.mc.from_map, &inf.mc.from_map, NULL));
   PetscCall(PetscOptionsString("-latent", "-infer_type latent: the predictor of the model's missing inputs (physflow latent)", "infer", latent, latent, sizeof(latent), NULL));
@@ -753,7 +753,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(inf.map || inf.kalman || inf.mcmc || inf.cond || inf.latent || !strcmp(type, "guidance"), comm, PETSC_ERR_SUP, "-infer_type '%s' is not implemented (available: guidance, conditional, latent, map, kalman, mcmc)", type);
   PetscCheck(!inf.kalman || inf.ctx.cond_kalman_data[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type kalman needs the ensemble: -cond_kalman_data prior_samples.h5");
   PetscCheck(!inf.mcmc || (inf.mc.p.burn >= 0 && inf.mc.p.thin >= 1 && inf.mc.p.beta > 0 && inf.mc.p.beta <= 1 && inf.mc.chains >= 1 && inf.mc.chains <= inf.n), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_type mcmc needs -mcmc_burn >= 0, -mcmc_thin >= 1, 0 < -mcmc_beta <= 1 and 1 <= -mcmc_chains <= -n");
-  PetscCheck(!inf.mcmc || !inf.mc.p.laplace || inf.mc.from_map, comm, PETSC_ERR_ARG_INCOMP, "-mcmc_proposal laplace is centred at the MAP: it needs -mcmc_from_map (the default)");
+  PetscCheck(!inf.mcmc || !inf.mc.laplace || inf.mc.from_map, comm, PETSC_ERR_ARG_INCOMP, "-mcmc_proposal laplace is centred at the MAP: it needs -mcmc_from_map (the default)");
   PetscCheck(!inf.latent || latent[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs the predictor: -latent phi.h5 (physflow latent)");
   PetscCheck(!inf.latent || inf.wres == 0, comm, PETSC_ERR_SUP, "-infer_residual is not available with -infer_type latent (the state model alone has no residual)");
   PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");

@@ -17,7 +17,7 @@ PetscErrorCode PFCLIInferMCMCSample(PFCLIInferMCMC *mc, MPI_Comm comm, PetscInt 
   const PetscInt    c0 = (PetscInt)((gid * C) / G), c1 = (PetscInt)(((gid + 1) * C) / G);
   PetscInt          nown, nf = ctx->nfields, m, row = 0, maxrows = (PetscInt)(mc->n / C) + 1;
   PetscScalar      *X;
-  double           *xi0 = NULL, local[3] = {0, 0, 0}, global[3];
+  double           *xi0 = NULL, *L = NULL, local[3] = {0, 0, 0}, global[3];
   PetscMPIInt       grank;
 
   PetscFunctionBegin;
@@ -29,11 +29,16 @@ PetscErrorCode PFCLIInferMCMCSample(PFCLIInferMCMC *mc, MPI_Comm comm, PetscInt 
     PetscInt its;
     double   J;
     PetscCall(PFMAPEstimate(ctx->phys, H, field, o->values, o->sigma, X, &its, &J, xi0));
+    if (mc->laplace) {
+      /* X holds the MAP's state; the factor serves all of this group's chains */
+      PetscCall(PetscMalloc1((size_t)m * m, &L));
+      PetscCall(PFMCMCLaplaceFactor(ctx->phys, H, field, o->sigma, X, L));
+    }
   }
   for (PetscInt c = c0; c < c1; c++) {
     const PetscInt rows = (PetscInt)(((PetscInt64)(c + 1) * mc->n) / C - ((PetscInt64)c * mc->n) / C);
     PFMCMCStats    st;
-    PetscCall(PFMCMCChain(ctx->phys, H, field, o->values, o->sigma, &mc->p, mc->from_map ? xi0 : NULL, (uint64_t)mc->seed, c, rows, X, &st));
+    PetscCall(PFMCMCChain(ctx->phys, H, field, o->values, o->sigma, &mc->p, mc->from_map ? xi0 : NULL, L, (uint64_t)mc->seed, c, rows, X, &st));
     /* normalised, as the writer takes the generative methods' states */
     for (PetscInt j = 0; j < rows; j++)
       for (PetscInt f = 0; f < nf; f++)
@@ -51,5 +56,6 @@ PetscErrorCode PFCLIInferMCMCSample(PFCLIInferMCMC *mc, MPI_Comm comm, PetscInt 
   mc->acceptance = global[2] > 0 ? global[0] / global[2] : NAN;
   mc->beta       = global[2] > 0 ? global[1] / global[2] : NAN;
   PetscCall(PetscFree2(X, xi0));
+  PetscCall(PetscFree(L));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

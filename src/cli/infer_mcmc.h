@@ -13,6 +13,7 @@ typedef struct {
   PFMCMCParams      p;
   PetscInt          chains;     /* the samples are split over this many chains */
   PetscBool         from_map;   /* each chain starts at the MAP estimate (else the prior mean) */
+  PetscBool         laplace;    /* -mcmc_proposal laplace: around the Laplace approximation at the MAP */
   PetscInt          n, seed;    /* samples in all; chain c's random numbers: (seed, c) */
   double            acceptance, beta; /* out: means over the chains (after the burn-in) */
 } PFCLIInferMCMC;

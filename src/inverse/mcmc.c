@@ -49,38 +49,37 @@ static PetscErrorCode MisfitEvaluate(Misfit *mf, const double xi[], PetscScalar 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The lower Cholesky factor L of Gamma^-1 = I + G^T G / sigma^2 at xi0
- * (state x0 there), G [nobs][m] = d(H x_f)/dxi, one row per observation
- * (the misfit gradient for a unit residual: one adjoint solve each); the
- * group's first rank's L on every rank, so the chains stay identical */
-static PetscErrorCode LaplaceFactor(Misfit *mf, PetscInt m, const PetscScalar *x0, double *L)
+PetscErrorCode PFMCMCLaplaceFactor(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const PetscScalar *x0, double *L)
 {
-  const PetscInt k = mf->H->nobs;
-  PetscInt       n, nf;
+  const PetscInt k = H->nobs;
+  PetscInt       m, n, nf;
   double        *G, *e;
   PetscScalar   *b, *gx;
   PetscMPIInt    size;
 
   PetscFunctionBegin;
-  PetscCall(PFPhysicsGetVertexMap(mf->phys, &n, NULL));
-  PetscCall(PFPhysicsGetFields(mf->phys, &nf, NULL, NULL));
+  PetscCall(PFPhysicsGetLatentSize(phys, &m));
+  PetscCall(PFPhysicsGetVertexMap(phys, &n, NULL));
+  PetscCall(PFPhysicsGetFields(phys, &nf, NULL, NULL));
   PetscCall(PetscMalloc4((size_t)k * m + 1, &G, k + 1, &e, n + 1, &b, (size_t)nf * n + 1, &gx));
   PetscCall(PetscArrayzero(e, k));
+  /* row i of G: the misfit gradient for a unit residual at sensor i */
   for (PetscInt i = 0; i < k; i++) {
     e[i] = 1;
-    PetscCall(PFObsMisfitGradient(mf->phys, mf->H, mf->field, x0, e, b, gx));
-    PetscCall(PFPhysicsLatentVJP(mf->phys, gx, G + (size_t)i * m));
+    PetscCall(PFObsMisfitGradient(phys, H, field, x0, e, b, gx));
+    PetscCall(PFPhysicsLatentVJP(phys, gx, G + (size_t)i * m));
     e[i] = 0;
   }
   for (PetscInt a = 0; a < m; a++)
     for (PetscInt c = 0; c < m; c++) {
       double s = a == c ? 1 : 0;
-      for (PetscInt i = 0; i < k; i++) s += G[(size_t)i * m + a] * G[(size_t)i * m + c] / (mf->sigma * mf->sigma);
+      for (PetscInt i = 0; i < k; i++) s += G[(size_t)i * m + a] * G[(size_t)i * m + c] / (sigma * sigma);
       L[a * m + c] = s;
     }
   PetscCall(PFCholeskyFactor(m, L)); /* SPD: I + a Gram matrix */
-  PetscCallMPI(MPI_Comm_size(mf->H->comm, &size));
-  if (size > 1) PetscCallMPI(MPI_Bcast(L, (PetscMPIInt)(m * m), MPI_DOUBLE, 0, mf->H->comm));
+  /* so that the chains stay identical on every rank of the group */
+  PetscCallMPI(MPI_Comm_size(H->comm, &size));
+  if (size > 1) PetscCallMPI(MPI_Bcast(L, (PetscMPIInt)(m * m), MPI_DOUBLE, 0, H->comm));
   PetscCall(PetscFree4(G, e, b, gx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -106,11 +105,11 @@ static double Potential(PetscInt m, const double *L, const double *mu, const dou
   return p - LaplaceQuadratic(m, L, mu, xi);
 }
 
-PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const PFMCMCParams *p, const double xi0[], uint64_t seed, PetscInt chain, PetscInt rows, PetscScalar *X, PFMCMCStats *st)
+PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const PFMCMCParams *p, const double xi0[], const double L[], uint64_t seed, PetscInt chain, PetscInt rows, PetscScalar *X, PFMCMCStats *st)
 {
   Misfit       mf = {.phys = phys, .H = H, .field = field, .y = y, .sigma = sigma};
   PetscInt     m, n, nf, acc = 0, acc_window = 0, steps, cur = 0;
-  double      *xi[2], *mu, *L = NULL, *z, phi, psi, beta = p->beta;
+  double      *xi[2], *mu, *z, phi, psi, beta = p->beta;
   PetscScalar *x[2];
   size_t       ns;
   PFRNG        rng;
@@ -119,20 +118,16 @@ PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, con
   PetscCall(PFPhysicsGetLatentSize(phys, &m));
   PetscCheck(m > 0, phys->comm, PETSC_ERR_SUP, "MCMC needs a latent prior map of the inputs (Darcy: -darcy_field kl)");
   PetscCheck(p->burn >= 0 && p->thin >= 1 && beta > 0 && beta <= 1, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "MCMC needs burn-in >= 0, thinning >= 1 and a step in (0, 1]");
-  PetscCheck(!p->laplace || xi0, phys->comm, PETSC_ERR_ARG_WRONG, "the Laplace proposal is centred at the MAP: give the chain's start xi0");
+  PetscCheck(!L || xi0, phys->comm, PETSC_ERR_ARG_WRONG, "the Laplace proposal is centred at the MAP: give the chain's start xi0");
   PetscCall(PFPhysicsGetVertexMap(phys, &n, NULL));
   PetscCall(PFPhysicsGetFields(phys, &nf, NULL, NULL));
   ns = (size_t)nf * n;
   /* the current state and the proposal, [cur] and [1 - cur] */
   PetscCall(PetscMalloc3(4 * m, &xi[0], H->nobs + 1, &mf.r, 2 * ns + 1, &x[0]));
   xi[1] = xi[0] + m, mu = xi[0] + 2 * m, z = xi[0] + 3 * m, x[1] = x[0] + ns;
-  for (PetscInt k = 0; k < m; k++) xi[0][k] = xi0 ? xi0[k] : 0, mu[k] = p->laplace ? xi0[k] : 0;
+  for (PetscInt k = 0; k < m; k++) xi[0][k] = xi0 ? xi0[k] : 0, mu[k] = L ? xi0[k] : 0;
   PetscCall(MisfitEvaluate(&mf, xi[0], x[0], &phi));
   PetscCheck(phi < PETSC_INFINITY, phys->comm, PETSC_ERR_NOT_CONVERGED, "MCMC: the solve at the chain's start failed");
-  if (p->laplace) {
-    PetscCall(PetscMalloc1((size_t)m * m, &L));
-    PetscCall(LaplaceFactor(&mf, m, x[0], L));
-  }
   psi = Potential(m, L, mu, xi[0], phi);
   PFRNGInit(&rng, seed, PF_RNG_MCMC, (uint64_t)chain, 0);
   steps = p->burn + rows * p->thin;
@@ -162,6 +157,5 @@ PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, con
   st->acceptance = rows * p->thin > 0 ? (double)acc / (double)(rows * p->thin) : NAN;
   st->beta       = beta;
   PetscCall(PetscFree3(xi[0], mf.r, x[0]));
-  PetscCall(PetscFree(L));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

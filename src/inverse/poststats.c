@@ -26,7 +26,7 @@ double PFPosteriorBandLevel(PetscInt N, double mass, PetscBool predictive)
   return u <= 1 ? 0 : (u - 1) / (double)(N - 1);
 }
 
-PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double lo, double *mean, double *std, double *q05, double *q95, double *err, double *cov)
+PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double lo, double *mean, double *std, double *qlo, double *qhi, double *err, double *cov)
 {
   double *col, e2 = 0, t2 = 0, in = 0;
 
@@ -44,12 +44,12 @@ PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const 
     for (PetscInt i = 0; i < N; i++) ss += (col[i] - mean[v]) * (col[i] - mean[v]);
     std[v] = sqrt(ss / (N - 1));
     qsort(col, (size_t)N, sizeof(double), CompareDouble);
-    q05[v] = Quantile(col, N, lo);
-    q95[v] = Quantile(col, N, 1 - lo);
+    qlo[v] = Quantile(col, N, lo);
+    qhi[v] = Quantile(col, N, 1 - lo);
     if (truth) {
       e2 += m[v] * (mean[v] - truth[v]) * (mean[v] - truth[v]);
       t2 += m[v] * truth[v] * truth[v];
-      in += (truth[v] >= q05[v] && truth[v] <= q95[v]) ? 1 : 0;
+      in += (truth[v] >= qlo[v] && truth[v] <= qhi[v]) ? 1 : 0;
     }
   }
   *err = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
