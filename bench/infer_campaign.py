@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
-METHODS = ("map", "kalman", "conditional", "conditional_fast", "conditional_mean", "conditional_kalman", "conditional_kalman_mean", "conditional_kadj", "conditional_kadj_mean", "conditional_kadj_t0", "conditional_kadj_t0_mean", "guidance", "latent", "mcmc", "mcmc_laplace")
+METHODS = ("map", "kalman", "conditional", "conditional_fast", "conditional_mean", "conditional_kalman", "conditional_kalman_mean", "conditional_kadj", "conditional_kadj_mean", "conditional_kadj_t0", "conditional_kadj_t0_mean", "conditional_kadj_t0_gn_mean", "conditional_kadj_t0_gn", "guidance", "latent", "mcmc", "mcmc_laplace")
 print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for k in (16, 64):
@@ -62,3 +62,26 @@ for k in (16, 64):
         cov = lambda a: "-" if np.all(np.isnan(a)) else "%.3f" % np.nanmean(a)
         print("| %s | %d | %d | %.4f | %.4f | %s | %s |" % (t, k, len(rows), f("error_logK").mean(), f("error_p").mean(),
                                                           cov(f("coverage_logK")), cov(f("coverage_p"))))
+
+# paired against the MAP on the same observations: the mean difference of
+# the logK errors (2 standard errors) and the ratio of the recorded times
+print()
+print("Paired with the MAP (same observations):")
+print()
+print("| method | sensors | observations | error logK - MAP's, mean +- 2 s.e. | better than the MAP on | MAP time / method time (recorded means) |")
+print("|---|---|---|---|---|---|")
+for k in (16, 64):
+    mp = "post_map_%d/summary.csv" % k
+    if not os.path.exists(mp):
+        continue
+    ref = {r["observation"]: r for r in csv.DictReader(open(mp)) if r["status"] == "ok"}
+    for t in METHODS:
+        path = "post_%s_%d/summary.csv" % (t, k)
+        if t == "map" or not os.path.exists(path):
+            continue
+        rows = [r for r in csv.DictReader(open(path)) if r["status"] == "ok" and r["observation"] in ref]
+        if len(rows) < 2:
+            continue
+        d = np.array([float(r["error_logK"]) - float(ref[r["observation"]]["error_logK"]) for r in rows])
+        tm = np.mean([float(ref[r["observation"]]["seconds"]) for r in rows]) / np.mean([float(r["seconds"]) for r in rows])
+        print("| %s | %d | %d | %+.4f +- %.4f | %.0f%% | %.1f |" % (t, k, len(rows), d.mean(), 2 * d.std(ddof=1) / np.sqrt(len(d)), 100 * np.mean(d < 0), tm))

@@ -29,6 +29,13 @@
 #                6000 steps (condka64.h5);
 #   conditional_kadj_t0, conditional_kadj_t0_mean  that model resumed 2000
 #                steps with -flow_t0_fraction 0.5 (condka64_t0.h5);
+#   conditional_kadj_t0_gn_mean  its one-step mean refined by one
+#                Gauss-Newton step of the MAP objective (-infer_gn_steps 1:
+#                the mean's logK projected onto the KL prior, one forward
+#                and k + 1 adjoint solves, the k sharing one Cholesky
+#                factorisation);
+#   conditional_kadj_t0_gn  32 x Heun 10 samples moved with their mean's
+#                Gauss-Newton refinement (the bands of the refined method);
 #   mcmc         the exact posterior by pCN chains (4 chains of 2000
 #                burn-in + 16 x 50 steps, one solve each): the Bayes-optimal
 #                yardstick of error and coverage, on the first NSUB;
@@ -81,7 +88,7 @@ for k in 16 64; do
     [ -s "$f" ] || "$BIN" observe -data "$B64/test64.h5" -index $i -field p -nobs $k -noise 0.01 -seed 7 -o "$f" >/dev/null
     [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
-  for t in map kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean conditional_kadj_t0 conditional_kadj_t0_mean guidance latent mcmc mcmc_laplace; do
+  for t in map kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean conditional_kadj_t0 conditional_kadj_t0_mean conditional_kadj_t0_gn_mean conditional_kadj_t0_gn guidance latent mcmc mcmc_laplace; do
     samp="-n $NPOST -sampler heun -sampler_steps 10"
     case $t in
       map) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map" ;;
@@ -93,6 +100,8 @@ for k in 16 64; do
       conditional_kadj_mean) args="-model $B64/condka64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0) args="-model $B64/condka64_t0.h5 -obs_dir sub$k -infer_type conditional" ;;
       conditional_kadj_t0_mean) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj_t0_gn_mean) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj_t0_gn) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1" ;;
       conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
       conditional_mean) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       guidance) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type guidance" ;;

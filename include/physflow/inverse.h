@@ -86,6 +86,21 @@ PETSC_EXTERN PetscErrorCode PFMAPObjective(PFPhysics phys, PFObsOperator *H, Pet
 /* xi: if not NULL, receives the estimate's latent variables [m] */
 PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscScalar *x, PetscInt *its, double *J, double xi[]);
 
+/* Gauss-Newton steps on the MAP objective J from xi[m] (in: the start,
+ * e.g. an amortised estimate's PFPhysicsLatentFromInputs; out: the last
+ * accepted point): each solves (I + G^T G / sigma^2) delta = -grad J
+ * (G = d(H x_f)/dxi: one adjoint solve per observation, the factor of
+ * PFMCMCLaplaceFactor) and halves the step until J decreases (at most 4
+ * times, else it stops).  x [nf nown]: on return the state at xi
+ * (physical units).  A failed solve at the start returns
+ * PETSC_ERR_NOT_CONVERGED.  Collective on the physics' comm; every rank
+ * takes the group's first rank's steps. */
+typedef struct {
+  double   J0, J;              /* the objective at the start and at the end */
+  PetscInt steps, halvings;    /* accepted steps; step halvings in all */
+} PFGaussNewtonStats;
+PETSC_EXTERN PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt steps, double xi[], PetscScalar *x, PFGaussNewtonStats *st);
+
 /* Reference posterior by MCMC (src/inverse/mcmc.c): a preconditioned
  * Crank-Nicolson chain on the latent prior variables xi, whose target is
  * exp(-J(xi)) with J the MAP objective above (exact up to the discretisation

@@ -102,15 +102,27 @@ PETSC_EXTERN PetscErrorCode PFPhysicsBoundaryFlux(PFPhysics phys, const char gro
  * solve at the inputs of x; collective. */
 PETSC_EXTERN PetscErrorCode PFPhysicsStateAdjoint(PFPhysics phys, const PetscScalar *x, const PetscScalar *gp, PetscScalar *gx);
 
+/* PFPhysicsStateAdjoint of K gradients at one state: gp [K][nown], gx
+ * [K][nfields nown].  A physics that can (Darcy) sets its solver up once
+ * for all K (a direct factorisation, -darcy_adjoint_ options); otherwise K
+ * single solves.  Collective. */
+PETSC_EXTERN PetscErrorCode PFPhysicsStateAdjointMany(PFPhysics phys, const PetscScalar *x, PetscInt K, const PetscScalar *gp, PetscScalar *gx);
+
 /* The inputs' prior as a map of m standard normal latent variables
  * (Darcy with the KL field: logK = sum_k sqrt(lambda_k) xi_k phi_k): m
  * (0 if the physics has none), the input fields of x from xi[m] (every
  * rank holds all of xi), and the transpose: gxi[m] = (d inputs / d xi)^T
  * gx (gx: a state gradient, its input fields used; reduced over the
- * physics' comm).  For MAP estimates (infer -infer_type map). */
+ * physics' comm).  For MAP estimates (infer -infer_type map).  Collective:
+ * the first PFPhysicsGetLatentSize sets the map up (Darcy: the KL modes). */
 PETSC_EXTERN PetscErrorCode PFPhysicsGetLatentSize(PFPhysics phys, PetscInt *m);
 PETSC_EXTERN PetscErrorCode PFPhysicsInputsFromLatent(PFPhysics phys, const double xi[], PetscScalar *x);
 PETSC_EXTERN PetscErrorCode PFPhysicsLatentVJP(PFPhysics phys, const PetscScalar *gx, double gxi[]);
+/* The latent variables xi[m] whose inputs are nearest to the input fields
+ * of x in the mass-weighted L2 norm (the projection onto the prior map's
+ * range; PFPhysicsInputsFromLatent of the result is x's inputs when they
+ * are in it); on every rank; collective. */
+PETSC_EXTERN PetscErrorCode PFPhysicsLatentFromInputs(PFPhysics phys, const PetscScalar *x, double xi[]);
 
 /* Gather an owned vertex array into natural order on rank 0 of the physics' comm */
 PETSC_EXTERN PetscErrorCode PFPhysicsGatherNatural(PFPhysics phys, const PetscScalar *own, double *natural);

@@ -261,6 +261,7 @@ PetscErrorCode PFDarcyOpDestroy(PFDarcyOp *op)
   PetscCall(VecDestroy(&op->g0));
   PetscCall(VecDestroy(&op->g1));
   PetscCall(MatDestroy(&op->A));
+  PetscCall(MatDestroy(&op->Afac));
   PetscCall(MatNullSpaceDestroy(&op->nullsp));
   PetscCall(PetscFEDestroy(&op->fe));
   PetscCall(DMDestroy(&op->dm));
@@ -646,10 +647,10 @@ PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Vec sol, PetscI
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscBool transpose, const PetscScalar *r, PetscScalar *y)
+/* A = J_p at log K g (owned dof array), order 1 */
+static PetscErrorCode AssembleJacobian(PFDarcyOp *op, const PetscScalar *g)
 {
   const PetscScalar *Cl;
-  PetscScalar       *b, *dval = NULL;
 
   PetscFunctionBegin;
   PetscCheck(op->order == 1, op->comm, PETSC_ERR_SUP, "the Jacobian solve is implemented for the order-1 operator (the residual's)");
@@ -657,6 +658,29 @@ PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar 
   PetscCall(VecGetArrayRead(op->l0, &Cl));
   PetscCall(PFDarcyOpAssemble(op, Cl));
   PetscCall(VecRestoreArrayRead(op->l0, &Cl));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* J_p^T y = r, after A_II y_I = r_I with y_D = 0: (J_p^T y)_D is
+ * sum_{i interior} y_i A_iD = (A_DI y_I), so y_D = r_D - A_DI y_I */
+static PetscErrorCode AdjointDirichletRows(PFDarcyOp *op, const PetscScalar *g, const PetscScalar *r, PetscScalar *y)
+{
+  PetscScalar *gg, *gp;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc2(op->nown, &gg, op->nown, &gp));
+  PetscCall(PFDarcyOpVJP(op, g, y, y, gg, gp));
+  for (PetscInt k = 0; k < op->ndir; k++) y[op->dir[k]] = r[op->dir[k]] - gp[op->dir[k]];
+  PetscCall(PetscFree2(gg, gp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscBool transpose, const PetscScalar *r, PetscScalar *y)
+{
+  PetscScalar *b, *dval = NULL;
+
+  PetscFunctionBegin;
+  PetscCall(AssembleJacobian(op, g));
   PetscCall(VecGetArray(op->b, &b));
   PetscCall(PetscArraycpy(b, r, op->nown));
   PetscCall(VecRestoreArray(op->b, &b));
@@ -683,15 +707,62 @@ PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar 
     if (ierr) PetscCall(PetscFree(dval));
     PetscCall(ierr);
   }
-  if (transpose && op->ndir_global) {
-    /* (J_p^T y)_D with y_D = 0 is sum_{i interior} y_i A_iD = (A_DI y_I) */
-    PetscScalar *gg, *gp;
-    PetscCall(PetscMalloc2(op->nown, &gg, op->nown, &gp));
-    PetscCall(PFDarcyOpVJP(op, g, y, y, gg, gp));
-    for (PetscInt k = 0; k < op->ndir; k++) y[op->dir[k]] = r[op->dir[k]] - gp[op->dir[k]];
-    PetscCall(PetscFree2(gg, gp));
-  }
+  if (transpose && op->ndir_global) PetscCall(AdjointDirichletRows(op, g, r, y));
   PetscCall(PetscFree(dval));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFDarcyOpSolveAdjointMany(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscInt K, const PetscScalar *r, PetscScalar *y)
+{
+  PetscInt    *rows, nrows = 0;
+  PetscScalar *b;
+  Vec          sol;
+
+  PetscFunctionBegin;
+  PetscCall(AssembleJacobian(op, g));
+  /* the factored copy: Dirichlet rows and columns replaced by the
+   * identity; pure Neumann: global dof 0 pinned instead, which loses
+   * nothing for a right-hand side of zero sum (the pinned row's equation
+   * is minus the sum of the others', as A's rows sum to zero) */
+  if (!op->Afac) PetscCall(MatDuplicate(op->A, MAT_COPY_VALUES, &op->Afac));
+  else PetscCall(MatCopy(op->A, op->Afac, SAME_NONZERO_PATTERN));
+  PetscCall(MatSetNullSpace(op->Afac, NULL));
+  PetscCall(PetscMalloc1(op->ndir + 1, &rows));
+  if (op->ndir_global)
+    for (PetscInt k = 0; k < op->ndir; k++) rows[nrows++] = op->rstart + op->dir[k];
+  else if (op->rstart == 0 && op->nown > 0) rows[nrows++] = 0;
+  PetscCall(MatZeroRowsColumns(op->Afac, nrows, rows, 1.0, NULL, NULL));
+  PetscCall(KSPSetOperators(ksp, op->Afac, op->Afac));
+  PetscCall(VecDuplicate(op->b, &sol));
+  for (PetscInt q = 0; q < K; q++) {
+    const PetscScalar *rq = r + (size_t)q * op->nown;
+    PetscScalar       *yq = y + (size_t)q * op->nown;
+    KSPConvergedReason reason;
+    /* J_p^T y = r: A_II y_I = r_I with y_D = 0, then y_D = r_D - A_DI y_I */
+    PetscCall(VecGetArray(op->b, &b));
+    PetscCall(PetscArraycpy(b, rq, op->nown));
+    for (PetscInt k = 0; k < nrows; k++) b[rows[k] - op->rstart] = 0;
+    PetscCall(VecRestoreArray(op->b, &b));
+    PetscCall(VecPlaceArray(sol, yq));
+    PetscCall(KSPSolve(ksp, op->b, sol));
+    PetscCall(KSPGetConvergedReason(ksp, &reason));
+    if (reason > 0 && !op->ndir_global) {
+      /* the zero-mean representative, as PFDarcyOpSolveJacobian returns */
+      PetscScalar mp, msum;
+      PetscCall(VecDot(sol, op->mass, &mp));
+      PetscCall(VecSum(op->mass, &msum));
+      PetscCall(VecShift(sol, -mp / msum));
+    }
+    PetscCall(VecResetArray(sol));
+    if (reason <= 0) {
+      PetscCall(VecDestroy(&sol));
+      PetscCall(PetscFree(rows));
+      SETERRQ(op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy adjoint solve (-darcy_adjoint_) did not converge (%s)", KSPConvergedReasons[reason]);
+    }
+    if (op->ndir_global) PetscCall(AdjointDirichletRows(op, g, rq, yq));
+  }
+  PetscCall(VecDestroy(&sol));
+  PetscCall(PetscFree(rows));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -37,6 +37,7 @@
 #include "cli.h"
 #include "infer_given.h"
 #include "infer_mcmc.h"
+#include "infer_refine.h"
 
 typedef struct {
   PFCLIMeshContext ctx;
@@ -52,6 +53,7 @@ typedef struct {
   PetscBool        band_predictive; /* -infer_band predictive (default) or sample */
   PetscBool        mcmc;    /* -infer_type mcmc: reference samples by pCN chains */
   PFCLIInferMCMC   mc;
+  PFCLIInferRefine rf;      /* -infer_gn_steps: Gauss-Newton steps from the posterior mean */
   PetscBool        cond;    /* -infer_type conditional: a model trained with observation channels */
   PetscBool        noted;   /* the noise-mismatch note was printed */
   PetscBool        latent;  /* -infer_type latent: a state model and its predictor phi (-latent) */
@@ -117,6 +119,13 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   if (inf->map) {
     PetscCall(PFH5WriteAttrInt(g, "map_iterations", inf->map_its));
     PetscCall(PFH5WriteAttrReal(g, "map_objective", inf->map_J));
+  }
+  if (inf->rf.steps > 0) {
+    PetscCall(PFH5WriteAttrInt(g, "gn_steps", inf->rf.failed ? 0 : inf->rf.st.steps));
+    PetscCall(PFH5WriteAttrInt(g, "gn_steps_asked", inf->rf.steps));
+    PetscCall(PFH5WriteAttrReal(g, "gn_objective_start", inf->rf.failed ? NAN : inf->rf.st.J0));
+    PetscCall(PFH5WriteAttrReal(g, "gn_objective", inf->rf.failed ? NAN : inf->rf.st.J));
+    PetscCall(PFH5WriteAttrReal(g, "gn_moved_rms", inf->rf.failed ? NAN : inf->rf.moved));
   }
   if (inf->mcmc) {
     PetscCall(PFH5WriteAttrInt(g, "mcmc_chains", inf->mc.chains));
@@ -320,10 +329,12 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
     PetscCall(PFFlowSampleVelocity(inf->flow, inf->sampler, (uint64_t)inf->seed, lo, hi - lo, nf * nown, PFPosteriorGuideVelocity, &pg, x, &nfe));
     PetscCall(PFPosteriorGuideDestroy(&pg));
   }
-  PetscCall(PFObsOperatorDestroy(&H));
   /* physical units, natural order on the group leaders */
   for (PetscInt f = 0; f < nf; f++) names[f] = ctx->fields[f];
   PetscCall(PFCLIMeshGatherRows(ctx, hi - lo, NULL, x, inf->mean, inf->std, rows));
+  PetscCall(PFCLIInferRefineRows(&inf->rf, ctx, comm, &o, &H, field, hi - lo, inf->single ? 1 : inf->n, rows));
+  if (inf->rf.steps > 0 && inf->rf.failed) PetscCall(PetscPrintf(comm, "physflow infer: note: '%s': the solve at the posterior mean failed; its samples are not Gauss-Newton refined\n", obsfile));
+  PetscCall(PFObsOperatorDestroy(&H));
   for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
   PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.inprogress.h5", out));
   {
@@ -698,6 +709,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
   PetscCall(PetscOptionsReal("-infer_residual", "Weight w of the PDE residual term w |R|^2 / (2 |F|^2) in the guidance", "infer", inf.wres, &inf.wres, NULL));
+  PetscCall(PetscOptionsInt("-infer_gn_steps", "Gauss-Newton steps of the MAP objective from the posterior mean (its logK projected onto the prior's latent map; one forward and k + 1 adjoint solves each for k sensors), the samples moved with the mean: the physics' correction of an amortised estimate (0: none)", "infer", inf.rf.steps, &inf.rf.steps, NULL));
   PetscCall(PetscOptionsInt("-sample_batch", "Samples per network evaluation", "infer", inf.chunk, &inf.chunk, NULL));
   {
     PetscInt  nr = 2;
@@ -756,6 +768,8 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(!inf.mcmc || !inf.mc.laplace || inf.mc.from_map, comm, PETSC_ERR_ARG_INCOMP, "-mcmc_proposal laplace is centred at the MAP: it needs -mcmc_from_map (the default)");
   PetscCheck(!inf.latent || latent[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs the predictor: -latent phi.h5 (physflow latent)");
   PetscCheck(!inf.latent || inf.wres == 0, comm, PETSC_ERR_SUP, "-infer_residual is not available with -infer_type latent (the state model alone has no residual)");
+  PetscCheck(inf.rf.steps >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_gn_steps must be >= 0");
+  PetscCheck(!inf.rf.steps || !(inf.map || inf.mcmc), comm, PETSC_ERR_ARG_INCOMP, "-infer_gn_steps refines a generative or Kalman estimate; -infer_type %s already follows the MAP objective", type);
   PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");
   if (!inf.single && inf.band_predictive && PFPosteriorBandLevel(inf.n, 0.9, PETSC_TRUE) == 0) PetscCall(PetscPrintf(comm, "note: with -n %" PetscInt_FMT " samples the 90%% band is their range, which holds only %.0f%% of the posterior on average (-n 19 or more for 90%%)\n", inf.n, 100.0 * (inf.n - 1) / (inf.n + 1)));
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
@@ -783,6 +797,16 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
    * generates what it was trained on; latent: the state and its predictor */
   if (inf.latent) PetscCall(LatentLoad(&inf, latent, model));
   else if (!inf.cond) PetscCall(PFCLIMeshCheckAllFields(&inf.ctx, model, "infer"));
+  if (inf.rf.steps) {
+    PetscCheck(!inf.ctx.nheld, comm, PETSC_ERR_SUP, "-infer_gn_steps: not for a model given one of its fields ('%s' is given %s)", model, inf.ctx.held[0]);
+    PetscCall(PFCLIMeshCheckAllFields(&inf.ctx, model, "-infer_gn_steps"));
+  }
+  if (inf.rf.steps || inf.map || inf.mcmc) {
+    /* the latent prior is set up here, not in the first observation's time */
+    PetscInt m;
+    PetscCall(PFPhysicsGetLatentSize(inf.ctx.phys, &m));
+    PetscCheck(m > 0, comm, PETSC_ERR_SUP, "%s needs a latent prior map of the inputs (Darcy: -darcy_field kl)", inf.rf.steps ? "-infer_gn_steps" : inf.map ? "-infer_type map" : "-infer_type mcmc");
+  }
   {
     PFFlowType ft;
     PetscCall(PFFlowGetType(inf.flow, &ft));

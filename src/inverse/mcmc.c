@@ -52,7 +52,7 @@ static PetscErrorCode MisfitEvaluate(Misfit *mf, const double xi[], PetscScalar 
 PetscErrorCode PFMCMCLaplaceFactor(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const PetscScalar *x0, double *L)
 {
   const PetscInt k = H->nobs;
-  PetscInt       m, n, nf;
+  PetscInt       m, n, nf, ni;
   double        *G, *e;
   PetscScalar   *b, *gx;
   PetscMPIInt    size;
@@ -60,15 +60,27 @@ PetscErrorCode PFMCMCLaplaceFactor(PFPhysics phys, PFObsOperator *H, PetscInt fi
   PetscFunctionBegin;
   PetscCall(PFPhysicsGetLatentSize(phys, &m));
   PetscCall(PFPhysicsGetVertexMap(phys, &n, NULL));
-  PetscCall(PFPhysicsGetFields(phys, &nf, NULL, NULL));
-  PetscCall(PetscMalloc4((size_t)k * m + 1, &G, k + 1, &e, n + 1, &b, (size_t)nf * n + 1, &gx));
+  PetscCall(PFPhysicsGetFields(phys, &nf, NULL, &ni));
+  PetscCall(PetscMalloc4((size_t)k * m + 1, &G, k + 1, &e, (size_t)k * n + 1, &b, (size_t)k * nf * n + 1, &gx));
   PetscCall(PetscArrayzero(e, k));
-  /* row i of G: the misfit gradient for a unit residual at sensor i */
-  for (PetscInt i = 0; i < k; i++) {
-    e[i] = 1;
-    PetscCall(PFObsMisfitGradient(phys, H, field, x0, e, b, gx));
-    PetscCall(PFPhysicsLatentVJP(phys, gx, G + (size_t)i * m));
-    e[i] = 0;
+  /* row i of G: the misfit gradient for a unit residual at sensor i; of a
+   * state field, through k adjoint solves at the one state x0 */
+  if (field < ni) {
+    for (PetscInt i = 0; i < k; i++) {
+      e[i] = 1;
+      PetscCall(PFObsMisfitGradient(phys, H, field, x0, e, b, gx));
+      PetscCall(PFPhysicsLatentVJP(phys, gx, G + (size_t)i * m));
+      e[i] = 0;
+    }
+  } else {
+    PetscCall(PetscArrayzero(b, (size_t)k * n));
+    for (PetscInt i = 0; i < k; i++) {
+      e[i] = 1;
+      PetscCall(PFObsOperatorApplyTransposeAdd(H, e, b + (size_t)i * n));
+      e[i] = 0;
+    }
+    PetscCall(PFPhysicsStateAdjointMany(phys, x0, k, b, gx));
+    for (PetscInt i = 0; i < k; i++) PetscCall(PFPhysicsLatentVJP(phys, gx + (size_t)i * nf * n, G + (size_t)i * m));
   }
   for (PetscInt a = 0; a < m; a++)
     for (PetscInt c = 0; c < m; c++) {

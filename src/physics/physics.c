@@ -283,6 +283,44 @@ PetscErrorCode PFPhysicsStateAdjoint(PFPhysics phys, const PetscScalar *x, const
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsStateAdjointMany(PFPhysics phys, const PetscScalar *x, PetscInt K, const PetscScalar *gp, PetscScalar *gx)
+{
+  const PetscInt n = phys->nown, nf = phys->nfields;
+  PetscScalar   *b, *lam;
+  double         msum = 0;
+
+  PetscFunctionBegin;
+  if (!phys->ops.adjointmany) {
+    for (PetscInt q = 0; q < K; q++) PetscCall(PFPhysicsStateAdjoint(phys, x, gp + (size_t)q * n, gx + (size_t)q * nf * n));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCheck(phys->nfields - phys->ninputs == 1, phys->comm, PETSC_ERR_SUP, "PFPhysicsStateAdjointMany: one state field");
+  PetscCall(PetscMalloc2((size_t)K * n + 1, &b, (size_t)K * n + 1, &lam));
+  PetscCall(PetscArraycpy(b, gp, (size_t)K * n));
+  if (phys->state_mean_zero) {
+    /* P^T b per right-hand side, as PFPhysicsStateAdjoint */
+    double *s;
+    PetscCall(PetscCalloc1(K, &s));
+    for (PetscInt i = 0; i < n; i++) msum += PetscRealPart(phys->mass[i]);
+    for (PetscInt q = 0; q < K; q++)
+      for (PetscInt i = 0; i < n; i++) s[q] += PetscRealPart(b[(size_t)q * n + i]);
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &msum, 1, MPI_DOUBLE, MPI_SUM, phys->comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, (PetscMPIInt)K, MPI_DOUBLE, MPI_SUM, phys->comm));
+    for (PetscInt q = 0; q < K; q++)
+      for (PetscInt i = 0; i < n; i++) b[(size_t)q * n + i] -= phys->mass[i] * s[q] / msum;
+    PetscCall(PetscFree(s));
+  }
+  {
+    PetscErrorCode ierr = phys->ops.adjointmany(phys, x, K, b, lam);
+    if (ierr) PetscCall(PetscFree2(b, lam)); /* callers may catch a failed solve */
+    PetscCall(ierr);
+  }
+  for (PetscInt q = 0; q < K; q++) PetscCall(PFPhysicsResidualVJP(phys, 1, x, lam + (size_t)q * n, gx + (size_t)q * nf * n));
+  for (size_t q = 0; q < (size_t)K * nf * n; q++) gx[q] = -gx[q];
+  PetscCall(PetscFree2(b, lam));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsGetLatentSize(PFPhysics phys, PetscInt *m)
 {
   PetscFunctionBegin;
@@ -304,6 +342,14 @@ PetscErrorCode PFPhysicsLatentVJP(PFPhysics phys, const PetscScalar *gx, double 
   PetscFunctionBegin;
   PetscCheck(phys->ops.latentvjp, phys->comm, PETSC_ERR_SUP, "physics '%s' has no latent prior map", phys->type);
   PetscCall(phys->ops.latentvjp(phys, gx, gxi));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsLatentFromInputs(PFPhysics phys, const PetscScalar *x, double xi[])
+{
+  PetscFunctionBegin;
+  PetscCheck(phys->ops.latentfrominputs, phys->comm, PETSC_ERR_SUP, "physics '%s' has no projection onto its latent prior map", phys->type);
+  PetscCall(phys->ops.latentfrominputs(phys, x, xi));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

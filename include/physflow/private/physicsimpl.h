@@ -9,12 +9,14 @@ struct _PFPhysicsOps {
   PetscErrorCode (*residual)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*residualvjp)(PFPhysics, PetscInt, const PetscScalar *, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*jacobiansolve)(PFPhysics, PetscInt, const PetscScalar *, PetscBool, const PetscScalar *, PetscScalar *);
+  PetscErrorCode (*adjointmany)(PFPhysics, const PetscScalar *, PetscInt, const PetscScalar *, PetscScalar *); /* optional: J_p^-T of K right-hand sides at one state */
   PetscErrorCode (*newtonstep)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *, PetscScalar *, double *);
   PetscErrorCode (*forcingnorm)(PFPhysics, double *);
   PetscErrorCode (*boundaryflux)(PFPhysics, PetscInt, const char[], PetscInt, const PetscScalar *, double *, PetscScalar *);
   PetscErrorCode (*latent)(PFPhysics, PetscInt *);
   PetscErrorCode (*inputsfromlatent)(PFPhysics, const double *, PetscScalar *);
   PetscErrorCode (*latentvjp)(PFPhysics, const PetscScalar *, double *);
+  PetscErrorCode (*latentfrominputs)(PFPhysics, const PetscScalar *, double *);
   PetscErrorCode (*params)(PFPhysics, uint64_t, PetscInt, double *);
   PetscErrorCode (*validate)(PFPhysics, const PetscScalar *, PetscInt *, const char *const **, double *);
   PetscErrorCode (*view)(PFPhysics, PetscViewer);
