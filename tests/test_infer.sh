@@ -47,7 +47,8 @@
 #      posterior mean, the samples moved with it): the objective falls, the
 #      spread is kept, the mean moves to the MAP; the same on 1 rank, 2
 #      groups and one group of 2; a refined conditional campaign's logK
-#      error moves to the MAP's (three steps: within 1%); misuse is refused.
+#      error moves to the MAP's (three steps: within 1%); misuse is refused;
+#      TAO's end-of-solve viewers (-map_tao_converged_reason) are accepted.
 . "$(dirname "$0")/common.sh"
 enter_scratch pf_test_infer
 echo "test_infer: scratch $WORK"
@@ -347,6 +348,9 @@ run infer -model uncond.h5 -obs_dir obsf -infer_type map -o campm
 eg=$(campaign_mean campcg error_logK); eg3=$(campaign_mean campcg3 error_logK); em=$(campaign_mean campm error_logK); ec=$(campaign_mean campc error_logK)
 holds "(i) conditional campaign, error of logK: unrefined $ec, one Gauss-Newton step $eg, three $eg3, TAO MAP $em (want one step < 0.25 x the unrefined's distance to the MAP, three within 1% of the MAP)" "abs($eg - $em) < 0.25 * abs($ec - $em) and abs($eg3 - $em) < 0.01 * $em"
 expect_error "(i) -infer_gn_steps with the MAP" "already follows the MAP objective" infer -model base.h5 -obs o0.h5 -infer_type map -infer_gn_steps 1 -o x.h5
+run infer -model base.h5 -obs o0.h5 -infer_type map -map_tao_converged_reason -map_tao_max_it 3 -o mapv.h5
+nr=$(grep -c 'TAO map_ solve' out.txt 2>/dev/null); nr=${nr:-0}
+holds "(i) TAO's end-of-solve viewers are accepted (-map_tao_converged_reason: rc $RC, reports $nr)" "$RC == 0 and $nr >= 1"
 expect_error "(i) -infer_gn_steps -1" "infer_gn_steps must be >= 0" infer -model base.h5 -obs o0.h5 -infer_gn_steps -1 -o x.h5
 
 echo

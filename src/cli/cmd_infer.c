@@ -751,6 +751,12 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     PetscCall(TaoSetOptionsPrefix(tao, "map_"));
     PetscCall(TaoSetFromOptions(tao));
     PetscCall(TaoDestroy(&tao));
+    {
+      /* and the viewers TaoSolve reads only at its end */
+      const char *late[] = {"-tao_view", "-tao_converged_reason", "-tao_ls_view"};
+      PetscBool   set;
+      for (size_t q = 0; q < sizeof(late) / sizeof(late[0]); q++) PetscCall(PetscOptionsHasName(NULL, "map_", late[q], &set));
+    }
   }
   PetscCall(PFCLIOptionsDone(comm, "infer", &help));
   if (help) goto done;
