@@ -20,7 +20,8 @@
  *     (sinh of it: a density) matches central differences of the sensor
  *     misfit;
  *   - the latent projection, the adjoint of many right-hand sides at one
- *     state against single solves, Gauss-Newton steps reaching TAO's MAP.
+ *     state against single solves, Gauss-Newton steps reaching TAO's MAP;
+ *   - solves by a factorisation (-darcy_pc_type cholesky) against CG + GAMG.
  * Run on 1 and 2 ranks. */
 #include <math.h>
 #include <physflow.h>
@@ -163,6 +164,78 @@ static PetscErrorCode GaussNewtonChecks(PFPhysics ph, PFObsOperator *H, PetscInt
   PetscCall(Expect((PetscBool)(st.J < st.J0 && st.J <= Jmap * (1 + 1e-6) && sqrt(dx / nx) < 1e-3), label, sqrt(dx / nx)));
   PetscCall(PetscFree4(xi, xi2, y, xmap));
   PetscCall(PetscFree4(x, gp, g1, gK));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -darcy_ksp_type preonly -darcy_pc_type cholesky: every solve by a
+ * factorisation (the singular pure Neumann operator pinned at one dof)
+ * gives the state and the adjoint of the default CG + GAMG */
+static PetscErrorCode DirectSolverChecks(PFPhysics ph, PetscBool dirichlet, const char what[])
+{
+  PFPhysics    pd;
+  PetscInt     m, n, n2, nf;
+  double      *xi, d[2] = {0, 0}, nrm[2] = {0, 0};
+  PetscScalar *x1, *x2, *b, *g1, *g2;
+  char         label[128];
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsSetValue(NULL, "-darcy_ksp_type", "preonly"));
+  PetscCall(PetscOptionsSetValue(NULL, "-darcy_pc_type", "cholesky"));
+  PetscCall(MakePhysics(dirichlet, &pd));
+  PetscCall(PetscOptionsClearValue(NULL, "-darcy_ksp_type"));
+  PetscCall(PetscOptionsClearValue(NULL, "-darcy_pc_type"));
+  PetscCall(PFPhysicsGetLatentSize(ph, &m));
+  PetscCall(PFPhysicsGetVertexMap(ph, &n, NULL));
+  PetscCall(PFPhysicsGetVertexMap(pd, &n2, NULL)); /* its partition may differ */
+  PetscCall(PFPhysicsGetFields(ph, &nf, NULL, NULL));
+  PetscCall(PetscMalloc1(m, &xi));
+  PetscCall(PetscMalloc5(nf * n, &x1, nf * n2, &x2, PetscMax(n, n2), &b, nf * n, &g1, nf * n2, &g2));
+  for (PetscInt k = 0; k < m; k++) xi[k] = cos(0.9 * k + 0.3);
+  PetscCall(PFPhysicsInputsFromLatent(ph, xi, x1));
+  PetscCall(PFPhysicsInputsFromLatent(pd, xi, x2));
+  PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 0, 0, x1));
+  PetscCall(PFPhysicsSolve(pd, PF_FIDELITY_HIGH, 0, 0, x2));
+  {
+    /* the same gradient in each physics' own vertex order */
+    const PetscInt *nat1, *nat2;
+    PetscCall(PFPhysicsGetVertexMap(ph, NULL, &nat1));
+    for (PetscInt i = 0; i < n; i++) b[i] = sin(0.37 * nat1[i]);
+    PetscCall(PFPhysicsStateAdjoint(ph, x1, b, g1));
+    PetscCall(PFPhysicsGetVertexMap(pd, NULL, &nat2));
+    for (PetscInt i = 0; i < n2; i++) b[i] = sin(0.37 * nat2[i]);
+    PetscCall(PFPhysicsStateAdjoint(pd, x2, b, g2));
+  }
+  {
+    /* in natural order: the two physics may partition the mesh differently */
+    PFMesh      mesh;
+    PetscMPIInt rank;
+    double     *nat;
+    PetscCall(PFPhysicsGetMesh(ph, &mesh));
+    PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+    PetscCall(PetscMalloc1(4 * (size_t)mesh->nvert, &nat));
+    for (PetscInt f = 0; f < nf; f++) {
+      const PetscScalar *own[4] = {x1 + f * n, x2 + f * n2, g1 + f * n, g2 + f * n2};
+      PetscCall(PFPhysicsGatherNatural(ph, own[0], rank ? NULL : nat));
+      PetscCall(PFPhysicsGatherNatural(pd, own[1], rank ? NULL : nat + mesh->nvert));
+      PetscCall(PFPhysicsGatherNatural(ph, own[2], rank ? NULL : nat + 2 * mesh->nvert));
+      PetscCall(PFPhysicsGatherNatural(pd, own[3], rank ? NULL : nat + 3 * mesh->nvert));
+      for (PetscInt v = 0; !rank && v < mesh->nvert; v++)
+        for (int c = 0; c < 2; c++) {
+          const double a = nat[2 * c * mesh->nvert + v], e = nat[(2 * c + 1) * mesh->nvert + v];
+          d[c] = PetscMax(d[c], fabs(a - e)), nrm[c] = PetscMax(nrm[c], fabs(a));
+        }
+    }
+    PetscCall(PetscFree(nat));
+    PetscCallMPI(MPI_Bcast(d, 2, MPI_DOUBLE, 0, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Bcast(nrm, 2, MPI_DOUBLE, 0, PETSC_COMM_WORLD));
+  }
+  PetscCall(PetscSNPrintf(label, sizeof(label), "direct solver vs CG + GAMG, %s: state, max difference / max", what));
+  PetscCall(Expect((PetscBool)(d[0] < 1e-9 * nrm[0]), label, d[0] / nrm[0]));
+  PetscCall(PetscSNPrintf(label, sizeof(label), "direct solver vs CG + GAMG, %s: adjoint, max difference / max", what));
+  PetscCall(Expect((PetscBool)(d[1] < 1e-9 * nrm[1]), label, d[1] / nrm[1]));
+  PetscCall(PetscFree(xi));
+  PetscCall(PetscFree5(x1, x2, b, g1, g2));
+  PetscCall(PFPhysicsDestroy(&pd));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -476,6 +549,7 @@ int main(int argc, char **argv)
   PetscCall(TaylorMAP(ph, &H, 0, "logK"));
   PetscCall(GaussNewtonChecks(ph, &H, 1, "p, pure Neumann"));
   PetscCall(GaussNewtonChecks(ph, &H, 0, "logK"));
+  PetscCall(DirectSolverChecks(ph, PETSC_FALSE, "pure Neumann"));
   PetscCall(KalmanChecks(ph, &H));
   PetscCall(PFObsOperatorDestroy(&H));
   PetscCall(PFPhysicsDestroy(&ph));
@@ -483,6 +557,7 @@ int main(int argc, char **argv)
   PetscCall(PFObsOperatorCreate(ph, nobs, c, &H));
   PetscCall(TaylorMAP(ph, &H, 1, "p, Dirichlet sides"));
   PetscCall(GaussNewtonChecks(ph, &H, 1, "p, Dirichlet sides"));
+  PetscCall(DirectSolverChecks(ph, PETSC_TRUE, "Dirichlet sides"));
   PetscCall(PFObsOperatorDestroy(&H));
   PetscCall(PFPhysicsDestroy(&ph));
 

@@ -601,36 +601,90 @@ PetscErrorCode PFDarcyOpGroupFlux(PFDarcyOp *op, const PetscScalar *g, const Pet
  * known values, and the next MatSetValuesCOO restores the rows.  Pure
  * Neumann: the constant is fixed by zero mean, sum_i p_i int phi_i = int p_h
  * (order 1: the lumped-mass mean). */
+/* The rows a solve replaces by the identity (global indices, rows[ndir +
+ * 1]): the Dirichlet dofs; for a factored solve of a pure Neumann operator
+ * global dof 0, pinned: for a right-hand side of zero sum the pinned row's
+ * equation is minus the sum of the others' (A's rows sum to zero), so the
+ * pinned system's solution solves the singular one */
+static void BoundaryRows(PFDarcyOp *op, PetscBool factored, PetscInt rows[], PetscInt *nrows)
+{
+  *nrows = 0;
+  if (op->ndir_global)
+    for (PetscInt k = 0; k < op->ndir; k++) rows[(*nrows)++] = op->rstart + op->dir[k];
+  else if (factored && op->rstart == 0 && op->nown > 0) rows[(*nrows)++] = 0;
+}
+
+/* whether ksp factors its matrix (PC lu or cholesky): the singular pure
+ * Neumann operator is then pinned, not handed over with its null space */
+static PetscErrorCode IsFactored(KSP ksp, PetscBool *factored)
+{
+  PC pc;
+
+  PetscFunctionBegin;
+  PetscCall(KSPGetPC(ksp, &pc));
+  PetscCall(PetscObjectTypeCompareAny((PetscObject)pc, factored, PCLU, PCCHOLESKY, ""));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The matrix a solve hands to its KSP: A itself for an iterative solver
+ * (Dirichlet rows eliminated in place: the next assembly restores them),
+ * or a copy without the null space for a factorisation */
+static PetscErrorCode SolveMatrix(PFDarcyOp *op, PetscBool factored, Mat *M)
+{
+  PetscFunctionBegin;
+  *M = op->A;
+  if (!factored) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!op->Afac) PetscCall(MatDuplicate(op->A, MAT_COPY_VALUES, &op->Afac));
+  else PetscCall(MatCopy(op->A, op->Afac, SAME_NONZERO_PATTERN));
+  PetscCall(MatSetNullSpace(op->Afac, NULL));
+  *M = op->Afac;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the zero-mean representative of a pure Neumann solution */
+static PetscErrorCode ZeroMean(PFDarcyOp *op, Vec sol)
+{
+  PetscScalar mp, msum;
+
+  PetscFunctionBegin;
+  PetscCall(VecDot(sol, op->mass, &mp));
+  PetscCall(VecSum(op->mass, &msum));
+  PetscCall(VecShift(sol, -mp / msum));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Solve the assembled A with right-hand side op->b; Dirichlet dofs (if
+ * any) get dval[k] (NULL: the boundary data op->dirv) by symmetric
+ * elimination, which keeps CG applicable: b is corrected for the known
+ * values.  Pure Neumann: the constant is fixed by zero mean, sum_i p_i
+ * int phi_i = int p_h (order 1: the lumped-mass mean). */
 static PetscErrorCode SolveAssembled(PFDarcyOp *op, KSP ksp, const PetscScalar *dval, Vec sol, PetscInt *its)
 {
   KSPConvergedReason reason;
+  PetscInt          *rows, nrows;
+  PetscBool          factored;
+  Mat                M;
 
   PetscFunctionBegin;
-  if (op->ndir_global) {
-    PetscInt    *rows;
+  PetscCall(IsFactored(ksp, &factored));
+  PetscCall(SolveMatrix(op, factored, &M));
+  PetscCall(PetscMalloc1(op->ndir + 1, &rows));
+  BoundaryRows(op, factored, rows, &nrows);
+  if (op->ndir_global || factored) { /* collective: a rank may have no such row */
     PetscScalar *s;
-    PetscCall(PetscMalloc1(op->ndir + 1, &rows));
     PetscCall(VecSet(sol, 0));
     PetscCall(VecGetArray(sol, &s));
-    for (PetscInt k = 0; k < op->ndir; k++) {
-      rows[k]       = op->rstart + op->dir[k];
-      s[op->dir[k]] = dval ? dval[k] : op->dirv[k];
-    }
+    for (PetscInt k = 0; k < op->ndir && op->ndir_global; k++) s[op->dir[k]] = dval ? dval[k] : op->dirv[k];
     PetscCall(VecRestoreArray(sol, &s));
-    PetscCall(MatZeroRowsColumns(op->A, op->ndir, rows, 1.0, sol, op->b));
-    PetscCall(PetscFree(rows));
+    PetscCall(MatZeroRowsColumns(M, nrows, rows, 1.0, sol, op->b));
   }
-  PetscCall(KSPSetOperators(ksp, op->A, op->A));
+  PetscCall(PetscFree(rows));
+  PetscCall(KSPSetOperators(ksp, M, M));
   PetscCall(KSPSolve(ksp, op->b, sol));
   PetscCall(KSPGetConvergedReason(ksp, &reason));
   PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field, or try -darcy_ksp_type gmres or a looser -darcy_ksp_rtol", KSPConvergedReasons[reason]);
   if (its) PetscCall(KSPGetIterationNumber(ksp, its));
-  if (!op->ndir_global) {
-    PetscScalar mp, msum;
-    PetscCall(VecDot(sol, op->mass, &mp));
-    PetscCall(VecSum(op->mass, &msum));
-    PetscCall(VecShift(sol, -mp / msum));
-  }
+  if (!op->ndir_global) PetscCall(ZeroMean(op, sol));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -714,25 +768,22 @@ PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar 
 
 PetscErrorCode PFDarcyOpSolveAdjointMany(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscInt K, const PetscScalar *r, PetscScalar *y)
 {
-  PetscInt    *rows, nrows = 0;
+  PetscInt    *rows, nrows;
   PetscScalar *b;
+  PetscBool    factored;
   Vec          sol;
+  Mat          M;
 
   PetscFunctionBegin;
   PetscCall(AssembleJacobian(op, g));
-  /* the factored copy: Dirichlet rows and columns replaced by the
-   * identity; pure Neumann: global dof 0 pinned instead, which loses
-   * nothing for a right-hand side of zero sum (the pinned row's equation
-   * is minus the sum of the others', as A's rows sum to zero) */
-  if (!op->Afac) PetscCall(MatDuplicate(op->A, MAT_COPY_VALUES, &op->Afac));
-  else PetscCall(MatCopy(op->A, op->Afac, SAME_NONZERO_PATTERN));
-  PetscCall(MatSetNullSpace(op->Afac, NULL));
+  /* one factored copy for all K (its boundary rows the identity) */
+  PetscCall(IsFactored(ksp, &factored));
+  PetscCheck(factored, op->comm, PETSC_ERR_ARG_WRONG, "the adjoint solve of many right-hand sides wants a factorisation (-darcy_adjoint_pc_type cholesky or lu)");
+  PetscCall(SolveMatrix(op, PETSC_TRUE, &M));
   PetscCall(PetscMalloc1(op->ndir + 1, &rows));
-  if (op->ndir_global)
-    for (PetscInt k = 0; k < op->ndir; k++) rows[nrows++] = op->rstart + op->dir[k];
-  else if (op->rstart == 0 && op->nown > 0) rows[nrows++] = 0;
-  PetscCall(MatZeroRowsColumns(op->Afac, nrows, rows, 1.0, NULL, NULL));
-  PetscCall(KSPSetOperators(ksp, op->Afac, op->Afac));
+  BoundaryRows(op, PETSC_TRUE, rows, &nrows);
+  PetscCall(MatZeroRowsColumns(M, nrows, rows, 1.0, NULL, NULL));
+  PetscCall(KSPSetOperators(ksp, M, M));
   PetscCall(VecDuplicate(op->b, &sol));
   for (PetscInt q = 0; q < K; q++) {
     const PetscScalar *rq = r + (size_t)q * op->nown;
@@ -746,13 +797,7 @@ PetscErrorCode PFDarcyOpSolveAdjointMany(PFDarcyOp *op, KSP ksp, const PetscScal
     PetscCall(VecPlaceArray(sol, yq));
     PetscCall(KSPSolve(ksp, op->b, sol));
     PetscCall(KSPGetConvergedReason(ksp, &reason));
-    if (reason > 0 && !op->ndir_global) {
-      /* the zero-mean representative, as PFDarcyOpSolveJacobian returns */
-      PetscScalar mp, msum;
-      PetscCall(VecDot(sol, op->mass, &mp));
-      PetscCall(VecSum(op->mass, &msum));
-      PetscCall(VecShift(sol, -mp / msum));
-    }
+    if (reason > 0 && !op->ndir_global) PetscCall(ZeroMean(op, sol)); /* as PFDarcyOpSolveJacobian returns it */
     PetscCall(VecResetArray(sol));
     if (reason <= 0) {
       PetscCall(VecDestroy(&sol));

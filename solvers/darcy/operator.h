@@ -60,7 +60,7 @@ typedef struct {
   Vec          l0, l1, l2;  /* local work vectors */
   Vec          g0, g1;      /* global work vectors (arrays placed) */
   Mat          A;           /* A(K), COO pattern fixed */
-  Mat          Afac;        /* PFDarcyOpSolveAdjointMany's copy of A with its boundary rows replaced (NULL until then) */
+  Mat          Afac;        /* the factored solves' copy of A, boundary rows the identity (NULL until used) */
   PetscScalar *coo;         /* [ncell*nb*nb] */
   MatNullSpace nullsp;
   double       fnorm;
@@ -114,7 +114,7 @@ PETSC_INTERN PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Ve
 PETSC_INTERN PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscBool transpose, const PetscScalar *r, PetscScalar *y);
 /* y_q = J_p^{-T} r_q for K right-hand sides at one state (owned dof
  * arrays [K][nown]; pure Neumann: each r_q must sum to zero): one matrix
- * for all, so ksp (a direct factorisation by default, -darcy_adjoint_)
+ * for all, so ksp (a factorisation: PC lu or cholesky, -darcy_adjoint_)
  * sets up once and each right-hand side costs a pair of triangular solves */
 PETSC_INTERN PetscErrorCode PFDarcyOpSolveAdjointMany(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscInt K, const PetscScalar *r, PetscScalar *y);
 /* the same from an owned VERTEX array of log K (PFDarcyOpVertexLocalCoef) */
