@@ -152,6 +152,7 @@ static PetscErrorCode GaussNewtonChecks(PFPhysics ph, PFObsOperator *H, PetscInt
   for (PetscInt k = 0; k < m; k++) xi2[k] = 0.8 * xi[k];
   {
     double r[12], phi;
+    PetscCall(PetscArrayzero(y, H->nobs));
     PetscCall(PFObsMisfit(ph, H, field, y, 1, xi2, x, r, &phi)); /* y = 0: r = H x_f */
     for (PetscInt j = 0; j < H->nobs; j++) y[j] = r[j] + 0.02 * sin(3.0 * j);
   }
