@@ -74,6 +74,10 @@ PETSC_EXTERN double PFPosteriorBandLevel(PetscInt N, double mass, PetscBool pred
  * phi = |r|^2 / 2.  A failed solve returns PETSC_ERR_NOT_CONVERGED to the
  * caller (a trial point outside the solver's domain). */
 PETSC_EXTERN PetscErrorCode PFObsMisfit(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double r[], double *phi);
+/* PFObsMisfit as a trial point's value: a failed solve as phi = inf, and
+ * the group's first rank's phi on every rank (so that the ranks of a
+ * group, each running the same small optimisation or chain, stay in step) */
+PETSC_EXTERN PetscErrorCode PFObsMisfitShared(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double r[], double *phi);
 /* The backward half: gx [nf nown] = d(r . H x_field)/dx for all fields
  * when x (physical units) is the PDE solution for its inputs, i.e. the
  * misfit's gradient for dJ/d(H x_field) = r; for a state field it goes
@@ -97,7 +101,7 @@ PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, Pets
  * takes the group's first rank's steps. */
 typedef struct {
   double   J0, J;              /* the objective at the start and at the end */
-  PetscInt steps, halvings;    /* accepted steps; step halvings in all */
+  PetscInt steps;              /* accepted steps */
 } PFGaussNewtonStats;
 PETSC_EXTERN PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt steps, double xi[], PetscScalar *x, PFGaussNewtonStats *st);
 

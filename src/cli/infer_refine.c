@@ -1,4 +1,4 @@
-/* physflow infer -infer_refine gn: the physics' correction of a
+/* physflow infer -infer_gn_steps: the physics' correction of a
  * generative posterior (src/inverse/gaussnewton.c says why). */
 #include <math.h>
 #include "infer_refine.h"

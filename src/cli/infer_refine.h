@@ -1,5 +1,5 @@
 #pragma once
-/* physflow infer -infer_refine gn (src/cli/infer_refine.c): Gauss-Newton
+/* physflow infer -infer_gn_steps (src/cli/infer_refine.c): Gauss-Newton
  * steps of the MAP objective from a generative posterior's mean, and the
  * samples moved with it (issue 7). */
 #include <physflow/inverse.h>

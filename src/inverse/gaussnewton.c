@@ -1,6 +1,6 @@
 /* Gauss-Newton steps on the MAP objective from a given start
  * (include/physflow/inverse.h): the physics' correction of an amortised
- * estimate (infer -infer_refine gn; issue 7).
+ * estimate (infer -infer_gn_steps; issue 7).
  *
  * Why: a conditional network's posterior mean lands within a few percent
  * of the Bayes-optimal estimate in logK error but not on it (its
@@ -31,60 +31,48 @@ static PetscErrorCode ObjectiveShared(PFPhysics phys, PFObsOperator *H, PetscInt
   PetscCallMPI(MPI_Comm_size(H->comm, &size));
   if (size > 1) {
     PetscCallMPI(MPI_Bcast(J, 1, MPI_DOUBLE, 0, H->comm));
-    if (g) PetscCallMPI(MPI_Bcast(g, (PetscMPIInt)m, MPI_DOUBLE, 0, H->comm));
+    PetscCallMPI(MPI_Bcast(g, (PetscMPIInt)m, MPI_DOUBLE, 0, H->comm));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* J at xi (forward solve only), inf where the solve fails */
+/* J at xi (forward solve only), inf where the solve fails; x: its state */
 static PetscErrorCode ObjectiveValue(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt m, const double xi[], PetscScalar *x, double *r, double *J)
 {
-  PetscErrorCode ierr;
-  PetscMPIInt    size;
-
   PetscFunctionBegin;
-  ierr = PFObsMisfit(phys, H, field, y, sigma, xi, x, r, J);
-  if (ierr == PETSC_ERR_NOT_CONVERGED) *J = PETSC_INFINITY;
-  else {
-    PetscCall(ierr);
-    for (PetscInt k = 0; k < m; k++) *J += 0.5 * xi[k] * xi[k];
-  }
-  PetscCallMPI(MPI_Comm_size(H->comm, &size));
-  if (size > 1) PetscCallMPI(MPI_Bcast(J, 1, MPI_DOUBLE, 0, H->comm));
+  PetscCall(PFObsMisfitShared(phys, H, field, y, sigma, xi, x, r, J));
+  for (PetscInt k = 0; k < m; k++) *J += 0.5 * xi[k] * xi[k]; /* inf stays inf */
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt steps, double xi[], PetscScalar *x, PFGaussNewtonStats *st)
 {
-  PetscInt m, n, nf;
+  PetscInt m;
   double  *g, *L, *d, *trial, *r, J;
 
   PetscFunctionBegin;
   PetscCall(PFPhysicsGetLatentSize(phys, &m));
   PetscCheck(m > 0, phys->comm, PETSC_ERR_SUP, "Gauss-Newton MAP steps need a latent prior map of the inputs (Darcy: -darcy_field kl)");
   PetscCheck(steps >= 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "Gauss-Newton steps must be >= 0, got %" PetscInt_FMT, steps);
-  PetscCall(PFPhysicsGetVertexMap(phys, &n, NULL));
-  PetscCall(PFPhysicsGetFields(phys, &nf, NULL, NULL));
   PetscCall(PetscMalloc5(m, &g, (size_t)m * m, &L, m, &d, m, &trial, H->nobs + 1, &r));
   PetscCall(ObjectiveShared(phys, H, field, y, sigma, m, xi, x, &J, g));
-  st->J0 = J, st->steps = 0, st->halvings = 0;
+  st->J0 = J, st->steps = 0;
   for (PetscInt s = 0; s < steps; s++) {
-    double   Jt = PETSC_INFINITY, alpha = 1;
-    PetscInt h;
+    double Jt = PETSC_INFINITY, alpha = 1;
     /* x holds the state at xi: G there, the factor of I + G^T G / sigma^2 */
     PetscCall(PFMCMCLaplaceFactor(phys, H, field, sigma, x, L));
     for (PetscInt k = 0; k < m; k++) d[k] = -g[k];
     PFCholeskySolveLower(m, L, d);
     PFCholeskySolveUpper(m, L, d);
-    for (h = 0; h <= 4; h++, alpha *= 0.5) {
+    for (PetscInt h = 0; h <= 4; h++, alpha *= 0.5) {
       for (PetscInt k = 0; k < m; k++) trial[k] = xi[k] + alpha * d[k];
       PetscCall(ObjectiveValue(phys, H, field, y, sigma, m, trial, x, r, &Jt));
       if (Jt < J) break;
     }
-    st->halvings += PetscMin(h, 4);
     if (!(Jt < J)) {
-      /* no decrease along the step: back to the state at xi */
-      PetscCall(ObjectiveShared(phys, H, field, y, sigma, m, xi, x, &J, NULL));
+      /* no decrease along the step: back to the state at xi (a forward
+       * solve; J is unchanged) */
+      PetscCall(ObjectiveValue(phys, H, field, y, sigma, m, xi, x, r, &Jt));
       break;
     }
     PetscCall(PetscArraycpy(xi, trial, m));

@@ -36,6 +36,20 @@ PetscErrorCode PFObsMisfit(PFPhysics phys, PFObsOperator *H, PetscInt field, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFObsMisfitShared(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const double xi[], PetscScalar *x, double r[], double *phi)
+{
+  PetscErrorCode ierr;
+  PetscMPIInt    size;
+
+  PetscFunctionBegin;
+  ierr = PFObsMisfit(phys, H, field, y, sigma, xi, x, r, phi);
+  if (ierr == PETSC_ERR_NOT_CONVERGED) *phi = PETSC_INFINITY;
+  else PetscCall(ierr);
+  PetscCallMPI(MPI_Comm_size(H->comm, &size));
+  if (size > 1) PetscCallMPI(MPI_Bcast(phi, 1, MPI_DOUBLE, 0, H->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFObsMisfitGradient(PFPhysics phys, PFObsOperator *H, PetscInt field, const PetscScalar *x, const double r[], PetscScalar *b, PetscScalar *gx)
 {
   PetscInt n, nf, ni;

@@ -25,29 +25,6 @@
 #include <physflow/rng.h>
 #include <physflow/private/physicsimpl.h>
 
-typedef struct {
-  PFPhysics      phys;
-  PFObsOperator *H;
-  PetscInt       field;
-  const double  *y;
-  double         sigma, *r;
-} Misfit;
-
-/* Phi(xi) (PFObsMisfit, state into x), a failed solve as Phi = inf, the
- * same on every rank of the group (its first rank's value) */
-static PetscErrorCode MisfitEvaluate(Misfit *mf, const double xi[], PetscScalar *x, double *phi)
-{
-  PetscErrorCode ierr;
-  PetscMPIInt    size;
-
-  PetscFunctionBegin;
-  ierr = PFObsMisfit(mf->phys, mf->H, mf->field, mf->y, mf->sigma, xi, x, mf->r, phi);
-  if (ierr == PETSC_ERR_NOT_CONVERGED) *phi = PETSC_INFINITY;
-  else PetscCall(ierr);
-  PetscCallMPI(MPI_Comm_size(mf->H->comm, &size));
-  if (size > 1) PetscCallMPI(MPI_Bcast(phi, 1, MPI_DOUBLE, 0, mf->H->comm));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 PetscErrorCode PFMCMCLaplaceFactor(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const PetscScalar *x0, double *L)
 {
@@ -119,9 +96,8 @@ static double Potential(PetscInt m, const double *L, const double *mu, const dou
 
 PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, const PFMCMCParams *p, const double xi0[], const double L[], uint64_t seed, PetscInt chain, PetscInt rows, PetscScalar *X, PFMCMCStats *st)
 {
-  Misfit       mf = {.phys = phys, .H = H, .field = field, .y = y, .sigma = sigma};
   PetscInt     m, n, nf, acc = 0, acc_window = 0, steps, cur = 0;
-  double      *xi[2], *mu, *z, phi, psi, beta = p->beta;
+  double      *xi[2], *mu, *z, *r, phi, psi, beta = p->beta;
   PetscScalar *x[2];
   size_t       ns;
   PFRNG        rng;
@@ -135,10 +111,10 @@ PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, con
   PetscCall(PFPhysicsGetFields(phys, &nf, NULL, NULL));
   ns = (size_t)nf * n;
   /* the current state and the proposal, [cur] and [1 - cur] */
-  PetscCall(PetscMalloc3(4 * m, &xi[0], H->nobs + 1, &mf.r, 2 * ns + 1, &x[0]));
+  PetscCall(PetscMalloc3(4 * m, &xi[0], H->nobs + 1, &r, 2 * ns + 1, &x[0]));
   xi[1] = xi[0] + m, mu = xi[0] + 2 * m, z = xi[0] + 3 * m, x[1] = x[0] + ns;
   for (PetscInt k = 0; k < m; k++) xi[0][k] = xi0 ? xi0[k] : 0, mu[k] = L ? xi0[k] : 0;
-  PetscCall(MisfitEvaluate(&mf, xi[0], x[0], &phi));
+  PetscCall(PFObsMisfitShared(phys, H, field, y, sigma, xi[0], x[0], r, &phi));
   PetscCheck(phi < PETSC_INFINITY, phys->comm, PETSC_ERR_NOT_CONVERGED, "MCMC: the solve at the chain's start failed");
   psi = Potential(m, L, mu, xi[0], phi);
   PFRNGInit(&rng, seed, PF_RNG_MCMC, (uint64_t)chain, 0);
@@ -149,7 +125,7 @@ PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, con
     for (PetscInt k = 0; k < m; k++) z[k] = PFRNGNormal(&rng);
     if (L) PFCholeskySolveUpper(m, L, z); /* Gamma^{1/2} z: L^-T z, Gamma = (L L^T)^-1 */
     for (PetscInt k = 0; k < m; k++) xi[1 - cur][k] = mu[k] + c * (xi[cur][k] - mu[k]) + beta * z[k];
-    PetscCall(MisfitEvaluate(&mf, xi[1 - cur], x[1 - cur], &phip));
+    PetscCall(PFObsMisfitShared(phys, H, field, y, sigma, xi[1 - cur], x[1 - cur], r, &phip));
     psip = Potential(m, L, mu, xi[1 - cur], phip);
     if (log(PFRNGUniform(&rng)) < psi - psip) {
       cur = 1 - cur, phi = phip, psi = psip;
@@ -168,6 +144,6 @@ PetscErrorCode PFMCMCChain(PFPhysics phys, PFObsOperator *H, PetscInt field, con
   }
   st->acceptance = rows * p->thin > 0 ? (double)acc / (double)(rows * p->thin) : NAN;
   st->beta       = beta;
-  PetscCall(PetscFree3(xi[0], mf.r, x[0]));
+  PetscCall(PetscFree3(xi[0], r, x[0]));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
