@@ -143,6 +143,21 @@ run eval -physics darcy -samples good.h5 -o report.json
 if [ "$RC" -eq 0 ] && grep -q residual_relative report.json; then pass "eval of the good dataset: rc 0, report written"; else fail "eval of the good dataset: rc $RC $(head -n 2 err.txt)"; fi
 
 # ---------------------------------------------------------------------------
+section "solver options PETSc reads only once a solver runs"
+# an external factorisation package's options are read when the factor is
+# created (the first solve), after the unknown-option check: accepted, and
+# effective (MUMPS's own verbosity, ICNTL(4), prints its banner)
+run datagen $D -mesh_faces 15 -darcy_ksp_type preonly -darcy_pc_type lu -darcy_pc_factor_mat_solver_type mumps -darcy_mat_mumps_icntl_4 2 -o late.h5
+if [ "$RC" -eq 0 ] && grep -q "Entering DMUMPS" out.txt && ! grep -q warning err.txt; then pass "-darcy_mat_mumps_icntl_4 with a MUMPS factorisation: accepted and read"; else fail "-darcy_mat_mumps_icntl_4: rc $RC $(head -n 2 err.txt)"; fi
+run datagen $D -mesh_faces 15 -darcy_ksp_converged_reason -o late.h5
+if [ "$RC" -eq 0 ] && grep -q "Linear darcy_ solve converged" out.txt; then pass "-darcy_ksp_converged_reason (read at the end of each solve): accepted and read"; else fail "-darcy_ksp_converged_reason: rc $RC $(head -n 2 err.txt)"; fi
+# the same option with no factorisation to read it: the run works, and says so
+run datagen $D -mesh_faces 15 -darcy_mat_mumps_icntl_4 2 -o late.h5
+if [ "$RC" -eq 0 ] && grep -q "warning: option -darcy_mat_mumps_icntl_4 was not used" err.txt; then pass "-darcy_mat_mumps_icntl_4 without MUMPS: rc 0 and a warning that it was not used"; else fail "unused late option: rc $RC, stderr '$(head -n 2 err.txt)'"; fi
+# and a misspelt solver option is still refused before any work
+datagen_error "-darcy_ksp_typo cg" "-darcy_ksp_typo" $D -mesh_faces 15 -darcy_ksp_typo cg
+
+# ---------------------------------------------------------------------------
 T1=$(date +%s.%N)
 echo
 printf "test_darcy_badinput: %d checks passed, %d failed (%.1f s)\n" "$npass" "$nfail" "$(echo "$T1 - $T0" | bc 2>/dev/null || echo 0)"

@@ -152,7 +152,7 @@ expect_error "(e) missing observation file" "cannot read observations" infer -mo
 "$PY" -c "
 import h5py, shutil; shutil.copy('o0.h5', 'oq.h5'); f = h5py.File('oq.h5', 'r+'); f['obs'].attrs['field'] = 'q'"
 expect_error "(e) a field the model does not generate" "does not generate" infer -model base.h5 -obs oq.h5 -o x.h5
-expect_error "(e) -n 1" "-n must be" infer -model base.h5 -obs o0.h5 -n 1 -o x.h5
+expect_error "(e) -n 0" "-n must be" infer -model base.h5 -obs o0.h5 -n 0 -o x.h5
 expect_error "(e) unknown -infer_type" "not implemented" infer -model base.h5 -obs o0.h5 -infer_type magic -o x.h5
 expect_error "(e) -obs and -obs_dir" "one observation file" infer -model base.h5 -obs o0.h5 -obs_dir obs -o x.h5
 "$BIN" train -toy moons -train_steps 5 -o toy.h5 >/dev/null 2>&1
@@ -347,6 +347,22 @@ run infer -model cond.h5 -obs_dir obsf -infer_type conditional -n 4 -infer_gn_st
 run infer -model uncond.h5 -obs_dir obsf -infer_type map -o campm
 eg=$(campaign_mean campcg error_logK); eg3=$(campaign_mean campcg3 error_logK); em=$(campaign_mean campm error_logK); ec=$(campaign_mean campc error_logK)
 holds "(i) conditional campaign, error of logK: unrefined $ec, one Gauss-Newton step $eg, three $eg3, TAO MAP $em (want one step < 0.25 x the unrefined's distance to the MAP, three within 1% of the MAP)" "abs($eg - $em) < 0.25 * abs($ec - $em) and abs($eg3 - $em) < 0.01 * $em"
+# -n 1: one sample written as a point estimate (no spread, no band): the
+# conditional model's one-step mean at half the network cost of -n 2; it
+# is sample 0 of the -n 2 run (same noise), refined the same way
+run infer -model cond.h5 -obs o0.h5 -infer_type conditional -n 1 -sampler euler -sampler_steps 1 -o one1.h5
+run infer -model cond.h5 -obs o0.h5 -infer_type conditional -n 2 -sampler euler -sampler_steps 1 -o one2.h5
+NP=2 run infer -model cond.h5 -obs o0.h5 -infer_type conditional -n 1 -sampler euler -sampler_steps 1 -infer_gn_steps 1 -pf_group_size 1 -o one1gn.h5
+read -r nrow d0 sd cv ngn < <("$PY" - <<'PYEOF'
+import h5py, numpy as np
+a = h5py.File("one1.h5"); b = h5py.File("one2.h5"); g = h5py.File("one1gn.h5")
+print(a["fields/logK"].shape[0], max(np.max(np.abs(a["fields/%s" % f][0] - b["fields/%s" % f][0])) for f in ("logK", "p")),
+      np.max(a["posterior/logK/std"][:]), a["posterior"].attrs["coverage_logK"], g["posterior"].attrs["gn_steps"])
+PYEOF
+)
+holds "(i) -n 1: $nrow row, sample 0 of -n 2 to $d0 (want 1 row, < 1e-5)" "$nrow == 1 and $d0 < 1e-5"
+holds "(i) -n 1: a point estimate: std $sd, coverage $cv (want 0, nan)" "$sd == 0 and '$cv' == 'nan'"
+holds "(i) -n 1 refined on 2 groups: $ngn Gauss-Newton step taken (want 1)" "$ngn == 1"
 expect_error "(i) -infer_gn_steps with the MAP" "already follows the MAP objective" infer -model base.h5 -obs o0.h5 -infer_type map -infer_gn_steps 1 -o x.h5
 run infer -model base.h5 -obs o0.h5 -infer_type map -map_tao_converged_reason -map_tao_max_it 3 -o mapv.h5
 nr=$(grep -c 'TAO map_ solve' out.txt 2>/dev/null); nr=${nr:-0}

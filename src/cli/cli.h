@@ -19,8 +19,15 @@ typedef struct {
 
 /* After all options of a command have been read: with -help, returns
  * *help_only = TRUE (the command then returns without working); otherwise
- * fails with a clear message if any option given was not used (a typo). */
+ * fails with a clear message if any option given was not used (a typo).
+ * Options PETSc reads only once a solver runs (an external factorisation
+ * package's, e.g. -darcy_mat_mumps_icntl_14, read when the factor is
+ * created; end-of-solve viewers, *_converged_reason, *_view*) are left to
+ * PFCLIOptionsWarnUnused at the end of the command. */
 PetscErrorCode PFCLIOptionsDone(MPI_Comm comm, const char cmd[], PetscBool *help_only);
+/* At the end of a command that worked: a warning (rank 0, stderr) for each
+ * option still unused, i.e. a late-read option whose solver never read it */
+PetscErrorCode PFCLIOptionsWarnUnused(MPI_Comm comm, const char cmd[]);
 /* -name value unless the user gave -name (defaults a command or a file
  * supplies: a model's architecture, a data file's problem) */
 PetscErrorCode PFCLIDefaultOption(const char name[], const char value[]);

@@ -49,7 +49,7 @@ typedef struct {
   double           scale, wres;
   PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
   PetscBool        kalman;  /* -infer_type kalman: the ensemble Kalman estimate of -cond_kalman_data (a baseline) */
-  PetscBool        single;  /* map or kalman: one estimate, no spread */
+  PetscBool        single;  /* map, kalman or -n 1: one estimate, no spread */
   PetscBool        band_predictive; /* -infer_band predictive (default) or sample */
   PetscBool        mcmc;    /* -infer_type mcmc: reference samples by pCN chains */
   PFCLIInferMCMC   mc;
@@ -699,7 +699,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   }
   PetscCall(PetscOptionsBool("-mcmc_from_map", "-infer_type mcmc: start every chain at the MAP estimate (else at the prior mean)", "infer", inf.mc.from_map, &inf.mc.from_map, NULL));
   PetscCall(PetscOptionsString("-latent", "-infer_type latent: the predictor of the model's missing inputs (physflow latent)", "infer", latent, latent, sizeof(latent), NULL));
-  PetscCall(PetscOptionsInt("-n", "Posterior samples per observation", "infer", inf.n, &inf.n, NULL));
+  PetscCall(PetscOptionsInt("-n", "Posterior samples per observation (1: one sample, written as a point estimate without spread or band, e.g. a conditional model's one-step mean)", "infer", inf.n, &inf.n, NULL));
   {
     const char *bands[] = {"sample", "predictive", "PFInferBand", "PF_INFER_BAND_", NULL};
     PetscEnum   b       = (PetscEnum)inf.band_predictive;
@@ -750,13 +750,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
     PetscCall(TaoSetType(tao, TAOBLMVM));
     PetscCall(TaoSetOptionsPrefix(tao, "map_"));
     PetscCall(TaoSetFromOptions(tao));
-    PetscCall(TaoDestroy(&tao));
-    {
-      /* and the viewers TaoSolve reads only at its end */
-      const char *late[] = {"-tao_view", "-tao_converged_reason", "-tao_ls_view"};
-      PetscBool   set;
-      for (size_t q = 0; q < sizeof(late) / sizeof(late[0]); q++) PetscCall(PetscOptionsHasName(NULL, "map_", late[q], &set));
-    }
+    PetscCall(TaoDestroy(&tao)); /* the viewers TaoSolve reads at its end: PFCLIOptionsDone */
   }
   PetscCall(PFCLIOptionsDone(comm, "infer", &help));
   if (help) goto done;
@@ -764,7 +758,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(has_obs != has_dir, comm, PETSC_ERR_ARG_WRONG, "give one observation file (-obs obs.h5) or a campaign directory (-obs_dir DIR)");
   inf.map    = (PetscBool)!strcmp(type, "map");
   inf.kalman = (PetscBool)!strcmp(type, "kalman");
-  inf.single = (PetscBool)(inf.map || inf.kalman);
+  inf.single = (PetscBool)(inf.map || inf.kalman || inf.n == 1);
   inf.mcmc = (PetscBool)!strcmp(type, "mcmc");
   inf.cond   = (PetscBool)!strcmp(type, "conditional");
   inf.latent = (PetscBool)!strcmp(type, "latent");
@@ -776,7 +770,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(!inf.latent || inf.wres == 0, comm, PETSC_ERR_SUP, "-infer_residual is not available with -infer_type latent (the state model alone has no residual)");
   PetscCheck(inf.rf.steps >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_gn_steps must be >= 0");
   PetscCheck(!inf.rf.steps || !(inf.map || inf.mcmc), comm, PETSC_ERR_ARG_INCOMP, "-infer_gn_steps refines a generative or Kalman estimate; -infer_type %s already follows the MAP objective", type);
-  PetscCheck(inf.n >= 2 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 2 (posterior statistics) and -sample_batch >= 1");
+  PetscCheck(inf.n >= 1 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 1 (2 or more for posterior statistics) and -sample_batch >= 1");
   if (!inf.single && inf.band_predictive && PFPosteriorBandLevel(inf.n, 0.9, PETSC_TRUE) == 0) PetscCall(PetscPrintf(comm, "note: with -n %" PetscInt_FMT " samples the 90%% band is their range, which holds only %.0f%% of the posterior on average (-n 19 or more for 90%%)\n", inf.n, 100.0 * (inf.n - 1) / (inf.n + 1)));
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));

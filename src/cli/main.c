@@ -102,6 +102,7 @@ int main(int argc, char **argv)
   ierr = PFInitializePackage();
   if (!ierr) ierr = PFSignalsInstall();
   if (!ierr) ierr = cmd->run(PETSC_COMM_WORLD);
+  if (!ierr) ierr = PFCLIOptionsWarnUnused(PETSC_COMM_WORLD, cmd->name);
   if (ierr) {
     const char *text, *specific = NULL;
     int         collective = size == 1 || AllRanksFailed(errcomm, 2.0);
