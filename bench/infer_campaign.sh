@@ -34,6 +34,10 @@
 #                the mean's logK projected onto the KL prior, one forward
 #                and k + 1 adjoint solves, the k sharing one Cholesky
 #                factorisation);
+#   conditional_kadj_t0_one_gn  the same from ONE sample (-n 1: one
+#                network evaluation, written as a point estimate);
+#   *_chol       the MAP and the refined means with every Darcy solve by
+#                a sparse Cholesky factorisation (the faster solver here);
 #   conditional_kadj_t0_gn  32 x Heun 10 samples moved with their mean's
 #                Gauss-Newton refinement (the bands of the refined method);
 #   mcmc         the exact posterior by pCN chains (4 chains of 2000
@@ -48,8 +52,9 @@
 #                phi64.h5, which also reports phi's error on 200 solver
 #                samples);
 # missing models are trained here first (the commands are the record).
-# map and conditional take all NOBS observations; guidance and latent,
-# which cost ~40 s per observation, the first NSUB.  bench/infer_campaign.py
+# every method takes all NOBS observations (guidance and latent at a
+# reduced cost, 20 samples x Euler 10) except the MCMC references, which
+# take the first NSUB.  bench/infer_campaign.py
 # tabulates error of the posterior mean / MAP logK against the truth, 90%
 # band coverage (the predictive band, infer's default) and time per
 # observation.
@@ -88,10 +93,12 @@ for k in 16 64; do
     [ -s "$f" ] || "$BIN" observe -data "$B64/test64.h5" -index $i -field p -nobs $k -noise 0.01 -seed 7 -o "$f" >/dev/null
     [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
-  for t in map kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean conditional_kadj_t0 conditional_kadj_t0_mean conditional_kadj_t0_gn_mean conditional_kadj_t0_gn guidance latent mcmc mcmc_laplace; do
+  CHOL="-darcy_ksp_type preonly -darcy_pc_type cholesky -darcy_pc_factor_mat_ordering_type nd"
+  for t in map map_chol kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean conditional_kadj_t0 conditional_kadj_t0_mean conditional_kadj_t0_gn_mean conditional_kadj_t0_gn_mean_chol conditional_kadj_t0_one_gn conditional_kadj_t0_one_gn_chol conditional_kadj_t0_gn guidance latent mcmc mcmc_laplace; do
     samp="-n $NPOST -sampler heun -sampler_steps 10"
     case $t in
       map) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map" ;;
+      map_chol) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map $CHOL" ;;
       kalman) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type kalman -cond_kalman_data $B64/ens64.h5" ;;
       conditional) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional" ;;
       conditional_kalman) args="-model $B64/condk64.h5 -obs_dir obs$k -infer_type conditional" ;;
@@ -101,11 +108,14 @@ for k in 16 64; do
       conditional_kadj_t0) args="-model $B64/condka64_t0.h5 -obs_dir sub$k -infer_type conditional" ;;
       conditional_kadj_t0_mean) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0_gn_mean) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj_t0_gn_mean_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 $CHOL"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj_t0_one_gn) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1"; samp="-n 1 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj_t0_one_gn_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 $CHOL"; samp="-n 1 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0_gn) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1" ;;
       conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
       conditional_mean) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
-      guidance) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type guidance" ;;
-      latent) args="-model $B64/ponly64.h5 -latent $B64/phi64.h5 -obs_dir sub$k -infer_type latent" ;;
+      guidance) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type guidance"; samp="-n 20 -sampler euler -sampler_steps 10" ;;
+      latent) args="-model $B64/ponly64.h5 -latent $B64/phi64.h5 -obs_dir obs$k -infer_type latent"; samp="-n 20 -sampler euler -sampler_steps 10" ;;
       mcmc) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type mcmc"; samp="-n 64 -mcmc_chains 4 -mcmc_burn 2000 -mcmc_thin 50" ;;
       mcmc_laplace) args="-model $B64/unet64.h5 -obs_dir sub$k -infer_type mcmc -mcmc_proposal laplace"; samp="-n 64 -mcmc_chains 4 -mcmc_burn 500 -mcmc_thin 10 -mcmc_beta 0.2" ;;
     esac

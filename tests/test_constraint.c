@@ -189,6 +189,67 @@ static PetscErrorCode TestStateLosses(PFPhysics ph, const double mean[2], const 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A state whose solve fails is left out of the error norms' loss: no error,
+ * counted, zero gradient, and the other state's loss and gradient as if it
+ * were alone.  The failure is made certain: K = 0 (logK = -800) gives a
+ * zero matrix, on which CG breaks down at once (p^T A p = 0: indefinite);
+ * Jacobi instead of GAMG, which would not set up on it. */
+static PetscErrorCode TestFailedSolveLeftOut(const double mean[2], const double std[2])
+{
+  PFPhysics          ph;
+  PFConstraint       c;
+  PetscInt           nown, n, nfailed;
+  const PetscInt    *nat;
+  PetscScalar       *xs;
+  pfreal            *x, *g2, *g1;
+  double             L2, L1, gmax = 0, dg = 0, gfail = 0, w[2] = {1, 1};
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsSetValue(NULL, "-darcy_pc_type", "jacobi"));
+  PetscCall(PFPhysicsCreate(PETSC_COMM_WORLD, &ph));
+  PetscCall(PFPhysicsSetType(ph, "darcy"));
+  PetscCall(PFPhysicsSetFromOptions(ph));
+  PetscCall(PFPhysicsSetUp(ph));
+  PetscCall(PetscOptionsClearValue(NULL, "-darcy_pc_type"));
+  PetscCall(PFPhysicsGetVertexMap(ph, &nown, &nat));
+  n = 2 * nown;
+  PetscCall(PetscMalloc4(n, &xs, 2 * n, &x, 2 * n, &g2, n, &g1));
+  PetscCall(PFPhysicsDrawInputs(ph, 7, 0, xs));
+  PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 7, 0, xs));
+  for (PetscInt i = 0; i < nown; i++) {
+    x[i]            = (pfreal)((PetscRealPart(xs[i]) - mean[0]) / std[0]);
+    x[nown + i]     = (pfreal)((PetscRealPart(xs[nown + i]) + 0.01 * sin(3.0 * nat[i]) - mean[1]) / std[1]);
+    x[n + i]        = (pfreal)((-800 - mean[0]) / std[0]);
+    x[n + nown + i] = 0;
+  }
+  PetscCall(PFConstraintCreate(PETSC_COMM_WORLD, &c));
+  PetscCall(PFConstraintSetPhysics(c, ph, mean, std));
+  PetscCall(PFConstraintSetDefaultNorm(c, PF_NORM_ERROR2, 0));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL)); /* the caught failure prints nothing */
+  PetscCall(PFConstraintStateLoss(c, 2, 1, x, w, &L2, g2));
+  PetscCall(PetscPopErrorHandler());
+  PetscCall(PFConstraintGetFailedSolves(c, &nfailed));
+  PetscCall(PFConstraintStateLoss(c, 1, 1, x, w, &L1, g1));
+  for (PetscInt j = 0; j < n; j++) {
+    gmax  = PetscMax(gmax, fabs((double)g1[j]));
+    dg    = PetscMax(dg, fabs((double)(g2[j] - g1[j])));
+    gfail = PetscMax(gfail, fabs((double)g2[n + j]));
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &L1, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &L2, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &gmax, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &dg, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &gfail, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  Check("failed solve left out: states counted (want 1)", fabs((double)nfailed - 1), 0);
+  Check("failed solve left out: the other state's loss as alone", fabs(L2 - L1) / PetscMax(L1, 1e-300), 1e-12);
+  Check("failed solve left out: the other state's gradient as alone", dg / PetscMax(gmax, 1e-300), 1e-12);
+  Check("failed solve left out: its own gradient", gfail, 0);
+  PetscCall(PFConstraintDestroy(&c));
+  PetscCall(PetscFree4(xs, x, g2, g1));
+  PetscCall(PFPhysicsDestroy(&ph));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PFPhysics    ph;
@@ -215,6 +276,7 @@ int main(int argc, char **argv)
   PetscCall(PFPhysicsSetFromOptions(ph));
   PetscCall(PFPhysicsSetUp(ph));
   PetscCall(TestStateLosses(ph, mean, std));
+  if (!only_states) PetscCall(TestFailedSolveLeftOut(mean, std));
   if (only_states) {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s\n", fail ? "FAIL" : "PASS"));
     PetscCall(PFPhysicsDestroy(&ph));

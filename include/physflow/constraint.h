@@ -90,6 +90,10 @@ PETSC_EXTERN PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet n
  * lsum = this rank's part of sum_b w_b |R(denorm x_b)| (L1 or squared L2,
  * relative), gx = d(lsum / Bg)/dx.  Collective on the physics' comm. */
 PETSC_EXTERN PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, const pfreal *x, const double w[], double *lsum, pfreal *gx);
+/* How many states the error norms (-constraint_norm error|error2) have left
+ * out so far because their solve failed (a generated field the solver cannot
+ * take: zero loss and gradient for that state in that step) */
+PETSC_EXTERN PetscErrorCode PFConstraintGetFailedSolves(PFConstraint c, PetscInt *n);
 
 /* Inference-time physics guidance (-guidance dps, after DPS, Chung et al.
  * 2023, and PIDM's sampling-time residual): the sampler integrates the

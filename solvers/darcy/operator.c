@@ -682,6 +682,16 @@ static PetscErrorCode SolveAssembled(PFDarcyOp *op, KSP ksp, const PetscScalar *
   PetscCall(KSPSetOperators(ksp, M, M));
   PetscCall(KSPSolve(ksp, op->b, sol));
   PetscCall(KSPGetConvergedReason(ksp, &reason));
+  {
+    /* made collective: a factorisation that fails (preonly, e.g. MUMPS
+     * meeting a zero pivot in one rank's part) is known to that rank only,
+     * and a rank that went on alone would meet the others in a different
+     * collective */
+    PetscMPIInt r = (PetscMPIInt)reason, rmin;
+    PetscCallMPI(MPI_Allreduce(&r, &rmin, 1, MPI_INT, MPI_MIN, op->comm));
+    reason = (KSPConvergedReason)rmin;
+  }
+
   PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field, or try -darcy_ksp_type gmres or a looser -darcy_ksp_rtol", KSPConvergedReasons[reason]);
   if (its) PetscCall(KSPGetIterationNumber(ksp, its));
   if (!op->ndir_global) PetscCall(ZeroMean(op, sol));

@@ -95,7 +95,7 @@ static PetscErrorCode TrainLatent(Latent *L, MPI_Comm world, PFData data, PetscI
 
   PetscFunctionBegin;
   PetscCall(PFNetGetParameters(L->lt.phi, &np, &P, &Gr));
-  PetscCall(PetscCalloc3(np, &m, np, &v, np + 2, &red));
+  PetscCall(PetscCalloc3(np, &m, np, &v, np + 3, &red));
   PetscCall(PetscMalloc1((size_t)(hi - lo) * L->nstate * L->lt.nown + 1, &xs));
   PetscCall(PetscTime(&t0));
   *done = 0;
@@ -105,16 +105,20 @@ static PetscErrorCode TrainLatent(Latent *L, MPI_Comm world, PFData data, PetscI
     PetscCall(PFNetZeroGradient(L->lt.phi));
     PetscCall(PFLatentLossGradient(&L->lt, hi - lo, L->Bg, xs, &lsum));
     /* one allreduce over the world: gradient, loss (summed over each
-     * group's vertices: group rank 0 counts it), stop flag */
+     * group's vertices: group rank 0 counts it), stop flag, the states
+     * left out so far because their solve failed (each group's count) */
     {
       PetscMPIInt grank;
+      PetscInt    nfailed;
       PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
+      PetscCall(PFConstraintGetFailedSolves(L->lt.c, &nfailed));
       PetscCall(PetscArraycpy(red, Gr, np));
       PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &lsum, 1, MPI_DOUBLE, MPI_SUM, ctx->gcomm));
       red[np]     = (pfreal)(grank == 0 ? lsum / (double)L->Bg : 0);
       red[np + 1] = (pfreal)(PFSignalsReceived() ? 1 : 0);
+      red[np + 2] = (pfreal)(grank == 0 ? nfailed : 0);
     }
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, red, (PetscMPIInt)(np + 2), MPIU_PFREAL, MPI_SUM, world));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, red, (PetscMPIInt)(np + 3), MPIU_PFREAL, MPI_SUM, world));
     PetscCheck(isfinite((double)red[np]), world, PETSC_ERR_FP, "latent training diverged at step %" PetscInt_FMT ": lower -lr", it + 1);
     PetscCall(PetscArraycpy(Gr, red, np));
     PFAdamWStep(np, &adam, L->lr * 0.5 * (1 + cos(M_PI * (double)it / (double)L->steps)), it + 1, P, Gr, m, v);
@@ -122,7 +126,9 @@ static PetscErrorCode TrainLatent(Latent *L, MPI_Comm world, PFData data, PetscI
     *done          = it + 1;
     if (it == 0 || (it + 1) % PetscMax(1, L->steps / 20) == 0 || it + 1 == L->steps) {
       PetscCall(PetscTime(&t1));
-      PetscCall(PetscPrintf(world, "  step %5" PetscInt_FMT "/%" PetscInt_FMT "  residual of (phi(x), x) %.4e  %.1f s\n", it + 1, L->steps, (double)red[np], t1 - t0));
+      PetscCall(PetscPrintf(world, "  step %5" PetscInt_FMT "/%" PetscInt_FMT "  residual of (phi(x), x) %.4e  %.1f s", it + 1, L->steps, (double)red[np], t1 - t0));
+      if (red[np + 2] > 0) PetscCall(PetscPrintf(world, "  (%.0f state(s) left out so far: their solve failed)", (double)red[np + 2]));
+      PetscCall(PetscPrintf(world, "\n"));
     }
     if (red[np + 1] > 0) {
       PetscCall(PetscPrintf(world, "physflow latent: signal received: stopping after %" PetscInt_FMT " of %" PetscInt_FMT " steps (the predictor so far is written)\n", it + 1, L->steps));

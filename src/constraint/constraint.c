@@ -44,6 +44,7 @@ struct _p_PFConstraint {
   pfreal      *X, *s, *dt, *v, *g, *dx; /* X: (unroll+1) states */
   PetscScalar *xs, *R, *vr, *gx, *e; /* e: error-norm work [B][nown] */
   double      *cm;                   /* [B] error norms: gradient coefficient of the state's mean */
+  PetscInt     nfailed;              /* error norms: states skipped because their solve failed */
 };
 
 PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
@@ -373,13 +374,25 @@ static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, con
   const PetscScalar *mass;
   const PetscBool    gauge = c->phys->state_mean_zero;
   double            *sl, *sg, *pm;
+  PetscBool         *ok;
 
   PetscFunctionBegin;
   PetscCheck(c->E0 > 0, c->comm, PETSC_ERR_SUP, "-constraint_norm %s needs a physics with a state Jacobian solve and a nonzero solution for zero inputs", PFConstraintNorms[c->norm]);
   PetscCheck(c->nfields - nin == 1, c->comm, PETSC_ERR_SUP, "-constraint_norm %s is implemented for one state field after the inputs", PFConstraintNorms[c->norm]);
   PetscCall(PFPhysicsGetVertexMass(c->phys, &mass));
-  PetscCall(PFPhysicsStateJacobianSolve(c->phys, B, c->xs, PETSC_FALSE, c->R, c->e));
-  PetscCall(PetscCalloc3(2 * B, &sl, 2 * B, &sg, B, &pm));
+  PetscCall(PetscCalloc4(2 * B, &sl, 2 * B, &sg, B, &pm, B, &ok));
+  /* one state at a time: a state whose solve fails (a wild generated field,
+   * e.g. a predictor's output early in its training; the solve's outcome is
+   * collective on the group) is left out of this step, weight 0, instead of
+   * ending the run; PFConstraintGetFailedSolves counts them */
+  for (PetscInt b = 0; b < B; b++) {
+    PetscErrorCode ierr = PFPhysicsStateJacobianSolve(c->phys, 1, c->xs + (size_t)b * n, PETSC_FALSE, c->R + (size_t)b * nown, c->e + (size_t)b * nown);
+    ok[b]               = (PetscBool)!ierr;
+    if (ierr == PETSC_ERR_NOT_CONVERGED) {
+      PetscCall(PetscArrayzero(c->e + (size_t)b * nown, nown));
+      c->nfailed++;
+    } else PetscCall(ierr);
+  }
   for (PetscInt b = 0; b < B; b++)
     for (PetscInt i = 0; i < nown; i++) {
       size_t q = (size_t)b * nown + i;
@@ -398,7 +411,7 @@ static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, con
       sg[b] += pm[b] * pm[b] * c->Mtot / c->E0;
     }
   for (PetscInt b = 0; b < B; b++) {
-    const double scale = ErrorNormTerm(c, w[b], sl[b], sg[b], lsum); /* d(loss_b)/d(s_b) */
+    const double scale = ErrorNormTerm(c, ok[b] ? w[b] : 0, sl[b], sg[b], lsum); /* d(loss_b)/d(s_b) */
     /* d(pm^2 |D| / E0)/dp_i = 2 pm m_i / E0, added to the state's gradient after the VJP */
     c->cm[b] = gauge ? 2 * scale * pm[b] / (c->E0 * (double)Bg) : 0;
     for (PetscInt i = 0; i < nown; i++) {
@@ -408,8 +421,18 @@ static PetscErrorCode ErrorNormLoss(PFConstraint c, PetscInt B, PetscInt Bg, con
       c->xs[(size_t)b * n + (size_t)nin * nown + i] -= c->e[q];
     }
   }
-  PetscCall(PetscFree3(sl, sg, pm));
-  PetscCall(PFPhysicsStateJacobianSolve(c->phys, B, c->xs, PETSC_TRUE, c->R, c->vr));
+  for (PetscInt b = 0; b < B; b++) {
+    if (ok[b]) PetscCall(PFPhysicsStateJacobianSolve(c->phys, 1, c->xs + (size_t)b * n, PETSC_TRUE, c->R + (size_t)b * nown, c->vr + (size_t)b * nown));
+    else PetscCall(PetscArrayzero(c->vr + (size_t)b * nown, nown)); /* no gradient from a skipped state */
+  }
+  PetscCall(PetscFree4(sl, sg, pm, ok));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintGetFailedSolves(PFConstraint c, PetscInt *n)
+{
+  PetscFunctionBegin;
+  *n = c->nfailed;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
