@@ -40,7 +40,9 @@
 #      of 1 and one group of 2; the residual of (phi(x), x) falls; phi(p)
 #      is closer to the true logK of held-out solver samples than the prior
 #      mean; guided latent posteriors have both fields, p closer to the
-#      truth than the unguided state model's; misuse is refused.
+#      truth than the unguided state model's; finetune -latent (adjoint
+#      matching of the p model against the residual of [phi(x), x]) lowers
+#      the samples' re-solve distance; misuse is refused.
 #  (h) -infer_type mcmc: pCN and Laplace-proposal chains against the MAP on
 #      a linear-Gaussian case, rank-layout invariance, misuse refused.
 #  (i) -infer_gn_steps (Gauss-Newton steps of the MAP objective from the
@@ -277,6 +279,19 @@ expect_error "(g) -infer_type latent with a model of all fields" "state fields o
 expect_error "(g) -infer_type latent with -infer_residual" "not available" infer -model ponly16.h5 -latent phi.h5 -infer_type latent -infer_residual 1 -obs o0.h5 -o x.h5
 expect_error "(g) latent inference from observations of logK" "observes the state" infer -model ponly16.h5 -latent phi.h5 -infer_type latent -obs ok.h5 -o x.h5
 expect_error "(g) physflow latent with a model of all fields" "state fields only" latent -model uncond.h5 -samples lshort1_samples.h5 $NA -o x.h5
+# finetune -latent: adjoint matching of the p model against the residual of
+# [phi(x), x] (phi frozen; the joint generation of Tauberschmidt et al.):
+# the unguided samples' re-solve distance (logK = phi(p)) falls
+NP=2 run finetune -model ponly16.h5 -latent phi.h5 -constraint adjoint -constraint_norm error2 -am_iters 30 -am_lambda 1000 -batch_size 8 -lr 1e-3 -pf_group_size 1 -o pft.h5
+[ "$RC" -eq 0 ] || fail "(g) finetune -latent: $(tail -n 2 err.txt)"
+run infer -model ponly16.h5 -latent phi.h5 -infer_type latent -infer_scale 0 -obs o0.h5 -n 64 -o lbase.h5
+run infer -model pft.h5 -latent phi.h5 -infer_type latent -infer_scale 0 -obs o0.h5 -n 64 -o lft.h5
+run eval -physics darcy -samples lbase.h5 -plot none -o elbase.json
+run eval -physics darcy -samples lft.h5 -plot none -o elft.json
+read -r rb rf < <("$PY" -c "import json; print(json.load(open('elbase.json'))['resolve']['median'], json.load(open('elft.json'))['resolve']['median'])" 2>/dev/null)
+holds "(g) finetune -latent: re-solve median of [phi(p), p] samples, fine-tuned $rf vs base $rb (want < 0.97 x)" "$rf < 0.97 * $rb"
+expect_error "(g) finetune -latent with -constraint pbfm" "-latent goes with -constraint adjoint" finetune -model ponly16.h5 -latent phi.h5 -constraint pbfm -o x.h5
+expect_error "(g) finetune -constraint adjoint of a p model without -latent" "-latent phi.h5" finetune -model ponly16.h5 -constraint adjoint -o x.h5
 expect_error "(g) -latent not a predictor" "expected a 'latent' file" infer -model ponly16.h5 -latent uncond.h5 -infer_type latent -obs o0.h5 -o x.h5
 [ ! -e x.h5 ] && pass "(g) no output written by the failed runs" || fail "(g) x.h5 written"
 

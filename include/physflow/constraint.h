@@ -90,6 +90,16 @@ PETSC_EXTERN PetscErrorCode PFConstraintResidualGradient(PFConstraint c, PFNet n
  * lsum = this rank's part of sum_b w_b |R(denorm x_b)| (L1 or squared L2,
  * relative), gx = d(lsum / Bg)/dx.  Collective on the physics' comm. */
 PETSC_EXTERN PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, const pfreal *x, const double w[], double *lsum, pfreal *gx);
+/* A model of some of the physics' fields (e.g. the state p alone, whose
+ * inputs a predictor supplies): lift(ctx, B, x, full) maps its B
+ * normalised states [B][nfields nown] to the physics' [B][n] (in the
+ * constraint's normalisation), vjp(ctx, B, gfull, gx) pulls a gradient
+ * back (called right after lift with the same states).  PFConstraintStateLoss
+ * then takes and returns model states; the fine-tuning methods that only
+ * call it (adjoint matching) work on such models unchanged. */
+typedef PetscErrorCode (*PFStateLiftFn)(void *ctx, PetscInt B, const pfreal *x, pfreal *full);
+typedef PetscErrorCode (*PFStateLiftVJPFn)(void *ctx, PetscInt B, const pfreal *gfull, pfreal *gx);
+PETSC_EXTERN PetscErrorCode PFConstraintSetStateLift(PFConstraint c, PetscInt nfields, PFStateLiftFn lift, PFStateLiftVJPFn vjp, void *ctx);
 /* How many states the error norms (-constraint_norm error|error2) have left
  * out so far because their solve failed (a generated field the solver cannot
  * take: zero loss and gradient for that state in that step) */

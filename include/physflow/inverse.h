@@ -191,4 +191,10 @@ PETSC_EXTERN PetscErrorCode PFLatentPredict(PFLatent *lt, PetscInt B, const pfre
  * sum over states, lsum) and its parameter gradient, scaled by 1/Bg,
  * accumulated in phi.  Collective on the physics' comm. */
 PETSC_EXTERN PetscErrorCode PFLatentLossGradient(PFLatent *lt, PetscInt B, PetscInt Bg, const pfreal *state, double *lsum);
+/* The lift of a state model's states to the physics' [phi(x), x] and its
+ * VJP through phi (PFConstraintSetStateLift; ctx a set-up PFLatent, B <=
+ * maxbatch): physics fine-tuning of the state model with phi frozen, the
+ * joint (x, alpha = phi(x)) generation of Tauberschmidt et al. 2025 */
+PETSC_EXTERN PetscErrorCode PFLatentLift(void *ctx, PetscInt B, const pfreal *state, pfreal *full);
+PETSC_EXTERN PetscErrorCode PFLatentLiftVJP(void *ctx, PetscInt B, const pfreal *gfull, pfreal *gstate);
 PETSC_EXTERN PetscErrorCode PFLatentDestroy(PFLatent *lt);

@@ -139,6 +139,11 @@ PetscErrorCode PFCLIMeshFinetuneHeldOptions(PFCLIMeshContext *ctx, MPI_Comm comm
 /* after PFCLIMeshTrainSetUp: the held components and their random values
  * for the adjoint-matching trajectories of c (mean/std: the model's) */
 PetscErrorCode PFCLIMeshFinetuneHeldSetUp(PFCLIMeshContext *ctx, PFConstraint c, const double mean[], const double std[], uint64_t seed);
+/* The predictor phi of a state model's missing inputs (physflow latent):
+ * checks that ctx's model generates exactly the physics' state fields,
+ * reads phi (on ctx's graph) and its inputs' normalisation, sets lt's sizes
+ * and physics (PFLatentSetUp is the caller's) */
+PetscErrorCode PFCLILatentRead(PFCLIMeshContext *ctx, const char path[], const char model[], PFLatent *lt, double imean[], double istd[]);
 PetscErrorCode PFCLIMeshContextSetUp(PFCLIMeshContext *ctx);
 PetscErrorCode PFCLIMeshContextDestroy(PFCLIMeshContext *ctx);
 /* noise keys, held and pinned components (mean/std: the model's normalisation) */

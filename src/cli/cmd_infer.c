@@ -628,29 +628,13 @@ static PetscErrorCode Campaign(Infer *inf, MPI_Comm world, const char dir[], con
 static PetscErrorCode LatentLoad(Infer *inf, const char path[], const char model[])
 {
   PFCLIMeshContext  *ctx = &inf->ctx;
-  PetscInt           nphys, nin, nown;
+  PetscInt           nphys, nin;
   const char *const *names;
   double             imean[PF_CLI_MAXFIELDS], istd[PF_CLI_MAXFIELDS];
-  hid_t              fid;
-  char               src[PETSC_MAX_PATH_LEN];
 
   PetscFunctionBegin;
+  PetscCall(PFCLILatentRead(ctx, path, model, &inf->lt, imean, istd));
   PetscCall(PFPhysicsGetFields(ctx->phys, &nphys, &names, &nin));
-  PetscCheck(ctx->nfields == nphys - nin, ctx->gcomm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs a model of the state fields only; '%s' generates %" PetscInt_FMT " field(s)", model, ctx->nfields);
-  for (PetscInt f = 0; f < ctx->nfields; f++) PetscCheck(!strcmp(ctx->fields[f], names[nin + f]), ctx->gcomm, PETSC_ERR_ARG_WRONG, "'%s' generates '%s' where the state field '%s' is expected", model, ctx->fields[f], names[nin + f]);
-  PetscCall(PFH5OpenRead(path, &fid));
-  PetscCall(PFH5CheckKind(fid, path, "latent"));
-  PetscCall(PFNetMeshCreateFromH5(ctx->gcomm, fid, path, "params", ctx->graph, &inf->lt.phi));
-  PetscCall(PFH5ReadArray(fid, path, "latent/input_mean", H5T_NATIVE_DOUBLE, (size_t)nin, imean));
-  PetscCall(PFH5ReadArray(fid, path, "latent/input_std", H5T_NATIVE_DOUBLE, (size_t)nin, istd));
-  {
-    hid_t g = H5Gopen2(fid, "latent", H5P_DEFAULT);
-    PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "'%s' has no /latent", path);
-    PetscCall(PFH5ReadAttrString(g, "model", src, sizeof(src)));
-    H5Gclose(g);
-  }
-  PetscCall(PFH5Close(&fid));
-  PetscCall(PetscInfo(NULL, "predictor '%s' was trained on samples of '%s'\n", path, src));
   /* the output fields: inputs (phi's normalisation), then the state */
   for (PetscInt f = ctx->nfields - 1; f >= 0; f--) {
     PetscCall(PetscStrncpy(ctx->fields[nin + f], ctx->fields[f], sizeof(ctx->fields[0])));
@@ -660,11 +644,7 @@ static PetscErrorCode LatentLoad(Infer *inf, const char path[], const char model
     PetscCall(PetscStrncpy(ctx->fields[f], names[f], sizeof(ctx->fields[0])));
     inf->mean[f] = imean[f], inf->std[f] = istd[f];
   }
-  inf->lt.nstate  = ctx->nfields;
-  inf->lt.ninputs = nin;
-  ctx->nfields    = nphys;
-  PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
-  inf->lt.nown = nown;
+  ctx->nfields = nphys;
   PetscCall(PFLatentSetUp(&inf->lt, inf->chunk));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -83,19 +83,22 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   PFConstraintType ctype;
   uint64_t  seed;
 
-  char      pretrained[PETSC_MAX_PATH_LEN] = "";
+  char      pretrained[PETSC_MAX_PATH_LEN] = "", latent[PETSC_MAX_PATH_LEN] = "";
+  PFLatent  lt;
   PetscBool has_pre = PETSC_FALSE, init_ema = PETSC_TRUE, has_fmw = PETSC_FALSE, pin_ft = PETSC_FALSE;
   PetscReal fmw[PF_CLI_MAXFIELDS];
   PetscInt  nfmw = 0;
   const char *cmd = spec->cmd;
 
   PetscFunctionBegin;
+  PetscCall(PetscMemzero(&lt, sizeof(lt)));
   if (finetune) {
     /* fine-tuning: the model's architecture, the physics constraint on, and
      * by default the data the model was trained on */
     PetscOptionsBegin(comm, NULL, "physflow finetune: physics-constrained fine-tuning of a pretrained model", "finetune");
     PetscCall(PetscOptionsString("-model", "Pretrained model (written by train)", "finetune", pretrained, pretrained, sizeof(pretrained), &has_pre));
     PetscCall(PetscOptionsBool("-use_ema", "Start from the model's EMA weights (else its raw weights)", "finetune", init_ema, &init_ema, NULL));
+    PetscCall(PetscOptionsString("-latent", "-constraint adjoint of a model of the state alone (train -fields p): the predictor of its inputs (physflow latent), frozen; the residual is that of [phi(x), x], its gradient through phi (the joint generation of Tauberschmidt et al. 2025)", "finetune", latent, latent, sizeof(latent), NULL));
     PetscCall(PetscOptionsBool("-pin_constant", "Hold the vertex values that are the same in every sample of the data (the Dirichlet boundary data) from now on, if the model does not already: the fine-tuned model has them exactly", "finetune", pin_ft, &pin_ft, NULL));
     PetscOptionsEnd();
     if (has_pre) {
@@ -106,6 +109,9 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
       PetscCall(ModelArchOptions(comm, pretrained));
       PetscCall(PFCLIPeek(comm, pretrained, "data", "file", NULL, file, sizeof(file)));
       if (file[0]) PetscCall(PFCLIDefaultOption("-data", file));
+      /* the model's fields (a model of some of the data's fields, e.g. p) */
+      PetscCall(PFCLIPeek(comm, pretrained, "data", "fields", NULL, file, sizeof(file)));
+      if (file[0]) PetscCall(PFCLIDefaultOption("-fields", file));
       PetscCall(PFCLIDefaultOption("-constraint", "pbfm"));
       PetscCall(PFCLIDefaultOption("-lr", "2e-4"));
     }
@@ -189,7 +195,26 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
     PetscCall(PFCLIMeshFlowSetUp(&mctx, flow, mean, std)); /* pinned values in the model's units */
   }
   PetscCheck((ctype != PF_CONSTRAINT_ADJOINT && ctype != PF_CONSTRAINT_ENDPOINT) || finetune, comm, PETSC_ERR_ARG_WRONG, "-constraint %s fine-tunes a pretrained model: use physflow finetune -model pre.h5 -constraint %s", PFConstraintTypes[ctype], PFConstraintTypes[ctype]);
-  if (ctype != PF_CONSTRAINT_NONE) {
+  PetscCheck(!latent[0] || ctype == PF_CONSTRAINT_ADJOINT, comm, PETSC_ERR_SUP, "-latent goes with -constraint adjoint (the other methods of a model of the state alone are not built)");
+  if (latent[0]) {
+    /* the physics' state of the model's states: [phi(x), x], phi frozen */
+    double          imean[PF_CLI_MAXFIELDS], istd[PF_CLI_MAXFIELDS], fmean[PF_CLI_MAXFIELDS], fstd[PF_CLI_MAXFIELDS];
+    const double   *mean, *std;
+    PetscInt        Bg = 16;
+    PetscCall(PFCLILatentRead(&mctx, latent, pretrained, &lt, imean, istd));
+    PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
+    for (PetscInt f = 0; f < lt.ninputs; f++) fmean[f] = imean[f], fstd[f] = istd[f];
+    for (PetscInt f = 0; f < lt.nstate; f++) fmean[lt.ninputs + f] = mean[f], fstd[lt.ninputs + f] = std[f];
+    PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, fmean, fstd));
+    PetscCall(PetscOptionsGetInt(NULL, NULL, "-batch_size", &Bg, NULL));
+    PetscCall(PFLatentSetUp(&lt, PetscMax(Bg, 1)));
+    PetscCall(PFConstraintSetStateLift(constraint, lt.nstate, PFLatentLift, PFLatentLiftVJP, &lt));
+  } else if (ctype != PF_CONSTRAINT_NONE) {
+    PetscInt nphys;
+    PetscCall(PFPhysicsGetFields(mctx.phys, &nphys, NULL, NULL));
+    PetscCheck(mctx.nfields == nphys, comm, PETSC_ERR_ARG_WRONG, "'%s' models %" PetscInt_FMT " of the physics' %" PetscInt_FMT " fields: -constraint %s needs them all, or (finetune -constraint adjoint) the predictor of the missing inputs, -latent phi.h5", finetune ? pretrained : datafile, mctx.nfields, nphys, PFConstraintTypes[ctype]);
+  }
+  if (ctype != PF_CONSTRAINT_NONE && !latent[0]) {
     const double *mean, *std;
     PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
     PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, mean, std));
@@ -248,6 +273,10 @@ done:
   spec->help = help;
   PetscCall(PFTrainerDestroy(&tr));
   PetscCall(PFConstraintDestroy(&constraint));
+  if (lt.phi) {
+    PetscCall(PFLatentDestroy(&lt));
+    PetscCall(PFNetDestroy(&lt.phi));
+  }
   PetscCall(PFDataDestroy(&data));
   PetscCall(PFFlowDestroy(&flow));
   PetscCall(PFNetDestroy(&net));

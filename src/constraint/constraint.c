@@ -45,6 +45,12 @@ struct _p_PFConstraint {
   PetscScalar *xs, *R, *vr, *gx, *e; /* e: error-norm work [B][nown] */
   double      *cm;                   /* [B] error norms: gradient coefficient of the state's mean */
   PetscInt     nfailed;              /* error norms: states skipped because their solve failed */
+  /* optional lift of a model state to the physics' state (PFConstraintSetStateLift) */
+  PFStateLiftFn    lift;
+  PFStateLiftVJPFn liftvjp;
+  void            *liftctx;
+  PetscInt         nlift, maxBl; /* the model's fields; work size */
+  pfreal          *xl, *gl;      /* [maxBl][n] lifted states, their gradient */
 };
 
 PetscErrorCode PFConstraintCreate(MPI_Comm comm, PFConstraint *cp)
@@ -436,7 +442,40 @@ PetscErrorCode PFConstraintGetFailedSolves(PFConstraint c, PetscInt *n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static PetscErrorCode StateLossFull(PFConstraint, PetscInt, PetscInt, const pfreal *, const double[], double *, pfreal *);
+
 PetscErrorCode PFConstraintStateLoss(PFConstraint c, PetscInt B, PetscInt Bg, const pfreal *x, const double w[], double *lsum, pfreal *gx)
+{
+  PetscFunctionBegin;
+  if (!c->lift) {
+    PetscCall(StateLossFull(c, B, Bg, x, w, lsum, gx));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
+  if (B > c->maxBl) {
+    PetscCall(PetscFree2(c->xl, c->gl));
+    PetscCall(PetscMalloc2((size_t)B * c->n, &c->xl, (size_t)B * c->n, &c->gl));
+    c->maxBl = B;
+  }
+  /* the model's states lifted to the physics' (e.g. [phi(x), x]), the loss
+   * there, its gradient pulled back through the lift */
+  PetscCall(c->lift(c->liftctx, B, x, c->xl));
+  PetscCall(StateLossFull(c, B, Bg, c->xl, w, lsum, c->gl));
+  PetscCall(c->liftvjp(c->liftctx, B, c->gl, gx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFConstraintSetStateLift(PFConstraint c, PetscInt nfields, PFStateLiftFn lift, PFStateLiftVJPFn vjp, void *ctx)
+{
+  PetscFunctionBegin;
+  PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
+  PetscCheck(nfields >= 1 && nfields < c->nfields, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "a lifted model has fewer fields (%" PetscInt_FMT ") than the physics (%" PetscInt_FMT ")", nfields, c->nfields);
+  PetscCheck(c->type == PF_CONSTRAINT_ADJOINT || c->type == PF_CONSTRAINT_NONE, c->comm, PETSC_ERR_SUP, "-constraint %s of a model of the state alone (with a predictor of the inputs) is not built: use -constraint adjoint", PFConstraintTypes[c->type]);
+  c->lift = lift, c->liftvjp = vjp, c->liftctx = ctx, c->nlift = nfields;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode StateLossFull(PFConstraint c, PetscInt B, PetscInt Bg, const pfreal *x, const double w[], double *lsum, pfreal *gx)
 {
   const PetscInt  n = c->n, nown = c->nown;
   const PetscBool errnorm = (PetscBool)(c->norm == PF_NORM_ERROR || c->norm == PF_NORM_ERROR2);
@@ -667,6 +706,7 @@ PetscErrorCode PFConstraintDestroy(PFConstraint *c)
   PetscCall(PetscFree6((*c)->X, (*c)->s, (*c)->dt, (*c)->v, (*c)->g, (*c)->dx));
   PetscCall(PetscFree5((*c)->xs, (*c)->R, (*c)->vr, (*c)->gx, (*c)->e));
   PetscCall(PetscFree2((*c)->wb, (*c)->cm));
+  PetscCall(PetscFree2((*c)->xl, (*c)->gl));
   PetscCall(PetscFree2((*c)->mean, (*c)->std));
   PetscCall(PetscFree(*c));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -58,6 +58,35 @@ PetscErrorCode PFLatentLossGradient(PFLatent *lt, PetscInt B, PetscInt Bg, const
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFLatentLift(void *ctx, PetscInt B, const pfreal *state, pfreal *full)
+{
+  PFLatent    *lt = (PFLatent *)ctx;
+  const size_t ni = (size_t)lt->ninputs * lt->nown, ns = (size_t)lt->nstate * lt->nown;
+
+  PetscFunctionBegin;
+  PetscCall(PFLatentPredict(lt, B, state, lt->dg)); /* its activations stay for the VJP */
+  for (PetscInt b = 0; b < B; b++) {
+    PetscCall(PetscArraycpy(full + b * (ni + ns), lt->dg + b * ni, ni));
+    PetscCall(PetscArraycpy(full + b * (ni + ns) + ni, state + b * ns, ns));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFLatentLiftVJP(void *ctx, PetscInt B, const pfreal *gfull, pfreal *gstate)
+{
+  PFLatent    *lt = (PFLatent *)ctx;
+  const size_t ni = (size_t)lt->ninputs * lt->nown, ns = (size_t)lt->nstate * lt->nown;
+
+  PetscFunctionBegin;
+  /* d/dx <g, [phi(x), x]> = g_state + (dphi/dx)^T g_inputs; phi's own
+   * parameter gradient, accumulated on the way, is not used (phi is frozen) */
+  for (PetscInt b = 0; b < B; b++) PetscCall(PetscArraycpy(lt->dg + b * ni, gfull + b * (ni + ns), ni));
+  PetscCall(PFNetBackward(lt->phi, B, lt->dg, lt->x));
+  for (PetscInt b = 0; b < B; b++)
+    for (size_t q = 0; q < ns; q++) gstate[b * ns + q] = gfull[b * (ni + ns) + ni + q] + lt->x[b * ns + q];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFLatentDestroy(PFLatent *lt)
 {
   PetscFunctionBegin;
