@@ -49,7 +49,7 @@ struct _p_PFConstraint {
   PFStateLiftFn    lift;
   PFStateLiftVJPFn liftvjp;
   void            *liftctx;
-  PetscInt         nlift, maxBl; /* the model's fields; work size */
+  PetscInt         maxBl;        /* work size */
   pfreal          *xl, *gl;      /* [maxBl][n] lifted states, their gradient */
 };
 
@@ -471,7 +471,7 @@ PetscErrorCode PFConstraintSetStateLift(PFConstraint c, PetscInt nfields, PFStat
   PetscCheck(c->phys, c->comm, PETSC_ERR_ORDER, "PFConstraintSetPhysics must come first");
   PetscCheck(nfields >= 1 && nfields < c->nfields, c->comm, PETSC_ERR_ARG_OUTOFRANGE, "a lifted model has fewer fields (%" PetscInt_FMT ") than the physics (%" PetscInt_FMT ")", nfields, c->nfields);
   PetscCheck(c->type == PF_CONSTRAINT_ADJOINT || c->type == PF_CONSTRAINT_NONE, c->comm, PETSC_ERR_SUP, "-constraint %s of a model of the state alone (with a predictor of the inputs) is not built: use -constraint adjoint", PFConstraintTypes[c->type]);
-  c->lift = lift, c->liftvjp = vjp, c->liftctx = ctx, c->nlift = nfields;
+  c->lift = lift, c->liftvjp = vjp, c->liftctx = ctx;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
