@@ -683,15 +683,13 @@ static PetscErrorCode SolveAssembled(PFDarcyOp *op, KSP ksp, const PetscScalar *
   PetscCall(KSPSolve(ksp, op->b, sol));
   PetscCall(KSPGetConvergedReason(ksp, &reason));
   {
-    /* made collective: a factorisation that fails (preonly, e.g. MUMPS
-     * meeting a zero pivot in one rank's part) is known to that rank only,
-     * and a rank that went on alone would meet the others in a different
-     * collective */
+    /* made collective: a preconditioner's failure may be flagged on one
+     * rank only (preonly reports the local PC reason), and callers that
+     * catch a failed solve must all take the same branch */
     PetscMPIInt r = (PetscMPIInt)reason, rmin;
     PetscCallMPI(MPI_Allreduce(&r, &rmin, 1, MPI_INT, MPI_MIN, op->comm));
     reason = (KSPConvergedReason)rmin;
   }
-
   PetscCheck(reason > 0, op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy solve did not converge (%s); check the permeability field, or try -darcy_ksp_type gmres or a looser -darcy_ksp_rtol", KSPConvergedReasons[reason]);
   if (its) PetscCall(KSPGetIterationNumber(ksp, its));
   if (!op->ndir_global) PetscCall(ZeroMean(op, sol));
