@@ -87,7 +87,7 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   PFLatent  lt;
   PetscBool has_pre = PETSC_FALSE, init_ema = PETSC_TRUE, has_fmw = PETSC_FALSE, pin_ft = PETSC_FALSE;
   PetscReal fmw[PF_CLI_MAXFIELDS];
-  PetscInt  nfmw = 0;
+  PetscInt  nfmw = 0, ftbatch = 16;
   const char *cmd = spec->cmd;
 
   PetscFunctionBegin;
@@ -196,26 +196,24 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   }
   PetscCheck((ctype != PF_CONSTRAINT_ADJOINT && ctype != PF_CONSTRAINT_ENDPOINT) || finetune, comm, PETSC_ERR_ARG_WRONG, "-constraint %s fine-tunes a pretrained model: use physflow finetune -model pre.h5 -constraint %s", PFConstraintTypes[ctype], PFConstraintTypes[ctype]);
   PetscCheck(!latent[0] || ctype == PF_CONSTRAINT_ADJOINT, comm, PETSC_ERR_SUP, "-latent goes with -constraint adjoint (the other methods of a model of the state alone are not built)");
+  /* the fine-tuning loops' global batch (adjoint matching, endpoint) */
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-batch_size", &ftbatch, NULL));
   if (latent[0]) {
     /* the physics' state of the model's states: [phi(x), x], phi frozen */
-    double          imean[PF_CLI_MAXFIELDS], istd[PF_CLI_MAXFIELDS], fmean[PF_CLI_MAXFIELDS], fstd[PF_CLI_MAXFIELDS];
-    const double   *mean, *std;
-    PetscInt        Bg = 16;
+    double        imean[PF_CLI_MAXFIELDS], istd[PF_CLI_MAXFIELDS], fmean[PF_CLI_MAXFIELDS], fstd[PF_CLI_MAXFIELDS];
+    const double *mean, *std;
     PetscCall(PFCLILatentRead(&mctx, latent, pretrained, &lt, imean, istd));
     PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
     for (PetscInt f = 0; f < lt.ninputs; f++) fmean[f] = imean[f], fstd[f] = istd[f];
     for (PetscInt f = 0; f < lt.nstate; f++) fmean[lt.ninputs + f] = mean[f], fstd[lt.ninputs + f] = std[f];
     PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, fmean, fstd));
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-batch_size", &Bg, NULL));
-    PetscCall(PFLatentSetUp(&lt, PetscMax(Bg, 1)));
+    PetscCall(PFLatentSetUp(&lt, PetscMax(ftbatch, 1)));
     PetscCall(PFConstraintSetStateLift(constraint, lt.nstate, PFLatentLift, PFLatentLiftVJP, &lt));
   } else if (ctype != PF_CONSTRAINT_NONE) {
-    PetscInt nphys;
+    const double *mean, *std;
+    PetscInt      nphys;
     PetscCall(PFPhysicsGetFields(mctx.phys, &nphys, NULL, NULL));
     PetscCheck(mctx.nfields == nphys, comm, PETSC_ERR_ARG_WRONG, "'%s' models %" PetscInt_FMT " of the physics' %" PetscInt_FMT " fields: -constraint %s needs them all, or (finetune -constraint adjoint) the predictor of the missing inputs, -latent phi.h5", finetune ? pretrained : datafile, mctx.nfields, nphys, PFConstraintTypes[ctype]);
-  }
-  if (ctype != PF_CONSTRAINT_NONE && !latent[0]) {
-    const double *mean, *std;
     PetscCall(PFDataGetNormalization(data, NULL, &mean, &std));
     PetscCall(PFConstraintSetPhysics(constraint, mctx.phys, mean, std));
     if (ctype == PF_CONSTRAINT_PBFM) PetscCall(PFTrainerSetConstraint(tr, constraint));
@@ -239,13 +237,12 @@ PetscErrorCode PFCLITrainRun(MPI_Comm comm, PFCLITrainSpec *spec)
   if (ctype == PF_CONSTRAINT_ADJOINT || ctype == PF_CONSTRAINT_ENDPOINT) {
     /* adjoint matching / endpoint: their own loops against the frozen pretrained model */
     PFNet           base;
-    PetscInt        n, Bg = 16, F = mctx.nfields;
+    PetscInt        n, Bg = ftbatch, F = mctx.nfields;
     const PetscInt *nat;
     PetscInt       *keys;
     double          lr = 2e-4;
     hid_t           fid;
     char            out[PETSC_MAX_PATH_LEN] = "model.h5";
-    PetscCall(PetscOptionsGetInt(NULL, NULL, "-batch_size", &Bg, NULL));
     PetscCall(PetscOptionsGetReal(NULL, NULL, "-lr", &lr, NULL));
     PetscCall(PetscOptionsGetString(NULL, NULL, "-o", out, sizeof(out), NULL));
     PetscCall(PFH5OpenRead(pretrained, &fid));
