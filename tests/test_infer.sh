@@ -51,6 +51,10 @@
 #      groups and one group of 2; a refined conditional campaign's logK
 #      error moves to the MAP's (three steps: within 1%); misuse is refused;
 #      TAO's end-of-solve viewers (-map_tao_converged_reason) are accepted.
+#  (j) -infer_gn_spread laplace (samples of the Laplace approximation at the
+#      refined estimate): exact for the linear-Gaussian case (centre = MAP,
+#      spread = the chains'); the same on 1 rank, 2 groups and one group of
+#      2; -infer_laplace_state linear takes effect; misuse refused.
 . "$(dirname "$0")/common.sh"
 enter_scratch pf_test_infer
 echo "test_infer: scratch $WORK"
@@ -383,6 +387,44 @@ run infer -model base.h5 -obs o0.h5 -infer_type map -map_tao_converged_reason -m
 nr=$(grep -c 'TAO map_ solve' out.txt 2>/dev/null); nr=${nr:-0}
 holds "(i) TAO's end-of-solve viewers are accepted (-map_tao_converged_reason: rc $RC, reports $nr)" "$RC == 0 and $nr >= 1"
 expect_error "(i) -infer_gn_steps -1" "infer_gn_steps must be >= 0" infer -model base.h5 -obs o0.h5 -infer_gn_steps -1 -o x.h5
+
+section "(j) Laplace samples around the refined estimate (-infer_gn_spread laplace)"
+# logK observed (h's linear-Gaussian case): the Laplace approximation is
+# the exact posterior, so its samples' mean (the refined estimate) is the
+# MAP and their spread the Laplace-proposal chains'
+run infer -model base.h5 -obs ok_lin.h5 -infer_gn_steps 2 -infer_gn_spread laplace -n 400 -o lap_lin.h5
+[ "$RC" -eq 0 ] || fail "(j) infer -infer_gn_spread laplace: $(tail -n 2 err.txt)"
+read -r dmap dsd nrow sp < <("$PY" - <<'PYEOF'
+import h5py, numpy as np
+a = h5py.File("map_lin.h5"); b = h5py.File("mcl_lin.h5"); l = h5py.File("lap_lin.h5")
+m = a["posterior/logK/mean"][:]; sd = b["posterior/logK/std"][:]
+sp = l["posterior"].attrs["gn_spread"]
+print("%.4f %.4f %d %s" % (np.sqrt(np.mean(((l["posterior/logK/mean"][:] - m) / sd) ** 2)),
+      np.sqrt(np.mean((l["posterior/logK/std"][:] / sd - 1) ** 2)), l["fields/logK"].shape[0], sp.decode() if isinstance(sp, bytes) else sp))
+PYEOF
+)
+holds "(j) linear-Gaussian: RMS of (Laplace centre - MAP) / posterior std $dmap (want < 0.01)" "$dmap < 0.01"
+holds "(j) linear-Gaussian: RMS of Laplace std / chains' std - 1: $dsd (want < 0.15; 400 and 200 draws)" "$dsd < 0.15"
+holds "(j) $nrow samples written, spread '$sp' recorded (want 400, laplace)" "$nrow == 400 and '$sp' == 'laplace'"
+# p observed: the states solved for the drawn inputs (the default) or
+# linearised; the samples do not depend on the rank layout
+run infer -model cond.h5 -obs o0.h5 -infer_type conditional -sampler euler -sampler_steps 1 -infer_gn_steps 1 -infer_gn_spread laplace -n 8 -o lap1.h5
+NP=2 run infer -model cond.h5 -obs o0.h5 -infer_type conditional -sampler euler -sampler_steps 1 -infer_gn_steps 1 -infer_gn_spread laplace -n 8 -pf_group_size 1 -o lap2g.h5
+compare "(j) Laplace samples, 1 rank vs 2 groups of 1" 1e-4 lap1.h5 lap2g.h5 /fields/logK /fields/p
+NP=2 run infer -model cond.h5 -obs o0.h5 -infer_type conditional -sampler euler -sampler_steps 1 -infer_gn_steps 1 -infer_gn_spread laplace -n 8 -o lap2.h5
+compare "(j) Laplace samples, 1 rank vs 2 ranks in one group" 1e-4 lap1.h5 lap2.h5 /fields/logK /fields/p
+run infer -model cond.h5 -obs o0.h5 -infer_type conditional -sampler euler -sampler_steps 1 -infer_gn_steps 1 -infer_gn_spread laplace -infer_laplace_state linear -n 8 -o lapl.h5
+read -r dK dp < <("$PY" - <<'PYEOF'
+import h5py, numpy as np
+a = h5py.File("lap1.h5"); b = h5py.File("lapl.h5")
+rel = lambda f: np.linalg.norm(a["fields/" + f][:] - b["fields/" + f][:]) / np.linalg.norm(a["fields/" + f][:] - a["posterior/%s/mean" % f][:])
+print("%.3g %.3g" % (rel("logK"), rel("p")))
+PYEOF
+)
+# (the chord step's accuracy, first order, is test_inverse_unit's)
+holds "(j) -infer_laplace_state linear: the same inputs ($dK), p not the solved one ($dp of the spread) (want 0, > 1e-6)" "$dK == 0 and $dp > 1e-6"
+expect_error "(j) -infer_gn_spread laplace without steps" "give -infer_gn_steps 1 or more" infer -model cond.h5 -obs o0.h5 -infer_type conditional -infer_gn_spread laplace -o x.h5
+expect_error "(j) -infer_gn_spread laplace with -n 1" "at least 2" infer -model cond.h5 -obs o0.h5 -infer_type conditional -infer_gn_steps 1 -infer_gn_spread laplace -n 1 -o x.h5
 
 echo
 echo "== summary"

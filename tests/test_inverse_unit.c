@@ -168,6 +168,114 @@ static PetscErrorCode GaussNewtonChecks(PFPhysics ph, PFObsOperator *H, PetscInt
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The state-Jacobian solve of many right-hand sides (one factorisation)
+ * equals single solves (CG + GAMG), non-transposed, with right-hand sides
+ * that are residuals of random states (nonzero Dirichlet rows); the
+ * Laplace samples (PFLaplaceSamples) at the Gauss-Newton estimate of data
+ * observed with noise 0.02: their latent variables, whitened by the
+ * Laplace factor, are standard normal (mean and variance over 400 draws);
+ * the linear variant's states are the chord step, a first-order
+ * approximation of the solution; the default's are the solver's. */
+static PetscErrorCode LaplaceChecks(PFPhysics ph, PFObsOperator *H, PetscInt field, const char what[])
+{
+  const PetscInt     K = 3, N = 400;
+  PetscInt           m, n, nf;
+  double            *xi, *y, *L, *w, *mean, *var, d, nx, dm = 0, dv = 0;
+  PetscScalar       *x, *X, *R, *y1, *yK, *xe;
+  PFGaussNewtonStats st;
+  char               label[200];
+
+  PetscFunctionBegin;
+  PetscCall(PFPhysicsGetLatentSize(ph, &m));
+  PetscCall(PFPhysicsGetVertexMap(ph, &n, NULL));
+  PetscCall(PFPhysicsGetFields(ph, &nf, NULL, NULL));
+  PetscCall(PetscMalloc6(m, &xi, H->nobs, &y, (size_t)m * m, &L, m, &w, m, &mean, m, &var));
+  PetscCall(PetscMalloc6(nf * n, &x, (size_t)N * nf * n, &X, K * n, &R, K * n, &y1, K * n, &yK, nf * n, &xe));
+  for (PetscInt k = 0; k < m; k++) xi[k] = 0.7 * sin(1.3 * k + 0.2);
+  PetscCall(PFPhysicsInputsFromLatent(ph, xi, x));
+  PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 0, 0, x));
+  for (PetscInt q = 0; q < K; q++) {
+    PetscCall(PetscArraycpy(X + (size_t)q * nf * n, x, nf * n));
+    for (PetscInt i = 0; i < n; i++) X[((size_t)q * nf + 1) * n + i] += 0.1 * cos(0.37 * i + q);
+  }
+  PetscCall(PFPhysicsResidual(ph, K, X, R));
+  for (PetscInt q = 0; q < K; q++) PetscCall(PFPhysicsStateJacobianSolve(ph, 1, x, PETSC_FALSE, R + q * n, y1 + q * n));
+  PetscCall(PFPhysicsStateJacobianSolveMany(ph, x, K, PETSC_FALSE, R, yK));
+  d = nx = 0;
+  for (PetscInt q = 0; q < K * n; q++) d = PetscMax(d, PetscAbsScalar(yK[q] - y1[q])), nx = PetscMax(nx, PetscAbsScalar(y1[q]));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nx, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
+  PetscCall(PetscSNPrintf(label, sizeof(label), "J_p^-1 of %" PetscInt_FMT " right-hand sides at once, %s: max difference / max", K, what));
+  PetscCall(Expect((PetscBool)(d < 1e-8 * nx), label, d / nx));
+  /* data from the field at xi, the Gauss-Newton estimate from the prior mean */
+  {
+    double r[12], phi;
+    PetscCall(PetscArrayzero(y, H->nobs));
+    PetscCall(PFObsMisfit(ph, H, field, y, 1, xi, x, r, &phi));
+    for (PetscInt j = 0; j < H->nobs; j++) y[j] = r[j] + 0.02 * sin(3.0 * j);
+  }
+  for (PetscInt k = 0; k < m; k++) xi[k] = 0;
+  PetscCall(PFMAPGaussNewton(ph, H, field, y, 0.02, 6, xi, x, &st));
+  PetscCall(PFLaplaceSamples(ph, H, field, 0.02, xi, x, PETSC_TRUE, 5, 0, N, X));
+  PetscCall(PFMCMCLaplaceFactor(ph, H, field, 0.02, x, L));
+  PetscCall(PetscArrayzero(mean, m));
+  PetscCall(PetscArrayzero(var, m));
+  for (PetscInt j = 0; j < N; j++) {
+    PetscCall(PFPhysicsLatentFromInputs(ph, X + (size_t)j * nf * n, w));
+    /* L^T (xi_j - xi) */
+    for (PetscInt a = 0; a < m; a++) {
+      double s = 0;
+      for (PetscInt c = a; c < m; c++) s += L[c * m + a] * (w[c] - xi[c]);
+      mean[a] += s / N, var[a] += s * s / N;
+    }
+  }
+  for (PetscInt a = 0; a < m; a++) dm = PetscMax(dm, fabs(mean[a]) * sqrt((double)N)), dv = PetscMax(dv, fabs(var[a] - mean[a] * mean[a] - 1));
+  PetscCall(PetscSNPrintf(label, sizeof(label), "Laplace samples, %s: whitened latent variables, max |mean| in standard errors", what));
+  PetscCall(Expect((PetscBool)(dm < 4), label, dm));
+  PetscCall(PetscSNPrintf(label, sizeof(label), "Laplace samples, %s: whitened latent variables, max |variance - 1| (400 draws)", what));
+  PetscCall(Expect((PetscBool)(dv < 0.3), label, dv));
+  {
+    /* linear: sample 0's state is the chord step p - J_p^-1 R([inputs_0, p]) */
+    PetscScalar *X0 = X + 0;
+    double       c2[2] = {0, 0}, t[3];
+    PetscCall(PetscArraycpy(xe, X0, n));
+    PetscCall(PetscArraycpy(xe + n, x + n, n));
+    PetscCall(PFPhysicsResidual(ph, 1, xe, R));
+    PetscCall(PFPhysicsStateJacobianSolve(ph, 1, x, PETSC_FALSE, R, y1));
+    for (PetscInt i = 0; i < n; i++) c2[0] += PetscSqr(PetscRealPart(X0[n + i] - (x[n + i] - y1[i]))), c2[1] += PetscSqr(PetscRealPart(X0[n + i]));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, c2, 2, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCall(PetscSNPrintf(label, sizeof(label), "Laplace samples, %s, linear: the chord step's state (relative)", what));
+    PetscCall(Expect((PetscBool)(sqrt(c2[0] / c2[1]) < 1e-8), label, sqrt(c2[0] / c2[1])));
+    /* which is first order: its error against the solution shrinks with
+     * the inputs' change (eps = 1, 0.1, 0.01 of sample 0's) */
+    for (PetscInt e = 0; e < 3; e++) {
+      double eps = pow(0.1, (double)e), a2[2] = {0, 0};
+      for (PetscInt i = 0; i < n; i++) xe[i] = x[i] + eps * (X0[i] - x[i]), xe[n + i] = x[n + i];
+      PetscCall(PFPhysicsResidual(ph, 1, xe, R));
+      PetscCall(PFPhysicsStateJacobianSolveMany(ph, x, 1, PETSC_FALSE, R, y1));
+      PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 0, 0, xe));
+      for (PetscInt i = 0; i < n; i++) a2[0] += PetscSqr(PetscRealPart(x[n + i] - y1[i] - xe[n + i])), a2[1] += PetscSqr(PetscRealPart(xe[n + i] - x[n + i]));
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, a2, 2, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+      t[e] = sqrt(a2[0] / a2[1]);
+    }
+    PetscCall(PetscSNPrintf(label, sizeof(label), "Laplace samples, %s, linear: |linearised - solved| / |solved - estimate| at 1, 0.1, 0.01 x the change: %.3g %.3g; want first order", what, t[0], t[1]));
+    PetscCall(Expect((PetscBool)(t[2] < 0.15 * t[1] && t[1] < 0.15 * t[0]), label, t[2]));
+    /* the default: the same draws, each state solved */
+    PetscCall(PFLaplaceSamples(ph, H, field, 0.02, xi, x, PETSC_FALSE, 5, 0, 1, xe));
+    c2[0] = c2[1] = 0;
+    for (PetscInt i = 0; i < n; i++) c2[0] += PetscSqr(PetscRealPart(xe[i] - X0[i])), c2[1] += PetscSqr(PetscRealPart(X0[i]));
+    PetscCall(PetscArraycpy(y1, xe + n, n));
+    PetscCall(PFPhysicsSolve(ph, PF_FIDELITY_HIGH, 0, 0, xe));
+    for (PetscInt i = 0; i < n; i++) c2[0] += PetscSqr(PetscRealPart(xe[n + i] - y1[i]));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, c2, 2, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCall(PetscSNPrintf(label, sizeof(label), "Laplace samples, %s, solved: the linear run's inputs, the solver's state", what));
+    PetscCall(Expect((PetscBool)(sqrt(c2[0] / c2[1]) < 1e-10), label, sqrt(c2[0] / c2[1])));
+  }
+  PetscCall(PetscFree6(xi, y, L, w, mean, var));
+  PetscCall(PetscFree6(x, X, R, y1, yK, xe));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* -darcy_ksp_type preonly -darcy_pc_type cholesky: every solve by a
  * factorisation (the singular pure Neumann operator pinned at one dof)
  * gives the state and the adjoint of the default CG + GAMG */
@@ -549,6 +657,7 @@ int main(int argc, char **argv)
   PetscCall(TaylorMAP(ph, &H, 1, "p, pure Neumann"));
   PetscCall(TaylorMAP(ph, &H, 0, "logK"));
   PetscCall(GaussNewtonChecks(ph, &H, 1, "p, pure Neumann"));
+  PetscCall(LaplaceChecks(ph, &H, 1, "p, pure Neumann"));
   PetscCall(GaussNewtonChecks(ph, &H, 0, "logK"));
   PetscCall(DirectSolverChecks(ph, PETSC_FALSE, "pure Neumann"));
   PetscCall(KalmanChecks(ph, &H));
@@ -558,6 +667,7 @@ int main(int argc, char **argv)
   PetscCall(PFObsOperatorCreate(ph, nobs, c, &H));
   PetscCall(TaylorMAP(ph, &H, 1, "p, Dirichlet sides"));
   PetscCall(GaussNewtonChecks(ph, &H, 1, "p, Dirichlet sides"));
+  PetscCall(LaplaceChecks(ph, &H, 1, "p, Dirichlet sides"));
   PetscCall(DirectSolverChecks(ph, PETSC_TRUE, "Dirichlet sides"));
   PetscCall(PFObsOperatorDestroy(&H));
   PetscCall(PFPhysicsDestroy(&ph));

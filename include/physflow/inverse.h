@@ -105,6 +105,17 @@ typedef struct {
 } PFGaussNewtonStats;
 PETSC_EXTERN PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt steps, double xi[], PetscScalar *x, PFGaussNewtonStats *st);
 
+/* Samples lo .. lo + nloc - 1 of the Laplace approximation of the
+ * posterior at the estimate xi whose state is x (physical units; e.g. the
+ * end of PFMAPGaussNewton): the latent variables drawn from
+ * N(xi, (I + G^T G / sigma^2)^-1) (G at x, PFMCMCLaplaceFactor), the
+ * inputs through the latent map, the state solved for them (linear:
+ * linearised about x, one solve with J_p(x) each, one factorisation for
+ * all; src/inverse/laplace.c says when that is not enough).  X [nloc][nf nown].  Random numbers: (seed, global sample
+ * index), so the samples do not depend on the ranks.  One state field with
+ * a residual per vertex (Darcy).  Collective on the physics' comm. */
+PETSC_EXTERN PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const double xi[], const PetscScalar *x, PetscBool linear, uint64_t seed, PetscInt lo, PetscInt nloc, PetscScalar *X);
+
 /* Reference posterior by MCMC (src/inverse/mcmc.c): a preconditioned
  * Crank-Nicolson chain on the latent prior variables xi, whose target is
  * exp(-J(xi)) with J the MAP objective above (exact up to the discretisation

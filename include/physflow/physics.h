@@ -63,6 +63,11 @@ PETSC_EXTERN PetscErrorCode PFPhysicsResidualVJP(PFPhysics phys, PetscInt B, con
  * solution for its inputs (exact for a PDE linear in the state).  Optional
  * (-constraint_norm error needs it); collective. */
 PETSC_EXTERN PetscErrorCode PFPhysicsStateJacobianSolve(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscBool transpose, const PetscScalar *r, PetscScalar *y);
+/* PFPhysicsStateJacobianSolve of K right-hand sides at ONE state x (r and
+ * y: [K][nown]).  A physics that can (Darcy) sets its solver up once for
+ * all K (a direct factorisation, -darcy_adjoint_ options); otherwise K
+ * single solves.  Collective. */
+PETSC_EXTERN PetscErrorCode PFPhysicsStateJacobianSolveMany(PFPhysics phys, const PetscScalar *x, PetscInt K, PetscBool transpose, const PetscScalar *r, PetscScalar *y);
 /* For a physics nonlinear in its state (ns): e = the Newton step of each of
  * B states (x: all fields), over the state fields only [B][(nfields -
  * ninputs) nown]: x - e is Newton's update at the state's inputs, so e is

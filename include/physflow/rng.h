@@ -22,7 +22,8 @@ typedef enum {
   PF_RNG_PDE_NOISE   = 11, /* observational noise added to solutions */
   PF_RNG_OBS         = 12, /* which entries are observed, and their noise */
   PF_RNG_COND        = 13, /* random conditions of a conditional model's training samples */
-  PF_RNG_MCMC        = 14  /* proposals and acceptances of a reference MCMC chain */
+  PF_RNG_MCMC        = 14, /* proposals and acceptances of a reference MCMC chain */
+  PF_RNG_LAPLACE     = 15  /* draws of a Laplace approximation of a posterior */
 } PFRNGPurpose;
 
 typedef struct {

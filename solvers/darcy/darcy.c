@@ -555,13 +555,13 @@ static PetscErrorCode StateJacobianSolve_Darcy(PFPhysics phys, PetscInt B, const
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode StateAdjointMany_Darcy(PFPhysics phys, const PetscScalar *x, PetscInt K, const PetscScalar *r, PetscScalar *y)
+static PetscErrorCode StateJacobianSolveMany_Darcy(PFPhysics phys, const PetscScalar *x, PetscInt K, PetscBool transpose, const PetscScalar *r, PetscScalar *y)
 {
   PFPhysics_Darcy *d = (PFPhysics_Darcy *)phys->data;
 
   PetscFunctionBegin;
   PetscCheck(d->order == 1, phys->comm, PETSC_ERR_SUP, "the state-Jacobian solve (adjoints: MAP, boundary_flux guidance, -constraint_norm error) needs -darcy_order 1: the P2 solver and the P1 residual differ");
-  PetscCall(PFDarcyOpSolveAdjointMany(&d->op, d->kspadj, x, K, r, y));
+  PetscCall(PFDarcyOpSolveJacobianMany(&d->op, d->kspadj, x, transpose, K, r, y));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -708,7 +708,7 @@ PetscErrorCode PFPhysicsCreate_Darcy(PFPhysics phys)
   phys->ops.residual        = Residual_Darcy;
   phys->ops.residualvjp     = ResidualVJP_Darcy;
   phys->ops.jacobiansolve   = StateJacobianSolve_Darcy;
-  phys->ops.adjointmany     = StateAdjointMany_Darcy;
+  phys->ops.solvemany       = StateJacobianSolveMany_Darcy;
   phys->ops.forcingnorm     = ForcingNorm_Darcy;
   phys->ops.validate        = Validate_Darcy;
   phys->ops.boundaryflux    = BoundaryFlux_Darcy;

@@ -774,32 +774,52 @@ PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFDarcyOpSolveAdjointMany(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscInt K, const PetscScalar *r, PetscScalar *y)
+PetscErrorCode PFDarcyOpSolveJacobianMany(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscBool transpose, PetscInt K, const PetscScalar *r, PetscScalar *y)
 {
   PetscInt    *rows, nrows;
   PetscScalar *b;
   PetscBool    factored;
-  Vec          sol;
+  Vec          sol, lift = NULL, Alift = NULL;
   Mat          M;
 
   PetscFunctionBegin;
   PetscCall(AssembleJacobian(op, g));
-  /* one factored copy for all K (its boundary rows the identity) */
+  /* one factored copy for all K (its boundary rows the identity); op->A
+   * keeps J_p's interior-boundary block for the forward solves' lifting */
   PetscCall(IsFactored(ksp, &factored));
-  PetscCheck(factored, op->comm, PETSC_ERR_ARG_WRONG, "the adjoint solve of many right-hand sides wants a factorisation (-darcy_adjoint_pc_type cholesky or lu)");
+  PetscCheck(factored, op->comm, PETSC_ERR_ARG_WRONG, "the Jacobian solve of many right-hand sides wants a factorisation (-darcy_adjoint_pc_type cholesky or lu)");
   PetscCall(SolveMatrix(op, PETSC_TRUE, &M));
   PetscCall(PetscMalloc1(op->ndir + 1, &rows));
   BoundaryRows(op, PETSC_TRUE, rows, &nrows);
   PetscCall(MatZeroRowsColumns(M, nrows, rows, 1.0, NULL, NULL));
   PetscCall(KSPSetOperators(ksp, M, M));
   PetscCall(VecDuplicate(op->b, &sol));
+  if (!transpose && op->ndir_global) {
+    PetscCall(VecDuplicate(op->b, &lift));
+    PetscCall(VecDuplicate(op->b, &Alift));
+  }
   for (PetscInt q = 0; q < K; q++) {
     const PetscScalar *rq = r + (size_t)q * op->nown;
     PetscScalar       *yq = y + (size_t)q * op->nown;
     KSPConvergedReason reason;
+    if (lift) {
+      /* J_p y = r: y_D = r_D, A_II y_I = r_I - A_ID r_D */
+      PetscScalar *l;
+      PetscCall(VecSet(lift, 0));
+      PetscCall(VecGetArray(lift, &l));
+      for (PetscInt k = 0; k < op->ndir; k++) l[op->dir[k]] = rq[op->dir[k]];
+      PetscCall(VecRestoreArray(lift, &l));
+      PetscCall(MatMult(op->A, lift, Alift));
+    }
     /* J_p^T y = r: A_II y_I = r_I with y_D = 0, then y_D = r_D - A_DI y_I */
     PetscCall(VecGetArray(op->b, &b));
     PetscCall(PetscArraycpy(b, rq, op->nown));
+    if (lift) {
+      const PetscScalar *al;
+      PetscCall(VecGetArrayRead(Alift, &al));
+      for (PetscInt i = 0; i < op->nown; i++) b[i] -= al[i];
+      PetscCall(VecRestoreArrayRead(Alift, &al));
+    }
     for (PetscInt k = 0; k < nrows; k++) b[rows[k] - op->rstart] = 0;
     PetscCall(VecRestoreArray(op->b, &b));
     PetscCall(VecPlaceArray(sol, yq));
@@ -809,12 +829,18 @@ PetscErrorCode PFDarcyOpSolveAdjointMany(PFDarcyOp *op, KSP ksp, const PetscScal
     PetscCall(VecResetArray(sol));
     if (reason <= 0) {
       PetscCall(VecDestroy(&sol));
+      PetscCall(VecDestroy(&lift));
+      PetscCall(VecDestroy(&Alift));
       PetscCall(PetscFree(rows));
-      SETERRQ(op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy adjoint solve (-darcy_adjoint_) did not converge (%s)", KSPConvergedReasons[reason]);
+      SETERRQ(op->comm, PETSC_ERR_NOT_CONVERGED, "the Darcy Jacobian solve of many right-hand sides (-darcy_adjoint_) did not converge (%s)", KSPConvergedReasons[reason]);
     }
-    if (op->ndir_global) PetscCall(AdjointDirichletRows(op, g, rq, yq));
+    if (op->ndir_global && transpose) PetscCall(AdjointDirichletRows(op, g, rq, yq));
+    else if (op->ndir_global)
+      for (PetscInt k = 0; k < op->ndir; k++) yq[op->dir[k]] = rq[op->dir[k]];
   }
   PetscCall(VecDestroy(&sol));
+  PetscCall(VecDestroy(&lift));
+  PetscCall(VecDestroy(&Alift));
   PetscCall(PetscFree(rows));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -112,11 +112,12 @@ PETSC_INTERN PetscErrorCode PFDarcyOpSolveCoef(PFDarcyOp *op, KSP ksp, Vec C, Ve
  * Dirichlet rows: the state Jacobian of the residual (order 1; owned dof
  * arrays).  Pure Neumann: r must sum to zero; y has zero mean. */
 PETSC_INTERN PetscErrorCode PFDarcyOpSolveJacobian(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscBool transpose, const PetscScalar *r, PetscScalar *y);
-/* y_q = J_p^{-T} r_q for K right-hand sides at one state (owned dof
- * arrays [K][nown]; pure Neumann: each r_q must sum to zero): one matrix
- * for all, so ksp (a factorisation: PC lu or cholesky, -darcy_adjoint_)
- * sets up once and each right-hand side costs a pair of triangular solves */
-PETSC_INTERN PetscErrorCode PFDarcyOpSolveAdjointMany(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscInt K, const PetscScalar *r, PetscScalar *y);
+/* y_q = J_p^{-1} r_q (or J_p^{-T} r_q) for K right-hand sides at one
+ * state (owned dof arrays [K][nown]; pure Neumann: each r_q must sum to
+ * zero): one matrix for all, so ksp (a factorisation: PC lu or cholesky,
+ * -darcy_adjoint_) sets up once and each right-hand side costs a pair of
+ * triangular solves */
+PETSC_INTERN PetscErrorCode PFDarcyOpSolveJacobianMany(PFDarcyOp *op, KSP ksp, const PetscScalar *g, PetscBool transpose, PetscInt K, const PetscScalar *r, PetscScalar *y);
 /* the same from an owned VERTEX array of log K (PFDarcyOpVertexLocalCoef) */
 PETSC_INTERN PetscErrorCode PFDarcyOpSolve(PFDarcyOp *op, KSP ksp, const PetscScalar *gv, Vec sol, PetscInt *its);
 /* owned dof array -> local (ghosted) vector */

@@ -99,6 +99,15 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
       err[f] = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
       cov[f] = NAN;
     } else PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive), Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
+    if (inf->rf.laplace) {
+      /* the Laplace approximation's centre, not the samples' average (which
+       * adds Monte Carlo error): its mean for the inputs, linear in the
+       * latent variables; its state for the state fields */
+      double e2 = 0, t2 = 0;
+      PetscCall(PetscArraycpy(Sf, inf->rf.est + (size_t)f * nv, nv));
+      for (PetscInt v = 0; v < nv && truth; v++) e2 += inf->massnat[v] * PetscSqr(Sf[v] - truth[v]), t2 += inf->massnat[v] * PetscSqr(truth[v]);
+      err[f] = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
+    }
   }
   PetscCall(PFMeshDataClose(&md));
   fid = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -126,6 +135,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
     PetscCall(PFH5WriteAttrReal(g, "gn_objective_start", inf->rf.failed ? NAN : inf->rf.st.J0));
     PetscCall(PFH5WriteAttrReal(g, "gn_objective", inf->rf.failed ? NAN : inf->rf.st.J));
     PetscCall(PFH5WriteAttrReal(g, "gn_moved_rms", inf->rf.failed ? NAN : inf->rf.moved));
+    PetscCall(PFH5WriteAttrString(g, "gn_spread", inf->rf.laplace ? "laplace" : "network"));
   }
   if (inf->mcmc) {
     PetscCall(PFH5WriteAttrInt(g, "mcmc_chains", inf->mc.chains));
@@ -282,13 +292,15 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   lo = (PetscInt)(((PetscInt64)gid * inf->n) / G);
   hi = (PetscInt)(((PetscInt64)(gid + 1) * inf->n) / G);
-  if (inf->single) lo = 0, hi = gid == 0 ? 1 : 0; /* one estimate, by the first group */
+  /* one estimate, by the first group (-infer_gn_spread laplace: the
+   * model's, the samples drawn around it after its refinement) */
+  if (inf->single || inf->rf.laplace) lo = 0, hi = gid == 0 ? 1 : 0;
   if (inf->mcmc) PFCLIInferMCMCRows(&inf->mc, gid, G, &lo, &hi);
   PetscCall(PetscMemzero(&pg, sizeof(pg)));
   pg.net = inf->net, pg.phys = ctx->phys, pg.H = &H, pg.nf = nf, pg.nown = nown, pg.field = field;
   for (PetscInt f = 0; f < nf; f++) pg.mean[f] = inf->mean[f], pg.std[f] = inf->std[f];
   pg.y = o.values, pg.sigma = o.sigma, pg.scale = inf->scale, pg.wres = inf->wres;
-  PetscCall(PetscMalloc2((size_t)(hi - lo) * (nf + ctx->ncond) * nown + 1, &x, hi - lo + 1, &idx));
+  PetscCall(PetscMalloc1((size_t)(hi - lo) * (nf + ctx->ncond) * nown + 1, &x));
   if (inf->latent) {
     /* guidance acts on the state model: its fields follow the inputs */
     PetscInt ni = inf->lt.ninputs;
@@ -332,9 +344,19 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   /* physical units, natural order on the group leaders */
   for (PetscInt f = 0; f < nf; f++) names[f] = ctx->fields[f];
   PetscCall(PFCLIMeshGatherRows(ctx, hi - lo, NULL, x, inf->mean, inf->std, rows));
-  PetscCall(PFCLIInferRefineRows(&inf->rf, ctx, comm, &o, &H, field, hi - lo, inf->single ? 1 : inf->n, rows));
-  if (inf->rf.steps > 0 && inf->rf.failed) PetscCall(PetscPrintf(comm, "physflow infer: note: '%s': the solve at the posterior mean failed; its samples are not Gauss-Newton refined\n", obsfile));
+  PetscCall(PFCLIInferRefineRows(&inf->rf, ctx, comm, &o, &H, field, hi - lo, inf->single || inf->rf.laplace ? 1 : inf->n, rows));
+  if (inf->rf.steps > 0 && inf->rf.failed && !inf->rf.laplace) PetscCall(PetscPrintf(comm, "physflow infer: note: '%s': the solve at the posterior mean failed; its samples are not Gauss-Newton refined\n", obsfile));
+  if (inf->rf.laplace) {
+    PetscErrorCode ierr = PFCLIInferLaplaceRows(&inf->rf, ctx, comm, gid, G, &o, &H, field, inf->n, inf->seed, &lo, &hi, rows);
+    if (ierr) {
+      for (PetscInt f = 0; f < nf; f++) PetscCall(PetscFree(rows[f]));
+      PetscCall(PetscFree(x));
+      PetscCall(PFObsOperatorDestroy(&H));
+    }
+    PetscCall(ierr);
+  }
   PetscCall(PFObsOperatorDestroy(&H));
+  PetscCall(PetscMalloc1(hi - lo + 1, &idx));
   for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
   PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.inprogress.h5", out));
   {
@@ -350,7 +372,8 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
     PetscCheck(complete, comm, PETSC_ERR_PLIB, "'%s' incomplete", tmp);
   }
   for (PetscInt f = 0; f < nf; f++) PetscCall(PetscFree(rows[f]));
-  PetscCall(PetscFree2(x, idx));
+  PetscCall(PetscFree(x));
+  PetscCall(PetscFree(idx));
   PetscCall(PetscTime(&t1));
   *seconds = t1 - t0;
   {
@@ -690,6 +713,18 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
   PetscCall(PetscOptionsReal("-infer_residual", "Weight w of the PDE residual term w |R|^2 / (2 |F|^2) in the guidance", "infer", inf.wres, &inf.wres, NULL));
   PetscCall(PetscOptionsInt("-infer_gn_steps", "Gauss-Newton steps of the MAP objective from the posterior mean (its logK projected onto the prior's latent map; one forward and k + 1 adjoint solves each for k sensors), the samples moved with the mean: the physics' correction of an amortised estimate (0: none)", "infer", inf.rf.steps, &inf.rf.steps, NULL));
+  {
+    const char *spreads[] = {"network", "laplace", "PFInferSpread", "PF_INFER_SPREAD_", NULL};
+    PetscEnum   sp        = (PetscEnum)inf.rf.laplace;
+    PetscCall(PetscOptionsEnum("-infer_gn_spread", "With -infer_gn_steps, the samples' spread: network (the model's samples moved with their refined mean) or laplace (the model sampled once for its estimate, -n samples drawn from the Gaussian (Laplace) approximation of the posterior at the refined estimate: inputs through the prior's latent map, the state linearised; cheap, Gaussian)", "infer", spreads, sp, &sp, NULL));
+    inf.rf.laplace = (PetscBool)(sp == 1);
+  }
+  {
+    const char *states[] = {"solve", "linear", "PFLaplaceState", "PF_LAPLACE_STATE_", NULL};
+    PetscEnum   ls       = (PetscEnum)inf.rf.laplace_linear;
+    PetscCall(PetscOptionsEnum("-infer_laplace_state", "-infer_gn_spread laplace: each sample's state solved for its inputs (samples that obey the PDE) or linear (the linearised model's: one chord step with the estimate's factorised Jacobian; first order only)", "infer", states, ls, &ls, NULL));
+    inf.rf.laplace_linear = (PetscBool)(ls == 1);
+  }
   PetscCall(PetscOptionsInt("-sample_batch", "Samples per network evaluation", "infer", inf.chunk, &inf.chunk, NULL));
   {
     PetscInt  nr = 2;
@@ -738,7 +773,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(has_obs != has_dir, comm, PETSC_ERR_ARG_WRONG, "give one observation file (-obs obs.h5) or a campaign directory (-obs_dir DIR)");
   inf.map    = (PetscBool)!strcmp(type, "map");
   inf.kalman = (PetscBool)!strcmp(type, "kalman");
-  inf.single = (PetscBool)(inf.map || inf.kalman || inf.n == 1);
+  inf.single = (PetscBool)(!inf.rf.laplace && (inf.map || inf.kalman || inf.n == 1));
   inf.mcmc = (PetscBool)!strcmp(type, "mcmc");
   inf.cond   = (PetscBool)!strcmp(type, "conditional");
   inf.latent = (PetscBool)!strcmp(type, "latent");
@@ -749,6 +784,8 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(!inf.latent || latent[0], comm, PETSC_ERR_ARG_WRONG, "-infer_type latent needs the predictor: -latent phi.h5 (physflow latent)");
   PetscCheck(!inf.latent || inf.wres == 0, comm, PETSC_ERR_SUP, "-infer_residual is not available with -infer_type latent (the state model alone has no residual)");
   PetscCheck(inf.rf.steps >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_gn_steps must be >= 0");
+  PetscCheck(!inf.rf.laplace || inf.rf.steps > 0, comm, PETSC_ERR_ARG_INCOMP, "-infer_gn_spread laplace draws around the Gauss-Newton refined estimate: give -infer_gn_steps 1 or more");
+  PetscCheck(!inf.rf.laplace || inf.n >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_gn_spread laplace: -n is the number of Laplace samples, at least 2");
   PetscCheck(!inf.rf.steps || !(inf.map || inf.mcmc), comm, PETSC_ERR_ARG_INCOMP, "-infer_gn_steps refines a generative or Kalman estimate; -infer_type %s already follows the MAP objective", type);
   PetscCheck(inf.n >= 1 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 1 (2 or more for posterior statistics) and -sample_batch >= 1");
   if (!inf.single && inf.band_predictive && PFPosteriorBandLevel(inf.n, 0.9, PETSC_TRUE) == 0) PetscCall(PetscPrintf(comm, "note: with -n %" PetscInt_FMT " samples the 90%% band is their range, which holds only %.0f%% of the posterior on average (-n 19 or more for 90%%)\n", inf.n, 100.0 * (inf.n - 1) / (inf.n + 1)));
@@ -822,6 +859,7 @@ done:
   PetscCall(PFNetDestroy(&inf.net));
   PetscCall(PFFlowDestroy(&inf.flow));
   PetscCall(PFSamplerDestroy(&inf.sampler));
+  PetscCall(PFCLIInferRefineDestroy(&inf.rf));
   if (is_mesh) PetscCall(PFCLIMeshContextDestroy(&inf.ctx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

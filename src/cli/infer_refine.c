@@ -13,6 +13,7 @@ PetscErrorCode PFCLIInferRefineRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx,
   double         *mean, *xi, *moved;
   PetscScalar    *x;
   PetscErrorCode  ierr;
+  /* the refined estimate is kept for PFCLIInferLaplaceRows */
 
   PetscFunctionBegin;
   if (rf->steps <= 0) PetscFunctionReturn(PETSC_SUCCESS);
@@ -21,7 +22,9 @@ PetscErrorCode PFCLIInferRefineRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx,
   PetscCall(PFPhysicsGetLatentSize(ctx->phys, &m));
   PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
   nv = mesh->nvert;
-  PetscCall(PetscCalloc4((size_t)nf * nv, &mean, m + 1, &xi, (size_t)nf * nown + 1, &x, (size_t)nf * nv, &moved));
+  if (!rf->xi) PetscCall(PetscMalloc3(m + 1, &rf->xi, (size_t)nf * nown + 1, &rf->x, (size_t)nf * nv, &rf->est));
+  xi = rf->xi, x = rf->x;
+  PetscCall(PetscCalloc2((size_t)nf * nv, &mean, (size_t)nf * nv, &moved));
   /* the samples' mean over all groups (the leaders hold the rows) */
   if (grank == 0)
     for (PetscInt f = 0; f < nf; f++)
@@ -40,6 +43,7 @@ PetscErrorCode PFCLIInferRefineRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx,
     for (PetscInt f = 0; f < nf; f++) PetscCall(PFPhysicsGatherNatural(ctx->phys, x + f * nown, grank == 0 ? moved + (size_t)f * nv : NULL));
     if (grank == 0) {
       double s2 = 0;
+      PetscCall(PetscArraycpy(rf->est, moved, (size_t)nf * nv));
       for (size_t q = 0; q < (size_t)nf * nv; q++) moved[q] -= mean[q];
       for (PetscInt v = 0; v < nv; v++) s2 += moved[v] * moved[v];
       rf->moved = sqrt(s2 / nv);
@@ -49,6 +53,40 @@ PetscErrorCode PFCLIInferRefineRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx,
     }
     PetscCallMPI(MPI_Bcast(&rf->moved, 1, MPI_DOUBLE, 0, ctx->gcomm));
   }
-  PetscCall(PetscFree4(mean, xi, x, moved));
+  PetscCall(PetscFree2(mean, moved));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIInferLaplaceRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx, MPI_Comm comm, PetscInt gid, PetscInt G, const PFObs *o, PFObsOperator *H, PetscInt field, PetscInt N, PetscInt seed, PetscInt *lo, PetscInt *hi, double *rows[])
+{
+  const PetscInt nf = ctx->nfields;
+  PFMesh         mesh;
+  PetscInt       nown, nloc;
+  PetscMPIInt    grank;
+  PetscScalar   *X;
+
+  PetscFunctionBegin;
+  PetscCheck(!rf->failed, comm, PETSC_ERR_NOT_CONVERGED, "the solve at the model's estimate failed: no Laplace approximation to draw from");
+  PetscCall(PFPhysicsGetMesh(ctx->phys, &mesh));
+  PetscCall(PFPhysicsGetVertexMap(ctx->phys, &nown, NULL));
+  PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
+  *lo  = (PetscInt)(((PetscInt64)gid * N) / G);
+  *hi  = (PetscInt)(((PetscInt64)(gid + 1) * N) / G);
+  nloc = *hi - *lo;
+  PetscCall(PetscMalloc1((size_t)nloc * nf * nown + 1, &X));
+  PetscCall(PFLaplaceSamples(ctx->phys, H, field, o->sigma, rf->xi, rf->x, rf->laplace_linear, (uint64_t)seed, *lo, nloc, X));
+  for (PetscInt f = 0; f < nf; f++) {
+    PetscCall(PetscFree(rows[f]));
+    PetscCall(PetscMalloc1(grank == 0 ? (size_t)nloc * mesh->nvert + 1 : 1, &rows[f]));
+    for (PetscInt j = 0; j < nloc; j++) PetscCall(PFPhysicsGatherNatural(ctx->phys, X + ((size_t)j * nf + f) * nown, grank == 0 ? rows[f] + (size_t)j * mesh->nvert : NULL));
+  }
+  PetscCall(PetscFree(X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFCLIInferRefineDestroy(PFCLIInferRefine *rf)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree3(rf->xi, rf->x, rf->est));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -9,6 +9,22 @@ static int CompareDouble(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+/* a column of a few dozen samples: insertion sort beats qsort's
+ * callbacks (the campaigns summarise thousands of columns per observation) */
+static void SortColumn(double *c, PetscInt N)
+{
+  if (N > 64) {
+    qsort(c, (size_t)N, sizeof(double), CompareDouble);
+    return;
+  }
+  for (PetscInt i = 1; i < N; i++) {
+    double   t = c[i];
+    PetscInt j = i;
+    for (; j > 0 && c[j - 1] > t; j--) c[j] = c[j - 1];
+    c[j] = t;
+  }
+}
+
 static double Quantile(const double *s, PetscInt N, double q)
 {
   double   u = q * (double)(N - 1);
@@ -43,7 +59,7 @@ PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const 
     mean[v] = s / N;
     for (PetscInt i = 0; i < N; i++) ss += (col[i] - mean[v]) * (col[i] - mean[v]);
     std[v] = sqrt(ss / (N - 1));
-    qsort(col, (size_t)N, sizeof(double), CompareDouble);
+    SortColumn(col, N);
     qlo[v] = Quantile(col, N, lo);
     qhi[v] = Quantile(col, N, 1 - lo);
     if (truth) {

@@ -196,6 +196,20 @@ PetscErrorCode PFPhysicsStateJacobianSolve(PFPhysics phys, PetscInt B, const Pet
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode PFPhysicsStateJacobianSolveMany(PFPhysics phys, const PetscScalar *x, PetscInt K, PetscBool transpose, const PetscScalar *r, PetscScalar *y)
+{
+  const PetscInt n = phys->nown;
+
+  PetscFunctionBegin;
+  if (!phys->ops.solvemany) {
+    for (PetscInt q = 0; q < K; q++) PetscCall(PFPhysicsStateJacobianSolve(phys, 1, x, transpose, r + (size_t)q * n, y + (size_t)q * n));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCheck(phys->nfields - phys->ninputs == 1, phys->comm, PETSC_ERR_SUP, "PFPhysicsStateJacobianSolveMany: one state field");
+  PetscCall(phys->ops.solvemany(phys, x, K, transpose, r, y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode PFPhysicsNewtonStep(PFPhysics phys, PetscInt B, const PetscScalar *x, PetscScalar *e, PetscScalar *gx, double *scale)
 {
   PetscFunctionBegin;
@@ -290,7 +304,7 @@ PetscErrorCode PFPhysicsStateAdjointMany(PFPhysics phys, const PetscScalar *x, P
   double         msum = 0;
 
   PetscFunctionBegin;
-  if (!phys->ops.adjointmany) {
+  if (!phys->ops.solvemany) {
     for (PetscInt q = 0; q < K; q++) PetscCall(PFPhysicsStateAdjoint(phys, x, gp + (size_t)q * n, gx + (size_t)q * nf * n));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
@@ -311,7 +325,7 @@ PetscErrorCode PFPhysicsStateAdjointMany(PFPhysics phys, const PetscScalar *x, P
     PetscCall(PetscFree(s));
   }
   {
-    PetscErrorCode ierr = phys->ops.adjointmany(phys, x, K, b, lam);
+    PetscErrorCode ierr = phys->ops.solvemany(phys, x, K, PETSC_TRUE, b, lam);
     if (ierr) PetscCall(PetscFree2(b, lam)); /* callers may catch a failed solve */
     PetscCall(ierr);
   }

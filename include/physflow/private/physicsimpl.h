@@ -9,7 +9,7 @@ struct _PFPhysicsOps {
   PetscErrorCode (*residual)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*residualvjp)(PFPhysics, PetscInt, const PetscScalar *, const PetscScalar *, PetscScalar *);
   PetscErrorCode (*jacobiansolve)(PFPhysics, PetscInt, const PetscScalar *, PetscBool, const PetscScalar *, PetscScalar *);
-  PetscErrorCode (*adjointmany)(PFPhysics, const PetscScalar *, PetscInt, const PetscScalar *, PetscScalar *); /* optional: J_p^-T of K right-hand sides at one state */
+  PetscErrorCode (*solvemany)(PFPhysics, const PetscScalar *, PetscInt, PetscBool, const PetscScalar *, PetscScalar *); /* optional: J_p^-1 (or J_p^-T) of K right-hand sides at one state */
   PetscErrorCode (*newtonstep)(PFPhysics, PetscInt, const PetscScalar *, PetscScalar *, PetscScalar *, double *);
   PetscErrorCode (*forcingnorm)(PFPhysics, double *);
   PetscErrorCode (*boundaryflux)(PFPhysics, PetscInt, const char[], PetscInt, const PetscScalar *, double *, PetscScalar *);
