@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 os.chdir(sys.argv[1] if len(sys.argv) > 1 else ".")
-METHODS = ("map", "map_chol", "kalman", "conditional", "conditional_fast", "conditional_mean", "conditional_kalman", "conditional_kalman_mean", "conditional_kadj", "conditional_kadj_mean", "conditional_kadj_t0", "conditional_kadj_t0_mean", "conditional_kadj_t0_gn_mean", "conditional_kadj_t0_gn_mean_chol", "conditional_kadj_t0_one_gn", "conditional_kadj_t0_one_gn_chol", "conditional_kadj_t0_gn", "guidance", "latent", "latent_am", "mcmc", "mcmc_laplace")
+METHODS = ("map", "map_chol", "kalman", "conditional", "conditional_fast", "conditional_mean", "conditional_kalman", "conditional_kalman_mean", "conditional_kadj", "conditional_kadj_mean", "conditional_kadj_t0", "conditional_kadj_t0_mean", "conditional_kadj_t0_gn_mean", "conditional_kadj_t0_gn_mean_chol", "conditional_kadj_t0_one_gn", "conditional_kadj_t0_one_gn_chol", "conditional_kadj_t0_laplace_chol", "conditional_kadj_t0_laplace_lin_chol", "conditional_kadj_t0_gn", "guidance", "latent", "latent_am", "mcmc", "mcmc_laplace")
 print("| method | sensors | observations ok | error logK mean (median) | error p mean | coverage logK | coverage p | s per observation (recorded) | core-s per observation (wall x 2 ranks / n) |")
 print("|---|---|---|---|---|---|---|---|---|")
 for k in (16, 64):

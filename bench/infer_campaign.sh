@@ -103,7 +103,7 @@ for k in 16 64; do
     [ $i -lt "$NSUB" ] && ln -sf "../$f" "sub$k/"
   done
   CHOL="-darcy_ksp_type preonly -darcy_pc_type cholesky -darcy_pc_factor_mat_ordering_type nd"
-  for t in map map_chol kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean conditional_kadj_t0 conditional_kadj_t0_mean conditional_kadj_t0_gn_mean conditional_kadj_t0_gn_mean_chol conditional_kadj_t0_one_gn conditional_kadj_t0_one_gn_chol conditional_kadj_t0_gn guidance latent latent_am mcmc mcmc_laplace; do
+  for t in map map_chol kalman conditional conditional_fast conditional_mean conditional_kalman conditional_kalman_mean conditional_kadj conditional_kadj_mean conditional_kadj_t0 conditional_kadj_t0_mean conditional_kadj_t0_gn_mean conditional_kadj_t0_gn_mean_chol conditional_kadj_t0_one_gn conditional_kadj_t0_one_gn_chol conditional_kadj_t0_laplace_chol conditional_kadj_t0_laplace_lin_chol conditional_kadj_t0_gn guidance latent latent_am mcmc mcmc_laplace; do
     samp="-n $NPOST -sampler heun -sampler_steps 10"
     case $t in
       map) args="-model $B64/unet64.h5 -obs_dir obs$k -infer_type map" ;;
@@ -120,6 +120,9 @@ for k in 16 64; do
       conditional_kadj_t0_gn_mean_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 $CHOL"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0_one_gn) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1"; samp="-n 1 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0_one_gn_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 $CHOL"; samp="-n 1 -sampler euler -sampler_steps 1" ;;
+      # the one-step mean refined, then -n samples of the Laplace approximation there (states solved, or linearised)
+      conditional_kadj_t0_laplace_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 -infer_gn_spread laplace $CHOL"; samp="-n 32 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj_t0_laplace_lin_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 -infer_gn_spread laplace -infer_laplace_state linear $CHOL"; samp="-n 32 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0_gn) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1" ;;
       conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
       conditional_mean) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;

@@ -291,7 +291,7 @@ static PetscErrorCode CheckFiles(const char *path, PetscBool final, const char *
 int main(int argc, char **argv)
 {
   const char *const fields[] = {"logK", "p"}, *const params[] = {"Re"}, *const other[] = {"logK", "u"};
-  PFDatasetLayout   L = {NS, NV, 2, NC, 4, 2, fields, 1, params, "dataset"}, bad;
+  PFDatasetLayout   L = {NS, NV, 2, NC, 4, 2, fields, 1, params, "dataset", PETSC_FALSE}, bad;
   double            coords[NV * 2], moved[NV * 2], small_coords[16 * 2];
   PetscInt          cells[NC * 4], small_cells[9 * 4], all[NS], todo[NS], rest[NS], nsub = 0, nrest = 0, nrounds, nempty, ndone;
   PetscBool         complete, expect[NS], ok;

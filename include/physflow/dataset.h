@@ -27,6 +27,7 @@ typedef struct {
   PetscInt           nparams;
   const char *const *params; /* e.g. {"Re"}: /params/<name> [nsamples] float64; may be 0 */
   const char        *kind;   /* "dataset" (root attribute kind) */
+  PetscBool          scratch; /* a temporary file its caller finishes and renames (infer's results): no fsync, no XDMF */
 } PFDatasetLayout;
 
 /* Collective on comm (every rank that will call WriteRows).

@@ -19,6 +19,10 @@ typedef struct {
 } PFH5Temp;
 PETSC_EXTERN PetscErrorCode PFH5CreateTemp(const char path[], PFH5Temp *t);
 PETSC_EXTERN PetscErrorCode PFH5CommitTemp(PFH5Temp *t);
+/* rename(from, to); with sync, from's data is on disk first and the rename
+ * after (fsync of the file, then of to's directory): a crash cannot leave
+ * to naming an incomplete file.  Rank-local. */
+PETSC_EXTERN PetscErrorCode PFSyncRename(const char from[], const char to[], PetscBool sync);
 PETSC_EXTERN PetscErrorCode PFH5AbortTemp(PFH5Temp *t);
 /* Fail early (before hours of work) if path's directory is not writable */
 PETSC_EXTERN PetscErrorCode PFCheckWritable(MPI_Comm comm, const char path[]);

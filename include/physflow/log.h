@@ -9,6 +9,8 @@ PETSC_EXTERN PetscLogEvent PF_EVENT_IO;        /* HDF5 reads and writes */
 PETSC_EXTERN PetscLogEvent PF_EVENT_Solve;     /* PDE solves */
 PETSC_EXTERN PetscLogEvent PF_EVENT_Optimizer; /* AdamW + EMA update */
 PETSC_EXTERN PetscLogEvent PF_EVENT_Sample;    /* ODE integration */
+PETSC_EXTERN PetscLogEvent PF_EVENT_Refine;    /* Gauss-Newton refinement of an estimate */
+PETSC_EXTERN PetscLogEvent PF_EVENT_Laplace;   /* samples of a Laplace approximation */
 PETSC_EXTERN PetscClassId  PF_CLASSID;
 
 PETSC_EXTERN PetscErrorCode PFInitializePackage(void);

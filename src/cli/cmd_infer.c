@@ -164,7 +164,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   }
   H5Gclose(g);
   PetscCheck(H5Fclose(fid) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close '%s'", tmp);
-  PetscCheck(!rename(tmp, out), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s'", tmp, out);
+  PetscCall(PFSyncRename(tmp, out, PETSC_TRUE));
   PetscCall(PetscFree2(X, S));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -359,8 +359,10 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
   PetscCall(PetscMalloc1(hi - lo + 1, &idx));
   for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
   PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.inprogress.h5", out));
+  PetscCall(PetscLogEventBegin(PF_EVENT_IO, 0, 0, 0, 0));
   {
-    PFDatasetLayout L = {inf->single ? 1 : inf->n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples"};
+    /* a scratch file: Summarise completes it and renames it, synced, to out */
+    PFDatasetLayout L = {inf->single ? 1 : inf->n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples", PETSC_TRUE};
     PFDatasetWriter w;
     PetscBool       complete;
     PetscCall(PFDatasetWriterCreate(comm, tmp, &L, mesh->coords, mesh->cells, PETSC_FALSE, &w));
@@ -371,6 +373,7 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
     PetscCall(PFDatasetWriterClose(&w, &complete));
     PetscCheck(complete, comm, PETSC_ERR_PLIB, "'%s' incomplete", tmp);
   }
+  PetscCall(PetscLogEventEnd(PF_EVENT_IO, 0, 0, 0, 0));
   for (PetscInt f = 0; f < nf; f++) PetscCall(PetscFree(rows[f]));
   PetscCall(PetscFree(x));
   PetscCall(PetscFree(idx));
@@ -383,7 +386,8 @@ static PetscErrorCode InferWithObs(Infer *inf, MPI_Comm comm, PetscInt gid, Pets
     PetscCallMPI(MPI_Bcast(cov, (PetscMPIInt)nf, MPI_DOUBLE, 0, comm));
   }
   {
-    /* the xdmf of the temporary name: rewritten for the final name */
+    /* the XDMF of the final name (the scratch file had none; a stale one of
+     * an interrupted older run is removed) */
     char xt[PETSC_MAX_PATH_LEN + 64], xo[PETSC_MAX_PATH_LEN + 64];
     size_t l;
     PetscCall(PetscSNPrintf(xt, sizeof(xt), "%s.inprogress.xmf", out));

@@ -72,6 +72,7 @@ PetscErrorCode PFDatagenPDE(MPI_Comm world, const char physics_type[], PetscInt 
     L.nparams  = nparams;
     L.params   = pnames;
     L.kind     = "dataset";
+    L.scratch  = PETSC_FALSE; /* a dataset: fsync'd, with its XDMF */
     PetscCall(PetscPrintf(world, "physflow datagen: %s on %s (%" PetscInt_FMT " vertices, %" PetscInt_FMT " cells), %s fidelity, %" PetscInt_FMT " samples, %" PetscInt_FMT " group(s) of %" PetscInt_FMT " rank(s); setup %.2f s\n", physics_type, mesh->source, mesh->nvert, mesh->ncells, PFFidelities[fidelity], n, G, group_size, tb - ta));
     PetscCall(PFDatasetWriterCreate(world, out, &L, mesh->coords, mesh->cells, resume, &w));
     PetscCall(PFDatasetWriterSetAttrString(w, "physics", physics_type));

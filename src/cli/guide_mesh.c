@@ -43,7 +43,7 @@ static PetscErrorCode WriteRows(MeshGuide *m, const char path[], const char mode
   for (PetscInt f = 0; f < m->nf; f++) names[f] = m->ctx->fields[f];
   PetscCall(PFCLIMeshGatherRows(m->ctx, nrows, src, m->x, m->mean, m->std, rows));
   {
-    PFDatasetLayout L = {N, mesh->nvert, 2, mesh->ncells, mesh->nvpc, m->nf, names, 0, NULL, "samples"};
+    PFDatasetLayout L = {N, mesh->nvert, 2, mesh->ncells, mesh->nvpc, m->nf, names, 0, NULL, "samples", PETSC_FALSE};
     PetscCall(PFDatasetWriterCreate(m->world, path, &L, mesh->coords, mesh->cells, PETSC_FALSE, &w));
     PetscCall(PFDatasetWriterSetAttrString(w, "mesh", mesh->source));
     PetscCall(PFDatasetWriterSetAttrString(w, "model", model));

@@ -368,7 +368,7 @@ PetscErrorCode PFCLIMeshSample(PFCLIMeshContext *ctx, MPI_Comm world, const char
   PetscCall(PetscMalloc1(hi - lo + 1, &idx));
   for (PetscInt j = 0; j < hi - lo; j++) idx[j] = lo + j;
   {
-    PFDatasetLayout L = {n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples"};
+    PFDatasetLayout L = {n, mesh->nvert, 2, mesh->ncells, mesh->nvpc, nf, names, 0, NULL, "samples", PETSC_FALSE};
     PetscBool       complete;
     PFSamplerType   st;
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nfe, 1, MPIU_INT, MPI_MAX, world));

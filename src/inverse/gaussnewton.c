@@ -18,6 +18,7 @@
  * times: a step that does not decrease J ends the iteration where it was). */
 #include <physflow/dense.h>
 #include <physflow/inverse.h>
+#include <physflow/log.h>
 #include <physflow/private/physicsimpl.h>
 
 /* J and its gradient at xi, the group's first rank's on every rank (every
@@ -55,7 +56,16 @@ PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field
   PetscCheck(m > 0, phys->comm, PETSC_ERR_SUP, "Gauss-Newton MAP steps need a latent prior map of the inputs (Darcy: -darcy_field kl)");
   PetscCheck(steps >= 0, phys->comm, PETSC_ERR_ARG_OUTOFRANGE, "Gauss-Newton steps must be >= 0, got %" PetscInt_FMT, steps);
   PetscCall(PetscMalloc5(m, &g, (size_t)m * m, &L, m, &d, m, &trial, H->nobs + 1, &r));
-  PetscCall(ObjectiveShared(phys, H, field, y, sigma, m, xi, x, &J, g));
+  PetscCall(PetscLogEventBegin(PF_EVENT_Refine, 0, 0, 0, 0));
+  {
+    /* a failed solve here is the caller's to catch: nothing left behind */
+    PetscErrorCode ierr = ObjectiveShared(phys, H, field, y, sigma, m, xi, x, &J, g);
+    if (ierr) {
+      PetscCall(PetscLogEventEnd(PF_EVENT_Refine, 0, 0, 0, 0));
+      PetscCall(PetscFree5(g, L, d, trial, r));
+    }
+    PetscCall(ierr);
+  }
   st->J0 = J, st->steps = 0;
   for (PetscInt s = 0; s < steps; s++) {
     double Jt = PETSC_INFINITY, alpha = 1;
@@ -82,6 +92,7 @@ PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field
     else J = Jt;
   }
   st->J = J;
+  PetscCall(PetscLogEventEnd(PF_EVENT_Refine, 0, 0, 0, 0));
   PetscCall(PetscFree5(g, L, d, trial, r));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -24,6 +24,7 @@
  * solve is the default. */
 #include <physflow/dense.h>
 #include <physflow/inverse.h>
+#include <physflow/log.h>
 #include <physflow/rng.h>
 #include <physflow/private/physicsimpl.h>
 
@@ -41,6 +42,7 @@ PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field
   PetscCall(PFPhysicsGetResidualSize(phys, &nres));
   PetscCheck(m > 0, phys->comm, PETSC_ERR_SUP, "Laplace samples need a latent prior map of the inputs (Darcy: -darcy_field kl)");
   PetscCheck(nf - ni == 1 && nres == n, phys->comm, PETSC_ERR_SUP, "Laplace samples: implemented for one state field with a residual per vertex (Darcy)");
+  PetscCall(PetscLogEventBegin(PF_EVENT_Laplace, 0, 0, 0, 0));
   PetscCall(PetscMalloc4((size_t)m * m, &L, m, &z, linear ? (size_t)nloc * n + 1 : 1, &R, linear ? (size_t)nloc * n + 1 : 1, &Y));
   PetscCall(PFMCMCLaplaceFactor(phys, H, field, sigma, x, L));
   for (PetscInt j = 0; j < nloc; j++) {
@@ -63,5 +65,6 @@ PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field
   } else
     for (PetscInt j = 0; j < nloc; j++) PetscCall(PFPhysicsSolve(phys, PF_FIDELITY_HIGH, 0, 0, X + (size_t)j * nf * n));
   PetscCall(PetscFree4(L, z, R, Y));
+  PetscCall(PetscLogEventEnd(PF_EVENT_Laplace, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -46,6 +46,7 @@ struct _p_PFDatasetWriter {
   PetscBool  *done;
   PetscInt    ndone;
   PetscBool   finished; /* path was complete at Create: nothing is open */
+  PetscBool   scratch;  /* layout->scratch: no fsync, no XDMF */
 };
 
 static hid_t H5TPetscInt(void)
@@ -385,31 +386,6 @@ static PetscErrorCode PlanOnRoot(const char path[], const char partial[], const 
 /* ---------------------------------------------------------------------------
  * Creating and opening */
 
-/* data on disk before the new name points at it, and the rename itself on
- * disk before anyone relies on it */
-static PetscErrorCode SyncRename(const char from[], const char to[])
-{
-  char *slash, dir[PETSC_MAX_PATH_LEN];
-  int   fd;
-
-  PetscFunctionBegin;
-  fd = open(from, O_RDONLY);
-  PetscCheck(fd >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open '%s' to sync it: %s", from, strerror(errno));
-  (void)fsync(fd);
-  close(fd);
-  PetscCheck(rename(from, to) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s': %s", from, to, strerror(errno));
-  PetscCall(PetscStrncpy(dir, to, sizeof(dir)));
-  slash = strrchr(dir, '/');
-  if (slash) *(slash == dir ? slash + 1 : slash) = 0;
-  else PetscCall(PetscStrncpy(dir, ".", sizeof(dir)));
-  fd = open(dir, O_RDONLY);
-  if (fd >= 0) {
-    (void)fsync(fd);
-    close(fd);
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static hid_t ParallelFapl(MPI_Comm comm)
 {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -502,7 +478,7 @@ static PetscErrorCode CreateFile(PFDatasetWriter w, const PFDatasetLayout *L, co
   PetscCall(AllOK(w->comm, ok, &all));
   PetscCheck(all, w->comm, PETSC_ERR_FILE_WRITE, "cannot create the datasets of '%s' (disk full or quota?)", tmp);
 
-  PFRootTry(w->rank, ierr, SyncRename(tmp, w->partial));
+  PFRootTry(w->rank, ierr, PFSyncRename(tmp, w->partial, (PetscBool)!w->scratch));
   PetscCall(RootErrorShare(w->comm, ierr, &e));
   PetscCheck(!e.code, w->comm, e.code, "%s", e.msg);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -576,6 +552,7 @@ PetscErrorCode PFDatasetWriterCreate(MPI_Comm comm, const char path[], const PFD
   w->nvert    = layout->nvert;
   w->nfields  = layout->nfields;
   w->nparams  = layout->nparams;
+  w->scratch  = layout->scratch;
   PetscCallMPI(MPI_Comm_rank(comm, &w->rank));
   PetscCall(PetscStrncpy(w->path, path, sizeof(w->path)));
   PetscCall(PetscSNPrintf(w->partial, sizeof(w->partial), "%s.partial", path));
@@ -791,7 +768,8 @@ static PetscErrorCode FinishOnRoot(PFDatasetWriter w)
   char xmf[PETSC_MAX_PATH_LEN + 8];
 
   PetscFunctionBegin;
-  if (!w->finished) PetscCall(SyncRename(w->partial, w->path));
+  if (!w->finished) PetscCall(PFSyncRename(w->partial, w->path, (PetscBool)!w->scratch));
+  if (w->scratch) PetscFunctionReturn(PETSC_SUCCESS);
   /* also when resume found the file complete: a kill between the rename and
    * the XDMF must not leave a dataset without its XDMF */
   PetscCall(XMFName(w->path, xmf, sizeof(xmf)));

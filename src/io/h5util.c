@@ -87,31 +87,39 @@ PetscErrorCode PFH5CreateTemp(const char path[], PFH5Temp *t)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFH5CommitTemp(PFH5Temp *t)
+PetscErrorCode PFSyncRename(const char from[], const char to[], PetscBool sync)
 {
-  int fd;
+  int  fd;
+  char dir[PETSC_MAX_PATH_LEN];
 
   PetscFunctionBegin;
-  PetscCheck(H5Fflush(t->fid, H5F_SCOPE_GLOBAL) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot flush '%s'", t->tmp);
-  H5Fclose(t->fid);
-  t->fid = -1;
   /* the data must be on disk before the rename makes it visible, or a crash
    * could leave the new name pointing at an incomplete file */
-  fd = open(t->tmp, O_RDONLY);
-  if (fd >= 0) {
+  if (sync) {
+    fd = open(from, O_RDONLY);
+    PetscCheck(fd >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open '%s' to sync it: %s", from, strerror(errno));
     (void)fsync(fd);
     close(fd);
   }
-  PetscCheck(rename(t->tmp, t->path) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s': %s", t->tmp, t->path, strerror(errno));
-  {
-    char dir[PETSC_MAX_PATH_LEN];
-    PetscCall(PetscStrncpy(dir, t->path, sizeof(dir)));
+  PetscCheck(rename(from, to) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s': %s", from, to, strerror(errno));
+  if (sync) {
+    PetscCall(PetscStrncpy(dir, to, sizeof(dir)));
     fd = open(dirname(dir), O_RDONLY);
     if (fd >= 0) {
       (void)fsync(fd);
       close(fd);
     }
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFH5CommitTemp(PFH5Temp *t)
+{
+  PetscFunctionBegin;
+  PetscCheck(H5Fflush(t->fid, H5F_SCOPE_GLOBAL) >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot flush '%s'", t->tmp);
+  H5Fclose(t->fid);
+  t->fid = -1;
+  PetscCall(PFSyncRename(t->tmp, t->path, PETSC_TRUE));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

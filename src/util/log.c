@@ -1,7 +1,7 @@
 #include <physflow/h5util.h>
 #include <physflow/log.h>
 
-PetscLogEvent PF_EVENT_Forward, PF_EVENT_Backward, PF_EVENT_Allreduce, PF_EVENT_IO, PF_EVENT_Solve, PF_EVENT_Optimizer, PF_EVENT_Sample;
+PetscLogEvent PF_EVENT_Forward, PF_EVENT_Backward, PF_EVENT_Allreduce, PF_EVENT_IO, PF_EVENT_Solve, PF_EVENT_Optimizer, PF_EVENT_Sample, PF_EVENT_Refine, PF_EVENT_Laplace;
 PetscClassId  PF_CLASSID;
 
 static PetscBool pf_package_initialized = PETSC_FALSE;
@@ -26,6 +26,8 @@ PetscErrorCode PFInitializePackage(void)
   PetscCall(PetscLogEventRegister("PFOptimizer", PF_CLASSID, &PF_EVENT_Optimizer));
   PetscCall(PetscLogEventRegister("PFIO", PF_CLASSID, &PF_EVENT_IO));
   PetscCall(PetscLogEventRegister("PFSolve", PF_CLASSID, &PF_EVENT_Solve));
+  PetscCall(PetscLogEventRegister("PFGaussNewton", PF_CLASSID, &PF_EVENT_Refine));
+  PetscCall(PetscLogEventRegister("PFLaplaceSample", PF_CLASSID, &PF_EVENT_Laplace));
   PetscCall(PetscLogEventRegister("PFSample", PF_CLASSID, &PF_EVENT_Sample));
   PetscCall(PFH5Initialize());
   PetscFunctionReturn(PETSC_SUCCESS);
