@@ -158,7 +158,7 @@ static PetscErrorCode GaussNewtonChecks(PFPhysics ph, PFObsOperator *H, PetscInt
   }
   PetscCall(PFMAPEstimate(ph, H, field, y, 0.02, x, &its, &Jmap, xmap));
   for (PetscInt k = 0; k < m; k++) xi2[k] = 0;
-  PetscCall(PFMAPGaussNewton(ph, H, field, y, 0.02, field == 0 ? 1 : 6, xi2, x, &st));
+  PetscCall(PFMAPGaussNewton(ph, H, field, y, 0.02, field == 0 ? 1 : 6, xi2, x, &st, NULL));
   dx = nx = 0;
   for (PetscInt k = 0; k < m; k++) dx += PetscSqr(xi2[k] - xmap[k]), nx += PetscSqr(xmap[k]);
   PetscCall(PetscSNPrintf(label, sizeof(label), "Gauss-Newton from the prior mean, %s: %" PetscInt_FMT " steps, J %.4g -> %.6g (TAO MAP %.6g); |xi - xi_MAP| / |xi_MAP|", what, st.steps, st.J0, st.J, Jmap));
@@ -215,8 +215,8 @@ static PetscErrorCode LaplaceChecks(PFPhysics ph, PFObsOperator *H, PetscInt fie
     for (PetscInt j = 0; j < H->nobs; j++) y[j] = r[j] + 0.02 * sin(3.0 * j);
   }
   for (PetscInt k = 0; k < m; k++) xi[k] = 0;
-  PetscCall(PFMAPGaussNewton(ph, H, field, y, 0.02, 6, xi, x, &st));
-  PetscCall(PFLaplaceSamples(ph, H, field, 0.02, xi, x, PETSC_TRUE, 5, 0, N, X));
+  PetscCall(PFMAPGaussNewton(ph, H, field, y, 0.02, 6, xi, x, &st, NULL));
+  PetscCall(PFLaplaceSamples(ph, H, field, 0.02, xi, x, NULL, PETSC_TRUE, 5, 0, N, X));
   PetscCall(PFMCMCLaplaceFactor(ph, H, field, 0.02, x, L));
   PetscCall(PetscArrayzero(mean, m));
   PetscCall(PetscArrayzero(var, m));
@@ -261,7 +261,7 @@ static PetscErrorCode LaplaceChecks(PFPhysics ph, PFObsOperator *H, PetscInt fie
     PetscCall(PetscSNPrintf(label, sizeof(label), "Laplace samples, %s, linear: |linearised - solved| / |solved - estimate| at 1, 0.1, 0.01 x the change: %.3g %.3g; want first order", what, t[0], t[1]));
     PetscCall(Expect((PetscBool)(t[2] < 0.15 * t[1] && t[1] < 0.15 * t[0]), label, t[2]));
     /* the default: the same draws, each state solved */
-    PetscCall(PFLaplaceSamples(ph, H, field, 0.02, xi, x, PETSC_FALSE, 5, 0, 1, xe));
+    PetscCall(PFLaplaceSamples(ph, H, field, 0.02, xi, x, NULL, PETSC_FALSE, 5, 0, 1, xe));
     c2[0] = c2[1] = 0;
     for (PetscInt i = 0; i < n; i++) c2[0] += PetscSqr(PetscRealPart(xe[i] - X0[i])), c2[1] += PetscSqr(PetscRealPart(X0[i]));
     PetscCall(PetscArraycpy(y1, xe + n, n));

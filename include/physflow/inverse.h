@@ -97,24 +97,27 @@ PETSC_EXTERN PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, Pets
  * PFMCMCLaplaceFactor) and halves the step until J decreases (at most 4
  * times, else it stops).  x [nf nown]: on return the state at xi
  * (physical units).  A failed solve at the start returns
- * PETSC_ERR_NOT_CONVERGED.  Collective on the physics' comm; every rank
+ * PETSC_ERR_NOT_CONVERGED.  Lout (optional, [m][m], steps >= 1): the
+ * factor of the last linearisation, for a Laplace approximation at the
+ * result (PFLaplaceSamples).  Collective on the physics' comm; every rank
  * takes the group's first rank's steps. */
 typedef struct {
   double   J0, J;              /* the objective at the start and at the end */
   PetscInt steps;              /* accepted steps */
 } PFGaussNewtonStats;
-PETSC_EXTERN PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt steps, double xi[], PetscScalar *x, PFGaussNewtonStats *st);
+PETSC_EXTERN PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt steps, double xi[], PetscScalar *x, PFGaussNewtonStats *st, double *Lout);
 
 /* Samples lo .. lo + nloc - 1 of the Laplace approximation of the
  * posterior at the estimate xi whose state is x (physical units; e.g. the
  * end of PFMAPGaussNewton): the latent variables drawn from
- * N(xi, (I + G^T G / sigma^2)^-1) (G at x, PFMCMCLaplaceFactor), the
+ * N(xi, (I + G^T G / sigma^2)^-1) (L: its factor, e.g. PFMAPGaussNewton's
+ * Lout; NULL: computed at x, PFMCMCLaplaceFactor), the
  * inputs through the latent map, the state solved for them (linear:
  * linearised about x, one solve with J_p(x) each, one factorisation for
  * all; src/inverse/laplace.c says when that is not enough).  X [nloc][nf nown].  Random numbers: (seed, global sample
  * index), so the samples do not depend on the ranks.  One state field with
  * a residual per vertex (Darcy).  Collective on the physics' comm. */
-PETSC_EXTERN PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const double xi[], const PetscScalar *x, PetscBool linear, uint64_t seed, PetscInt lo, PetscInt nloc, PetscScalar *X);
+PETSC_EXTERN PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const double xi[], const PetscScalar *x, const double *L, PetscBool linear, uint64_t seed, PetscInt lo, PetscInt nloc, PetscScalar *X);
 
 /* Reference posterior by MCMC (src/inverse/mcmc.c): a preconditioned
  * Crank-Nicolson chain on the latent prior variables xi, whose target is

@@ -22,7 +22,7 @@ PetscErrorCode PFCLIInferRefineRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx,
   PetscCall(PFPhysicsGetLatentSize(ctx->phys, &m));
   PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
   nv = mesh->nvert;
-  if (!rf->xi) PetscCall(PetscMalloc3(m + 1, &rf->xi, (size_t)nf * nown + 1, &rf->x, (size_t)nf * nv, &rf->est));
+  if (!rf->xi) PetscCall(PetscMalloc4(m + 1, &rf->xi, (size_t)nf * nown + 1, &rf->x, (size_t)nf * nv, &rf->est, (size_t)m * m, &rf->L));
   xi = rf->xi, x = rf->x;
   PetscCall(PetscCalloc2((size_t)nf * nv, &mean, (size_t)nf * nv, &moved));
   /* the samples' mean over all groups (the leaders hold the rows) */
@@ -35,7 +35,7 @@ PetscErrorCode PFCLIInferRefineRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx,
   for (PetscInt f = 0; f < nf; f++)
     for (PetscInt i = 0; i < nown; i++) x[f * nown + i] = mean[(size_t)f * nv + nat[i]];
   PetscCall(PFPhysicsLatentFromInputs(ctx->phys, x, xi));
-  ierr = PFMAPGaussNewton(ctx->phys, H, field, o->values, o->sigma, rf->steps, xi, x, &rf->st);
+  ierr = PFMAPGaussNewton(ctx->phys, H, field, o->values, o->sigma, rf->steps, xi, x, &rf->st, rf->L);
   rf->failed = (PetscBool)(ierr == PETSC_ERR_NOT_CONVERGED);
   if (!rf->failed) PetscCall(ierr);
   if (!rf->failed) {
@@ -74,7 +74,7 @@ PetscErrorCode PFCLIInferLaplaceRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx
   *hi  = (PetscInt)(((PetscInt64)(gid + 1) * N) / G);
   nloc = *hi - *lo;
   PetscCall(PetscMalloc1((size_t)nloc * nf * nown + 1, &X));
-  PetscCall(PFLaplaceSamples(ctx->phys, H, field, o->sigma, rf->xi, rf->x, rf->laplace_linear, (uint64_t)seed, *lo, nloc, X));
+  PetscCall(PFLaplaceSamples(ctx->phys, H, field, o->sigma, rf->xi, rf->x, rf->L, rf->laplace_linear, (uint64_t)seed, *lo, nloc, X));
   for (PetscInt f = 0; f < nf; f++) {
     PetscCall(PetscFree(rows[f]));
     PetscCall(PetscMalloc1(grank == 0 ? (size_t)nloc * mesh->nvert + 1 : 1, &rows[f]));
@@ -87,6 +87,6 @@ PetscErrorCode PFCLIInferLaplaceRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx
 PetscErrorCode PFCLIInferRefineDestroy(PFCLIInferRefine *rf)
 {
   PetscFunctionBegin;
-  PetscCall(PetscFree3(rf->xi, rf->x, rf->est));
+  PetscCall(PetscFree4(rf->xi, rf->x, rf->est, rf->L));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -15,6 +15,7 @@ typedef struct {
   double             moved;    /* out: RMS of the mean's logK change (first input field) */
   double            *xi;       /* the refined estimate's latent variables and state (owned, physical units) */
   PetscScalar       *x;
+  double            *L;        /* the factor of its last Gauss-Newton linearisation */
   double            *est;      /* the refined estimate [nf][nvert] (natural order, group leaders) */
 } PFCLIInferRefine;
 

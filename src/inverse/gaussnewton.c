@@ -46,7 +46,7 @@ static PetscErrorCode ObjectiveValue(PFPhysics phys, PFObsOperator *H, PetscInt 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt steps, double xi[], PetscScalar *x, PFGaussNewtonStats *st)
+PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field, const double y[], double sigma, PetscInt steps, double xi[], PetscScalar *x, PFGaussNewtonStats *st, double *Lout)
 {
   PetscInt m;
   double  *g, *L, *d, *trial, *r, J;
@@ -71,6 +71,7 @@ PetscErrorCode PFMAPGaussNewton(PFPhysics phys, PFObsOperator *H, PetscInt field
     double Jt = PETSC_INFINITY, alpha = 1;
     /* x holds the state at xi: G there, the factor of I + G^T G / sigma^2 */
     PetscCall(PFMCMCLaplaceFactor(phys, H, field, sigma, x, L));
+    if (Lout) PetscCall(PetscArraycpy(Lout, L, (size_t)m * m));
     for (PetscInt k = 0; k < m; k++) d[k] = -g[k];
     PFCholeskySolveLower(m, L, d);
     PFCholeskySolveUpper(m, L, d);

@@ -28,7 +28,7 @@
 #include <physflow/rng.h>
 #include <physflow/private/physicsimpl.h>
 
-PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const double xi[], const PetscScalar *x, PetscBool linear, uint64_t seed, PetscInt lo, PetscInt nloc, PetscScalar *X)
+PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field, double sigma, const double xi[], const PetscScalar *x, const double *Lin, PetscBool linear, uint64_t seed, PetscInt lo, PetscInt nloc, PetscScalar *X)
 {
   PetscInt     m, n, nf, ni, nres;
   double      *L, *z;
@@ -44,7 +44,8 @@ PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field
   PetscCheck(nf - ni == 1 && nres == n, phys->comm, PETSC_ERR_SUP, "Laplace samples: implemented for one state field with a residual per vertex (Darcy)");
   PetscCall(PetscLogEventBegin(PF_EVENT_Laplace, 0, 0, 0, 0));
   PetscCall(PetscMalloc4((size_t)m * m, &L, m, &z, linear ? (size_t)nloc * n + 1 : 1, &R, linear ? (size_t)nloc * n + 1 : 1, &Y));
-  PetscCall(PFMCMCLaplaceFactor(phys, H, field, sigma, x, L));
+  if (Lin) PetscCall(PetscArraycpy(L, Lin, (size_t)m * m));
+  else PetscCall(PFMCMCLaplaceFactor(phys, H, field, sigma, x, L));
   for (PetscInt j = 0; j < nloc; j++) {
     PetscScalar *Xj = X + (size_t)j * nf * n;
     PFRNG        rng;
