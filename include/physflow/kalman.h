@@ -10,7 +10,7 @@
 
 typedef struct {
   PetscInt N, nf, nown; /* ensemble members, fields, owned vertices */
-  double  *A;           /* [nf nown][N] anomalies, by vertex */
+  pfreal  *A;           /* [nf nown][N] anomalies, by vertex, in the network's precision (the estimate is a network input) */
   double  *m;           /* [nf nown] ensemble mean */
   double  *mean, *std;  /* [nf] the normalisation */
   /* PFKalmanSetPhysics: the adjoint summary's PDE and work */
