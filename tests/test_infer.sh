@@ -399,13 +399,15 @@ import h5py, numpy as np
 a = h5py.File("map_lin.h5"); b = h5py.File("mcl_lin.h5"); l = h5py.File("lap_lin.h5")
 m = a["posterior/logK/mean"][:]; sd = b["posterior/logK/std"][:]
 sp = l["posterior"].attrs["gn_spread"]
-print("%.4f %.4f %d %s" % (np.sqrt(np.mean(((l["posterior/logK/mean"][:] - m) / sd) ** 2)),
-      np.sqrt(np.mean((l["posterior/logK/std"][:] / sd - 1) ** 2)), l["fields/logK"].shape[0], sp.decode() if isinstance(sp, bytes) else sp))
+bd = l["posterior"].attrs["band"]
+print("%.4f %.4f %d %s,%s" % (np.sqrt(np.mean(((l["posterior/logK/mean"][:] - m) / sd) ** 2)),
+      np.sqrt(np.mean((l["posterior/logK/std"][:] / sd - 1) ** 2)), l["fields/logK"].shape[0], sp.decode() if isinstance(sp, bytes) else sp,
+      bd.decode() if isinstance(bd, bytes) else bd))
 PYEOF
 )
 holds "(j) linear-Gaussian: RMS of (Laplace centre - MAP) / posterior std $dmap (want < 0.01)" "$dmap < 0.01"
 holds "(j) linear-Gaussian: RMS of Laplace std / chains' std - 1: $dsd (want < 0.15; 400 and 200 draws)" "$dsd < 0.15"
-holds "(j) $nrow samples written, spread '$sp' recorded (want 400, laplace)" "$nrow == 400 and '$sp' == 'laplace'"
+holds "(j) $nrow samples written, spread and band '$sp' recorded (want 400, laplace,gaussian: the default band of Laplace samples)" "$nrow == 400 and '$sp' == 'laplace,gaussian'"
 # p observed: the states solved for the drawn inputs (the default) or
 # linearised; the samples do not depend on the rank layout
 run infer -model cond.h5 -obs o0.h5 -infer_type conditional -sampler euler -sampler_steps 1 -infer_gn_steps 1 -infer_gn_spread laplace -n 8 -o lap1.h5

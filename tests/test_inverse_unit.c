@@ -582,6 +582,25 @@ static PetscErrorCode BandCoverage(void)
   PetscCall(Expect((PetscBool)(fabs(cov[0] - 0.9 * (N - 1) / (N + 1)) < 0.01), "band of the samples' 5-95% quantiles: coverage - 0.845", cov[0] - 0.9 * (N - 1) / (N + 1)));
   PetscCall(Expect((PetscBool)(fabs(cov[1] - 0.9) < 0.01), "predictive band: coverage - 0.9", cov[1] - 0.9));
   PetscCall(Expect((PetscBool)(PFPosteriorBandLevel(10, 0.9, PETSC_TRUE) == 0 && fabs(PFPosteriorBandLevel(39, 0.9, PETSC_TRUE) - 1.0 / 38) < 1e-15), "band levels for N = 10 (0: the range) and 39 (1/38)", PFPosteriorBandLevel(39, 0.9, PETSC_TRUE) - 1.0 / 38));
+  {
+    /* the Gaussian band: Student-t quantiles (tables: t_{0.95} with 1, 2, 7,
+     * 31 degrees of freedom), and its coverage of a further draw from 8
+     * normal draws (40000 columns) */
+    const PetscInt nus[4] = {1, 2, 7, 31};
+    const double   tq[4]  = {6.313752, 2.919986, 1.894579, 1.695519};
+    double         dt     = 0, covg;
+    for (int i = 0; i < 4; i++) dt = PetscMax(dt, fabs(PFPosteriorGaussianMultiplier(nus[i] + 1, 0.9) / sqrt(1 + 1.0 / (nus[i] + 1)) - tq[i]));
+    PetscCall(Expect((PetscBool)(dt < 2e-6), "Student-t 95% quantiles for 1, 2, 7, 31 degrees of freedom: max error", dt));
+    for (PetscInt v = 0; v < nv; v++) {
+      PFRNG r;
+      PFRNGInit(&r, 12, PF_RNG_TEST, 9, (uint32_t)v);
+      for (PetscInt i = 0; i < 8; i++) X[(size_t)i * nv + v] = PFRNGNormal(&r);
+      t[v] = PFRNGNormal(&r);
+    }
+    PetscCall(PFPosteriorStats(8, nv, X, m, t, 0.05, S, S + nv, S + 2 * nv, S + 3 * nv, &err, &covg));
+    PetscCall(PFPosteriorGaussianBand(nv, S, S + nv, PFPosteriorGaussianMultiplier(8, 0.9), t, S + 2 * nv, S + 3 * nv, &covg));
+    PetscCall(Expect((PetscBool)(fabs(covg - 0.9) < 0.01), "Gaussian band from 8 normal draws: coverage - 0.9", covg - 0.9));
+  }
   PetscCall(PetscFree4(X, m, t, S));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

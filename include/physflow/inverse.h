@@ -57,6 +57,17 @@ PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const doub
  * is the samples' range (lo = 0), which holds less than `mass`. */
 PETSC_EXTERN double PFPosteriorBandLevel(PetscInt N, double mass, PetscBool predictive);
 
+/* The Gaussian predictive band from N samples: mean +- mult std with mult
+ * = t_{N-1} sqrt(1 + 1/N), t_{N-1} the Student-t quantile with P(|T| <= t)
+ * = mass.  For independent draws of a Gaussian a further draw falls in it
+ * with probability exactly `mass` for every N >= 2, where the order
+ * statistics need N >= 19 for 90%: the band for few samples of a near-
+ * Gaussian posterior (a Laplace approximation's).  PFPosteriorGaussianBand
+ * writes it from PFPosteriorStats' mean and std (the sample mean and std),
+ * and the coverage of the truth (may be NULL). */
+PETSC_EXTERN double         PFPosteriorGaussianMultiplier(PetscInt N, double mass);
+PETSC_EXTERN PetscErrorCode PFPosteriorGaussianBand(PetscInt nv, const double *mean, const double *std, double mult, const double *truth, double *qlo, double *qhi, double *cov);
+
 /* MAP estimate by PDE-constrained optimisation (the baseline of issue 7):
  * minimise over the latent prior variables xi (PFPhysicsGetLatentSize;
  * Darcy: the KL coefficients of logK, standard normal a priori)

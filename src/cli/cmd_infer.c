@@ -50,7 +50,8 @@ typedef struct {
   PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
   PetscBool        kalman;  /* -infer_type kalman: the ensemble Kalman estimate of -cond_kalman_data (a baseline) */
   PetscBool        single;  /* map, kalman or -n 1: one estimate, no spread */
-  PetscBool        band_predictive; /* -infer_band predictive (default) or sample */
+  PetscBool        band_predictive; /* -infer_band predictive (default) or sample: order statistics */
+  PetscBool        band_gaussian;   /* -infer_band gaussian: mean +- t std */
   PetscBool        mcmc;    /* -infer_type mcmc: reference samples by pCN chains */
   PFCLIInferMCMC   mc;
   PFCLIInferRefine rf;      /* -infer_gn_steps: Gauss-Newton steps from the posterior mean */
@@ -98,7 +99,10 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
       }
       err[f] = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
       cov[f] = NAN;
-    } else PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive), Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
+    } else {
+      PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive), Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
+      if (inf->band_gaussian) PetscCall(PFPosteriorGaussianBand(nv, Sf, Sf + nv, PFPosteriorGaussianMultiplier(inf->n, 0.9), truth, Sf + 2 * nv, Sf + 3 * nv, &cov[f]));
+    }
     if (inf->rf.laplace) {
       /* the Laplace approximation's centre, not the samples' average (which
        * adds Monte Carlo error): its mean for the inputs, linear in the
@@ -152,8 +156,9 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   PetscCall(PFH5WriteAttrReal(g, "infer_residual", inf->wres));
   PetscCall(PFH5WriteAttrReal(g, "seconds", seconds));
   if (!inf->single) {
-    PetscCall(PFH5WriteAttrString(g, "band", inf->band_predictive ? "predictive" : "sample"));
-    PetscCall(PFH5WriteAttrReal(g, "band_level", PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive)));
+    PetscCall(PFH5WriteAttrString(g, "band", inf->band_gaussian ? "gaussian" : inf->band_predictive ? "predictive" : "sample"));
+    if (inf->band_gaussian) PetscCall(PFH5WriteAttrReal(g, "band_multiplier", PFPosteriorGaussianMultiplier(inf->n, 0.9)));
+    else PetscCall(PFH5WriteAttrReal(g, "band_level", PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive)));
   }
   for (PetscInt f = 0; f < nf; f++) {
     char name[96];
@@ -680,7 +685,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
 {
   Infer       inf;
   char        latent[PETSC_MAX_PATH_LEN] = "", model[PETSC_MAX_PATH_LEN] = "", obs[PETSC_MAX_PATH_LEN] = "", dir[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "posterior.h5", type[32] = "guidance", kdata[PETSC_MAX_PATH_LEN] = "";
-  PetscBool   has_model, has_obs, has_dir, help, is_mesh = PETSC_FALSE, beta_set = PETSC_FALSE;
+  PetscBool   has_model, has_obs, has_dir, help, is_mesh = PETSC_FALSE, beta_set = PETSC_FALSE, band_set = PETSC_FALSE;
   PetscMPIInt grank;
 
   PetscFunctionBegin;
@@ -708,10 +713,11 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsString("-latent", "-infer_type latent: the predictor of the model's missing inputs (physflow latent)", "infer", latent, latent, sizeof(latent), NULL));
   PetscCall(PetscOptionsInt("-n", "Posterior samples per observation (1: one sample, written as a point estimate without spread or band, e.g. a conditional model's one-step mean)", "infer", inf.n, &inf.n, NULL));
   {
-    const char *bands[] = {"sample", "predictive", "PFInferBand", "PF_INFER_BAND_", NULL};
-    PetscEnum   b       = (PetscEnum)inf.band_predictive;
-    PetscCall(PetscOptionsEnum("-infer_band", "The 90% band from N samples: predictive (the order statistics a further exact draw falls between with probability 0.9) or sample (the samples' own 5% / 95% quantiles: 0.9 (N-1)/(N+1) on average)", "infer", bands, b, &b, NULL));
+    const char *bands[] = {"sample", "predictive", "gaussian", "PFInferBand", "PF_INFER_BAND_", NULL};
+    PetscEnum   b       = (PetscEnum)1;
+    PetscCall(PetscOptionsEnum("-infer_band", "The 90% band from N samples: predictive (the order statistics a further exact draw falls between with probability 0.9; N >= 19), sample (the samples' own 5% / 95% quantiles: 0.9 (N-1)/(N+1) on average) or gaussian (mean +- t_{N-1} std sqrt(1 + 1/N): exact for draws of a Gaussian at any N >= 2, e.g. a Laplace approximation's; the default with -infer_gn_spread laplace)", "infer", bands, b, &b, &band_set));
     inf.band_predictive = (PetscBool)(b == 1);
+    inf.band_gaussian   = (PetscBool)(b == 2);
   }
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
@@ -720,9 +726,12 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   {
     const char *spreads[] = {"network", "laplace", "PFInferSpread", "PF_INFER_SPREAD_", NULL};
     PetscEnum   sp        = (PetscEnum)inf.rf.laplace;
-    PetscCall(PetscOptionsEnum("-infer_gn_spread", "With -infer_gn_steps, the samples' spread: network (the model's samples moved with their refined mean) or laplace (the model sampled once for its estimate, -n samples drawn from the Gaussian (Laplace) approximation of the posterior at the refined estimate: inputs through the prior's latent map, the state linearised; cheap, Gaussian)", "infer", spreads, sp, &sp, NULL));
+    PetscCall(PetscOptionsEnum("-infer_gn_spread", "With -infer_gn_steps, the samples' spread: network (the model's samples moved with their refined mean) or laplace (the model sampled once for its estimate, -n samples drawn from the Gaussian (Laplace) approximation of the posterior at the refined estimate: inputs through the prior's latent map, each state solved for them (-infer_laplace_state); a Gaussian band by default)", "infer", spreads, sp, &sp, NULL));
     inf.rf.laplace = (PetscBool)(sp == 1);
   }
+  /* Laplace samples are Gaussian in the latent variables (and the inputs,
+   * linear in them): the Gaussian band holds at any -n */
+  if (inf.rf.laplace && !band_set) inf.band_predictive = PETSC_FALSE, inf.band_gaussian = PETSC_TRUE;
   {
     const char *states[] = {"solve", "linear", "PFLaplaceState", "PF_LAPLACE_STATE_", NULL};
     PetscEnum   ls       = (PetscEnum)inf.rf.laplace_linear;
@@ -792,7 +801,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(!inf.rf.laplace || inf.n >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_gn_spread laplace: -n is the number of Laplace samples, at least 2");
   PetscCheck(!inf.rf.steps || !(inf.map || inf.mcmc), comm, PETSC_ERR_ARG_INCOMP, "-infer_gn_steps refines a generative or Kalman estimate; -infer_type %s already follows the MAP objective", type);
   PetscCheck(inf.n >= 1 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 1 (2 or more for posterior statistics) and -sample_batch >= 1");
-  if (!inf.single && inf.band_predictive && PFPosteriorBandLevel(inf.n, 0.9, PETSC_TRUE) == 0) PetscCall(PetscPrintf(comm, "note: with -n %" PetscInt_FMT " samples the 90%% band is their range, which holds only %.0f%% of the posterior on average (-n 19 or more for 90%%)\n", inf.n, 100.0 * (inf.n - 1) / (inf.n + 1)));
+  if (!inf.single && inf.band_predictive && !inf.band_gaussian && PFPosteriorBandLevel(inf.n, 0.9, PETSC_TRUE) == 0) PetscCall(PetscPrintf(comm, "note: with -n %" PetscInt_FMT " samples the 90%% band is their range, which holds only %.0f%% of the posterior on average (-n 19 or more for 90%%)\n", inf.n, 100.0 * (inf.n - 1) / (inf.n + 1)));
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));

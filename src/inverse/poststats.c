@@ -73,3 +73,51 @@ PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const 
   PetscCall(PetscFree(col));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/* P(|T| <= t) for Student's t with nu degrees of freedom, by the finite
+ * series for integer nu (Abramowitz & Stegun 26.7.3 and 26.7.4), theta =
+ * atan(t / sqrt(nu)) */
+static double StudentCentral(double t, PetscInt nu)
+{
+  const double th = atan(t / sqrt((double)nu)), c = cos(th), sn = sin(th);
+  double       term, sum;
+
+  if (nu % 2 == 0) {
+    term = sum = 1;
+    for (PetscInt k = 2; k <= nu - 2; k += 2) term *= c * c * (k - 1) / k, sum += term;
+    return sn * sum;
+  }
+  if (nu == 1) return 2 * th / PETSC_PI;
+  term = sum = c;
+  for (PetscInt k = 3; k <= nu - 2; k += 2) term *= c * c * (k - 1) / k, sum += term;
+  return 2 / PETSC_PI * (th + sn * sum);
+}
+
+double PFPosteriorGaussianMultiplier(PetscInt N, double mass)
+{
+  double lo = 0, hi = 1e4;
+
+  if (N < 2 || !(mass > 0 && mass < 1)) return NAN;
+  /* t with P(|T_{N-1}| <= t) = mass, by bisection (monotone in t) */
+  for (int it = 0; it < 200 && hi - lo > 1e-13 * hi; it++) {
+    const double mid = 0.5 * (lo + hi);
+    if (StudentCentral(mid, N - 1) < mass) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi) * sqrt(1 + 1.0 / N);
+}
+
+PetscErrorCode PFPosteriorGaussianBand(PetscInt nv, const double *mean, const double *std, double mult, const double *truth, double *qlo, double *qhi, double *cov)
+{
+  double in = 0;
+
+  PetscFunctionBegin;
+  PetscCheck(mult > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "band multiplier %g must be positive", mult);
+  for (PetscInt v = 0; v < nv; v++) {
+    qlo[v] = mean[v] - mult * std[v];
+    qhi[v] = mean[v] + mult * std[v];
+    if (truth) in += (truth[v] >= qlo[v] && truth[v] <= qhi[v]) ? 1 : 0;
+  }
+  *cov = truth ? in / nv : NAN;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
