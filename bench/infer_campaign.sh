@@ -36,6 +36,11 @@
 #                factorisation);
 #   conditional_kadj_t0_one_gn  the same from ONE sample (-n 1: one
 #                network evaluation, written as a point estimate);
+#   conditional_kadj_t0_laplace  that one sample refined, then 8 samples of
+#                the Laplace approximation at the refined estimate
+#                (-infer_gn_spread laplace: states solved; _lin: linearised),
+#                with the Gaussian predictive band: the bands at the
+#                refined estimate's price;
 #   *_chol       the MAP and the refined means with every Darcy solve by
 #                a sparse Cholesky factorisation (the faster solver here);
 #   conditional_kadj_t0_gn  32 x Heun 10 samples moved with their mean's
@@ -120,9 +125,10 @@ for k in 16 64; do
       conditional_kadj_t0_gn_mean_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 $CHOL"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0_one_gn) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1"; samp="-n 1 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0_one_gn_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 $CHOL"; samp="-n 1 -sampler euler -sampler_steps 1" ;;
-      # the one-step mean refined, then -n samples of the Laplace approximation there (states solved, or linearised)
-      conditional_kadj_t0_laplace_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 -infer_gn_spread laplace $CHOL"; samp="-n 32 -sampler euler -sampler_steps 1" ;;
-      conditional_kadj_t0_laplace_lin_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 -infer_gn_spread laplace -infer_laplace_state linear $CHOL"; samp="-n 32 -sampler euler -sampler_steps 1" ;;
+      # the one-step mean refined, then 8 samples of the Laplace approximation there (states solved, or
+      # linearised), with the Gaussian predictive band (their default)
+      conditional_kadj_t0_laplace_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 -infer_gn_spread laplace $CHOL"; samp="-n 8 -sampler euler -sampler_steps 1" ;;
+      conditional_kadj_t0_laplace_lin_chol) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1 -infer_gn_spread laplace -infer_laplace_state linear $CHOL"; samp="-n 8 -sampler euler -sampler_steps 1" ;;
       conditional_kadj_t0_gn) args="-model $B64/condka64_t0.h5 -obs_dir obs$k -infer_type conditional -infer_gn_steps 1" ;;
       conditional_fast) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 16 -sampler euler -sampler_steps 4" ;;
       conditional_mean) args="-model $B64/cond64.h5 -obs_dir obs$k -infer_type conditional"; samp="-n 2 -sampler euler -sampler_steps 1" ;;
