@@ -190,7 +190,16 @@ PetscErrorCode PFMAPEstimate(PFPhysics phys, PFObsOperator *H, PetscInt field, c
   PetscCall(TaoSetOptionsPrefix(tao, "map_"));
   PetscCall(TaoSetSolution(tao, X));
   PetscCall(TaoSetObjectiveAndGradient(tao, NULL, ObjectiveGradient, &c));
-  PetscCall(TaoSetTolerances(tao, 1e-6, 1e-8, 0));
+  /* |grad J| <= 1e-3: J's Hessian near the optimum is the identity (the
+   * prior, in these whitened variables) plus the positive semi-definite
+   * Gauss-Newton term (and a residual-curvature term, small where the data
+   * are fitted), so the estimate is then within ~1e-3 prior standard
+   * deviations of the optimum, far inside the posterior's width.  A
+   * tighter stop changes nothing that is measured: on 20 sets at 64x64
+   * the logK error moved by at most 3e-5 (16 sensors) / 5e-5 (64) against
+   * 1e-6, which took 5.7x / 5.0x the iterations (177 / 260 against 31 /
+   * 52).  -map_tao_gatol overrides. */
+  PetscCall(TaoSetTolerances(tao, 1e-3, 0, 0));
   PetscCall(TaoSetMaximumIterations(tao, 500));
   PetscCall(TaoSetFromOptions(tao));
   PetscCall(TaoSolve(tao));
