@@ -13,7 +13,6 @@ PetscErrorCode PFCLIInferRefineRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx,
   double         *mean, *xi, *moved;
   PetscScalar    *x;
   PetscErrorCode  ierr;
-  /* the refined estimate is kept for PFCLIInferLaplaceRows */
 
   PetscFunctionBegin;
   if (rf->steps <= 0) PetscFunctionReturn(PETSC_SUCCESS);
@@ -22,6 +21,7 @@ PetscErrorCode PFCLIInferRefineRows(PFCLIInferRefine *rf, PFCLIMeshContext *ctx,
   PetscCall(PFPhysicsGetLatentSize(ctx->phys, &m));
   PetscCallMPI(MPI_Comm_rank(ctx->gcomm, &grank));
   nv = mesh->nvert;
+  /* the refined estimate and its factor are kept for PFCLIInferLaplaceRows */
   if (!rf->xi) PetscCall(PetscMalloc4(m + 1, &rf->xi, (size_t)nf * nown + 1, &rf->x, (size_t)nf * nv, &rf->est, (size_t)m * m, &rf->L));
   xi = rf->xi, x = rf->x;
   PetscCall(PetscCalloc2((size_t)nf * nv, &mean, (size_t)nf * nv, &moved));

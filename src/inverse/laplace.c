@@ -33,6 +33,7 @@ PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field
   PetscInt     m, n, nf, ni, nres;
   double      *L, *z;
   PetscScalar *R, *Y;
+  PetscErrorCode ierr = PETSC_SUCCESS;
 
   PetscFunctionBegin;
   if (nloc <= 0) PetscFunctionReturn(PETSC_SUCCESS);
@@ -58,14 +59,17 @@ PetscErrorCode PFLaplaceSamples(PFPhysics phys, PFObsOperator *H, PetscInt field
     PetscCall(PFPhysicsInputsFromLatent(phys, z, Xj));
     PetscCall(PetscArraycpy(Xj + (size_t)ni * n, x + (size_t)ni * n, n));
   }
+  /* a failed solve (a draw far in the tails) is the caller's to report:
+   * nothing left behind */
   if (linear) {
     PetscCall(PFPhysicsResidual(phys, nloc, X, R));
-    PetscCall(PFPhysicsStateJacobianSolveMany(phys, x, nloc, PETSC_FALSE, R, Y));
-    for (PetscInt j = 0; j < nloc; j++)
+    ierr = PFPhysicsStateJacobianSolveMany(phys, x, nloc, PETSC_FALSE, R, Y);
+    for (PetscInt j = 0; j < nloc && !ierr; j++)
       for (PetscInt i = 0; i < n; i++) X[((size_t)j * nf + ni) * n + i] -= Y[(size_t)j * n + i];
   } else
-    for (PetscInt j = 0; j < nloc; j++) PetscCall(PFPhysicsSolve(phys, PF_FIDELITY_HIGH, 0, 0, X + (size_t)j * nf * n));
+    for (PetscInt j = 0; j < nloc && !ierr; j++) ierr = PFPhysicsSolve(phys, PF_FIDELITY_HIGH, 0, 0, X + (size_t)j * nf * n);
   PetscCall(PetscFree4(L, z, R, Y));
   PetscCall(PetscLogEventEnd(PF_EVENT_Laplace, 0, 0, 0, 0));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
