@@ -32,6 +32,9 @@ MU="-net_type meshunet -mesh_levels 2 -mesh_width 4 -mesh_depth 1 -mesh_groups 2
 vg "$BIN" train -data dd.h5 $MU -train_steps 2 -batch_size 2 -condition obs -cond_nobs 2,4 -o mc.h5 > log 2>&1 || { echo "FAIL: conditional train under valgrind"; cat log; fail=1; }
 vg "$BIN" infer -model mc.h5 -obs ob.h5 -infer_type conditional -n 2 -sampler_steps 2 -o pc.h5 > log 2>&1 || { echo "FAIL: conditional infer under valgrind"; cat log; fail=1; }
 vg "$BIN" infer -model mc.h5 -obs ob.h5 -infer_type conditional -n 2 -sampler_steps 2 -infer_gn_steps 1 -o pcg.h5 > log 2>&1 || { echo "FAIL: conditional infer -infer_gn_steps under valgrind"; cat log; fail=1; }
+# Laplace samples at the refined estimate: states solved, and linearised (one factorisation, many right-hand sides)
+vg "$BIN" infer -model mc.h5 -obs ob.h5 -infer_type conditional -n 3 -sampler_steps 1 -infer_gn_steps 1 -infer_gn_spread laplace -o pcl.h5 > log 2>&1 || { echo "FAIL: infer -infer_gn_spread laplace under valgrind"; cat log; fail=1; }
+vg "$BIN" infer -model mc.h5 -obs ob.h5 -infer_type conditional -n 3 -sampler_steps 1 -infer_gn_steps 1 -infer_gn_spread laplace -infer_laplace_state linear -o pcll.h5 > log 2>&1 || { echo "FAIL: infer -infer_laplace_state linear under valgrind"; cat log; fail=1; }
 "$BIN" train -data dd.h5 -fields p $MU -train_steps 2 -batch_size 2 -o mp.h5 > log 2>&1
 vg "$BIN" latent -model mp.h5 -n 2 -sampler_steps 2 $MU -train_steps 2 -batch_size 2 -eval_data dd.h5 -eval_n 2 -o phi.h5 > log 2>&1 || { echo "FAIL: latent under valgrind"; cat log; fail=1; }
 vg "$BIN" infer -model mp.h5 -latent phi.h5 -infer_type latent -obs ob.h5 -n 2 -sampler_steps 2 -o pl.h5 > log 2>&1 || { echo "FAIL: latent infer under valgrind"; cat log; fail=1; }
