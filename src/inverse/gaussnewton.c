@@ -11,7 +11,8 @@
  *   J(xi) = |H x_f(xi) - y|^2 / (2 sigma^2) + |xi|^2 / 2
  * closes most of that gap at the cost of one forward and k + 1 adjoint
  * solves (k sensors), where TAO's quasi-Newton MAP from the prior mean
- * takes hundreds of evaluations.  The step solves the m x m system
+ * takes 27-50 iterations of a forward and an adjoint solve each.  The
+ * step solves the m x m system
  *   (I + G^T G / sigma^2) delta = -grad J,   G = d(H x_f)/dxi,
  * whose Cholesky factor is the Laplace factor of the MCMC proposal
  * (PFMCMCLaplaceFactor), and is halved until J decreases (at most four
