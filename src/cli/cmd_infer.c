@@ -11,7 +11,10 @@
  * (q05, q95) is by default the predictive one (PFPosteriorBandLevel): the
  * order statistics a further exact draw falls between with probability
  * 0.9, not the N samples' own 5% and 95% quantiles, which hold only
- * 0.9 (N - 1)/(N + 1) of the posterior on average.
+ * 0.9 (N - 1)/(N + 1) of the posterior on average; -infer_band gaussian
+ * is mean +- t std sqrt(1 + 1/N), exact for Gaussian draws at any N (the
+ * default for -infer_gn_spread laplace: samples of the Laplace
+ * approximation at the Gauss-Newton refined estimate, infer_refine.c).
  *
  * One observation: the N samples are split over the groups of ranks.  A
  * campaign: each group takes whole observations, the next one from a
