@@ -269,69 +269,61 @@ PetscErrorCode PFPhysicsBoundaryFlux(PFPhysics phys, const char group[], PetscIn
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PFPhysicsStateAdjoint(PFPhysics phys, const PetscScalar *x, const PetscScalar *gp, PetscScalar *gx)
+/* b[K][nown] <- P^T b per right-hand side.  Pure Neumann (the solver's
+ * state is the zero-mean one): P = I - 1 m^T / sum m, so P^T b = b - m
+ * (sum b) / sum m, in the range of J_p^T (zero sum); otherwise P = I. */
+static PetscErrorCode ProjectAdjointRHS(PFPhysics phys, PetscInt K, PetscScalar *b)
 {
   const PetscInt n = phys->nown;
+  double        *s; /* the K sums of b, then sum m: one reduction */
+
+  PetscFunctionBegin;
+  if (!phys->state_mean_zero) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscCalloc1(K + 1, &s));
+  for (PetscInt i = 0; i < n; i++) s[K] += PetscRealPart(phys->mass[i]);
+  for (PetscInt q = 0; q < K; q++)
+    for (PetscInt i = 0; i < n; i++) s[q] += PetscRealPart(b[(size_t)q * n + i]);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, (PetscMPIInt)(K + 1), MPI_DOUBLE, MPI_SUM, phys->comm));
+  for (PetscInt q = 0; q < K; q++)
+    for (PetscInt i = 0; i < n; i++) b[(size_t)q * n + i] -= phys->mass[i] * s[q] / s[K];
+  PetscCall(PetscFree(s));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* gx[K][nf nown] = -(dR/dx)^T lam_q, lam_q = J_p^{-T} P^T gp_q: one
+ * transposed solve each (many: one solver set-up for all K) */
+static PetscErrorCode StateAdjoint(PFPhysics phys, const PetscScalar *x, PetscInt K, PetscBool many, const PetscScalar *gp, PetscScalar *gx)
+{
+  const PetscInt n = phys->nown, nf = phys->nfields;
   PetscScalar   *b, *lam;
 
   PetscFunctionBegin;
   PetscCheck(phys->nfields - phys->ninputs == 1, phys->comm, PETSC_ERR_SUP, "PFPhysicsStateAdjoint: one state field");
-  PetscCall(PetscMalloc2(n + 1, &b, n + 1, &lam));
-  PetscCall(PetscArraycpy(b, gp, n));
-  if (phys->state_mean_zero) {
-    /* P = I - 1 m^T / sum m, so P^T b = b - m (sum b) / sum m: in the
-     * range of J_p^T (zero sum) */
-    double s[2] = {0, 0};
-    for (PetscInt i = 0; i < n; i++) s[0] += PetscRealPart(b[i]), s[1] += PetscRealPart(phys->mass[i]);
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, phys->comm));
-    for (PetscInt i = 0; i < n; i++) b[i] -= phys->mass[i] * s[0] / s[1];
-  }
-  {
-    PetscErrorCode ierr = PFPhysicsStateJacobianSolve(phys, 1, x, PETSC_TRUE, b, lam);
-    if (ierr) PetscCall(PetscFree2(b, lam)); /* callers may catch a failed solve */
-    PetscCall(ierr);
-  }
-  PetscCall(PFPhysicsResidualVJP(phys, 1, x, lam, gx));
-  for (PetscInt q = 0; q < phys->nfields * n; q++) gx[q] = -gx[q];
-  PetscCall(PetscFree2(b, lam));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode PFPhysicsStateAdjointMany(PFPhysics phys, const PetscScalar *x, PetscInt K, const PetscScalar *gp, PetscScalar *gx)
-{
-  const PetscInt n = phys->nown, nf = phys->nfields;
-  PetscScalar   *b, *lam;
-  double         msum = 0;
-
-  PetscFunctionBegin;
-  if (!phys->ops.solvemany) {
-    for (PetscInt q = 0; q < K; q++) PetscCall(PFPhysicsStateAdjoint(phys, x, gp + (size_t)q * n, gx + (size_t)q * nf * n));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  PetscCheck(phys->nfields - phys->ninputs == 1, phys->comm, PETSC_ERR_SUP, "PFPhysicsStateAdjointMany: one state field");
   PetscCall(PetscMalloc2((size_t)K * n + 1, &b, (size_t)K * n + 1, &lam));
   PetscCall(PetscArraycpy(b, gp, (size_t)K * n));
-  if (phys->state_mean_zero) {
-    /* P^T b per right-hand side, as PFPhysicsStateAdjoint */
-    double *s;
-    PetscCall(PetscCalloc1(K, &s));
-    for (PetscInt i = 0; i < n; i++) msum += PetscRealPart(phys->mass[i]);
-    for (PetscInt q = 0; q < K; q++)
-      for (PetscInt i = 0; i < n; i++) s[q] += PetscRealPart(b[(size_t)q * n + i]);
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &msum, 1, MPI_DOUBLE, MPI_SUM, phys->comm));
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s, (PetscMPIInt)K, MPI_DOUBLE, MPI_SUM, phys->comm));
-    for (PetscInt q = 0; q < K; q++)
-      for (PetscInt i = 0; i < n; i++) b[(size_t)q * n + i] -= phys->mass[i] * s[q] / msum;
-    PetscCall(PetscFree(s));
-  }
+  PetscCall(ProjectAdjointRHS(phys, K, b));
   {
-    PetscErrorCode ierr = phys->ops.solvemany(phys, x, K, PETSC_TRUE, b, lam);
+    PetscErrorCode ierr = many ? PFPhysicsStateJacobianSolveMany(phys, x, K, PETSC_TRUE, b, lam) : PFPhysicsStateJacobianSolve(phys, 1, x, PETSC_TRUE, b, lam);
     if (ierr) PetscCall(PetscFree2(b, lam)); /* callers may catch a failed solve */
     PetscCall(ierr);
   }
   for (PetscInt q = 0; q < K; q++) PetscCall(PFPhysicsResidualVJP(phys, 1, x, lam + (size_t)q * n, gx + (size_t)q * nf * n));
   for (size_t q = 0; q < (size_t)K * nf * n; q++) gx[q] = -gx[q];
   PetscCall(PetscFree2(b, lam));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsStateAdjoint(PFPhysics phys, const PetscScalar *x, const PetscScalar *gp, PetscScalar *gx)
+{
+  PetscFunctionBegin;
+  PetscCall(StateAdjoint(phys, x, 1, PETSC_FALSE, gp, gx));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PFPhysicsStateAdjointMany(PFPhysics phys, const PetscScalar *x, PetscInt K, const PetscScalar *gp, PetscScalar *gx)
+{
+  PetscFunctionBegin;
+  PetscCall(StateAdjoint(phys, x, K, PETSC_TRUE, gp, gx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
