@@ -53,8 +53,7 @@ typedef struct {
   PetscBool        map;     /* -infer_type map: the TAO MAP estimate */
   PetscBool        kalman;  /* -infer_type kalman: the ensemble Kalman estimate of -cond_kalman_data (a baseline) */
   PetscBool        single;  /* map, kalman or -n 1: one estimate, no spread */
-  PetscBool        band_predictive; /* -infer_band predictive (default) or sample: order statistics */
-  PetscBool        band_gaussian;   /* -infer_band gaussian: mean +- t std */
+  PetscInt         band;    /* -infer_band: BAND_SAMPLE, BAND_PREDICTIVE (default; both order statistics) or BAND_GAUSSIAN (mean +- t std) */
   PetscBool        mcmc;    /* -infer_type mcmc: reference samples by pCN chains */
   PFCLIInferMCMC   mc;
   PFCLIInferRefine rf;      /* -infer_gn_steps: Gauss-Newton steps from the posterior mean */
@@ -70,6 +69,18 @@ typedef struct {
   PetscInt         given_grid;
   double           given_mean, given_std; /* of the last observation's gridded posterior */
 } Infer;
+
+enum { BAND_SAMPLE, BAND_PREDICTIVE, BAND_GAUSSIAN }; /* the order of -infer_band's names */
+
+/* relative L2(mass) error of an estimate against the truth (NaN without one) */
+static double EstimateError(PetscInt nv, const double *mass, const double *est, const double *truth)
+{
+  double e2 = 0, t2 = 0;
+
+  if (!truth) return NAN;
+  for (PetscInt v = 0; v < nv; v++) e2 += mass[v] * PetscSqr(est[v] - truth[v]), t2 += mass[v] * PetscSqr(truth[v]);
+  return sqrt(e2 / PetscMax(t2, 1e-300));
+}
 
 /* rank 0 of comm: the posterior summaries into the finished samples file
  * tmp, then tmp renamed to out (errors are returned) */
@@ -94,26 +105,22 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
     double *Sf = S + 4 * (size_t)nv * f;
     if (inf->single) {
       /* one estimate: no spread, no band */
-      double e2 = 0, t2 = 0;
       for (PetscInt v = 0; v < nv; v++) {
         Sf[v] = Sf[2 * nv + v] = Sf[3 * nv + v] = X[v];
         Sf[nv + v] = 0;
-        if (truth) e2 += inf->massnat[v] * PetscSqr(X[v] - truth[v]), t2 += inf->massnat[v] * PetscSqr(truth[v]);
       }
-      err[f] = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
+      err[f] = EstimateError(nv, inf->massnat, X, truth);
       cov[f] = NAN;
     } else {
-      PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive), Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
-      if (inf->band_gaussian) PetscCall(PFPosteriorGaussianBand(nv, Sf, Sf + nv, PFPosteriorGaussianMultiplier(inf->n, 0.9), truth, Sf + 2 * nv, Sf + 3 * nv, &cov[f]));
+      PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, PFPosteriorBandLevel(inf->n, 0.9, (PetscBool)(inf->band == BAND_PREDICTIVE)), Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
+      if (inf->band == BAND_GAUSSIAN) PetscCall(PFPosteriorGaussianBand(nv, Sf, Sf + nv, PFPosteriorGaussianMultiplier(inf->n, 0.9), truth, Sf + 2 * nv, Sf + 3 * nv, &cov[f]));
     }
     if (inf->rf.laplace) {
       /* the Laplace approximation's centre, not the samples' average (which
        * adds Monte Carlo error): its mean for the inputs, linear in the
        * latent variables; its state for the state fields */
-      double e2 = 0, t2 = 0;
       PetscCall(PetscArraycpy(Sf, inf->rf.est + (size_t)f * nv, nv));
-      for (PetscInt v = 0; v < nv && truth; v++) e2 += inf->massnat[v] * PetscSqr(Sf[v] - truth[v]), t2 += inf->massnat[v] * PetscSqr(truth[v]);
-      err[f] = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
+      err[f] = EstimateError(nv, inf->massnat, Sf, truth);
     }
   }
   PetscCall(PFMeshDataClose(&md));
@@ -159,9 +166,9 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
   PetscCall(PFH5WriteAttrReal(g, "infer_residual", inf->wres));
   PetscCall(PFH5WriteAttrReal(g, "seconds", seconds));
   if (!inf->single) {
-    PetscCall(PFH5WriteAttrString(g, "band", inf->band_gaussian ? "gaussian" : inf->band_predictive ? "predictive" : "sample"));
-    if (inf->band_gaussian) PetscCall(PFH5WriteAttrReal(g, "band_multiplier", PFPosteriorGaussianMultiplier(inf->n, 0.9)));
-    else PetscCall(PFH5WriteAttrReal(g, "band_level", PFPosteriorBandLevel(inf->n, 0.9, inf->band_predictive)));
+    PetscCall(PFH5WriteAttrString(g, "band", inf->band == BAND_GAUSSIAN ? "gaussian" : inf->band == BAND_PREDICTIVE ? "predictive" : "sample"));
+    if (inf->band == BAND_GAUSSIAN) PetscCall(PFH5WriteAttrReal(g, "band_multiplier", PFPosteriorGaussianMultiplier(inf->n, 0.9)));
+    else PetscCall(PFH5WriteAttrReal(g, "band_level", PFPosteriorBandLevel(inf->n, 0.9, (PetscBool)(inf->band == BAND_PREDICTIVE))));
   }
   for (PetscInt f = 0; f < nf; f++) {
     char name[96];
@@ -693,7 +700,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(&inf, sizeof(inf)));
-  inf.n = 64, inf.scale = 1, inf.chunk = 16, inf.band_predictive = PETSC_TRUE;
+  inf.n = 64, inf.scale = 1, inf.chunk = 16, inf.band = BAND_PREDICTIVE;
   PetscOptionsBegin(comm, NULL, "physflow infer: posterior samples of hidden fields from observations", "infer");
   PetscCall(PetscOptionsString("-model", "Mesh model (train / finetune output)", "infer", model, model, sizeof(model), &has_model));
   PetscCall(PetscOptionsString("-obs", "Observation file (physflow observe)", "infer", obs, obs, sizeof(obs), &has_obs));
@@ -717,10 +724,9 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCall(PetscOptionsInt("-n", "Posterior samples per observation (1: one sample, written as a point estimate without spread or band, e.g. a conditional model's one-step mean)", "infer", inf.n, &inf.n, NULL));
   {
     const char *bands[] = {"sample", "predictive", "gaussian", "PFInferBand", "PF_INFER_BAND_", NULL};
-    PetscEnum   b       = (PetscEnum)1;
+    PetscEnum   b       = (PetscEnum)inf.band;
     PetscCall(PetscOptionsEnum("-infer_band", "The 90% band from N samples: predictive (the order statistics a further exact draw falls between with probability 0.9; N >= 19), sample (the samples' own 5% / 95% quantiles: 0.9 (N-1)/(N+1) on average) or gaussian (mean +- t_{N-1} std sqrt(1 + 1/N): exact for draws of a Gaussian at any N >= 2, e.g. a Laplace approximation's; the default with -infer_gn_spread laplace)", "infer", bands, b, &b, &band_set));
-    inf.band_predictive = (PetscBool)(b == 1);
-    inf.band_gaussian   = (PetscBool)(b == 2);
+    inf.band = (PetscInt)b;
   }
   PetscCall(PetscOptionsInt("-seed", "Seed of the samples' noise", "infer", inf.seed, &inf.seed, NULL));
   PetscCall(PetscOptionsReal("-infer_scale", "Scale of the likelihood guidance (1: the first-order posterior drift)", "infer", inf.scale, &inf.scale, NULL));
@@ -734,7 +740,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   }
   /* Laplace samples are Gaussian in the latent variables (and the inputs,
    * linear in them): the Gaussian band holds at any -n */
-  if (inf.rf.laplace && !band_set) inf.band_predictive = PETSC_FALSE, inf.band_gaussian = PETSC_TRUE;
+  if (inf.rf.laplace && !band_set) inf.band = BAND_GAUSSIAN;
   {
     const char *states[] = {"solve", "linear", "PFLaplaceState", "PF_LAPLACE_STATE_", NULL};
     PetscEnum   ls       = (PetscEnum)inf.rf.laplace_linear;
@@ -804,7 +810,7 @@ PetscErrorCode PFCommandInfer(MPI_Comm comm)
   PetscCheck(!inf.rf.laplace || inf.n >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_gn_spread laplace: -n is the number of Laplace samples, at least 2");
   PetscCheck(!inf.rf.steps || !(inf.map || inf.mcmc), comm, PETSC_ERR_ARG_INCOMP, "-infer_gn_steps refines a generative or Kalman estimate; -infer_type %s already follows the MAP objective", type);
   PetscCheck(inf.n >= 1 && inf.chunk >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-n must be >= 1 (2 or more for posterior statistics) and -sample_batch >= 1");
-  if (!inf.single && inf.band_predictive && !inf.band_gaussian && PFPosteriorBandLevel(inf.n, 0.9, PETSC_TRUE) == 0) PetscCall(PetscPrintf(comm, "note: with -n %" PetscInt_FMT " samples the 90%% band is their range, which holds only %.0f%% of the posterior on average (-n 19 or more for 90%%)\n", inf.n, 100.0 * (inf.n - 1) / (inf.n + 1)));
+  if (!inf.single && inf.band == BAND_PREDICTIVE && PFPosteriorBandLevel(inf.n, 0.9, PETSC_TRUE) == 0) PetscCall(PetscPrintf(comm, "note: with -n %" PetscInt_FMT " samples the 90%% band is their range, which holds only %.0f%% of the posterior on average (-n 19 or more for 90%%)\n", inf.n, 100.0 * (inf.n - 1) / (inf.n + 1)));
   PetscCheck(inf.scale >= 0 && inf.wres >= 0 && isfinite(inf.scale) && isfinite(inf.wres), comm, PETSC_ERR_ARG_OUTOFRANGE, "-infer_scale and -infer_residual must be >= 0");
   if (has_obs) PetscCall(PFCheckWritable(comm, out));
   PetscCall(PFCLIMeshModelLoad(&inf.ctx, model, PETSC_TRUE, &inf.net, &inf.flow, inf.mean, inf.std));
