@@ -3,7 +3,9 @@
 mean (median) relative residual of plain flow matching's and PBFM's samples,
 their ratio, the re-solve distances and PBFM's distribution error relative
 to flow matching's (issue 6's targets: residual ratio >= 8 at a
-distribution-error ratio <= 1.1). Writes DIR/pbfm_trend.md and prints it.
+distribution-error ratio <= 1.1). Writes DIR/pbfm_trend.md (and prints it) and
+DIR/pbfm_trend.png: both models' residuals and their ratio against the
+training length, log-log.
 
 usage: pbfm_trend_report.py DIR [FM_TAG PBFM_TAG]
 """
@@ -12,6 +14,12 @@ import json
 import os
 import re
 import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 D = sys.argv[1] if len(sys.argv) > 1 else "pbfm_trend"
 FM, PB = (sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else ("fm", "pbfm")
@@ -45,3 +53,26 @@ for smp, label in SAMPLERS.items():
 text = "\n".join(lines) + "\n"
 open(os.path.join(D, "pbfm_trend.md"), "w").write(text)
 print(text, end="")
+
+fig, (ax, axr) = plt.subplots(1, 2, figsize=(10, 4))
+for smp, label in SAMPLERS.items():
+    steps = sorted(s for (t, s, k) in evals if k == smp and t == FM and (PB, s, k) in evals)
+    if not steps:
+        continue
+    rf = [evals[(FM, s, smp)]["residual_relative"]["mean"] for s in steps]
+    rp = [evals[(PB, s, smp)]["residual_relative"]["mean"] for s in steps]
+    line, = ax.loglog(steps, rf, "o-", label="flow matching, " + label)
+    ax.loglog(steps, rp, "s--", color=line.get_color(), label="PBFM, " + label)
+    axr.semilogx(steps, [f / p for f, p in zip(rf, rp)], "o-", color=line.get_color(), label=label)
+ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%.1f"))
+ax.set_xlabel("training steps (batch 16)")
+ax.set_ylabel("mean residual |R| / |F| of the samples")
+ax.legend(fontsize=7)
+axr.axhline(8, color="k", lw=0.8, ls=":")
+axr.text(axr.get_xlim()[0], 8, " issue 6's target", va="bottom", fontsize=7)
+axr.set_xlabel("training steps (batch 16)")
+axr.set_ylabel("residual ratio flow matching / PBFM")
+axr.set_ylim(0, 9)
+axr.legend(fontsize=7)
+fig.tight_layout()
+fig.savefig(os.path.join(D, "pbfm_trend.png"), dpi=110)
