@@ -10,12 +10,14 @@
 # Resumable: a length counts as done when its eval files exist.
 # Usage: bench/pbfm_trend.sh BUILD DIR
 #   env: STEPS_LIST ("1500 3000 6000 12000 24000 48000"), LR (5e-4),
-#        PBFM_BATCH (4), NSAMP (500), FACES (21: the demo box)
-# Table: python3 bench/pbfm_trend_report.py DIR
+#        PBFM_BATCH (4), NSAMP (500), FACES (21: the demo box),
+#        PBFM_EXTRA (more PBFM options) and PBFM_TAG (its files' name, pbfm)
+#        for a variant of the PBFM training beside the same flow matching
+# Table: python3 bench/pbfm_trend_report.py DIR [fm PBFM_TAG]
 set -euo pipefail
 BUILD=${1:-build}; mkdir -p "${2:-pbfm_trend}"; D=$(readlink -f "${2:-pbfm_trend}")
 STEPS_LIST=${STEPS_LIST:-"1500 3000 6000 12000 24000 48000"}; LR=${LR:-5e-4}; PBFM_BATCH=${PBFM_BATCH:-4}
-NSAMP=${NSAMP:-500}; FACES=${FACES:-21}
+NSAMP=${NSAMP:-500}; FACES=${FACES:-21}; PBFM_EXTRA=${PBFM_EXTRA:-}; PBFM_TAG=${PBFM_TAG:-pbfm}
 SRC=$(cd "$(dirname "$0")" && pwd)
 cp "$BUILD/physflow" "$D/physflow_bin"; BIN=$D/physflow_bin
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
@@ -51,10 +53,10 @@ run() {
 }
 run fm "" &
 FM=$!
-run pbfm "-constraint pbfm -pbfm_unroll 4 -pbfm_unroll_grow 0 -pbfm_batch $PBFM_BATCH" &
+run "$PBFM_TAG" "-constraint pbfm -pbfm_unroll 4 -pbfm_unroll_grow 0 -pbfm_batch $PBFM_BATCH $PBFM_EXTRA" &
 PB=$!
 rc=0
 wait $FM || rc=1
 wait $PB || rc=1
-[ $rc -eq 0 ] && /usr/bin/python3 "$SRC/pbfm_trend_report.py" "$D"
+[ $rc -eq 0 ] && /usr/bin/python3 "$SRC/pbfm_trend_report.py" "$D" fm "$PBFM_TAG"
 exit $rc
