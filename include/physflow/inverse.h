@@ -44,6 +44,11 @@ PETSC_EXTERN PetscErrorCode PFPosteriorGuideDestroy(PFPosteriorGuide *pg);
  * coverage (fraction of vertices whose truth lies in the band). */
 PETSC_EXTERN PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double lo, double *mean, double *std, double *qlo, double *qhi, double *err, double *cov);
 
+/* The relative L2 error of an estimate, sqrt(sum m (est - truth)^2 /
+ * sum m truth^2) with lumped vertex masses m (NaN without a truth): the
+ * err of PFPosteriorStats, and of a point estimate. */
+PETSC_EXTERN double PFPosteriorEstimateError(PetscInt nv, const double *m, const double *est, const double *truth);
+
 /* The lower level lo of a band meant to hold the fraction `mass` of the
  * posterior, estimated from N samples.  sample: lo = (1 - mass) / 2, the
  * samples' own quantiles.  predictive: the order statistics whose band a

@@ -72,16 +72,6 @@ typedef struct {
 
 enum { BAND_SAMPLE, BAND_PREDICTIVE, BAND_GAUSSIAN }; /* the order of -infer_band's names */
 
-/* relative L2(mass) error of an estimate against the truth (NaN without one) */
-static double EstimateError(PetscInt nv, const double *mass, const double *est, const double *truth)
-{
-  double e2 = 0, t2 = 0;
-
-  if (!truth) return NAN;
-  for (PetscInt v = 0; v < nv; v++) e2 += mass[v] * PetscSqr(est[v] - truth[v]), t2 += mass[v] * PetscSqr(truth[v]);
-  return sqrt(e2 / PetscMax(t2, 1e-300));
-}
-
 /* rank 0 of comm: the posterior summaries into the finished samples file
  * tmp, then tmp renamed to out (errors are returned) */
 static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[], const char tmp[], const char out[], double seconds, double err[], double cov[])
@@ -109,7 +99,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
         Sf[v] = Sf[2 * nv + v] = Sf[3 * nv + v] = X[v];
         Sf[nv + v] = 0;
       }
-      err[f] = EstimateError(nv, inf->massnat, X, truth);
+      err[f] = PFPosteriorEstimateError(nv, inf->massnat, X, truth);
       cov[f] = NAN;
     } else {
       PetscCall(PFPosteriorStats(inf->n, nv, X, inf->massnat, truth, PFPosteriorBandLevel(inf->n, 0.9, (PetscBool)(inf->band == BAND_PREDICTIVE)), Sf, Sf + nv, Sf + 2 * nv, Sf + 3 * nv, &err[f], &cov[f]));
@@ -120,7 +110,7 @@ static PetscErrorCode Summarise(Infer *inf, const PFObs *o, const char obsfile[]
        * adds Monte Carlo error): its mean for the inputs, linear in the
        * latent variables; its state for the state fields */
       PetscCall(PetscArraycpy(Sf, inf->rf.est + (size_t)f * nv, nv));
-      err[f] = EstimateError(nv, inf->massnat, Sf, truth);
+      err[f] = PFPosteriorEstimateError(nv, inf->massnat, Sf, truth);
     }
   }
   PetscCall(PFMeshDataClose(&md));

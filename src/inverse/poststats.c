@@ -42,9 +42,21 @@ double PFPosteriorBandLevel(PetscInt N, double mass, PetscBool predictive)
   return u <= 1 ? 0 : (u - 1) / (double)(N - 1);
 }
 
+double PFPosteriorEstimateError(PetscInt nv, const double *m, const double *est, const double *truth)
+{
+  double e2 = 0, t2 = 0;
+
+  if (!truth) return NAN;
+  for (PetscInt v = 0; v < nv; v++) {
+    e2 += m[v] * (est[v] - truth[v]) * (est[v] - truth[v]);
+    t2 += m[v] * truth[v] * truth[v];
+  }
+  return sqrt(e2 / PetscMax(t2, 1e-300));
+}
+
 PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const double *m, const double *truth, double lo, double *mean, double *std, double *qlo, double *qhi, double *err, double *cov)
 {
-  double *col, e2 = 0, t2 = 0, in = 0;
+  double *col, in = 0;
 
   PetscFunctionBegin;
   PetscCheck(N >= 2, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "posterior statistics need at least 2 samples");
@@ -62,13 +74,9 @@ PetscErrorCode PFPosteriorStats(PetscInt N, PetscInt nv, const double *X, const 
     SortColumn(col, N);
     qlo[v] = Quantile(col, N, lo);
     qhi[v] = Quantile(col, N, 1 - lo);
-    if (truth) {
-      e2 += m[v] * (mean[v] - truth[v]) * (mean[v] - truth[v]);
-      t2 += m[v] * truth[v] * truth[v];
-      in += (truth[v] >= qlo[v] && truth[v] <= qhi[v]) ? 1 : 0;
-    }
+    if (truth) in += (truth[v] >= qlo[v] && truth[v] <= qhi[v]) ? 1 : 0;
   }
-  *err = truth ? sqrt(e2 / PetscMax(t2, 1e-300)) : NAN;
+  *err = PFPosteriorEstimateError(nv, m, mean, truth);
   *cov = truth ? in / nv : NAN;
   PetscCall(PetscFree(col));
   PetscFunctionReturn(PETSC_SUCCESS);
