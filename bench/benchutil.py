@@ -1,5 +1,6 @@
 """Helpers shared by the PyTorch benchmark/reference scripts: thread
-pinning, and the pass/fail checker of their self-tests.
+pinning, and the pass/fail checker of their self-tests; and by the
+report scripts: the distribution error of an eval file.
 
 Debian's torch calls the system OpenBLAS, whose thread pool ignores
 torch.set_num_threads: the pool size must be in the environment before
@@ -48,3 +49,10 @@ def time_steps(step, warmup, steps):
     for _ in range(steps):
         out = step()
     return time.perf_counter() - t0, out
+
+
+def dist_error(e):
+    """The distribution error of a `physflow eval -physics darcy` JSON: the
+    mean of the mean-field and std-field errors of logK and p."""
+    d = e["distribution"]
+    return sum(d[f][k] for f in ("logK", "p") for k in ("mean_error", "std_error")) / 4

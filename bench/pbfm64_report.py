@@ -11,6 +11,8 @@ import os
 import re
 import sys
 
+from benchutil import dist_error
+
 D = sys.argv[1] if len(sys.argv) > 1 else "bench64"
 
 # name, eval file, training steps whose wall time it cost (in order), sampler
@@ -46,11 +48,6 @@ def step_time(name):
 def load(tag):
     path = os.path.join(D, "e_%s.json" % tag)
     return json.load(open(path)) if os.path.exists(path) else None
-
-
-def dist_error(e):
-    d = e["distribution"]
-    return sum(d[f][k] for f in ("logK", "p") for k in ("mean_error", "std_error")) / 4
 
 
 def fmt(x, spec="%.3g"):

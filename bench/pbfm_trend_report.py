@@ -20,15 +20,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
+from benchutil import dist_error  # noqa: E402
 
 D = sys.argv[1] if len(sys.argv) > 1 else "pbfm_trend"
 FM, PB = (sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else ("fm", "pbfm")
 SAMPLERS = {"e20": "Euler 20", "h10": "Heun 10, last step Euler"}
-
-
-def dist_error(e):
-    d = e["distribution"]
-    return sum(d[f][k] for f in ("logK", "p") for k in ("mean_error", "std_error")) / 4
 
 
 evals = {}
